@@ -1,0 +1,388 @@
+//! Scenarios: what to run. A TOML file in `scenarios/` naming the .NET version, the base, the
+//! apps, the variants and the measurements; validated against the [`Catalog`] into a typed
+//! [`Scenario`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::toml_source::{self, SourceError};
+
+/// A measurement a scenario asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measurement {
+    /// Image sizes and layer sharing.
+    Sizes,
+    /// Container cold start.
+    Startup,
+}
+
+/// The scenario file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: Option<String>,
+    description: Option<String>,
+    dotnet: String,
+    base: String,
+    apps: Vec<String>,
+    variants: Vec<String>,
+    #[serde(default)]
+    sdk: bool,
+    #[serde(default)]
+    measure: Vec<Measurement>,
+}
+
+/// The base image the runtime-deps images stand on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Base {
+    /// A base r2r makes from Debian's packages when it is missing.
+    Local {
+        /// The catalog name (`slim`, `distroless`, ...).
+        name: String,
+        /// The image reference it is imported as.
+        image: String,
+        /// Arguments for `scripts/bootstrap-base.sh`.
+        script_args: Vec<String>,
+    },
+    /// An image reference that must be on the machine or pullable.
+    Reference {
+        /// The image reference, e.g. `mcr.microsoft.com/dotnet/runtime-deps:10.0`.
+        image: String,
+    },
+}
+
+impl Base {
+    /// The image reference of the base.
+    pub fn image(&self) -> &str {
+        match self {
+            Base::Local { image, .. } | Base::Reference { image } => image,
+        }
+    }
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// The scenario's name (the file stem unless the file sets `name`); used in tags, labels
+    /// and the results path.
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// What the scenario is for.
+    pub description: String,
+    /// The exact .NET version, e.g. `10.0.12`.
+    pub dotnet: String,
+    /// The base of the runtime-deps images.
+    pub base: Base,
+    /// The apps to build, by catalog name, in file order.
+    pub apps: Vec<String>,
+    /// The variants to build, by catalog name, in file order.
+    pub variants: Vec<String>,
+    /// Whether to build sdk images on each variant's aspnet image.
+    pub sdk: bool,
+    /// Measurements to take.
+    pub measure: Vec<Measurement>,
+    /// SHA-256 of the scenario file's bytes, hex.
+    pub content_hash: String,
+}
+
+impl Scenario {
+    /// The major version (`10` for `10.0.12`).
+    pub fn dotnet_major(&self) -> u32 {
+        self.dotnet.split('.').next().and_then(|major| major.parse().ok()).unwrap_or(0)
+    }
+
+    /// The target framework moniker of the apps (`net10.0`).
+    pub fn target_framework(&self) -> String {
+        format!("net{}.0", self.dotnet_major())
+    }
+}
+
+/// Errors finding or reading a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// No file for a scenario name.
+    #[error("no scenario `{name}` in {dir} (available: {available})")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// Where scenarios were looked for.
+        dir: PathBuf,
+        /// The scenarios that exist.
+        available: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is malformed or names something the catalog does not have.
+    #[error("{0}")]
+    Invalid(#[from] SourceError),
+}
+
+/// Resolves a scenario argument: a path to a file, or a name looked up as
+/// `<scenarios_dir>/<name>.toml`.
+pub fn resolve_path(argument: &str, scenarios_dir: &Path) -> Result<PathBuf, ScenarioError> {
+    let as_path = Path::new(argument);
+    if argument.ends_with(".toml") || argument.contains('/') {
+        return Ok(as_path.to_path_buf());
+    }
+    let candidate = scenarios_dir.join(format!("{argument}.toml"));
+    if candidate.is_file() {
+        return Ok(candidate);
+    }
+    Err(ScenarioError::NotFound {
+        name: argument.to_string(),
+        dir: scenarios_dir.to_path_buf(),
+        available: available_scenarios(scenarios_dir).join(", "),
+    })
+}
+
+/// Names of the scenario files in a directory, sorted.
+pub fn available_scenarios(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            (path.extension()? == "toml").then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+    Ok(parse(path, &text, catalog)?)
+}
+
+/// Validates a scenario's text (the contents of `path`) against the catalog.
+pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, SourceError> {
+    let file: ScenarioFile = toml_source::parse(path, text)?;
+    let at_key = |key: &str, message: String| {
+        let offset = toml_source::key_offset(text, key).unwrap_or(0);
+        SourceError::at_offset(path, text, offset, message)
+    };
+    let at_value = |key: &str, value: &str, message: String| {
+        let offset = toml_source::value_offset(text, key, value)
+            .or_else(|| toml_source::key_offset(text, key))
+            .unwrap_or(0);
+        SourceError::at_offset(path, text, offset, message)
+    };
+
+    let name = match file.name {
+        Some(name) => name,
+        None => path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("scenario").to_string(),
+    };
+    if !is_valid_name(&name) {
+        return Err(at_key(
+            "name",
+            format!("scenario name `{name}` must be 1-64 characters of a-z, 0-9, '-' and '.', starting with a letter or digit"),
+        ));
+    }
+    if !catalog.dotnet_versions.contains(&file.dotnet) {
+        return Err(at_key(
+            "dotnet",
+            format!(
+                "unknown .NET version `{}`; allowed: {} (experiments/dotnet.toml)",
+                file.dotnet,
+                catalog.dotnet_versions.join(", ")
+            ),
+        ));
+    }
+    let base = if let Some(local) = catalog.bases.get(&file.base) {
+        Base::Local { name: file.base.clone(), image: local.image.clone(), script_args: local.script_args.clone() }
+    } else if file.base.contains(':') || file.base.contains('/') {
+        if !is_valid_reference(&file.base) {
+            return Err(at_key("base", format!("`{}` is not a valid image reference", file.base)));
+        }
+        Base::Reference { image: file.base.clone() }
+    } else {
+        let names: Vec<&str> = catalog.bases.keys().map(String::as_str).collect();
+        return Err(at_key(
+            "base",
+            format!(
+                "unknown base `{}`; allowed: {}, or an image reference such as mcr.microsoft.com/dotnet/runtime-deps:{}.0",
+                file.base,
+                names.join(", "),
+                file.dotnet.split('.').next().unwrap_or("10")
+            ),
+        ));
+    };
+    check_list(&file.apps, "apps", catalog.apps.keys(), &at_key, &at_value)?;
+    check_list(&file.variants, "variants", catalog.variants.keys(), &at_key, &at_value)?;
+    let mut measure = file.measure;
+    measure.dedup();
+
+    Ok(Scenario {
+        name,
+        path: path.to_path_buf(),
+        description: file.description.unwrap_or_default(),
+        dotnet: file.dotnet,
+        base,
+        apps: file.apps,
+        variants: file.variants,
+        sdk: file.sdk,
+        measure,
+        content_hash: crate::hash::sha256_hex(text.as_bytes()),
+    })
+}
+
+fn check_list<'a>(
+    values: &[String],
+    key: &str,
+    allowed: impl Iterator<Item = &'a String>,
+    at_key: &dyn Fn(&str, String) -> SourceError,
+    at_value: &dyn Fn(&str, &str, String) -> SourceError,
+) -> Result<(), SourceError> {
+    let allowed: Vec<&String> = allowed.collect();
+    let allowed_text = allowed.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
+    if values.is_empty() {
+        return Err(at_key(key, format!("`{key}` is empty; allowed: {allowed_text}")));
+    }
+    for (index, value) in values.iter().enumerate() {
+        if !allowed.contains(&value) {
+            return Err(at_value(key, value, format!("unknown {} `{value}`; allowed: {allowed_text}", &key[..key.len() - 1])));
+        }
+        if values[..index].contains(value) {
+            return Err(at_value(key, value, format!("`{value}` is listed twice in `{key}`")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a name is safe for tags, labels and paths: 1-64 of `[a-z0-9.-]`, starting with an
+/// alphanumeric.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// A conservative check of an image reference: `[registry/]path[:tag][@digest]` made of the
+/// characters the reference grammar allows.
+pub fn is_valid_reference(reference: &str) -> bool {
+    !reference.is_empty()
+        && reference.len() <= 255
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:@".contains(c) || c.is_ascii_uppercase())
+        && !reference.starts_with(['-', '.', '/', ':'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        Catalog::load(&root).expect("the repository's catalog loads")
+    }
+
+    const GOOD: &str = r#"
+description = "test"
+dotnet = "10.0.12"
+base = "slim"
+apps = ["console"]
+variants = ["no-composite", "runtime-composite"]
+"#;
+
+    #[test]
+    fn a_good_scenario_is_typed() {
+        let scenario = parse(Path::new("scenarios/quick.toml"), GOOD, &catalog()).unwrap();
+        assert_eq!(scenario.name, "quick");
+        assert_eq!(scenario.dotnet_major(), 10);
+        assert_eq!(scenario.target_framework(), "net10.0");
+        assert_eq!(scenario.base.image(), "r2r/base:bookworm-slim");
+        assert_eq!(scenario.variants, ["no-composite", "runtime-composite"]);
+        assert!(!scenario.sdk);
+    }
+
+    fn error_of(text: &str) -> SourceError {
+        parse(Path::new("s.toml"), text, &catalog()).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_variant_names_line_and_allowed_values() {
+        let error = error_of(&GOOD.replace("\"runtime-composite\"]", "\"turbo\"]"));
+        assert_eq!(error.line, Some(6), "{error}");
+        assert!(error.message.contains("unknown variant `turbo`"), "{error}");
+        assert!(error.message.contains("aspnet-composite"), "{error}");
+        assert!(error.message.contains("selfcontained-composite"), "{error}");
+    }
+
+    #[test]
+    fn unknown_field_is_located() {
+        let error = error_of(&format!("{GOOD}colour = \"red\"\n"));
+        assert_eq!(error.line, Some(7), "{error}");
+        assert!(error.message.contains("unknown field `colour`"), "{error}");
+    }
+
+    #[test]
+    fn unknown_dotnet_version_lists_supported_versions() {
+        let error = error_of(&GOOD.replace("10.0.12", "10.0.99"));
+        assert_eq!(error.line, Some(3));
+        assert!(error.message.contains("10.0.99") && error.message.contains("8.0.33"), "{error}");
+    }
+
+    #[test]
+    fn missing_app_and_bad_base_and_bad_toml() {
+        let error = error_of(&GOOD.replace("[\"console\"]", "[\"console\", \"gui\"]"));
+        assert_eq!(error.line, Some(5));
+        assert!(error.message.contains("unknown app `gui`") && error.message.contains("webapi"), "{error}");
+
+        let error = error_of(&GOOD.replace("\"slim\"", "\"tiny\""));
+        assert_eq!(error.line, Some(4));
+        assert!(error.message.contains("distroless"), "{error}");
+
+        let error = error_of("dotnet = \n");
+        assert_eq!(error.line, Some(1));
+
+        let error = error_of(&GOOD.replace("apps = [\"console\"]\n", ""));
+        assert!(error.message.contains("missing field `apps`"), "{error}");
+    }
+
+    #[test]
+    fn duplicates_and_empty_lists_are_refused() {
+        let error = error_of(&GOOD.replace("[\"console\"]", "[\"console\", \"console\"]"));
+        assert!(error.message.contains("listed twice"), "{error}");
+        let error = error_of(&GOOD.replace("[\"console\"]", "[]"));
+        assert!(error.message.contains("empty"), "{error}");
+    }
+
+    #[test]
+    fn names_and_references_are_checked() {
+        assert!(is_valid_name("composite-net8"));
+        assert!(!is_valid_name("Bad Name"));
+        assert!(!is_valid_name("-x"));
+        assert!(is_valid_reference("mcr.microsoft.com/dotnet/runtime-deps:10.0"));
+        assert!(!is_valid_reference("evil; rm -rf /"));
+        let error = error_of(&format!("name = \"UPPER\"\n{GOOD}"));
+        assert_eq!(error.line, Some(1));
+    }
+
+    #[test]
+    fn repository_scenarios_all_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let names = available_scenarios(&dir);
+        assert!(names.contains(&"quick".to_string()) && names.contains(&"composite".to_string()), "{names:?}");
+        for name in names {
+            let path = resolve_path(&name, &dir).unwrap();
+            load(&path, &catalog()).unwrap_or_else(|error| panic!("{error}"));
+        }
+    }
+}
