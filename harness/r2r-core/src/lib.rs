@@ -14,3 +14,6 @@ pub mod hash;
 pub mod plan;
 pub mod scenario;
 pub mod toml_source;
+pub mod engine;
+pub mod containers;
+pub mod context;

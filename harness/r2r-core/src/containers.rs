@@ -1,0 +1,101 @@
+//! Running containers so that none is ever left behind.
+//!
+//! Every container r2r creates is recorded in a process-wide set until it is removed;
+//! [`remove_all_live`] removes whatever is still there (the binary calls it on Ctrl-C or
+//! SIGTERM), and [`run_to_exit`] removes its container on every path, time-outs included.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::engine::{ContainerSpec, Engine, EngineError, Logs};
+
+static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+fn live() -> std::sync::MutexGuard<'static, BTreeSet<String>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ids of the containers created and not yet removed.
+pub fn live_containers() -> Vec<String> {
+    live().iter().cloned().collect()
+}
+
+/// Creates and starts a container, recording it as live. On a start failure the container
+/// is removed before the error is returned.
+pub async fn start(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
+    let id = engine.create_container(spec).await?;
+    live().insert(id.clone());
+    if let Err(error) = engine.start_container(&id).await {
+        remove(engine, &id).await;
+        return Err(error);
+    }
+    Ok(id)
+}
+
+/// Removes a container (killing it if needed) and forgets it. Errors are logged, not
+/// returned: removal is best effort and is retried by [`remove_all_live`].
+pub async fn remove(engine: &dyn Engine, id: &str) {
+    match engine.remove_container(id).await {
+        Ok(()) => {
+            live().remove(id);
+        }
+        Err(error) => tracing::warn!("could not remove container {id}: {error}"),
+    }
+}
+
+/// Removes every live container; returns how many were removed.
+pub async fn remove_all_live(engine: &dyn Engine) -> usize {
+    let ids = live_containers();
+    for id in &ids {
+        remove(engine, id).await;
+    }
+    ids.len()
+}
+
+/// How a run-to-exit ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitOutcome {
+    /// The exit code, `None` when the container was stopped at the time-out.
+    pub exit_code: Option<i64>,
+    /// The container's output (capped).
+    pub logs: Logs,
+    /// Wall time from create to exit (or time-out).
+    pub elapsed: Duration,
+}
+
+/// Cap on captured output per stream, bytes.
+pub const LOG_CAP_BYTES: usize = 256 * 1024;
+
+/// Creates, starts and waits for a container, then collects its output and removes it.
+pub async fn run_to_exit(engine: &dyn Engine, spec: &ContainerSpec, timeout: Duration) -> Result<ExitOutcome, EngineError> {
+    let started = Instant::now();
+    let id = start(engine, spec).await?;
+    let waited = tokio::time::timeout(timeout, engine.wait_container(&id)).await;
+    let elapsed = started.elapsed();
+    let logs = engine.container_logs(&id, LOG_CAP_BYTES).await;
+    remove(engine, &id).await;
+    let exit_code = match waited {
+        Ok(code) => Some(code?),
+        Err(_) => None,
+    };
+    Ok(ExitOutcome { exit_code, logs: logs?, elapsed })
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("a", 5), "a");
+        assert_eq!(tail("", 5), "");
+    }
+}

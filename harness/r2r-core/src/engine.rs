@@ -1,0 +1,461 @@
+//! The one trait in front of the Docker Engine API, in the terms r2r needs (build, import,
+//! export, run, remove), and its implementation on `bollard`.
+//!
+//! Everything that talks to an engine goes through [`Engine`]; nothing in r2r runs the
+//! docker CLI. [`DockerEngine::connect`] honours `DOCKER_HOST` and negotiates the API version,
+//! so an old engine (20.10, API 1.41) and newer ones both work.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+};
+use bollard::Docker;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+/// Errors from the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No engine answers.
+    #[error(
+        "no Docker engine answers at {host}: {reason}\n  start one with `bash scripts/engine.sh` \
+         (installs Debian's docker.io if needed and runs `dockerd --bridge=none --iptables=false`), \
+         or point DOCKER_HOST at a running engine"
+    )]
+    Unreachable {
+        /// Where r2r looked.
+        host: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A build failed; carries the tail of the build log.
+    #[error("building {reference} failed: {message}\n--- build log (last lines) ---\n{log_tail}")]
+    Build {
+        /// The image being built.
+        reference: String,
+        /// The engine's error message.
+        message: String,
+        /// The last lines of the build output.
+        log_tail: String,
+    },
+    /// An image r2r needs is neither present nor pullable.
+    #[error("image {reference} is not on this machine and could not be pulled: {message}")]
+    MissingImage {
+        /// The image reference.
+        reference: String,
+        /// The engine's message.
+        message: String,
+    },
+    /// Any other engine error, with what r2r was doing.
+    #[error("{action}: {source}")]
+    Api {
+        /// What r2r was doing, e.g. `creating a container from r2r/quick:no-composite-console`.
+        action: String,
+        /// The engine's error.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// Reading a local file for the engine failed.
+    #[error("{action}: {source}")]
+    Io {
+        /// What r2r was doing.
+        action: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Facts about the engine, for results and messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    /// Engine version, e.g. `20.10.24+dfsg1`.
+    pub version: String,
+    /// The engine's API version.
+    pub api_version: String,
+    /// The API version negotiated with it.
+    pub negotiated_api_version: String,
+    /// Storage driver, e.g. `overlay2`.
+    pub storage_driver: String,
+    /// Where the engine was reached.
+    pub host: String,
+}
+
+/// What r2r needs to know about an image on the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDetails {
+    /// The image id (`sha256:...`).
+    pub id: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// The engine's size of the image, bytes (uncompressed, including parent layers).
+    pub size_bytes: u64,
+    /// Layer diff ids, bottom first.
+    pub layers: Vec<String>,
+}
+
+/// A request to build one image from an in-memory context.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The tag given to the result.
+    pub reference: String,
+    /// The context as an uncompressed tar archive with a `Dockerfile` at its root.
+    pub context: Bytes,
+    /// Labels put on the image.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Network mode of a container. r2r never uses a bridge network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    /// No network at all.
+    None,
+    /// The host's network; apps must bind and be probed on 127.0.0.1 only.
+    Host,
+}
+
+/// A container to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// The image reference.
+    pub image: String,
+    /// Replaces the image's entrypoint when set.
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's command when set.
+    pub command: Option<Vec<String>>,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Network mode.
+    pub network: Network,
+    /// Labels on the container.
+    pub labels: BTreeMap<String, String>,
+    /// Memory limit, bytes.
+    pub memory_limit_bytes: i64,
+    /// Maximum number of processes in the container.
+    pub pids_limit: i64,
+}
+
+/// Output of a container, split by stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Logs {
+    /// Standard output (possibly cut at the cap).
+    pub stdout: String,
+    /// Standard error (possibly cut at the cap).
+    pub stderr: String,
+    /// Whether output was cut at the cap.
+    pub truncated: bool,
+}
+
+/// A stream of byte chunks.
+pub type ByteStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send + 'a>>;
+
+/// The Docker Engine, in r2r's terms.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Facts about the engine.
+    async fn info(&self) -> Result<EngineInfo, EngineError>;
+    /// An image by reference or id, `None` when it does not exist.
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageDetails>, EngineError>;
+    /// Builds an image from an in-memory context; `on_line` sees every line of build output.
+    /// Returns the image id.
+    async fn build_image(&self, request: BuildRequest, on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync)) -> Result<String, EngineError>;
+    /// Imports a root filesystem tarball as an image with Dockerfile `changes` (e.g. `LABEL`).
+    async fn import_rootfs(&self, tarball: &Path, reference: &str, changes: &[String]) -> Result<(), EngineError>;
+    /// Pulls an image from its registry.
+    async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;
+    /// Adds a tag (`repo:tag`) to an image.
+    async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError>;
+    /// Removes an image or tag (without forcing).
+    async fn remove_image(&self, reference: &str) -> Result<(), EngineError>;
+    /// Ids and tags of images carrying every label in `labels` (`key=value`).
+    async fn list_images(&self, labels: &[String]) -> Result<Vec<ImageDetails>, EngineError>;
+    /// The image as a `docker save` archive, streamed.
+    fn export_image<'a>(&'a self, reference: &'a str) -> ByteStream<'a>;
+    /// Creates a container; returns its id.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
+    /// Starts a created container.
+    async fn start_container(&self, id: &str) -> Result<(), EngineError>;
+    /// Waits for a container to exit; returns its exit code.
+    async fn wait_container(&self, id: &str) -> Result<i64, EngineError>;
+    /// The container's output so far, each stream capped at `cap_bytes`.
+    async fn container_logs(&self, id: &str, cap_bytes: usize) -> Result<Logs, EngineError>;
+    /// Removes a container, killing it if it runs.
+    async fn remove_container(&self, id: &str) -> Result<(), EngineError>;
+    /// Ids of containers (running or not) carrying every label in `labels`.
+    async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError>;
+}
+
+/// [`Engine`] on a real Docker engine through `bollard`.
+pub struct DockerEngine {
+    docker: Docker,
+    host: String,
+}
+
+fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> EngineError {
+    let action = action.into();
+    move |source| EngineError::Api { action, source }
+}
+
+fn is_not_found(error: &bollard::errors::Error) -> bool {
+    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+fn label_filters(labels: &[String]) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), labels.to_vec())])
+}
+
+impl DockerEngine {
+    /// Connects to the engine named by `DOCKER_HOST` (default: the local socket), checks it
+    /// answers and negotiates the API version.
+    pub async fn connect() -> Result<DockerEngine, EngineError> {
+        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |reason: String| EngineError::Unreachable { host: host.clone(), reason };
+        let docker = Docker::connect_with_defaults().map_err(|error| unreachable(error.to_string()))?;
+        // Builds of large contexts and long container waits exceed bollard's 2-minute default.
+        let docker = docker.with_timeout(Duration::from_secs(3600));
+        let docker = docker.negotiate_version().await.map_err(|error| unreachable(error.to_string()))?;
+        docker.ping().await.map_err(|error| unreachable(error.to_string()))?;
+        Ok(DockerEngine { docker, host })
+    }
+}
+
+fn image_details(inspect: bollard::models::ImageInspect) -> ImageDetails {
+    ImageDetails {
+        id: inspect.id.unwrap_or_default(),
+        tags: inspect.repo_tags.unwrap_or_default(),
+        labels: inspect
+            .config
+            .and_then(|config| config.labels)
+            .map(|labels| labels.into_iter().collect())
+            .unwrap_or_default(),
+        size_bytes: inspect.size.unwrap_or_default().max(0) as u64,
+        layers: inspect.root_fs.and_then(|root| root.layers).unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl Engine for DockerEngine {
+    async fn info(&self) -> Result<EngineInfo, EngineError> {
+        let version = self.docker.version().await.map_err(api("reading the engine version"))?;
+        let info = self.docker.info().await.map_err(api("reading engine information"))?;
+        Ok(EngineInfo {
+            version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            negotiated_api_version: self.docker.client_version().to_string(),
+            storage_driver: info.driver.unwrap_or_default(),
+            host: self.host.clone(),
+        })
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageDetails>, EngineError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(inspect) => Ok(Some(image_details(inspect))),
+            Err(error) if is_not_found(&error) => Ok(None),
+            Err(error) => Err(api(format!("inspecting image {reference}"))(error)),
+        }
+    }
+
+    async fn build_image(&self, request: BuildRequest, on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync)) -> Result<String, EngineError> {
+        let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile("Dockerfile")
+            .t(&request.reference)
+            .labels(&labels)
+            .rm(true)
+            .forcerm(true)
+            .networkmode("none")
+            .build();
+        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(request.context)));
+        let mut log: Vec<String> = Vec::new();
+        let mut image_id = None;
+        let failure = |message: String, log: &[String]| EngineError::Build {
+            reference: request.reference.clone(),
+            message,
+            log_tail: log[log.len().saturating_sub(25)..].join("\n"),
+        };
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|error| failure(error.to_string(), &log))?;
+            if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
+                for line in text.lines().filter(|line| !line.trim().is_empty()) {
+                    on_line(line);
+                    log.push(line.to_string());
+                }
+            }
+            if let Some(detail) = info.error_detail {
+                return Err(failure(detail.message.unwrap_or_default(), &log));
+            }
+            if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                image_id = Some(id);
+            }
+        }
+        match image_id {
+            Some(id) => Ok(id),
+            None => match self.inspect_image(&request.reference).await? {
+                Some(details) => Ok(details.id),
+                None => Err(failure("the engine reported no image".to_string(), &log)),
+            },
+        }
+    }
+
+    async fn import_rootfs(&self, tarball: &Path, reference: &str, changes: &[String]) -> Result<(), EngineError> {
+        let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let file = tokio::fs::File::open(tarball)
+            .await
+            .map_err(|source| EngineError::Io { action: format!("opening {}", tarball.display()), source })?;
+        let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
+        let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).changes(changes.to_vec()).build();
+        self.docker
+            .create_image(Some(options), Some(body), None)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(api(format!("importing {} as {reference}", tarball.display())))?;
+        Ok(())
+    }
+
+    async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
+        let options = CreateImageOptionsBuilder::default().from_image(reference).build();
+        self.docker
+            .create_image(Some(options), None, None)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(|error| EngineError::MissingImage { reference: reference.to_string(), message: error.to_string() })?;
+        Ok(())
+    }
+
+    async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError> {
+        let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let options = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+        self.docker.tag_image(image, Some(options)).await.map_err(api(format!("tagging {image} as {reference}")))
+    }
+
+    async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+        let options = RemoveImageOptionsBuilder::default().build();
+        match self.docker.remove_image(reference, Some(options), None).await {
+            Ok(_) => Ok(()),
+            Err(error) if is_not_found(&error) => Ok(()),
+            Err(error) => Err(api(format!("removing image {reference}"))(error)),
+        }
+    }
+
+    async fn list_images(&self, labels: &[String]) -> Result<Vec<ImageDetails>, EngineError> {
+        let options = ListImagesOptionsBuilder::default().filters(&label_filters(labels)).build();
+        let summaries = self.docker.list_images(Some(options)).await.map_err(api("listing images"))?;
+        Ok(summaries
+            .into_iter()
+            .map(|summary| ImageDetails {
+                id: summary.id,
+                tags: summary.repo_tags.into_iter().filter(|tag| tag != "<none>:<none>").collect(),
+                labels: summary.labels.into_iter().collect(),
+                size_bytes: summary.size.max(0) as u64,
+                layers: Vec::new(),
+            })
+            .collect())
+    }
+
+    fn export_image<'a>(&'a self, reference: &'a str) -> ByteStream<'a> {
+        Box::pin(
+            self.docker
+                .export_image(reference)
+                .map_err(move |source| EngineError::Api { action: format!("exporting image {reference}"), source }),
+        )
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let host_config = HostConfig {
+            network_mode: Some(match spec.network {
+                Network::None => "none".to_string(),
+                Network::Host => "host".to_string(),
+            }),
+            memory: Some(spec.memory_limit_bytes),
+            pids_limit: Some(spec.pids_limit),
+            privileged: Some(false),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.command.clone(),
+            env: Some(spec.env.iter().map(|(key, value)| format!("{key}={value}")).collect()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            network_disabled: Some(spec.network == Network::None),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let response = self
+            .docker
+            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .await
+            .map_err(api(format!("creating a container from {}", spec.image)))?;
+        Ok(response.id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<(), EngineError> {
+        self.docker
+            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await
+            .map_err(api(format!("starting container {id}")))
+    }
+
+    async fn wait_container(&self, id: &str) -> Result<i64, EngineError> {
+        let mut stream = self.docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        match stream.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(error)) => Err(api(format!("waiting for container {id}"))(error)),
+            None => Err(EngineError::Api {
+                action: format!("waiting for container {id}"),
+                source: bollard::errors::Error::DockerStreamError { error: "no wait response".to_string() },
+            }),
+        }
+    }
+
+    async fn container_logs(&self, id: &str, cap_bytes: usize) -> Result<Logs, EngineError> {
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(false).build();
+        let mut stream = self.docker.logs(id, Some(options));
+        let mut logs = Logs::default();
+        while let Some(item) = stream.next().await {
+            let (target, message) = match item.map_err(api(format!("reading logs of container {id}")))? {
+                bollard::container::LogOutput::StdErr { message } => (&mut logs.stderr, message),
+                bollard::container::LogOutput::StdOut { message } | bollard::container::LogOutput::Console { message } => {
+                    (&mut logs.stdout, message)
+                }
+                bollard::container::LogOutput::StdIn { .. } => continue,
+            };
+            let room = cap_bytes.saturating_sub(target.len());
+            if message.len() > room {
+                logs.truncated = true;
+            }
+            target.push_str(&String::from_utf8_lossy(&message[..message.len().min(room)]));
+        }
+        Ok(logs)
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(error) if is_not_found(&error) => Ok(()),
+            // 409: removal already in progress.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(error) => Err(api(format!("removing container {id}"))(error)),
+        }
+    }
+
+    async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError> {
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&label_filters(labels)).build();
+        let containers = self.docker.list_containers(Some(options)).await.map_err(api("listing containers"))?;
+        Ok(containers.into_iter().filter_map(|container| container.id).collect())
+    }
+}
