@@ -1,1 +1,26 @@
-fn main() {}
+//! `r2r`: builds, verifies and measures composite ReadyToRun .NET container images.
+//!
+//! Exit codes: 0 success, 1 something built or checked failed, 2 bad input or an error that
+//! stopped the command, 130/143 interrupted (SIGINT/SIGTERM; containers are removed first).
+
+mod cli;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("R2R_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let arguments = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(cli::run(arguments));
+    ExitCode::from(code)
+}

@@ -1,0 +1,317 @@
+//! Building a plan: the base first (made from Debian's packages when it is a local base and
+//! missing), then every image in dependency order. A failed image is reported with its log
+//! tail; the images above it are skipped and every other image is still built.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, Publish};
+use crate::context::{self, ContextBuilder};
+use crate::dotnet::{Packs, Workspace};
+use crate::engine::{BuildRequest, Engine, EngineError};
+use crate::hash::InputHasher;
+use crate::plan::{labels, Content, Parent, Plan, PlannedImage};
+use crate::scenario::Base;
+
+/// How one image's build ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum BuildStatus {
+    /// Built now.
+    Built {
+        /// The image id.
+        id: String,
+    },
+    /// An image with the same input hash already existed.
+    UpToDate {
+        /// The image id.
+        id: String,
+    },
+    /// The build failed.
+    Failed {
+        /// Why, with the log tail.
+        error: String,
+    },
+    /// Not built because an image below it failed.
+    Skipped {
+        /// The failed image below.
+        because: String,
+    },
+}
+
+impl BuildStatus {
+    /// The image id when the image exists.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            BuildStatus::Built { id } | BuildStatus::UpToDate { id } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// A one-word name.
+    pub fn word(&self) -> &'static str {
+        match self {
+            BuildStatus::Built { .. } => "built",
+            BuildStatus::UpToDate { .. } => "up-to-date",
+            BuildStatus::Failed { .. } => "FAILED",
+            BuildStatus::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+/// The outcome of building one planned image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageBuild {
+    /// The plan id.
+    pub id: String,
+    /// The tags it carries.
+    pub tags: Vec<String>,
+    /// How it ended.
+    pub status: BuildStatus,
+    /// SHA-256 of the image's inputs, hex (empty when not computed).
+    pub input_hash: String,
+    /// Size of the build context, bytes.
+    pub context_bytes: u64,
+    /// Wall time of preparing and building, seconds.
+    pub seconds: f64,
+}
+
+/// Receives progress while a plan is built.
+pub trait BuildObserver: Send + Sync {
+    /// An image's turn has come (`index` from 0 of `total`).
+    fn image_started(&self, image: &PlannedImage, index: usize, total: usize);
+    /// A step or output line while the image is prepared or built.
+    fn line(&self, image: &PlannedImage, line: &str);
+    /// The image is done.
+    fn image_finished(&self, image: &PlannedImage, build: &ImageBuild);
+}
+
+/// Settings of a build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Rebuild even when the input hash is unchanged.
+    pub rebuild: bool,
+    /// The `scripts/` directory (for the base bootstrap).
+    pub scripts: PathBuf,
+}
+
+/// Errors that stop a whole build (per-image failures are in [`ImageBuild`]).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The base could not be made or found.
+    #[error("base image {image}: {message}")]
+    Base {
+        /// The base reference.
+        image: String,
+        /// Why.
+        message: String,
+    },
+    /// The engine failed outside a single image's build.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The packs could not be restored.
+    #[error(transparent)]
+    Dotnet(#[from] crate::dotnet::DotnetError),
+}
+
+/// Makes sure the scenario's base image exists: a local base is bootstrapped from Debian's
+/// packages with `scripts/bootstrap-base.sh` and imported; an image reference is pulled.
+pub async fn ensure_base(engine: &dyn Engine, base: &Base, workspace: &Workspace, scripts: &Path) -> Result<(), BuildError> {
+    if engine.inspect_image(base.image()).await?.is_some() {
+        return Ok(());
+    }
+    match base {
+        Base::Reference { image } => {
+            engine.pull_image(image).await.map_err(|error| BuildError::Base { image: image.clone(), message: error.to_string() })
+        }
+        Base::Local { name, image, script_args } => {
+            let directory = workspace.root.join("bases");
+            std::fs::create_dir_all(&directory)
+                .map_err(|error| BuildError::Base { image: image.clone(), message: format!("creating {}: {error}", directory.display()) })?;
+            let tarball = directory.join(format!("{name}.tar"));
+            if !tarball.is_file() {
+                let script = scripts.join("bootstrap-base.sh");
+                tracing::info!("making base {image} with {}", script.display());
+                let status = std::process::Command::new("bash")
+                    .arg(&script)
+                    .args(script_args)
+                    .arg(&tarball)
+                    .status()
+                    .map_err(|error| BuildError::Base { image: image.clone(), message: format!("running {}: {error}", script.display()) })?;
+                if !status.success() {
+                    return Err(BuildError::Base {
+                        image: image.clone(),
+                        message: format!("{} {} {} failed ({status})", script.display(), script_args.join(" "), tarball.display()),
+                    });
+                }
+            }
+            let changes = vec![
+                format!("LABEL {}=true", labels::MANAGED),
+                format!("LABEL {}=base", labels::ROLE),
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            ];
+            engine.import_rootfs(&tarball, image, &changes).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Builds every image of the plan. Per-image failures are recorded, not returned.
+pub async fn build_plan(
+    engine: &dyn Engine,
+    plan: &Plan,
+    catalog: &Catalog,
+    workspace: &Workspace,
+    options: &BuildOptions,
+    observer: &dyn BuildObserver,
+) -> Result<Vec<ImageBuild>, BuildError> {
+    ensure_base(engine, &plan.scenario.base, workspace, &options.scripts).await?;
+    let base_id = engine
+        .inspect_image(plan.scenario.base.image())
+        .await?
+        .map(|details| details.id)
+        .unwrap_or_default();
+    let workspace_for_restore = workspace.clone();
+    let version = plan.scenario.dotnet.clone();
+    let packs = tokio::task::spawn_blocking(move || workspace_for_restore.restore_packs(&version))
+        .await
+        .expect("restore task does not panic")?;
+
+    let mut results: Vec<ImageBuild> = Vec::new();
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    for (index, image) in plan.images.iter().enumerate() {
+        observer.image_started(image, index, plan.images.len());
+        let started = Instant::now();
+        let parent_id = match &image.parent {
+            Parent::Base(_) => Ok(base_id.clone()),
+            Parent::Image(parent) => ids.get(parent).cloned().ok_or_else(|| parent.clone()),
+        };
+        let mut build = ImageBuild {
+            id: image.id.clone(),
+            tags: image.tags.clone(),
+            status: BuildStatus::Skipped { because: String::new() },
+            input_hash: String::new(),
+            context_bytes: 0,
+            seconds: 0.0,
+        };
+        match parent_id {
+            Err(parent) => build.status = BuildStatus::Skipped { because: parent },
+            Ok(parent_id) => match build_one(engine, plan, catalog, workspace, &packs, image, &parent_id, options, observer, &mut build).await {
+                Ok(id) => {
+                    ids.insert(image.id.clone(), id);
+                }
+                Err(error) => build.status = BuildStatus::Failed { error },
+            },
+        }
+        build.seconds = started.elapsed().as_secs_f64();
+        observer.image_finished(image, &build);
+        results.push(build);
+    }
+    Ok(results)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn build_one(
+    engine: &dyn Engine,
+    plan: &Plan,
+    catalog: &Catalog,
+    workspace: &Workspace,
+    packs: &Packs,
+    image: &PlannedImage,
+    parent_id: &str,
+    options: &BuildOptions,
+    observer: &dyn BuildObserver,
+    build: &mut ImageBuild,
+) -> Result<String, String> {
+    observer.line(image, "preparing content");
+    let context = {
+        let (image, plan, catalog, workspace, packs) = (image.clone(), plan.clone(), catalog.clone(), workspace.clone(), packs.clone());
+        tokio::task::spawn_blocking(move || assemble_context(&plan, &catalog, &workspace, &packs, &image))
+            .await
+            .map_err(|error| format!("preparing content panicked: {error}"))??
+    };
+    build.context_bytes = context.len() as u64;
+    let mut labels = image.labels(&plan.scenario);
+    let input_hash = InputHasher::default()
+        .part("context", &context)
+        .part("parent", parent_id.as_bytes())
+        .part("labels", format!("{labels:?}").as_bytes())
+        .finish();
+    build.input_hash = input_hash.clone();
+    labels.insert(labels::INPUT_HASH.to_string(), input_hash.clone());
+
+    let existing = engine.inspect_image(image.reference()).await.map_err(|error| error.to_string())?;
+    let id = match existing {
+        Some(details) if !options.rebuild && details.labels.get(labels::INPUT_HASH) == Some(&input_hash) => {
+            build.status = BuildStatus::UpToDate { id: details.id.clone() };
+            details.id
+        }
+        _ => {
+            observer.line(image, &format!("building ({} MB context)", context.len() / 1_000_000));
+            let request = BuildRequest { reference: image.reference().to_string(), context, labels };
+            let on_line = |line: &str| observer.line(image, line);
+            let id = engine.build_image(request, &on_line).await.map_err(|error| error.to_string())?;
+            build.status = BuildStatus::Built { id: id.clone() };
+            id
+        }
+    };
+    for tag in &image.tags[1..] {
+        engine.tag_image(&id, tag).await.map_err(|error| error.to_string())?;
+    }
+    Ok(id)
+}
+
+/// The Dockerfile template of `name` from `experiments/dockerfiles/`.
+fn template(catalog: &Catalog, name: &str) -> Result<(String, String), String> {
+    let path = catalog.root.join("dockerfiles").join(format!("{name}.Dockerfile"));
+    let text = std::fs::read_to_string(&path).map_err(|error| format!("reading {}: {error}", path.display()))?;
+    Ok((path.display().to_string(), text))
+}
+
+/// Prepares an image's content on the host and packs its build context.
+pub fn assemble_context(plan: &Plan, catalog: &Catalog, workspace: &Workspace, packs: &Packs, image: &PlannedImage) -> Result<bytes::Bytes, String> {
+    let parent = match &image.parent {
+        Parent::Base(reference) => reference.clone(),
+        Parent::Image(id) => plan.image(id).map(|parent| parent.reference().to_string()).ok_or_else(|| format!("unknown parent {id}"))?,
+    };
+    let mut context = ContextBuilder::new();
+    let dockerfile = match &image.content {
+        Content::RuntimeDeps => {
+            let (name, text) = template(catalog, "runtime-deps")?;
+            context::render(&name, &text, &[("parent", &parent)])?
+        }
+        Content::Frameworks { frameworks, composite, with_host, .. } => {
+            let rootfs = workspace.framework_rootfs(packs, frameworks, composite.as_ref(), *with_host).map_err(|error| error.to_string())?;
+            context.add_tree(&rootfs, "rootfs").map_err(|error| error.to_string())?;
+            let (name, text) = template(catalog, "frameworks")?;
+            context::render(&name, &text, &[("parent", &parent), ("version", &packs.version)])?
+        }
+        Content::Sdk => {
+            let (rootfs, sdk_version) = workspace.sdk_rootfs(packs).map_err(|error| error.to_string())?;
+            context.add_tree(&rootfs, "rootfs").map_err(|error| error.to_string())?;
+            let (name, text) = template(catalog, "sdk")?;
+            context::render(&name, &text, &[("parent", &parent), ("sdk_version", &sdk_version)])?
+        }
+        Content::App { app, publish, composite, .. } => {
+            let definition = &catalog.apps[app];
+            let published = workspace.publish_app(packs, app, definition, *publish, *composite).map_err(|error| error.to_string())?;
+            context.add_tree(&published, "app").map_err(|error| error.to_string())?;
+            let entrypoint = match publish {
+                Publish::FrameworkDependent => format!("[\"dotnet\", \"/app/{}.dll\"]", definition.assembly),
+                Publish::SelfContained => format!("[\"/app/{}\"]", definition.assembly),
+            };
+            let (name, text) = template(catalog, "app")?;
+            context::render(&name, &text, &[("parent", &parent), ("entrypoint", &entrypoint)])?
+        }
+    };
+    context.add_bytes("Dockerfile", dockerfile, false);
+    context.finish().map_err(|error| error.to_string())
+}
+
+/// Seconds as a short human string.
+pub fn seconds_text(seconds: f64) -> String {
+    format!("{:.1?}", Duration::from_secs_f64(seconds))
+}

@@ -1,0 +1,550 @@
+//! Host-side preparation of what goes into the images, with the local .NET SDK and NuGet:
+//! restoring the exact runtime, ASP.NET Core and crossgen2 packs of a version, laying out
+//! shared frameworks as an installer would, compiling composites with crossgen2, and
+//! publishing the sample apps.
+//!
+//! Every product is cached in the work directory under a key derived from its inputs, built
+//! in a temporary directory and renamed into place when complete, so an interrupted run
+//! never leaves a half-made product that a later run would trust.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::catalog::{App, CompositeSpec, Framework, Publish};
+use crate::hash::InputHasher;
+
+/// The runtime identifier all images are built for.
+pub const RUNTIME_IDENTIFIER: &str = "linux-x64";
+
+/// Name of the composite file crossgen2 writes for framework composites.
+pub const FRAMEWORK_COMPOSITE_FILE: &str = "framework-r2r.dll";
+
+/// Errors preparing .NET content; each names the command or path involved.
+#[derive(Debug, thiserror::Error)]
+pub enum DotnetError {
+    /// A command could not be started or failed.
+    #[error("`{command}` failed ({status}){hint}\n--- output (last lines) ---\n{output_tail}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Exit status or start error.
+        status: String,
+        /// The last lines of its output.
+        output_tail: String,
+        /// A hint on what to do, may be empty.
+        hint: String,
+    },
+    /// A file system operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A pack or file expected after a restore is missing.
+    #[error("expected {what} at {path}, but it is not there")]
+    Missing {
+        /// What was expected.
+        what: String,
+        /// Where.
+        path: PathBuf,
+    },
+}
+
+fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> DotnetError + 'a {
+    move |source| DotnetError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// The packs of one .NET version, restored from NuGet.
+#[derive(Debug, Clone)]
+pub struct Packs {
+    /// The exact version.
+    pub version: String,
+    /// The target framework moniker, e.g. `net10.0`.
+    pub target_framework: String,
+    /// Root of the restored packages (`<packages>/<id lowercase>/<version>/`).
+    pub packages: PathBuf,
+    /// The crossgen2 command (a native executable, or `dotnet crossgen2.dll`).
+    pub crossgen2: Vec<String>,
+}
+
+impl Packs {
+    /// Directory of a framework's managed assemblies inside its runtime pack.
+    pub fn managed_dir(&self, framework: Framework) -> PathBuf {
+        self.pack_root(framework.runtime_pack()).join("runtimes").join(RUNTIME_IDENTIFIER).join("lib").join(&self.target_framework)
+    }
+
+    /// Directory of a framework's native files inside its runtime pack.
+    pub fn native_dir(&self, framework: Framework) -> PathBuf {
+        self.pack_root(framework.runtime_pack()).join("runtimes").join(RUNTIME_IDENTIFIER).join("native")
+    }
+
+    fn pack_root(&self, id: &str) -> PathBuf {
+        self.packages.join(id.to_ascii_lowercase()).join(&self.version)
+    }
+}
+
+/// The work directory and the local SDK.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Where products are cached (e.g. `.r2r/work`).
+    pub root: PathBuf,
+    /// `experiments/` (app sources).
+    pub experiments: PathBuf,
+    /// The `dotnet` executable of the local SDK.
+    pub dotnet: PathBuf,
+}
+
+/// Runs a command, capturing output; a failure carries the output tail.
+fn run(command: &mut Command, hint: &str) -> Result<String, DotnetError> {
+    let text = format!("{command:?}").replace('"', "");
+    tracing::debug!("running {text}");
+    let output = command.output().map_err(|error| DotnetError::Command {
+        command: text.clone(),
+        status: error.to_string(),
+        output_tail: String::new(),
+        hint: hint.to_string(),
+    })?;
+    let combined = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        return Err(DotnetError::Command {
+            command: text,
+            status: output.status.to_string(),
+            output_tail: crate::containers::tail(&combined, 30),
+            hint: hint.to_string(),
+        });
+    }
+    Ok(combined)
+}
+
+/// Copies a directory tree, keeping symbolic links and permissions.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), DotnetError> {
+    std::fs::create_dir_all(to).map_err(io_error("creating", to))?;
+    for entry in std::fs::read_dir(from).map_err(io_error("reading", from))? {
+        let entry = entry.map_err(io_error("reading", from))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().map_err(io_error("reading", &source))?;
+        if kind.is_symlink() {
+            let link = std::fs::read_link(&source).map_err(io_error("reading link", &source))?;
+            std::os::unix::fs::symlink(link, &target).map_err(io_error("linking", &target))?;
+        } else if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target).map_err(io_error("copying to", &target))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `produce` into a fresh temporary directory and renames it to `<root>/<key>` when it
+/// succeeds; returns the cached directory when it already exists.
+fn cached(root: &Path, key: &str, produce: impl FnOnce(&Path) -> Result<(), DotnetError>) -> Result<PathBuf, DotnetError> {
+    let done = root.join(key);
+    if done.is_dir() {
+        return Ok(done);
+    }
+    std::fs::create_dir_all(root).map_err(io_error("creating", root))?;
+    let temporary = root.join(format!("{key}.partial-{}", std::process::id()));
+    if temporary.exists() {
+        std::fs::remove_dir_all(&temporary).map_err(io_error("removing", &temporary))?;
+    }
+    std::fs::create_dir_all(&temporary).map_err(io_error("creating", &temporary))?;
+    if let Err(error) = produce(&temporary) {
+        let _ = std::fs::remove_dir_all(&temporary);
+        return Err(error);
+    }
+    std::fs::rename(&temporary, &done).map_err(io_error("renaming into", &done))?;
+    Ok(done)
+}
+
+/// Finds the local SDK's `dotnet`: `DOTNET_HOST_PATH`, then `PATH`, following links.
+pub fn find_dotnet() -> Result<PathBuf, DotnetError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let candidates = std::env::var_os("DOTNET_HOST_PATH")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::env::split_paths(&path).map(|dir| dir.join("dotnet")));
+    for candidate in candidates {
+        if candidate.is_file() {
+            return std::fs::canonicalize(&candidate).map_err(io_error("resolving", &candidate));
+        }
+    }
+    Err(DotnetError::Missing { what: "the .NET SDK's `dotnet` (install the SDK and put it on PATH)".into(), path: "PATH".into() })
+}
+
+impl Workspace {
+    /// A workspace at `root` using the SDK on PATH.
+    pub fn new(root: PathBuf, experiments: PathBuf) -> Result<Workspace, DotnetError> {
+        Ok(Workspace { root, experiments, dotnet: find_dotnet()? })
+    }
+
+    fn dotnet_command(&self) -> Command {
+        let mut command = Command::new(&self.dotnet);
+        command.env("DOTNET_CLI_TELEMETRY_OPTOUT", "1").env("DOTNET_NOLOGO", "1").env("DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE", "1");
+        command
+    }
+
+    /// Restores the runtime, ASP.NET Core, app host and crossgen2 packs of `version`.
+    pub fn restore_packs(&self, version: &str) -> Result<Packs, DotnetError> {
+        let major = version.split('.').next().unwrap_or("0");
+        let target_framework = format!("net{major}.0");
+        let packages = self.root.join("packages");
+        let ids = [
+            Framework::Runtime.runtime_pack(),
+            Framework::Aspnet.runtime_pack(),
+            "Microsoft.NETCore.App.Crossgen2.linux-x64",
+            "Microsoft.NETCore.App.Host.linux-x64",
+        ];
+        let downloads: String = ids
+            .iter()
+            .map(|id| format!("    <PackageDownload Include=\"{id}\" Version=\"[{version}]\" />\n"))
+            .collect();
+        let project = format!(
+            "<Project Sdk=\"Microsoft.NET.Sdk\">\n  <PropertyGroup>\n    <TargetFramework>{target_framework}</TargetFramework>\n  </PropertyGroup>\n  <ItemGroup>\n{downloads}  </ItemGroup>\n</Project>\n"
+        );
+        let packs = Packs { version: version.to_string(), target_framework, packages: packages.clone(), crossgen2: Vec::new() };
+        let all_present = ids.iter().all(|id| packs.pack_root(id).join(".nupkg.metadata").is_file());
+        if !all_present {
+            let directory = self.root.join(format!("restore-{version}"));
+            std::fs::create_dir_all(&directory).map_err(io_error("creating", &directory))?;
+            let project_path = directory.join("restore.csproj");
+            std::fs::write(&project_path, project).map_err(io_error("writing", &project_path))?;
+            run(
+                self.dotnet_command().arg("restore").arg(&project_path).arg("--packages").arg(&packages),
+                &format!(
+                    "\n  the packs of .NET {version} could not be restored from the NuGet feeds this machine is configured for; \
+                     pick a version that they serve (experiments/dotnet.toml)"
+                ),
+            )?;
+        }
+        let tools = packs.pack_root("Microsoft.NETCore.App.Crossgen2.linux-x64").join("tools");
+        let crossgen2 = if tools.join("crossgen2").is_file() && !tools.join("crossgen2.dll").is_file() {
+            vec![tools.join("crossgen2").display().to_string()]
+        } else if tools.join("crossgen2.dll").is_file() {
+            vec![self.dotnet.display().to_string(), tools.join("crossgen2.dll").display().to_string()]
+        } else {
+            return Err(DotnetError::Missing { what: "crossgen2 in its pack".into(), path: tools });
+        };
+        for framework in [Framework::Runtime, Framework::Aspnet] {
+            let managed = packs.managed_dir(framework);
+            if !managed.is_dir() {
+                return Err(DotnetError::Missing { what: format!("the {} assemblies", framework.shared_name()), path: managed });
+            }
+        }
+        Ok(Packs { crossgen2, ..packs })
+    }
+
+    /// Lays out `frameworks` under `usr/share/dotnet` (plus the host when `with_host`), with
+    /// the assemblies of `composite.include` compiled into one composite. Returns the root
+    /// file system directory to copy into the image.
+    pub fn framework_rootfs(
+        &self,
+        packs: &Packs,
+        frameworks: &[Framework],
+        composite: Option<&CompositeSpec>,
+        with_host: bool,
+    ) -> Result<PathBuf, DotnetError> {
+        let key = InputHasher::default()
+            .part("kind", b"framework-rootfs-v1")
+            .part("version", packs.version.as_bytes())
+            .part("frameworks", format!("{frameworks:?}").as_bytes())
+            .part("composite", format!("{composite:?}").as_bytes())
+            .part("host", &[with_host as u8])
+            .finish();
+        cached(&self.root.join("rootfs"), &key[..16], |out| {
+            let dotnet_root = out.join("usr/share/dotnet");
+            if with_host {
+                self.lay_out_host(packs, &dotnet_root)?;
+            }
+            for framework in frameworks {
+                self.lay_out_framework(packs, *framework, &dotnet_root)?;
+            }
+            if let Some(spec) = composite {
+                let started = Instant::now();
+                self.compile_framework_composite(packs, spec, &dotnet_root, out)?;
+                tracing::info!("composite of {:?} compiled in {:.1?}", spec.include, started.elapsed());
+            }
+            Ok(())
+        })
+    }
+
+    fn shared_dir(dotnet_root: &Path, framework: Framework, version: &str) -> PathBuf {
+        dotnet_root.join("shared").join(framework.shared_name()).join(version)
+    }
+
+    /// The `dotnet` muxer (from the local SDK install: it is version independent), hostfxr of
+    /// the scenario's version, and `/usr/bin/dotnet`.
+    fn lay_out_host(&self, packs: &Packs, dotnet_root: &Path) -> Result<(), DotnetError> {
+        let fxr = dotnet_root.join("host/fxr").join(&packs.version);
+        std::fs::create_dir_all(&fxr).map_err(io_error("creating", &fxr))?;
+        let muxer = dotnet_root.join("dotnet");
+        std::fs::copy(&self.dotnet, &muxer).map_err(io_error("copying the dotnet host to", &muxer))?;
+        let hostfxr = packs.native_dir(Framework::Runtime).join("libhostfxr.so");
+        std::fs::copy(&hostfxr, fxr.join("libhostfxr.so")).map_err(io_error("copying", &hostfxr))?;
+        let bin = dotnet_root.join("../../bin");
+        std::fs::create_dir_all(&bin).map_err(io_error("creating", &bin))?;
+        std::os::unix::fs::symlink("/usr/share/dotnet/dotnet", bin.join("dotnet")).map_err(io_error("linking", &bin))?;
+        Ok(())
+    }
+
+    /// A framework's files as the installer lays them out: managed and native files of the
+    /// runtime pack (hostfxr excepted), and the framework's `.deps.json`.
+    fn lay_out_framework(&self, packs: &Packs, framework: Framework, dotnet_root: &Path) -> Result<(), DotnetError> {
+        let target = Self::shared_dir(dotnet_root, framework, &packs.version);
+        copy_tree(&packs.managed_dir(framework), &target)?;
+        let native = packs.native_dir(framework);
+        if native.is_dir() {
+            copy_tree(&native, &target)?;
+        }
+        let hostfxr = target.join("libhostfxr.so");
+        if hostfxr.exists() {
+            std::fs::remove_file(&hostfxr).map_err(io_error("removing", &hostfxr))?;
+        }
+        let deps = target.join(format!("{}.deps.json", framework.shared_name()));
+        if !deps.exists() {
+            let text = framework_deps_json(framework, packs, &target)?;
+            std::fs::write(&deps, text).map_err(io_error("writing", &deps))?;
+        }
+        Ok(())
+    }
+
+    /// Compiles the assemblies of `spec.include` (already laid out under `dotnet_root`) into
+    /// one composite and puts the rewritten component assemblies back in place.
+    fn compile_framework_composite(&self, packs: &Packs, spec: &CompositeSpec, dotnet_root: &Path, scratch_parent: &Path) -> Result<(), DotnetError> {
+        let shared = dotnet_root.join("shared");
+        let first = Self::shared_dir(dotnet_root, spec.include[0], &packs.version);
+        let output_dir = scratch_parent.join(".crossgen2-out");
+        let mut arguments: Vec<String> = vec![
+            "--composite".into(),
+            "--inputbubble".into(),
+            "-O".into(),
+            "--targetos:linux".into(),
+            "--targetarch:x64".into(),
+            format!("--compositerootpath:{}", shared.display()),
+        ];
+        for framework in &spec.include {
+            for dll in managed_files(&Self::shared_dir(dotnet_root, *framework, &packs.version))? {
+                arguments.push(dll.display().to_string());
+            }
+        }
+        for framework in &spec.references {
+            // The reference's assemblies as shipped (IL and metadata are what crossgen2 reads).
+            for dll in managed_files(&packs.managed_dir(*framework))? {
+                arguments.push(format!("-r:{}", dll.display()));
+            }
+        }
+        let relative_first = first.strip_prefix(&shared).expect("framework under shared").to_path_buf();
+        arguments.push(format!("--out:{}", output_dir.join(&relative_first).join(FRAMEWORK_COMPOSITE_FILE).display()));
+        let response = scratch_parent.join(".crossgen2.rsp");
+        std::fs::write(&response, arguments.join("\n")).map_err(io_error("writing", &response))?;
+        let mut command = Command::new(&packs.crossgen2[0]);
+        command.args(&packs.crossgen2[1..]).arg(format!("@{}", response.display()));
+        run(&mut command, "")?;
+        // Move everything crossgen2 wrote over the laid-out framework.
+        move_over(&output_dir, &shared)?;
+        std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
+        std::fs::remove_file(&response).map_err(io_error("removing", &response))?;
+        Ok(())
+    }
+
+    /// Publishes an app. Framework-dependent apps are published as IL, to be run by the
+    /// image's `dotnet`; self-contained apps carry the runtime of `packs.version`, and with
+    /// `composite` the app and all framework assemblies become one composite.
+    pub fn publish_app(&self, packs: &Packs, name: &str, app: &App, publish: Publish, composite: bool) -> Result<PathBuf, DotnetError> {
+        let project = self.experiments.join("apps").join(&app.project);
+        let project_dir = project.parent().unwrap_or(Path::new("."));
+        let mut hasher = InputHasher::default();
+        hasher
+            .part("kind", b"app-v1")
+            .part("version", packs.version.as_bytes())
+            .part("publish", format!("{publish:?}{composite}").as_bytes());
+        for file in source_files(project_dir)? {
+            let bytes = std::fs::read(&file).map_err(io_error("reading", &file))?;
+            hasher.part(&file.display().to_string(), &bytes);
+        }
+        let key = hasher.finish();
+        cached(&self.root.join("apps"), &format!("{name}-{}", &key[..16]), |out| {
+            let build_dir = out.join(".build");
+            let publish_dir = out.join("app");
+            let mut command = self.dotnet_command();
+            command
+                .arg("publish")
+                .arg(&project)
+                .arg("-c")
+                .arg("Release")
+                .arg("-o")
+                .arg(&publish_dir)
+                .arg(format!("-p:R2rTargetFramework={}", packs.target_framework))
+                .arg(format!("-p:BaseIntermediateOutputPath={}/obj/", build_dir.display()))
+                .arg(format!("-p:BaseOutputPath={}/bin/", build_dir.display()))
+                .arg("-p:GenerateDocumentationFile=false")
+                .arg("-p:DebugType=none");
+            match publish {
+                Publish::FrameworkDependent => {
+                    command.arg("--no-self-contained").arg("-p:UseAppHost=false");
+                }
+                Publish::SelfContained => {
+                    command
+                        .arg("-r")
+                        .arg(RUNTIME_IDENTIFIER)
+                        .arg("--self-contained")
+                        .arg(format!("-p:RuntimeFrameworkVersion={}", packs.version))
+                        .arg(format!("-p:R2rAspNetCoreVersion={}", packs.version));
+                }
+            }
+            run(&mut command, "")?;
+            std::fs::remove_dir_all(&build_dir).map_err(io_error("removing", &build_dir))?;
+            if composite {
+                self.compile_app_composite(packs, &publish_dir, out)?;
+            }
+            Ok(())
+        })
+        .map(|dir| dir.join("app"))
+    }
+
+    /// The local SDK (its `sdk/<version>` and `sdk-manifests` directories) under
+    /// `usr/share/dotnet`, for sdk images. Only an SDK of the scenario's major version can
+    /// run on the image's runtime.
+    pub fn sdk_rootfs(&self, packs: &Packs) -> Result<(PathBuf, String), DotnetError> {
+        let install = self.dotnet.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let major = packs.version.split('.').next().unwrap_or("");
+        let sdk_root = install.join("sdk");
+        let mut versions: Vec<String> = std::fs::read_dir(&sdk_root)
+            .map_err(io_error("reading", &sdk_root))?
+            .filter_map(|entry| entry.ok()?.file_name().to_str().map(str::to_string))
+            .filter(|name| name.split('.').next() == Some(major))
+            .collect();
+        versions.sort();
+        let Some(sdk_version) = versions.pop() else {
+            return Err(DotnetError::Missing {
+                what: format!("a local .NET SDK {major}.x (sdk images copy the machine's SDK; set `sdk = false` otherwise)"),
+                path: sdk_root,
+            });
+        };
+        let key = format!("sdk-{sdk_version}");
+        let rootfs = cached(&self.root.join("rootfs"), &key, |out| {
+            let target = out.join("usr/share/dotnet");
+            copy_tree(&sdk_root.join(&sdk_version), &target.join("sdk").join(&sdk_version))?;
+            let manifests = install.join("sdk-manifests");
+            if manifests.is_dir() {
+                copy_tree(&manifests, &target.join("sdk-manifests"))?;
+            }
+            Ok(())
+        })?;
+        Ok((rootfs, sdk_version))
+    }
+
+    /// Compiles every managed assembly of a self-contained publish directory into one composite.
+    fn compile_app_composite(&self, packs: &Packs, publish_dir: &Path, scratch: &Path) -> Result<(), DotnetError> {
+        let output_dir = scratch.join(".crossgen2-out");
+        let mut arguments: Vec<String> =
+            vec!["--composite".into(), "--inputbubble".into(), "-O".into(), "--targetos:linux".into(), "--targetarch:x64".into()];
+        arguments.extend(managed_files(publish_dir)?.into_iter().map(|dll| dll.display().to_string()));
+        arguments.push(format!("--out:{}", output_dir.join("app-r2r.dll").display()));
+        let response = scratch.join(".crossgen2.rsp");
+        std::fs::write(&response, arguments.join("\n")).map_err(io_error("writing", &response))?;
+        let mut command = Command::new(&packs.crossgen2[0]);
+        command.args(&packs.crossgen2[1..]).arg(format!("@{}", response.display()));
+        run(&mut command, "")?;
+        move_over(&output_dir, publish_dir)?;
+        std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
+        std::fs::remove_file(&response).map_err(io_error("removing", &response))?;
+        Ok(())
+    }
+}
+
+/// Managed assemblies (`*.dll` that are ECMA-335 images) of a directory, sorted.
+fn managed_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_error("reading", dir))? {
+        let path = entry.map_err(io_error("reading", dir))?.path();
+        if path.extension().is_some_and(|ext| ext == "dll") && path.is_file() {
+            let bytes = std::fs::read(&path).map_err(io_error("reading", &path))?;
+            if matches!(
+                crate::readytorun::classify(&bytes),
+                Ok(crate::readytorun::AssemblyKind::IlOnly | crate::readytorun::AssemblyKind::ReadyToRun { .. })
+            ) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Source files of an app project (for its cache key): everything but build outputs.
+fn source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).map_err(io_error("reading", &current))? {
+            let path = entry.map_err(io_error("reading", &current))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if name != "bin" && name != "obj" {
+                    stack.push(path);
+                }
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Moves every file under `from` to the same relative place under `to`, replacing files.
+fn move_over(from: &Path, to: &Path) -> Result<(), DotnetError> {
+    for entry in std::fs::read_dir(from).map_err(io_error("reading", from))? {
+        let entry = entry.map_err(io_error("reading", from))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        if source.is_dir() {
+            std::fs::create_dir_all(&target).map_err(io_error("creating", &target))?;
+            move_over(&source, &target)?;
+        } else {
+            std::fs::rename(&source, &target).map_err(io_error("moving to", &target))?;
+        }
+    }
+    Ok(())
+}
+
+/// A framework `.deps.json` listing the files of a laid-out framework directory, as the
+/// installer's would (the runtime pack does not carry one for Microsoft.NETCore.App).
+fn framework_deps_json(framework: Framework, packs: &Packs, dir: &Path) -> Result<String, DotnetError> {
+    let mut runtime = serde_json::Map::new();
+    let mut native = serde_json::Map::new();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io_error("reading", dir))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    for name in names {
+        if name.ends_with(".dll") {
+            runtime.insert(name, serde_json::json!({}));
+        } else if name.ends_with(".so") || name == "createdump" {
+            native.insert(name, serde_json::json!({}));
+        }
+    }
+    let version = packs.target_framework.trim_start_matches("net");
+    let target = format!(".NETCoreApp,Version=v{version}");
+    let package = format!("{}/{}", framework.runtime_pack(), packs.version);
+    let document = serde_json::json!({
+        "runtimeTarget": { "name": format!("{target}/{RUNTIME_IDENTIFIER}"), "signature": "" },
+        "compilationOptions": {},
+        "targets": {
+            target.clone(): {},
+            format!("{target}/{RUNTIME_IDENTIFIER}"): {
+                package.clone(): { "runtime": runtime, "native": native }
+            }
+        },
+        "libraries": { package: { "type": "package", "serviceable": true, "sha512": "" } }
+    });
+    Ok(serde_json::to_string_pretty(&document).expect("JSON values serialise"))
+}

@@ -1,0 +1,489 @@
+//! Proving that each built image is what its variant claims.
+//!
+//! Two kinds of evidence per image:
+//! - its files, read from the image archive: the composite file is present, every assembly
+//!   of a composite framework is a component of it (ReadyToRun header flags), frameworks
+//!   "as shipped" are compiled one assembly at a time, the app is where it should be;
+//! - its behaviour, in a fresh container: `dotnet --list-runtimes` for framework images, the
+//!   app's own output for app images (console: `--network none`; web API: host network, probed
+//!   on 127.0.0.1 only), and the number of methods the JIT compiled compared with a run where
+//!   ReadyToRun code is disabled, which shows the precompiled code is actually used.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::archive::{self, ImageFilesystem};
+use crate::catalog::{AppKind, Catalog, Framework, Publish};
+use crate::containers;
+use crate::engine::{ContainerSpec, Engine, Network};
+use crate::plan::{labels, Content, Parent, Plan, PlannedImage};
+use crate::probe;
+use crate::readytorun::AssemblyKind;
+
+/// One check of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// What was checked: `files`, `run`, `precompiled`.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What was found.
+    pub detail: String,
+}
+
+/// All checks of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageVerification {
+    /// The plan id.
+    pub id: String,
+    /// The image reference checked.
+    pub reference: String,
+    /// The variants it belongs to.
+    pub variants: Vec<String>,
+    /// Its role.
+    pub role: String,
+    /// The checks, in order.
+    pub checks: Vec<Check>,
+}
+
+impl ImageVerification {
+    /// Whether every check passed (and there was at least one).
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|check| check.passed)
+    }
+}
+
+/// How a framework directory is expected to be compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// Every assembly compiled on its own (as shipped).
+    AsShipped,
+    /// All assemblies components of one composite; frameworks with the same group share it.
+    Composite {
+        /// Index of the composite group.
+        group: usize,
+    },
+}
+
+/// Settings of a verification.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Time-out of one container run.
+    pub run_timeout: Duration,
+    /// Memory limit of verification containers, bytes.
+    pub memory_limit_bytes: i64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions { run_timeout: Duration::from_secs(90), memory_limit_bytes: 1 << 30 }
+    }
+}
+
+/// The expected compilation of every framework an image carries, walking its chain: the
+/// image highest in the chain that lays a framework out decides.
+pub fn expectations(plan: &Plan, image: &PlannedImage) -> BTreeMap<Framework, Expectation> {
+    let mut result = BTreeMap::new();
+    let mut group = 0;
+    let mut current = Some(image);
+    while let Some(step) = current {
+        if let Content::Frameworks { frameworks, composite, .. } = &step.content {
+            let composite_group = composite.as_ref().map(|_| {
+                group += 1;
+                group
+            });
+            for framework in frameworks {
+                let compiled = composite.as_ref().is_some_and(|spec| spec.include.contains(framework));
+                let expectation = match (compiled, composite_group) {
+                    (true, Some(group)) => Expectation::Composite { group },
+                    _ => Expectation::AsShipped,
+                };
+                result.entry(*framework).or_insert(expectation);
+            }
+        }
+        current = match &step.parent {
+            Parent::Image(parent) => plan.image(parent),
+            Parent::Base(_) => None,
+        };
+    }
+    result
+}
+
+fn framework_dir(framework: Framework, version: &str) -> String {
+    format!("usr/share/dotnet/shared/{}/{version}", framework.shared_name())
+}
+
+fn managed_kinds<'a>(fs: &'a ImageFilesystem, dir: &str) -> Vec<(&'a str, &'a AssemblyKind)> {
+    fs.list(dir)
+        .filter(|record| record.path.ends_with(".dll"))
+        .filter_map(|record| match &record.assembly {
+            Some(Ok(kind)) => Some((record.path.as_str(), kind)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Resolves a component's owner reference (relative to the component's directory).
+fn resolve_owner(component_path: &str, owner: &str) -> Option<String> {
+    let dir = component_path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
+    archive::normalise(&format!("{dir}/{owner}"))
+}
+
+/// Checks one directory against an expectation; returns (passed, detail, composite file).
+pub fn check_directory(fs: &ImageFilesystem, dir: &str, expectation: Expectation) -> (bool, String, Option<String>) {
+    let kinds = managed_kinds(fs, dir);
+    if kinds.is_empty() {
+        return (false, format!("{dir}: no assemblies"), None);
+    }
+    let count = |label: &str| kinds.iter().filter(|(_, kind)| kind.label() == label).count();
+    let summary = format!(
+        "{} assemblies (r2r {}, component {}, composite {}, il-only {})",
+        kinds.len(),
+        count("r2r"),
+        count("component"),
+        count("composite"),
+        count("il-only")
+    );
+    match expectation {
+        Expectation::AsShipped => {
+            let passed = count("component") == 0 && count("composite") == 0 && count("r2r") > 0;
+            (passed, format!("{dir}: as shipped, {summary}"), None)
+        }
+        Expectation::Composite { .. } => {
+            let mut owners: BTreeMap<String, usize> = BTreeMap::new();
+            let mut strays = Vec::new();
+            for (path, kind) in &kinds {
+                match kind {
+                    AssemblyKind::CompositeComponent { owner_composite, .. } => match resolve_owner(path, owner_composite) {
+                        Some(owner) => *owners.entry(owner).or_default() += 1,
+                        None => strays.push(format!("{path} (owner {owner_composite} escapes the image)")),
+                    },
+                    AssemblyKind::CompositeImage { .. } => {}
+                    _ => strays.push(format!("{path} ({})", kind.label())),
+                }
+            }
+            let owner = if owners.len() == 1 { owners.keys().next().cloned() } else { None };
+            let owner_ok = owner.as_ref().is_some_and(|owner| {
+                matches!(fs.get(owner).and_then(|record| record.assembly.as_ref()), Some(Ok(AssemblyKind::CompositeImage { .. })))
+            });
+            let mut detail = format!("{dir}: {summary}; composite {}", owner.clone().unwrap_or_else(|| format!("{owners:?}")));
+            if !owner_ok {
+                detail.push_str(" — composite file missing or not a composite image");
+            }
+            if !strays.is_empty() {
+                detail.push_str(&format!("; not components: {}", strays.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+            }
+            (owner_ok && strays.is_empty(), detail, owner)
+        }
+    }
+}
+
+/// The file checks of an image, from its archive view.
+pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &ImageFilesystem) -> Check {
+    let version = &plan.scenario.dotnet;
+    let mut passed = true;
+    let mut details = Vec::new();
+    let mut group_files: BTreeMap<usize, String> = BTreeMap::new();
+    for (framework, expectation) in expectations(plan, image) {
+        let dir = framework_dir(framework, version);
+        let (ok, detail, composite) = check_directory(fs, &dir, expectation);
+        passed &= ok;
+        details.push(detail);
+        if let (Expectation::Composite { group }, Some(file)) = (expectation, composite) {
+            if let Some(other) = group_files.values().find(|other| **other == file) {
+                if group_files.get(&group) != Some(other) {
+                    passed = false;
+                    details.push(format!("composite {file} is shared by frameworks expected in different composites"));
+                }
+            }
+            if let Some(previous) = group_files.insert(group, file.clone()) {
+                if previous != file {
+                    passed = false;
+                    details.push(format!("frameworks expected in one composite use two: {previous} and {file}"));
+                }
+            }
+        }
+    }
+    match &image.content {
+        Content::RuntimeDeps => {
+            for library in ["libstdc++.so.6", "libssl.so.3", "libz.so.1", "libgcc_s.so.1"] {
+                let found = fs.files.keys().any(|path| path.rsplit('/').next() == Some(library));
+                passed &= found;
+                details.push(format!("{library} {}", if found { "present" } else { "MISSING" }));
+            }
+        }
+        Content::App { app, publish, composite, .. } => {
+            let assembly = &catalog.apps[app].assembly;
+            let main = format!("app/{assembly}.dll");
+            let present = fs.get(&main).is_some();
+            passed &= present;
+            details.push(format!("{main} {}", if present { "present" } else { "MISSING" }));
+            if *publish == Publish::SelfContained {
+                let expectation = if *composite { Expectation::Composite { group: 0 } } else { Expectation::AsShipped };
+                let (ok, detail, _) = check_directory(fs, "app", expectation);
+                passed &= ok;
+                details.push(detail);
+            }
+        }
+        _ => {}
+    }
+    if !matches!(image.content, Content::RuntimeDeps | Content::App { publish: Publish::SelfContained, .. }) {
+        let host = fs.get("usr/share/dotnet/dotnet").is_some() && fs.get(&format!("usr/share/dotnet/host/fxr/{version}/libhostfxr.so")).is_some();
+        passed &= host;
+        details.push(format!("dotnet host {}", if host { "present" } else { "MISSING" }));
+    }
+    Check { name: "files".into(), passed, detail: details.join("; ") }
+}
+
+/// Reads an image's file system through the engine's export, classifying every `.dll` under
+/// `/usr/share/dotnet` and `/app`.
+pub async fn read_image(engine: &dyn Engine, reference: &str) -> Result<ImageFilesystem, String> {
+    use futures_util::StreamExt;
+    // The export stream is pumped here; the archive is parsed on a blocking thread that reads
+    // the chunks from a small bounded channel, so memory stays flat.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let parser = tokio::task::spawn_blocking(move || {
+        let inspect = |path: &str| path.ends_with(".dll") && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"));
+        archive::read_image_archive(archive::ChannelReader::new(receiver), &inspect)
+    });
+    let mut stream = engine.export_image(reference);
+    let mut export_error = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                if sender.send(chunk).await.is_err() {
+                    break; // the parser stopped early (it has an error to report)
+                }
+            }
+            Err(error) => {
+                export_error = Some(error.to_string());
+                break;
+            }
+        }
+    }
+    drop(sender);
+    let parsed = parser.await.map_err(|error| error.to_string())?;
+    if let Some(error) = export_error {
+        return Err(error);
+    }
+    parsed.map_err(|error| format!("{reference}: {error}"))
+}
+
+fn spec(plan: &Plan, image: &PlannedImage, options: &VerifyOptions, network: Network) -> ContainerSpec {
+    ContainerSpec {
+        image: image.reference().to_string(),
+        entrypoint: None,
+        command: None,
+        env: BTreeMap::new(),
+        network,
+        labels: BTreeMap::from([
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::SCENARIO.to_string(), plan.scenario.name.clone()),
+            (labels::IMAGE.to_string(), image.id.clone()),
+        ]),
+        memory_limit_bytes: options.memory_limit_bytes,
+        pids_limit: 512,
+    }
+}
+
+/// Parses `key=<number>` from app output.
+pub fn number_after(output: &str, key: &str) -> Option<f64> {
+    let start = output.find(key)? + key.len();
+    let rest = &output[start..];
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Runs the console app once; returns (check, jit method count).
+async fn run_console(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, r2r_disabled: bool) -> (Check, Option<f64>) {
+    let mut container = spec(plan, image, options, Network::None);
+    if r2r_disabled {
+        container.env.insert("DOTNET_ReadyToRun".into(), "0".into());
+    }
+    match containers::run_to_exit(engine, &container, options.run_timeout).await {
+        Err(error) => (Check { name: "run".into(), passed: false, detail: error.to_string() }, None),
+        Ok(outcome) => {
+            let output = format!("{}{}", outcome.logs.stdout, outcome.logs.stderr);
+            let ok = outcome.exit_code == Some(0) && output.contains("r2r-console-ok");
+            let jit = number_after(&output, "jit_methods=");
+            let detail = if ok {
+                format!(
+                    "exit 0 in {:.0?}; time-to-main {} ms; {} jitted methods",
+                    outcome.elapsed,
+                    number_after(&output, "r2r-time-to-main-ms=").map(|v| format!("{v:.1}")).unwrap_or("?".into()),
+                    jit.unwrap_or(f64::NAN)
+                )
+            } else {
+                format!("exit {:?}; output: {}", outcome.exit_code, containers::tail(&output, 8))
+            };
+            (Check { name: "run".into(), passed: ok, detail }, jit)
+        }
+    }
+}
+
+/// Runs the web API once: start, wait for HTTP 200 on 127.0.0.1, fetch `/releases`, remove.
+async fn run_webapi(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, r2r_disabled: bool) -> (Check, Option<f64>) {
+    let fail = |detail: String| (Check { name: "run".into(), passed: false, detail }, None);
+    let port = match probe::free_port() {
+        Ok(port) => port,
+        Err(error) => return fail(format!("no free port on 127.0.0.1: {error}")),
+    };
+    let mut container = spec(plan, image, options, Network::Host);
+    container.env.insert("PORT".into(), port.to_string());
+    if r2r_disabled {
+        container.env.insert("DOTNET_ReadyToRun".into(), "0".into());
+    }
+    let id = match containers::start(engine, &container).await {
+        Ok(id) => id,
+        Err(error) => return fail(error.to_string()),
+    };
+    let ready = probe::wait_for_ok(port, "/", options.run_timeout, Duration::from_millis(20)).await;
+    let releases = match ready {
+        Some(_) => probe::get(port, "/releases", Duration::from_secs(10)).await.ok(),
+        None => None,
+    };
+    // The ready line is printed after the listener starts; give the log a moment to flush.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = engine.container_logs(&id, containers::LOG_CAP_BYTES).await.unwrap_or_default();
+    containers::remove(engine, &id).await;
+    let output = format!("{}{}", logs.stdout, logs.stderr);
+    let jit = number_after(&output, "jit_methods=");
+    match (ready, releases) {
+        (Some((_, elapsed)), Some(response)) if response.status == 200 && response.body.trim_start().starts_with('[') => (
+            Check {
+                name: "run".into(),
+                passed: true,
+                detail: format!(
+                    "HTTP 200 on 127.0.0.1:{port} after {elapsed:.0?}; /releases {} bytes of JSON; {} jitted methods",
+                    response.body.len(),
+                    jit.unwrap_or(f64::NAN)
+                ),
+            },
+            jit,
+        ),
+        (None, _) => fail(format!("no HTTP 200 on 127.0.0.1:{port} within {:?}; output: {}", options.run_timeout, containers::tail(&output, 8))),
+        (_, other) => fail(format!("/releases answered {other:?}")),
+    }
+}
+
+/// The precompiled-code check: the JIT must compile clearly fewer methods than with
+/// ReadyToRun code disabled.
+fn precompiled_check(normal: Option<f64>, disabled: Option<f64>) -> Check {
+    match (normal, disabled) {
+        (Some(normal), Some(disabled)) => Check {
+            name: "precompiled".into(),
+            passed: normal * 2.0 < disabled,
+            detail: format!("{normal} jitted methods vs {disabled} with ReadyToRun disabled"),
+        },
+        _ => Check { name: "precompiled".into(), passed: false, detail: "the app did not report its jitted method count".into() },
+    }
+}
+
+/// Verifies one image: files, then behaviour.
+pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, image: &PlannedImage, options: &VerifyOptions) -> ImageVerification {
+    let mut checks = Vec::new();
+    match read_image(engine, image.reference()).await {
+        Ok(fs) => checks.push(check_files(plan, catalog, image, &fs)),
+        Err(error) => checks.push(Check { name: "files".into(), passed: false, detail: error }),
+    }
+    match &image.content {
+        Content::RuntimeDeps => {}
+        Content::Frameworks { frameworks_below, .. } => checks.push(list_runtimes(engine, plan, image, options, frameworks_below).await),
+        Content::Sdk => checks.push(list_runtimes(engine, plan, image, options, &[Framework::Runtime, Framework::Aspnet]).await),
+        Content::App { kind, .. } => {
+            let (run, normal) = match kind {
+                AppKind::Console => run_console(engine, plan, image, options, false).await,
+                AppKind::Webapi => run_webapi(engine, plan, image, options, false).await,
+            };
+            let passed = run.passed;
+            checks.push(run);
+            if passed {
+                let (_, disabled) = match kind {
+                    AppKind::Console => run_console(engine, plan, image, options, true).await,
+                    AppKind::Webapi => run_webapi(engine, plan, image, options, true).await,
+                };
+                checks.push(precompiled_check(normal, disabled));
+            }
+        }
+    }
+    ImageVerification {
+        id: image.id.clone(),
+        reference: image.reference().to_string(),
+        variants: image.variants.clone(),
+        role: image.role.clone(),
+        checks,
+    }
+}
+
+async fn list_runtimes(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, frameworks: &[Framework]) -> Check {
+    let mut container = spec(plan, image, options, Network::None);
+    container.entrypoint = Some(vec!["/usr/share/dotnet/dotnet".into()]);
+    container.command = Some(vec!["--list-runtimes".into()]);
+    match containers::run_to_exit(engine, &container, options.run_timeout).await {
+        Err(error) => Check { name: "run".into(), passed: false, detail: error.to_string() },
+        Ok(outcome) => {
+            let expected: Vec<String> = frameworks.iter().map(|f| format!("{} {}", f.shared_name(), plan.scenario.dotnet)).collect();
+            let missing: Vec<&String> = expected.iter().filter(|line| !outcome.logs.stdout.contains(line.as_str())).collect();
+            let passed = outcome.exit_code == Some(0) && missing.is_empty();
+            let detail = if passed {
+                format!("dotnet --list-runtimes: {}", expected.join(", "))
+            } else {
+                format!(
+                    "dotnet --list-runtimes exit {:?}, missing {missing:?}; output: {}",
+                    outcome.exit_code,
+                    containers::tail(&format!("{}{}", outcome.logs.stdout, outcome.logs.stderr), 6)
+                )
+            };
+            Check { name: "run".into(), passed, detail }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_read_from_app_output() {
+        let output = "r2r-time-to-main-ms=41.5\nr2r-console-ok jit_methods=123 runtime=.NET 10.0.12\n";
+        assert_eq!(number_after(output, "r2r-time-to-main-ms="), Some(41.5));
+        assert_eq!(number_after(output, "jit_methods="), Some(123.0));
+        assert_eq!(number_after(output, "absent="), None);
+    }
+
+    #[test]
+    fn owners_resolve_relative_to_the_component() {
+        assert_eq!(
+            resolve_owner("usr/share/dotnet/shared/Microsoft.AspNetCore.App/10.0.12/A.dll", "../../Microsoft.NETCore.App/10.0.12/f.r2r.dll"),
+            Some("usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/f.r2r.dll".into())
+        );
+        assert_eq!(resolve_owner("app/A.dll", "app.r2r.dll"), Some("app/app.r2r.dll".into()));
+    }
+
+    #[test]
+    fn precompiled_needs_a_clear_difference() {
+        assert!(precompiled_check(Some(100.0), Some(5000.0)).passed);
+        assert!(!precompiled_check(Some(3000.0), Some(5000.0)).passed);
+        assert!(!precompiled_check(None, Some(5000.0)).passed);
+    }
+
+    #[test]
+    fn expectations_follow_the_chain() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let catalog = Catalog::load(&root.join("experiments")).unwrap();
+        let text = "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"webapi\"]\nvariants = [\"runtime-composite\", \"aspnet-composite\", \"composed-composite\"]\n";
+        let scenario = crate::scenario::parse(std::path::Path::new("t.toml"), text, &catalog).unwrap();
+        let plan = crate::plan::expand(&scenario, &catalog);
+        let of = |id: &str| expectations(&plan, plan.image(id).unwrap());
+        let runtime_composite = of("runtime-composite.webapi");
+        assert!(matches!(runtime_composite[&Framework::Runtime], Expectation::Composite { .. }));
+        assert_eq!(runtime_composite[&Framework::Aspnet], Expectation::AsShipped);
+        let single = of("aspnet-composite.webapi");
+        assert_eq!(single[&Framework::Runtime], single[&Framework::Aspnet]);
+        let composed = of("composed-composite.webapi");
+        assert!(matches!(composed[&Framework::Aspnet], Expectation::Composite { .. }));
+        assert_ne!(composed[&Framework::Runtime], composed[&Framework::Aspnet]);
+    }
+}

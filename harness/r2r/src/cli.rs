@@ -1,0 +1,309 @@
+//! Command-line arguments and the commands they run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use r2r_core::build::{self, BuildOptions};
+use r2r_core::catalog::Catalog;
+use r2r_core::containers;
+use r2r_core::dotnet::Workspace;
+use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::plan::{self, labels, Plan};
+use r2r_core::scenario;
+use r2r_core::verify::{self, VerifyOptions};
+
+use crate::output;
+
+/// Builds the composite ReadyToRun container image matrix and proves each image is what its
+/// variant claims.
+#[derive(Debug, Parser)]
+#[command(name = "r2r", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The project directory holding experiments/, scenarios/, scripts/ and results/
+    /// (default: the nearest directory upwards from the current one that has experiments/variants.toml).
+    #[arg(long, global = true, env = "R2R_ROOT")]
+    root: Option<PathBuf>,
+    /// Where prepared content (NuGet packs, composites, published apps, base tarballs) is
+    /// cached (default: <root>/.r2r/work).
+    #[arg(long, global = true, env = "R2R_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the images a scenario expands to, in build order.
+    Plan(ScenarioArgs),
+    /// Build every image of a scenario through the Docker Engine API.
+    Build(BuildArgs),
+    /// Check every image of a scenario: its files (ReadyToRun headers) and its behaviour in a container.
+    Verify(VerifyArgs),
+    /// Build, then verify, writing results under results/<scenario>/<run-id>/.
+    Run(BuildArgs),
+    /// Remove the images and containers r2r made (all, or one scenario's).
+    Clean(CleanArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScenarioArgs {
+    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
+    #[arg(long, short)]
+    scenario: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
+    #[arg(long, short)]
+    scenario: String,
+    /// Rebuild images even when their inputs are unchanged.
+    #[arg(long)]
+    rebuild: bool,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
+    #[arg(long, short)]
+    scenario: String,
+    /// Seconds one verification container may run.
+    #[arg(long, default_value_t = 90)]
+    timeout: u64,
+}
+
+#[derive(Debug, Args)]
+struct CleanArgs {
+    /// Only this scenario's images (default: everything r2r made, bases included).
+    #[arg(long, short)]
+    scenario: Option<String>,
+}
+
+/// Resolved locations.
+struct Project {
+    root: PathBuf,
+    work: PathBuf,
+    catalog: Catalog,
+}
+
+fn find_root(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(root) = explicit {
+        return Ok(root);
+    }
+    let start = std::env::current_dir().context("reading the current directory")?;
+    start
+        .ancestors()
+        .find(|dir| dir.join("experiments/variants.toml").is_file())
+        .map(Path::to_path_buf)
+        .with_context(|| format!("no r2r project (experiments/variants.toml) in {} or above; pass --root", start.display()))
+}
+
+fn project(cli: &Cli) -> anyhow::Result<Project> {
+    let root = find_root(cli.root.clone())?;
+    let catalog = Catalog::load(&root.join("experiments"))?;
+    let work = cli.work_dir.clone().unwrap_or_else(|| root.join(".r2r/work"));
+    Ok(Project { root, work, catalog })
+}
+
+fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
+    let path = scenario::resolve_path(argument, &project.root.join("scenarios"))?;
+    let scenario = scenario::load(&path, &project.catalog)?;
+    Ok(plan::expand(&scenario, &project.catalog))
+}
+
+/// Runs the command; returns the exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let project = match project(&cli) {
+        Ok(project) => project,
+        Err(error) => return output::error(&error),
+    };
+    if let Command::Plan(arguments) = &cli.command {
+        return match load_plan(&project, &arguments.scenario) {
+            Ok(plan) if arguments.json => output::json(&plan),
+            Ok(plan) => {
+                print!("{}", plan.describe());
+                0
+            }
+            Err(error) => output::error(&error),
+        };
+    }
+    // Scenario errors are reported before anything talks to the engine.
+    let plan = match &cli.command {
+        Command::Build(a) | Command::Run(a) => Some(load_plan(&project, &a.scenario)),
+        Command::Verify(a) => Some(load_plan(&project, &a.scenario)),
+        Command::Clean(a) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
+        Command::Plan(_) => None,
+    };
+    let plan = match plan.transpose() {
+        Ok(plan) => plan,
+        Err(error) => return output::error(&error),
+    };
+    let engine: Arc<dyn Engine> = match DockerEngine::connect().await {
+        Ok(engine) => Arc::new(engine),
+        Err(error) => return output::error(&anyhow::Error::new(error)),
+    };
+    let work = run_with_engine(&cli, &project, plan, engine.clone());
+    tokio::select! {
+        code = work => code,
+        code = interrupted() => {
+            let removed = containers::remove_all_live(engine.as_ref()).await;
+            eprintln!("interrupted: removed {removed} container(s); finished results are kept");
+            code
+        }
+    }
+}
+
+/// Resolves on SIGINT (130) or SIGTERM (143).
+async fn interrupted() -> u8 {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => 130,
+        _ = terminate.recv() => 143,
+    }
+}
+
+async fn run_with_engine(cli: &Cli, project: &Project, plan: Option<Plan>, engine: Arc<dyn Engine>) -> u8 {
+    let result = match (&cli.command, plan) {
+        (Command::Build(arguments), Some(plan)) => build(project, &plan, engine.as_ref(), arguments.rebuild).await.map(|(ok, _)| ok),
+        (Command::Verify(arguments), Some(plan)) => {
+            let options = VerifyOptions { run_timeout: std::time::Duration::from_secs(arguments.timeout), ..Default::default() };
+            verify(project, &plan, engine.as_ref(), &options).await.map(|(ok, _)| ok)
+        }
+        (Command::Run(arguments), Some(plan)) => run_all(project, &plan, engine.as_ref(), arguments.rebuild).await,
+        (Command::Clean(_), plan) => clean(engine.as_ref(), plan.as_ref()).await.map(|_| true),
+        _ => unreachable!("every command that reaches the engine has its plan"),
+    };
+    match result {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(error) => output::error(&error),
+    }
+}
+
+async fn build(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: bool) -> anyhow::Result<(bool, Vec<build::ImageBuild>)> {
+    let workspace = Workspace::new(project.work.clone(), project.root.join("experiments"))?;
+    let options = BuildOptions { rebuild, scripts: project.root.join("scripts") };
+    let observer = output::BuildProgress::new(plan.images.len());
+    let results = build::build_plan(engine, plan, &project.catalog, &workspace, &options, &observer).await?;
+    observer.finish();
+    output::print_build_summary(&results);
+    let ok = results.iter().all(|result| result.status.id().is_some());
+    Ok((ok, results))
+}
+
+async fn verify(project: &Project, plan: &Plan, engine: &dyn Engine, options: &VerifyOptions) -> anyhow::Result<(bool, Vec<verify::ImageVerification>)> {
+    let progress = output::VerifyProgress::new(plan.images.len());
+    let mut results = Vec::new();
+    for image in &plan.images {
+        progress.start(&image.id);
+        let present = engine.inspect_image(image.reference()).await?.is_some();
+        let result = if present {
+            verify::verify_image(engine, plan, &project.catalog, image, options).await
+        } else {
+            verify::ImageVerification {
+                id: image.id.clone(),
+                reference: image.reference().to_string(),
+                variants: image.variants.clone(),
+                role: image.role.clone(),
+                checks: vec![verify::Check {
+                    name: "present".into(),
+                    passed: false,
+                    detail: format!("{} is not built; run `r2r build --scenario {}`", image.reference(), plan.scenario.name),
+                }],
+            }
+        };
+        progress.done(&result);
+        results.push(result);
+    }
+    progress.finish();
+    output::print_verify_table(&results);
+    let ok = results.iter().all(verify::ImageVerification::passed);
+    Ok((ok, results))
+}
+
+async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: bool) -> anyhow::Result<bool> {
+    let run_id = chrono_like_run_id();
+    let directory = project.root.join("results").join(&plan.scenario.name).join(&run_id);
+    std::fs::create_dir_all(&directory).with_context(|| format!("creating {}", directory.display()))?;
+    output::write_json(&directory.join("plan.json"), plan)?;
+    let info = engine.info().await?;
+    output::write_json(&directory.join("engine.json"), &info)?;
+    let (built, builds) = build(project, plan, engine, rebuild).await?;
+    output::write_json(&directory.join("build.json"), &builds)?;
+    let (verified, verifications) = verify(project, plan, engine, &VerifyOptions::default()).await?;
+    output::write_json(&directory.join("verify.json"), &verifications)?;
+    let latest = project.root.join("results").join(&plan.scenario.name).join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let _ = std::os::unix::fs::symlink(&run_id, &latest);
+    eprintln!("results written to {}", directory.display());
+    Ok(built && verified)
+}
+
+/// A sortable run id from the current UTC time, e.g. `20261124T193000Z`.
+fn chrono_like_run_id() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+async fn clean(engine: &dyn Engine, plan: Option<&Plan>) -> anyhow::Result<()> {
+    let mut filter = vec![format!("{}=true", labels::MANAGED)];
+    if let Some(plan) = plan {
+        filter.push(format!("{}={}", labels::SCENARIO, plan.scenario.name));
+    }
+    let containers = engine.list_containers(&filter).await?;
+    for id in &containers {
+        engine.remove_container(id).await?;
+    }
+    let mut images = engine.list_images(&filter).await?;
+    // Children before parents: remove the images with the most tags' dependents first by
+    // retrying until no progress is made.
+    let mut removed = 0;
+    let mut failures = Vec::new();
+    while !images.is_empty() {
+        let before = images.len();
+        let mut remaining = Vec::new();
+        for image in images {
+            let references = if image.tags.is_empty() { vec![image.id.clone()] } else { image.tags.clone() };
+            let mut ok = true;
+            for reference in &references {
+                if let Err(error) = engine.remove_image(reference).await {
+                    ok = false;
+                    failures.push(error.to_string());
+                    break;
+                }
+            }
+            if ok {
+                removed += 1;
+            } else {
+                remaining.push(image);
+            }
+        }
+        if remaining.len() == before {
+            bail!("could not remove {} image(s): {}", remaining.len(), failures.last().cloned().unwrap_or_default());
+        }
+        failures.clear();
+        images = remaining;
+    }
+    println!("removed {} container(s) and {removed} image(s)", containers.len());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_sort_by_time() {
+        let id = chrono_like_run_id();
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.starts_with("20"), "{id}");
+        assert!(id.ends_with('Z'));
+    }
+}

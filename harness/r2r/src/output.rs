@@ -1,0 +1,190 @@
+//! What the binary prints: progress on stderr (bars on a terminal, plain lines otherwise),
+//! tables and JSON on stdout, errors as `error: ...` with their causes.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use comfy_table::{Cell, Color, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use r2r_core::build::{seconds_text, BuildObserver, BuildStatus, ImageBuild};
+use r2r_core::plan::PlannedImage;
+use r2r_core::verify::ImageVerification;
+
+/// Prints an error chain and returns exit code 2.
+pub fn error(error: &anyhow::Error) -> u8 {
+    eprintln!("error: {error:#}");
+    2
+}
+
+/// Prints a value as pretty JSON; returns exit code 0.
+pub fn json(value: &impl serde::Serialize) -> u8 {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            0
+        }
+        Err(problem) => error(&problem.into()),
+    }
+}
+
+/// Writes a value as pretty JSON to a file, atomically (temporary file, then rename).
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let text = serde_json::to_string_pretty(value)?;
+    let temporary = path.with_extension("json.partial");
+    std::fs::write(&temporary, text).with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+fn bar(total: usize) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
+}
+
+/// Build progress: a bar with the current image and its last output line.
+pub struct BuildProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl BuildProgress {
+    /// A progress display for `total` images.
+    pub fn new(total: usize) -> Self {
+        BuildProgress { bar: bar(total) }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl BuildObserver for BuildProgress {
+    fn image_started(&self, image: &PlannedImage, index: usize, total: usize) {
+        match &self.bar {
+            Some(bar) => bar.set_message(image.id.clone()),
+            None => eprintln!("[{}/{total}] {}", index + 1, image.id),
+        }
+    }
+
+    fn line(&self, image: &PlannedImage, line: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}: {}", image.id, line.trim()));
+        }
+    }
+
+    fn image_finished(&self, image: &PlannedImage, build: &ImageBuild) {
+        let text = format!("{} {} ({})", build.status.word(), image.id, seconds_text(build.seconds));
+        match &self.bar {
+            Some(bar) => {
+                bar.println(text);
+                bar.inc(1);
+            }
+            None => eprintln!("      {text}"),
+        }
+        if let BuildStatus::Failed { error } = &build.status {
+            let message = format!("error building {}:\n{error}", image.id);
+            match &self.bar {
+                Some(bar) => bar.println(message),
+                None => eprintln!("{message}"),
+            }
+        }
+    }
+}
+
+/// Verification progress.
+pub struct VerifyProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl VerifyProgress {
+    /// A progress display for `total` images.
+    pub fn new(total: usize) -> Self {
+        VerifyProgress { bar: bar(total) }
+    }
+
+    /// An image's checks start.
+    pub fn start(&self, id: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("verifying {id}")),
+            None => eprintln!("verifying {id}"),
+        }
+    }
+
+    /// An image's checks are done.
+    pub fn done(&self, result: &ImageVerification) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.println(format!("{} {}", if result.passed() { "ok  " } else { "FAIL" }, result.id));
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Prints the build summary table; failures are listed with their first error line.
+pub fn print_build_summary(results: &[ImageBuild]) {
+    let mut table = Table::new();
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header(["image", "status", "context MB", "time", "tags"]);
+    for result in results {
+        let status = Cell::new(result.status.word()).fg(match result.status {
+            BuildStatus::Built { .. } | BuildStatus::UpToDate { .. } => Color::Green,
+            _ => Color::Red,
+        });
+        table.add_row(vec![
+            Cell::new(&result.id),
+            status,
+            Cell::new(format!("{:.1}", result.context_bytes as f64 / 1e6)),
+            Cell::new(seconds_text(result.seconds)),
+            Cell::new(result.tags.join("\n")),
+        ]);
+    }
+    println!("{table}");
+    let failed: Vec<&ImageBuild> = results.iter().filter(|r| matches!(r.status, BuildStatus::Failed { .. })).collect();
+    let skipped = results.iter().filter(|r| matches!(r.status, BuildStatus::Skipped { .. })).count();
+    if !failed.is_empty() || skipped > 0 {
+        println!("{} failed, {skipped} skipped because an image below them failed:", failed.len());
+        for result in failed {
+            if let BuildStatus::Failed { error } = &result.status {
+                println!("  {}: {}", result.id, error.lines().next().unwrap_or(""));
+            }
+        }
+    }
+}
+
+/// Prints the verification table.
+pub fn print_verify_table(results: &[ImageVerification]) {
+    let mut table = Table::new();
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header(["image", "variants", "check", "result", "detail"]);
+    table.set_width(200);
+    for result in results {
+        for (index, check) in result.checks.iter().enumerate() {
+            let (id, variants) = if index == 0 { (result.id.clone(), result.variants.join("\n")) } else { (String::new(), String::new()) };
+            table.add_row(vec![
+                Cell::new(id),
+                Cell::new(variants),
+                Cell::new(&check.name),
+                Cell::new(if check.passed { "pass" } else { "FAIL" }).fg(if check.passed { Color::Green } else { Color::Red }),
+                Cell::new(&check.detail),
+            ]);
+        }
+    }
+    println!("{table}");
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    println!("{} of {} images verified{}", results.len() - failed, results.len(), if failed > 0 { format!(", {failed} FAILED") } else { String::new() });
+}

@@ -1,0 +1,89 @@
+//! The binary's behaviour on bad input and without an engine: clear messages that name the
+//! file, line and allowed values, and exit code 2. None of these needs a Docker engine.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn r2r() -> Command {
+    let mut command = Command::cargo_bin("r2r").unwrap();
+    command.current_dir(root());
+    command
+}
+
+fn scenario_file(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+#[test]
+fn plan_lists_images_in_build_order() {
+    r2r()
+        .args(["plan", "--scenario", "composite"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("runtime-deps  on r2r/base:bookworm-slim"))
+        .stdout(predicate::str::contains("composed-composite.aspnet  on runtime-composite.runtime"))
+        .stdout(predicate::str::contains("selfcontained-composite.webapi  on runtime-deps"));
+}
+
+#[test]
+fn plan_json_is_machine_readable() {
+    let output = r2r().args(["plan", "--scenario", "quick", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["scenario"]["name"], "quick");
+    assert_eq!(plan["images"][0]["id"], "runtime-deps");
+}
+
+#[test]
+fn unknown_variant_names_file_line_and_allowed_values() {
+    let file = scenario_file("dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\", \"fast\"]\n");
+    let path = file.path().display().to_string();
+    r2r()
+        .args(["build", "--scenario", &path])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{path}:4:")))
+        .stderr(predicate::str::contains("unknown variant `fast`"))
+        .stderr(predicate::str::contains("runtime-composite"));
+}
+
+#[test]
+fn bad_toml_unknown_field_and_version_exit_2() {
+    for (text, expected) in [
+        ("dotnet = \"10.0.12\"\nbase = [\n", ":2:"),
+        ("dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\nspeed = 1\n", "unknown field `speed`"),
+        ("dotnet = \"7.0.1\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\n", "allowed: 8.0.30"),
+        ("dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"desktop\"]\nvariants = [\"no-composite\"]\n", "unknown app `desktop`; allowed: console, webapi"),
+    ] {
+        let file = scenario_file(text);
+        r2r().args(["verify", "--scenario", &file.path().display().to_string()]).assert().code(2).stderr(predicate::str::contains(expected));
+    }
+}
+
+#[test]
+fn unknown_scenario_name_lists_the_available_ones() {
+    r2r()
+        .args(["plan", "--scenario", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no scenario `nope`"))
+        .stderr(predicate::str::contains("quick"));
+}
+
+#[test]
+fn no_engine_says_how_to_start_one() {
+    r2r()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["build", "--scenario", "quick"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no Docker engine answers at unix:///nonexistent/docker.sock"))
+        .stderr(predicate::str::contains("scripts/engine.sh"));
+}

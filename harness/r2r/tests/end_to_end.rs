@@ -1,0 +1,115 @@
+//! End to end against the real Docker engine, with real crossgen2 output and real
+//! containers: the `quick` scenario is built, verified, rebuilt without changes, broken on
+//! purpose in one role, and cleaned. Needs a running engine (`bash scripts/engine.sh`) and the
+//! .NET SDK on PATH.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+use r2r_core::engine::{DockerEngine, Engine};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn r2r(root: &Path) -> Command {
+    let mut command = Command::cargo_bin("r2r").unwrap();
+    command.current_dir(root).env("R2R_WORK_DIR", self::root().join(".r2r/work"));
+    command
+}
+
+fn engine() -> (tokio::runtime::Runtime, DockerEngine) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let engine = runtime.block_on(DockerEngine::connect()).expect("a Docker engine must run for this test: bash scripts/engine.sh");
+    (runtime, engine)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "bin" && entry.file_name() != "obj" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+#[test]
+fn quick_scenario_end_to_end() {
+    let root = root();
+    let (runtime, engine) = engine();
+
+    // 1. Build and verify everything.
+    let output = r2r(&root).args(["run", "--scenario", "quick"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "r2r run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let latest = root.join("results/quick/latest");
+    let verify = read_json(&latest.join("verify.json"));
+    let images = verify.as_array().unwrap();
+    assert_eq!(images.len(), 7, "{verify:#}");
+    for image in images {
+        for check in image["checks"].as_array().unwrap() {
+            assert_eq!(check["passed"], true, "{}: {check}", image["id"]);
+        }
+    }
+    // The composite runtime is a composite, proven from its files; the baseline is not.
+    let composite = images.iter().find(|i| i["id"] == "runtime-composite.runtime").unwrap();
+    let files = composite["checks"][0]["detail"].as_str().unwrap();
+    assert!(files.contains("composite usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/framework-r2r.dll"), "{files}");
+    let baseline = images.iter().find(|i| i["id"] == "no-composite.runtime").unwrap();
+    assert!(baseline["checks"][0]["detail"].as_str().unwrap().contains("as shipped"), "{baseline}");
+    // The console apps ran and used precompiled code.
+    for id in ["no-composite.console", "runtime-composite.console"] {
+        let app = images.iter().find(|i| i["id"] == id).unwrap();
+        let names: Vec<&str> = app["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["files", "run", "precompiled"], "{app}");
+    }
+
+    // 2. Labels on the images, and the same inputs are not rebuilt.
+    let details = runtime.block_on(engine.inspect_image("r2r/quick:runtime-composite-console")).unwrap().expect("image exists");
+    assert_eq!(details.labels["r2r.scenario"], "quick");
+    assert_eq!(details.labels["r2r.variants"], "runtime-composite");
+    assert_eq!(details.labels["r2r.role"], "console");
+    assert_eq!(details.labels["r2r.input-hash"].len(), 64);
+    let output = r2r(&root).args(["build", "--scenario", "quick"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("up-to-date").count(), 7, "{stdout}");
+
+    // 3. A broken app layer fails its images only; the rest still builds and the summary says so.
+    let broken = tempfile::tempdir().unwrap();
+    for dir in ["experiments", "scenarios", "scripts"] {
+        copy_dir(&root.join(dir), &broken.path().join(dir));
+    }
+    let template = broken.path().join("experiments/dockerfiles/app.Dockerfile");
+    let text = std::fs::read_to_string(&template).unwrap().replace("COPY app/ /app/", "COPY app/ /app/\nCOPY no-such-file /app/");
+    std::fs::write(&template, text).unwrap();
+    std::fs::copy(root.join("scenarios/quick.toml"), broken.path().join("scenarios/quick-broken.toml")).unwrap();
+    let output = r2r(broken.path()).args(["build", "--scenario", "quick-broken"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("2 failed, 0 skipped"), "{stdout}");
+    assert!(stdout.contains("no-composite.console: building r2r/quick-broken:no-composite-console failed"), "{stdout}");
+    assert!(stderr.contains("no-such-file"), "the log tail names the cause: {stderr}");
+    assert_eq!(stdout.matches("built").count() + stdout.matches("up-to-date").count(), 5, "{stdout}");
+
+    // 4. Clean removes what r2r made for those scenarios and no container is left.
+    for scenario in ["quick-broken"] {
+        r2r(broken.path()).args(["clean", "--scenario", scenario]).assert().success();
+    }
+    let left = runtime.block_on(engine.list_images(&["r2r.scenario=quick-broken".into()])).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let containers = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
+    assert!(containers.is_empty(), "containers left behind: {containers:?}");
+}
