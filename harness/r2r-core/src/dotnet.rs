@@ -17,8 +17,11 @@ use crate::hash::InputHasher;
 /// The runtime identifier all images are built for.
 pub const RUNTIME_IDENTIFIER: &str = "linux-x64";
 
-/// Name of the composite file crossgen2 writes for framework composites.
+/// Name of the composite file of the runtime framework alone.
 pub const FRAMEWORK_COMPOSITE_FILE: &str = "framework-r2r.dll";
+
+/// Name of the composite file of a self-contained app.
+pub const APP_COMPOSITE_FILE: &str = "app-r2r.dll";
 
 /// Errors preparing .NET content; each names the command or path involved.
 #[derive(Debug, thiserror::Error)]
@@ -316,10 +319,18 @@ impl Workspace {
 
     /// Compiles the assemblies of `spec.include` (already laid out under `dotnet_root`) into
     /// one composite and puts the rewritten component assemblies back in place.
+    ///
+    /// With `--compositerootpath` at `shared/`, crossgen2 writes each component under the
+    /// output directory at its path relative to `shared/`, and records only the composite's
+    /// file name in it. The composite goes into the first framework's directory: the runtime
+    /// finds a composite by that name next to the component, or among the composites the
+    /// process has already loaded (System.Private.CoreLib's is loaded first), which is how
+    /// ASP.NET Core components find a composite in the Microsoft.NETCore.App directory.
     fn compile_framework_composite(&self, packs: &Packs, spec: &CompositeSpec, dotnet_root: &Path, scratch_parent: &Path) -> Result<(), DotnetError> {
         let shared = dotnet_root.join("shared");
-        let first = Self::shared_dir(dotnet_root, spec.include[0], &packs.version);
         let output_dir = scratch_parent.join(".crossgen2-out");
+        std::fs::create_dir_all(&output_dir).map_err(io_error("creating", &output_dir))?;
+        let name = composite_file_name(&spec.include);
         let mut arguments: Vec<String> = vec![
             "--composite".into(),
             "--inputbubble".into(),
@@ -334,21 +345,29 @@ impl Workspace {
             }
         }
         for framework in &spec.references {
-            // The reference's assemblies as shipped (IL and metadata are what crossgen2 reads).
+            // The referenced framework as shipped: crossgen2 reads its metadata only.
             for dll in managed_files(&packs.managed_dir(*framework))? {
                 arguments.push(format!("-r:{}", dll.display()));
             }
         }
-        let relative_first = first.strip_prefix(&shared).expect("framework under shared").to_path_buf();
-        arguments.push(format!("--out:{}", output_dir.join(&relative_first).join(FRAMEWORK_COMPOSITE_FILE).display()));
-        let response = scratch_parent.join(".crossgen2.rsp");
+        arguments.push(format!("--out:{}", output_dir.join(&name).display()));
+        self.crossgen2(packs, &arguments, scratch_parent)?;
+        let composite = Self::shared_dir(dotnet_root, spec.include[0], &packs.version).join(&name);
+        std::fs::rename(output_dir.join(&name), &composite).map_err(io_error("moving the composite to", &composite))?;
+        move_over(&output_dir, &shared)?;
+        std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
+        Ok(())
+    }
+
+    /// Runs crossgen2 with its arguments in a response file.
+    fn crossgen2(&self, packs: &Packs, arguments: &[String], scratch: &Path) -> Result<(), DotnetError> {
+        let response = scratch.join(".crossgen2.rsp");
         std::fs::write(&response, arguments.join("\n")).map_err(io_error("writing", &response))?;
         let mut command = Command::new(&packs.crossgen2[0]);
         command.args(&packs.crossgen2[1..]).arg(format!("@{}", response.display()));
+        let started = Instant::now();
         run(&mut command, "")?;
-        // Move everything crossgen2 wrote over the laid-out framework.
-        move_over(&output_dir, &shared)?;
-        std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
+        tracing::info!("crossgen2 ({} inputs) took {:.1?}", arguments.len(), started.elapsed());
         std::fs::remove_file(&response).map_err(io_error("removing", &response))?;
         Ok(())
     }
@@ -394,8 +413,7 @@ impl Workspace {
                         .arg("-r")
                         .arg(RUNTIME_IDENTIFIER)
                         .arg("--self-contained")
-                        .arg(format!("-p:RuntimeFrameworkVersion={}", packs.version))
-                        .arg(format!("-p:R2rAspNetCoreVersion={}", packs.version));
+                        .arg(format!("-p:R2rRuntimeVersion={}", packs.version));
                 }
             }
             run(&mut command, "")?;
@@ -440,22 +458,29 @@ impl Workspace {
         Ok((rootfs, sdk_version))
     }
 
-    /// Compiles every managed assembly of a self-contained publish directory into one composite.
+    /// Compiles every managed assembly of a self-contained publish directory into one
+    /// composite, `app-r2r.dll`, next to them.
     fn compile_app_composite(&self, packs: &Packs, publish_dir: &Path, scratch: &Path) -> Result<(), DotnetError> {
         let output_dir = scratch.join(".crossgen2-out");
+        std::fs::create_dir_all(&output_dir).map_err(io_error("creating", &output_dir))?;
         let mut arguments: Vec<String> =
             vec!["--composite".into(), "--inputbubble".into(), "-O".into(), "--targetos:linux".into(), "--targetarch:x64".into()];
         arguments.extend(managed_files(publish_dir)?.into_iter().map(|dll| dll.display().to_string()));
-        arguments.push(format!("--out:{}", output_dir.join("app-r2r.dll").display()));
-        let response = scratch.join(".crossgen2.rsp");
-        std::fs::write(&response, arguments.join("\n")).map_err(io_error("writing", &response))?;
-        let mut command = Command::new(&packs.crossgen2[0]);
-        command.args(&packs.crossgen2[1..]).arg(format!("@{}", response.display()));
-        run(&mut command, "")?;
+        arguments.push(format!("--out:{}", output_dir.join(APP_COMPOSITE_FILE).display()));
+        self.crossgen2(packs, &arguments, scratch)?;
         move_over(&output_dir, publish_dir)?;
         std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
-        std::fs::remove_file(&response).map_err(io_error("removing", &response))?;
         Ok(())
+    }
+}
+
+/// The composite file of a set of frameworks: distinct names, because the runtime identifies
+/// a loaded composite by its file name.
+pub fn composite_file_name(include: &[Framework]) -> String {
+    match include {
+        [Framework::Runtime] => FRAMEWORK_COMPOSITE_FILE.to_string(),
+        [Framework::Aspnet] => "aspnetcore-r2r.dll".to_string(),
+        _ => "framework-aspnetcore-r2r.dll".to_string(),
     }
 }
 

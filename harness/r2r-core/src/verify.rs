@@ -131,6 +131,18 @@ fn resolve_owner(component_path: &str, owner: &str) -> Option<String> {
     archive::normalise(&format!("{dir}/{owner}"))
 }
 
+/// Where the runtime finds a component's composite: next to the component, or else among the
+/// composites already loaded, of which the first is the one System.Private.CoreLib belongs to
+/// (so it lives beside CoreLib).
+fn locate_owner(fs: &ImageFilesystem, component_path: &str, owner: &str) -> Option<String> {
+    let beside = resolve_owner(component_path, owner)?;
+    if fs.get(&beside).is_some() {
+        return Some(beside);
+    }
+    let corelib = fs.files.keys().find(|path| path.ends_with("/System.Private.CoreLib.dll"))?;
+    resolve_owner(corelib, owner).filter(|path| fs.get(path).is_some()).or(Some(beside))
+}
+
 /// Checks one directory against an expectation; returns (passed, detail, composite file).
 pub fn check_directory(fs: &ImageFilesystem, dir: &str, expectation: Expectation) -> (bool, String, Option<String>) {
     let kinds = managed_kinds(fs, dir);
@@ -156,7 +168,7 @@ pub fn check_directory(fs: &ImageFilesystem, dir: &str, expectation: Expectation
             let mut strays = Vec::new();
             for (path, kind) in &kinds {
                 match kind {
-                    AssemblyKind::CompositeComponent { owner_composite, .. } => match resolve_owner(path, owner_composite) {
+                    AssemblyKind::CompositeComponent { owner_composite, .. } => match locate_owner(fs, path, owner_composite) {
                         Some(owner) => *owners.entry(owner).or_default() += 1,
                         None => strays.push(format!("{path} (owner {owner_composite} escapes the image)")),
                     },

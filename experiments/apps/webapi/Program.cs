@@ -1,0 +1,22 @@
+// The web API sample: JSON from compiled-in data, on http://127.0.0.1:$PORT (loopback only).
+// Prints how long the process took to reach Main, and a ready line once it listens.
+using System.Runtime.InteropServices;
+
+Console.WriteLine(ProcessAge.Line());
+
+var port = Environment.GetEnvironmentVariable("PORT") ?? "8080";
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+var app = builder.Build();
+
+app.MapGet("/", () => Results.Json(new Dictionary<string, string>
+{
+    ["app"] = "r2r-webapi",
+    ["runtime"] = RuntimeInformation.FrameworkDescription,
+}));
+app.MapGet("/releases", () => Results.Json(Releases.All));
+
+app.Lifetime.ApplicationStarted.Register(() =>
+    Console.WriteLine($"r2r-ready jit_methods={System.Runtime.JitInfo.GetCompiledMethodCount()} port={port}"));
+app.Run();
