@@ -474,6 +474,77 @@ mod tests {
         assert_eq!(resolve_owner("app/A.dll", "app.r2r.dll"), Some("app/app.r2r.dll".into()));
     }
 
+    fn filesystem(files: &[(&str, AssemblyKind)]) -> ImageFilesystem {
+        let mut fs = ImageFilesystem::default();
+        for (path, kind) in files {
+            fs.files.insert(
+                path.to_string(),
+                crate::archive::FileRecord {
+                    path: path.to_string(),
+                    layer: 0,
+                    size_bytes: 1,
+                    file_type: crate::archive::FileType::Regular,
+                    mode: 0o644,
+                    assembly: Some(Ok(kind.clone())),
+                },
+            );
+        }
+        fs
+    }
+
+    fn component(owner: &str) -> AssemblyKind {
+        AssemblyKind::CompositeComponent { major: 16, minor: 0, flags: 0x20, owner_composite: owner.into() }
+    }
+
+    const COMPOSITE: AssemblyKind = AssemblyKind::CompositeImage { major: 16, minor: 0, flags: 0, component_count: 2 };
+    const R2R: AssemblyKind = AssemblyKind::ReadyToRun { major: 16, minor: 0, flags: 0 };
+
+    #[test]
+    fn composite_directories_need_every_assembly_to_be_a_component_of_one_composite() {
+        let rt = "usr/share/dotnet/shared/Microsoft.NETCore.App/1.0.0";
+        let good = filesystem(&[
+            (&format!("{rt}/System.Private.CoreLib.dll"), component("fx.dll")),
+            (&format!("{rt}/System.Runtime.dll"), component("fx.dll")),
+            (&format!("{rt}/fx.dll"), COMPOSITE),
+        ]);
+        let (passed, detail, owner) = check_directory(&good, rt, Expectation::Composite { group: 1 });
+        assert!(passed, "{detail}");
+        assert_eq!(owner.as_deref(), Some(format!("{rt}/fx.dll").as_str()));
+        // The same files do not pass as "as shipped".
+        assert!(!check_directory(&good, rt, Expectation::AsShipped).0);
+
+        // One assembly left out of the composite fails, and is named.
+        let stray = filesystem(&[
+            (&format!("{rt}/System.Private.CoreLib.dll"), component("fx.dll")),
+            (&format!("{rt}/Extra.dll"), R2R),
+            (&format!("{rt}/fx.dll"), COMPOSITE),
+        ]);
+        let (passed, detail, _) = check_directory(&stray, rt, Expectation::Composite { group: 1 });
+        assert!(!passed && detail.contains("Extra.dll (r2r)"), "{detail}");
+
+        // A missing composite file fails.
+        let mut missing = good.clone();
+        missing.files.remove(&format!("{rt}/fx.dll"));
+        assert!(!check_directory(&missing, rt, Expectation::Composite { group: 1 }).0);
+
+        // An empty directory fails.
+        assert!(!check_directory(&good, "usr/share/dotnet/shared/Microsoft.AspNetCore.App/1.0.0", Expectation::AsShipped).0);
+    }
+
+    #[test]
+    fn components_in_another_directory_find_the_composite_beside_corelib() {
+        let rt = "usr/share/dotnet/shared/Microsoft.NETCore.App/1.0.0";
+        let web = "usr/share/dotnet/shared/Microsoft.AspNetCore.App/1.0.0";
+        let fs = filesystem(&[
+            (&format!("{rt}/System.Private.CoreLib.dll"), component("both.dll")),
+            (&format!("{rt}/both.dll"), COMPOSITE),
+            (&format!("{web}/Microsoft.AspNetCore.dll"), component("both.dll")),
+        ]);
+        let (passed, detail, owner) = check_directory(&fs, web, Expectation::Composite { group: 1 });
+        assert!(passed, "{detail}");
+        assert_eq!(owner.unwrap(), format!("{rt}/both.dll"));
+    }
+
     #[test]
     fn precompiled_needs_a_clear_difference() {
         assert!(precompiled_check(Some(100.0), Some(5000.0)).passed);

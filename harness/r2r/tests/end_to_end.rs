@@ -113,3 +113,39 @@ fn quick_scenario_end_to_end() {
     let containers = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
     assert!(containers.is_empty(), "containers left behind: {containers:?}");
 }
+
+/// SIGINT while containers run: r2r removes them and exits 130.
+#[test]
+fn interrupt_removes_running_containers() {
+    let root = root();
+    let (runtime, engine) = engine();
+    // The images must exist; building them is quick when they are up to date.
+    r2r(&root).args(["build", "--scenario", "quick"]).assert().success();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("r2r"))
+        .current_dir(&root)
+        .env("R2R_WORK_DIR", root.join(".r2r/work"))
+        .args(["verify", "--scenario", "quick"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until r2r has a container, then interrupt it.
+    let started = std::time::Instant::now();
+    loop {
+        let running = runtime.block_on(engine.list_containers(&["r2r.scenario=quick".into()])).unwrap();
+        if !running.is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "r2r verify never started a container");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: sending a signal to our own child process.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: removed"), "{stderr}");
+    let left = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+}
