@@ -377,15 +377,17 @@ impl Workspace {
     /// `composite` the app and all framework assemblies become one composite.
     pub fn publish_app(&self, packs: &Packs, name: &str, app: &App, publish: Publish, composite: bool) -> Result<PathBuf, DotnetError> {
         let project = self.experiments.join("apps").join(&app.project);
-        let project_dir = project.parent().unwrap_or(Path::new("."));
         let mut hasher = InputHasher::default();
         hasher
             .part("kind", b"app-v1")
             .part("version", packs.version.as_bytes())
             .part("publish", format!("{publish:?}{composite}").as_bytes());
-        for file in source_files(project_dir)? {
+        // Every app source counts (the apps share files in apps/shared/).
+        let apps_dir = self.experiments.join("apps");
+        for file in source_files(&apps_dir)? {
             let bytes = std::fs::read(&file).map_err(io_error("reading", &file))?;
-            hasher.part(&file.display().to_string(), &bytes);
+            let relative = file.strip_prefix(&apps_dir).unwrap_or(&file);
+            hasher.part(&relative.display().to_string(), &bytes);
         }
         let key = hasher.finish();
         cached(&self.root.join("apps"), &format!("{name}-{}", &key[..16]), |out| {
