@@ -225,7 +225,7 @@ pub enum CatalogError {
         source: std::io::Error,
     },
     /// A catalog file is malformed or inconsistent.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] SourceError),
 }
 

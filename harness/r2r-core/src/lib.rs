@@ -23,3 +23,4 @@ pub mod dotnet;
 pub mod probe;
 pub mod readytorun;
 pub mod verify;
+pub mod sizes;

@@ -125,7 +125,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file is malformed or names something the catalog does not have.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] SourceError),
 }
 
@@ -185,7 +185,17 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
 
     let name = match file.name {
         Some(name) => name,
-        None => path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("scenario").to_string(),
+        // From the file name, made safe for tags: lower case, other characters as '-'.
+        None => path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or("scenario")
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' { c } else { '-' })
+            .collect::<String>()
+            .trim_start_matches(['-', '.'])
+            .to_string(),
     };
     if !is_valid_name(&name) {
         return Err(at_key(

@@ -16,7 +16,7 @@ fn r2r() -> Command {
 }
 
 fn scenario_file(text: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    let file = tempfile::Builder::new().prefix("scenario-").suffix(".toml").tempfile().unwrap();
     std::fs::write(file.path(), text).unwrap();
     file
 }
