@@ -117,10 +117,106 @@ struct LayerContent {
     opaque_directories: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct ManifestEntry {
+/// One image of an archive's `manifest.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ManifestEntry {
+    /// Path of the image's config in the archive.
+    #[serde(rename = "Config")]
+    pub config: String,
+    /// The image's tags.
+    #[serde(rename = "RepoTags", default)]
+    pub tags: Vec<String>,
+    /// Paths of the image's layers in the archive, bottom first.
     #[serde(rename = "Layers")]
-    layers: Vec<String>,
+    pub layers: Vec<String>,
+}
+
+/// What walking an archive found besides its layers.
+#[derive(Debug, Default)]
+pub struct ArchiveIndex {
+    /// The images of `manifest.json`.
+    pub manifest: Vec<ManifestEntry>,
+    /// Small JSON documents (image configs) by path.
+    pub configs: HashMap<String, Vec<u8>>,
+    /// Layer paths that are links to another layer path (`docker save` links duplicates).
+    pub aliases: HashMap<String, String>,
+}
+
+impl ArchiveIndex {
+    /// The path a layer's bytes are stored under, following links.
+    pub fn resolve<'a>(&'a self, path: &'a str) -> &'a str {
+        let mut current = path;
+        for _ in 0..16 {
+            match self.aliases.get(current) {
+                Some(target) => current = target,
+                None => break,
+            }
+        }
+        current
+    }
+}
+
+/// Maximum size of a JSON document read from an archive, bytes.
+const MAX_JSON_BYTES: u64 = 16 << 20;
+
+/// Walks an image archive: `manifest.json` and configs are collected, links between layers
+/// recorded, and every layer (a tar stream, possibly empty) handed to `on_layer` with its path.
+pub fn walk_archive(
+    reader: impl Read,
+    on_layer: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), ArchiveError>,
+) -> Result<ArchiveIndex, ArchiveError> {
+    let mut outer = tar::Archive::new(reader);
+    let mut index = ArchiveIndex::default();
+    let mut manifest = None;
+    let entries = outer.entries().map_err(|source| ArchiveError::Read { entry: "<archive>".into(), source })?;
+    for entry in entries {
+        let mut entry = entry.map_err(|source| ArchiveError::Read { entry: "<archive>".into(), source })?;
+        let name = entry.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let read_error = |source| ArchiveError::Read { entry: name.clone(), source };
+        match entry.header().entry_type() {
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = entry.link_name().ok().flatten().map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+                let resolved = if entry.header().entry_type() == tar::EntryType::Symlink {
+                    let dir = name.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
+                    normalise(&format!("{dir}/{target}"))
+                } else {
+                    normalise(&target)
+                };
+                if let Some(resolved) = resolved {
+                    index.aliases.insert(name.clone(), resolved);
+                }
+                continue;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            _ => continue,
+        }
+        if name == "manifest.json" {
+            let mut text = String::new();
+            (&mut entry).take(MAX_JSON_BYTES).read_to_string(&mut text).map_err(read_error)?;
+            manifest = Some(serde_json::from_str::<Vec<ManifestEntry>>(&text).map_err(|error| ArchiveError::Manifest(error.to_string()))?);
+            continue;
+        }
+        let size = entry.size();
+        let mut buffered = BufReader::with_capacity(256 * 1024, entry);
+        let head = buffered.fill_buf().map_err(read_error)?;
+        if head.first() == Some(&b'{') {
+            if size <= MAX_JSON_BYTES {
+                let mut bytes = Vec::with_capacity(size as usize);
+                buffered.read_to_end(&mut bytes).map_err(read_error)?;
+                index.configs.insert(name, bytes);
+            }
+            continue;
+        }
+        let is_tar = (head.len() >= 262 && &head[257..262] == b"ustar") || (head.len() >= 512 && head[..512].iter().all(|byte| *byte == 0));
+        if is_tar {
+            on_layer(&name, &mut buffered)?;
+        }
+    }
+    index.manifest = manifest.ok_or_else(|| ArchiveError::Manifest("no manifest.json in the archive".into()))?;
+    if index.manifest.is_empty() {
+        return Err(ArchiveError::Manifest("manifest.json lists no image".into()));
+    }
+    Ok(index)
 }
 
 /// A blocking [`Read`] over chunks arriving on a channel (from an async export stream).
@@ -166,43 +262,20 @@ pub fn normalise(path: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-fn looks_like_tar(reader: &mut impl BufRead) -> std::io::Result<bool> {
-    let buffer = reader.fill_buf()?;
-    Ok(buffer.len() >= 262 && &buffer[257..262] == b"ustar")
-}
-
-/// Reads an image archive from `reader`. `inspect(path)` says which regular files to read and
-/// classify as assemblies.
+/// Reads an image archive from `reader` into the first image's final file system view.
+/// `inspect(path)` says which regular files to read and classify as assemblies.
 pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> Result<ImageFilesystem, ArchiveError> {
-    let mut outer = tar::Archive::new(reader);
     let mut layers: HashMap<String, LayerContent> = HashMap::new();
-    let mut manifest: Option<Vec<ManifestEntry>> = None;
-    let entries = outer.entries().map_err(|source| ArchiveError::Read { entry: "<archive>".into(), source })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| ArchiveError::Read { entry: "<archive>".into(), source })?;
-        let name = entry.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-        let read_error = |source| ArchiveError::Read { entry: name.clone(), source };
-        if name == "manifest.json" {
-            let mut text = String::new();
-            entry.take(16 << 20).read_to_string(&mut text).map_err(read_error)?;
-            manifest = Some(serde_json::from_str(&text).map_err(|error| ArchiveError::Manifest(error.to_string()))?);
-            continue;
-        }
-        if entry.header().entry_type() != tar::EntryType::Regular || entry.size() < 1024 {
-            continue;
-        }
-        let mut buffered = BufReader::with_capacity(64 * 1024, entry);
-        if looks_like_tar(&mut buffered).map_err(read_error)? {
-            let content = read_layer(&name, buffered, inspect)?;
-            layers.insert(name, content);
-        }
-    }
-    let manifest = manifest.ok_or_else(|| ArchiveError::Manifest("no manifest.json in the archive".into()))?;
-    let first = manifest.into_iter().next().ok_or_else(|| ArchiveError::Manifest("manifest.json lists no image".into()))?;
+    let index = walk_archive(reader, &mut |name, layer| {
+        let content = read_layer(name, layer, inspect)?;
+        layers.insert(name.to_string(), content);
+        Ok(())
+    })?;
+    let first = &index.manifest[0];
     let mut view = ImageFilesystem { layers: first.layers.clone(), files: BTreeMap::new() };
-    for (index, layer_path) in first.layers.iter().enumerate() {
+    for (position, layer_path) in first.layers.iter().enumerate() {
         let content = layers
-            .get(layer_path)
+            .get(index.resolve(layer_path))
             .ok_or_else(|| ArchiveError::Manifest(format!("layer `{layer_path}` is listed but not in the archive")))?;
         for directory in &content.opaque_directories {
             let prefix = format!("{directory}/");
@@ -214,7 +287,7 @@ pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> 
         }
         for record in &content.entries {
             let mut record = record.clone();
-            record.layer = index;
+            record.layer = position;
             view.files.insert(record.path.clone(), record);
         }
     }

@@ -12,6 +12,19 @@ use crate::engine::{ContainerSpec, Engine, EngineError, Logs};
 
 static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
+/// Label key naming the r2r process that created a container.
+pub const SESSION_LABEL: &str = "r2r.session";
+
+/// This process's session id (process id and start time), put on every container it makes so
+/// that an interrupted run can find containers whose creation it did not see complete.
+pub fn session() -> &'static str {
+    static SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SESSION.get_or_init(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        format!("{}-{nanos}", std::process::id())
+    })
+}
+
 fn live() -> std::sync::MutexGuard<'static, BTreeSet<String>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -24,7 +37,9 @@ pub fn live_containers() -> Vec<String> {
 /// Creates and starts a container, recording it as live. On a start failure the container
 /// is removed before the error is returned.
 pub async fn start(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
-    let id = engine.create_container(spec).await?;
+    let mut spec = spec.clone();
+    spec.labels.insert(SESSION_LABEL.to_string(), session().to_string());
+    let id = engine.create_container(&spec).await?;
     live().insert(id.clone());
     if let Err(error) = engine.start_container(&id).await {
         remove(engine, &id).await;
@@ -44,13 +59,26 @@ pub async fn remove(engine: &dyn Engine, id: &str) {
     }
 }
 
-/// Removes every live container; returns how many were removed.
+/// Removes every container of this session: those recorded as live, and those the engine
+/// lists with this session's label (a creation interrupted before its answer arrived).
+/// Looks again briefly so that a creation still in flight is caught. Returns how many were
+/// removed.
 pub async fn remove_all_live(engine: &dyn Engine) -> usize {
-    let ids = live_containers();
-    for id in &ids {
-        remove(engine, id).await;
+    let filter = [format!("{SESSION_LABEL}={}", session())];
+    let mut removed = BTreeSet::new();
+    for attempt in 0..4 {
+        let mut ids: BTreeSet<String> = live_containers().into_iter().collect();
+        ids.extend(engine.list_containers(&filter).await.unwrap_or_default());
+        ids.retain(|id| !removed.contains(id));
+        for id in &ids {
+            remove(engine, id).await;
+        }
+        removed.extend(ids);
+        if attempt < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        }
     }
-    ids.len()
+    removed.len()
 }
 
 /// How a run-to-exit ended.

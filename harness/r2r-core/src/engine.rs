@@ -180,8 +180,11 @@ pub trait Engine: Send + Sync {
     async fn remove_image(&self, reference: &str) -> Result<(), EngineError>;
     /// Ids and tags of images carrying every label in `labels` (`key=value`).
     async fn list_images(&self, labels: &[String]) -> Result<Vec<ImageDetails>, EngineError>;
-    /// The image as a `docker save` archive, streamed.
-    fn export_image<'a>(&'a self, reference: &'a str) -> ByteStream<'a>;
+    /// Images as one `docker save` archive (layers they share appear once), streamed.
+    fn export_images<'a>(&'a self, references: &'a [String]) -> ByteStream<'a>;
+    /// Pushes an image (tagged `registry/repository:tag`) to its registry.
+    async fn push_image(&self, reference: &str) -> Result<(), EngineError>;
+
     /// Creates a container; returns its id.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
     /// Starts a created container.
@@ -363,12 +366,26 @@ impl Engine for DockerEngine {
             .collect())
     }
 
-    fn export_image<'a>(&'a self, reference: &'a str) -> ByteStream<'a> {
-        Box::pin(
-            self.docker
-                .export_image(reference)
-                .map_err(move |source| EngineError::Api { action: format!("exporting image {reference}"), source }),
-        )
+    fn export_images<'a>(&'a self, references: &'a [String]) -> ByteStream<'a> {
+        let names: Vec<&str> = references.iter().map(String::as_str).collect();
+        let action = format!("exporting {}", references.join(", "));
+        Box::pin(self.docker.export_images(&names).map_err(move |source| EngineError::Api { action: action.clone(), source }))
+    }
+
+    async fn push_image(&self, reference: &str) -> Result<(), EngineError> {
+        let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let options = bollard::query_parameters::PushImageOptionsBuilder::default().tag(tag).build();
+        let mut stream = self.docker.push_image(repository, Some(options), None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(api(format!("pushing {reference}")))?;
+            if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
+                return Err(EngineError::Api {
+                    action: format!("pushing {reference}"),
+                    source: bollard::errors::Error::DockerStreamError { error },
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {

@@ -24,3 +24,5 @@ pub mod probe;
 pub mod readytorun;
 pub mod verify;
 pub mod sizes;
+pub mod registry;
+pub mod size_report;

@@ -20,10 +20,19 @@ pub struct HttpResponse {
 
 /// Sends one `GET path` to `127.0.0.1:port` and reads the whole response.
 pub async fn get(port: u16, path: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    request(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), path, &[], timeout).await
+}
+
+/// Sends one `GET path` with extra headers to a loopback address and reads the whole
+/// response. Any other address is refused.
+pub async fn request(address: SocketAddr, path: &str, headers: &[(&str, &str)], timeout: Duration) -> std::io::Result<HttpResponse> {
+    if !address.ip().is_loopback() {
+        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, format!("{address} is not a loopback address")));
+    }
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let exchange = async {
         let mut stream = TcpStream::connect(address).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Connection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut raw = Vec::new();
         stream.take(1 << 20).read_to_end(&mut raw).await?;

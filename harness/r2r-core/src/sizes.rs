@@ -9,13 +9,13 @@
 //! in memory and both cores compress. Layers already measured (known by diff id) are skipped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::archive::{normalise, ArchiveError};
+use crate::archive::{normalise, walk_archive, ArchiveError, ArchiveIndex, ManifestEntry};
 
 /// gzip level of `docker push`.
 pub const GZIP_LEVEL: u32 = 6;
@@ -233,16 +233,6 @@ fn measure_layer(name: &str, reader: impl Read, compress: bool) -> Result<(Layer
     Ok((figures, files))
 }
 
-#[derive(Deserialize)]
-struct ManifestEntry {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    tags: Vec<String>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-}
-
 #[derive(Deserialize, Default)]
 struct HistoryEntry {
     #[serde(default)]
@@ -257,11 +247,6 @@ struct ImageConfig {
     history: Vec<HistoryEntry>,
 }
 
-fn looks_like_tar(reader: &mut impl BufRead) -> std::io::Result<bool> {
-    let buffer = reader.fill_buf()?;
-    Ok(buffer.len() >= 262 && &buffer[257..262] == b"ustar")
-}
-
 /// One image of an archive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchiveImage {
@@ -274,57 +259,27 @@ pub struct ArchiveImage {
 /// Measures every image of an archive. A layer that several images share (as in
 /// `docker save a b c`) is read and compressed once.
 pub fn analyze_archive(reader: impl Read) -> Result<Vec<ArchiveImage>, ArchiveError> {
-    let mut outer = tar::Archive::new(reader);
     let mut measured: HashMap<String, (LayerFigures, LayerFiles)> = HashMap::new();
-    let mut configs: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut manifest: Option<Vec<ManifestEntry>> = None;
-    let read_error = |entry: &str, source| ArchiveError::Read { entry: entry.to_string(), source };
-    for entry in outer.entries().map_err(|source| read_error("<archive>", source))? {
-        let mut entry = entry.map_err(|source| read_error("<archive>", source))?;
-        let name = entry.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            continue;
-        }
-        if name == "manifest.json" || (name.ends_with(".json") && entry.size() < 16 << 20) || (name.starts_with("blobs/") && entry.size() < 1 << 20) {
-            let mut bytes = Vec::new();
-            (&mut entry).take(16 << 20).read_to_end(&mut bytes).map_err(|source| read_error(&name, source))?;
-            if name == "manifest.json" {
-                manifest = Some(serde_json::from_slice(&bytes).map_err(|error| ArchiveError::Manifest(error.to_string()))?);
-            } else if bytes.first() == Some(&b'{') {
-                configs.insert(name, bytes);
-                continue;
-            } else if bytes.len() >= 262 && &bytes[257..262] == b"ustar" {
-                // A small layer read whole.
-                let layer = measure_layer(&name, bytes.as_slice(), true)?;
-                measured.insert(name, layer);
-            }
-            continue;
-        }
-        let mut buffered = BufReader::with_capacity(CHUNK_BYTES, entry);
-        if looks_like_tar(&mut buffered).map_err(|source| read_error(&name, source))? {
-            let layer = measure_layer(&name, buffered, true)?;
-            measured.insert(name, layer);
-        }
-    }
-    let manifest = manifest.ok_or_else(|| ArchiveError::Manifest("no manifest.json in the archive".into()))?;
-    if manifest.is_empty() {
-        return Err(ArchiveError::Manifest("manifest.json lists no image".into()));
-    }
-    manifest
-        .into_iter()
+    let index = walk_archive(reader, &mut |name, layer| {
+        measured.insert(name.to_string(), measure_layer(name, layer, true)?);
+        Ok(())
+    })?;
+    index
+        .manifest
+        .iter()
         .map(|image| {
-            let analysis = analyze_image(&image, &configs, &measured)?;
-            Ok(ArchiveImage { tags: image.tags, analysis })
+            let analysis = analyze_image(image, &index, &measured)?;
+            Ok(ArchiveImage { tags: image.tags.clone(), analysis })
         })
         .collect()
 }
 
 fn analyze_image(
     image: &ManifestEntry,
-    configs: &HashMap<String, Vec<u8>>,
+    archive: &ArchiveIndex,
     measured: &HashMap<String, (LayerFigures, LayerFiles)>,
 ) -> Result<ImageAnalysis, ArchiveError> {
-    let config: ImageConfig = configs.get(&image.config).and_then(|bytes| serde_json::from_slice(bytes).ok()).unwrap_or_default();
+    let config: ImageConfig = archive.configs.get(&image.config).and_then(|bytes| serde_json::from_slice(bytes).ok()).unwrap_or_default();
     let instructions: Vec<String> = config.history.into_iter().filter(|entry| !entry.empty_layer).map(|entry| entry.created_by).collect();
 
     let mut analysis = ImageAnalysis { layers: Vec::new(), wasted_bytes: 0, wasted_files: Vec::new() };
@@ -333,7 +288,7 @@ fn analyze_image(
     let mut parent: Option<String> = None;
     for (index, layer_path) in image.layers.iter().enumerate() {
         let (figures, files) = measured
-            .get(layer_path)
+            .get(archive.resolve(layer_path))
             .ok_or_else(|| ArchiveError::Manifest(format!("layer `{layer_path}` is listed but not in the archive")))?;
         let figures = figures.clone();
         // Waste: what this layer hides of the layers below.

@@ -260,7 +260,8 @@ pub async fn read_image(engine: &dyn Engine, reference: &str) -> Result<ImageFil
         let inspect = |path: &str| path.ends_with(".dll") && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"));
         archive::read_image_archive(archive::ChannelReader::new(receiver), &inspect)
     });
-    let mut stream = engine.export_image(reference);
+    let references = [reference.to_string()];
+    let mut stream = engine.export_images(&references);
     let mut export_error = None;
     while let Some(chunk) = stream.next().await {
         match chunk {

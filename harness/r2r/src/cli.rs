@@ -41,7 +41,10 @@ enum Command {
     Build(BuildArgs),
     /// Check every image of a scenario: its files (ReadyToRun headers) and its behaviour in a container.
     Verify(VerifyArgs),
-    /// Build, then verify, writing results under results/<scenario>/<run-id>/.
+    /// Measure images: `sizes` (per layer, per image, per set; gzip and zstd; layer sharing).
+    #[command(subcommand)]
+    Measure(MeasureCommand),
+    /// Build, verify and measure sizes, writing results under results/<scenario>/<run-id>/.
     Run(BuildArgs),
     /// Remove the images and containers r2r made (all, or one scenario's).
     Clean(CleanArgs),
@@ -75,6 +78,29 @@ struct VerifyArgs {
     /// Seconds one verification container may run.
     #[arg(long, default_value_t = 90)]
     timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum MeasureCommand {
+    /// Image sizes (uncompressed, gzip as a registry stores it, zstd), per layer and per
+    /// image, and how much a set of images stores only once.
+    Sizes(SizesArgs),
+}
+
+#[derive(Debug, Args)]
+struct SizesArgs {
+    /// A scenario name or file: measure its built images through the engine.
+    #[arg(long, short, required_unless_present = "archive", conflicts_with = "archive")]
+    scenario: Option<String>,
+    /// A `docker save` archive (legacy or OCI layout) to measure without an engine.
+    #[arg(long)]
+    archive: Option<PathBuf>,
+    /// Also push the images to this registry on 127.0.0.1 and report the sizes it stores.
+    #[arg(long, value_name = "127.0.0.1:PORT")]
+    registry: Option<String>,
+    /// Directory for the result files (default: results/<scenario>/<run-id>/).
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -137,8 +163,18 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Build(a) | Command::Run(a) => Some(load_plan(&project, &a.scenario)),
         Command::Verify(a) => Some(load_plan(&project, &a.scenario)),
         Command::Clean(a) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
+        Command::Measure(MeasureCommand::Sizes(a)) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
         Command::Plan(_) => None,
     };
+    // An archive is measured without an engine.
+    if let Command::Measure(MeasureCommand::Sizes(arguments)) = &cli.command {
+        if let Some(archive) = &arguments.archive {
+            return match measure_archive(&project, archive, arguments.output.clone()) {
+                Ok(()) => 0,
+                Err(error) => output::error(&error),
+            };
+        }
+    }
     let plan = match plan.transpose() {
         Ok(plan) => plan,
         Err(error) => return output::error(&error),
@@ -179,6 +215,10 @@ async fn run_with_engine(cli: &Cli, project: &Project, plan: Option<Plan>, engin
         }
         (Command::Run(arguments), Some(plan)) => run_all(project, &plan, engine.as_ref(), arguments.rebuild).await,
         (Command::Clean(_), plan) => clean(engine.as_ref(), plan.as_ref()).await.map(|_| true),
+        (Command::Measure(MeasureCommand::Sizes(arguments)), Some(plan)) => {
+            let directory = arguments.output.clone().unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
+            measure_sizes(&plan, engine.as_ref(), arguments.registry.as_deref(), &directory).await
+        }
         _ => unreachable!("every command that reaches the engine has its plan"),
     };
     match result {
@@ -229,9 +269,42 @@ async fn verify(project: &Project, plan: &Plan, engine: &dyn Engine, options: &V
     Ok((ok, results))
 }
 
+/// `results/<scenario>/<run-id>/` for a new run.
+fn new_run_directory(project: &Project, scenario: &str) -> PathBuf {
+    project.root.join("results").join(scenario).join(chrono_like_run_id())
+}
+
+/// Points `results/<scenario>/latest` at a run directory.
+fn mark_latest(directory: &Path) {
+    if let (Some(parent), Some(name)) = (directory.parent(), directory.file_name()) {
+        let latest = parent.join("latest");
+        let _ = std::fs::remove_file(&latest);
+        let _ = std::os::unix::fs::symlink(name, &latest);
+    }
+}
+
+async fn measure_sizes(plan: &Plan, engine: &dyn Engine, registry: Option<&str>, directory: &Path) -> anyhow::Result<bool> {
+    let registry = registry.map(r2r_core::registry::parse_address).transpose()?;
+    eprintln!("measuring sizes of {} images", plan.images.len());
+    let report = r2r_core::size_report::measure_plan(engine, plan, registry).await.map_err(anyhow::Error::msg)?;
+    r2r_core::size_report::write(&report, directory).with_context(|| format!("writing size results to {}", directory.display()))?;
+    output::print_sizes(&report);
+    mark_latest(directory);
+    eprintln!("size results written to {}", directory.display());
+    Ok(report.unmeasured.is_empty() && report.registry_errors.is_empty())
+}
+
+fn measure_archive(project: &Project, archive: &Path, output_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let report = r2r_core::size_report::measure_archive(archive).map_err(anyhow::Error::msg)?;
+    let directory = output_dir.unwrap_or_else(|| new_run_directory(project, "archive"));
+    r2r_core::size_report::write(&report, &directory).with_context(|| format!("writing size results to {}", directory.display()))?;
+    output::print_sizes(&report);
+    eprintln!("size results written to {}", directory.display());
+    Ok(())
+}
+
 async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: bool) -> anyhow::Result<bool> {
-    let run_id = chrono_like_run_id();
-    let directory = project.root.join("results").join(&plan.scenario.name).join(&run_id);
+    let directory = new_run_directory(project, &plan.scenario.name);
     std::fs::create_dir_all(&directory).with_context(|| format!("creating {}", directory.display()))?;
     output::write_json(&directory.join("plan.json"), plan)?;
     let info = engine.info().await?;
@@ -240,11 +313,14 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: b
     output::write_json(&directory.join("build.json"), &builds)?;
     let (verified, verifications) = verify(project, plan, engine, &VerifyOptions::default()).await?;
     output::write_json(&directory.join("verify.json"), &verifications)?;
-    let latest = project.root.join("results").join(&plan.scenario.name).join("latest");
-    let _ = std::fs::remove_file(&latest);
-    let _ = std::os::unix::fs::symlink(&run_id, &latest);
+    mark_latest(&directory);
+    let measured = if plan.scenario.measure.contains(&r2r_core::scenario::Measurement::Sizes) {
+        measure_sizes(plan, engine, None, &directory).await?
+    } else {
+        true
+    };
     eprintln!("results written to {}", directory.display());
-    Ok(built && verified)
+    Ok(built && verified && measured)
 }
 
 /// A sortable run id from the current UTC time, e.g. `20261124T193000Z`.

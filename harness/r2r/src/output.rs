@@ -188,3 +188,48 @@ pub fn print_verify_table(results: &[ImageVerification]) {
     let failed = results.iter().filter(|r| !r.passed()).count();
     println!("{} of {} images verified{}", results.len() - failed, results.len(), if failed > 0 { format!(", {failed} FAILED") } else { String::new() });
 }
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1e6)
+}
+
+/// Prints the per-image sizes and, per set, the Image | Total | Owned | Shared table.
+pub fn print_sizes(report: &r2r_core::size_report::SizeReport) {
+    let mut table = Table::new();
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header([
+        "image", "layers", "engine MB", "uncompressed MB", "gzip MB", "zstd MB", "wasted MB", "registry MB",
+    ]);
+    for image in &report.images {
+        table.add_row(vec![
+            image.image.clone(),
+            image.layers.to_string(),
+            image.engine_size_bytes.map(megabytes).unwrap_or_default(),
+            megabytes(image.content_bytes),
+            megabytes(image.gzip_bytes),
+            megabytes(image.zstd_bytes),
+            megabytes(image.wasted_bytes),
+            image.registry_bytes.map(megabytes).unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    for set in report.sets.iter().filter(|set| set.figure == "content") {
+        let mut table = Table::new();
+        table.set_header(["image", "total MB", "owned MB", "shared MB"]);
+        for member in &set.members {
+            table.add_row(vec![member.image.clone(), megabytes(member.total_bytes), megabytes(member.owned_bytes), megabytes(member.shared_bytes)]);
+        }
+        println!(
+            "set {}: {} MB as separate images, {} MB stored once (saves {} MB)\n{table}",
+            set.set,
+            megabytes(set.sum_bytes),
+            megabytes(set.stored_once_bytes),
+            megabytes(set.saved_bytes)
+        );
+    }
+    for missing in &report.unmeasured {
+        println!("not measured: {}: {}", missing.image, missing.reason);
+    }
+    for error in &report.registry_errors {
+        println!("registry: {error}");
+    }
+}

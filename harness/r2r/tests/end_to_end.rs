@@ -121,6 +121,7 @@ fn interrupt_removes_running_containers() {
     let (runtime, engine) = engine();
     // The images must exist; building them is quick when they are up to date.
     r2r(&root).args(["build", "--scenario", "quick"]).assert().success();
+    let before = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("r2r"))
         .current_dir(&root)
         .env("R2R_WORK_DIR", root.join(".r2r/work"))
@@ -133,7 +134,7 @@ fn interrupt_removes_running_containers() {
     let started = std::time::Instant::now();
     loop {
         let running = runtime.block_on(engine.list_containers(&["r2r.scenario=quick".into()])).unwrap();
-        if !running.is_empty() {
+        if running.iter().any(|id| !before.contains(id)) {
             break;
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(120), "r2r verify never started a container");
@@ -147,5 +148,6 @@ fn interrupt_removes_running_containers() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: removed"), "{stderr}");
     let left = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
-    assert!(left.is_empty(), "containers left behind: {left:?}");
+    let new: Vec<&String> = left.iter().filter(|id| !before.contains(id)).collect();
+    assert!(new.is_empty(), "containers left behind: {new:?}");
 }

@@ -1,0 +1,377 @@
+//! The sizes step: every image of a scenario measured from one streamed export (layers shared
+//! by several images are read once), set sharing per variant and over the scenario, the
+//! engine's own size for each image beside ours, and optionally what a real registry stores.
+//! Written as `sizes.csv`, `layers.csv`, `sharing.csv` and `sizes.json`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::archive::ChannelReader;
+use crate::engine::Engine;
+use crate::plan::Plan;
+use crate::registry;
+use crate::sizes::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
+
+/// Sizes of one image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSizes {
+    /// Plan id (or the archive's tag).
+    pub image: String,
+    /// The reference measured.
+    pub reference: String,
+    /// Variants it belongs to (`;`-separated in CSV).
+    pub variants: Vec<String>,
+    /// Role.
+    pub role: String,
+    /// Number of layers.
+    pub layers: usize,
+    /// The engine's size of the image, bytes (absent when measured from an archive).
+    pub engine_size_bytes: Option<u64>,
+    /// Sum of layer contents as the engine accounts them, bytes.
+    pub content_bytes: u64,
+    /// Sum of uncompressed layer tars, bytes.
+    pub tar_bytes: u64,
+    /// Sum of gzip level 6 layers (a registry's compressed size), bytes.
+    pub gzip_bytes: u64,
+    /// Sum of zstd level 3 layers, bytes.
+    pub zstd_bytes: u64,
+    /// Bytes of files a later layer overwrites or deletes, bytes.
+    pub wasted_bytes: u64,
+    /// Sum of the layer blobs a registry stored for the image, bytes (with `--registry`).
+    pub registry_bytes: Option<u64>,
+}
+
+/// One layer (in the context of the layers below it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerRow {
+    /// Chain id.
+    pub chain_id: String,
+    /// Diff id.
+    pub diff_id: String,
+    /// The instruction that made it.
+    pub created_by: String,
+    /// The layer's figures (bytes).
+    #[serde(flatten)]
+    pub figures: LayerFigures,
+    /// Size of the blob a registry stored, bytes (with `--registry`).
+    pub registry_bytes: Option<u64>,
+    /// Images containing this layer.
+    pub images: Vec<String>,
+}
+
+/// Why an image was not measured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmeasured {
+    /// The image.
+    pub image: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The sizes step's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizeReport {
+    /// Scenario name (or `archive`).
+    pub scenario: String,
+    /// Per image.
+    pub images: Vec<ImageSizes>,
+    /// Per distinct layer.
+    pub layers: Vec<LayerRow>,
+    /// Sharing within each variant's images and over all images, by content and gzip bytes.
+    pub sets: Vec<SetSharing>,
+    /// Images that could not be measured, with the reason.
+    pub unmeasured: Vec<Unmeasured>,
+    /// The registry used for the cross-check, if any.
+    pub registry: Option<String>,
+    /// Problems of the registry cross-check (the estimates stand without it).
+    pub registry_errors: Vec<String>,
+}
+
+/// A measured image with its plan facts.
+struct Measured {
+    image: String,
+    reference: String,
+    variants: Vec<String>,
+    role: String,
+    engine_size: Option<u64>,
+    analysis: ImageAnalysis,
+    registry: Option<Vec<registry::StoredLayer>>,
+}
+
+/// Reads an archive stream (a blocking reader) into per-image analyses.
+pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, String> {
+    sizes::analyze_archive(reader).map_err(|error| error.to_string())
+}
+
+/// Measures every image of a plan that exists on the engine.
+pub async fn measure_plan(engine: &dyn Engine, plan: &Plan, registry_address: Option<SocketAddr>) -> Result<SizeReport, String> {
+    use futures_util::StreamExt;
+    let mut unmeasured = Vec::new();
+    let mut present = Vec::new();
+    for image in &plan.images {
+        match engine.inspect_image(image.reference()).await {
+            Ok(Some(details)) => present.push((image, details)),
+            Ok(None) => unmeasured.push(Unmeasured { image: image.id.clone(), reason: format!("{} is not on the engine (build it first)", image.reference()) }),
+            Err(error) => unmeasured.push(Unmeasured { image: image.id.clone(), reason: error.to_string() }),
+        }
+    }
+    let references: Vec<String> = present.iter().map(|(image, _)| image.reference().to_string()).collect();
+    let mut analyses: Vec<ArchiveImage> = Vec::new();
+    if !references.is_empty() {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let parser = tokio::task::spawn_blocking(move || analyze_reader(ChannelReader::new(receiver)));
+        let mut stream = engine.export_images(&references);
+        let mut export_error = None;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    if sender.send(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    export_error = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        drop(sender);
+        let parsed = parser.await.map_err(|error| error.to_string())?;
+        if let Some(error) = export_error {
+            return Err(error);
+        }
+        analyses = parsed?;
+    }
+    let mut by_tag: HashMap<String, ImageAnalysis> = HashMap::new();
+    for archive_image in analyses {
+        for tag in archive_image.tags {
+            by_tag.insert(tag, archive_image.analysis.clone());
+        }
+    }
+    let mut registry_errors = Vec::new();
+    if let Some(address) = registry_address {
+        if let Err(error) = registry::check(address).await {
+            registry_errors.push(error.to_string());
+        }
+    }
+    let mut measured = Vec::new();
+    for (image, details) in present {
+        let Some(analysis) = by_tag.get(image.reference()).cloned() else {
+            unmeasured.push(Unmeasured { image: image.id.clone(), reason: "not found in the exported archive".into() });
+            continue;
+        };
+        let registry = match registry_address {
+            Some(address) if registry_errors.is_empty() => {
+                let repository = format!("r2r-size/{}", plan.scenario.name);
+                let tag = image.id.replace('.', "-");
+                match registry::push_and_read(engine, address, &details.id, &repository, &tag).await {
+                    Ok(layers) => Some(layers),
+                    Err(error) => {
+                        registry_errors.push(format!("{}: {error}", image.id));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        measured.push(Measured {
+            image: image.id.clone(),
+            reference: image.reference().to_string(),
+            variants: image.variants.clone(),
+            role: image.role.clone(),
+            engine_size: Some(details.size_bytes),
+            analysis,
+            registry,
+        });
+    }
+    let mut sets: Vec<(String, Vec<usize>)> = plan
+        .scenario
+        .variants
+        .iter()
+        .map(|variant| (variant.clone(), measured.iter().enumerate().filter(|(_, m)| m.variants.contains(variant)).map(|(i, _)| i).collect()))
+        .collect();
+    sets.push(("all".to_string(), (0..measured.len()).collect()));
+    let mut report = assemble(&plan.scenario.name, measured, &sets);
+    report.unmeasured = unmeasured;
+    report.registry = registry_address.map(|address| address.to_string());
+    report.registry_errors = registry_errors;
+    Ok(report)
+}
+
+/// Measures the images of an archive file (no engine needed).
+pub fn measure_archive(path: &Path) -> Result<SizeReport, String> {
+    let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let images = analyze_reader(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|error| format!("{}: {error}", path.display()))?;
+    let measured: Vec<Measured> = images
+        .into_iter()
+        .enumerate()
+        .map(|(index, image)| {
+            let name = image.tags.first().cloned().unwrap_or_else(|| format!("image-{}", index + 1));
+            Measured {
+                image: name.clone(),
+                reference: name,
+                variants: Vec::new(),
+                role: String::new(),
+                engine_size: None,
+                analysis: image.analysis,
+                registry: None,
+            }
+        })
+        .collect();
+    let sets = vec![("all".to_string(), (0..measured.len()).collect())];
+    Ok(assemble("archive", measured, &sets))
+}
+
+fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>)]) -> SizeReport {
+    let mut layers: BTreeMap<String, LayerRow> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let images = measured
+        .iter()
+        .map(|m| {
+            let stored: Option<u64> = m.registry.as_ref().map(|layers| layers.iter().map(|layer| layer.size_bytes).sum());
+            for (index, layer) in m.analysis.layers.iter().enumerate() {
+                let registry_bytes = m.registry.as_ref().and_then(|stored| stored.get(index)).map(|stored| stored.size_bytes);
+                let row = layers.entry(layer.chain_id.clone()).or_insert_with(|| {
+                    order.push(layer.chain_id.clone());
+                    LayerRow {
+                        chain_id: layer.chain_id.clone(),
+                        diff_id: layer.figures.diff_id.clone(),
+                        created_by: layer.created_by.clone(),
+                        figures: layer.figures.clone(),
+                        registry_bytes: None,
+                        images: Vec::new(),
+                    }
+                });
+                row.registry_bytes = row.registry_bytes.or(registry_bytes);
+                row.images.push(m.image.clone());
+            }
+            ImageSizes {
+                image: m.image.clone(),
+                reference: m.reference.clone(),
+                variants: m.variants.clone(),
+                role: m.role.clone(),
+                layers: m.analysis.layers.len(),
+                engine_size_bytes: m.engine_size,
+                content_bytes: m.analysis.total(|f| f.content_bytes),
+                tar_bytes: m.analysis.total(|f| f.tar_bytes),
+                gzip_bytes: m.analysis.total(|f| f.gzip_bytes),
+                zstd_bytes: m.analysis.total(|f| f.zstd_bytes),
+                wasted_bytes: m.analysis.wasted_bytes,
+                registry_bytes: stored,
+            }
+        })
+        .collect();
+    let mut set_results = Vec::new();
+    for (name, members) in sets {
+        let chosen: Vec<(String, &ImageAnalysis)> = members.iter().map(|&i| (measured[i].image.clone(), &measured[i].analysis)).collect();
+        set_results.push(sizes::sharing(name, "content", |f| f.content_bytes, &chosen));
+        set_results.push(sizes::sharing(name, "gzip", |f| f.gzip_bytes, &chosen));
+    }
+    SizeReport {
+        scenario: scenario.to_string(),
+        images,
+        layers: order.into_iter().filter_map(|chain| layers.remove(&chain)).collect(),
+        sets: set_results,
+        unmeasured: Vec::new(),
+        registry: None,
+        registry_errors: Vec::new(),
+    }
+}
+
+fn optional(value: Option<u64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// `sizes.csv`: one row per image.
+pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "image", "reference", "variants", "role", "layers", "engine_size_bytes", "content_bytes", "tar_bytes", "gzip_bytes", "zstd_bytes",
+        "wasted_bytes", "registry_bytes",
+    ])?;
+    for image in &report.images {
+        writer.write_record([
+            image.image.clone(),
+            image.reference.clone(),
+            image.variants.join(";"),
+            image.role.clone(),
+            image.layers.to_string(),
+            optional(image.engine_size_bytes),
+            image.content_bytes.to_string(),
+            image.tar_bytes.to_string(),
+            image.gzip_bytes.to_string(),
+            image.zstd_bytes.to_string(),
+            image.wasted_bytes.to_string(),
+            optional(image.registry_bytes),
+        ])?;
+    }
+    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+}
+
+/// `layers.csv`: one row per distinct layer.
+pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "chain_id", "diff_id", "created_by", "entries", "content_bytes", "tar_bytes", "gzip_bytes", "zstd_bytes", "registry_bytes", "images",
+    ])?;
+    for layer in &report.layers {
+        writer.write_record([
+            layer.chain_id.clone(),
+            layer.diff_id.clone(),
+            layer.created_by.clone(),
+            layer.figures.entries.to_string(),
+            layer.figures.content_bytes.to_string(),
+            layer.figures.tar_bytes.to_string(),
+            layer.figures.gzip_bytes.to_string(),
+            layer.figures.zstd_bytes.to_string(),
+            optional(layer.registry_bytes),
+            layer.images.join(";"),
+        ])?;
+    }
+    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+}
+
+/// `sharing.csv`: one row per image of each set, with the set's totals.
+pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "set", "figure", "image", "total_bytes", "owned_bytes", "shared_bytes", "set_sum_bytes", "set_stored_once_bytes", "set_saved_bytes",
+    ])?;
+    for set in &report.sets {
+        for member in &set.members {
+            writer.write_record([
+                set.set.clone(),
+                set.figure.clone(),
+                member.image.clone(),
+                member.total_bytes.to_string(),
+                member.owned_bytes.to_string(),
+                member.shared_bytes.to_string(),
+                set.sum_bytes.to_string(),
+                set.stored_once_bytes.to_string(),
+                set.saved_bytes.to_string(),
+            ])?;
+        }
+    }
+    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+}
+
+/// Writes the report's files into `directory` (each written whole, then renamed).
+pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(directory)?;
+    let files: [(&str, Vec<u8>); 4] = [
+        ("sizes.csv", sizes_csv(report).map_err(std::io::Error::other)?),
+        ("layers.csv", layers_csv(report).map_err(std::io::Error::other)?),
+        ("sharing.csv", sharing_csv(report).map_err(std::io::Error::other)?),
+        ("sizes.json", serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?),
+    ];
+    for (name, bytes) in files {
+        let path = directory.join(name);
+        let temporary = directory.join(format!(".{name}.partial"));
+        std::fs::write(&temporary, bytes).map_err(|error| std::io::Error::new(error.kind(), format!("{}: {error}", temporary.display())))?;
+        std::fs::rename(&temporary, &path)?;
+    }
+    Ok(())
+}
