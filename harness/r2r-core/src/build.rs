@@ -127,7 +127,7 @@ pub async fn ensure_base(engine: &dyn Engine, base: &Base, workspace: &Workspace
         Base::Reference { image } => {
             engine.pull_image(image).await.map_err(|error| BuildError::Base { image: image.clone(), message: error.to_string() })
         }
-        Base::Local { name, image, script_args } => {
+        Base::Local { name, image, script_args, .. } => {
             let directory = workspace.root.join("bases");
             std::fs::create_dir_all(&directory)
                 .map_err(|error| BuildError::Base { image: image.clone(), message: format!("creating {}: {error}", directory.display()) })?;
@@ -280,8 +280,13 @@ pub fn assemble_context(plan: &Plan, catalog: &Catalog, workspace: &Workspace, p
     let mut context = ContextBuilder::new();
     let dockerfile = match &image.content {
         Content::RuntimeDeps => {
+            // Local bases without ICU run globalization-invariant; official images set their own.
+            let globalization = match &plan.scenario.base {
+                crate::scenario::Base::Local { icu: false, .. } => " \\\n    DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true",
+                _ => "",
+            };
             let (name, text) = template(catalog, "runtime-deps")?;
-            context::render(&name, &text, &[("parent", &parent)])?
+            context::render(&name, &text, &[("parent", &parent), ("globalization", globalization)])?
         }
         Content::Frameworks { frameworks, composite, with_host, .. } => {
             let rootfs = workspace.framework_rootfs(packs, frameworks, composite.as_ref(), *with_host).map_err(|error| error.to_string())?;

@@ -174,6 +174,8 @@ pub struct LocalBase {
     pub image: String,
     /// Arguments to `scripts/bootstrap-base.sh` (before the output path).
     pub script_args: Vec<String>,
+    /// Whether the base carries ICU; without it .NET runs globalization-invariant.
+    pub icu: bool,
     /// One line on what is in it.
     pub summary: String,
 }

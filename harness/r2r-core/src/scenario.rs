@@ -47,6 +47,8 @@ pub enum Base {
         image: String,
         /// Arguments for `scripts/bootstrap-base.sh`.
         script_args: Vec<String>,
+        /// Whether it carries ICU.
+        icu: bool,
     },
     /// An image reference that must be on the machine or pullable.
     Reference {
@@ -214,7 +216,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         ));
     }
     let base = if let Some(local) = catalog.bases.get(&file.base) {
-        Base::Local { name: file.base.clone(), image: local.image.clone(), script_args: local.script_args.clone() }
+        Base::Local { name: file.base.clone(), image: local.image.clone(), script_args: local.script_args.clone(), icu: local.icu }
     } else if file.base.contains(':') || file.base.contains('/') {
         if !is_valid_reference(&file.base) {
             return Err(at_key("base", format!("`{}` is not a valid image reference", file.base)));

@@ -404,7 +404,10 @@ pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, i
     match &image.content {
         Content::RuntimeDeps => {}
         Content::Frameworks { frameworks_below, .. } => checks.push(list_runtimes(engine, plan, image, options, frameworks_below).await),
-        Content::Sdk => checks.push(list_runtimes(engine, plan, image, options, &[Framework::Runtime, Framework::Aspnet]).await),
+        Content::Sdk => {
+            checks.push(list_runtimes(engine, plan, image, options, &[Framework::Runtime, Framework::Aspnet]).await);
+            checks.push(sdk_info(engine, plan, image, options).await);
+        }
         Content::App { kind, .. } => {
             let (run, normal) = match kind {
                 AppKind::Console => run_console(engine, plan, image, options, false).await,
@@ -427,6 +430,27 @@ pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, i
         variants: image.variants.clone(),
         role: image.role.clone(),
         checks,
+    }
+}
+
+/// `dotnet --info` runs the SDK's own managed code: it must succeed and name the SDK.
+async fn sdk_info(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions) -> Check {
+    let mut container = spec(plan, image, options, Network::None);
+    container.entrypoint = Some(vec!["/usr/share/dotnet/dotnet".into()]);
+    container.command = Some(vec!["--info".into()]);
+    match containers::run_to_exit(engine, &container, options.run_timeout).await {
+        Err(error) => Check { name: "sdk".into(), passed: false, detail: error.to_string() },
+        Ok(outcome) => {
+            let output = format!("{}{}", outcome.logs.stdout, outcome.logs.stderr);
+            let version = output.lines().map(str::trim).find_map(|line| line.strip_prefix("Version:")).map(str::trim).unwrap_or("").to_string();
+            let passed = outcome.exit_code == Some(0) && output.contains(".NET SDK") && !version.is_empty();
+            let detail = if passed {
+                format!("dotnet --info: .NET SDK {version}")
+            } else {
+                format!("dotnet --info exit {:?}: {}", outcome.exit_code, containers::tail(&output, 6))
+            };
+            Check { name: "sdk".into(), passed, detail }
+        }
     }
 }
 
