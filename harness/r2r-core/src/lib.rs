@@ -26,3 +26,4 @@ pub mod verify;
 pub mod sizes;
 pub mod registry;
 pub mod size_report;
+pub mod results;

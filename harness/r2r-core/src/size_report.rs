@@ -1,7 +1,7 @@
 //! The sizes step: every image of a scenario measured from one streamed export (layers shared
 //! by several images are read once), set sharing per variant and over the scenario, the
 //! engine's own size for each image beside ours, and optionally what a real registry stores.
-//! Written as `sizes.csv`, `layers.csv`, `sharing.csv` and `sizes.json`.
+//! Written as `sizes.csv`, `layers.csv`, `sharing.csv` and the `sizes` key of `summary.json`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use crate::archive::ChannelReader;
 use crate::engine::Engine;
 use crate::plan::Plan;
 use crate::registry;
+use crate::results;
 use crate::sizes::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
 
 /// Sizes of one image.
@@ -361,17 +362,13 @@ pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
 /// Writes the report's files into `directory` (each written whole, then renamed).
 pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(directory)?;
-    let files: [(&str, Vec<u8>); 4] = [
+    let files: [(&str, Vec<u8>); 3] = [
         ("sizes.csv", sizes_csv(report).map_err(std::io::Error::other)?),
         ("layers.csv", layers_csv(report).map_err(std::io::Error::other)?),
         ("sharing.csv", sharing_csv(report).map_err(std::io::Error::other)?),
-        ("sizes.json", serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?),
     ];
     for (name, bytes) in files {
-        let path = directory.join(name);
-        let temporary = directory.join(format!(".{name}.partial"));
-        std::fs::write(&temporary, bytes).map_err(|error| std::io::Error::new(error.kind(), format!("{}: {error}", temporary.display())))?;
-        std::fs::rename(&temporary, &path)?;
+        results::write_atomically(&directory.join(name), &bytes)?;
     }
-    Ok(())
+    results::update_summary(directory, "sizes", serde_json::to_value(report).map_err(std::io::Error::other)?)
 }

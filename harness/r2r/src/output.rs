@@ -29,11 +29,7 @@ pub fn json(value: &impl serde::Serialize) -> u8 {
 
 /// Writes a value as pretty JSON to a file, atomically (temporary file, then rename).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let text = serde_json::to_string_pretty(value)?;
-    let temporary = path.with_extension("json.partial");
-    std::fs::write(&temporary, text).with_context(|| format!("writing {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("renaming into {}", path.display()))?;
+    r2r_core::results::write_atomically(path, &serde_json::to_vec_pretty(value)?)?;
     Ok(())
 }
 

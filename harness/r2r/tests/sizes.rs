@@ -89,9 +89,9 @@ fn quick_images_measured_against_engine_and_registry() {
     assert_eq!(everything, distinct_chains, "the union counts each chain once, reused diff ids twice");
 
     // The summary holds the same figures.
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(output_dir.path().join("sizes.json")).unwrap()).unwrap();
-    assert_eq!(summary["images"].as_array().unwrap().len(), 7);
-    assert_eq!(summary["registry"], "127.0.0.1:5000");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(output_dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["sizes"]["images"].as_array().unwrap().len(), 7);
+    assert_eq!(summary["sizes"]["registry"], "127.0.0.1:5000");
 }
 
 #[test]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Compares r2r's size analysis with the plain pipeline `docker save IMAGE | gzip -6` on the
+# same images: wall time and peak resident memory of each, both reading `docker save`.
+# r2r does more (SHA-256 of every layer, a tar walk, gzip level 6 and zstd level 3).
+#   scripts/bench-sizes.sh [R2R_BINARY] IMAGE...
+# Default images: the sdk scenario's runtime-deps, aspnet and sdk images (build them with
+# `r2r build --scenario sdk`). Needs GNU time (Debian's `time`), installed when missing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+r2r=target/release/r2r
+if [ $# -gt 0 ] && [ -x "$1" ]; then r2r=$1; shift; fi
+[ -x "$r2r" ] || cargo build --release -p r2r >/dev/null
+images=("$@")
+[ ${#images[@]} -gt 0 ] || images=(r2r/sdk:no-composite-runtime-deps r2r/sdk:no-composite-aspnet r2r/sdk:no-composite-sdk)
+if [ ! -x /usr/bin/time ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+measure() {  # label, command -> "seconds peak_kib"
+  /usr/bin/time -f '%e %M' -o "$work/time" bash -c "$2" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  cat "$work/time"
+}
+
+printf '%-36s %10s | %-22s | %-22s | %-22s\n' image "save MB" "docker save only" "save | gzip -6" "save | r2r sizes"
+for image in "${images[@]}"; do
+  bytes=$(docker save "$image" | wc -c)
+  read -r save_s save_kib < <(measure save "docker save $image > /dev/null")
+  read -r gzip_s gzip_kib < <(measure gzip "docker save $image | gzip -6 > /dev/null")
+  read -r r2r_s r2r_kib < <(measure r2r "docker save $image | $r2r measure sizes --archive /dev/stdin --output $work/out > /dev/null")
+  printf '%-36s %10.1f | %7.2f s %8.1f MiB | %7.2f s %8.1f MiB | %7.2f s %8.1f MiB\n' "$image" "$(echo "$bytes / 1000000" | bc -l)" \
+    "$save_s" "$(echo "$save_kib / 1024" | bc -l)" "$gzip_s" "$(echo "$gzip_kib / 1024" | bc -l)" "$r2r_s" "$(echo "$r2r_kib / 1024" | bc -l)"
+done
+echo "peak memory: the largest process of the pipeline (GNU time of the shell running it)"
