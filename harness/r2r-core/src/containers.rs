@@ -34,13 +34,19 @@ pub fn live_containers() -> Vec<String> {
     live().iter().cloned().collect()
 }
 
-/// Creates and starts a container, recording it as live. On a start failure the container
-/// is removed before the error is returned.
-pub async fn start(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
+/// Creates a container with this session's label, recording it as live.
+pub async fn create(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
     let mut spec = spec.clone();
     spec.labels.insert(SESSION_LABEL.to_string(), session().to_string());
     let id = engine.create_container(&spec).await?;
     live().insert(id.clone());
+    Ok(id)
+}
+
+/// Creates and starts a container, recording it as live. On a start failure the container
+/// is removed before the error is returned.
+pub async fn start(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
+    let id = create(engine, spec).await?;
     if let Err(error) = engine.start_container(&id).await {
         remove(engine, &id).await;
         return Err(error);

@@ -197,6 +197,9 @@ pub trait Engine: Send + Sync {
     async fn remove_container(&self, id: &str) -> Result<(), EngineError>;
     /// Ids of containers (running or not) carrying every label in `labels`.
     async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError>;
+    /// Peak memory use of a running container so far, bytes (cgroup figures; `None` when the
+    /// engine does not report it, e.g. on cgroup v2 or after exit).
+    async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError>;
 }
 
 /// [`Engine`] on a real Docker engine through `bollard`.
@@ -467,6 +470,16 @@ impl Engine for DockerEngine {
             // 409: removal already in progress.
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
             Err(error) => Err(api(format!("removing container {id}"))(error)),
+        }
+    }
+
+    async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError> {
+        let options = bollard::query_parameters::StatsOptionsBuilder::default().stream(false).one_shot(true).build();
+        let mut stream = self.docker.stats(id, Some(options));
+        match stream.next().await {
+            Some(Ok(stats)) => Ok(stats.memory_stats.and_then(|memory| memory.max_usage.filter(|bytes| *bytes > 0))),
+            Some(Err(error)) => Err(api(format!("reading statistics of container {id}"))(error)),
+            None => Ok(None),
         }
     }
 

@@ -27,3 +27,5 @@ pub mod sizes;
 pub mod registry;
 pub mod size_report;
 pub mod results;
+pub mod stats;
+pub mod startup;

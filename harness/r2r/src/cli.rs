@@ -41,7 +41,7 @@ enum Command {
     Build(BuildArgs),
     /// Check every image of a scenario: its files (ReadyToRun headers) and its behaviour in a container.
     Verify(VerifyArgs),
-    /// Measure images: `sizes` (per layer, per image, per set; gzip and zstd; layer sharing).
+    /// Measure images: `sizes` (per layer, image and set; gzip, zstd; sharing) or `startup`.
     #[command(subcommand)]
     Measure(MeasureCommand),
     /// Build, verify and measure sizes, writing results under results/<scenario>/<run-id>/.
@@ -85,6 +85,67 @@ enum MeasureCommand {
     /// Image sizes (uncompressed, gzip as a registry stores it, zstd), per layer and per
     /// image, and how much a set of images stores only once.
     Sizes(SizesArgs),
+    /// Container cold start of the app images: a fresh container per run, phases timed,
+    /// warm-up runs discarded, images interleaved in a seeded shuffled order.
+    Startup(StartupArgs),
+}
+
+/// Which cache modes to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CacheArg {
+    /// Drop the page cache before every run (needs root).
+    Cold,
+    /// Leave the page cache alone.
+    Warm,
+    /// Both, interleaved.
+    Both,
+}
+
+#[derive(Debug, Args)]
+struct StartupArgs {
+    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
+    #[arg(long, short)]
+    scenario: String,
+    /// Cache mode.
+    #[arg(long, value_enum, default_value = "both")]
+    cache: CacheArg,
+    /// Recorded runs per image and cache mode, at least.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Unrecorded warm-up runs per image and cache mode.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Keep adding rounds until this many seconds have passed.
+    #[arg(long, default_value_t = 0.0)]
+    min_seconds: f64,
+    /// Seed of the run order and of the bootstrap.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Seconds a run may take to become ready.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Directory for the result files (default: results/<scenario>/<run-id>/).
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+impl StartupArgs {
+    fn options(&self) -> r2r_core::startup::StartupOptions {
+        use r2r_core::startup::Cache;
+        r2r_core::startup::StartupOptions {
+            warmup: self.warmup,
+            min_runs: self.runs.max(1),
+            min_duration: std::time::Duration::from_secs_f64(self.min_seconds.max(0.0)),
+            caches: match self.cache {
+                CacheArg::Cold => vec![Cache::Cold],
+                CacheArg::Warm => vec![Cache::Warm],
+                CacheArg::Both => vec![Cache::Cold, Cache::Warm],
+            },
+            seed: self.seed,
+            ready_timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.1)),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +225,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Verify(a) => Some(load_plan(&project, &a.scenario)),
         Command::Clean(a) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
         Command::Measure(MeasureCommand::Sizes(a)) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
+        Command::Measure(MeasureCommand::Startup(a)) => Some(load_plan(&project, &a.scenario)),
         Command::Plan(_) => None,
     };
     // An archive is measured without an engine.
@@ -218,6 +280,10 @@ async fn run_with_engine(cli: &Cli, project: &Project, plan: Option<Plan>, engin
         (Command::Measure(MeasureCommand::Sizes(arguments)), Some(plan)) => {
             let directory = arguments.output.clone().unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
             measure_sizes(&plan, engine.as_ref(), arguments.registry.as_deref(), &directory).await
+        }
+        (Command::Measure(MeasureCommand::Startup(arguments)), Some(plan)) => {
+            let directory = arguments.output.clone().unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
+            measure_startup(&plan, engine.as_ref(), &arguments.options(), &directory).await
         }
         _ => unreachable!("every command that reaches the engine has its plan"),
     };
@@ -294,6 +360,62 @@ async fn measure_sizes(plan: &Plan, engine: &dyn Engine, registry: Option<&str>,
     Ok(report.unmeasured.is_empty() && report.registry_errors.is_empty())
 }
 
+async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::startup::StartupOptions, directory: &Path) -> anyhow::Result<bool> {
+    use r2r_core::startup;
+    std::fs::create_dir_all(directory).with_context(|| format!("creating {}", directory.display()))?;
+    let mut targets = Vec::new();
+    let mut missing = Vec::new();
+    for target in startup::targets(plan) {
+        if engine.inspect_image(&target.reference).await?.is_some() {
+            targets.push(target);
+        } else {
+            missing.push(format!("{} ({} is not built)", target.image, target.reference));
+        }
+    }
+    if options.caches.contains(&startup::Cache::Cold) {
+        if let Err(error) = startup::drop_page_cache() {
+            anyhow::bail!("{error}");
+        }
+    }
+    // Runs are appended to startup-runs.csv as they finish: an interruption keeps them.
+    let runs_path = directory.join("startup-runs.csv");
+    let file = std::fs::File::create(&runs_path).with_context(|| format!("creating {}", runs_path.display()))?;
+    let mut writer = csv::Writer::from_writer(file);
+    writer.write_record(startup::RUNS_HEADER)?;
+    writer.flush()?;
+    let mut write_error = None;
+    let mut sink = |record: &startup::RunRecord| {
+        if let Err(error) = writer.write_record(startup::run_row(record)).and_then(|_| writer.flush().map_err(csv::Error::from)) {
+            write_error.get_or_insert(error);
+        }
+    };
+    let progress = output::StartupProgress::new();
+    let records = startup::measure(engine, &plan.scenario.name, &targets, options, &progress, &mut sink).await;
+    progress.finish();
+    if let Some(error) = write_error {
+        anyhow::bail!("writing {}: {error}", runs_path.display());
+    }
+    let summaries = startup::summarize(&records, &targets, &plan.scenario.variants, options.seed);
+    r2r_core::results::write_atomically(&directory.join("startup.csv"), &startup::summary_csv(&summaries)?)?;
+    let summary = serde_json::json!({
+        "seed": options.seed,
+        "warmup": options.warmup,
+        "min_runs": options.min_runs,
+        "caches": options.caches,
+        "summaries": summaries,
+        "failed_runs": records.iter().filter(|r| !r.ok).count(),
+        "not_measured": missing,
+    });
+    r2r_core::results::update_summary(directory, "startup", summary)?;
+    output::print_startup(&summaries, &records);
+    for line in &missing {
+        println!("not measured: {line}");
+    }
+    mark_latest(directory);
+    eprintln!("startup results written to {}", directory.display());
+    Ok(missing.is_empty() && records.iter().all(|r| r.ok))
+}
+
 fn measure_archive(project: &Project, archive: &Path, output_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let report = r2r_core::size_report::measure_archive(archive).map_err(anyhow::Error::msg)?;
     let directory = output_dir.unwrap_or_else(|| new_run_directory(project, "archive"));
@@ -314,13 +436,23 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: b
     let (verified, verifications) = verify(project, plan, engine, &VerifyOptions::default()).await?;
     output::write_json(&directory.join("verify.json"), &verifications)?;
     mark_latest(&directory);
-    let measured = if plan.scenario.measure.contains(&r2r_core::scenario::Measurement::Sizes) {
+    let sized = if plan.scenario.measure.contains(&r2r_core::scenario::Measurement::Sizes) {
         measure_sizes(plan, engine, None, &directory).await?
     } else {
         true
     };
+    let started = if plan.scenario.measure.contains(&r2r_core::scenario::Measurement::Startup) {
+        let mut options = r2r_core::startup::StartupOptions::default();
+        if r2r_core::startup::drop_page_cache().is_err() {
+            eprintln!("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
+            options.caches = vec![r2r_core::startup::Cache::Warm];
+        }
+        measure_startup(plan, engine, &options, &directory).await?
+    } else {
+        true
+    };
     eprintln!("results written to {}", directory.display());
-    Ok(built && verified && measured)
+    Ok(built && verified && sized && started)
 }
 
 /// A sortable run id from the current UTC time, e.g. `20261124T193000Z`.

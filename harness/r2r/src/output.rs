@@ -229,3 +229,97 @@ pub fn print_sizes(report: &r2r_core::size_report::SizeReport) {
         println!("registry: {error}");
     }
 }
+
+/// Startup progress: a bar with ETA over the recorded runs.
+pub struct StartupProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl StartupProgress {
+    /// A progress display (hidden when stderr is not a terminal).
+    pub fn new() -> Self {
+        StartupProgress { bar: bar(0) }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl r2r_core::startup::StartupObserver for StartupProgress {
+    fn started(&self, total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total as u64);
+            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ETA {eta} {wide_msg}").expect("valid template"));
+        } else {
+            eprintln!("startup: {total} recorded runs planned");
+        }
+    }
+
+    fn run_finished(&self, record: &r2r_core::startup::RunRecord, recorded: bool) {
+        let text = format!(
+            "{} {} {} {}",
+            if recorded { "run" } else { "warm-up" },
+            record.image,
+            record.cache.name(),
+            match record.total_ms {
+                Some(ms) if record.ok => format!("{ms:.0} ms"),
+                _ => format!("FAILED: {}", record.error.lines().next().unwrap_or("")),
+            }
+        );
+        match &self.bar {
+            Some(bar) => {
+                if recorded {
+                    bar.inc(1);
+                }
+                bar.set_message(text);
+            }
+            None if !record.ok => eprintln!("{text}"),
+            None => {}
+        }
+    }
+}
+
+/// Prints the startup table: per image and cache mode, total time to ready with its 95%
+/// confidence interval, the phases' medians, and how many times faster than the baseline.
+pub fn print_startup(summaries: &[r2r_core::startup::PhaseSummary], records: &[r2r_core::startup::RunRecord]) {
+    let mut table = Table::new();
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header([
+        "image", "cache", "runs", "total ms (mean ± sd)", "95% CI", "median", "create", "start→ready", "first request", "time-to-main", "vs baseline",
+    ]);
+    let median = |image: &str, cache: r2r_core::startup::Cache, phase: &str| {
+        summaries
+            .iter()
+            .find(|s| s.image == image && s.cache == cache && s.phase == phase)
+            .map(|s| format!("{:.1}", s.summary.median))
+            .unwrap_or_default()
+    };
+    for s in summaries.iter().filter(|s| s.phase == "total") {
+        let m = &s.summary;
+        let relative = if s.image == s.baseline {
+            "baseline".to_string()
+        } else {
+            format!("{:.2} ± {:.2} times faster", s.times_faster, s.times_faster_error)
+        };
+        table.add_row(vec![
+            s.image.clone(),
+            s.cache.name().to_string(),
+            format!("{}{}", m.count, if s.failures > 0 { format!(" (+{} failed)", s.failures) } else { String::new() }),
+            format!("{:.1} ± {:.1}{}", m.mean, m.standard_deviation, if m.outliers.is_empty() { String::new() } else { format!(" ({} outliers)", m.outliers.len()) }),
+            format!("{:.1} – {:.1}", m.ci95_low, m.ci95_high),
+            format!("{:.1}", m.median),
+            median(&s.image, s.cache, "create"),
+            median(&s.image, s.cache, "start_to_ready"),
+            median(&s.image, s.cache, "first_request"),
+            median(&s.image, s.cache, "time_to_main"),
+            relative,
+        ]);
+    }
+    println!("{table}");
+    for failed in records.iter().filter(|r| !r.ok).take(5) {
+        println!("failed run: {} {} #{}: {}", failed.image, failed.cache.name(), failed.run, failed.error);
+    }
+}
