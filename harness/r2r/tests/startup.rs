@@ -1,0 +1,122 @@
+//! Container cold start on real containers: the `quick` scenario's console images, cold and
+//! warm, with their phases; a never-ready app recorded as a failure while the others go on;
+//! and no container left behind.
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2r_core::catalog::AppKind;
+use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::startup::{self, Cache, RunRecord, StartupObserver, StartupOptions, Target};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn r2r() -> Command {
+    let mut command = Command::cargo_bin("r2r").unwrap();
+    command.current_dir(root());
+    command
+}
+
+fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    csv::Reader::from_path(path).unwrap().deserialize().map(|row| row.unwrap()).collect()
+}
+
+fn number(row: &BTreeMap<String, String>, column: &str) -> f64 {
+    row[column].parse().unwrap_or_else(|_| panic!("{column} in {row:?}"))
+}
+
+#[test]
+fn quick_console_images_cold_and_warm() {
+    r2r().args(["build", "--scenario", "quick"]).assert().success();
+    let directory = tempfile::tempdir().unwrap();
+    let output = r2r()
+        .args(["measure", "startup", "--scenario", "quick", "--runs", "4", "--warmup", "1", "--seed", "5", "--output"])
+        .arg(directory.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let runs = rows(&directory.path().join("startup-runs.csv"));
+    assert_eq!(runs.len(), 2 * 2 * 4, "two images, two cache modes, four runs each");
+    for run in &runs {
+        assert_eq!(run["ok"], "true", "{run:?}");
+        let (create, ready, total, main) = (number(run, "create_ms"), number(run, "start_to_ready_ms"), number(run, "total_ms"), number(run, "time_to_main_ms"));
+        // The phases add up, and the app reached Main before the run was over.
+        assert!((create + ready - total).abs() < 0.01, "{run:?}");
+        assert!(create > 0.0 && ready > 0.0 && main > 0.0 && main < ready, "{run:?}");
+    }
+    let cold: Vec<f64> = runs.iter().filter(|r| r["cache"] == "cold").map(|r| number(r, "total_ms")).collect();
+    let warm: Vec<f64> = runs.iter().filter(|r| r["cache"] == "warm").map(|r| number(r, "total_ms")).collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    assert!(median(cold) > median(warm), "a dropped page cache makes starts slower");
+    let summary = rows(&directory.path().join("startup.csv"));
+    let composite = summary.iter().find(|r| r["image"] == "runtime-composite.console" && r["cache"] == "warm" && r["phase"] == "total").unwrap();
+    assert_eq!(composite["baseline"], "no-composite.console");
+    assert_eq!(composite["runs"], "4");
+    assert!(number(composite, "ci95_low_ms") <= number(composite, "mean_ms") && number(composite, "mean_ms") <= number(composite, "ci95_high_ms"));
+    assert!(stdout.contains("times faster"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(directory.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["startup"]["seed"], 5);
+}
+
+struct Quiet;
+impl StartupObserver for Quiet {
+    fn started(&self, _: usize) {}
+    fn run_finished(&self, _: &RunRecord, _: bool) {}
+}
+
+#[test]
+fn a_never_ready_app_fails_alone_and_nothing_is_left_behind() {
+    r2r().args(["build", "--scenario", "quick"]).assert().success();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let engine = runtime.block_on(DockerEngine::connect()).expect("a Docker engine");
+    // The console app started as if it were the web API never answers HTTP.
+    let targets = vec![
+        Target {
+            image: "no-composite.console".into(),
+            reference: "r2r/quick:no-composite-console".into(),
+            variants: vec!["no-composite".into()],
+            kind: AppKind::Console,
+        },
+        Target {
+            image: "never-ready".into(),
+            reference: "r2r/quick:runtime-composite-console".into(),
+            variants: vec!["runtime-composite".into()],
+            kind: AppKind::Webapi,
+        },
+    ];
+    let options = StartupOptions { warmup: 0, min_runs: 2, caches: vec![Cache::Warm], ready_timeout: Duration::from_secs(3), ..Default::default() };
+    let mut sunk = Vec::new();
+    let records = runtime.block_on(startup::measure(&engine, "quick", &targets, &options, &Quiet, &mut |record| sunk.push(record.clone())));
+    assert_eq!(sunk, records, "every run reaches the sink as it finishes");
+    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = records.iter().partition(|r| r.ok);
+    assert_eq!(ok.len(), 2);
+    assert!(ok.iter().all(|r| r.image == "no-composite.console"));
+    assert_eq!(failed.len(), 2);
+    for record in failed {
+        assert!(record.error.contains("no HTTP 200") || record.error.contains("not ready"), "{}", record.error);
+        assert!(record.error.contains("r2r-console-ok"), "the log tail is kept: {}", record.error);
+    }
+    let left = runtime.block_on(engine.list_containers(&["r2r.scenario=quick".into()])).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    // A missing image is reported and the rest is measured.
+    let directory = tempfile::tempdir().unwrap();
+    let scenario = directory.path().join("half-built.toml");
+    std::fs::write(&scenario, std::fs::read_to_string(root().join("scenarios/quick.toml")).unwrap()).unwrap();
+    let output = r2r()
+        .args(["measure", "startup", "--cache", "warm", "--runs", "1", "--scenario"])
+        .arg(&scenario)
+        .arg("--output")
+        .arg(directory.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("not measured: no-composite.console (r2r/half-built:no-composite-console is not built)"));
+}
