@@ -128,17 +128,20 @@ pub struct RunRecord {
     pub total_ms: Option<f64>,
     /// Peak memory of the container (cgroup), bytes (web API only).
     pub peak_memory_bytes: Option<u64>,
+    /// Time of removing the container, ms (what `docker run --rm` also waits for).
+    pub remove_ms: Option<f64>,
     /// Why the run failed, with the log tail.
     pub error: String,
 }
 
 /// The phases summarised, with their record accessors.
-pub const PHASES: [(&str, fn(&RunRecord) -> Option<f64>); 5] = [
+pub const PHASES: [(&str, fn(&RunRecord) -> Option<f64>); 6] = [
     ("total", |r| r.total_ms),
     ("create", |r| r.create_ms),
     ("start_to_ready", |r| r.start_to_ready_ms),
     ("first_request", |r| r.first_request_ms),
     ("time_to_main", |r| r.time_to_main_ms),
+    ("remove", |r| r.remove_ms),
 ];
 
 /// Statistics of one phase of one image under one cache mode.
@@ -236,6 +239,7 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
         time_to_main_ms: None,
         total_ms: None,
         peak_memory_bytes: None,
+        remove_ms: None,
         error: String::new(),
     };
     if cache == Cache::Cold {
@@ -299,7 +303,9 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
         record.peak_memory_bytes = engine.peak_memory(&id).await.ok().flatten();
     }
     let logs = engine.container_logs(&id, containers::LOG_CAP_BYTES).await.unwrap_or_default();
+    let removing = Instant::now();
     containers::remove(engine, &id).await;
+    record.remove_ms = Some(milliseconds(removing.elapsed()));
     let output = format!("{}{}", logs.stdout, logs.stderr);
     match outcome {
         Ok(Ok(web)) => {
@@ -414,9 +420,9 @@ pub fn summarize(records: &[RunRecord], targets: &[Target], variants: &[String],
 }
 
 /// The CSV header of `startup-runs.csv`.
-pub const RUNS_HEADER: [&str; 13] = [
+pub const RUNS_HEADER: [&str; 14] = [
     "image", "variants", "app", "cache", "run", "ok", "create_ms", "start_to_ready_ms", "first_request_ms", "time_to_main_ms", "total_ms",
-    "peak_memory_bytes", "error",
+    "peak_memory_bytes", "remove_ms", "error",
 ];
 
 fn optional(value: Option<f64>) -> String {
@@ -438,6 +444,7 @@ pub fn run_row(record: &RunRecord) -> Vec<String> {
         optional(record.time_to_main_ms),
         optional(record.total_ms),
         record.peak_memory_bytes.map(|b| b.to_string()).unwrap_or_default(),
+        optional(record.remove_ms),
         record.error.clone(),
     ]
 }
@@ -509,6 +516,7 @@ mod tests {
             time_to_main_ms: Some(total / 2.0),
             total_ms: Some(total),
             peak_memory_bytes: None,
+            remove_ms: Some(20.0),
             error: String::new(),
         }
     }
