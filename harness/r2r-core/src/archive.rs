@@ -246,6 +246,41 @@ impl Read for ChannelReader {
     }
 }
 
+/// Exports `references` through the engine as one archive stream and parses it with `parse` on
+/// a blocking thread, which reads the chunks from a small bounded channel: memory stays flat
+/// whatever the images' size. An export error wins over the parser's (which then only saw a
+/// cut stream).
+pub async fn parse_export<T: Send + 'static>(
+    engine: &dyn crate::engine::Engine,
+    references: &[String],
+    parse: impl FnOnce(ChannelReader) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    use futures_util::StreamExt;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let parser = tokio::task::spawn_blocking(move || parse(ChannelReader::new(receiver)));
+    let mut stream = engine.export_images(references);
+    let mut export_error = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                if sender.send(chunk).await.is_err() {
+                    break; // the parser stopped early; it has an error to report
+                }
+            }
+            Err(error) => {
+                export_error = Some(error.to_string());
+                break;
+            }
+        }
+    }
+    drop(sender);
+    let parsed = parser.await.map_err(|error| error.to_string())?;
+    match export_error {
+        Some(error) => Err(error),
+        None => parsed,
+    }
+}
+
 /// Normalises a path from an archive: strips `./` and `/`, resolves `.`, refuses `..`
 /// escapes (returns `None`).
 pub fn normalise(path: &str) -> Option<String> {

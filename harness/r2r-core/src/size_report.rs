@@ -9,7 +9,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::archive::ChannelReader;
 use crate::engine::Engine;
 use crate::plan::Plan;
 use crate::registry;
@@ -109,7 +108,6 @@ pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, S
 
 /// Measures every image of a plan that exists on the engine.
 pub async fn measure_plan(engine: &dyn Engine, plan: &Plan, registry_address: Option<SocketAddr>) -> Result<SizeReport, String> {
-    use futures_util::StreamExt;
     let mut unmeasured = Vec::new();
     let mut present = Vec::new();
     for image in &plan.images {
@@ -120,32 +118,11 @@ pub async fn measure_plan(engine: &dyn Engine, plan: &Plan, registry_address: Op
         }
     }
     let references: Vec<String> = present.iter().map(|(image, _)| image.reference().to_string()).collect();
-    let mut analyses: Vec<ArchiveImage> = Vec::new();
-    if !references.is_empty() {
-        let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
-        let parser = tokio::task::spawn_blocking(move || analyze_reader(ChannelReader::new(receiver)));
-        let mut stream = engine.export_images(&references);
-        let mut export_error = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(chunk) => {
-                    if sender.send(chunk).await.is_err() {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    export_error = Some(error.to_string());
-                    break;
-                }
-            }
-        }
-        drop(sender);
-        let parsed = parser.await.map_err(|error| error.to_string())?;
-        if let Some(error) = export_error {
-            return Err(error);
-        }
-        analyses = parsed?;
-    }
+    let analyses: Vec<ArchiveImage> = if references.is_empty() {
+        Vec::new()
+    } else {
+        crate::archive::parse_export(engine, &references, analyze_reader).await?
+    };
     let mut by_tag: HashMap<String, ImageAnalysis> = HashMap::new();
     for archive_image in analyses {
         for tag in archive_image.tags {

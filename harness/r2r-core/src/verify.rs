@@ -252,36 +252,12 @@ pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &Im
 /// Reads an image's file system through the engine's export, classifying every `.dll` under
 /// `/usr/share/dotnet` and `/app`.
 pub async fn read_image(engine: &dyn Engine, reference: &str) -> Result<ImageFilesystem, String> {
-    use futures_util::StreamExt;
-    // The export stream is pumped here; the archive is parsed on a blocking thread that reads
-    // the chunks from a small bounded channel, so memory stays flat.
-    let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
-    let parser = tokio::task::spawn_blocking(move || {
-        let inspect = |path: &str| path.ends_with(".dll") && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"));
-        archive::read_image_archive(archive::ChannelReader::new(receiver), &inspect)
-    });
-    let references = [reference.to_string()];
-    let mut stream = engine.export_images(&references);
-    let mut export_error = None;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(chunk) => {
-                if sender.send(chunk).await.is_err() {
-                    break; // the parser stopped early (it has an error to report)
-                }
-            }
-            Err(error) => {
-                export_error = Some(error.to_string());
-                break;
-            }
-        }
-    }
-    drop(sender);
-    let parsed = parser.await.map_err(|error| error.to_string())?;
-    if let Some(error) = export_error {
-        return Err(error);
-    }
-    parsed.map_err(|error| format!("{reference}: {error}"))
+    let inspect = |path: &str| path.ends_with(".dll") && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"));
+    archive::parse_export(engine, &[reference.to_string()], move |reader| {
+        archive::read_image_archive(reader, &inspect).map_err(|error| error.to_string())
+    })
+    .await
+    .map_err(|error| format!("{reference}: {error}"))
 }
 
 fn spec(plan: &Plan, image: &PlannedImage, options: &VerifyOptions, network: Network) -> ContainerSpec {

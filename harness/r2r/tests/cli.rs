@@ -1,19 +1,10 @@
 //! The binary's behaviour on bad input and without an engine: clear messages that name the
 //! file, line and allowed values, and exit code 2. None of these needs a Docker engine.
 
-use assert_cmd::Command;
+mod common;
+
+use common::r2r;
 use predicates::prelude::*;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn r2r() -> Command {
-    let mut command = Command::cargo_bin("r2r").unwrap();
-    command.current_dir(root());
-    command
-}
 
 fn scenario_file(text: &str) -> tempfile::NamedTempFile {
     let file = tempfile::Builder::new().prefix("scenario-").suffix(".toml").tempfile().unwrap();

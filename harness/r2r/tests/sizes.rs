@@ -3,30 +3,12 @@
 //! 127.0.0.1 (Debian's docker-registry, started by scripts/registry.sh); and the same analysis
 //! on a saved archive file without an engine.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{csv_rows, number, r2r, root};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use r2r_core::engine::{DockerEngine, Engine};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn r2r() -> Command {
-    let mut command = Command::cargo_bin("r2r").unwrap();
-    command.current_dir(root());
-    command
-}
-
-fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    reader.deserialize().map(|row| row.unwrap()).collect()
-}
-
-fn number(row: &BTreeMap<String, String>, column: &str) -> u64 {
-    row[column].parse().unwrap_or_else(|_| panic!("{column} in {row:?}"))
-}
 
 #[test]
 fn quick_images_measured_against_engine_and_registry() {
@@ -47,8 +29,8 @@ fn quick_images_measured_against_engine_and_registry() {
     let by_id: BTreeMap<String, &BTreeMap<String, String>> = images.iter().map(|row| (row["image"].clone(), row)).collect();
     for row in &images {
         // Our content total is the engine's own size accounting, to the byte.
-        assert_eq!(number(row, "content_bytes"), number(row, "engine_size_bytes"), "{row:?}");
-        let (gzip, zstd, tar, stored) = (number(row, "gzip_bytes"), number(row, "zstd_bytes"), number(row, "tar_bytes"), number(row, "registry_bytes"));
+        assert_eq!(number::<u64>(row, "content_bytes"), number::<u64>(row, "engine_size_bytes"), "{row:?}");
+        let (gzip, zstd, tar, stored) = (number::<u64>(row, "gzip_bytes"), number::<u64>(row, "zstd_bytes"), number::<u64>(row, "tar_bytes"), number::<u64>(row, "registry_bytes"));
         assert!(gzip < tar && zstd < tar && gzip > 0, "{row:?}");
         // The gzip level 6 estimate against the blobs the registry stores (dockerd compresses
         // with Go's gzip): within 1% for the image.
@@ -61,22 +43,22 @@ fn quick_images_measured_against_engine_and_registry() {
     let set = |name: &str| -> Vec<&BTreeMap<String, String>> {
         sharing.iter().filter(|row| row["set"] == name && row["figure"] == "content").collect()
     };
-    let engine_size = |id: &str| number(by_id[id], "engine_size_bytes");
+    let engine_size = |id: &str| number::<u64>(by_id[id], "engine_size_bytes");
     let no_composite = set("no-composite");
     assert_eq!(no_composite.len(), 4);
-    let stored_once = number(no_composite[0], "set_stored_once_bytes");
+    let stored_once = number::<u64>(no_composite[0], "set_stored_once_bytes");
     // runtime-deps <- runtime <- {aspnet, console}: aspnet and console are siblings on runtime.
     assert_eq!(
         stored_once,
         engine_size("no-composite.aspnet") + engine_size("no-composite.console") - engine_size("no-composite.runtime")
     );
     let aspnet = no_composite.iter().find(|row| row["image"] == "no-composite.aspnet").unwrap();
-    assert_eq!(number(aspnet, "shared_bytes"), engine_size("no-composite.runtime"));
-    assert_eq!(number(aspnet, "owned_bytes"), engine_size("no-composite.aspnet") - engine_size("no-composite.runtime"));
+    assert_eq!(number::<u64>(aspnet, "shared_bytes"), engine_size("no-composite.runtime"));
+    assert_eq!(number::<u64>(aspnet, "owned_bytes"), engine_size("no-composite.aspnet") - engine_size("no-composite.runtime"));
 
     // Per layer: within 1%, or a few bytes for layers of a few hundred bytes (gzip framing).
     for layer in csv_rows(&output_dir.path().join("layers.csv")) {
-        let (gzip, stored) = (number(&layer, "gzip_bytes") as f64, number(&layer, "registry_bytes") as f64);
+        let (gzip, stored) = (number::<u64>(&layer, "gzip_bytes") as f64, number::<u64>(&layer, "registry_bytes") as f64);
         assert!((gzip - stored).abs() <= (stored * 0.01).max(16.0), "{layer:?}");
     }
 
@@ -90,8 +72,8 @@ fn quick_images_measured_against_engine_and_registry() {
     let reused: Vec<_> = chains_by_diff.iter().filter(|(_, chains)| chains.len() > 1).collect();
     assert!(!reused.is_empty(), "the aspnet layer appears on two parents");
     let all = set("all");
-    let everything = number(all[0], "set_stored_once_bytes");
-    let distinct_chains: u64 = layers.iter().map(|layer| number(layer, "content_bytes")).sum();
+    let everything = number::<u64>(all[0], "set_stored_once_bytes");
+    let distinct_chains: u64 = layers.iter().map(|layer| number::<u64>(layer, "content_bytes")).sum();
     assert_eq!(everything, distinct_chains, "the union counts each chain once, reused diff ids twice");
 
     // The summary holds the same figures.
@@ -131,8 +113,8 @@ fn an_archive_is_measured_without_an_engine_and_a_bad_one_is_named() {
     let rows = csv_rows(&out.join("sizes.csv"));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["image"], "r2r/quick:runtime-composite-console");
-    assert_eq!(number(&rows[0], "content_bytes"), details.size_bytes);
-    assert_eq!(number(&rows[0], "layers"), details.layers.len() as u64);
+    assert_eq!(number::<u64>(&rows[0], "content_bytes"), details.size_bytes);
+    assert_eq!(number::<u64>(&rows[0], "layers"), details.layers.len() as u64);
 
     // A truncated archive and a file that is not an archive: a clear error naming the file.
     let truncated = directory.path().join("truncated.tar");

@@ -2,32 +2,14 @@
 //! warm, with their phases; a never-ready app recorded as a failure while the others go on;
 //! and no container left behind.
 
-use assert_cmd::Command;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{csv_rows as rows, number, r2r, root};
 use std::time::Duration;
 
 use r2r_core::catalog::AppKind;
 use r2r_core::engine::{DockerEngine, Engine};
 use r2r_core::startup::{self, Cache, RunRecord, StartupObserver, StartupOptions, Target};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn r2r() -> Command {
-    let mut command = Command::cargo_bin("r2r").unwrap();
-    command.current_dir(root());
-    command
-}
-
-fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    csv::Reader::from_path(path).unwrap().deserialize().map(|row| row.unwrap()).collect()
-}
-
-fn number(row: &BTreeMap<String, String>, column: &str) -> f64 {
-    row[column].parse().unwrap_or_else(|_| panic!("{column} in {row:?}"))
-}
 
 #[test]
 fn quick_console_images_cold_and_warm() {
@@ -44,13 +26,13 @@ fn quick_console_images_cold_and_warm() {
     assert_eq!(runs.len(), 2 * 2 * 4, "two images, two cache modes, four runs each");
     for run in &runs {
         assert_eq!(run["ok"], "true", "{run:?}");
-        let (create, ready, total, main) = (number(run, "create_ms"), number(run, "start_to_ready_ms"), number(run, "total_ms"), number(run, "time_to_main_ms"));
+        let (create, ready, total, main) = (number::<f64>(run, "create_ms"), number::<f64>(run, "start_to_ready_ms"), number::<f64>(run, "total_ms"), number::<f64>(run, "time_to_main_ms"));
         // The phases add up, and the app reached Main before the run was over.
         assert!((create + ready - total).abs() < 0.01, "{run:?}");
         assert!(create > 0.0 && ready > 0.0 && main > 0.0 && main < ready, "{run:?}");
     }
-    let cold: Vec<f64> = runs.iter().filter(|r| r["cache"] == "cold").map(|r| number(r, "total_ms")).collect();
-    let warm: Vec<f64> = runs.iter().filter(|r| r["cache"] == "warm").map(|r| number(r, "total_ms")).collect();
+    let cold: Vec<f64> = runs.iter().filter(|r| r["cache"] == "cold").map(|r| number::<f64>(r, "total_ms")).collect();
+    let warm: Vec<f64> = runs.iter().filter(|r| r["cache"] == "warm").map(|r| number::<f64>(r, "total_ms")).collect();
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
@@ -60,7 +42,7 @@ fn quick_console_images_cold_and_warm() {
     let composite = summary.iter().find(|r| r["image"] == "runtime-composite.console" && r["cache"] == "warm" && r["phase"] == "total").unwrap();
     assert_eq!(composite["baseline"], "no-composite.console");
     assert_eq!(composite["runs"], "4");
-    assert!(number(composite, "ci95_low_ms") <= number(composite, "mean_ms") && number(composite, "mean_ms") <= number(composite, "ci95_high_ms"));
+    assert!(number::<f64>(composite, "ci95_low_ms") <= number::<f64>(composite, "mean_ms") && number::<f64>(composite, "mean_ms") <= number::<f64>(composite, "ci95_high_ms"));
     assert!(stdout.contains("times faster"), "{stdout}");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(directory.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(json["startup"]["seed"], 5);
