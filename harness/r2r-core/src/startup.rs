@@ -39,6 +39,16 @@ impl Cache {
     }
 }
 
+/// When a web API counts as ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readiness {
+    /// At the first HTTP 200 on 127.0.0.1 (polled every 2 ms).
+    Http,
+    /// When the app's ready line (`r2r-ready`) appears in its output (polled every 2 ms).
+    LogLine,
+}
+
 /// An app image to start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
@@ -83,6 +93,8 @@ pub struct StartupOptions {
     pub seed: u64,
     /// How long a run may take to become ready.
     pub ready_timeout: Duration,
+    /// The web API's readiness signal.
+    pub readiness: Readiness,
     /// Memory limit of each container, bytes.
     pub memory_limit_bytes: i64,
 }
@@ -96,6 +108,7 @@ impl Default for StartupOptions {
             caches: vec![Cache::Cold, Cache::Warm],
             seed: 1,
             ready_timeout: Duration::from_secs(30),
+            readiness: Readiness::Http,
             memory_limit_bytes: 1 << 30,
         }
     }
@@ -283,9 +296,20 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
                 Ok(None)
             }
             AppKind::Webapi => {
-                probe::wait_for_ok(port, "/", options.ready_timeout, Duration::from_millis(2))
-                    .await
-                    .ok_or_else(|| format!("no HTTP 200 on 127.0.0.1:{port}"))?;
+                match options.readiness {
+                    Readiness::Http => {
+                        probe::wait_for_ok(port, "/", options.ready_timeout, Duration::from_millis(2))
+                            .await
+                            .ok_or_else(|| format!("no HTTP 200 on 127.0.0.1:{port}"))?;
+                    }
+                    Readiness::LogLine => loop {
+                        let logs = engine.container_logs(&id, containers::LOG_CAP_BYTES).await.map_err(|error| error.to_string())?;
+                        if logs.stdout.contains("r2r-ready") {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    },
+                }
                 let ready_at = started.elapsed();
                 let request = Instant::now();
                 let response = probe::get(port, "/releases", Duration::from_secs(10)).await.map_err(|error| error.to_string())?;

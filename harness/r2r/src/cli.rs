@@ -124,9 +124,21 @@ struct StartupArgs {
     /// Seconds a run may take to become ready.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// The web API's readiness signal: the first HTTP 200 on 127.0.0.1, or its ready line in the logs.
+    #[arg(long, value_enum, default_value = "http")]
+    ready: ReadyArg,
     /// Directory for the result files (default: results/<scenario>/<run-id>/).
     #[arg(long)]
     output: Option<PathBuf>,
+}
+
+/// The web API's readiness signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReadyArg {
+    /// First HTTP 200 on 127.0.0.1.
+    Http,
+    /// The app's ready line in its output.
+    Log,
 }
 
 impl StartupArgs {
@@ -143,6 +155,10 @@ impl StartupArgs {
             },
             seed: self.seed,
             ready_timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.1)),
+            readiness: match self.ready {
+                ReadyArg::Http => r2r_core::startup::Readiness::Http,
+                ReadyArg::Log => r2r_core::startup::Readiness::LogLine,
+            },
             ..Default::default()
         }
     }

@@ -45,6 +45,20 @@ fn run_and_check(scenario: &str, version: &str) {
 #[test]
 fn dotnet10_all_five_variants_build_and_verify() {
     run_and_check("composite", "10.0.12");
+    // The web APIs' start-up with the alternative readiness signal: the ready line in the logs.
+    let directory = tempfile::tempdir().unwrap();
+    let output = Command::cargo_bin("r2r")
+        .unwrap()
+        .current_dir(root())
+        .args(["measure", "startup", "--scenario", "composite", "--cache", "warm", "--runs", "2", "--warmup", "0", "--ready", "log", "--output"])
+        .arg(directory.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let runs = std::fs::read_to_string(directory.path().join("startup-runs.csv")).unwrap();
+    let web: Vec<&str> = runs.lines().filter(|line| line.contains(",webapi,")).collect();
+    assert_eq!(web.len(), 5 * 2, "{runs}");
+    assert!(web.iter().all(|line| line.contains(",true,")), "{runs}");
 }
 
 #[test]
