@@ -44,8 +44,9 @@ enum Command {
     /// Measure images: `sizes` (per layer, image and set; gzip, zstd; sharing) or `startup`.
     #[command(subcommand)]
     Measure(MeasureCommand),
-    /// Build, verify and measure sizes, writing results under results/<scenario>/<run-id>/.
-    Run(BuildArgs),
+    /// Build, verify and take the scenario's measurements, writing results under
+    /// results/<scenario>/<run-id>/.
+    Run(RunArgs),
     /// Remove the images and containers r2r made (all, or one scenario's).
     Clean(CleanArgs),
 }
@@ -68,6 +69,21 @@ struct BuildArgs {
     /// Rebuild images even when their inputs are unchanged.
     #[arg(long)]
     rebuild: bool,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Recorded start-up runs per image and cache mode.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Unrecorded warm-up start-up runs per image and cache mode.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Seed of the start-up run order and of the bootstrap.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -237,7 +253,8 @@ pub async fn run(cli: Cli) -> u8 {
     }
     // Scenario errors are reported before anything talks to the engine.
     let plan = match &cli.command {
-        Command::Build(a) | Command::Run(a) => Some(load_plan(&project, &a.scenario)),
+        Command::Build(a) => Some(load_plan(&project, &a.scenario)),
+        Command::Run(a) => Some(load_plan(&project, &a.build.scenario)),
         Command::Verify(a) => Some(load_plan(&project, &a.scenario)),
         Command::Clean(a) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
         Command::Measure(MeasureCommand::Sizes(a)) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
@@ -291,7 +308,7 @@ async fn run_with_engine(cli: &Cli, project: &Project, plan: Option<Plan>, engin
             let options = VerifyOptions { run_timeout: std::time::Duration::from_secs(arguments.timeout), ..Default::default() };
             verify(project, &plan, engine.as_ref(), &options).await.map(|(ok, _)| ok)
         }
-        (Command::Run(arguments), Some(plan)) => run_all(project, &plan, engine.as_ref(), arguments.rebuild).await,
+        (Command::Run(arguments), Some(plan)) => run_all(project, &plan, engine.as_ref(), arguments).await,
         (Command::Clean(_), plan) => clean(engine.as_ref(), plan.as_ref()).await.map(|_| true),
         (Command::Measure(MeasureCommand::Sizes(arguments)), Some(plan)) => {
             let directory = arguments.output.clone().unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
@@ -441,7 +458,8 @@ fn measure_archive(project: &Project, archive: &Path, output_dir: Option<PathBuf
     Ok(())
 }
 
-async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: bool) -> anyhow::Result<bool> {
+async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments: &RunArgs) -> anyhow::Result<bool> {
+    let rebuild = arguments.build.rebuild;
     let directory = new_run_directory(project, &plan.scenario.name);
     std::fs::create_dir_all(&directory).with_context(|| format!("creating {}", directory.display()))?;
     output::write_json(&directory.join("plan.json"), plan)?;
@@ -458,7 +476,12 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: b
         true
     };
     let started = if plan.scenario.measure.contains(&r2r_core::scenario::Measurement::Startup) {
-        let mut options = r2r_core::startup::StartupOptions::default();
+        let mut options = r2r_core::startup::StartupOptions {
+            min_runs: arguments.runs.max(1),
+            warmup: arguments.warmup,
+            seed: arguments.seed,
+            ..Default::default()
+        };
         if r2r_core::startup::drop_page_cache().is_err() {
             eprintln!("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
             options.caches = vec![r2r_core::startup::Cache::Warm];
@@ -486,8 +509,8 @@ async fn clean(engine: &dyn Engine, plan: Option<&Plan>) -> anyhow::Result<()> {
         engine.remove_container(id).await?;
     }
     let mut images = engine.list_images(&filter).await?;
-    // Children before parents: remove the images with the most tags' dependents first by
-    // retrying until no progress is made.
+    // An image that others stand on cannot be removed before them: sweep repeatedly until
+    // everything is gone or a sweep removes nothing.
     let mut removed = 0;
     let mut failures = Vec::new();
     while !images.is_empty() {

@@ -54,6 +54,11 @@ fn quick_scenario_end_to_end() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "r2r run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     let latest = root.join("results/quick/latest");
+    for file in ["plan.json", "engine.json", "build.json", "verify.json", "sizes.csv", "layers.csv", "sharing.csv", "startup-runs.csv", "startup.csv", "summary.json"] {
+        assert!(latest.join(file).is_file(), "{file} written by r2r run");
+    }
+    let summary = read_json(&latest.join("summary.json"));
+    assert!(summary["sizes"].is_object() && summary["startup"].is_object(), "{summary}");
     let verify = read_json(&latest.join("verify.json"));
     let images = verify.as_array().unwrap();
     assert_eq!(images.len(), 7, "{verify:#}");

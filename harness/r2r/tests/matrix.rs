@@ -12,7 +12,7 @@ fn root() -> PathBuf {
 
 fn run_and_check(scenario: &str, version: &str) {
     let root = root();
-    let output = Command::cargo_bin("r2r").unwrap().current_dir(&root).args(["run", "--scenario", scenario]).output().unwrap();
+    let output = Command::cargo_bin("r2r").unwrap().current_dir(&root).args(["run", "--scenario", scenario, "--runs", "2", "--warmup", "0"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}");
