@@ -147,8 +147,11 @@ pub struct RunRecord {
     pub error: String,
 }
 
+/// Reads one phase's time from a run.
+pub type PhaseAccessor = fn(&RunRecord) -> Option<f64>;
+
 /// The phases summarised, with their record accessors.
-pub const PHASES: [(&str, fn(&RunRecord) -> Option<f64>); 6] = [
+pub const PHASES: [(&str, PhaseAccessor); 6] = [
     ("total", |r| r.total_ms),
     ("create", |r| r.create_ms),
     ("start_to_ready", |r| r.start_to_ready_ms),
