@@ -408,7 +408,6 @@ impl Engine for DockerEngine {
             cmd: spec.command.clone(),
             env: Some(spec.env.iter().map(|(key, value)| format!("{key}={value}")).collect()),
             labels: Some(spec.labels.clone().into_iter().collect()),
-            network_disabled: Some(spec.network == Network::None),
             host_config: Some(host_config),
             ..Default::default()
         };
