@@ -29,3 +29,8 @@ pub mod size_report;
 pub mod results;
 pub mod stats;
 pub mod startup;
+pub mod runinfo;
+pub mod rundata;
+pub mod report;
+pub mod compare;
+pub mod plot;

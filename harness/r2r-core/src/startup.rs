@@ -367,24 +367,33 @@ pub async fn measure(
     options: &StartupOptions,
     observer: &dyn StartupObserver,
     sink: &mut (dyn FnMut(&RunRecord) + Send),
+    prior: Vec<RunRecord>,
 ) -> Vec<RunRecord> {
     let pairs: Vec<(usize, Cache)> = targets.iter().enumerate().flat_map(|(index, _)| options.caches.iter().map(move |cache| (index, *cache))).collect();
     let mut random = SeededRandom::new(options.seed);
-    observer.started(pairs.len() * options.min_runs);
+    // Runs recorded before an interruption count: a resumed measurement only adds what is missing.
+    let mut counts: Vec<usize> = pairs
+        .iter()
+        .map(|(target, cache)| prior.iter().filter(|r| r.image == targets[*target].image && r.cache == *cache).map(|r| r.run).max().unwrap_or(0))
+        .collect();
+    let missing: usize = counts.iter().map(|count| options.min_runs.saturating_sub(*count)).sum();
+    let mut records = prior;
+    if missing == 0 && !counts.is_empty() {
+        return records;
+    }
+    observer.started(missing);
     // Warm-up: every pair, in a shuffled order, not recorded.
     for pair in schedule(pairs.len(), options.warmup, &mut random) {
         let (target, cache) = pairs[pair];
         let record = run_once(engine, scenario, &targets[target], cache, options).await;
         observer.run_finished(&record, false);
     }
-    let mut records = Vec::new();
-    let mut counts = vec![0usize; pairs.len()];
     let started = Instant::now();
     let mut cold_unavailable = false;
     loop {
         for pair in schedule(pairs.len(), 1, &mut random) {
             let (target, cache) = pairs[pair];
-            if cache == Cache::Cold && cold_unavailable {
+            if cache == Cache::Cold && cold_unavailable || counts[pair] >= options.min_runs && started.elapsed() >= options.min_duration {
                 continue;
             }
             let mut record = run_once(engine, scenario, &targets[target], cache, options).await;
@@ -454,6 +463,12 @@ pub const RUNS_HEADER: [&str; 14] = [
 
 fn optional(value: Option<f64>) -> String {
     value.map(|v| format!("{v:.3}")).unwrap_or_default()
+}
+
+/// Reads recorded runs back from a `startup-runs.csv` (to resume a measurement); `Ok(empty)`
+/// when the file does not exist.
+pub fn read_runs(path: &std::path::Path) -> Result<Vec<RunRecord>, crate::rundata::RunDataError> {
+    Ok(crate::rundata::read_csv(path, &RUNS_HEADER)?.unwrap_or_default())
 }
 
 /// One `startup-runs.csv` row.

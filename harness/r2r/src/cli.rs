@@ -11,10 +11,12 @@ use r2r_core::containers;
 use r2r_core::dotnet::Workspace;
 use r2r_core::engine::{DockerEngine, Engine};
 use r2r_core::plan::{self, labels, Plan};
+use r2r_core::runinfo::{self, RunInfo};
 use r2r_core::scenario;
 use r2r_core::verify::{self, VerifyOptions};
 
 use crate::output;
+use crate::reports;
 
 /// Builds the composite ReadyToRun container image matrix and proves each image is what its
 /// variant claims.
@@ -47,6 +49,14 @@ enum Command {
     /// Build, verify and take the scenario's measurements, writing results under
     /// results/<scenario>/<run-id>/.
     Run(RunArgs),
+    /// Write report.md and report.html of a run (tables in the published reports' shapes,
+    /// start-up with confidence intervals, the plots).
+    Report(reports::ReportArgs),
+    /// Draw a run's plots (SVG, PNG), or trend plots from a history file.
+    Plot(reports::PlotArgs),
+    /// Compare a run with a baseline run (exit 1 on a significant regression) or with the
+    /// published figures.
+    Compare(reports::CompareArgs),
     /// Remove the images and containers r2r made (all, or one scenario's).
     Clean(CleanArgs),
 }
@@ -84,6 +94,10 @@ struct RunArgs {
     /// Seed of the start-up run order and of the bootstrap.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.
+    /// Finished steps are kept; start-up adds only the runs that are missing.
+    #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
+    resume: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +265,20 @@ pub async fn run(cli: Cli) -> u8 {
             Err(error) => output::error(&error),
         };
     }
+    // Commands that read run directories need no engine.
+    let offline = match &cli.command {
+        Command::Report(arguments) => Some(reports::report_command(&project.root, arguments)),
+        Command::Plot(arguments) => Some(reports::plot_command(&project.root, arguments)),
+        Command::Compare(arguments) => Some(reports::compare_command(&project.root, arguments)),
+        _ => None,
+    };
+    if let Some(result) = offline {
+        return match result {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(error) => output::error(&error),
+        };
+    }
     // Scenario errors are reported before anything talks to the engine.
     let plan = match &cli.command {
         Command::Build(a) => Some(load_plan(&project, &a.scenario)),
@@ -259,7 +287,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Clean(a) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
         Command::Measure(MeasureCommand::Sizes(a)) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
         Command::Measure(MeasureCommand::Startup(a)) => Some(load_plan(&project, &a.scenario)),
-        Command::Plan(_) => None,
+        Command::Plan(_) | Command::Report(_) | Command::Plot(_) | Command::Compare(_) => None,
     };
     // An archive is measured without an engine.
     if let Command::Measure(MeasureCommand::Sizes(arguments)) = &cli.command {
@@ -316,7 +344,7 @@ async fn run_with_engine(cli: &Cli, project: &Project, plan: Option<Plan>, engin
         }
         (Command::Measure(MeasureCommand::Startup(arguments)), Some(plan)) => {
             let directory = arguments.output.clone().unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
-            measure_startup(&plan, engine.as_ref(), &arguments.options(), &directory).await
+            measure_startup(&plan, engine.as_ref(), &arguments.options(), &directory, false).await
         }
         _ => unreachable!("every command that reaches the engine has its plan"),
     };
@@ -393,7 +421,7 @@ async fn measure_sizes(plan: &Plan, engine: &dyn Engine, registry: Option<&str>,
     Ok(report.unmeasured.is_empty() && report.registry_errors.is_empty())
 }
 
-async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::startup::StartupOptions, directory: &Path) -> anyhow::Result<bool> {
+async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::startup::StartupOptions, directory: &Path, resume: bool) -> anyhow::Result<bool> {
     use r2r_core::startup;
     std::fs::create_dir_all(directory).with_context(|| format!("creating {}", directory.display()))?;
     let mut targets = Vec::new();
@@ -412,10 +440,20 @@ async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::s
     }
     // Runs are appended to startup-runs.csv as they finish: an interruption keeps them.
     let runs_path = directory.join("startup-runs.csv");
-    let file = std::fs::File::create(&runs_path).with_context(|| format!("creating {}", runs_path.display()))?;
-    let mut writer = csv::Writer::from_writer(file);
-    writer.write_record(startup::RUNS_HEADER)?;
-    writer.flush()?;
+    let prior = if resume { startup::read_runs(&runs_path)? } else { Vec::new() };
+    let mut writer = if resume && runs_path.is_file() {
+        let file = std::fs::OpenOptions::new().append(true).open(&runs_path).with_context(|| format!("opening {}", runs_path.display()))?;
+        csv::WriterBuilder::new().has_headers(false).from_writer(file)
+    } else {
+        let file = std::fs::File::create(&runs_path).with_context(|| format!("creating {}", runs_path.display()))?;
+        let mut writer = csv::Writer::from_writer(file);
+        writer.write_record(startup::RUNS_HEADER)?;
+        writer.flush()?;
+        writer
+    };
+    if !prior.is_empty() {
+        eprintln!("resuming start-up: {} run(s) already recorded", prior.len());
+    }
     let mut write_error = None;
     let mut sink = |record: &startup::RunRecord| {
         if let Err(error) = writer.write_record(startup::run_row(record)).and_then(|_| writer.flush().map_err(csv::Error::from)) {
@@ -423,7 +461,7 @@ async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::s
         }
     };
     let progress = output::StartupProgress::new();
-    let records = startup::measure(engine, &plan.scenario.name, &targets, options, &progress, &mut sink).await;
+    let records = startup::measure(engine, &plan.scenario.name, &targets, options, &progress, &mut sink, prior).await;
     progress.finish();
     if let Some(error) = write_error {
         anyhow::bail!("writing {}: {error}", runs_path.display());
@@ -458,24 +496,101 @@ fn measure_archive(project: &Project, archive: &Path, output_dir: Option<PathBuf
     Ok(())
 }
 
-async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments: &RunArgs) -> anyhow::Result<bool> {
-    let rebuild = arguments.build.rebuild;
+/// Runs one step of `run`, recording its outcome in run.json whatever happens.
+async fn step<F>(info: &mut RunInfo, directory: &Path, name: &str, work: F) -> anyhow::Result<bool>
+where
+    F: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let started = std::time::Instant::now();
+    let result = work.await;
+    let seconds = started.elapsed().as_secs_f64();
+    match &result {
+        Ok(true) => info.step(name, "ok", seconds, None),
+        Ok(false) => info.step(name, "failed", seconds, None),
+        Err(error) => info.step(name, "error", seconds, Some(format!("{error:#}"))),
+    }
+    info.finished_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    info.save(directory)?;
+    result
+}
+
+/// The run directory and record of `run`: a new one, or the one being resumed.
+fn open_run(project: &Project, plan: &Plan, resume: Option<&str>) -> anyhow::Result<(PathBuf, RunInfo)> {
+    if let Some(which) = resume {
+        let directory = reports::resolve_run(&project.root, Some(&plan.scenario.name), Some(which))?;
+        let directory = directory.canonicalize().unwrap_or(directory);
+        let info = runinfo::load(&directory, Some(&plan.scenario.name))?;
+        if info.scenario_content_hash != plan.scenario.content_hash {
+            bail!(
+                "{}: scenario file {} changed since this run started (content hash {} then, {} now); start a new run instead of resuming",
+                directory.display(),
+                plan.scenario.path.display(),
+                &info.scenario_content_hash[..12.min(info.scenario_content_hash.len())],
+                &plan.scenario.content_hash[..12.min(plan.scenario.content_hash.len())]
+            );
+        }
+        eprintln!("resuming run {} ({} step(s) finished)", directory.display(), info.steps.values().filter(|s| s.status != "error").count());
+        return Ok((directory, info));
+    }
     let directory = new_run_directory(project, &plan.scenario.name);
     std::fs::create_dir_all(&directory).with_context(|| format!("creating {}", directory.display()))?;
-    output::write_json(&directory.join("plan.json"), plan)?;
-    let info = engine.info().await?;
-    output::write_json(&directory.join("engine.json"), &info)?;
-    let (built, builds) = build(project, plan, engine, rebuild).await?;
-    output::write_json(&directory.join("build.json"), &builds)?;
-    let (verified, verifications) = verify(project, plan, engine, &VerifyOptions::default()).await?;
-    output::write_json(&directory.join("verify.json"), &verifications)?;
-    mark_latest(&directory);
-    let sized = if plan.scenario.measure.contains(&r2r_core::scenario::Measurement::Sizes) {
-        measure_sizes(plan, engine, None, &directory).await?
-    } else {
-        true
+    let info = RunInfo {
+        schema_version: runinfo::SCHEMA_VERSION,
+        r2r_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: directory.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        scenario: plan.scenario.name.clone(),
+        scenario_content_hash: plan.scenario.content_hash.clone(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: None,
+        machine: runinfo::Machine::current(),
+        engine: None,
+        dotnet: runinfo::DotnetVersions { runtime: plan.scenario.dotnet.clone(), sdk: runinfo::sdk_version() },
+        git: runinfo::GitState::of(&project.root),
+        steps: Default::default(),
     };
-    let started = if plan.scenario.measure.contains(&r2r_core::scenario::Measurement::Startup) {
+    info.save(&directory)?;
+    output::write_json(&directory.join("plan.json"), plan)?;
+    Ok((directory, info))
+}
+
+async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments: &RunArgs) -> anyhow::Result<bool> {
+    use r2r_core::scenario::Measurement;
+    let rebuild = arguments.build.rebuild;
+    let (directory, mut info) = open_run(project, plan, arguments.resume.as_deref())?;
+    let resuming = arguments.resume.is_some();
+    mark_latest(&directory);
+    let engine_info = engine.info().await?;
+    output::write_json(&directory.join("engine.json"), &engine_info)?;
+    info.engine = Some(engine_info);
+    info.save(&directory)?;
+    // Building is cheap when nothing changed (unchanged images are kept), so it always runs:
+    // after an engine restart it also proves the images are still there.
+    let built = step(&mut info, &directory, "build", async {
+        let (built, builds) = build(project, plan, engine, rebuild).await?;
+        output::write_json(&directory.join("build.json"), &builds)?;
+        Ok(built)
+    })
+    .await?;
+    let mut ok = built;
+    let skip = |info: &RunInfo, name: &str| {
+        let done = resuming && info.finished(name);
+        if done {
+            eprintln!("{name}: finished before, kept");
+        }
+        done
+    };
+    if !skip(&info, "verify") {
+        ok &= step(&mut info, &directory, "verify", async {
+            let (verified, verifications) = verify(project, plan, engine, &VerifyOptions::default()).await?;
+            output::write_json(&directory.join("verify.json"), &verifications)?;
+            Ok(verified)
+        })
+        .await?;
+    }
+    if plan.scenario.measure.contains(&Measurement::Sizes) && !skip(&info, "sizes") {
+        ok &= step(&mut info, &directory, "sizes", measure_sizes(plan, engine, None, &directory)).await?;
+    }
+    if plan.scenario.measure.contains(&Measurement::Startup) && !skip(&info, "startup") {
         let mut options = r2r_core::startup::StartupOptions {
             min_runs: arguments.runs.max(1),
             warmup: arguments.warmup,
@@ -486,12 +601,34 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments:
             eprintln!("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
             options.caches = vec![r2r_core::startup::Cache::Warm];
         }
-        measure_startup(plan, engine, &options, &directory).await?
-    } else {
-        true
-    };
+        ok &= step(&mut info, &directory, "startup", measure_startup(plan, engine, &options, &directory, resuming)).await?;
+    }
+    ok &= step(&mut info, &directory, "report", async { finish_report(&directory, &plan.scenario.name) }).await?;
+    mark_latest(&directory);
     eprintln!("results written to {}", directory.display());
-    Ok(built && verified && sized && started)
+    Ok(ok)
+}
+
+/// Plots and report of a finished run. Without a font PNGs are skipped with a message; SVG
+/// plots and the report are still written.
+fn finish_report(directory: &Path, scenario: &str) -> anyhow::Result<bool> {
+    use r2r_core::plot::Format;
+    let data = r2r_core::rundata::RunData::load(directory, Some(scenario))?;
+    let formats = match r2r_core::plot::find_font(None) {
+        Ok(_) => vec![Format::Svg, Format::Png],
+        Err(error) => {
+            eprintln!("PNG plots skipped: {error}");
+            vec![Format::Svg]
+        }
+    };
+    let outcome = reports::draw_plots(&data, &formats, None, None)?;
+    for (name, reason) in &outcome.skipped {
+        eprintln!("plot {name} skipped: {reason}");
+    }
+    for path in reports::write_report(&data)? {
+        eprintln!("report: {}", path.display());
+    }
+    Ok(true)
 }
 
 /// A sortable run id from the current UTC time, e.g. `20261124T193000Z`.

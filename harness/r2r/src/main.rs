@@ -5,6 +5,7 @@
 
 mod cli;
 mod output;
+mod reports;
 
 use std::process::ExitCode;
 

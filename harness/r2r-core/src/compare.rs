@@ -1,0 +1,457 @@
+//! Comparisons: a run against a saved baseline run (for nightly jobs: a regression only when a
+//! change is both significant and beyond a noise threshold), and a run against the published
+//! figures in `results/published/` (ratios, which carry over between machines and bases).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::rundata::{read_csv, RunData, RunDataError};
+
+/// Thresholds of a baseline comparison.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// Relative size change below which a size difference is noise (0.01 = 1%).
+    pub size: f64,
+    /// Relative start-up change below which a difference is noise (0.05 = 5%).
+    pub startup: f64,
+    /// Significance level of the start-up test (0.05).
+    pub alpha: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { size: 0.01, startup: 0.05, alpha: 0.05 }
+    }
+}
+
+/// The verdict on one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Worse, significantly and beyond the threshold.
+    Regression,
+    /// Better, significantly and beyond the threshold.
+    Improvement,
+    /// Within noise: not significant, or within the threshold.
+    NoChange,
+    /// In only one of the two runs.
+    Missing,
+}
+
+impl Verdict {
+    /// The word used in tables.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Regression => "regression",
+            Verdict::Improvement => "improvement",
+            Verdict::NoChange => "no change",
+            Verdict::Missing => "missing",
+        }
+    }
+}
+
+/// One metric of one image, compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricChange {
+    /// Plan id of the image.
+    pub image: String,
+    /// The metric, e.g. `gzip_bytes`, `startup_warm_total_ms`.
+    pub metric: String,
+    /// Unit of the values (`bytes`, `ms`).
+    pub unit: String,
+    /// The baseline's value (start-up: mean of the runs).
+    pub baseline: Option<f64>,
+    /// The current run's value.
+    pub current: Option<f64>,
+    /// Relative change, `current / baseline - 1` (0.05 = 5% larger / slower).
+    pub change: Option<f64>,
+    /// Two-sided p-value of the difference (Welch's t-test for start-up; sizes are exact
+    /// measurements, p = 0 when they differ, 1 when equal).
+    pub p_value: Option<f64>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Welch's two-sample t-test: the two-sided p-value that the means differ. `None` when
+/// either sample has fewer than two values; 1 when both have no variance and equal means.
+pub fn welch_p_value(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let moments = |x: &[f64]| {
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let variance = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (n, mean, variance)
+    };
+    let (na, ma, va) = moments(a);
+    let (nb, mb, vb) = moments(b);
+    let se2 = va / na + vb / nb;
+    if se2 == 0.0 {
+        return Some(if ma == mb { 1.0 } else { 0.0 });
+    }
+    let t = (ma - mb) / se2.sqrt();
+    let df = se2.powi(2) / ((va / na).powi(2) / (na - 1.0) + (vb / nb).powi(2) / (nb - 1.0));
+    let distribution = StudentsT::new(0.0, 1.0, df).ok()?;
+    Some((2.0 * (1.0 - distribution.cdf(t.abs()))).clamp(0.0, 1.0))
+}
+
+fn verdict(change: f64, p_value: f64, threshold: f64, alpha: f64) -> Verdict {
+    if p_value < alpha && change > threshold {
+        Verdict::Regression
+    } else if p_value < alpha && change < -threshold {
+        Verdict::Improvement
+    } else {
+        Verdict::NoChange
+    }
+}
+
+/// Compares a run with a baseline run of the same scenario: per image the content and gzip
+/// sizes, and per image and cache mode the start-up total (create to ready) from the raw runs.
+pub fn against_baseline(current: &RunData, baseline: &RunData, thresholds: Thresholds) -> Vec<MetricChange> {
+    let mut changes = Vec::new();
+    let mut images: Vec<&str> = current.sizes.iter().map(|r| r.image.as_str()).chain(baseline.sizes.iter().map(|r| r.image.as_str())).collect();
+    images.sort();
+    images.dedup();
+    for image in images {
+        for metric in ["content_bytes", "gzip_bytes"] {
+            let value = |data: &RunData| data.size_row(image).map(|row| if metric == "gzip_bytes" { row.gzip_bytes } else { row.content_bytes } as f64);
+            let (before, after) = (value(baseline), value(current));
+            changes.push(match (before, after) {
+                (Some(before), Some(after)) => {
+                    let change = if before > 0.0 { after / before - 1.0 } else { 0.0 };
+                    let p_value = if after == before { 1.0 } else { 0.0 };
+                    MetricChange {
+                        image: image.to_string(),
+                        metric: metric.to_string(),
+                        unit: "bytes".into(),
+                        baseline: Some(before),
+                        current: Some(after),
+                        change: Some(change),
+                        p_value: Some(p_value),
+                        verdict: verdict(change, p_value, thresholds.size, thresholds.alpha),
+                    }
+                }
+                _ => missing(image, metric, "bytes", before, after),
+            });
+        }
+    }
+    let mut keys: Vec<(String, String)> = current
+        .startup
+        .iter()
+        .chain(baseline.startup.iter())
+        .filter(|row| row.phase == "total")
+        .map(|row| (row.image.clone(), row.cache.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for (image, cache) in keys {
+        let metric = format!("startup_{cache}_total_ms");
+        let before = baseline.run_values(&image, &cache, "total_ms");
+        let after = current.run_values(&image, &cache, "total_ms");
+        let mean = |x: &[f64]| (!x.is_empty()).then(|| x.iter().sum::<f64>() / x.len() as f64);
+        changes.push(match (mean(&before), mean(&after), welch_p_value(&after, &before)) {
+            (Some(b), Some(a), Some(p_value)) => {
+                let change = a / b - 1.0;
+                MetricChange {
+                    image: image.clone(),
+                    metric,
+                    unit: "ms".into(),
+                    baseline: Some(b),
+                    current: Some(a),
+                    change: Some(change),
+                    p_value: Some(p_value),
+                    verdict: verdict(change, p_value, thresholds.startup, thresholds.alpha),
+                }
+            }
+            (b, a, _) => missing(&image, &metric, "ms", b, a),
+        });
+    }
+    changes
+}
+
+fn missing(image: &str, metric: &str, unit: &str, baseline: Option<f64>, current: Option<f64>) -> MetricChange {
+    MetricChange {
+        image: image.to_string(),
+        metric: metric.to_string(),
+        unit: unit.to_string(),
+        baseline,
+        current,
+        change: None,
+        p_value: None,
+        verdict: Verdict::Missing,
+    }
+}
+
+/// Whether any metric regressed.
+pub fn has_regression(changes: &[MetricChange]) -> bool {
+    changes.iter().any(|change| change.verdict == Verdict::Regression)
+}
+
+/// The comparison as CSV: image, metric, unit, baseline, current, change_percent, p_value, verdict.
+pub fn changes_csv(changes: &[MetricChange]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["image", "metric", "unit", "baseline", "current", "change_percent", "p_value", "verdict"])?;
+    let number = |value: Option<f64>, digits: usize| value.map(|v| format!("{v:.digits$}")).unwrap_or_default();
+    for change in changes {
+        writer.write_record([
+            change.image.clone(),
+            change.metric.clone(),
+            change.unit.clone(),
+            number(change.baseline, 3),
+            number(change.current, 3),
+            number(change.change.map(|c| c * 100.0), 2),
+            number(change.p_value, 4),
+            change.verdict.word().to_string(),
+        ])?;
+    }
+    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+}
+
+/// A run's headline metrics for the history file: per image `content_bytes` and `gzip_bytes`,
+/// and per image and cache mode `startup_<cache>_total_median_ms`.
+pub fn headline_metrics(data: &RunData) -> Vec<(String, String, f64)> {
+    let mut metrics = Vec::new();
+    for row in &data.sizes {
+        metrics.push((row.image.clone(), "content_bytes".to_string(), row.content_bytes as f64));
+        metrics.push((row.image.clone(), "gzip_bytes".to_string(), row.gzip_bytes as f64));
+    }
+    for row in data.startup.iter().filter(|row| row.phase == "total") {
+        metrics.push((row.image.clone(), format!("startup_{}_total_median_ms", row.cache), row.median_ms));
+    }
+    metrics
+}
+
+/// Adds a run's headline metrics to a history CSV (`run_id,image,metric,value`), replacing
+/// rows the same run wrote before; the file is rewritten whole.
+pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
+    #[derive(Serialize, Deserialize)]
+    struct Row {
+        run_id: String,
+        image: String,
+        metric: String,
+        value: f64,
+    }
+    let mut rows: Vec<Row> = read_csv(path, &["run_id", "image", "metric", "value"])?.unwrap_or_default();
+    rows.retain(|row| row.run_id != data.info.run_id);
+    rows.extend(headline_metrics(data).into_iter().map(|(image, metric, value)| Row { run_id: data.info.run_id.clone(), image, metric, value }));
+    let csv_error = |error: String| RunDataError::Csv { path: path.to_path_buf(), line: None, message: error };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in &rows {
+        writer.serialize(row).map_err(|e| csv_error(e.to_string()))?;
+    }
+    let bytes = writer.into_inner().map_err(|e| csv_error(e.to_string()))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| RunDataError::Io { path: parent.to_path_buf(), source })?;
+    }
+    crate::results::write_atomically(path, &bytes).map_err(|source| RunDataError::Io { path: path.to_path_buf(), source })
+}
+
+/// One published figure (`results/published/figures.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedFigure {
+    /// Row id, referenced by comparisons.
+    pub id: String,
+    /// Where the figure was published.
+    pub source: String,
+    /// The report or table it is from.
+    pub report: String,
+    /// The row's name there.
+    pub row: String,
+    /// The base image it was measured on.
+    pub base: String,
+    /// Uncompressed size, MB (10^6 bytes).
+    pub uncompressed_mb: Option<f64>,
+    /// Compressed size, MB.
+    pub compressed_mb: Option<f64>,
+}
+
+/// One ratio that carries over between machines (`results/published/comparisons.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedComparison {
+    /// Short id.
+    pub id: String,
+    /// `ratio` (numerator / denominator) or `delta` (numerator - denominator, MB).
+    pub kind: String,
+    /// What the ratio means.
+    pub description: String,
+    /// Published figure id of the numerator.
+    pub numerator: String,
+    /// Published figure id of the denominator.
+    pub denominator: String,
+    /// `uncompressed` or `compressed`.
+    pub figure: String,
+    /// Our numerator image: `variant:role` (e.g. `aspnet-composite:webapi`) or a plan id.
+    pub ours_numerator: String,
+    /// Our denominator image.
+    pub ours_denominator: String,
+}
+
+/// A published ratio beside ours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedGap {
+    /// The comparison's id.
+    pub id: String,
+    /// What the ratio means.
+    pub description: String,
+    /// `ratio` or `delta` (MB).
+    pub kind: String,
+    /// `uncompressed` or `compressed`.
+    pub figure: String,
+    /// The published ratio (or delta, MB).
+    pub published: f64,
+    /// Our ratio or delta (`None`: the run lacks one of the images).
+    pub ours: Option<f64>,
+    /// `ours / published - 1`, percent.
+    pub gap_percent: Option<f64>,
+    /// Sources of the two published figures.
+    pub source: String,
+    /// Our two images, or why not measured.
+    pub ours_images: String,
+}
+
+/// Why the published dataset cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishedError {
+    /// A file could not be read.
+    #[error(transparent)]
+    Data(#[from] RunDataError),
+    /// A file is missing.
+    #[error("{0}: missing; the published dataset lives in results/published/")]
+    Missing(PathBuf),
+    /// A comparison names a figure that is not in figures.csv.
+    #[error("{file}: comparison '{comparison}' names figure '{figure}', which figures.csv does not have")]
+    UnknownFigure {
+        /// comparisons.csv.
+        file: PathBuf,
+        /// The comparison.
+        comparison: String,
+        /// The missing figure id.
+        figure: String,
+    },
+}
+
+/// Reads the published dataset from `directory` (`figures.csv`, `comparisons.csv`).
+pub fn load_published(directory: &Path) -> Result<(Vec<PublishedFigure>, Vec<PublishedComparison>), PublishedError> {
+    let figures_path = directory.join("figures.csv");
+    let comparisons_path = directory.join("comparisons.csv");
+    let figures: Vec<PublishedFigure> =
+        read_csv(&figures_path, &["id", "source", "report", "row", "base", "uncompressed_mb", "compressed_mb"])?.ok_or_else(|| PublishedError::Missing(figures_path.clone()))?;
+    let comparisons: Vec<PublishedComparison> =
+        read_csv(&comparisons_path, &["id", "kind", "description", "numerator", "denominator", "figure", "ours_numerator", "ours_denominator"])?
+            .ok_or_else(|| PublishedError::Missing(comparisons_path.clone()))?;
+    for (index, comparison) in comparisons.iter().enumerate() {
+        if comparison.kind != "ratio" && comparison.kind != "delta" {
+            return Err(PublishedError::Data(RunDataError::Csv {
+                path: comparisons_path.clone(),
+                line: Some(index as u64 + 2),
+                message: format!("kind '{}' of comparison '{}': allowed values are ratio, delta", comparison.kind, comparison.id),
+            }));
+        }
+        for figure in [&comparison.numerator, &comparison.denominator] {
+            if !figures.iter().any(|f| &f.id == figure) {
+                return Err(PublishedError::UnknownFigure { file: comparisons_path.clone(), comparison: comparison.id.clone(), figure: figure.clone() });
+            }
+        }
+    }
+    Ok((figures, comparisons))
+}
+
+/// Finds our image for a selector: a plan id, or `variant:role`.
+fn select<'a>(data: &'a RunData, selector: &str) -> Option<&'a crate::rundata::SizeRow> {
+    match selector.split_once(':') {
+        Some((variant, role)) => data.sizes.iter().find(|row| row.role == role && row.variants.split(';').any(|v| v == variant)),
+        None => data.size_row(selector),
+    }
+}
+
+/// Our ratios beside the published ones.
+pub fn against_published(data: &RunData, figures: &[PublishedFigure], comparisons: &[PublishedComparison]) -> Vec<PublishedGap> {
+    let figure = |id: &str| figures.iter().find(|f| f.id == id);
+    let mut gaps = Vec::new();
+    for comparison in comparisons {
+        let (Some(numerator), Some(denominator)) = (figure(&comparison.numerator), figure(&comparison.denominator)) else { continue };
+        let compressed = comparison.figure == "compressed";
+        let pick = |f: &PublishedFigure| if compressed { f.compressed_mb } else { f.uncompressed_mb };
+        let (Some(top), Some(bottom)) = (pick(numerator), pick(denominator)) else { continue };
+        let delta = comparison.kind == "delta";
+        let combine = |top: f64, bottom: f64| if delta { top - bottom } else { top / bottom };
+        let published = combine(top, bottom);
+        let ours_pair = select(data, &comparison.ours_numerator).zip(select(data, &comparison.ours_denominator));
+        let ours = ours_pair.map(|(n, d)| {
+            let value = |row: &crate::rundata::SizeRow| if compressed { row.gzip_bytes } else { row.content_bytes } as f64 / crate::report::MB;
+            combine(value(n), value(d))
+        });
+        gaps.push(PublishedGap {
+            id: comparison.id.clone(),
+            kind: comparison.kind.clone(),
+            description: comparison.description.clone(),
+            figure: comparison.figure.clone(),
+            published,
+            ours,
+            gap_percent: ours.map(|ours| (ours / published - 1.0) * 100.0),
+            source: if numerator.source == denominator.source { numerator.source.clone() } else { format!("{}; {}", numerator.source, denominator.source) },
+            ours_images: match ours_pair {
+                Some((n, d)) => format!("{} / {}", n.image, d.image),
+                None => format!("not in this run ({} / {})", comparison.ours_numerator, comparison.ours_denominator),
+            },
+        });
+    }
+    gaps
+}
+
+/// The published comparison as CSV.
+pub fn gaps_csv(gaps: &[PublishedGap]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["id", "kind", "description", "figure", "published", "ours", "gap_percent", "our_images", "source"])?;
+    for gap in gaps {
+        writer.write_record([
+            gap.id.clone(),
+            gap.kind.clone(),
+            gap.description.clone(),
+            gap.figure.clone(),
+            format!("{:.3}", gap.published),
+            gap.ours.map(|v| format!("{v:.3}")).unwrap_or_default(),
+            gap.gap_percent.map(|v| format!("{v:+.1}")).unwrap_or_default(),
+            gap.ours_images.clone(),
+            gap.source.clone(),
+        ])?;
+    }
+    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn welch_separates_shifted_samples_and_not_noise() {
+        let a = [100.0, 102.0, 98.0, 101.0, 99.0, 100.5, 99.5, 100.2];
+        let shifted: Vec<f64> = a.iter().map(|v| v + 10.0).collect();
+        assert!(welch_p_value(&a, &shifted).unwrap() < 0.001);
+        let same: Vec<f64> = a.iter().rev().copied().collect();
+        assert!(welch_p_value(&a, &same).unwrap() > 0.9);
+        assert_eq!(welch_p_value(&a[..1], &same), None);
+        assert_eq!(welch_p_value(&[5.0, 5.0], &[5.0, 5.0]), Some(1.0));
+    }
+
+    #[test]
+    fn welch_matches_a_known_value() {
+        // Welch: t = -2.074, 10.2 degrees of freedom, two-sided p = 0.0643 (by numerical
+        // integration of the t density).
+        let a = [19.8, 20.4, 19.6, 17.8, 18.5, 18.9, 18.3, 18.9, 19.5, 22.0];
+        let b = [28.2, 26.6, 20.1, 23.3, 25.2, 22.1, 17.7, 27.6, 20.6, 13.7];
+        let p = welch_p_value(&a, &b).unwrap();
+        assert!((p - 0.0643).abs() < 0.001, "{p}");
+    }
+
+    #[test]
+    fn verdict_needs_significance_and_size() {
+        assert_eq!(verdict(0.10, 0.01, 0.05, 0.05), Verdict::Regression);
+        assert_eq!(verdict(-0.10, 0.01, 0.05, 0.05), Verdict::Improvement);
+        assert_eq!(verdict(0.10, 0.20, 0.05, 0.05), Verdict::NoChange);
+        assert_eq!(verdict(0.02, 0.0001, 0.05, 0.05), Verdict::NoChange);
+    }
+}

@@ -1,0 +1,365 @@
+//! `report.md` and `report.html` of a run directory: the size tables in the shapes of the
+//! published reports (.NET 8: image kind, base, uncompressed, compressed, ratio; .NET 10: name,
+//! publish type, distroless, globalization, compressed; dotnet-docker#1821: total, owned,
+//! shared), the start-up table with confidence intervals and ratios, build times, and the
+//! plots. Both documents come from one list of [`Section`]s, so they always agree.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::plan::{Content, PlannedImage};
+use crate::rundata::RunData;
+use crate::scenario::Base;
+
+/// Bytes per MB in every table (10^6, as the published reports use).
+pub const MB: f64 = 1e6;
+
+/// A table with a title and a note under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Heading.
+    pub title: String,
+    /// One sentence on what the table shows.
+    pub note: String,
+    /// Column headers (with units).
+    pub headers: Vec<String>,
+    /// Cells, row by row, already formatted.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A plot file to embed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotRef {
+    /// Caption.
+    pub title: String,
+    /// Path relative to the report (e.g. `plots/sizes.svg`).
+    pub path: String,
+}
+
+/// A part of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Section {
+    /// A table.
+    Table(Table),
+    /// A plot.
+    Plot(PlotRef),
+    /// A paragraph of plain text.
+    Text(String),
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / MB)
+}
+
+fn base_name(base: &Base) -> String {
+    match base {
+        Base::Local { name, image, .. } => format!("{name} ({image})"),
+        Base::Reference { image } => image.clone(),
+    }
+}
+
+fn is_distroless(base: &Base) -> bool {
+    base.image().contains("distroless") || base.image().contains("chiseled") || matches!(base, Base::Local { name, .. } if name.contains("distroless"))
+}
+
+fn has_icu(base: &Base) -> Option<bool> {
+    match base {
+        Base::Local { icu, .. } => Some(*icu),
+        Base::Reference { .. } => None,
+    }
+}
+
+/// What the app image stands on, e.g. `runtime-composite.aspnet`, or the base for a
+/// self-contained app.
+fn publish_type(image: &PlannedImage) -> String {
+    match &image.content {
+        Content::App { publish, composite, .. } => {
+            let composite = if *composite { ", composite" } else { "" };
+            let publish = serde_json::to_value(publish).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            format!("{publish}{composite}")
+        }
+        _ => image.role.clone(),
+    }
+}
+
+fn app_images(data: &RunData) -> Vec<&PlannedImage> {
+    data.plan.images.iter().filter(|image| matches!(image.content, Content::App { .. })).collect()
+}
+
+/// The baseline image of an app: the app's image in the scenario's first variant that has it.
+fn baseline_of<'a>(data: &'a RunData, app_role: &str) -> Option<&'a PlannedImage> {
+    data.plan.scenario.variants.iter().find_map(|variant| {
+        data.plan.images.iter().find(|image| image.role == app_role && image.variants.contains(variant) && matches!(image.content, Content::App { .. }))
+    })
+}
+
+fn parent_name(image: &PlannedImage) -> String {
+    match &image.parent {
+        crate::plan::Parent::Image(id) => id.clone(),
+        crate::plan::Parent::Base(reference) => reference.clone(),
+    }
+}
+
+/// The sections of a run's report, in order.
+pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
+    let mut sections = Vec::new();
+    let info = &data.info;
+    let scenario = &data.plan.scenario;
+    let mut about = format!(
+        "Scenario `{}` ({}), run {}: .NET {}, base {}, {} variant(s).",
+        scenario.name,
+        scenario.description,
+        info.run_id,
+        scenario.dotnet,
+        base_name(&scenario.base),
+        scenario.variants.len()
+    );
+    let machine = &info.machine;
+    let _ = write!(about, " Machine: {}, {} cores, {:.1} GiB, kernel {}.", machine.cpu, machine.cores, machine.memory_bytes as f64 / 1024f64.powi(3), machine.kernel);
+    if let Some(engine) = &info.engine {
+        let _ = write!(about, " Engine: {} (API {}, {}).", engine.version, engine.negotiated_api_version, engine.storage_driver);
+    }
+    if let Some(git) = &info.git {
+        let _ = write!(about, " Project commit {}{}.", &git.commit[..git.commit.len().min(12)], if git.dirty { " (with local changes)" } else { "" });
+    }
+    sections.push(Section::Text(about));
+
+    if !data.sizes.is_empty() {
+        sections.extend(size_tables(data));
+    }
+    if !data.startup.is_empty() {
+        sections.push(Section::Table(startup_table(data)));
+    }
+    if !data.builds.is_empty() {
+        sections.push(Section::Table(build_table(data)));
+    }
+    sections.extend(plots.iter().cloned().map(Section::Plot));
+    sections
+}
+
+fn size_tables(data: &RunData) -> Vec<Section> {
+    let base = &data.plan.scenario.base;
+    let apps = app_images(data);
+    let mut kind_rows = Vec::new();
+    let mut deployment_rows = Vec::new();
+    for image in &apps {
+        let Some(size) = data.size_row(&image.id) else { continue };
+        let ratio = baseline_of(data, &image.role)
+            .and_then(|baseline| data.size_row(&baseline.id))
+            .map(|baseline| format!("{:.2}", size.gzip_bytes as f64 / baseline.gzip_bytes as f64))
+            .unwrap_or_default();
+        kind_rows.push(vec![image.id.clone(), parent_name(image), mb(size.content_bytes), mb(size.gzip_bytes), mb(size.zstd_bytes), ratio]);
+        let yes_no = |flag: bool| if flag { "yes" } else { "no" }.to_string();
+        deployment_rows.push(vec![
+            image.id.clone(),
+            publish_type(image),
+            yes_no(is_distroless(base)),
+            has_icu(base).map(yes_no).unwrap_or_else(|| "unknown".into()),
+            mb(size.gzip_bytes),
+        ]);
+    }
+    let mut sections = vec![
+        Section::Table(Table {
+            title: "Image sizes".into(),
+            note: "Per app image (the shape of the .NET 8 size report); compressed = gzip level 6 of the layers, as a registry stores them; ratio = compressed size against the scenario's first variant's image of the same app.".into(),
+            headers: ["Image kind", "Base", "Uncompressed (MB)", "Compressed (MB)", "zstd (MB)", "Ratio"].map(String::from).to_vec(),
+            rows: kind_rows,
+        }),
+        Section::Table(Table {
+            title: "Deployment types".into(),
+            note: "The shape of the .NET 10 size report.".into(),
+            headers: ["Name", "Publish type", "Distroless", "Globalization", "Compressed (MB)"].map(String::from).to_vec(),
+            rows: deployment_rows,
+        }),
+    ];
+    let owned: Vec<Vec<String>> = data
+        .sharing
+        .iter()
+        .filter(|row| row.set == "all" && row.figure == "content")
+        .map(|row| vec![row.image.clone(), mb(row.total_bytes), format!("{:.2}", row.owned_bytes as f64 / MB), mb(row.shared_bytes)])
+        .collect();
+    if !owned.is_empty() {
+        sections.push(Section::Table(Table {
+            title: "Layer sharing".into(),
+            note: "Every image of the scenario (the shape of dotnet-docker#1821): owned = layers no other image has; uncompressed.".into(),
+            headers: ["Image", "Total (MB)", "Owned (MB)", "Shared (MB)"].map(String::from).to_vec(),
+            rows: owned,
+        }));
+    }
+    let mut sets = Vec::new();
+    for variant in &data.plan.scenario.variants {
+        let rows: Vec<_> = data.sharing.iter().filter(|row| &row.set == variant).collect();
+        let content = rows.iter().find(|row| row.figure == "content");
+        let gzip = rows.iter().find(|row| row.figure == "gzip");
+        if let (Some(content), Some(gzip)) = (content, gzip) {
+            let images = rows.iter().filter(|row| row.figure == "content").count();
+            sets.push(vec![
+                variant.clone(),
+                images.to_string(),
+                mb(content.set_sum_bytes),
+                mb(content.set_stored_once_bytes),
+                mb(gzip.set_stored_once_bytes),
+            ]);
+        }
+    }
+    if !sets.is_empty() {
+        sections.push(Section::Table(Table {
+            title: "Stored once per variant".into(),
+            note: "All images of a variant (runtime-deps, frameworks, apps) as a registry or a machine stores them: shared layers once.".into(),
+            headers: ["Variant", "Images", "Sum as separate images (MB)", "Stored once (MB)", "Stored once, gzip (MB)"].map(String::from).to_vec(),
+            rows: sets,
+        }));
+    }
+    sections
+}
+
+fn startup_table(data: &RunData) -> Table {
+    let mut rows = Vec::new();
+    for row in data.startup.iter().filter(|row| row.phase == "total") {
+        let first = data.startup_row(&row.image, &row.cache, "first_request").map(|r| format!("{:.1}", r.median_ms)).unwrap_or_default();
+        let main = data.startup_row(&row.image, &row.cache, "time_to_main").map(|r| format!("{:.0}", r.median_ms)).unwrap_or_default();
+        let relative = if row.image == row.baseline {
+            "baseline".to_string()
+        } else if row.times_faster.is_finite() {
+            format!("{:.2} ± {:.2} times faster", row.times_faster, row.times_faster_error)
+        } else {
+            String::new()
+        };
+        rows.push(vec![
+            row.image.clone(),
+            row.cache.clone(),
+            format!("{}{}", row.runs, if row.failures > 0 { format!(" ({} failed)", row.failures) } else { String::new() }),
+            format!("{:.1}", row.median_ms),
+            format!("{:.1} ({:.1} – {:.1})", row.mean_ms, row.ci95_low_ms, row.ci95_high_ms),
+            format!("{:.1}", row.stddev_ms),
+            format!("{:.1}", row.p95_ms),
+            main,
+            first,
+            relative,
+        ]);
+    }
+    Table {
+        title: "Start-up".into(),
+        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run. Mean with its bootstrap 95% interval; ratios against the first variant's image of the same app.".into(),
+        headers: ["Image", "Cache", "Runs", "Median (ms)", "Mean (95% CI) (ms)", "SD (ms)", "p95 (ms)", "Time to Main (ms)", "First request (ms)", "Relative"].map(String::from).to_vec(),
+        rows,
+    }
+}
+
+fn build_table(data: &RunData) -> Table {
+    Table {
+        title: "Build".into(),
+        note: "Wall time of preparing (NuGet packs, crossgen2, publish) and building each image; up-to-date images were not rebuilt.".into(),
+        headers: ["Image", "Status", "Build time (s)", "Context (MB)"].map(String::from).to_vec(),
+        rows: data
+            .builds
+            .iter()
+            .map(|build| vec![build.id.clone(), build.status.word().to_string(), format!("{:.1}", build.seconds), mb(build.context_bytes)])
+            .collect(),
+    }
+}
+
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The report as Markdown.
+pub fn markdown(data: &RunData, sections: &[Section]) -> String {
+    let mut out = format!("# r2r report: {}\n\n", data.plan.scenario.name);
+    for section in sections {
+        match section {
+            Section::Text(text) => {
+                let _ = writeln!(out, "{text}\n");
+            }
+            Section::Plot(plot) => {
+                let _ = writeln!(out, "![{}]({})\n", plot.title, plot.path);
+            }
+            Section::Table(table) => {
+                let _ = writeln!(out, "## {}\n\n{}\n", table.title, table.note);
+                let _ = writeln!(out, "| {} |", table.headers.iter().map(|h| markdown_cell(h)).collect::<Vec<_>>().join(" | "));
+                let _ = writeln!(out, "|{}", table.headers.iter().map(|_| "---|").collect::<String>());
+                for row in &table.rows {
+                    let _ = writeln!(out, "| {} |", row.iter().map(|c| markdown_cell(c)).collect::<Vec<_>>().join(" | "));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1200px;color:#222}\
+table{border-collapse:collapse;margin:0.5em 0 1.5em}\
+th,td{border:1px solid #bbb;padding:3px 8px;text-align:right}\
+th:first-child,td:first-child{text-align:left}th{background:#eee}\
+figure{margin:1em 0}figure svg,figure img{max-width:100%;height:auto}p.note{color:#555}";
+
+/// The report as one self-contained HTML page: SVG plots are inlined (read from
+/// `report_dir`), so the page needs no other file and no script.
+pub fn html(data: &RunData, sections: &[Section], report_dir: &Path) -> String {
+    let title = format!("r2r report: {}", data.plan.scenario.name);
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        escape_html(&title),
+        escape_html(&title)
+    );
+    for section in sections {
+        match section {
+            Section::Text(text) => {
+                let _ = writeln!(out, "<p>{}</p>", escape_html(&text.replace('`', "")));
+            }
+            Section::Plot(plot) => {
+                let inline = plot
+                    .path
+                    .ends_with(".svg")
+                    .then(|| std::fs::read_to_string(report_dir.join(&plot.path)).ok())
+                    .flatten()
+                    .map(|svg| match svg.find("<svg") {
+                        Some(start) => svg[start..].to_string(),
+                        None => String::new(),
+                    })
+                    .filter(|svg| !svg.is_empty());
+                match inline {
+                    Some(svg) => {
+                        let _ = writeln!(out, "<figure>\n{svg}\n<figcaption>{}</figcaption>\n</figure>", escape_html(&plot.title));
+                    }
+                    None => {
+                        let _ = writeln!(out, "<p>(plot {} not found)</p>", escape_html(&plot.path));
+                    }
+                }
+            }
+            Section::Table(table) => {
+                let _ = writeln!(out, "<h2>{}</h2>\n<p class=\"note\">{}</p>\n<table>\n<thead><tr>", escape_html(&table.title), escape_html(&table.note));
+                for header in &table.headers {
+                    let _ = write!(out, "<th>{}</th>", escape_html(header));
+                }
+                out.push_str("</tr></thead>\n<tbody>\n");
+                for row in &table.rows {
+                    out.push_str("<tr>");
+                    for cell in row {
+                        let _ = write!(out, "<td>{}</td>", escape_html(cell));
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</tbody>\n</table>\n");
+            }
+        }
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// Writes `report.md` and `report.html` into the run directory; returns their paths.
+pub fn write(data: &RunData, plots: &[PlotRef]) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let sections = sections(data, plots);
+    let md_path = data.directory.join("report.md");
+    let html_path = data.directory.join("report.html");
+    crate::results::write_atomically(&md_path, markdown(data, &sections).as_bytes())?;
+    crate::results::write_atomically(&html_path, html(data, &sections, &data.directory).as_bytes())?;
+    Ok(vec![md_path, html_path])
+}

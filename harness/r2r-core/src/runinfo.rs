@@ -1,0 +1,288 @@
+//! `run.json`: what a run directory holds and where it came from — the machine, the engine,
+//! the .NET versions, the project's commit, the scenario's content hash — and which steps
+//! finished. Readers of a run directory ([`load`]) check its schema version and scenario first.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineInfo;
+
+/// The version of the run directory's layout and file columns. Readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The file name of the run record inside a run directory.
+pub const FILE: &str = "run.json";
+
+/// The record of one run (`run.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Layout version of the run directory ([`SCHEMA_VERSION`] when written).
+    pub schema_version: u32,
+    /// The r2r version that wrote the run.
+    pub r2r_version: String,
+    /// The run id (UTC start time, e.g. `20261124T193000Z`); the directory's name.
+    pub run_id: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// SHA-256 (hex) of the scenario file's bytes.
+    pub scenario_content_hash: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When the run last finished a step (RFC 3339, UTC); `None` while it runs.
+    pub finished_at: Option<String>,
+    /// The machine the run measured on.
+    pub machine: Machine,
+    /// The Docker engine (absent when the run never reached one).
+    pub engine: Option<EngineInfo>,
+    /// .NET versions.
+    pub dotnet: DotnetVersions,
+    /// The project's git commit, when the project is a git checkout.
+    pub git: Option<GitState>,
+    /// Per step (`build`, `verify`, `sizes`, `startup`, `report`, `plot`): how it ended.
+    pub steps: BTreeMap<String, StepState>,
+}
+
+/// The machine a run measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Machine {
+    /// CPU model name (`/proc/cpuinfo`).
+    pub cpu: String,
+    /// Logical CPUs available to r2r.
+    pub cores: usize,
+    /// Total memory, bytes (`/proc/meminfo`).
+    pub memory_bytes: u64,
+    /// Kernel release (`/proc/sys/kernel/osrelease`).
+    pub kernel: String,
+    /// Operating system (`PRETTY_NAME` of `/etc/os-release`).
+    pub os: String,
+}
+
+/// .NET versions of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct DotnetVersions {
+    /// The runtime version the scenario pins (the images' frameworks).
+    pub runtime: String,
+    /// The host SDK that published the apps (`dotnet --version`), when found.
+    pub sdk: Option<String>,
+}
+
+/// The project's git state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GitState {
+    /// `HEAD`'s commit id.
+    pub commit: String,
+    /// Whether the working tree had uncommitted changes.
+    pub dirty: bool,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepState {
+    /// `ok`, `failed` (finished with failures; its results are kept) or `error` (did not finish).
+    pub status: String,
+    /// Wall time of the step, seconds.
+    pub seconds: f64,
+    /// What went wrong, if anything.
+    pub detail: Option<String>,
+}
+
+/// Why a run directory cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RunInfoError {
+    /// No run.json: not a run directory, or one written before run.json existed.
+    #[error("{path}: no run.json; this is not an r2r run directory, or one written by an older r2r (schema version < {SCHEMA_VERSION}); run the scenario again")]
+    Missing {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// run.json is not valid.
+    #[error("{path}: not a valid run.json: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// Written with another layout version.
+    #[error("{path}: schema version {found}, this r2r reads version {SCHEMA_VERSION}; run the scenario again with this r2r")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// The version it declares.
+        found: u32,
+    },
+    /// A run of another scenario.
+    #[error("{path}: a run of scenario '{found}', not '{expected}'")]
+    Scenario {
+        /// The file.
+        path: PathBuf,
+        /// The scenario it records.
+        found: String,
+        /// The scenario asked for.
+        expected: String,
+    },
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Machine {
+    /// Reads this machine's description from /proc and /etc/os-release (empty fields where
+    /// unavailable).
+    pub fn current() -> Machine {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let cpu = read("/proc/cpuinfo")
+            .lines()
+            .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .unwrap_or_default();
+        let memory_bytes = read("/proc/meminfo")
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .unwrap_or(0);
+        let os = read("/etc/os-release")
+            .lines()
+            .find_map(|line| line.strip_prefix("PRETTY_NAME="))
+            .map(|value| value.trim_matches('"').to_string())
+            .unwrap_or_default();
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            memory_bytes,
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            os,
+        }
+    }
+}
+
+impl GitState {
+    /// The git state of `root`, or `None` when it is not a checkout or git is missing.
+    pub fn of(root: &Path) -> Option<GitState> {
+        let output = Command::new("git").arg("-C").arg(root).args(["rev-parse", "HEAD"]).output().ok()?;
+        if !output.status.success() {
+            return None;
+        }
+        let commit = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let dirty = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["status", "--porcelain", "--untracked-files=no"])
+            .output()
+            .map(|o| !o.stdout.is_empty())
+            .unwrap_or(false);
+        Some(GitState { commit, dirty })
+    }
+}
+
+/// The host SDK's version (`dotnet --version`), when `dotnet` is on PATH.
+pub fn sdk_version() -> Option<String> {
+    let output = Command::new("dotnet").arg("--version").output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+impl RunInfo {
+    /// Records a step's end.
+    pub fn step(&mut self, name: &str, status: &str, seconds: f64, detail: Option<String>) {
+        self.steps.insert(name.to_string(), StepState { status: status.to_string(), seconds, detail });
+    }
+
+    /// Whether a step finished (with or without failures), so that a resumed run skips it.
+    pub fn finished(&self, name: &str) -> bool {
+        self.steps.get(name).is_some_and(|step| step.status == "ok" || step.status == "failed")
+    }
+
+    /// Writes `run.json` into `directory` (whole, atomically).
+    pub fn save(&self, directory: &Path) -> Result<(), RunInfoError> {
+        let path = directory.join(FILE);
+        let bytes = serde_json::to_vec_pretty(self).map_err(|error| RunInfoError::Invalid { path: path.clone(), message: error.to_string() })?;
+        crate::results::write_atomically(&path, &bytes).map_err(|source| RunInfoError::Io { path, source })
+    }
+}
+
+/// Reads a run directory's `run.json`, checking its schema version and, when given, its
+/// scenario.
+pub fn load(directory: &Path, expected_scenario: Option<&str>) -> Result<RunInfo, RunInfoError> {
+    let path = directory.join(FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(RunInfoError::Missing { path: directory.to_path_buf() }),
+        Err(source) => return Err(RunInfoError::Io { path, source }),
+    };
+    // The version is checked before the rest, so that an older layout gets its own message.
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| RunInfoError::Invalid { path: path.clone(), message: error.to_string() })?;
+    let found = value.get("schema_version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+    if found != SCHEMA_VERSION {
+        return Err(RunInfoError::Schema { path, found });
+    }
+    let info: RunInfo = serde_json::from_value(value).map_err(|error| RunInfoError::Invalid { path: path.clone(), message: error.to_string() })?;
+    if let Some(expected) = expected_scenario {
+        if info.scenario != expected {
+            return Err(RunInfoError::Scenario { path, found: info.scenario, expected: expected.to_string() });
+        }
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RunInfo {
+        RunInfo {
+            schema_version: SCHEMA_VERSION,
+            r2r_version: "0.1.0".into(),
+            run_id: "20261124T000000Z".into(),
+            scenario: "quick".into(),
+            scenario_content_hash: "ab".into(),
+            started_at: "2026-11-24T00:00:00Z".into(),
+            finished_at: None,
+            machine: Machine::current(),
+            engine: None,
+            dotnet: DotnetVersions { runtime: "10.0.12".into(), sdk: None },
+            git: None,
+            steps: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_checks_scenario_and_schema() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut info = sample();
+        info.step("sizes", "ok", 1.5, None);
+        info.save(directory.path()).unwrap();
+        assert_eq!(load(directory.path(), Some("quick")).unwrap(), info);
+        assert!(info.finished("sizes") && !info.finished("startup"));
+        let error = load(directory.path(), Some("composite")).unwrap_err().to_string();
+        assert!(error.contains("scenario 'quick', not 'composite'"), "{error}");
+        info.schema_version = 0;
+        info.save(directory.path()).unwrap();
+        let error = load(directory.path(), None).unwrap_err().to_string();
+        assert!(error.contains("schema version 0") && error.contains("reads version 1"), "{error}");
+    }
+
+    #[test]
+    fn missing_and_invalid_files_say_so() {
+        let directory = tempfile::tempdir().unwrap();
+        assert!(matches!(load(directory.path(), None), Err(RunInfoError::Missing { .. })));
+        std::fs::write(directory.path().join(FILE), "{ not json").unwrap();
+        let error = load(directory.path(), None).unwrap_err().to_string();
+        assert!(error.contains("run.json") && error.contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn reads_this_machine() {
+        let machine = Machine::current();
+        assert!(machine.cores >= 1);
+        assert!(machine.memory_bytes > 0);
+        assert!(!machine.kernel.is_empty());
+    }
+}
