@@ -251,6 +251,20 @@ fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
 
 /// Runs the command; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
+    // Commands that read run directories need neither the experiment catalog nor an engine.
+    let offline = match &cli.command {
+        Command::Report(arguments) => Some(find_root(cli.root.clone()).and_then(|root| reports::report_command(&root, arguments))),
+        Command::Plot(arguments) => Some(find_root(cli.root.clone()).and_then(|root| reports::plot_command(&root, arguments))),
+        Command::Compare(arguments) => Some(find_root(cli.root.clone()).and_then(|root| reports::compare_command(&root, arguments))),
+        _ => None,
+    };
+    if let Some(result) = offline {
+        return match result {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(error) => output::error(&error),
+        };
+    }
     let project = match project(&cli) {
         Ok(project) => project,
         Err(error) => return output::error(&error),
@@ -262,20 +276,6 @@ pub async fn run(cli: Cli) -> u8 {
                 print!("{}", plan.describe());
                 0
             }
-            Err(error) => output::error(&error),
-        };
-    }
-    // Commands that read run directories need no engine.
-    let offline = match &cli.command {
-        Command::Report(arguments) => Some(reports::report_command(&project.root, arguments)),
-        Command::Plot(arguments) => Some(reports::plot_command(&project.root, arguments)),
-        Command::Compare(arguments) => Some(reports::compare_command(&project.root, arguments)),
-        _ => None,
-    };
-    if let Some(result) = offline {
-        return match result {
-            Ok(true) => 0,
-            Ok(false) => 1,
             Err(error) => output::error(&error),
         };
     }

@@ -54,7 +54,10 @@ fn quick_scenario_end_to_end() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "r2r run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     let latest = root.join("results/quick/latest");
-    for file in ["plan.json", "engine.json", "build.json", "verify.json", "sizes.csv", "layers.csv", "sharing.csv", "startup-runs.csv", "startup.csv", "summary.json"] {
+    for file in [
+        "run.json", "plan.json", "engine.json", "build.json", "verify.json", "sizes.csv", "layers.csv", "sharing.csv", "startup-runs.csv", "startup.csv", "summary.json",
+        "report.md", "report.html", "plots/sizes.svg", "plots/startup-console.svg",
+    ] {
         assert!(latest.join(file).is_file(), "{file} written by r2r run");
     }
     let summary = read_json(&latest.join("summary.json"));
@@ -153,4 +156,71 @@ fn interrupt_removes_running_containers() {
     let left = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
     let new: Vec<&String> = left.iter().filter(|id| !before.contains(id)).collect();
     assert!(new.is_empty(), "containers left behind: {new:?}");
+}
+
+/// SIGINT in the middle of the start-up runs of `r2r run`: the finished steps and runs are
+/// kept, and `r2r run --resume` adds only the missing runs and finishes the run.
+#[test]
+fn interrupted_run_resumes() {
+    let root = root();
+    let (runtime, engine) = engine();
+    r2r(&root).args(["build", "--scenario", "quick"]).assert().success();
+    let runs = 6;
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("r2r"))
+        .current_dir(&root)
+        .env("R2R_WORK_DIR", root.join(".r2r/work"))
+        .args(["run", "--scenario", "quick", "--runs", &runs.to_string(), "--warmup", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the new run's first recorded start-up runs, then interrupt.
+    let started = std::time::Instant::now();
+    let latest = root.join("results/quick/latest");
+    let run_dir = loop {
+        let runs_file = latest.join("startup-runs.csv");
+        let recorded = std::fs::read_to_string(&runs_file).map(|t| t.lines().count().saturating_sub(1)).unwrap_or(0);
+        let fresh = std::fs::metadata(latest.join("run.json")).and_then(|m| m.modified()).map(|t| t.elapsed().map(|e| e < started.elapsed()).unwrap_or(false)).unwrap_or(false);
+        if fresh && recorded >= 3 {
+            break latest.canonicalize().unwrap();
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(300), "r2r run never recorded start-up runs");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    let before = std::fs::read_to_string(run_dir.join("startup-runs.csv")).unwrap();
+    let kept = before.lines().count() - 1;
+    assert!(kept >= 3 && kept < 2 * runs, "{kept} runs kept");
+    let info = read_json(&run_dir.join("run.json"));
+    assert_eq!(info["steps"]["sizes"]["status"], "ok", "{info}");
+    assert!(info["steps"].get("startup").is_none(), "start-up did not finish: {info}");
+
+    let output = r2r(&root).args(["run", "--scenario", "quick", "--runs", &runs.to_string(), "--warmup", "0", "--resume"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("resuming start-up: {kept} run(s) already recorded")), "{stderr}");
+    assert!(stderr.contains("sizes: finished before, kept"), "{stderr}");
+    let after = std::fs::read_to_string(run_dir.join("startup-runs.csv")).unwrap();
+    assert!(after.starts_with(&before), "the runs recorded before the interruption are kept as they were");
+    let rows = common_rows(&run_dir.join("startup-runs.csv"));
+    for image in ["no-composite.console", "runtime-composite.console"] {
+        let mut numbers: Vec<u64> = rows.iter().filter(|r| r["image"] == image && r["cache"] == "warm").map(|r| r["run"].parse().unwrap()).collect();
+        numbers.sort();
+        assert_eq!(numbers, (1..=runs as u64).collect::<Vec<_>>(), "{image}: every run once");
+    }
+    let info = read_json(&run_dir.join("run.json"));
+    for step in ["build", "verify", "sizes", "startup", "report"] {
+        assert_eq!(info["steps"][step]["status"], "ok", "{step}: {info}");
+    }
+    assert!(run_dir.join("report.html").is_file());
+    let left = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+}
+
+fn common_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader.deserialize().map(|row| row.unwrap()).collect()
 }
