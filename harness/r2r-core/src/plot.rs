@@ -462,31 +462,40 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                 images.push(run.image.clone());
             }
         }
-        let mut categories = Vec::new();
-        let mut samples = Vec::new();
-        let mut colours = Vec::new();
-        for image in &images {
-            for (index, cache) in ["cold", "warm"].iter().enumerate() {
-                let values: Vec<f64> = runs.iter().filter(|r| &r.image == image && r.cache == *cache).filter_map(|r| r.total_ms).collect();
-                if !values.is_empty() {
-                    categories.push(format!("{image} ({cache})"));
-                    samples.push(values);
-                    colours.push(index);
+        let phases: &[(&str, &str, &str)] = &[
+            ("", "total_ms", if app == "console" { "create to exit" } else { "create to first HTTP 200" }),
+            ("-time-to-main", "time_to_main_ms", "process start to Main, as the app reports it"),
+            ("-first-request", "first_request_ms", "one request once ready"),
+        ];
+        for (suffix, column, what) in phases {
+            let mut categories = Vec::new();
+            let mut samples = Vec::new();
+            let mut colours = Vec::new();
+            for image in &images {
+                for (index, cache) in ["cold", "warm"].iter().enumerate() {
+                    let values: Vec<f64> = runs.iter().filter(|r| &r.image == image && r.cache == *cache).filter_map(|r| phase_value(r, column)).collect();
+                    if !values.is_empty() {
+                        categories.push(format!("{image} ({cache})"));
+                        samples.push(values);
+                        colours.push(index);
+                    }
                 }
             }
+            if samples.is_empty() {
+                continue;
+            }
+            charts.push((
+                format!("startup-{app}{suffix}"),
+                Chart::Strips {
+                    title: format!("Start-up of the {app} app: {what}"),
+                    value_label: "ms (box: quartiles, line: min to max, bar: median)".into(),
+                    categories,
+                    samples,
+                    colours,
+                    legend: vec![("cold cache".into(), 0), ("warm cache".into(), 1)],
+                },
+            ));
         }
-        let what = if app == "console" { "create to exit" } else { "create to first HTTP 200" };
-        charts.push((
-            format!("startup-{app}"),
-            Chart::Strips {
-                title: format!("Start-up of the {app} app, {what}"),
-                value_label: "ms (box: quartiles, line: min to max, bar: median)".into(),
-                categories,
-                samples,
-                colours,
-                legend: vec![("cold cache".into(), 0), ("warm cache".into(), 1)],
-            },
-        ));
     }
     let summary = summary.unwrap_or_default();
     let totals: Vec<&StartupRow> = summary.iter().filter(|r| r.phase == "total").collect();
@@ -530,6 +539,14 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
         ));
     }
     Ok((charts, skipped))
+}
+
+fn phase_value(run: &StartupRunRow, column: &str) -> Option<f64> {
+    match column {
+        "time_to_main_ms" => run.time_to_main_ms,
+        "first_request_ms" => run.first_request_ms,
+        _ => run.total_ms,
+    }
 }
 
 /// Draws every plot the run directory's files allow into `out_dir`.

@@ -25,7 +25,20 @@ fn every_plot_of_a_run_in_svg_and_png() {
     let out = tempfile::tempdir().unwrap();
     let outcome = plot::plot_run(&recorded(), out.path(), &both()).unwrap();
     let names: Vec<&str> = outcome.drawn.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["sizes", "sharing", "startup-console", "startup-webapi", "startup-phases", "size-vs-startup"]);
+    assert_eq!(
+        names,
+        [
+            "sizes",
+            "sharing",
+            "startup-console",
+            "startup-console-time-to-main",
+            "startup-webapi",
+            "startup-webapi-time-to-main",
+            "startup-webapi-first-request",
+            "startup-phases",
+            "size-vs-startup"
+        ]
+    );
     assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
     for drawn in &outcome.drawn {
         assert_eq!(drawn.files.len(), 2);

@@ -182,3 +182,26 @@ fn bad_run_directories_get_clear_messages() {
     let error = RunData::load(bad_cell.path(), None).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("sizes.csv:4"), "{error}");
 }
+
+#[test]
+fn startup_summary_csv_matches_its_snapshot() {
+    use r2r_core::startup;
+    let records = startup::read_runs(&recorded().join("startup-runs.csv")).unwrap();
+    assert_eq!(records.len(), 160);
+    let data = RunData::load(&recorded(), None).unwrap();
+    let targets = startup::targets(&data.plan);
+    let summaries = startup::summarize(&records, &targets, &data.plan.scenario.variants, 1);
+    let csv = String::from_utf8(startup::summary_csv(&summaries).unwrap()).unwrap();
+    // The recorded run's own startup.csv was written by the same code from the same runs
+    // before they were rounded to microseconds: the same rows, the same means.
+    let recorded_csv = std::fs::read_to_string(recorded().join("startup.csv")).unwrap();
+    assert_eq!(csv.lines().count(), recorded_csv.lines().count());
+    for (ours, theirs) in csv.lines().zip(recorded_csv.lines()).skip(1) {
+        let ours: Vec<&str> = ours.split(',').collect();
+        let theirs: Vec<&str> = theirs.split(',').collect();
+        assert_eq!(ours[..7], theirs[..7]);
+        let mean = |cells: &[&str]| cells[7].parse::<f64>().unwrap();
+        assert!((mean(&ours) - mean(&theirs)).abs() < 0.002, "{ours:?} vs {theirs:?}");
+    }
+    insta::assert_snapshot!("startup_csv", csv);
+}
