@@ -1,6 +1,7 @@
 // The web API sample: JSON from compiled-in data, on http://127.0.0.1:$PORT (loopback only).
 // Prints how long the process took to reach Main, and a ready line once it listens.
 using System.Runtime.InteropServices;
+using System.Text.Json.Serialization;
 
 Console.WriteLine(ProcessAge.Line());
 
@@ -10,13 +11,18 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
 var app = builder.Build();
 
+// JSON through a source-generated context, so the same code runs trimmed and as Native AOT.
 app.MapGet("/", () => Results.Json(new Dictionary<string, string>
 {
     ["app"] = "r2r-webapi",
     ["runtime"] = RuntimeInformation.FrameworkDescription,
-}));
-app.MapGet("/releases", () => Results.Json(Releases.All));
+}, AppJson.Default.DictionaryStringString));
+app.MapGet("/releases", () => Results.Json(Releases.All, AppJson.Default.ReleaseArray));
 
 app.Lifetime.ApplicationStarted.Register(() =>
     Console.WriteLine($"r2r-ready jit_methods={System.Runtime.JitInfo.GetCompiledMethodCount()} port={port}"));
 app.Run();
+
+[JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(Release[]))]
+partial class AppJson : JsonSerializerContext;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, Publish};
+use crate::catalog::Catalog;
 use crate::context::{self, ContextBuilder};
 use crate::dotnet::{Packs, Workspace};
 use crate::engine::{BuildRequest, Engine, EngineError};
@@ -168,12 +168,12 @@ pub async fn build_plan(
     options: &BuildOptions,
     observer: &dyn BuildObserver,
 ) -> Result<Vec<ImageBuild>, BuildError> {
-    ensure_base(engine, &plan.scenario.base, workspace, &options.scripts).await?;
-    let base_id = engine
-        .inspect_image(plan.scenario.base.image())
-        .await?
-        .map(|details| details.id)
-        .unwrap_or_default();
+    let mut base_ids: BTreeMap<String, String> = BTreeMap::new();
+    for base in plan.bases(catalog) {
+        ensure_base(engine, &base, workspace, &options.scripts).await?;
+        let id = engine.inspect_image(base.image()).await?.map(|details| details.id).unwrap_or_default();
+        base_ids.insert(base.image().to_string(), id);
+    }
     let workspace_for_restore = workspace.clone();
     let version = plan.scenario.dotnet.clone();
     let packs = tokio::task::spawn_blocking(move || workspace_for_restore.restore_packs(&version))
@@ -186,7 +186,7 @@ pub async fn build_plan(
         observer.image_started(image, index, plan.images.len());
         let started = Instant::now();
         let parent_id = match &image.parent {
-            Parent::Base(_) => Ok(base_id.clone()),
+            Parent::Base(reference) => Ok(base_ids.get(reference).cloned().unwrap_or_default()),
             Parent::Image(parent) => ids.get(parent).cloned().ok_or_else(|| parent.clone()),
         };
         let mut build = ImageBuild {
@@ -281,8 +281,9 @@ pub fn assemble_context(plan: &Plan, catalog: &Catalog, workspace: &Workspace, p
     let dockerfile = match &image.content {
         Content::RuntimeDeps => {
             // Local bases without ICU run globalization-invariant; official images set their own.
-            let globalization = match &plan.scenario.base {
-                crate::scenario::Base::Local { icu: false, .. } => " \\\n    DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true",
+            let base = plan.bases(catalog).into_iter().find(|base| base.image() == parent);
+            let globalization = match base {
+                Some(crate::scenario::Base::Local { icu: false, .. }) => " \\\n    DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true",
                 _ => "",
             };
             let (name, text) = template(catalog, "runtime-deps")?;
@@ -302,11 +303,12 @@ pub fn assemble_context(plan: &Plan, catalog: &Catalog, workspace: &Workspace, p
         }
         Content::App { app, publish, composite, .. } => {
             let definition = &catalog.apps[app];
-            let published = workspace.publish_app(packs, app, definition, *publish, *composite).map_err(|error| error.to_string())?;
+            let published = workspace.publish_app(packs, app, definition, publish, *composite).map_err(|error| error.to_string())?;
             context.add_tree(&published, "app").map_err(|error| error.to_string())?;
-            let entrypoint = match publish {
-                Publish::FrameworkDependent => format!("[\"dotnet\", \"/app/{}.dll\"]", definition.assembly),
-                Publish::SelfContained => format!("[\"/app/{}\"]", definition.assembly),
+            let entrypoint = if publish.self_contained {
+                format!("[\"/app/{}\"]", definition.assembly)
+            } else {
+                format!("[\"dotnet\", \"/app/{}.dll\"]", definition.assembly)
             };
             let (name, text) = template(catalog, "app")?;
             context::render(&name, &text, &[("parent", &parent), ("entrypoint", &entrypoint)])?

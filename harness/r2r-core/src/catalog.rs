@@ -91,14 +91,45 @@ pub struct FrameworkImage {
     pub composite: Option<CompositeSpec>,
 }
 
-/// How an app is published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A way to publish an app (`[publish.<name>]` in `variants.toml`): MSBuild properties on
+/// `dotnet publish`, and what the output is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PublishProfile {
+    /// One line on what the profile is.
+    pub summary: String,
+    /// Self-contained (`-r linux-x64 --self-contained`, runtime pinned to the scenario's
+    /// version): the app starts through its own executable. Otherwise framework-dependent: IL
+    /// run by the image's `dotnet`.
+    #[serde(default)]
+    pub self_contained: bool,
+    /// The output is native code with no managed runtime and no assemblies (Native AOT).
+    #[serde(default)]
+    pub native: bool,
+    /// MSBuild properties passed as `-p:Name=Value`.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+/// The resolved publish settings of one app image.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
-pub enum Publish {
-    /// Framework-dependent: the app's own assemblies, run by the image's `dotnet`.
-    FrameworkDependent,
-    /// Self-contained: app and runtime in the app's directory, no shared framework needed.
-    SelfContained,
+pub struct PublishSpec {
+    /// The profile's name.
+    pub profile: String,
+    /// Self-contained (runs through its own executable).
+    pub self_contained: bool,
+    /// Native AOT: no managed runtime, no assemblies.
+    pub native: bool,
+    /// MSBuild properties (profile's, then the placement's).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl PublishSpec {
+    /// Whether a property is set to `true`.
+    pub fn enabled(&self, property: &str) -> bool {
+        self.properties.get(property).is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    }
 }
 
 /// Where and how an app is placed in a variant.
@@ -107,16 +138,19 @@ pub enum Publish {
 pub struct AppPlacement {
     /// The role of the image the app image stands on.
     pub on: ImageRole,
-    /// How the app is published.
+    /// The publish profile (a `[publish.<name>]` of `variants.toml`).
     #[serde(default = "default_publish")]
-    pub publish: Publish,
+    pub publish: String,
+    /// MSBuild properties on top of the profile's (e.g. `InvariantGlobalization = "false"`).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
     /// Whether app and framework are compiled into one composite (self-contained only).
     #[serde(default)]
     pub composite: bool,
 }
 
-fn default_publish() -> Publish {
-    Publish::FrameworkDependent
+fn default_publish() -> String {
+    "framework-dependent".to_string()
 }
 
 /// One variant of the experiment.
@@ -125,6 +159,10 @@ fn default_publish() -> Publish {
 pub struct Variant {
     /// One line on what the variant is.
     pub summary: String,
+    /// A local base (`[bases.<name>]` of `dotnet.toml`) this variant's runtime-deps image
+    /// stands on instead of the scenario's base.
+    #[serde(default)]
+    pub base: Option<String>,
     /// Framework images by role (`runtime`, `aspnet`).
     #[serde(default)]
     pub images: BTreeMap<ImageRole, FrameworkImage>,
@@ -183,6 +221,7 @@ pub struct LocalBase {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VariantsFile {
+    publish: BTreeMap<String, PublishProfile>,
     variants: BTreeMap<String, Variant>,
 }
 
@@ -206,6 +245,8 @@ pub struct Catalog {
     pub root: PathBuf,
     /// Variants by name, in name order.
     pub variants: BTreeMap<String, Variant>,
+    /// Publish profiles by name.
+    pub publish: BTreeMap<String, PublishProfile>,
     /// Apps by name.
     pub apps: BTreeMap<String, App>,
     /// Supported .NET versions (exact patch versions).
@@ -250,6 +291,7 @@ impl Catalog {
         let catalog = Catalog {
             root: root.to_path_buf(),
             variants: variants.variants,
+            publish: variants.publish,
             apps: apps.apps,
             dotnet_versions: dotnet.versions,
             bases: dotnet.bases,
@@ -266,6 +308,14 @@ impl Catalog {
                 let offset = toml_source::key_offset(text, &format!("[variants.{name}")).unwrap_or(0);
                 SourceError::at_offset(path, text, offset, message)
             };
+            if let Some(base) = &variant.base {
+                if !self.bases.contains_key(base) {
+                    return Err(at(format!(
+                        "variant `{name}`: unknown base `{base}`; allowed: {}",
+                        self.bases.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
             let available = |role: ImageRole| role == ImageRole::RuntimeDeps || variant.images.contains_key(&role);
             for (role, image) in &variant.images {
                 if !available(image.parent) || image.parent == *role {
@@ -293,15 +343,38 @@ impl Catalog {
                         placement.on.name()
                     )));
                 }
-                if placement.composite && placement.publish != Publish::SelfContained {
+                let Some(profile) = self.publish.get(&placement.publish) else {
                     return Err(at(format!(
-                        "variant `{name}`: app `{}`: `composite = true` needs `publish = \"self-contained\"`",
+                        "variant `{name}`: app `{}`: unknown publish profile `{}`; allowed: {}",
+                        app.name(),
+                        placement.publish,
+                        self.publish.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )));
+                };
+                if placement.composite && (!profile.self_contained || profile.native) {
+                    return Err(at(format!(
+                        "variant `{name}`: app `{}`: `composite = true` needs a self-contained, non-native publish profile",
+                        app.name()
+                    )));
+                }
+                if !profile.self_contained && placement.on == ImageRole::RuntimeDeps {
+                    return Err(at(format!(
+                        "variant `{name}`: app `{}`: a framework-dependent app cannot stand on runtime-deps, which has no .NET",
                         app.name()
                     )));
                 }
             }
         }
         Ok(())
+    }
+
+    /// The publish settings of an app placement: its profile with the placement's own
+    /// properties on top.
+    pub fn publish_spec(&self, placement: &AppPlacement) -> PublishSpec {
+        let profile = &self.publish[&placement.publish];
+        let mut properties = profile.properties.clone();
+        properties.extend(placement.properties.clone());
+        PublishSpec { profile: placement.publish.clone(), self_contained: profile.self_contained, native: profile.native, properties }
     }
 
     /// The frameworks an image of `role` carries in `variant`, including those of the images
@@ -316,5 +389,62 @@ impl Catalog {
         frameworks.sort();
         frameworks.dedup();
         frameworks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of the project's catalog with `variants.toml` changed by `edit`.
+    fn load_edited(edit: impl Fn(String) -> String) -> Result<Catalog, CatalogError> {
+        let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(copy.path().join("apps")).unwrap();
+        std::fs::copy(experiments.join("apps/apps.toml"), copy.path().join("apps/apps.toml")).unwrap();
+        std::fs::copy(experiments.join("dotnet.toml"), copy.path().join("dotnet.toml")).unwrap();
+        let text = std::fs::read_to_string(experiments.join("variants.toml")).unwrap();
+        std::fs::write(copy.path().join("variants.toml"), edit(text)).unwrap();
+        Catalog::load(copy.path())
+    }
+
+    #[test]
+    fn publish_profiles_merge_with_placement_properties() {
+        let catalog = load_edited(|text| text).unwrap();
+        let placement = &catalog.variants["native-aot-distroless-icu"].apps[&AppKind::Console];
+        let spec = catalog.publish_spec(placement);
+        assert_eq!(spec.profile, "native-aot");
+        assert!(spec.self_contained && spec.native);
+        assert!(spec.enabled("PublishAot"));
+        assert_eq!(spec.properties["InvariantGlobalization"], "false");
+        let trimmed = catalog.publish_spec(&catalog.variants["self-contained-trimmed"].apps[&AppKind::Webapi]);
+        assert!(trimmed.enabled("PublishTrimmed") && !trimmed.native);
+        let default = catalog.publish_spec(&catalog.variants["no-composite"].apps[&AppKind::Console]);
+        assert_eq!(default.profile, "framework-dependent");
+        assert!(!default.self_contained && default.properties.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_publish_profile_is_named_with_the_allowed_ones() {
+        let error = load_edited(|text| text.replace("publish = \"native-aot\" }\napps.webapi = { on = \"runtime-deps\", publish = \"native-aot\" }\n\n[variants.native-aot-distroless]", "publish = \"aot\" }\napps.webapi = { on = \"runtime-deps\", publish = \"native-aot\" }\n\n[variants.native-aot-distroless]"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown publish profile `aot`"), "{error}");
+        assert!(error.contains("allowed: framework-dependent, native-aot, self-contained, self-contained-trimmed"), "{error}");
+        assert!(error.contains("variants.toml:"), "the place is named: {error}");
+    }
+
+    #[test]
+    fn an_unknown_base_and_impossible_placements_are_refused() {
+        let error = load_edited(|text| text.replacen("base = \"distroless\"", "base = \"alpine\"", 1)).unwrap_err().to_string();
+        assert!(error.contains("unknown base `alpine`") && error.contains("allowed: distroless, distroless-icu, slim, slim-icu"), "{error}");
+        let error = load_edited(|text| text.replace("apps.console = { on = \"runtime-deps\", publish = \"self-contained\" }", "apps.console = { on = \"runtime-deps\" }"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("a framework-dependent app cannot stand on runtime-deps"), "{error}");
+        let error = load_edited(|text| text.replace("apps.console = { on = \"runtime-deps\", publish = \"native-aot\" }\napps.webapi = { on = \"runtime-deps\", publish = \"native-aot\" }\n\n[variants.native-aot-distroless]", "apps.console = { on = \"runtime-deps\", publish = \"native-aot\", composite = true }\napps.webapi = { on = \"runtime-deps\", publish = \"native-aot\" }\n\n[variants.native-aot-distroless]"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`composite = true` needs a self-contained, non-native publish profile"), "{error}");
     }
 }

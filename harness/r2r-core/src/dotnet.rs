@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::catalog::{App, CompositeSpec, Framework, Publish};
+use crate::catalog::{App, CompositeSpec, Framework, PublishSpec};
 use crate::hash::InputHasher;
 
 /// The runtime identifier all images are built for.
@@ -373,9 +373,17 @@ impl Workspace {
     }
 
     /// Publishes an app. Framework-dependent apps are published as IL, to be run by the
-    /// image's `dotnet`; self-contained apps carry the runtime of `packs.version`, and with
-    /// `composite` the app and all framework assemblies become one composite.
-    pub fn publish_app(&self, packs: &Packs, name: &str, app: &App, publish: Publish, composite: bool) -> Result<PathBuf, DotnetError> {
+    /// image's `dotnet`; self-contained apps carry the runtime of `packs.version` (Native AOT:
+    /// compiled to one native executable, which needs clang), and with `composite` the app and
+    /// all framework assemblies become one composite. The profile's MSBuild properties are
+    /// passed as they are.
+    pub fn publish_app(&self, packs: &Packs, name: &str, app: &App, publish: &PublishSpec, composite: bool) -> Result<PathBuf, DotnetError> {
+        if publish.native && which("clang").is_none() {
+            return Err(DotnetError::Missing {
+                what: format!("clang, which Native AOT (publish profile `{}`) links with; install Debian's clang and zlib1g-dev", publish.profile),
+                path: PathBuf::from("clang on PATH"),
+            });
+        }
         let project = self.experiments.join("apps").join(&app.project);
         let mut hasher = InputHasher::default();
         hasher
@@ -406,17 +414,17 @@ impl Workspace {
                 .arg(format!("-p:BaseOutputPath={}/bin/", build_dir.display()))
                 .arg("-p:GenerateDocumentationFile=false")
                 .arg("-p:DebugType=none");
-            match publish {
-                Publish::FrameworkDependent => {
-                    command.arg("--no-self-contained").arg("-p:UseAppHost=false");
-                }
-                Publish::SelfContained => {
-                    command
-                        .arg("-r")
-                        .arg(RUNTIME_IDENTIFIER)
-                        .arg("--self-contained")
-                        .arg(format!("-p:R2rRuntimeVersion={}", packs.version));
-                }
+            if publish.self_contained {
+                command
+                    .arg("-r")
+                    .arg(RUNTIME_IDENTIFIER)
+                    .arg("--self-contained")
+                    .arg(format!("-p:R2rRuntimeVersion={}", packs.version));
+            } else {
+                command.arg("--no-self-contained").arg("-p:UseAppHost=false");
+            }
+            for (property, value) in &publish.properties {
+                command.arg(format!("-p:{property}={value}"));
             }
             run(&mut command, "")?;
             std::fs::remove_dir_all(&build_dir).map_err(io_error("removing", &build_dir))?;
@@ -574,4 +582,9 @@ fn framework_deps_json(framework: Framework, packs: &Packs, dir: &Path) -> Resul
         "libraries": { package: { "type": "package", "serviceable": true, "sha512": "" } }
     });
     Ok(serde_json::to_string_pretty(&document).expect("JSON values serialise"))
+}
+
+/// The path of a program on PATH.
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file()))
 }

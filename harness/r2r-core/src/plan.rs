@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{AppKind, Catalog, CompositeSpec, Framework, ImageRole, Publish};
+use crate::catalog::{AppKind, Catalog, CompositeSpec, Framework, ImageRole, PublishSpec};
 use crate::scenario::Scenario;
 
 /// Label keys r2r puts on every image and container it makes.
@@ -66,7 +66,7 @@ pub enum Content {
         /// Its kind.
         kind: AppKind,
         /// How it is published.
-        publish: Publish,
+        publish: PublishSpec,
         /// Whether app and framework form one composite.
         composite: bool,
     },
@@ -121,6 +121,41 @@ impl Plan {
     /// Looks an image up by id.
     pub fn image(&self, id: &str) -> Option<&PlannedImage> {
         self.images.iter().find(|image| image.id == id)
+    }
+
+    /// The base image reference an image's chain stands on.
+    pub fn base_of<'a>(&'a self, image: &'a PlannedImage) -> &'a str {
+        let mut current = image;
+        loop {
+            match &current.parent {
+                Parent::Base(reference) => return reference,
+                Parent::Image(id) => match self.image(id) {
+                    Some(parent) => current = parent,
+                    None => return self.scenario.base.image(),
+                },
+            }
+        }
+    }
+
+    /// Every base the plan stands on: the scenario's first, then the variants' own (local
+    /// bases of the catalog), each once.
+    pub fn bases(&self, catalog: &Catalog) -> Vec<crate::scenario::Base> {
+        let mut bases = vec![self.scenario.base.clone()];
+        for image in &self.images {
+            let Parent::Base(reference) = &image.parent else { continue };
+            if bases.iter().any(|base| base.image() == reference) {
+                continue;
+            }
+            if let Some((name, local)) = catalog.bases.iter().find(|(_, local)| &local.image == reference) {
+                bases.push(crate::scenario::Base::Local {
+                    name: name.clone(),
+                    image: local.image.clone(),
+                    script_args: local.script_args.clone(),
+                    icu: local.icu,
+                });
+            }
+        }
+        bases
     }
 
     /// The ids of an image and all images above it that depend on it.
@@ -186,11 +221,9 @@ fn describe_content(content: &Content) -> String {
         }
         Content::Sdk => "the .NET SDK".to_string(),
         Content::App { app, publish, composite, .. } => format!(
-            "app {app}, {}{}",
-            match publish {
-                Publish::FrameworkDependent => "framework-dependent",
-                Publish::SelfContained => "self-contained",
-            },
+            "app {app}, {}{}{}",
+            publish.profile,
+            publish.properties.iter().map(|(k, v)| format!(" {k}={v}")).collect::<String>(),
             if *composite { ", app + runtime in one composite" } else { "" }
         ),
     }
@@ -201,7 +234,12 @@ pub fn expand(scenario: &Scenario, catalog: &Catalog) -> Plan {
     let mut builder = Builder { scenario, images: Vec::new(), keys: BTreeMap::new() };
     for variant_name in &scenario.variants {
         let variant = &catalog.variants[variant_name];
-        let deps = builder.add(variant_name, "runtime-deps", Parent::Base(scenario.base.image().to_string()), Content::RuntimeDeps);
+        // A variant may stand on a base of its own (e.g. distroless beside the full base).
+        let base = match &variant.base {
+            Some(name) => catalog.bases[name].image.clone(),
+            None => scenario.base.image().to_string(),
+        };
+        let deps = builder.add(variant_name, "runtime-deps", Parent::Base(base), Content::RuntimeDeps);
         let mut by_role: BTreeMap<ImageRole, String> = BTreeMap::from([(ImageRole::RuntimeDeps, deps)]);
         // Framework images in an order where parents come first.
         let mut pending: Vec<ImageRole> = variant.images.keys().copied().collect();
@@ -234,7 +272,7 @@ pub fn expand(scenario: &Scenario, catalog: &Catalog) -> Plan {
             let content = Content::App {
                 app: app_name.clone(),
                 kind: app.kind,
-                publish: placement.publish,
+                publish: catalog.publish_spec(placement),
                 composite: placement.composite,
             };
             builder.add(variant_name, app_name, Parent::Image(parent), content);
@@ -262,7 +300,13 @@ impl Builder<'_> {
             }
             return id.clone();
         }
-        let id = if matches!(content, Content::RuntimeDeps) { role.to_string() } else { format!("{variant}.{role}") };
+        let id = match (&content, &parent) {
+            // One runtime-deps per base: the scenario's is `runtime-deps`, another base's is
+            // named after the variant that asks for it.
+            (Content::RuntimeDeps, Parent::Base(base)) if *base == self.scenario.base.image() => role.to_string(),
+            (Content::RuntimeDeps, _) => format!("{variant}.{role}"),
+            _ => format!("{variant}.{role}"),
+        };
         self.keys.insert(key, id.clone());
         self.images.push(PlannedImage {
             id: id.clone(),
@@ -346,5 +390,35 @@ mod tests {
         assert!(dependents.contains(&"composed-composite.webapi".to_string()), "{dependents:?}");
         assert!(!dependents.contains(&"aspnet-composite.webapi".to_string()), "{dependents:?}");
         assert!(plan.describe().contains("composite of Microsoft.AspNetCore.App referencing Microsoft.NETCore.App"));
+    }
+
+    #[test]
+    fn variants_on_their_own_base_get_their_own_runtime_deps() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let catalog = Catalog::load(&root.join("experiments")).unwrap();
+        let scenario = crate::scenario::load(&root.join("scenarios/size-report-net10.toml"), &catalog).unwrap();
+        let plan = expand(&scenario, &catalog);
+        assert_parents_first(&plan);
+        let deps: Vec<(&str, &str)> = plan
+            .images
+            .iter()
+            .filter(|i| i.role == "runtime-deps")
+            .map(|i| (i.id.as_str(), match &i.parent { Parent::Base(base) => base.as_str(), Parent::Image(_) => "" }))
+            .collect();
+        assert_eq!(
+            deps,
+            [
+                ("runtime-deps", "r2r/base:bookworm-slim"),
+                ("framework-dependent-distroless.runtime-deps", "r2r/base:bookworm-distroless"),
+                ("framework-dependent-distroless-icu.runtime-deps", "r2r/base:bookworm-distroless-icu"),
+            ]
+        );
+        let aot = plan.image("native-aot-distroless.console").unwrap();
+        assert_eq!(plan.base_of(aot), "r2r/base:bookworm-distroless");
+        assert!(matches!(&aot.content, Content::App { publish, .. } if publish.native));
+        let bases: Vec<String> = plan.bases(&catalog).iter().map(|b| b.image().to_string()).collect();
+        assert_eq!(bases, ["r2r/base:bookworm-slim", "r2r/base:bookworm-distroless", "r2r/base:bookworm-distroless-icu"]);
+        // 3 runtime-deps, runtime + aspnet on each of the 3 bases, 10 variants x 2 apps.
+        assert_eq!(plan.images.len(), 3 + 3 * 2 + 10 * 2);
     }
 }

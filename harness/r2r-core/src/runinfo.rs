@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::EngineInfo;
 
 /// The version of the run directory's layout and file columns. Readers refuse other versions.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The file name of the run record inside a run directory.
 pub const FILE: &str = "run.json";
@@ -93,7 +93,7 @@ pub struct StepState {
 #[derive(Debug, thiserror::Error)]
 pub enum RunInfoError {
     /// No run.json: not a run directory, or one written before run.json existed.
-    #[error("{path}: no run.json; this is not an r2r run directory, or one written by an older r2r (schema version < {SCHEMA_VERSION}); run the scenario again")]
+    #[error("{path}: no run.json; this is not an r2r run directory, or one written by an older r2r (before run.json existed); run the scenario again")]
     Missing {
         /// The directory.
         path: PathBuf,
@@ -266,7 +266,7 @@ mod tests {
         info.schema_version = 0;
         info.save(directory.path()).unwrap();
         let error = load(directory.path(), None).unwrap_err().to_string();
-        assert!(error.contains("schema version 0") && error.contains("reads version 1"), "{error}");
+        assert!(error.contains("schema version 0") && error.contains("reads version 2"), "{error}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{self, ImageFilesystem};
-use crate::catalog::{AppKind, Catalog, Framework, Publish};
+use crate::catalog::{AppKind, Catalog, Framework, PublishSpec};
 use crate::containers;
 use crate::engine::{ContainerSpec, Engine, Network};
 use crate::plan::{labels, Content, Parent, Plan, PlannedImage};
@@ -192,6 +192,11 @@ pub fn check_directory(fs: &ImageFilesystem, dir: &str, expectation: Expectation
     }
 }
 
+/// Whether a publish leaves IL without ReadyToRun code (trimmed, not republished ReadyToRun).
+pub fn trimmed_il(publish: &PublishSpec) -> bool {
+    publish.enabled("PublishTrimmed") && !publish.enabled("PublishReadyToRun")
+}
+
 /// The file checks of an image, from its archive view.
 pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &ImageFilesystem) -> Check {
     let version = &plan.scenario.dotnet;
@@ -228,20 +233,55 @@ pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &Im
         }
         Content::App { app, publish, composite, .. } => {
             let assembly = &catalog.apps[app].assembly;
-            let main = format!("app/{assembly}.dll");
-            let present = fs.get(&main).is_some();
-            passed &= present;
-            details.push(format!("{main} {}", if present { "present" } else { "MISSING" }));
-            if *publish == Publish::SelfContained {
-                let expectation = if *composite { Expectation::Composite { group: 0 } } else { Expectation::AsShipped };
-                let (ok, detail, _) = check_directory(fs, "app", expectation);
-                passed &= ok;
-                details.push(detail);
+            let app_bytes: u64 = fs.list("app").map(|record| record.size_bytes).sum();
+            details.push(format!("app/ {:.3} MB", app_bytes as f64 / 1e6));
+            if publish.native {
+                // Native AOT: one executable, no assemblies, no managed runtime anywhere.
+                let executable = format!("app/{assembly}");
+                let present = fs.get(&executable).is_some_and(|record| record.mode & 0o111 != 0);
+                passed &= present;
+                details.push(format!("{executable} {}", if present { "present, executable" } else { "MISSING" }));
+                let managed: Vec<&str> = fs
+                    .files
+                    .keys()
+                    .filter(|path| path.ends_with(".dll") || path.ends_with("/libcoreclr.so") || path.ends_with("/libclrjit.so"))
+                    .map(String::as_str)
+                    .take(5)
+                    .collect();
+                passed &= managed.is_empty();
+                details.push(if managed.is_empty() {
+                    "no managed runtime (no .dll, libcoreclr.so or libclrjit.so)".to_string()
+                } else {
+                    format!("managed runtime found: {}", managed.join(", "))
+                });
+            } else {
+                let main = format!("app/{assembly}.dll");
+                let present = fs.get(&main).is_some();
+                passed &= present;
+                details.push(format!("{main} {}", if present { "present" } else { "MISSING" }));
+            }
+            if publish.self_contained && !publish.native {
+                if trimmed_il(publish) {
+                    // Trimming rewrites the assemblies as IL: no ReadyToRun code is expected.
+                    let kinds = managed_kinds(fs, "app");
+                    let composites = kinds
+                        .iter()
+                        .filter(|(_, kind)| matches!(kind, AssemblyKind::CompositeComponent { .. } | AssemblyKind::CompositeImage { .. }))
+                        .count();
+                    passed &= !kinds.is_empty() && composites == 0;
+                    details.push(format!("app: trimmed, {} assemblies", kinds.len()));
+                } else {
+                    let expectation = if *composite { Expectation::Composite { group: 0 } } else { Expectation::AsShipped };
+                    let (ok, detail, _) = check_directory(fs, "app", expectation);
+                    passed &= ok;
+                    details.push(detail);
+                }
             }
         }
         _ => {}
     }
-    if !matches!(image.content, Content::RuntimeDeps | Content::App { publish: Publish::SelfContained, .. }) {
+    let self_contained = matches!(&image.content, Content::App { publish, .. } if publish.self_contained);
+    if !matches!(image.content, Content::RuntimeDeps) && !self_contained {
         let host = fs.get("usr/share/dotnet/dotnet").is_some() && fs.get(&format!("usr/share/dotnet/host/fxr/{version}/libhostfxr.so")).is_some();
         passed &= host;
         details.push(format!("dotnet host {}", if host { "present" } else { "MISSING" }));
@@ -384,14 +424,21 @@ pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, i
             checks.push(list_runtimes(engine, plan, image, options, &[Framework::Runtime, Framework::Aspnet]).await);
             checks.push(sdk_info(engine, plan, image, options).await);
         }
-        Content::App { kind, .. } => {
+        Content::App { kind, publish, .. } => {
             let (run, normal) = match kind {
                 AppKind::Console => run_console(engine, plan, image, options, false).await,
                 AppKind::Webapi => run_webapi(engine, plan, image, options, false).await,
             };
             let passed = run.passed;
             checks.push(run);
-            if passed {
+            if passed && publish.native {
+                // Native code only: the JIT has nothing to compile.
+                checks.push(Check {
+                    name: "precompiled".into(),
+                    passed: normal == Some(0.0),
+                    detail: format!("{} jitted methods (Native AOT: none expected)", normal.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into())),
+                });
+            } else if passed && !trimmed_il(publish) {
                 let (_, disabled) = match kind {
                     AppKind::Console => run_console(engine, plan, image, options, true).await,
                     AppKind::Webapi => run_webapi(engine, plan, image, options, true).await,
@@ -406,6 +453,38 @@ pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, i
         variants: image.variants.clone(),
         role: image.role.clone(),
         checks,
+    }
+}
+
+/// The size of an app image's `/app`, bytes, as its files check recorded it.
+fn app_bytes(verification: &ImageVerification) -> Option<f64> {
+    let files = verification.checks.iter().find(|check| check.name == "files")?;
+    let start = files.detail.find("app/ ")? + "app/ ".len();
+    files.detail[start..].split(' ').next()?.parse::<f64>().ok().map(|mb| mb * 1e6)
+}
+
+/// Checks across images: a trimmed app must be smaller than the same app published
+/// self-contained without trimming on the same base (when the plan has both).
+pub fn cross_checks(plan: &Plan, results: &mut [ImageVerification]) {
+    let sizes: BTreeMap<String, f64> = results.iter().filter_map(|r| app_bytes(r).map(|bytes| (r.id.clone(), bytes))).collect();
+    for result in results.iter_mut() {
+        let Some(image) = plan.image(&result.id) else { continue };
+        let Content::App { app, publish, .. } = &image.content else { continue };
+        if !publish.enabled("PublishTrimmed") {
+            continue;
+        }
+        let sibling = plan.images.iter().find(|other| {
+            matches!(&other.content, Content::App { app: other_app, publish: other_publish, composite: false, .. }
+                if other_app == app && other_publish.self_contained && !other_publish.native && !other_publish.enabled("PublishTrimmed"))
+                && plan.base_of(other) == plan.base_of(image)
+        });
+        let Some(sibling) = sibling else { continue };
+        let (Some(trimmed), Some(untrimmed)) = (sizes.get(&result.id), sizes.get(&sibling.id)) else { continue };
+        result.checks.push(Check {
+            name: "trimmed".into(),
+            passed: trimmed < untrimmed,
+            detail: format!("app/ {:.1} MB trimmed vs {:.1} MB untrimmed ({})", trimmed / 1e6, untrimmed / 1e6, sibling.id),
+        });
     }
 }
 

@@ -158,7 +158,7 @@ fn bad_run_directories_get_clear_messages() {
 
     let future = copy_of_recorded();
     let run_json = future.path().join("run.json");
-    let text = std::fs::read_to_string(&run_json).unwrap().replace("\"schema_version\": 1", "\"schema_version\": 7");
+    let text = std::fs::read_to_string(&run_json).unwrap().replace("\"schema_version\": 2", "\"schema_version\": 7");
     std::fs::write(&run_json, text).unwrap();
     let error = RunData::load(future.path(), None).unwrap_err().to_string();
     assert!(error.contains("schema version 7"), "{error}");

@@ -391,6 +391,7 @@ async fn verify(project: &Project, plan: &Plan, engine: &dyn Engine, options: &V
         results.push(result);
     }
     progress.finish();
+    verify::cross_checks(plan, &mut results);
     output::print_verify_table(&results);
     let ok = results.iter().all(verify::ImageVerification::passed);
     Ok((ok, results))
