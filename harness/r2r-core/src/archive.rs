@@ -3,11 +3,48 @@
 //!
 //! Nothing is extracted to disk and no layer is held in memory: each layer tar is read entry
 //! by entry; only the files a caller asks for (`inspect`) are read, one at a time, and
-//! reduced to their [`AssemblyKind`]. The reader trusts nothing in the archive: sizes are
-//! capped, paths are normalised and never used to touch the local file system.
+//! reduced to their [`AssemblyKind`].
+//!
+//! # What a hostile archive can and cannot do
+//!
+//! The reader trusts nothing in the archive, and [`sizes`](crate::sizes) walks archives with
+//! the same rules (it shares [`walk_archive`] and the layer entry rules below).
+//!
+//! - **Nothing is written to the file system.** There is no temporary directory and no
+//!   extraction: names from the archive are only strings (keys of maps), never opened,
+//!   created or followed on the local disk.
+//! - **Paths.** Every name is relative to its own root (the archive's, or the image's for a
+//!   name inside a layer): a leading `/` or `./` is dropped, `.` segments are dropped and `..`
+//!   is resolved as text ([`normalise`]). An absolute path inside a layer tar is therefore a
+//!   path from the image root, which is what layer tars mean by it. A `..` that climbs above
+//!   the root is refused: [`ArchiveError::Escape`] for an archive entry, a link target of the
+//!   outer archive or a path in `manifest.json`; [`ArchiveError::LayerEscape`] (naming the
+//!   layer and the entry) for a name or hard link target inside a layer. Only a directory may
+//!   name the root itself, and a whiteout must name a file (not `.wh.`, `.wh..`, `.wh...`).
+//! - **Links.** Links of the outer archive (`docker save` links duplicate layers) are only
+//!   aliases between entry names, followed when a layer of the manifest is looked up, at most
+//!   [`MAX_LINK_HOPS`] in a row (so a loop ends in an error). In a layer, a hard link's target
+//!   is normalised like a name; a symbolic link's target is recorded as written (absolute ones,
+//!   such as `/usr/share/dotnet/dotnet`, are legitimate) and never followed.
+//! - **Sizes.** Nothing is allocated on a header's word: memory grows only with bytes actually
+//!   read, and every read is bounded: `manifest.json` by [`MAX_MANIFEST_BYTES`] (a larger
+//!   claim is [`ArchiveError::TooLarge`]), JSON documents by 16 MiB each (a larger one is not
+//!   kept, so a config that large counts as missing) and 64 MiB in all, inspected files by
+//!   [`MAX_INSPECTED_FILE_BYTES`], the headers before one entry (long names, PAX records) by
+//!   1 MiB, the layers of the manifest by [`MAX_LAYERS_PER_IMAGE`] and
+//!   [`MAX_LAYER_REFERENCES`]. A GNU sparse file is recorded but never read, so its holes are
+//!   never expanded.
+//! - **Truncation.** Every entry is read to the size its header claims; a stream that ends
+//!   first is an error naming that entry (its source has kind
+//!   [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof)), and the outer archive must end
+//!   with its end-of-archive marker, so a stream cut between two entries is an error too,
+//!   never a silently partial result. (A layer's tar may stop without the marker: the outer
+//!   entry's size vouches that all its bytes are there.)
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read};
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +52,24 @@ use crate::readytorun::{self, AssemblyKind};
 
 /// Files larger than this are not read for inspection (bytes).
 pub const MAX_INSPECTED_FILE_BYTES: u64 = 1 << 30;
+/// Largest `manifest.json` read (bytes); `docker save` writes a few kilobytes.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// Most layers one image of the manifest may list (the engine itself stops at 127).
+pub const MAX_LAYERS_PER_IMAGE: usize = 1024;
+/// Most layers all the images of the manifest may list together.
+pub const MAX_LAYER_REFERENCES: usize = 65_536;
+/// Most links between entries of the outer archive followed in a row to find a layer.
+pub const MAX_LINK_HOPS: usize = 16;
+/// Largest JSON document (an image config) kept from an archive, bytes; larger ones are
+/// skipped.
+const MAX_JSON_BYTES: u64 = 16 << 20;
+/// Most bytes of JSON documents kept from one archive.
+const MAX_JSON_TOTAL_BYTES: u64 = 64 << 20;
+/// Most bytes the tar reader may read between two entries: padding, the header, and the
+/// extension entries (GNU long names, PAX records) that the tar crate reads into memory.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+/// Buffer of a layer stream, bytes.
+const LAYER_BUFFER_BYTES: usize = 256 * 1024;
 
 /// What a path is in the final view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,14 +79,14 @@ pub enum FileType {
     Regular,
     /// A directory.
     Directory,
-    /// A symbolic link.
+    /// A symbolic link; recorded, never followed.
     Symlink {
-        /// Where it points.
+        /// Where it points, as written in the layer (it may be absolute, or climb with `..`).
         target: String,
     },
     /// A hard link to another path of the same layer set.
     Hardlink {
-        /// The linked path.
+        /// The linked path, normalised like every path of the image.
         target: String,
     },
     /// Anything else (device, fifo).
@@ -58,7 +113,7 @@ pub struct FileRecord {
 /// The final file system view of an image.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageFilesystem {
-    /// Paths of the layers inside the archive, bottom first.
+    /// Paths of the layers inside the archive (normalised), bottom first.
     pub layers: Vec<String>,
     /// Every path present in the final view.
     pub files: BTreeMap<String, FileRecord>,
@@ -85,16 +140,17 @@ impl ImageFilesystem {
 /// Errors reading an archive; each names the entry it was reading.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    /// The outer archive could not be read.
+    /// The outer archive could not be read: an I/O error, a malformed header, or an entry cut
+    /// short (then the source's kind is [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)).
     #[error("reading image archive entry `{entry}`: {source}")]
     Read {
-        /// The outer entry (or `<archive>`).
+        /// The outer entry, or `<first header>` / `<header after …>` for a header.
         entry: String,
         /// The cause.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
-    /// A layer could not be read.
+    /// A layer could not be read (as [`ArchiveError::Read`], inside the layer).
     #[error("reading layer `{layer}` at `{entry}`: {source}")]
     Layer {
         /// The layer's path in the archive.
@@ -103,11 +159,309 @@ pub enum ArchiveError {
         entry: String,
         /// The cause.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
     /// `manifest.json` is missing or malformed, or names layers the archive lacks.
     #[error("image archive manifest: {0}")]
     Manifest(String),
+    /// A name or link target of the outer archive, or a path in `manifest.json`, climbs above
+    /// the archive's root.
+    #[error("image archive entry `{entry}`: `{path}` climbs out of the archive")]
+    Escape {
+        /// The outer entry (`manifest.json` for a path it lists).
+        entry: String,
+        /// The offending path, as written.
+        path: String,
+    },
+    /// A name or hard link target inside a layer climbs above the image root.
+    #[error("layer `{layer}` entry `{entry}`: `{path}` climbs out of the image root")]
+    LayerEscape {
+        /// The layer's path in the archive.
+        layer: String,
+        /// The entry inside the layer, as written.
+        entry: String,
+        /// The offending path, as written.
+        path: String,
+    },
+    /// An entry claims more bytes than the reader accepts for it.
+    #[error("image archive entry `{entry}` claims {claimed} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// The outer entry.
+        entry: String,
+        /// The size its header claims, bytes.
+        claimed: u64,
+        /// The limit, bytes.
+        limit: u64,
+    },
+    /// A layer path leads through more than [`MAX_LINK_HOPS`] links (a loop, most likely).
+    #[error("image archive entry `{entry}`: more than {hops} links in a row (a loop?)")]
+    LinkChain {
+        /// The layer path that was looked up.
+        entry: String,
+        /// The limit of links followed.
+        hops: usize,
+    },
+}
+
+/// Normalises a path from an archive: strips `./` and `/`, resolves `.` and `..` as text,
+/// refuses `..` escapes (returns `None`). Every name in an archive is relative to its root,
+/// so an absolute path (`/etc/passwd`) is the same as a relative one (`etc/passwd`).
+pub fn normalise(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// What a tar reader's input ([`Metered`]) and the loop driving it share.
+struct MeterState {
+    /// Bytes the tar reader may still read.
+    allowance: Cell<u64>,
+    /// Whether the stream ended since the meter was armed.
+    ended: Cell<bool>,
+}
+
+/// A handle on a [`MeterState`].
+#[derive(Clone)]
+struct Meter(Rc<MeterState>);
+
+impl Meter {
+    fn new() -> Meter {
+        Meter(Rc::new(MeterState { allowance: Cell::new(u64::MAX), ended: Cell::new(false) }))
+    }
+
+    /// From now on, at most `bytes` may be read; forgets an earlier end of stream.
+    fn arm(&self, bytes: u64) {
+        self.0.allowance.set(bytes);
+        self.0.ended.set(false);
+    }
+
+    /// Lifts the limit; says whether the stream ended since [`Meter::arm`].
+    fn disarm(&self) -> bool {
+        self.0.allowance.set(u64::MAX);
+        self.0.ended.get()
+    }
+}
+
+/// The input of a tar reader: reads at most the meter's allowance, and notes the end of the
+/// stream. Armed while the tar reader looks for the next entry, it bounds what the tar crate
+/// reads (and holds in memory) of extension entries on its own.
+struct Metered<R> {
+    inner: R,
+    meter: Meter,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let state = &self.meter.0;
+        let allowance = state.allowance.get();
+        if allowance == 0 && !buffer.is_empty() {
+            return Err(io::Error::other(format!(
+                "more than {MAX_HEADER_BYTES} bytes of headers (long names, PAX records) before one entry"
+            )));
+        }
+        let limit = buffer.len().min(usize::try_from(allowance).unwrap_or(usize::MAX));
+        let count = self.inner.read(&mut buffer[..limit])?;
+        if count == 0 && limit > 0 {
+            state.ended.set(true);
+        }
+        state.allowance.set(allowance.saturating_sub(count as u64));
+        Ok(count)
+    }
+}
+
+/// The data of one entry, read to exactly the size its header claims: the stream ending
+/// first is an [`UnexpectedEof`](io::ErrorKind::UnexpectedEof) error naming the entry, not a
+/// short file.
+struct Exact<'n, R> {
+    inner: R,
+    name: &'n str,
+    size: u64,
+    remaining: u64,
+}
+
+impl<R: Read> Read for Exact<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buffer.is_empty() {
+            return Ok(0);
+        }
+        let limit = buffer.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let count = self.inner.read(&mut buffer[..limit])?;
+        if count == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "cut short: `{}` claims {} bytes but its stream ends after {}",
+                    self.name,
+                    self.size,
+                    self.size - self.remaining
+                ),
+            ));
+        }
+        self.remaining -= count as u64;
+        Ok(count)
+    }
+}
+
+/// Reads and drops what is left of `reader`.
+fn drain(reader: &mut dyn Read) -> io::Result<()> {
+    let mut buffer = [0u8; 32 * 1024];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Fills `buffer` from `reader` as far as the stream allows; returns how much was read.
+fn read_up_to(reader: &mut dyn Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// One entry of a tar stream, as [`walk_tar`] hands it over.
+pub(crate) struct TarEntry<'e> {
+    /// The name as written (lossy UTF-8), not normalised.
+    pub(crate) path: &'e str,
+    /// The link target as written, for links.
+    pub(crate) link: Option<&'e [u8]>,
+    /// The entry type.
+    pub(crate) kind: tar::EntryType,
+    /// Permission bits (0 if unreadable).
+    pub(crate) mode: u32,
+    /// The size the header claims, bytes.
+    pub(crate) size: u64,
+    /// The entry's data, which fails rather than end before `size` bytes (empty for a
+    /// sparse file, which is never read).
+    pub(crate) data: &'e mut dyn Read,
+}
+
+/// Reads a tar stream entry by entry, under this module's rules: the headers before each
+/// entry are bounded, each entry's data is drained to its claimed size (an early end is an
+/// error naming it), and with `require_end_marker` a stream that stops without the
+/// end-of-archive marker is an error too. `error` builds the error for an entry name.
+pub(crate) fn walk_tar(
+    reader: impl Read,
+    require_end_marker: bool,
+    error: &dyn Fn(&str, io::Error) -> ArchiveError,
+    visit: &mut dyn FnMut(TarEntry<'_>) -> Result<(), ArchiveError>,
+) -> Result<(), ArchiveError> {
+    let meter = Meter::new();
+    let mut archive = tar::Archive::new(Metered { inner: reader, meter: meter.clone() });
+    let mut entries = archive.entries().map_err(|source| error("<first header>", source))?;
+    let mut previous: Option<String> = None;
+    let header_name = |previous: &Option<String>| match previous {
+        Some(name) => format!("<header after {name}>"),
+        None => "<first header>".to_string(),
+    };
+    // Bytes of the previous entry left for the tar reader to skip (a sparse file's).
+    let mut owed = 0;
+    loop {
+        meter.arm(MAX_HEADER_BYTES.saturating_add(owed));
+        let next = entries.next();
+        let ended = meter.disarm();
+        let mut entry = match next {
+            None if ended && require_end_marker => {
+                let cut = io::Error::new(io::ErrorKind::UnexpectedEof, "the stream stops without an end-of-archive marker: it was cut");
+                return Err(error(&header_name(&previous), cut));
+            }
+            None => return Ok(()),
+            Some(Err(source)) => return Err(error(&header_name(&previous), source)),
+            Some(Ok(entry)) => entry,
+        };
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let link = entry.link_name_bytes().map(|bytes| bytes.into_owned());
+        let (kind, mode, size) = (entry.header().entry_type(), entry.header().mode().unwrap_or(0), entry.size());
+        // A sparse file reads as the size its header claims, mostly zeros the tar crate makes
+        // up: it is not read at all (a hole of a petabyte would take forever to drain), and
+        // the tar reader skips the bytes actually stored before the next header.
+        let sparse = kind == tar::EntryType::GNUSparse;
+        owed = if sparse { entry.header().entry_size().unwrap_or(0) } else { 0 };
+        let readable = if sparse { 0 } else { size };
+        let mut data = Exact { inner: &mut entry, name: &path, size: readable, remaining: readable };
+        visit(TarEntry { path: &path, link: link.as_deref(), kind, mode, size, data: &mut data })?;
+        drain(&mut data).map_err(|source| error(&path, source))?;
+        previous = Some(path);
+    }
+}
+
+/// What one entry of a layer tar does to the image.
+pub(crate) enum LayerChange {
+    /// Nothing (the root directory, a PAX global header).
+    Nothing,
+    /// Hides everything the layers below have under this directory.
+    Opaque(String),
+    /// Deletes this path (and what is under it) from the layers below.
+    Whiteout(String),
+    /// Writes this path.
+    Write {
+        /// The normalised path.
+        path: String,
+        /// What it is.
+        file_type: FileType,
+    },
+}
+
+/// Applies the path rules of the module doc to one entry of `layer`: its name is normalised
+/// (an escape is [`ArchiveError::LayerEscape`]), whiteouts must name a file, a hard link's
+/// target is normalised (an escape is an error too), a symbolic link's is kept as written.
+pub(crate) fn layer_change(layer: &str, entry: &TarEntry<'_>) -> Result<LayerChange, ArchiveError> {
+    let refuse = |reason: &str| ArchiveError::Layer { layer: layer.to_string(), entry: entry.path.to_string(), source: io::Error::other(reason.to_string()) };
+    let escape = |path: &str| ArchiveError::LayerEscape { layer: layer.to_string(), entry: entry.path.to_string(), path: path.to_string() };
+    if entry.kind == tar::EntryType::XGlobalHeader {
+        return Ok(LayerChange::Nothing);
+    }
+    let path = normalise(entry.path).ok_or_else(|| escape(entry.path))?;
+    if path.is_empty() {
+        return match entry.kind {
+            tar::EntryType::Directory => Ok(LayerChange::Nothing),
+            _ => Err(refuse("an entry that is not a directory names the image root")),
+        };
+    }
+    let (parent, file_name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+    if file_name == ".wh..wh..opq" {
+        return Ok(LayerChange::Opaque(parent.to_string()));
+    }
+    if let Some(hidden) = file_name.strip_prefix(".wh.") {
+        if matches!(hidden, "" | "." | "..") {
+            return Err(refuse("a whiteout that names no file"));
+        }
+        return Ok(LayerChange::Whiteout(if parent.is_empty() { hidden.to_string() } else { format!("{parent}/{hidden}") }));
+    }
+    let link = || String::from_utf8_lossy(entry.link.unwrap_or_default()).into_owned();
+    let file_type = match entry.kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => FileType::Regular,
+        tar::EntryType::Directory => FileType::Directory,
+        tar::EntryType::Symlink => FileType::Symlink { target: link() },
+        tar::EntryType::Link => {
+            let written = link();
+            let target = normalise(&written).ok_or_else(|| escape(&written))?;
+            if target.is_empty() {
+                return Err(refuse("a hard link without a target"));
+            }
+            FileType::Hardlink { target }
+        }
+        _ => FileType::Other,
+    };
+    Ok(LayerChange::Write { path, file_type })
 }
 
 #[derive(Default)]
@@ -117,7 +471,7 @@ struct LayerContent {
     opaque_directories: Vec<String>,
 }
 
-/// One image of an archive's `manifest.json`.
+/// One image of an archive's `manifest.json`; [`walk_archive`] normalises its paths.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ManifestEntry {
     /// Path of the image's config in the archive.
@@ -126,7 +480,8 @@ pub struct ManifestEntry {
     /// The image's tags.
     #[serde(rename = "RepoTags", default)]
     pub tags: Vec<String>,
-    /// Paths of the image's layers in the archive, bottom first.
+    /// Paths of the image's layers in the archive, bottom first (the same layer may come
+    /// twice: an image can have two identical layers).
     #[serde(rename = "Layers")]
     pub layers: Vec<String>,
 }
@@ -134,88 +489,148 @@ pub struct ManifestEntry {
 /// What walking an archive found besides its layers.
 #[derive(Debug, Default)]
 pub struct ArchiveIndex {
-    /// The images of `manifest.json`.
+    /// The images of `manifest.json`, paths normalised.
     pub manifest: Vec<ManifestEntry>,
-    /// Small JSON documents (image configs) by path.
+    /// Small JSON documents (image configs) by normalised path.
     pub configs: HashMap<String, Vec<u8>>,
-    /// Layer paths that are links to another layer path (`docker save` links duplicates).
+    /// Entries that are links to another entry (`docker save` links duplicate layers), by
+    /// normalised path, to the normalised path they name.
     pub aliases: HashMap<String, String>,
+    /// Regular entries that were neither a tar stream nor a JSON document kept in
+    /// [`ArchiveIndex::configs`] (a compressed layer, for one).
+    pub unread: BTreeSet<String>,
 }
 
 impl ArchiveIndex {
-    /// The path a layer's bytes are stored under, following links.
-    pub fn resolve<'a>(&'a self, path: &'a str) -> &'a str {
+    /// The path a layer's bytes are stored under, following links (at most
+    /// [`MAX_LINK_HOPS`]; more is [`ArchiveError::LinkChain`]).
+    pub fn resolve<'a>(&'a self, path: &'a str) -> Result<&'a str, ArchiveError> {
         let mut current = path;
-        for _ in 0..16 {
+        for _ in 0..=MAX_LINK_HOPS {
             match self.aliases.get(current) {
                 Some(target) => current = target,
-                None => break,
+                None => return Ok(current),
             }
         }
-        current
+        Err(ArchiveError::LinkChain { entry: path.to_string(), hops: MAX_LINK_HOPS })
+    }
+
+    /// The error for a layer of the manifest that was not found as a tar stream.
+    pub fn missing_layer(&self, path: &str) -> ArchiveError {
+        let stored = self.resolve(path).unwrap_or(path);
+        if self.unread.contains(stored) {
+            ArchiveError::Manifest(format!("layer `{path}` is in the archive but is not an uncompressed tar"))
+        } else {
+            ArchiveError::Manifest(format!("layer `{path}` is listed but not in the archive"))
+        }
     }
 }
 
-/// Maximum size of a JSON document read from an archive, bytes.
-const MAX_JSON_BYTES: u64 = 16 << 20;
+/// Parses `manifest.json` and checks it: at least one image, the layer counts bounded, every
+/// path normalised (an escape is [`ArchiveError::Escape`]).
+fn parse_manifest(text: &[u8]) -> Result<Vec<ManifestEntry>, ArchiveError> {
+    let mut manifest: Vec<ManifestEntry> =
+        serde_json::from_slice(text).map_err(|error| ArchiveError::Manifest(format!("`manifest.json` is not a list of images: {error}")))?;
+    if manifest.is_empty() {
+        return Err(ArchiveError::Manifest("`manifest.json` lists no image".into()));
+    }
+    let references: usize = manifest.iter().map(|image| image.layers.len()).sum();
+    if references > MAX_LAYER_REFERENCES {
+        return Err(ArchiveError::Manifest(format!("`manifest.json` lists {references} layers in all, over the limit of {MAX_LAYER_REFERENCES}")));
+    }
+    let clean = |path: &str| normalise(path).ok_or_else(|| ArchiveError::Escape { entry: "manifest.json".into(), path: path.to_string() });
+    for (position, image) in manifest.iter_mut().enumerate() {
+        if image.layers.len() > MAX_LAYERS_PER_IMAGE {
+            let count = image.layers.len();
+            return Err(ArchiveError::Manifest(format!(
+                "`manifest.json` image {position} lists {count} layers, over the limit of {MAX_LAYERS_PER_IMAGE}"
+            )));
+        }
+        image.config = clean(&image.config)?;
+        for layer in &mut image.layers {
+            *layer = clean(layer)?;
+        }
+    }
+    Ok(manifest)
+}
 
-/// Walks an image archive: `manifest.json` and configs are collected, links between layers
-/// recorded, and every layer (a tar stream, possibly empty) handed to `on_layer` with its path.
+/// Walks an image archive: `manifest.json` and configs are collected, links between entries
+/// recorded, and every layer (a tar stream, possibly empty) handed to `on_layer` with its
+/// normalised path. Entries and headers are read under the rules of the module doc: an
+/// error names the entry, and nothing is allocated on a header's word.
 pub fn walk_archive(
     reader: impl Read,
     on_layer: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), ArchiveError>,
 ) -> Result<ArchiveIndex, ArchiveError> {
-    let mut outer = tar::Archive::new(reader);
     let mut index = ArchiveIndex::default();
     let mut manifest = None;
-    let entries = outer.entries().map_err(|source| ArchiveError::Read { entry: "<archive>".into(), source })?;
-    for entry in entries {
-        let mut entry = entry.map_err(|source| ArchiveError::Read { entry: "<archive>".into(), source })?;
-        let name = entry.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-        let read_error = |source| ArchiveError::Read { entry: name.clone(), source };
-        match entry.header().entry_type() {
+    let mut json_bytes = 0;
+    let read_error = |entry: &str, source| ArchiveError::Read { entry: entry.to_string(), source };
+    walk_tar(reader, true, &read_error, &mut |entry| {
+        let escape = |path: &str| ArchiveError::Escape { entry: entry.path.to_string(), path: path.to_string() };
+        let name = normalise(entry.path).ok_or_else(|| escape(entry.path))?;
+        if name.is_empty() && entry.kind != tar::EntryType::Directory {
+            return Err(read_error(entry.path, io::Error::other("an entry that is not a directory names the archive root")));
+        }
+        match entry.kind {
             tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry.link_name().ok().flatten().map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
-                let resolved = if entry.header().entry_type() == tar::EntryType::Symlink {
-                    let dir = name.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
-                    normalise(&format!("{dir}/{target}"))
-                } else {
-                    normalise(&target)
+                let target = String::from_utf8_lossy(entry.link.unwrap_or_default()).into_owned();
+                // A symbolic link's relative target starts from the link's directory; a hard
+                // link's, and an absolute one, from the archive's root.
+                let joined = match name.rsplit_once('/') {
+                    Some((directory, _)) if entry.kind == tar::EntryType::Symlink && !target.starts_with('/') => format!("{directory}/{target}"),
+                    _ => target.clone(),
                 };
-                if let Some(resolved) = resolved {
-                    index.aliases.insert(name.clone(), resolved);
+                let resolved = normalise(&joined).ok_or_else(|| escape(&target))?;
+                if resolved.is_empty() {
+                    return Err(read_error(&name, io::Error::other("a link without a target")));
                 }
-                continue;
+                index.aliases.insert(name, resolved);
+                return Ok(());
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            _ => continue,
+            _ => return Ok(()),
         }
         if name == "manifest.json" {
-            let mut text = String::new();
-            (&mut entry).take(MAX_JSON_BYTES).read_to_string(&mut text).map_err(read_error)?;
-            manifest = Some(serde_json::from_str::<Vec<ManifestEntry>>(&text).map_err(|error| ArchiveError::Manifest(error.to_string()))?);
-            continue;
-        }
-        let size = entry.size();
-        let mut buffered = BufReader::with_capacity(256 * 1024, entry);
-        let head = buffered.fill_buf().map_err(read_error)?;
-        if head.first() == Some(&b'{') {
-            if size <= MAX_JSON_BYTES {
-                let mut bytes = Vec::with_capacity(size as usize);
-                buffered.read_to_end(&mut bytes).map_err(read_error)?;
-                index.configs.insert(name, bytes);
+            if manifest.is_some() {
+                return Err(ArchiveError::Manifest("the archive holds two `manifest.json` entries".into()));
             }
-            continue;
+            if entry.size > MAX_MANIFEST_BYTES {
+                return Err(ArchiveError::TooLarge { entry: name, claimed: entry.size, limit: MAX_MANIFEST_BYTES });
+            }
+            let mut text = Vec::new();
+            entry.data.read_to_end(&mut text).map_err(|source| read_error(&name, source))?;
+            manifest = Some(parse_manifest(&text)?);
+            return Ok(());
         }
-        let is_tar = (head.len() >= 262 && &head[257..262] == b"ustar") || (head.len() >= 512 && head[..512].iter().all(|byte| *byte == 0));
+        let mut head = [0u8; 512];
+        let length = read_up_to(entry.data, &mut head).map_err(|source| read_error(&name, source))?;
+        let head = &head[..length];
+        if head.first() == Some(&b'{') {
+            if entry.size <= MAX_JSON_BYTES {
+                json_bytes += entry.size;
+                if json_bytes > MAX_JSON_TOTAL_BYTES {
+                    let reason = format!("JSON documents in the archive come to more than {MAX_JSON_TOTAL_BYTES} bytes");
+                    return Err(read_error(&name, io::Error::other(reason)));
+                }
+                let mut bytes = head.to_vec();
+                entry.data.read_to_end(&mut bytes).map_err(|source| read_error(&name, source))?;
+                index.configs.insert(name, bytes);
+            } else {
+                index.unread.insert(name);
+            }
+            return Ok(());
+        }
+        let is_tar = (head.len() >= 262 && &head[257..262] == b"ustar") || (head.len() == 512 && head.iter().all(|byte| *byte == 0));
         if is_tar {
-            on_layer(&name, &mut buffered)?;
+            let mut layer = BufReader::with_capacity(LAYER_BUFFER_BYTES, head.chain(&mut *entry.data));
+            on_layer(&name, &mut layer)?;
+        } else {
+            index.unread.insert(name);
         }
-    }
-    index.manifest = manifest.ok_or_else(|| ArchiveError::Manifest("no manifest.json in the archive".into()))?;
-    if index.manifest.is_empty() {
-        return Err(ArchiveError::Manifest("manifest.json lists no image".into()));
-    }
+        Ok(())
+    })?;
+    index.manifest = manifest.ok_or_else(|| ArchiveError::Manifest("no `manifest.json` in the archive".into()))?;
     Ok(index)
 }
 
@@ -281,24 +696,9 @@ pub async fn parse_export<T: Send + 'static>(
     }
 }
 
-/// Normalises a path from an archive: strips `./` and `/`, resolves `.`, refuses `..`
-/// escapes (returns `None`).
-pub fn normalise(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 /// Reads an image archive from `reader` into the first image's final file system view.
-/// `inspect(path)` says which regular files to read and classify as assemblies.
+/// `inspect(path)` says which regular files to read and classify as assemblies. The rules of
+/// the module doc apply; a layer the manifest lists but the archive lacks is an error.
 pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> Result<ImageFilesystem, ArchiveError> {
     let mut layers: HashMap<String, LayerContent> = HashMap::new();
     let index = walk_archive(reader, &mut |name, layer| {
@@ -309,16 +709,13 @@ pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> 
     let first = &index.manifest[0];
     let mut view = ImageFilesystem { layers: first.layers.clone(), files: BTreeMap::new() };
     for (position, layer_path) in first.layers.iter().enumerate() {
-        let content = layers
-            .get(index.resolve(layer_path))
-            .ok_or_else(|| ArchiveError::Manifest(format!("layer `{layer_path}` is listed but not in the archive")))?;
+        let content = layers.get(index.resolve(layer_path)?).ok_or_else(|| index.missing_layer(layer_path))?;
         for directory in &content.opaque_directories {
-            let prefix = format!("{directory}/");
-            view.files.retain(|path, _| !path.starts_with(&prefix));
+            remove_under(&mut view.files, directory);
         }
         for removed in &content.whiteouts {
-            let prefix = format!("{removed}/");
-            view.files.retain(|path, _| path != removed && !path.starts_with(&prefix));
+            view.files.remove(removed);
+            remove_under(&mut view.files, removed);
         }
         for record in &content.entries {
             let mut record = record.clone();
@@ -329,60 +726,47 @@ pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> 
     Ok(view)
 }
 
+/// Removes every path under `directory` (not the directory itself).
+fn remove_under(files: &mut BTreeMap<String, FileRecord>, directory: &str) {
+    let prefix = format!("{directory}/");
+    let doomed: Vec<String> = files.range(prefix.clone()..).take_while(|(path, _)| path.starts_with(&prefix)).map(|(path, _)| path.clone()).collect();
+    for path in doomed {
+        files.remove(&path);
+    }
+}
+
 fn read_layer(layer: &str, reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> Result<LayerContent, ArchiveError> {
     let layer_error = |entry: &str, source| ArchiveError::Layer { layer: layer.to_string(), entry: entry.to_string(), source };
-    let mut archive = tar::Archive::new(reader);
     let mut content = LayerContent::default();
-    for entry in archive.entries().map_err(|source| layer_error("<start>", source))? {
-        let mut entry = entry.map_err(|source| layer_error("<entry header>", source))?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Some(path) = normalise(&raw) else {
-            return Err(layer_error(&raw, std::io::Error::other("path escapes the image root")));
+    walk_tar(reader, false, &layer_error, &mut |entry| {
+        let (path, file_type) = match layer_change(layer, &entry)? {
+            LayerChange::Nothing => return Ok(()),
+            LayerChange::Opaque(directory) => {
+                content.opaque_directories.push(directory);
+                return Ok(());
+            }
+            LayerChange::Whiteout(path) => {
+                content.whiteouts.push(path);
+                return Ok(());
+            }
+            LayerChange::Write { path, file_type } => (path, file_type),
         };
-        if path.is_empty() {
-            continue;
-        }
-        let (parent, file_name) = match path.rsplit_once('/') {
-            Some((parent, name)) => (parent.to_string(), name),
-            None => (String::new(), path.as_str()),
-        };
-        if file_name == ".wh..wh..opq" {
-            content.opaque_directories.push(parent);
-            continue;
-        }
-        if let Some(hidden) = file_name.strip_prefix(".wh.") {
-            content.whiteouts.push(if parent.is_empty() { hidden.to_string() } else { format!("{parent}/{hidden}") });
-            continue;
-        }
-        let header = entry.header();
-        let mode = header.mode().unwrap_or(0);
-        let link = || {
-            entry
-                .link_name_bytes()
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .unwrap_or_default()
-        };
-        let file_type = match header.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => FileType::Regular,
-            tar::EntryType::Directory => FileType::Directory,
-            tar::EntryType::Symlink => FileType::Symlink { target: link() },
-            tar::EntryType::Link => FileType::Hardlink { target: normalise(&link()).unwrap_or_default() },
-            _ => FileType::Other,
-        };
-        let size_bytes = if file_type == FileType::Regular { entry.size() } else { 0 };
+        let size_bytes = if file_type == FileType::Regular { entry.size } else { 0 };
         let assembly = if file_type == FileType::Regular && inspect(&path) {
             if size_bytes > MAX_INSPECTED_FILE_BYTES {
                 Some(Err(format!("{size_bytes} bytes is over the inspection limit")))
             } else {
-                let mut bytes = Vec::with_capacity(size_bytes as usize);
-                (&mut entry).take(size_bytes).read_to_end(&mut bytes).map_err(|source| layer_error(&path, source))?;
+                // Grows with the bytes that actually arrive, whatever the header claims.
+                let mut bytes = Vec::new();
+                entry.data.read_to_end(&mut bytes).map_err(|source| layer_error(entry.path, source))?;
                 Some(readytorun::classify(&bytes).map_err(|error| error.to_string()))
             }
         } else {
             None
         };
-        content.entries.push(FileRecord { path, layer: 0, size_bytes, file_type, mode, assembly });
-    }
+        content.entries.push(FileRecord { path, layer: 0, size_bytes, file_type, mode: entry.mode, assembly });
+        Ok(())
+    })?;
     Ok(content)
 }
 

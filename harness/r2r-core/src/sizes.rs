@@ -7,6 +7,11 @@
 //! sends) and a zstd (level 3, what containerd's zstd layers use) compressor each run on
 //! their own thread, fed the same chunks through small bounded channels: no layer is ever held
 //! in memory and both cores compress. Layers already measured (known by diff id) are skipped.
+//!
+//! Archives are read under the rules of [`crate::archive`] (it walks the archive and judges
+//! every layer entry): nothing is written to disk, a path or hard link that climbs out of its
+//! root is an error naming the entry, sizes from headers are never allocated, and a stream
+//! cut short is an error naming the entry that was cut.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufReader, Read, Write};
@@ -15,7 +20,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::archive::{normalise, walk_archive, ArchiveError, ArchiveIndex, ManifestEntry};
+use crate::archive::{layer_change, walk_archive, walk_tar, ArchiveError, ArchiveIndex, FileType, LayerChange, ManifestEntry};
 
 /// gzip level of `docker push`.
 pub const GZIP_LEVEL: u32 = 6;
@@ -187,35 +192,35 @@ fn measure_layer(name: &str, reader: impl Read, compress: bool) -> Result<(Layer
     let compressors = if compress { vec![Compressor::gzip(), Compressor::zstd()] } else { Vec::new() };
     let mut tee = Tee { inner: reader, hasher: Sha256::new(), bytes: 0, compressors, failed: false };
     let mut files = LayerFiles::default();
-    let mut content_bytes = 0;
+    let mut content_bytes: u64 = 0;
     let mut entries = 0;
-    {
-        let mut archive = tar::Archive::new(BufReader::with_capacity(CHUNK_BYTES, &mut tee));
-        for entry in archive.entries().map_err(|source| error("<start>", source))? {
-            let entry = entry.map_err(|source| error("<entry header>", source))?;
-            entries += 1;
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let path = normalise(&raw).ok_or_else(|| error(&raw, std::io::Error::other("path escapes the image root")))?;
-            let (parent, file_name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            if file_name == ".wh..wh..opq" {
-                files.opaque.push(parent.to_string());
-                continue;
+    // The archive module's rules: names normalised (an escape is an error), bounded headers,
+    // every entry drained to its claimed size (a cut is an error naming it).
+    walk_tar(BufReader::with_capacity(CHUNK_BYTES, &mut tee), false, &error, &mut |entry| {
+        entries += 1;
+        let (path, file_type) = match layer_change(name, &entry)? {
+            LayerChange::Nothing => return Ok(()),
+            LayerChange::Opaque(directory) => {
+                files.opaque.push(directory);
+                return Ok(());
             }
-            if let Some(hidden) = file_name.strip_prefix(".wh.") {
-                files.whiteouts.push(if parent.is_empty() { hidden.to_string() } else { format!("{parent}/{hidden}") });
-                continue;
+            LayerChange::Whiteout(path) => {
+                files.whiteouts.push(path);
+                return Ok(());
             }
-            let size = match entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => entry.size(),
-                tar::EntryType::Symlink => entry.link_name_bytes().map(|link| link.len() as u64).unwrap_or(0),
-                _ => 0,
-            };
-            content_bytes += size;
-            if entry.header().entry_type() != tar::EntryType::Directory {
-                files.written.push((path, size));
-            }
+            LayerChange::Write { path, file_type } => (path, file_type),
+        };
+        let size = match file_type {
+            FileType::Regular => entry.size,
+            FileType::Symlink { .. } => entry.link.map(|link| link.len() as u64).unwrap_or(0),
+            _ => 0,
+        };
+        content_bytes = content_bytes.saturating_add(size);
+        if file_type != FileType::Directory {
+            files.written.push((path, size));
         }
-    }
+        Ok(())
+    })?;
     // The tar reader stops at the end-of-archive marker; the stream's padding counts too.
     std::io::copy(&mut tee, &mut std::io::sink()).map_err(|source| error("<end>", source))?;
     let Tee { hasher, bytes, compressors, .. } = tee;
@@ -287,9 +292,7 @@ fn analyze_image(
     let mut wasted: Vec<WastedFile> = Vec::new();
     let mut parent: Option<String> = None;
     for (index, layer_path) in image.layers.iter().enumerate() {
-        let (figures, files) = measured
-            .get(archive.resolve(layer_path))
-            .ok_or_else(|| ArchiveError::Manifest(format!("layer `{layer_path}` is listed but not in the archive")))?;
+        let (figures, files) = measured.get(archive.resolve(layer_path)?).ok_or_else(|| archive.missing_layer(layer_path))?;
         let figures = figures.clone();
         // Waste: what this layer hides of the layers below.
         let mut hide = |prefix_or_path: &str, whole_directory: bool| {
