@@ -18,17 +18,21 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-measure() {  # label, command -> "seconds peak_kib"
-  /usr/bin/time -f '%e %M' -o "$work/time" bash -c "$2" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+# label, a fixed pipeline, then its arguments -> "seconds peak_kib". The pipeline reads its
+# arguments as "$1", "$2"...: image names and paths are never pasted into the shell text.
+measure() {
+  local pipeline=$2
+  shift 2
+  /usr/bin/time -f '%e %M' -o "$work/time" bash -c "$pipeline" measure "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
   cat "$work/time"
 }
 
 printf '%-36s %10s | %-22s | %-22s | %-22s\n' image "save MB" "docker save only" "save | gzip -6" "save | r2r sizes"
 for image in "${images[@]}"; do
   bytes=$(docker save "$image" | wc -c)
-  read -r save_s save_kib < <(measure save "docker save $image > /dev/null")
-  read -r gzip_s gzip_kib < <(measure gzip "docker save $image | gzip -6 > /dev/null")
-  read -r r2r_s r2r_kib < <(measure r2r "docker save $image | $r2r measure sizes --archive /dev/stdin --output $work/out > /dev/null")
+  read -r save_s save_kib < <(measure save 'docker save -- "$1" > /dev/null' "$image")
+  read -r gzip_s gzip_kib < <(measure gzip 'docker save -- "$1" | gzip -6 > /dev/null' "$image")
+  read -r r2r_s r2r_kib < <(measure r2r 'docker save -- "$1" | "$2" measure sizes --archive /dev/stdin --output "$3" > /dev/null' "$image" "$r2r" "$work/out")
   printf '%-36s %10.1f | %7.2f s %8.1f MiB | %7.2f s %8.1f MiB | %7.2f s %8.1f MiB\n' "$image" "$(echo "$bytes / 1000000" | bc -l)" \
     "$save_s" "$(echo "$save_kib / 1024" | bc -l)" "$gzip_s" "$(echo "$gzip_kib / 1024" | bc -l)" "$r2r_s" "$(echo "$r2r_kib / 1024" | bc -l)"
 done

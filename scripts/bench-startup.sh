@@ -10,6 +10,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 image=${1:-r2r/quick:no-composite-console}
 runs=${2:-30}
+# hyperfine runs its command through a shell: only the characters of an image reference may
+# go into it.
+case "$image" in
+  ''|-*|*[!A-Za-z0-9._:/@-]*) echo "bench-startup: '$image' is not an image reference" >&2; exit 2 ;;
+esac
+case "$runs" in ''|*[!0-9]*) echo "bench-startup: RUNS must be a whole number, not '$runs'" >&2; exit 2 ;; esac
 r2r=target/release/r2r
 [ -x "$r2r" ] || cargo build --release -p r2r >/dev/null
 command -v hyperfine >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::toml_source::{self, SourceError};
+use crate::names::{self, NameError};
+use crate::toml_source::{self, SourceError, Step};
 
 /// A shared framework that an image can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -272,6 +273,26 @@ pub enum CatalogError {
     Invalid(#[from] SourceError),
 }
 
+/// One catalog file and its text, for located errors.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error at what `place` names in the file (the file's first line when it is not found).
+    fn at(&self, place: &[Step<'_>], message: String) -> SourceError {
+        let offset = toml_source::locate(self.text, place).unwrap_or(0);
+        SourceError::at_offset(self.path, self.text, offset, message)
+    }
+
+    /// Turns a failed name check into an error at `place`, its message after `context`.
+    fn check(&self, place: &[Step<'_>], checked: Result<(), NameError>, context: &str) -> Result<(), SourceError> {
+        checked.map_err(|error| self.at(place, format!("{context}{error}")))
+    }
+}
+
 fn read(path: &Path) -> Result<String, CatalogError> {
     std::fs::read_to_string(path).map_err(|source| CatalogError::Read { path: path.to_path_buf(), source })
 }
@@ -296,18 +317,87 @@ impl Catalog {
             dotnet_versions: dotnet.versions,
             bases: dotnet.bases,
         };
-        catalog.check(&variants_path, &variants_text)?;
+        let variants_source = Source { path: &variants_path, text: &variants_text };
+        catalog.check_names(variants_source, Source { path: &apps_path, text: &apps_text }, Source { path: &dotnet_path, text: &dotnet_text })?;
+        catalog.check(variants_source)?;
         Ok(catalog)
     }
 
-    /// Checks that every variant's images stand on images that exist and that composites
-    /// only include frameworks their image carries.
-    fn check(&self, path: &Path, text: &str) -> Result<(), SourceError> {
+    /// Checks every name the catalog gives to tags, labels, file names and command lines
+    /// (see [`crate::names`]).
+    fn check_names(&self, variants: Source<'_>, apps: Source<'_>, dotnet: Source<'_>) -> Result<(), SourceError> {
+        for (name, profile) in &self.publish {
+            variants.check(&[Step::Key("publish"), Step::Key(name)], names::check_name(name), "publish profile ")?;
+            for (property, value) in &profile.properties {
+                let place = [Step::Key("publish"), Step::Key(name), Step::Key("properties"), Step::Key(property)];
+                variants.check(&place, names::check_property(property, value), &format!("publish profile `{name}`: property "))?;
+            }
+        }
         for (name, variant) in &self.variants {
-            let at = |message: String| {
-                let offset = toml_source::key_offset(text, &format!("[variants.{name}")).unwrap_or(0);
-                SourceError::at_offset(path, text, offset, message)
-            };
+            variants.check(&[Step::Key("variants"), Step::Key(name)], names::check_name(name), "variant ")?;
+            for (kind, placement) in &variant.apps {
+                for (property, value) in &placement.properties {
+                    let place = [
+                        Step::Key("variants"),
+                        Step::Key(name),
+                        Step::Key("apps"),
+                        Step::Key(kind.name()),
+                        Step::Key("properties"),
+                        Step::Key(property),
+                    ];
+                    let context = format!("variant `{name}`: app `{}`: property ", kind.name());
+                    variants.check(&place, names::check_property(property, value), &context)?;
+                }
+            }
+        }
+        for (name, app) in &self.apps {
+            apps.check(&[Step::Key("apps"), Step::Key(name)], names::check_name(name), "app ")?;
+            let place = [Step::Key("apps"), Step::Key(name), Step::Key("assembly")];
+            apps.check(&place, names::check_file_name(&app.assembly), &format!("app `{name}`: assembly "))?;
+            let place = [Step::Key("apps"), Step::Key(name), Step::Key("project")];
+            let project = app.project.to_str().unwrap_or("\u{fffd}");
+            apps.check(&place, names::check_relative_path(project), &format!("app `{name}`: project "))?;
+        }
+        for (index, version) in self.dotnet_versions.iter().enumerate() {
+            dotnet.check(&[Step::Key("versions"), Step::Index(index)], names::check_version(version), "")?;
+        }
+        for (name, base) in &self.bases {
+            dotnet.check(&[Step::Key("bases"), Step::Key(name)], names::check_name(name), "base ")?;
+            let place = [Step::Key("bases"), Step::Key(name), Step::Key("image")];
+            dotnet.check(&place, names::check_reference(&base.image), &format!("base `{name}`: image "))?;
+            for (index, argument) in base.script_args.iter().enumerate() {
+                let place = [Step::Key("bases"), Step::Key(name), Step::Key("script-args"), Step::Index(index)];
+                dotnet.check(&place, names::check_script_argument(argument), &format!("base `{name}`: script-args "))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every variant's images stand on images that exist, not on each other in a
+    /// circle, and that composites only include frameworks their image carries.
+    fn check(&self, source: Source<'_>) -> Result<(), SourceError> {
+        for (name, variant) in &self.variants {
+            let at = |message: String| source.at(&[Step::Key("variants"), Step::Key(name)], message);
+            if variant.images.contains_key(&ImageRole::RuntimeDeps) {
+                return Err(at(format!(
+                    "variant `{name}`: `images.runtime-deps` is the base of every variant, not an image a variant defines"
+                )));
+            }
+            for role in variant.images.keys() {
+                // Every chain of parents must reach runtime-deps within as many steps as there are images.
+                let mut current = *role;
+                let mut steps = 0;
+                while let Some(image) = variant.images.get(&current) {
+                    current = image.parent;
+                    steps += 1;
+                    if steps > variant.images.len() {
+                        return Err(at(format!(
+                            "variant `{name}`: image `{}` stands on itself through its parents",
+                            role.name()
+                        )));
+                    }
+                }
+            }
             if let Some(base) = &variant.base {
                 if !self.bases.contains_key(base) {
                     return Err(at(format!(
@@ -382,7 +472,10 @@ impl Catalog {
     pub fn frameworks_below(&self, variant: &Variant, role: ImageRole) -> Vec<Framework> {
         let mut frameworks = Vec::new();
         let mut current = role;
-        while let Some(image) = variant.images.get(&current) {
+        // At most one step per image, so parents in a circle (which the catalog check
+        // refuses) cannot loop forever.
+        for _ in 0..=variant.images.len() {
+            let Some(image) = variant.images.get(&current) else { break };
             frameworks.extend(image.frameworks.iter().copied());
             current = image.parent;
         }

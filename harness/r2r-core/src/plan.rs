@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -85,8 +86,13 @@ pub struct PlannedImage {
     pub parent: Parent,
     /// What it adds.
     pub content: Content,
-    /// Tags, one per variant: `r2r/<scenario>:<variant>-<role>`.
+    /// Tags, one per variant: `r2r/<scenario>:<variant>-<role>` (see [`image_tag`]).
     pub tags: Vec<String>,
+}
+
+/// The tag r2r gives the image of `role` in `variant` of a scenario.
+pub fn image_tag(scenario: &str, variant: &str, role: &str) -> String {
+    format!("r2r/{scenario}:{variant}-{role}")
 }
 
 impl PlannedImage {
@@ -229,16 +235,95 @@ fn describe_content(content: &Content) -> String {
     }
 }
 
+/// Why a scenario cannot be expanded against a catalog. Each error names the file and the key
+/// it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The scenario names something the catalog does not have, or a name made from it is not
+    /// valid (a tag, a label).
+    #[error("{}: `{key}`: {message}", path.display())]
+    Scenario {
+        /// The scenario file.
+        path: PathBuf,
+        /// The scenario key the problem comes from (`name`, `dotnet`, `base`, `apps`, `variants`).
+        key: &'static str,
+        /// The element of the key's array, when the key is an array.
+        index: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The catalog is inconsistent (which [`Catalog::load`] refuses, so only a catalog made
+    /// some other way gets here).
+    #[error("{}: {message}", path.display())]
+    Catalog {
+        /// The catalog file the problem is in.
+        path: PathBuf,
+        /// What is wrong, naming the variant, app or base.
+        message: String,
+    },
+}
+
 /// Expands a scenario into a plan.
+///
+/// # Panics
+///
+/// When the scenario was not validated against this catalog; [`crate::scenario::parse`] and
+/// [`crate::scenario::load`] do that (they expand the scenario once), and [`try_expand`] is the
+/// version that returns the problem instead.
 pub fn expand(scenario: &Scenario, catalog: &Catalog) -> Plan {
+    try_expand(scenario, catalog).unwrap_or_else(|error| panic!("a validated scenario expands: {error}"))
+}
+
+/// Expands a scenario into a plan, checking every name the plan sends to the engine: image
+/// references (tags and bases) against the Docker reference grammar, label keys and values,
+/// and the .NET version.
+pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanError> {
+    let in_scenario = |key: &'static str, index: Option<usize>, message: String| PlanError::Scenario {
+        path: scenario.path.clone(),
+        key,
+        index,
+        message,
+    };
+    let variants_file = catalog.root.join("variants.toml");
+    let in_catalog = |path: &PathBuf, message: String| PlanError::Catalog { path: path.clone(), message };
+
+    if let Err(error) = crate::names::check_name(&scenario.name) {
+        return Err(in_scenario("name", None, error.to_string()));
+    }
+    if let Err(error) = crate::names::check_version(&scenario.dotnet) {
+        return Err(in_scenario("dotnet", None, error.to_string()));
+    }
+    if let Err(error) = crate::names::check_reference(scenario.base.image()) {
+        return Err(in_scenario("base", None, format!("the base image: {error}")));
+    }
     let mut builder = Builder { scenario, images: Vec::new(), keys: BTreeMap::new() };
-    for variant_name in &scenario.variants {
-        let variant = &catalog.variants[variant_name];
+    for (variant_index, variant_name) in scenario.variants.iter().enumerate() {
+        let Some(variant) = catalog.variants.get(variant_name) else {
+            return Err(in_scenario(
+                "variants",
+                Some(variant_index),
+                format!("unknown variant {}", crate::names::shown(variant_name)),
+            ));
+        };
         // A variant may stand on a base of its own (e.g. distroless beside the full base).
         let base = match &variant.base {
-            Some(name) => catalog.bases[name].image.clone(),
+            Some(name) => match catalog.bases.get(name) {
+                Some(local) => {
+                    crate::names::check_reference(&local.image).map_err(|error| {
+                        in_catalog(&catalog.root.join("dotnet.toml"), format!("base `{name}`: {error}"))
+                    })?;
+                    local.image.clone()
+                }
+                None => return Err(in_catalog(&variants_file, format!("variant `{variant_name}`: unknown base `{name}`"))),
+            },
             None => scenario.base.image().to_string(),
         };
+        if variant.images.contains_key(&ImageRole::RuntimeDeps) {
+            return Err(in_catalog(
+                &variants_file,
+                format!("variant `{variant_name}`: `images.runtime-deps` is the base of every variant, not an image a variant defines"),
+            ));
+        }
         let deps = builder.add(variant_name, "runtime-deps", Parent::Base(base), Content::RuntimeDeps);
         let mut by_role: BTreeMap<ImageRole, String> = BTreeMap::from([(ImageRole::RuntimeDeps, deps)]);
         // Framework images in an order where parents come first.
@@ -258,17 +343,36 @@ pub fn expand(scenario: &Scenario, catalog: &Catalog) -> Plan {
                 by_role.insert(*role, id);
                 false
             });
-            assert!(pending.len() < before, "catalog check guarantees that every parent exists");
+            if pending.len() == before {
+                let roles: Vec<&str> = pending.iter().map(|role| role.name()).collect();
+                return Err(in_catalog(
+                    &variants_file,
+                    format!("variant `{variant_name}`: images {} stand on images the variant does not define, or on each other", roles.join(", ")),
+                ));
+            }
         }
         if scenario.sdk {
             if let Some(aspnet) = by_role.get(&ImageRole::Aspnet).cloned() {
                 builder.add(variant_name, "sdk", Parent::Image(aspnet), Content::Sdk);
             }
         }
-        for app_name in &scenario.apps {
-            let app = &catalog.apps[app_name];
+        for (app_index, app_name) in scenario.apps.iter().enumerate() {
+            let Some(app) = catalog.apps.get(app_name) else {
+                return Err(in_scenario("apps", Some(app_index), format!("unknown app {}", crate::names::shown(app_name))));
+            };
             let Some(placement) = variant.apps.get(&app.kind) else { continue };
-            let parent = by_role[&placement.on].clone();
+            let Some(parent) = by_role.get(&placement.on).cloned() else {
+                return Err(in_catalog(
+                    &variants_file,
+                    format!("variant `{variant_name}`: app `{}` stands on `{}`, which the variant does not define", app.kind.name(), placement.on.name()),
+                ));
+            };
+            if !catalog.publish.contains_key(&placement.publish) {
+                return Err(in_catalog(
+                    &variants_file,
+                    format!("variant `{variant_name}`: app `{}`: unknown publish profile `{}`", app.kind.name(), placement.publish),
+                ));
+            }
             let content = Content::App {
                 app: app_name.clone(),
                 kind: app.kind,
@@ -278,7 +382,44 @@ pub fn expand(scenario: &Scenario, catalog: &Catalog) -> Plan {
             builder.add(variant_name, app_name, Parent::Image(parent), content);
         }
     }
-    Plan { scenario: scenario.clone(), images: builder.images }
+    let plan = Plan { scenario: scenario.clone(), images: builder.images };
+    check_names(&plan)?;
+    Ok(plan)
+}
+
+/// Checks every tag and label of a plan; a problem is put on the scenario key it comes from.
+fn check_names(plan: &Plan) -> Result<(), PlanError> {
+    let scenario = &plan.scenario;
+    let variant_index = |variant: &str| scenario.variants.iter().position(|v| v == variant);
+    for image in &plan.images {
+        for (variant, tag) in image.variants.iter().zip(&image.tags) {
+            if let Err(error) = crate::names::check_reference(tag) {
+                return Err(PlanError::Scenario {
+                    path: scenario.path.clone(),
+                    key: "variants",
+                    index: variant_index(variant),
+                    message: format!("the tag of the {} image of variant `{variant}`: {error}", image.role),
+                });
+            }
+        }
+        for (key, value) in image.labels(scenario) {
+            let problem = crate::names::check_label_key(&key).and_then(|()| crate::names::check_label_value(&value));
+            if let Err(error) = problem {
+                let scenario_key = match key.as_str() {
+                    labels::SCENARIO => "name",
+                    labels::DOTNET => "dotnet",
+                    _ => "variants",
+                };
+                return Err(PlanError::Scenario {
+                    path: scenario.path.clone(),
+                    key: scenario_key,
+                    index: image.variants.first().and_then(|variant| variant_index(variant)),
+                    message: format!("label `{key}` of image `{}`: {error}", image.id),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Builder<'a> {
@@ -291,7 +432,7 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn add(&mut self, variant: &str, role: &str, parent: Parent, content: Content) -> String {
         let key = format!("{role}|{parent:?}|{content:?}");
-        let tag = format!("r2r/{}:{variant}-{role}", self.scenario.name);
+        let tag = image_tag(&self.scenario.name, variant, role);
         if let Some(id) = self.keys.get(&key) {
             let image = self.images.iter_mut().find(|image| &image.id == id).expect("key points at an image");
             if !image.variants.iter().any(|v| v == variant) {

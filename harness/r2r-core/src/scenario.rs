@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::toml_source::{self, SourceError};
+use crate::names;
+use crate::plan::PlanError;
+use crate::toml_source::{self, SourceError, Step};
 
 /// A measurement a scenario asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -171,40 +173,32 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
     Ok(parse(path, &text, catalog)?)
 }
 
-/// Validates a scenario's text (the contents of `path`) against the catalog.
+/// Validates a scenario's text (the contents of `path`) against the catalog: every name it
+/// gives or makes (the scenario name, the base image reference, the .NET version, and the
+/// tags and labels of the images it plans) is checked by [`crate::names`], and every error
+/// names the file and line.
 pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, SourceError> {
     let file: ScenarioFile = toml_source::parse(path, text)?;
-    let at_key = |key: &str, message: String| {
-        let offset = toml_source::key_offset(text, key).unwrap_or(0);
+    let at = |steps: &[Step<'_>], message: String| {
+        let offset = toml_source::locate(text, steps).unwrap_or(0);
         SourceError::at_offset(path, text, offset, message)
     };
-    let at_value = |key: &str, value: &str, message: String| {
-        let offset = toml_source::value_offset(text, key, value)
-            .or_else(|| toml_source::key_offset(text, key))
-            .unwrap_or(0);
-        SourceError::at_offset(path, text, offset, message)
-    };
+    let at_key = |key: &str, message: String| at(&[Step::Key(key)], message);
 
     let name = match file.name {
-        Some(name) => name,
-        // From the file name, made safe for tags: lower case, other characters as '-'.
-        None => path
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .unwrap_or("scenario")
-            .to_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' { c } else { '-' })
-            .collect::<String>()
-            .trim_start_matches(['-', '.'])
-            .to_string(),
+        Some(name) => {
+            names::check_name(&name).map_err(|error| at_key("name", format!("scenario name {error}")))?;
+            name
+        }
+        None => {
+            let name = name_from_file(path);
+            names::check_name(&name).map_err(|error| {
+                at_key("name", format!("the file name gives no usable scenario name; set `name`: {error}"))
+            })?;
+            name
+        }
     };
-    if !is_valid_name(&name) {
-        return Err(at_key(
-            "name",
-            format!("scenario name `{name}` must be 1-64 characters of a-z, 0-9, '-' and '.', starting with a letter or digit"),
-        ));
-    }
+    names::check_version(&file.dotnet).map_err(|error| at_key("dotnet", error.to_string()))?;
     if !catalog.dotnet_versions.contains(&file.dotnet) {
         return Err(at_key(
             "dotnet",
@@ -218,28 +212,26 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
     let base = if let Some(local) = catalog.bases.get(&file.base) {
         Base::Local { name: file.base.clone(), image: local.image.clone(), script_args: local.script_args.clone(), icu: local.icu }
     } else if file.base.contains(':') || file.base.contains('/') {
-        if !is_valid_reference(&file.base) {
-            return Err(at_key("base", format!("`{}` is not a valid image reference", file.base)));
-        }
+        names::check_reference(&file.base).map_err(|error| at_key("base", format!("base {error}")))?;
         Base::Reference { image: file.base.clone() }
     } else {
         let names: Vec<&str> = catalog.bases.keys().map(String::as_str).collect();
         return Err(at_key(
             "base",
             format!(
-                "unknown base `{}`; allowed: {}, or an image reference such as mcr.microsoft.com/dotnet/runtime-deps:{}.0",
-                file.base,
+                "unknown base {}; allowed: {}, or an image reference such as mcr.microsoft.com/dotnet/runtime-deps:{}.0",
+                names::shown(&file.base),
                 names.join(", "),
                 file.dotnet.split('.').next().unwrap_or("10")
             ),
         ));
     };
-    check_list(&file.apps, "apps", catalog.apps.keys(), &at_key, &at_value)?;
-    check_list(&file.variants, "variants", catalog.variants.keys(), &at_key, &at_value)?;
+    check_list(&file.apps, "apps", catalog.apps.keys(), &at)?;
+    check_list(&file.variants, "variants", catalog.variants.keys(), &at)?;
     let mut measure = file.measure;
     measure.dedup();
 
-    Ok(Scenario {
+    let scenario = Scenario {
         name,
         path: path.to_path_buf(),
         description: file.description.unwrap_or_default(),
@@ -250,50 +242,77 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         sdk: file.sdk,
         measure,
         content_hash: crate::hash::sha256_hex(text.as_bytes()),
-    })
+    };
+    // The plan makes the tags and labels: expanding once checks them all.
+    match crate::plan::try_expand(&scenario, catalog) {
+        Ok(_) => Ok(scenario),
+        Err(PlanError::Scenario { key, index: Some(index), message, .. }) => Err(at(&[Step::Key(key), Step::Index(index)], message)),
+        Err(PlanError::Scenario { key, index: None, message, .. }) => Err(at_key(key, message)),
+        Err(PlanError::Catalog { path, message }) => Err(SourceError::whole_file(&path, message)),
+    }
+}
+
+/// The scenario name a file gives when it sets none: its stem in lower case, with every run
+/// of other characters made one `-` (a single `.` and runs of `-` are kept), and no
+/// separators at either end.
+fn name_from_file(path: &Path) -> String {
+    let stem = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("scenario").to_lowercase();
+    let mut name = String::new();
+    let mut separators = String::new();
+    for character in stem.chars() {
+        if character.is_ascii_lowercase() || character.is_ascii_digit() {
+            if !name.is_empty() && !separators.is_empty() {
+                let kept = separators == "." || separators.chars().all(|c| c == '-');
+                name.push_str(if kept { &separators } else { "-" });
+            }
+            separators.clear();
+            name.push(character);
+        } else {
+            separators.push(if character == '.' { '.' } else { '-' });
+        }
+    }
+    while name.len() > 64 {
+        name.pop();
+        while name.ends_with(['-', '.']) {
+            name.pop();
+        }
+    }
+    name
 }
 
 fn check_list<'a>(
     values: &[String],
     key: &str,
     allowed: impl Iterator<Item = &'a String>,
-    at_key: &dyn Fn(&str, String) -> SourceError,
-    at_value: &dyn Fn(&str, &str, String) -> SourceError,
+    at: &dyn Fn(&[Step<'_>], String) -> SourceError,
 ) -> Result<(), SourceError> {
     let allowed: Vec<&String> = allowed.collect();
     let allowed_text = allowed.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
     if values.is_empty() {
-        return Err(at_key(key, format!("`{key}` is empty; allowed: {allowed_text}")));
+        return Err(at(&[Step::Key(key)], format!("`{key}` is empty; allowed: {allowed_text}")));
     }
+    let singular = key.strip_suffix('s').unwrap_or(key);
     for (index, value) in values.iter().enumerate() {
+        let here = [Step::Key(key), Step::Index(index)];
         if !allowed.contains(&value) {
-            return Err(at_value(key, value, format!("unknown {} `{value}`; allowed: {allowed_text}", &key[..key.len() - 1])));
+            return Err(at(&here, format!("unknown {singular} {}; allowed: {allowed_text}", names::shown(value))));
         }
         if values[..index].contains(value) {
-            return Err(at_value(key, value, format!("`{value}` is listed twice in `{key}`")));
+            return Err(at(&here, format!("`{value}` is listed twice in `{key}`")));
         }
     }
     Ok(())
 }
 
-/// Whether a name is safe for tags, labels and paths: 1-64 of `[a-z0-9.-]`, starting with an
-/// alphanumeric.
+/// Whether a name is safe for tags, labels and paths (see [`names::check_name`]).
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+    names::check_name(name).is_ok()
 }
 
-/// A conservative check of an image reference: `[registry/]path[:tag][@digest]` made of the
-/// characters the reference grammar allows.
+/// Whether an image reference follows the Docker reference grammar (see
+/// [`names::check_reference`]).
 pub fn is_valid_reference(reference: &str) -> bool {
-    !reference.is_empty()
-        && reference.len() <= 255
-        && reference
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:@".contains(c) || c.is_ascii_uppercase())
-        && !reference.starts_with(['-', '.', '/', ':'])
+    names::check_reference(reference).is_ok()
 }
 
 #[cfg(test)]

@@ -69,13 +69,83 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// Parses `text` (the contents of `path`) into `T`, locating any error in the file.
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, SourceError> {
     toml::from_str::<T>(text).map_err(|error| {
-        let message = error.message().trim().to_string();
+        let message = printable(error.message().trim());
         match error.span() {
             Some(span) => SourceError::at_offset(path, text, span.start, message),
             None => SourceError::whole_file(path, message),
         }
     })
 }
+
+/// One step of a path into a TOML document, for [`locate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A key of a table (however the table is written: header, dotted key or inline).
+    Key(&'a str),
+    /// An element of an array, from 0.
+    Index(usize),
+}
+
+/// Finds the byte offset of what `path` names in `text`: the key for a [`Step::Key`], the
+/// element for a [`Step::Index`]. When the path goes further than the document, the offset
+/// of the deepest part that exists; `None` when the document does not parse or not even the
+/// first step exists.
+pub fn locate(text: &str, path: &[Step<'_>]) -> Option<usize> {
+    let document = toml::de::DeValue::Table(toml::de::DeTable::parse(text).ok()?.into_inner());
+    let mut value = &document;
+    let mut found = None;
+    for step in path {
+        let next = match (step, value) {
+            (Step::Key(key), toml::de::DeValue::Table(table)) => table
+                .iter()
+                .find(|(name, _)| name.get_ref().as_ref() == *key)
+                .map(|(name, item)| (name.span().start, item.get_ref())),
+            (Step::Index(index), toml::de::DeValue::Array(array)) => {
+                array.get(*index).map(|item| (item.span().start, item.get_ref()))
+            }
+            _ => None,
+        };
+        match next {
+            Some((offset, item)) => {
+                found = Some(offset);
+                value = item;
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+/// A parser message made safe to print: the parts in backticks (values from the file) as
+/// [`crate::names::shown`] shows them, escaped and cut; control characters elsewhere escaped;
+/// and a message still longer than [`LONGEST_MESSAGE`] characters cut in the middle, so that
+/// the start (what is wrong) and the end (what is expected) remain.
+fn printable(message: &str) -> String {
+    let escaped = message
+        .split('`')
+        .enumerate()
+        .map(|(index, part)| {
+            if index % 2 == 1 {
+                let shown = crate::names::shown(part);
+                shown[1..shown.len() - 1].to_string()
+            } else {
+                part.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`");
+    let length = escaped.chars().count();
+    if length <= LONGEST_MESSAGE {
+        return escaped;
+    }
+    let half = LONGEST_MESSAGE / 2;
+    let start: String = escaped.chars().take(half).collect();
+    let end: String = escaped.chars().skip(length - half).collect();
+    format!("{start} ... ({} characters left out) ... {end}", length - 2 * half)
+}
+
+/// Characters of a parser message shown whole; see [`printable`].
+const LONGEST_MESSAGE: usize = 450;
 
 /// Finds the byte offset of the first line that assigns `key` (as `key =`), for errors found
 /// after parsing, such as a reference to an app that does not exist.
