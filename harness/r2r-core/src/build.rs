@@ -135,11 +135,7 @@ pub async fn ensure_base(engine: &dyn Engine, base: &Base, workspace: &Workspace
             if !tarball.is_file() {
                 let script = scripts.join("bootstrap-base.sh");
                 tracing::info!("making base {image} with {}", script.display());
-                let status = std::process::Command::new("bash")
-                    .arg(&script)
-                    .args(script_args)
-                    .arg(&tarball)
-                    .status()
+                let status = crate::children::status(std::process::Command::new("bash").arg(&script).args(script_args).arg(&tarball))
                     .map_err(|error| BuildError::Base { image: image.clone(), message: format!("running {}: {error}", script.display()) })?;
                 if !status.success() {
                     return Err(BuildError::Base {

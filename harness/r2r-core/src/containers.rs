@@ -87,6 +87,23 @@ pub async fn remove_all_live(engine: &dyn Engine) -> usize {
     removed.len()
 }
 
+/// Removes containers of a scenario (label `r2r.scenario`) that no running r2r owns: those an
+/// earlier r2r left when it was killed, or when the engine stopped under it (an engine keeps
+/// stopped containers across a restart). Call it while holding the scenario's results lock,
+/// so no other r2r is working on the scenario. Returns the ids removed.
+pub async fn remove_leftovers(engine: &dyn Engine, scenario: &str) -> Result<Vec<String>, EngineError> {
+    let filter = [format!("{}=true", crate::plan::labels::MANAGED), format!("{}={scenario}", crate::plan::labels::SCENARIO)];
+    let mine: BTreeSet<String> = engine.list_containers(&[format!("{SESSION_LABEL}={}", session())]).await?.into_iter().collect();
+    let mut removed = Vec::new();
+    for id in engine.list_containers(&filter).await? {
+        if !mine.contains(&id) {
+            engine.remove_container(&id).await?;
+            removed.push(id);
+        }
+    }
+    Ok(removed)
+}
+
 /// How a run-to-exit ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExitOutcome {
@@ -116,10 +133,20 @@ pub async fn run_to_exit(engine: &dyn Engine, spec: &ContainerSpec, timeout: Dur
     Ok(ExitOutcome { exit_code, logs: logs?, elapsed })
 }
 
-/// The last `lines` lines of `text`.
+/// Longest tail [`tail`] returns, characters: a flood on one line stays readable.
+pub const TAIL_CHARS: usize = 4000;
+
+/// The last `lines` lines of `text`, at most [`TAIL_CHARS`] characters of them (cut at the
+/// front, marked with `…`).
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    let joined = all[all.len().saturating_sub(lines)..].join("\n");
+    let count = joined.chars().count();
+    if count <= TAIL_CHARS {
+        return joined;
+    }
+    let cut: String = joined.chars().skip(count - TAIL_CHARS).collect();
+    format!("…{cut}")
 }
 
 #[cfg(test)]
@@ -131,5 +158,7 @@ mod tests {
         assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
         assert_eq!(tail("a", 5), "a");
         assert_eq!(tail("", 5), "");
+        let flood = "x".repeat(10 * TAIL_CHARS);
+        assert_eq!(tail(&flood, 8).chars().count(), TAIL_CHARS + 1);
     }
 }

@@ -107,7 +107,7 @@ pub struct Workspace {
 fn run(command: &mut Command, hint: &str) -> Result<String, DotnetError> {
     let text = format!("{command:?}").replace('"', "");
     tracing::debug!("running {text}");
-    let output = command.output().map_err(|error| DotnetError::Command {
+    let output = crate::children::output(command).map_err(|error| DotnetError::Command {
         command: text.clone(),
         status: error.to_string(),
         output_tail: String::new(),

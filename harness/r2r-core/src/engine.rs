@@ -144,7 +144,18 @@ pub struct ContainerSpec {
     pub memory_limit_bytes: i64,
     /// Maximum number of processes in the container.
     pub pids_limit: i64,
+    /// The user the process runs as (`uid:gid`); `None` keeps the image's own user.
+    pub user: Option<String>,
+    /// Mount the image's file system read-only (a small `/tmp` tmpfs is writable).
+    pub read_only_root: bool,
 }
+
+/// The user r2r's containers run as: `nobody`, which every Linux image can run as by number
+/// (no `/etc/passwd` entry is needed) and which owns nothing in the image.
+pub const UNPRIVILEGED_USER: &str = "65534:65534";
+
+/// Size of the writable `/tmp` of a read-only container, bytes.
+pub const TMP_BYTES: u64 = 64 << 20;
 
 /// Output of a container, split by stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,6 +208,8 @@ pub trait Engine: Send + Sync {
     async fn remove_container(&self, id: &str) -> Result<(), EngineError>;
     /// Ids of containers (running or not) carrying every label in `labels`.
     async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError>;
+    /// Whether the kernel's out-of-memory killer stopped a container (its memory limit was hit).
+    async fn oom_killed(&self, id: &str) -> Result<bool, EngineError>;
     /// Peak memory use of a running container so far, bytes (cgroup figures; `None` when the
     /// engine does not report it, e.g. on cgroup v2 or after exit).
     async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError>;
@@ -398,13 +411,31 @@ impl Engine for DockerEngine {
                 Network::Host => "host".to_string(),
             }),
             memory: Some(spec.memory_limit_bytes),
+            // No swap beyond the memory limit: a container that eats memory is stopped, not slowed.
+            memory_swap: Some(spec.memory_limit_bytes),
             pids_limit: Some(spec.pids_limit),
+            // Least privilege: no capabilities, no privilege gain through set-uid files, no
+            // privileged mode, no host mounts; the only writable place is a small tmpfs.
             privileged: Some(false),
+            cap_drop: Some(vec!["ALL".to_string()]),
+            security_opt: Some(vec!["no-new-privileges".to_string()]),
+            readonly_rootfs: Some(spec.read_only_root),
+            tmpfs: spec
+                .read_only_root
+                .then(|| HashMap::from([("/tmp".to_string(), format!("rw,nosuid,nodev,size={TMP_BYTES}"))])),
+            binds: None,
+            mounts: None,
+            // A container that floods its output fills at most this much of the engine's disk.
+            log_config: Some(bollard::models::HostConfigLogConfig {
+                typ: Some("json-file".to_string()),
+                config: Some(HashMap::from([("max-size".to_string(), "4m".to_string()), ("max-file".to_string(), "1".to_string())])),
+            }),
             ..Default::default()
         };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: spec.entrypoint.clone(),
+            user: spec.user.clone(),
             cmd: spec.command.clone(),
             env: Some(spec.env.iter().map(|(key, value)| format!("{key}={value}")).collect()),
             labels: Some(spec.labels.clone().into_iter().collect()),
@@ -470,6 +501,15 @@ impl Engine for DockerEngine {
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
             Err(error) => Err(api(format!("removing container {id}"))(error)),
         }
+    }
+
+    async fn oom_killed(&self, id: &str) -> Result<bool, EngineError> {
+        let details = self
+            .docker
+            .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+            .await
+            .map_err(api(format!("inspecting container {id}")))?;
+        Ok(details.state.and_then(|state| state.oom_killed).unwrap_or(false))
     }
 
     async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError> {

@@ -14,8 +14,11 @@ pub mod hash;
 pub mod plan;
 pub mod scenario;
 pub mod toml_source;
+/// Checks of the names scenario and catalog files give the engine and command lines.
+pub mod names;
 pub mod engine;
 pub mod containers;
+pub mod children;
 pub mod context;
 pub mod archive;
 pub mod build;

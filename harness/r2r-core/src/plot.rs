@@ -378,11 +378,17 @@ fn write_chart(chart: &Chart, name: &str, out_dir: &Path, formats: &[Format]) ->
     let mut files = Vec::new();
     for format in formats {
         let path = out_dir.join(format!("{name}.{}", format.extension()));
+        // Drawn beside the final name and renamed into place: never half a plot.
+        let partial = out_dir.join(format!(".{name}.partial.{}", format.extension()));
         let result = match format {
-            Format::Svg => render(SVGBackend::new(&path, size).into_drawing_area(), chart),
-            Format::Png => render(BitMapBackend::new(&path, size).into_drawing_area(), chart),
-        };
-        result.map_err(|message| PlotError::Draw { path: path.clone(), message })?;
+            Format::Svg => render(SVGBackend::new(&partial, size).into_drawing_area(), chart),
+            Format::Png => render(BitMapBackend::new(&partial, size).into_drawing_area(), chart),
+        }
+        .and_then(|()| std::fs::rename(&partial, &path).map_err(|error| error.to_string()));
+        if let Err(message) = result {
+            let _ = std::fs::remove_file(&partial);
+            return Err(PlotError::Draw { path: path.clone(), message });
+        }
         files.push(path);
     }
     Ok(Drawn { name: name.to_string(), files, title: chart_title(chart) })

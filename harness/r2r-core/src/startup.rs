@@ -216,7 +216,9 @@ pub fn drop_page_cache() -> Result<(), String> {
     })
 }
 
-fn container_spec(plan_scenario: &str, target: &Target, options: &StartupOptions) -> ContainerSpec {
+/// The container of one start-up run of `target`: labelled with the scenario and image, with
+/// the run's limits, as an unprivileged user on a read-only root.
+pub fn container_spec(plan_scenario: &str, target: &Target, options: &StartupOptions) -> ContainerSpec {
     ContainerSpec {
         image: target.reference.clone(),
         entrypoint: None,
@@ -233,6 +235,8 @@ fn container_spec(plan_scenario: &str, target: &Target, options: &StartupOptions
         ]),
         memory_limit_bytes: options.memory_limit_bytes,
         pids_limit: 512,
+        user: Some(crate::engine::UNPRIVILEGED_USER.to_string()),
+        read_only_root: true,
     }
 }
 
@@ -294,7 +298,7 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
             AppKind::Console => {
                 let code = engine.wait_container(&id).await.map_err(|error| error.to_string())?;
                 if code != 0 {
-                    return Err(format!("exited with code {code}"));
+                    return Err(exit_reason(engine, &id, code, options.memory_limit_bytes).await);
                 }
                 Ok(None)
             }
@@ -358,17 +362,58 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
     record
 }
 
+/// Why a container exited with `code`: its code, and the memory limit when the kernel's
+/// out-of-memory killer stopped it.
+pub async fn exit_reason(engine: &dyn Engine, id: &str, code: i64, memory_limit_bytes: i64) -> String {
+    if engine.oom_killed(id).await.unwrap_or(false) {
+        format!("exited with code {code}: killed at its memory limit of {} MiB", memory_limit_bytes >> 20)
+    } else {
+        format!("exited with code {code}")
+    }
+}
+
+/// Why a measurement stopped before it was complete. The runs recorded before it went to the
+/// sink and are kept; `r2r run --resume` adds the missing ones.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    /// The engine stopped answering.
+    #[error("the Docker engine stopped answering after {recorded} recorded run(s): {reason}")]
+    EngineLost {
+        /// Runs recorded (this measurement and earlier ones) before the engine was lost.
+        recorded: usize,
+        /// The engine's last answer.
+        reason: String,
+    },
+    /// The sink could not keep a run (e.g. the disk is full).
+    #[error("a run could not be recorded after {recorded} recorded run(s): {reason}")]
+    Sink {
+        /// Runs recorded before it.
+        recorded: usize,
+        /// The sink's error.
+        reason: String,
+    },
+}
+
+/// `Some` when the engine does not answer.
+async fn engine_lost(engine: &dyn Engine, recorded: usize) -> Option<MeasureError> {
+    match engine.info().await {
+        Ok(_) => None,
+        Err(error) => Some(MeasureError::EngineLost { recorded, reason: error.to_string() }),
+    }
+}
+
 /// Measures every target under every cache mode. `sink` receives each recorded run as it
-/// finishes (so nothing is lost if the measurement is interrupted).
+/// finishes (so nothing is lost if the measurement is interrupted); an error from it stops the
+/// measurement.
 pub async fn measure(
     engine: &dyn Engine,
     scenario: &str,
     targets: &[Target],
     options: &StartupOptions,
     observer: &dyn StartupObserver,
-    sink: &mut (dyn FnMut(&RunRecord) + Send),
+    sink: &mut (dyn FnMut(&RunRecord) -> Result<(), String> + Send),
     prior: Vec<RunRecord>,
-) -> Vec<RunRecord> {
+) -> Result<Vec<RunRecord>, MeasureError> {
     let pairs: Vec<(usize, Cache)> = targets.iter().enumerate().flat_map(|(index, _)| options.caches.iter().map(move |cache| (index, *cache))).collect();
     let mut random = SeededRandom::new(options.seed);
     // Runs recorded before an interruption count: a resumed measurement only adds what is missing.
@@ -379,13 +424,20 @@ pub async fn measure(
     let missing: usize = counts.iter().map(|count| options.min_runs.saturating_sub(*count)).sum();
     let mut records = prior;
     if missing == 0 && !counts.is_empty() {
-        return records;
+        return Ok(records);
     }
+    // A failed run is a measurement (the app failed) unless the engine itself is gone: then the
+    // run says nothing about the app, is not recorded, and the measurement stops.
     observer.started(missing);
     // Warm-up: every pair, in a shuffled order, not recorded.
     for pair in schedule(pairs.len(), options.warmup, &mut random) {
         let (target, cache) = pairs[pair];
         let record = run_once(engine, scenario, &targets[target], cache, options).await;
+        if !record.ok {
+            if let Some(lost) = engine_lost(engine, records.len()).await {
+                return Err(lost);
+            }
+        }
         observer.run_finished(&record, false);
     }
     let started = Instant::now();
@@ -397,12 +449,17 @@ pub async fn measure(
                 continue;
             }
             let mut record = run_once(engine, scenario, &targets[target], cache, options).await;
+            if !record.ok {
+                if let Some(lost) = engine_lost(engine, records.len()).await {
+                    return Err(lost);
+                }
+            }
             if cache == Cache::Cold && record.error.contains("drop_caches") {
                 cold_unavailable = true;
             }
             counts[pair] += 1;
             record.run = counts[pair];
-            sink(&record);
+            sink(&record).map_err(|reason| MeasureError::Sink { recorded: records.len(), reason })?;
             observer.run_finished(&record, true);
             records.push(record);
         }
@@ -411,7 +468,7 @@ pub async fn measure(
             break;
         }
     }
-    records
+    Ok(records)
 }
 
 /// Summarises recorded runs per image, cache mode and phase, with ratios against the

@@ -300,7 +300,9 @@ pub async fn read_image(engine: &dyn Engine, reference: &str) -> Result<ImageFil
     .map_err(|error| format!("{reference}: {error}"))
 }
 
-fn spec(plan: &Plan, image: &PlannedImage, options: &VerifyOptions, network: Network) -> ContainerSpec {
+/// The container verification starts from `image`: labelled, limited, as an unprivileged user
+/// on a read-only root.
+pub fn container_spec(plan: &Plan, image: &PlannedImage, options: &VerifyOptions, network: Network) -> ContainerSpec {
     ContainerSpec {
         image: image.reference().to_string(),
         entrypoint: None,
@@ -314,6 +316,8 @@ fn spec(plan: &Plan, image: &PlannedImage, options: &VerifyOptions, network: Net
         ]),
         memory_limit_bytes: options.memory_limit_bytes,
         pids_limit: 512,
+        user: Some(crate::engine::UNPRIVILEGED_USER.to_string()),
+        read_only_root: true,
     }
 }
 
@@ -327,7 +331,7 @@ pub fn number_after(output: &str, key: &str) -> Option<f64> {
 
 /// Runs the console app once; returns (check, jit method count).
 async fn run_console(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, r2r_disabled: bool) -> (Check, Option<f64>) {
-    let mut container = spec(plan, image, options, Network::None);
+    let mut container = container_spec(plan, image, options, Network::None);
     if r2r_disabled {
         container.env.insert("DOTNET_ReadyToRun".into(), "0".into());
     }
@@ -359,7 +363,7 @@ async fn run_webapi(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, opti
         Ok(port) => port,
         Err(error) => return fail(format!("no free port on 127.0.0.1: {error}")),
     };
-    let mut container = spec(plan, image, options, Network::Host);
+    let mut container = container_spec(plan, image, options, Network::Host);
     container.env.insert("PORT".into(), port.to_string());
     if r2r_disabled {
         container.env.insert("DOTNET_ReadyToRun".into(), "0".into());
@@ -490,7 +494,7 @@ pub fn cross_checks(plan: &Plan, results: &mut [ImageVerification]) {
 
 /// `dotnet --info` runs the SDK's own managed code: it must succeed and name the SDK.
 async fn sdk_info(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions) -> Check {
-    let mut container = spec(plan, image, options, Network::None);
+    let mut container = container_spec(plan, image, options, Network::None);
     container.entrypoint = Some(vec!["/usr/share/dotnet/dotnet".into()]);
     container.command = Some(vec!["--info".into()]);
     match containers::run_to_exit(engine, &container, options.run_timeout).await {
@@ -510,7 +514,7 @@ async fn sdk_info(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, option
 }
 
 async fn list_runtimes(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, frameworks: &[Framework]) -> Check {
-    let mut container = spec(plan, image, options, Network::None);
+    let mut container = container_spec(plan, image, options, Network::None);
     container.entrypoint = Some(vec!["/usr/share/dotnet/dotnet".into()]);
     container.command = Some(vec!["--list-runtimes".into()]);
     match containers::run_to_exit(engine, &container, options.run_timeout).await {

@@ -246,7 +246,7 @@ fn project(cli: &Cli) -> anyhow::Result<Project> {
 fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
     let path = scenario::resolve_path(argument, &project.root.join("scenarios"))?;
     let scenario = scenario::load(&path, &project.catalog)?;
-    Ok(plan::expand(&scenario, &project.catalog))
+    Ok(plan::try_expand(&scenario, &project.catalog)?)
 }
 
 /// Runs the command; returns the exit code.
@@ -302,19 +302,40 @@ pub async fn run(cli: Cli) -> u8 {
         Ok(plan) => plan,
         Err(error) => return output::error(&error),
     };
+    // One r2r at a time per scenario: a second one would share its images and results.
+    let _lock = match &plan {
+        Some(plan) => match r2r_core::results::lock(&project.root.join("results").join(&plan.scenario.name), &command_line()) {
+            Ok(lock) => Some(lock),
+            Err(error) => return output::error(&anyhow::Error::new(error)),
+        },
+        None => None,
+    };
     let engine: Arc<dyn Engine> = match DockerEngine::connect().await {
         Ok(engine) => Arc::new(engine),
         Err(error) => return output::error(&anyhow::Error::new(error)),
     };
+    if let Some(plan) = &plan {
+        match containers::remove_leftovers(engine.as_ref(), &plan.scenario.name).await {
+            Ok(removed) if !removed.is_empty() => eprintln!("removed {} container(s) an interrupted r2r left behind", removed.len()),
+            Ok(_) => {}
+            Err(error) => return output::error(&anyhow::Error::new(error)),
+        }
+    }
     let work = run_with_engine(&cli, &project, plan, engine.clone());
     tokio::select! {
         code = work => code,
         code = interrupted() => {
+            let stopped = tokio::task::spawn_blocking(|| r2r_core::children::terminate_all(std::time::Duration::from_secs(5))).await.unwrap_or(0);
             let removed = containers::remove_all_live(engine.as_ref()).await;
-            eprintln!("interrupted: removed {removed} container(s); finished results are kept");
+            eprintln!("interrupted: stopped {stopped} child process(es), removed {removed} container(s); finished results are kept");
             code
         }
     }
+}
+
+/// This process's command line, for the lock file.
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
 }
 
 /// Resolves on SIGINT (130) or SIGTERM (143).
@@ -402,6 +423,15 @@ fn new_run_directory(project: &Project, scenario: &str) -> PathBuf {
     project.root.join("results").join(scenario).join(chrono_like_run_id())
 }
 
+/// Rows as CSV bytes.
+fn csv_bytes(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row)?;
+    }
+    writer.into_inner().map_err(|error| anyhow::anyhow!("{error}"))
+}
+
 /// Points `results/<scenario>/latest` at a run directory.
 fn mark_latest(directory: &Path) {
     if let (Some(parent), Some(name)) = (directory.parent(), directory.file_name()) {
@@ -439,34 +469,33 @@ async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::s
             anyhow::bail!("{error}");
         }
     }
-    // Runs are appended to startup-runs.csv as they finish: an interruption keeps them.
+    // Runs are appended to startup-runs.csv as they finish, each row whole (a full disk cuts
+    // the file back to its last whole row): an interruption keeps every finished run.
     let runs_path = directory.join("startup-runs.csv");
     let prior = if resume { startup::read_runs(&runs_path)? } else { Vec::new() };
-    let mut writer = if resume && runs_path.is_file() {
-        let file = std::fs::OpenOptions::new().append(true).open(&runs_path).with_context(|| format!("opening {}", runs_path.display()))?;
-        csv::WriterBuilder::new().has_headers(false).from_writer(file)
-    } else {
-        let file = std::fs::File::create(&runs_path).with_context(|| format!("creating {}", runs_path.display()))?;
-        let mut writer = csv::Writer::from_writer(file);
-        writer.write_record(startup::RUNS_HEADER)?;
-        writer.flush()?;
-        writer
-    };
+    let appending = resume && runs_path.is_file();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .truncate(false)
+        .open(&runs_path)
+        .with_context(|| format!("opening {}", runs_path.display()))?;
+    if !appending {
+        file.set_len(0).with_context(|| format!("emptying {}", runs_path.display()))?;
+        r2r_core::results::append_whole(&mut file, &csv_bytes(&[startup::RUNS_HEADER.iter().map(|s| s.to_string()).collect()])?)
+            .with_context(|| format!("writing {}", runs_path.display()))?;
+    }
     if !prior.is_empty() {
         eprintln!("resuming start-up: {} run(s) already recorded", prior.len());
     }
-    let mut write_error = None;
-    let mut sink = |record: &startup::RunRecord| {
-        if let Err(error) = writer.write_record(startup::run_row(record)).and_then(|_| writer.flush().map_err(csv::Error::from)) {
-            write_error.get_or_insert(error);
-        }
+    let mut sink = |record: &startup::RunRecord| -> Result<(), String> {
+        let bytes = csv_bytes(&[startup::run_row(record)]).map_err(|error| format!("{error:#}"))?;
+        r2r_core::results::append_whole(&mut file, &bytes).map_err(|error| format!("writing {}: {error}", runs_path.display()))
     };
     let progress = output::StartupProgress::new();
-    let records = startup::measure(engine, &plan.scenario.name, &targets, options, &progress, &mut sink, prior).await;
+    let measured = startup::measure(engine, &plan.scenario.name, &targets, options, &progress, &mut sink, prior).await;
     progress.finish();
-    if let Some(error) = write_error {
-        anyhow::bail!("writing {}: {error}", runs_path.display());
-    }
+    let records = measured.with_context(|| format!("start-up measurement stopped; every run recorded before is kept in {}", runs_path.display()))?;
     let summaries = startup::summarize(&records, &targets, &plan.scenario.variants, options.seed);
     r2r_core::results::write_atomically(&directory.join("startup.csv"), &startup::summary_csv(&summaries)?)?;
     let summary = serde_json::json!({
@@ -498,13 +527,29 @@ fn measure_archive(project: &Project, archive: &Path, output_dir: Option<PathBuf
 }
 
 /// Runs one step of `run`, recording its outcome in run.json whatever happens.
-async fn step<F>(info: &mut RunInfo, directory: &Path, name: &str, work: F) -> anyhow::Result<bool>
+async fn step<F>(info: &mut RunInfo, directory: &Path, engine: &dyn Engine, name: &str, work: F) -> anyhow::Result<bool>
 where
     F: std::future::Future<Output = anyhow::Result<bool>>,
 {
     let started = std::time::Instant::now();
-    let result = work.await;
+    let mut result = work.await;
     let seconds = started.elapsed().as_secs_f64();
+    // A step that did not succeed because the engine went away is an error of the run, not a
+    // finding about the images: it stops here, and `--resume` redoes the step.
+    if !matches!(result, Ok(true)) {
+        if let Err(lost) = engine.info().await {
+            let cause = match &result {
+                Err(error) => format!("{error:#}"),
+                _ => "some images failed".to_string(),
+            };
+            result = Err(anyhow::anyhow!(
+                "the Docker engine stopped answering during {name} ({lost}); {cause}\nevery finished result is kept in {}; start the engine (bash scripts/engine.sh) and finish with `r2r run --scenario {} --resume {}`",
+                directory.display(),
+                info.scenario,
+                info.run_id
+            ));
+        }
+    }
     match &result {
         Ok(true) => info.step(name, "ok", seconds, None),
         Ok(false) => info.step(name, "failed", seconds, None),
@@ -566,7 +611,7 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments:
     info.save(&directory)?;
     // Building is cheap when nothing changed (unchanged images are kept), so it always runs:
     // after an engine restart it also proves the images are still there.
-    let built = step(&mut info, &directory, "build", async {
+    let built = step(&mut info, &directory, engine, "build", async {
         let (built, builds) = build(project, plan, engine, rebuild).await?;
         output::write_json(&directory.join("build.json"), &builds)?;
         Ok(built)
@@ -581,7 +626,7 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments:
         done
     };
     if !skip(&info, "verify") {
-        ok &= step(&mut info, &directory, "verify", async {
+        ok &= step(&mut info, &directory, engine, "verify", async {
             let (verified, verifications) = verify(project, plan, engine, &VerifyOptions::default()).await?;
             output::write_json(&directory.join("verify.json"), &verifications)?;
             Ok(verified)
@@ -589,7 +634,7 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments:
         .await?;
     }
     if plan.scenario.measure.contains(&Measurement::Sizes) && !skip(&info, "sizes") {
-        ok &= step(&mut info, &directory, "sizes", measure_sizes(plan, engine, None, &directory)).await?;
+        ok &= step(&mut info, &directory, engine, "sizes", measure_sizes(plan, engine, None, &directory)).await?;
     }
     if plan.scenario.measure.contains(&Measurement::Startup) && !skip(&info, "startup") {
         let mut options = r2r_core::startup::StartupOptions {
@@ -602,9 +647,9 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments:
             eprintln!("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
             options.caches = vec![r2r_core::startup::Cache::Warm];
         }
-        ok &= step(&mut info, &directory, "startup", measure_startup(plan, engine, &options, &directory, resuming)).await?;
+        ok &= step(&mut info, &directory, engine, "startup", measure_startup(plan, engine, &options, &directory, resuming)).await?;
     }
-    ok &= step(&mut info, &directory, "report", async { finish_report(&directory, &plan.scenario.name) }).await?;
+    ok &= step(&mut info, &directory, engine, "report", async { finish_report(&directory, &plan.scenario.name) }).await?;
     mark_latest(&directory);
     eprintln!("results written to {}", directory.display());
     Ok(ok)

@@ -23,5 +23,7 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(cli::run(arguments));
+    // Work still blocked on a stopped child or an engine that went away must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     ExitCode::from(code)
 }

@@ -76,7 +76,10 @@ fn a_never_ready_app_fails_alone_and_nothing_is_left_behind() {
     ];
     let options = StartupOptions { warmup: 0, min_runs: 2, caches: vec![Cache::Warm], ready_timeout: Duration::from_secs(3), ..Default::default() };
     let mut sunk = Vec::new();
-    let records = runtime.block_on(startup::measure(&engine, "quick", &targets, &options, &Quiet, &mut |record| sunk.push(record.clone()), Vec::new()));
+    let records = runtime.block_on(startup::measure(&engine, "quick", &targets, &options, &Quiet, &mut |record| {
+        sunk.push(record.clone());
+        Ok(())
+    }, Vec::new())).unwrap();
     assert_eq!(sunk, records, "every run reaches the sink as it finishes");
     let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = records.iter().partition(|r| r.ok);
     assert_eq!(ok.len(), 2);

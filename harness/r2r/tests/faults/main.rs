@@ -1,0 +1,190 @@
+//! Faults on purpose, against the real engine: the engine stopped under a build and under a
+//! start-up measurement, a full disk, two r2r on one scenario, Ctrl-C and SIGTERM, containers
+//! that hang, flood their output or eat memory, least privilege inside every container, and
+//! hostile archives and scenario files given to the binary.
+//!
+//! These tests stop and start the engine, so they need the one `scripts/engine.sh` starts (its
+//! pid file is `/var/tmp/r2r/dockerd.pid`), and root (tmpfs mounts, page cache).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod concurrency;
+mod disk_full;
+mod engine_restart;
+mod hostile_containers;
+mod hostile_input;
+mod signals;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use r2r_core::engine::{DockerEngine, Engine};
+
+/// An `r2r` process running in the background, its stderr collected as it comes.
+pub struct Background {
+    pub child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts `r2r` with `arguments` in the project root.
+    pub fn start(arguments: &[&str], env: &[(&str, &Path)]) -> Background {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_r2r"));
+        command.args(arguments).current_dir(common::root()).stdout(Stdio::null()).stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Background { child, stderr, reader: Some(reader) }
+    }
+
+    /// The stderr collected so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until `ready()` holds (checked every 50 ms), failing after `limit`.
+    pub fn wait_for(&mut self, what: &str, limit: Duration, ready: impl Fn(&Background) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !ready(self) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("r2r ended ({status}) before {what}:\n{}", self.stderr());
+            }
+            assert!(Instant::now() < deadline, "no {what} within {limit:?}:\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on a child of this process, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+
+    /// Waits for the process to end (at most `limit`); its exit code and the whole stderr.
+    pub fn finish(mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!("r2r did not end within {limit:?}:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        (status.code(), self.stderr())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tokio runtime and an engine client.
+pub fn engine() -> (tokio::runtime::Runtime, DockerEngine) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let engine = runtime.block_on(DockerEngine::connect()).expect("a Docker engine (bash scripts/engine.sh)");
+    (runtime, engine)
+}
+
+/// Containers of a scenario the engine still has (running or not).
+pub fn containers_of(scenario: &str) -> Vec<String> {
+    let (runtime, engine) = engine();
+    runtime.block_on(engine.list_containers(&[format!("r2r.scenario={scenario}")])).unwrap()
+}
+
+const DOCKERD_PID: &str = "/var/tmp/r2r/dockerd.pid";
+
+/// Stops the engine started by `scripts/engine.sh` (SIGTERM, as a service manager would) and
+/// waits until it is gone.
+pub fn stop_engine() {
+    let pid: i32 = std::fs::read_to_string(DOCKERD_PID)
+        .unwrap_or_else(|error| panic!("{DOCKERD_PID}: {error}; these tests need the engine scripts/engine.sh starts"))
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) with a pid read from the engine's pid file.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "signalling dockerd {pid}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Path::new(&format!("/proc/{pid}")).exists() && !zombie(pid) {
+        assert!(Instant::now() < deadline, "dockerd {pid} did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|stat| stat.contains(") Z ")).unwrap_or(true)
+}
+
+/// Starts the engine again with `scripts/engine.sh`.
+pub fn start_engine() {
+    let status = Command::new("bash").arg(common::root().join("scripts/engine.sh")).status().unwrap();
+    assert!(status.success(), "scripts/engine.sh could not start the engine again");
+}
+
+/// Builds the `quick` scenario's images (unchanged ones are kept).
+pub fn build_quick() {
+    common::r2r().args(["build", "--scenario", "quick"]).assert().success();
+}
+
+/// The data rows of a CSV file; panics on a half-written row.
+pub fn whole_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    assert!(text.is_empty() || text.ends_with('\n'), "{} ends in half a row", path.display());
+    common::csv_rows(path)
+}
+
+/// Files whose names mark a write that did not finish.
+pub fn partial_files(directory: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(partial_files(&path));
+        } else if path.file_name().unwrap().to_string_lossy().contains(".partial") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The run directory `results/<scenario>/latest` points at, if any.
+pub fn latest_run_if_any(scenario: &str) -> Option<PathBuf> {
+    common::root().join("results").join(scenario).join("latest").canonicalize().ok()
+}
+
+/// Recorded start-up runs of the newest run of `scenario`, when it is not `before`.
+pub fn new_run_rows(scenario: &str, before: &Option<PathBuf>) -> Option<usize> {
+    let run = latest_run_if_any(scenario).filter(|run| Some(run) != before.as_ref())?;
+    let text = std::fs::read_to_string(run.join("startup-runs.csv")).ok()?;
+    Some(text.lines().count().saturating_sub(1))
+}
+
+/// The run directory `results/<scenario>/latest` points at.
+pub fn latest_run(scenario: &str) -> PathBuf {
+    common::root().join("results").join(scenario).join("latest").canonicalize().unwrap()
+}
