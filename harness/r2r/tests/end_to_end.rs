@@ -152,7 +152,7 @@ fn interrupt_removes_running_containers() {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted: removed"), "{stderr}");
+    assert!(stderr.contains("interrupted: stopped 0 child process(es), removed 1 container(s)"), "{stderr}");
     let left = runtime.block_on(engine.list_containers(&["r2r.managed=true".into()])).unwrap();
     let new: Vec<&String> = left.iter().filter(|id| !before.contains(id)).collect();
     assert!(new.is_empty(), "containers left behind: {new:?}");

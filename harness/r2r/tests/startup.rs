@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use r2r_core::catalog::AppKind;
 use r2r_core::engine::{DockerEngine, Engine};
-use r2r_core::startup::{self, Cache, RunRecord, StartupObserver, StartupOptions, Target};
+use r2r_core::startup::{self, Cache, RunRecord, StartupOptions, Target};
 
 #[test]
 fn quick_console_images_cold_and_warm() {
@@ -48,11 +48,6 @@ fn quick_console_images_cold_and_warm() {
     assert_eq!(json["startup"]["seed"], 5);
 }
 
-struct Quiet;
-impl StartupObserver for Quiet {
-    fn started(&self, _: usize) {}
-    fn run_finished(&self, _: &RunRecord, _: bool) {}
-}
 
 #[test]
 fn a_never_ready_app_fails_alone_and_nothing_is_left_behind() {
@@ -76,7 +71,7 @@ fn a_never_ready_app_fails_alone_and_nothing_is_left_behind() {
     ];
     let options = StartupOptions { warmup: 0, min_runs: 2, caches: vec![Cache::Warm], ready_timeout: Duration::from_secs(3), ..Default::default() };
     let mut sunk = Vec::new();
-    let records = runtime.block_on(startup::measure(&engine, "quick", &targets, &options, &Quiet, &mut |record| {
+    let records = runtime.block_on(startup::measure(&engine, "quick", &targets, &options, &common::Quiet, &mut |record| {
         sunk.push(record.clone());
         Ok(())
     }, Vec::new())).unwrap();

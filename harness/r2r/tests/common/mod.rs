@@ -26,3 +26,11 @@ pub fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
 pub fn number<T: std::str::FromStr>(row: &BTreeMap<String, String>, column: &str) -> T {
     row[column].parse().unwrap_or_else(|_| panic!("{column} in {row:?}"))
 }
+
+/// A start-up observer that shows nothing.
+pub struct Quiet;
+
+impl r2r_core::startup::StartupObserver for Quiet {
+    fn started(&self, _: usize) {}
+    fn run_finished(&self, _: &r2r_core::startup::RunRecord, _: bool) {}
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use r2r_core::catalog::AppKind;
 use r2r_core::engine::{BuildRequest, Network};
-use r2r_core::startup::{self, Cache, RunRecord, StartupObserver, StartupOptions, Target};
+use r2r_core::startup::{self, Cache, StartupOptions, Target};
 
 use super::*;
 
@@ -34,11 +34,6 @@ fn target(name: &str, reference: &str) -> Target {
     Target { image: name.into(), reference: reference.into(), variants: vec![name.into()], kind: AppKind::Console }
 }
 
-struct Quiet;
-impl StartupObserver for Quiet {
-    fn started(&self, _: usize) {}
-    fn run_finished(&self, _: &RunRecord, _: bool) {}
-}
 
 #[test]
 fn hanging_flooding_and_memory_eating_containers_fail_alone() {
@@ -60,7 +55,7 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
     };
     let started = std::time::Instant::now();
     let records = runtime
-        .block_on(startup::measure(&engine, "faults", &targets, &options, &Quiet, &mut |_| Ok(()), Vec::new()))
+        .block_on(startup::measure(&engine, "faults", &targets, &options, &common::Quiet, &mut |_| Ok(()), Vec::new()))
         .unwrap();
     let of = |image: &str| records.iter().filter(|record| record.image == image).collect::<Vec<_>>();
     assert_eq!(records.len(), 8);
@@ -104,7 +99,7 @@ fn every_container_runs_with_least_privilege() {
     let probe = image(&runtime, &engine, "privileges", &["sh", "-c", script]);
     let options = StartupOptions { warmup: 0, min_runs: 1, caches: vec![Cache::Warm], ..Default::default() };
     let records = runtime
-        .block_on(startup::measure(&engine, "faults", &[target("privileges", &probe)], &options, &Quiet, &mut |_| Ok(()), Vec::new()))
+        .block_on(startup::measure(&engine, "faults", &[target("privileges", &probe)], &options, &common::Quiet, &mut |_| Ok(()), Vec::new()))
         .unwrap();
     assert!(records[0].ok, "a start-up run has least privilege: {}", records[0].error);
 
