@@ -147,30 +147,6 @@ fn printable(message: &str) -> String {
 /// Characters of a parser message shown whole; see [`printable`].
 const LONGEST_MESSAGE: usize = 450;
 
-/// Finds the byte offset of the first line that assigns `key` (as `key =`), for errors found
-/// after parsing, such as a reference to an app that does not exist.
-pub fn key_offset(text: &str, key: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(key) {
-            if rest.trim_start().starts_with('=') {
-                return Some(offset + (line.len() - trimmed.len()));
-            }
-        }
-        offset += line.len();
-    }
-    None
-}
-
-/// Finds the byte offset of the first quoted occurrence of `value` (`"value"`) at or after the
-/// line that assigns `key`, to point at one bad element of an array.
-pub fn value_offset(text: &str, key: &str, value: &str) -> Option<usize> {
-    let start = key_offset(text, key)?;
-    let needle = format!("\"{value}\"");
-    text[start..].find(&needle).map(|index| start + index)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,16 +158,6 @@ mod tests {
         assert_eq!(line_column(text, 6), (2, 1));
         assert_eq!(line_column(text, 9), (2, 4));
         assert_eq!(line_column(text, 1000), (3, 1));
-    }
-
-    #[test]
-    fn key_and_value_offsets_point_at_the_assignment() {
-        let text = "name = \"x\"\n  apps = [\"console\", \"nope\"]\n";
-        let key = key_offset(text, "apps").unwrap();
-        assert_eq!(line_column(text, key), (2, 3));
-        let value = value_offset(text, "apps", "nope").unwrap();
-        assert_eq!(line_column(text, value), (2, 22));
-        assert_eq!(key_offset(text, "missing"), None);
     }
 
     #[derive(serde::Deserialize, Debug)]

@@ -23,9 +23,7 @@ fn resume_completes(runs: &str) -> PathBuf {
 #[test]
 fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     build_quick();
-    let before = latest_run_if_any("quick");
-    let mut first = Background::start(&["run", "--scenario", "quick", "--runs", "4", "--warmup", "0"], &[]);
-    first.wait_for("three recorded start-up runs", Duration::from_secs(600), |_| new_run_rows("quick", &before).is_some_and(|rows| rows >= 3));
+    let first = quick_run_until_rows("4", 3);
     stop_engine();
     let (code, stderr) = first.finish(Duration::from_secs(120));
     start_engine();

@@ -184,6 +184,15 @@ pub fn new_run_rows(scenario: &str, before: &Option<PathBuf>) -> Option<usize> {
     Some(text.lines().count().saturating_sub(1))
 }
 
+/// Starts `r2r run --scenario quick --runs RUNS --warmup 0` and waits until its new run
+/// directory holds `rows` recorded start-up runs.
+pub fn quick_run_until_rows(runs: &str, rows: usize) -> Background {
+    let before = latest_run_if_any("quick");
+    let mut run = Background::start(&["run", "--scenario", "quick", "--runs", runs, "--warmup", "0"], &[]);
+    run.wait_for(&format!("{rows} recorded start-up runs"), Duration::from_secs(600), |_| new_run_rows("quick", &before).is_some_and(|count| count >= rows));
+    run
+}
+
 /// The run directory `results/<scenario>/latest` points at.
 pub fn latest_run(scenario: &str) -> PathBuf {
     common::root().join("results").join(scenario).join("latest").canonicalize().unwrap()

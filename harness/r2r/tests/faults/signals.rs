@@ -48,9 +48,7 @@ fn sigterm_during_a_build_stops_the_sdk_and_exits_143() {
 #[test]
 fn sigint_during_startup_runs_keeps_them_and_resume_finishes() {
     build_quick();
-    let before = latest_run_if_any("quick");
-    let mut run = Background::start(&["run", "--scenario", "quick", "--runs", "3", "--warmup", "0"], &[]);
-    run.wait_for("two recorded start-up runs", Duration::from_secs(600), |_| new_run_rows("quick", &before).is_some_and(|rows| rows >= 2));
+    let run = quick_run_until_rows("3", 2);
     run.signal(libc::SIGINT);
     let (code, stderr) = run.finish(Duration::from_secs(60));
     assert_eq!(code, Some(130), "{stderr}");
