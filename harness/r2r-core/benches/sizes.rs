@@ -18,12 +18,15 @@ fn archive() -> (PathBuf, Option<tempfile::TempDir>) {
     let path = directory.path().join("image.tar");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async {
-        let engine = DockerEngine::connect().await.expect("a Docker engine (bash scripts/engine.sh)");
+        let engine = DockerEngine::connect()
+            .await
+            .expect("a Docker engine (bash scripts/engine.sh)");
         let references = ["r2r/quick:runtime-composite-runtime".to_string()];
         let mut stream = engine.export_images(&references);
         let mut file = std::fs::File::create(&path).expect("archive file");
         while let Some(chunk) = stream.next().await {
-            file.write_all(&chunk.expect("export (build the quick scenario first)")).expect("write");
+            file.write_all(&chunk.expect("export (build the quick scenario first)"))
+                .expect("write");
         }
     });
     (path, Some(directory))
@@ -37,7 +40,10 @@ fn analysis(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes));
     group.bench_function("analyze_archive", |b| {
         b.iter(|| {
-            let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path).expect("archive"));
+            let file = std::io::BufReader::with_capacity(
+                1 << 20,
+                std::fs::File::open(&path).expect("archive"),
+            );
             r2r_core::sizes::analyze_archive(file).expect("analysis")
         })
     });

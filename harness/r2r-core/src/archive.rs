@@ -184,7 +184,9 @@ pub enum ArchiveError {
         path: String,
     },
     /// An entry claims more bytes than the reader accepts for it.
-    #[error("image archive entry `{entry}` claims {claimed} bytes, over the limit of {limit} bytes")]
+    #[error(
+        "image archive entry `{entry}` claims {claimed} bytes, over the limit of {limit} bytes"
+    )]
     TooLarge {
         /// The outer entry.
         entry: String,
@@ -234,7 +236,10 @@ struct Meter(Rc<MeterState>);
 
 impl Meter {
     fn new() -> Meter {
-        Meter(Rc::new(MeterState { allowance: Cell::new(u64::MAX), ended: Cell::new(false) }))
+        Meter(Rc::new(MeterState {
+            allowance: Cell::new(u64::MAX),
+            ended: Cell::new(false),
+        }))
     }
 
     /// From now on, at most `bytes` may be read; forgets an earlier end of stream.
@@ -267,7 +272,9 @@ impl<R: Read> Read for Metered<R> {
                 "more than {MAX_HEADER_BYTES} bytes of headers (long names, PAX records) before one entry"
             )));
         }
-        let limit = buffer.len().min(usize::try_from(allowance).unwrap_or(usize::MAX));
+        let limit = buffer
+            .len()
+            .min(usize::try_from(allowance).unwrap_or(usize::MAX));
         let count = self.inner.read(&mut buffer[..limit])?;
         if count == 0 && limit > 0 {
             state.ended.set(true);
@@ -292,7 +299,9 @@ impl<R: Read> Read for Exact<'_, R> {
         if self.remaining == 0 || buffer.is_empty() {
             return Ok(0);
         }
-        let limit = buffer.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let limit = buffer
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let count = self.inner.read(&mut buffer[..limit])?;
         if count == 0 {
             return Err(io::Error::new(
@@ -365,8 +374,13 @@ pub(crate) fn walk_tar(
     visit: &mut dyn FnMut(TarEntry<'_>) -> Result<(), ArchiveError>,
 ) -> Result<(), ArchiveError> {
     let meter = Meter::new();
-    let mut archive = tar::Archive::new(Metered { inner: reader, meter: meter.clone() });
-    let mut entries = archive.entries().map_err(|source| error("<first header>", source))?;
+    let mut archive = tar::Archive::new(Metered {
+        inner: reader,
+        meter: meter.clone(),
+    });
+    let mut entries = archive
+        .entries()
+        .map_err(|source| error("<first header>", source))?;
     let mut previous: Option<String> = None;
     let header_name = |previous: &Option<String>| match previous {
         Some(name) => format!("<header after {name}>"),
@@ -380,7 +394,10 @@ pub(crate) fn walk_tar(
         let ended = meter.disarm();
         let mut entry = match next {
             None if ended && require_end_marker => {
-                let cut = io::Error::new(io::ErrorKind::UnexpectedEof, "the stream stops without an end-of-archive marker: it was cut");
+                let cut = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the stream stops without an end-of-archive marker: it was cut",
+                );
                 return Err(error(&header_name(&previous), cut));
             }
             None => return Ok(()),
@@ -389,15 +406,35 @@ pub(crate) fn walk_tar(
         };
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let link = entry.link_name_bytes().map(|bytes| bytes.into_owned());
-        let (kind, mode, size) = (entry.header().entry_type(), entry.header().mode().unwrap_or(0), entry.size());
+        let (kind, mode, size) = (
+            entry.header().entry_type(),
+            entry.header().mode().unwrap_or(0),
+            entry.size(),
+        );
         // A sparse file reads as the size its header claims, mostly zeros the tar crate makes
         // up: it is not read at all (a hole of a petabyte would take forever to drain), and
         // the tar reader skips the bytes actually stored before the next header.
         let sparse = kind == tar::EntryType::GNUSparse;
-        owed = if sparse { entry.header().entry_size().unwrap_or(0) } else { 0 };
+        owed = if sparse {
+            entry.header().entry_size().unwrap_or(0)
+        } else {
+            0
+        };
         let readable = if sparse { 0 } else { size };
-        let mut data = Exact { inner: &mut entry, name: &path, size: readable, remaining: readable };
-        visit(TarEntry { path: &path, link: link.as_deref(), kind, mode, size, data: &mut data })?;
+        let mut data = Exact {
+            inner: &mut entry,
+            name: &path,
+            size: readable,
+            remaining: readable,
+        };
+        visit(TarEntry {
+            path: &path,
+            link: link.as_deref(),
+            kind,
+            mode,
+            size,
+            data: &mut data,
+        })?;
         drain(&mut data).map_err(|source| error(&path, source))?;
         previous = Some(path);
     }
@@ -424,8 +461,16 @@ pub(crate) enum LayerChange {
 /// (an escape is [`ArchiveError::LayerEscape`]), whiteouts must name a file, a hard link's
 /// target is normalised (an escape is an error too), a symbolic link's is kept as written.
 pub(crate) fn layer_change(layer: &str, entry: &TarEntry<'_>) -> Result<LayerChange, ArchiveError> {
-    let refuse = |reason: &str| ArchiveError::Layer { layer: layer.to_string(), entry: entry.path.to_string(), source: io::Error::other(reason.to_string()) };
-    let escape = |path: &str| ArchiveError::LayerEscape { layer: layer.to_string(), entry: entry.path.to_string(), path: path.to_string() };
+    let refuse = |reason: &str| ArchiveError::Layer {
+        layer: layer.to_string(),
+        entry: entry.path.to_string(),
+        source: io::Error::other(reason.to_string()),
+    };
+    let escape = |path: &str| ArchiveError::LayerEscape {
+        layer: layer.to_string(),
+        entry: entry.path.to_string(),
+        path: path.to_string(),
+    };
     if entry.kind == tar::EntryType::XGlobalHeader {
         return Ok(LayerChange::Nothing);
     }
@@ -433,7 +478,9 @@ pub(crate) fn layer_change(layer: &str, entry: &TarEntry<'_>) -> Result<LayerCha
     if path.is_empty() {
         return match entry.kind {
             tar::EntryType::Directory => Ok(LayerChange::Nothing),
-            _ => Err(refuse("an entry that is not a directory names the image root")),
+            _ => Err(refuse(
+                "an entry that is not a directory names the image root",
+            )),
         };
     }
     let (parent, file_name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
@@ -444,7 +491,11 @@ pub(crate) fn layer_change(layer: &str, entry: &TarEntry<'_>) -> Result<LayerCha
         if matches!(hidden, "" | "." | "..") {
             return Err(refuse("a whiteout that names no file"));
         }
-        return Ok(LayerChange::Whiteout(if parent.is_empty() { hidden.to_string() } else { format!("{parent}/{hidden}") }));
+        return Ok(LayerChange::Whiteout(if parent.is_empty() {
+            hidden.to_string()
+        } else {
+            format!("{parent}/{hidden}")
+        }));
     }
     let link = || String::from_utf8_lossy(entry.link.unwrap_or_default()).into_owned();
     let file_type = match entry.kind {
@@ -512,14 +563,19 @@ impl ArchiveIndex {
                 None => return Ok(current),
             }
         }
-        Err(ArchiveError::LinkChain { entry: path.to_string(), hops: MAX_LINK_HOPS })
+        Err(ArchiveError::LinkChain {
+            entry: path.to_string(),
+            hops: MAX_LINK_HOPS,
+        })
     }
 
     /// The error for a layer of the manifest that was not found as a tar stream.
     pub fn missing_layer(&self, path: &str) -> ArchiveError {
         let stored = self.resolve(path).unwrap_or(path);
         if self.unread.contains(stored) {
-            ArchiveError::Manifest(format!("layer `{path}` is in the archive but is not an uncompressed tar"))
+            ArchiveError::Manifest(format!(
+                "layer `{path}` is in the archive but is not an uncompressed tar"
+            ))
         } else {
             ArchiveError::Manifest(format!("layer `{path}` is listed but not in the archive"))
         }
@@ -529,16 +585,24 @@ impl ArchiveIndex {
 /// Parses `manifest.json` and checks it: at least one image, the layer counts bounded, every
 /// path normalised (an escape is [`ArchiveError::Escape`]).
 fn parse_manifest(text: &[u8]) -> Result<Vec<ManifestEntry>, ArchiveError> {
-    let mut manifest: Vec<ManifestEntry> =
-        serde_json::from_slice(text).map_err(|error| ArchiveError::Manifest(format!("`manifest.json` is not a list of images: {error}")))?;
+    let mut manifest: Vec<ManifestEntry> = serde_json::from_slice(text).map_err(|error| {
+        ArchiveError::Manifest(format!("`manifest.json` is not a list of images: {error}"))
+    })?;
     if manifest.is_empty() {
-        return Err(ArchiveError::Manifest("`manifest.json` lists no image".into()));
+        return Err(ArchiveError::Manifest(
+            "`manifest.json` lists no image".into(),
+        ));
     }
     let references: usize = manifest.iter().map(|image| image.layers.len()).sum();
     if references > MAX_LAYER_REFERENCES {
         return Err(ArchiveError::Manifest(format!("`manifest.json` lists {references} layers in all, over the limit of {MAX_LAYER_REFERENCES}")));
     }
-    let clean = |path: &str| normalise(path).ok_or_else(|| ArchiveError::Escape { entry: "manifest.json".into(), path: path.to_string() });
+    let clean = |path: &str| {
+        normalise(path).ok_or_else(|| ArchiveError::Escape {
+            entry: "manifest.json".into(),
+            path: path.to_string(),
+        })
+    };
     for (position, image) in manifest.iter_mut().enumerate() {
         if image.layers.len() > MAX_LAYERS_PER_IMAGE {
             let count = image.layers.len();
@@ -565,12 +629,21 @@ pub fn walk_archive(
     let mut index = ArchiveIndex::default();
     let mut manifest = None;
     let mut json_bytes = 0;
-    let read_error = |entry: &str, source| ArchiveError::Read { entry: entry.to_string(), source };
+    let read_error = |entry: &str, source| ArchiveError::Read {
+        entry: entry.to_string(),
+        source,
+    };
     walk_tar(reader, true, &read_error, &mut |entry| {
-        let escape = |path: &str| ArchiveError::Escape { entry: entry.path.to_string(), path: path.to_string() };
+        let escape = |path: &str| ArchiveError::Escape {
+            entry: entry.path.to_string(),
+            path: path.to_string(),
+        };
         let name = normalise(entry.path).ok_or_else(|| escape(entry.path))?;
         if name.is_empty() && entry.kind != tar::EntryType::Directory {
-            return Err(read_error(entry.path, io::Error::other("an entry that is not a directory names the archive root")));
+            return Err(read_error(
+                entry.path,
+                io::Error::other("an entry that is not a directory names the archive root"),
+            ));
         }
         match entry.kind {
             tar::EntryType::Symlink | tar::EntryType::Link => {
@@ -578,12 +651,19 @@ pub fn walk_archive(
                 // A symbolic link's relative target starts from the link's directory; a hard
                 // link's, and an absolute one, from the archive's root.
                 let joined = match name.rsplit_once('/') {
-                    Some((directory, _)) if entry.kind == tar::EntryType::Symlink && !target.starts_with('/') => format!("{directory}/{target}"),
+                    Some((directory, _))
+                        if entry.kind == tar::EntryType::Symlink && !target.starts_with('/') =>
+                    {
+                        format!("{directory}/{target}")
+                    }
                     _ => target.clone(),
                 };
                 let resolved = normalise(&joined).ok_or_else(|| escape(&target))?;
                 if resolved.is_empty() {
-                    return Err(read_error(&name, io::Error::other("a link without a target")));
+                    return Err(read_error(
+                        &name,
+                        io::Error::other("a link without a target"),
+                    ));
                 }
                 index.aliases.insert(name, resolved);
                 return Ok(());
@@ -593,18 +673,28 @@ pub fn walk_archive(
         }
         if name == "manifest.json" {
             if manifest.is_some() {
-                return Err(ArchiveError::Manifest("the archive holds two `manifest.json` entries".into()));
+                return Err(ArchiveError::Manifest(
+                    "the archive holds two `manifest.json` entries".into(),
+                ));
             }
             if entry.size > MAX_MANIFEST_BYTES {
-                return Err(ArchiveError::TooLarge { entry: name, claimed: entry.size, limit: MAX_MANIFEST_BYTES });
+                return Err(ArchiveError::TooLarge {
+                    entry: name,
+                    claimed: entry.size,
+                    limit: MAX_MANIFEST_BYTES,
+                });
             }
             let mut text = Vec::new();
-            entry.data.read_to_end(&mut text).map_err(|source| read_error(&name, source))?;
+            entry
+                .data
+                .read_to_end(&mut text)
+                .map_err(|source| read_error(&name, source))?;
             manifest = Some(parse_manifest(&text)?);
             return Ok(());
         }
         let mut head = [0u8; 512];
-        let length = read_up_to(entry.data, &mut head).map_err(|source| read_error(&name, source))?;
+        let length =
+            read_up_to(entry.data, &mut head).map_err(|source| read_error(&name, source))?;
         let head = &head[..length];
         if head.first() == Some(&b'{') {
             if entry.size <= MAX_JSON_BYTES {
@@ -614,23 +704,29 @@ pub fn walk_archive(
                     return Err(read_error(&name, io::Error::other(reason)));
                 }
                 let mut bytes = head.to_vec();
-                entry.data.read_to_end(&mut bytes).map_err(|source| read_error(&name, source))?;
+                entry
+                    .data
+                    .read_to_end(&mut bytes)
+                    .map_err(|source| read_error(&name, source))?;
                 index.configs.insert(name, bytes);
             } else {
                 index.unread.insert(name);
             }
             return Ok(());
         }
-        let is_tar = (head.len() >= 262 && &head[257..262] == b"ustar") || (head.len() == 512 && head.iter().all(|byte| *byte == 0));
+        let is_tar = (head.len() >= 262 && &head[257..262] == b"ustar")
+            || (head.len() == 512 && head.iter().all(|byte| *byte == 0));
         if is_tar {
-            let mut layer = BufReader::with_capacity(LAYER_BUFFER_BYTES, head.chain(&mut *entry.data));
+            let mut layer =
+                BufReader::with_capacity(LAYER_BUFFER_BYTES, head.chain(&mut *entry.data));
             on_layer(&name, &mut layer)?;
         } else {
             index.unread.insert(name);
         }
         Ok(())
     })?;
-    index.manifest = manifest.ok_or_else(|| ArchiveError::Manifest("no `manifest.json` in the archive".into()))?;
+    index.manifest = manifest
+        .ok_or_else(|| ArchiveError::Manifest("no `manifest.json` in the archive".into()))?;
     Ok(index)
 }
 
@@ -643,7 +739,10 @@ pub struct ChannelReader {
 impl ChannelReader {
     /// Reads the chunks sent on `receiver` until it closes.
     pub fn new(receiver: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Self {
-        ChannelReader { receiver, current: bytes::Bytes::new() }
+        ChannelReader {
+            receiver,
+            current: bytes::Bytes::new(),
+        }
     }
 }
 
@@ -699,7 +798,10 @@ pub async fn parse_export<T: Send + 'static>(
 /// Reads an image archive from `reader` into the first image's final file system view.
 /// `inspect(path)` says which regular files to read and classify as assemblies. The rules of
 /// the module doc apply; a layer the manifest lists but the archive lacks is an error.
-pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> Result<ImageFilesystem, ArchiveError> {
+pub fn read_image_archive(
+    reader: impl Read,
+    inspect: &dyn Fn(&str) -> bool,
+) -> Result<ImageFilesystem, ArchiveError> {
     let mut layers: HashMap<String, LayerContent> = HashMap::new();
     let index = walk_archive(reader, &mut |name, layer| {
         let content = read_layer(name, layer, inspect)?;
@@ -707,9 +809,14 @@ pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> 
         Ok(())
     })?;
     let first = &index.manifest[0];
-    let mut view = ImageFilesystem { layers: first.layers.clone(), files: BTreeMap::new() };
+    let mut view = ImageFilesystem {
+        layers: first.layers.clone(),
+        files: BTreeMap::new(),
+    };
     for (position, layer_path) in first.layers.iter().enumerate() {
-        let content = layers.get(index.resolve(layer_path)?).ok_or_else(|| index.missing_layer(layer_path))?;
+        let content = layers
+            .get(index.resolve(layer_path)?)
+            .ok_or_else(|| index.missing_layer(layer_path))?;
         for directory in &content.opaque_directories {
             remove_under(&mut view.files, directory);
         }
@@ -729,14 +836,26 @@ pub fn read_image_archive(reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> 
 /// Removes every path under `directory` (not the directory itself).
 fn remove_under(files: &mut BTreeMap<String, FileRecord>, directory: &str) {
     let prefix = format!("{directory}/");
-    let doomed: Vec<String> = files.range(prefix.clone()..).take_while(|(path, _)| path.starts_with(&prefix)).map(|(path, _)| path.clone()).collect();
+    let doomed: Vec<String> = files
+        .range(prefix.clone()..)
+        .take_while(|(path, _)| path.starts_with(&prefix))
+        .map(|(path, _)| path.clone())
+        .collect();
     for path in doomed {
         files.remove(&path);
     }
 }
 
-fn read_layer(layer: &str, reader: impl Read, inspect: &dyn Fn(&str) -> bool) -> Result<LayerContent, ArchiveError> {
-    let layer_error = |entry: &str, source| ArchiveError::Layer { layer: layer.to_string(), entry: entry.to_string(), source };
+fn read_layer(
+    layer: &str,
+    reader: impl Read,
+    inspect: &dyn Fn(&str) -> bool,
+) -> Result<LayerContent, ArchiveError> {
+    let layer_error = |entry: &str, source| ArchiveError::Layer {
+        layer: layer.to_string(),
+        entry: entry.to_string(),
+        source,
+    };
     let mut content = LayerContent::default();
     walk_tar(reader, false, &layer_error, &mut |entry| {
         let (path, file_type) = match layer_change(layer, &entry)? {
@@ -751,20 +870,36 @@ fn read_layer(layer: &str, reader: impl Read, inspect: &dyn Fn(&str) -> bool) ->
             }
             LayerChange::Write { path, file_type } => (path, file_type),
         };
-        let size_bytes = if file_type == FileType::Regular { entry.size } else { 0 };
+        let size_bytes = if file_type == FileType::Regular {
+            entry.size
+        } else {
+            0
+        };
         let assembly = if file_type == FileType::Regular && inspect(&path) {
             if size_bytes > MAX_INSPECTED_FILE_BYTES {
-                Some(Err(format!("{size_bytes} bytes is over the inspection limit")))
+                Some(Err(format!(
+                    "{size_bytes} bytes is over the inspection limit"
+                )))
             } else {
                 // Grows with the bytes that actually arrive, whatever the header claims.
                 let mut bytes = Vec::new();
-                entry.data.read_to_end(&mut bytes).map_err(|source| layer_error(entry.path, source))?;
+                entry
+                    .data
+                    .read_to_end(&mut bytes)
+                    .map_err(|source| layer_error(entry.path, source))?;
                 Some(readytorun::classify(&bytes).map_err(|error| error.to_string()))
             }
         } else {
             None
         };
-        content.entries.push(FileRecord { path, layer: 0, size_bytes, file_type, mode: entry.mode, assembly });
+        content.entries.push(FileRecord {
+            path,
+            layer: 0,
+            size_bytes,
+            file_type,
+            mode: entry.mode,
+            assembly,
+        });
         Ok(())
     })?;
     Ok(content)
@@ -780,7 +915,11 @@ mod tests {
             let mut header = tar::Header::new_ustar();
             header.set_size(bytes.len() as u64);
             header.set_mode(0o644);
-            header.set_entry_type(if path.ends_with('/') { tar::EntryType::Directory } else { tar::EntryType::Regular });
+            header.set_entry_type(if path.ends_with('/') {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
             // Names are written raw so that hostile ones (`../`) can be tested.
             let name = &mut header.as_old_mut().name;
             name.fill(0);
@@ -796,8 +935,12 @@ mod tests {
 
     fn archive(layers: &[Vec<u8>], manifest_first: bool) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
-        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}/layer.tar")).collect();
-        let manifest = serde_json::json!([{ "Config": "c.json", "RepoTags": ["x:y"], "Layers": names }]).to_string();
+        let names: Vec<String> = (0..layers.len())
+            .map(|i| format!("l{i}/layer.tar"))
+            .collect();
+        let manifest =
+            serde_json::json!([{ "Config": "c.json", "RepoTags": ["x:y"], "Layers": names }])
+                .to_string();
         let mut add = |name: &str, bytes: &[u8]| {
             let mut header = tar::Header::new_ustar();
             header.set_size(bytes.len() as u64);
@@ -818,8 +961,19 @@ mod tests {
 
     #[test]
     fn layers_apply_in_manifest_order_with_whiteouts() {
-        let bottom = layer(&[("etc/", b""), ("etc/a", b"1"), ("etc/b", b"2"), ("opt/d/x", b"3"), ("keep", b"k")]);
-        let top = layer(&[("etc/.wh.a", b""), ("opt/d/.wh..wh..opq", b""), ("opt/d/y", b"4"), ("./keep", b"kk")]);
+        let bottom = layer(&[
+            ("etc/", b""),
+            ("etc/a", b"1"),
+            ("etc/b", b"2"),
+            ("opt/d/x", b"3"),
+            ("keep", b"k"),
+        ]);
+        let top = layer(&[
+            ("etc/.wh.a", b""),
+            ("opt/d/.wh..wh..opq", b""),
+            ("opt/d/y", b"4"),
+            ("./keep", b"kk"),
+        ]);
         for manifest_first in [true, false] {
             let bytes = archive(&[bottom.clone(), top.clone()], manifest_first);
             let view = read_image_archive(bytes.as_slice(), &|_| false).unwrap();
@@ -833,9 +987,15 @@ mod tests {
 
     #[test]
     fn inspected_files_are_classified_and_escapes_refused() {
-        let bytes = archive(&[layer(&[("app/not.dll", b"plain text, not a PE file")])], true);
+        let bytes = archive(
+            &[layer(&[("app/not.dll", b"plain text, not a PE file")])],
+            true,
+        );
         let view = read_image_archive(bytes.as_slice(), &|path| path.ends_with(".dll")).unwrap();
-        assert_eq!(view.get("app/not.dll").unwrap().assembly, Some(Ok(AssemblyKind::NotPortableExecutable)));
+        assert_eq!(
+            view.get("app/not.dll").unwrap().assembly,
+            Some(Ok(AssemblyKind::NotPortableExecutable))
+        );
 
         let bytes = archive(&[layer(&[("../../etc/passwd", b"x")])], true);
         let error = read_image_archive(bytes.as_slice(), &|_| false).unwrap_err();
@@ -848,7 +1008,10 @@ mod tests {
     fn a_truncated_or_foreign_archive_is_an_error() {
         let bytes = archive(&[layer(&[("a", b"1")])], false);
         let error = read_image_archive(&bytes[..bytes.len() / 2], &|_| false).unwrap_err();
-        assert!(error.to_string().contains("manifest") || error.to_string().contains("reading"), "{error}");
+        assert!(
+            error.to_string().contains("manifest") || error.to_string().contains("reading"),
+            "{error}"
+        );
         let error = read_image_archive(&b"not a tar"[..], &|_| false).unwrap_err();
         assert!(error.to_string().contains("archive"), "{error}");
     }

@@ -119,28 +119,59 @@ pub enum BuildError {
 
 /// Makes sure the scenario's base image exists: a local base is bootstrapped from Debian's
 /// packages with `scripts/bootstrap-base.sh` and imported; an image reference is pulled.
-pub async fn ensure_base(engine: &dyn Engine, base: &Base, workspace: &Workspace, scripts: &Path) -> Result<(), BuildError> {
+pub async fn ensure_base(
+    engine: &dyn Engine,
+    base: &Base,
+    workspace: &Workspace,
+    scripts: &Path,
+) -> Result<(), BuildError> {
     if engine.inspect_image(base.image()).await?.is_some() {
         return Ok(());
     }
     match base {
         Base::Reference { image } => {
-            engine.pull_image(image).await.map_err(|error| BuildError::Base { image: image.clone(), message: error.to_string() })
+            engine
+                .pull_image(image)
+                .await
+                .map_err(|error| BuildError::Base {
+                    image: image.clone(),
+                    message: error.to_string(),
+                })
         }
-        Base::Local { name, image, script_args, .. } => {
+        Base::Local {
+            name,
+            image,
+            script_args,
+            ..
+        } => {
             let directory = workspace.root.join("bases");
-            std::fs::create_dir_all(&directory)
-                .map_err(|error| BuildError::Base { image: image.clone(), message: format!("creating {}: {error}", directory.display()) })?;
+            std::fs::create_dir_all(&directory).map_err(|error| BuildError::Base {
+                image: image.clone(),
+                message: format!("creating {}: {error}", directory.display()),
+            })?;
             let tarball = directory.join(format!("{name}.tar"));
             if !tarball.is_file() {
                 let script = scripts.join("bootstrap-base.sh");
                 tracing::info!("making base {image} with {}", script.display());
-                let status = crate::children::status(std::process::Command::new("bash").arg(&script).args(script_args).arg(&tarball))
-                    .map_err(|error| BuildError::Base { image: image.clone(), message: format!("running {}: {error}", script.display()) })?;
+                let status = crate::children::status(
+                    std::process::Command::new("bash")
+                        .arg(&script)
+                        .args(script_args)
+                        .arg(&tarball),
+                )
+                .map_err(|error| BuildError::Base {
+                    image: image.clone(),
+                    message: format!("running {}: {error}", script.display()),
+                })?;
                 if !status.success() {
                     return Err(BuildError::Base {
                         image: image.clone(),
-                        message: format!("{} {} {} failed ({status})", script.display(), script_args.join(" "), tarball.display()),
+                        message: format!(
+                            "{} {} {} failed ({status})",
+                            script.display(),
+                            script_args.join(" "),
+                            tarball.display()
+                        ),
                     });
                 }
             }
@@ -167,7 +198,11 @@ pub async fn build_plan(
     let mut base_ids: BTreeMap<String, String> = BTreeMap::new();
     for base in plan.bases(catalog) {
         ensure_base(engine, &base, workspace, &options.scripts).await?;
-        let id = engine.inspect_image(base.image()).await?.map(|details| details.id).unwrap_or_default();
+        let id = engine
+            .inspect_image(base.image())
+            .await?
+            .map(|details| details.id)
+            .unwrap_or_default();
         base_ids.insert(base.image().to_string(), id);
     }
     let workspace_for_restore = workspace.clone();
@@ -188,14 +223,21 @@ pub async fn build_plan(
         let mut build = ImageBuild {
             id: image.id.clone(),
             tags: image.tags.clone(),
-            status: BuildStatus::Skipped { because: String::new() },
+            status: BuildStatus::Skipped {
+                because: String::new(),
+            },
             input_hash: String::new(),
             context_bytes: 0,
             seconds: 0.0,
         };
         match parent_id {
             Err(parent) => build.status = BuildStatus::Skipped { because: parent },
-            Ok(parent_id) => match build_one(engine, plan, catalog, workspace, &packs, image, &parent_id, options, observer, &mut build).await {
+            Ok(parent_id) => match build_one(
+                engine, plan, catalog, workspace, &packs, image, &parent_id, options, observer,
+                &mut build,
+            )
+            .await
+            {
                 Ok(id) => {
                     ids.insert(image.id.clone(), id);
                 }
@@ -224,10 +266,18 @@ async fn build_one(
 ) -> Result<String, String> {
     observer.line(image, "preparing content");
     let context = {
-        let (image, plan, catalog, workspace, packs) = (image.clone(), plan.clone(), catalog.clone(), workspace.clone(), packs.clone());
-        tokio::task::spawn_blocking(move || assemble_context(&plan, &catalog, &workspace, &packs, &image))
-            .await
-            .map_err(|error| format!("preparing content panicked: {error}"))??
+        let (image, plan, catalog, workspace, packs) = (
+            image.clone(),
+            plan.clone(),
+            catalog.clone(),
+            workspace.clone(),
+            packs.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            assemble_context(&plan, &catalog, &workspace, &packs, &image)
+        })
+        .await
+        .map_err(|error| format!("preparing content panicked: {error}"))??
     };
     build.context_bytes = context.len() as u64;
     let mut labels = image.labels(&plan.scenario);
@@ -239,75 +289,151 @@ async fn build_one(
     build.input_hash = input_hash.clone();
     labels.insert(labels::INPUT_HASH.to_string(), input_hash.clone());
 
-    let existing = engine.inspect_image(image.reference()).await.map_err(|error| error.to_string())?;
+    let existing = engine
+        .inspect_image(image.reference())
+        .await
+        .map_err(|error| error.to_string())?;
     let id = match existing {
-        Some(details) if !options.rebuild && details.labels.get(labels::INPUT_HASH) == Some(&input_hash) => {
-            build.status = BuildStatus::UpToDate { id: details.id.clone() };
+        Some(details)
+            if !options.rebuild && details.labels.get(labels::INPUT_HASH) == Some(&input_hash) =>
+        {
+            build.status = BuildStatus::UpToDate {
+                id: details.id.clone(),
+            };
             details.id
         }
         _ => {
-            observer.line(image, &format!("building ({} MB context)", context.len() / 1_000_000));
-            let request = BuildRequest { reference: image.reference().to_string(), context, labels };
+            observer.line(
+                image,
+                &format!("building ({} MB context)", context.len() / 1_000_000),
+            );
+            let request = BuildRequest {
+                reference: image.reference().to_string(),
+                context,
+                labels,
+            };
             let on_line = |line: &str| observer.line(image, line);
-            let id = engine.build_image(request, &on_line).await.map_err(|error| error.to_string())?;
+            let id = engine
+                .build_image(request, &on_line)
+                .await
+                .map_err(|error| error.to_string())?;
             build.status = BuildStatus::Built { id: id.clone() };
             id
         }
     };
     for tag in &image.tags[1..] {
-        engine.tag_image(&id, tag).await.map_err(|error| error.to_string())?;
+        engine
+            .tag_image(&id, tag)
+            .await
+            .map_err(|error| error.to_string())?;
     }
     Ok(id)
 }
 
 /// The Dockerfile template of `name` from `experiments/dockerfiles/`.
 fn template(catalog: &Catalog, name: &str) -> Result<(String, String), String> {
-    let path = catalog.root.join("dockerfiles").join(format!("{name}.Dockerfile"));
-    let text = std::fs::read_to_string(&path).map_err(|error| format!("reading {}: {error}", path.display()))?;
+    let path = catalog
+        .root
+        .join("dockerfiles")
+        .join(format!("{name}.Dockerfile"));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| format!("reading {}: {error}", path.display()))?;
     Ok((path.display().to_string(), text))
 }
 
 /// Prepares an image's content on the host and packs its build context.
-pub fn assemble_context(plan: &Plan, catalog: &Catalog, workspace: &Workspace, packs: &Packs, image: &PlannedImage) -> Result<bytes::Bytes, String> {
+pub fn assemble_context(
+    plan: &Plan,
+    catalog: &Catalog,
+    workspace: &Workspace,
+    packs: &Packs,
+    image: &PlannedImage,
+) -> Result<bytes::Bytes, String> {
     let parent = match &image.parent {
         Parent::Base(reference) => reference.clone(),
-        Parent::Image(id) => plan.image(id).map(|parent| parent.reference().to_string()).ok_or_else(|| format!("unknown parent {id}"))?,
+        Parent::Image(id) => plan
+            .image(id)
+            .map(|parent| parent.reference().to_string())
+            .ok_or_else(|| format!("unknown parent {id}"))?,
     };
     let mut context = ContextBuilder::new();
     let dockerfile = match &image.content {
         Content::RuntimeDeps => {
             // Local bases without ICU run globalization-invariant; official images set their own.
-            let base = plan.bases(catalog).into_iter().find(|base| base.image() == parent);
+            let base = plan
+                .bases(catalog)
+                .into_iter()
+                .find(|base| base.image() == parent);
             let globalization = match base {
-                Some(crate::scenario::Base::Local { icu: false, .. }) => " \\\n    DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true",
+                Some(crate::scenario::Base::Local { icu: false, .. }) => {
+                    " \\\n    DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true"
+                }
                 _ => "",
             };
             let (name, text) = template(catalog, "runtime-deps")?;
-            context::render(&name, &text, &[("parent", &parent), ("globalization", globalization)])?
+            context::render(
+                &name,
+                &text,
+                &[("parent", &parent), ("globalization", globalization)],
+            )?
         }
-        Content::Frameworks { frameworks, composite, with_host, .. } => {
-            let rootfs = workspace.framework_rootfs(packs, frameworks, composite.as_ref(), *with_host).map_err(|error| error.to_string())?;
-            context.add_tree(&rootfs, "rootfs").map_err(|error| error.to_string())?;
+        Content::Frameworks {
+            frameworks,
+            composite,
+            with_host,
+            ..
+        } => {
+            let rootfs = workspace
+                .framework_rootfs(packs, frameworks, composite.as_ref(), *with_host)
+                .map_err(|error| error.to_string())?;
+            context
+                .add_tree(&rootfs, "rootfs")
+                .map_err(|error| error.to_string())?;
             let (name, text) = template(catalog, "frameworks")?;
-            context::render(&name, &text, &[("parent", &parent), ("version", &packs.version)])?
+            context::render(
+                &name,
+                &text,
+                &[("parent", &parent), ("version", &packs.version)],
+            )?
         }
         Content::Sdk => {
-            let (rootfs, sdk_version) = workspace.sdk_rootfs(packs).map_err(|error| error.to_string())?;
-            context.add_tree(&rootfs, "rootfs").map_err(|error| error.to_string())?;
+            let (rootfs, sdk_version) = workspace
+                .sdk_rootfs(packs)
+                .map_err(|error| error.to_string())?;
+            context
+                .add_tree(&rootfs, "rootfs")
+                .map_err(|error| error.to_string())?;
             let (name, text) = template(catalog, "sdk")?;
-            context::render(&name, &text, &[("parent", &parent), ("sdk_version", &sdk_version)])?
+            context::render(
+                &name,
+                &text,
+                &[("parent", &parent), ("sdk_version", &sdk_version)],
+            )?
         }
-        Content::App { app, publish, composite, .. } => {
+        Content::App {
+            app,
+            publish,
+            composite,
+            ..
+        } => {
             let definition = &catalog.apps[app];
-            let published = workspace.publish_app(packs, app, definition, publish, *composite).map_err(|error| error.to_string())?;
-            context.add_tree(&published, "app").map_err(|error| error.to_string())?;
+            let published = workspace
+                .publish_app(packs, app, definition, publish, *composite)
+                .map_err(|error| error.to_string())?;
+            context
+                .add_tree(&published, "app")
+                .map_err(|error| error.to_string())?;
             let entrypoint = if publish.self_contained {
                 format!("[\"/app/{}\"]", definition.assembly)
             } else {
                 format!("[\"dotnet\", \"/app/{}.dll\"]", definition.assembly)
             };
             let (name, text) = template(catalog, "app")?;
-            context::render(&name, &text, &[("parent", &parent), ("entrypoint", &entrypoint)])?
+            context::render(
+                &name,
+                &text,
+                &[("parent", &parent), ("entrypoint", &entrypoint)],
+            )?
         }
     };
     context.add_bytes("Dockerfile", dockerfile, false);

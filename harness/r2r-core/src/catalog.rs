@@ -129,7 +129,9 @@ pub struct PublishSpec {
 impl PublishSpec {
     /// Whether a property is set to `true`.
     pub fn enabled(&self, property: &str) -> bool {
-        self.properties.get(property).is_some_and(|value| value.eq_ignore_ascii_case("true"))
+        self.properties
+            .get(property)
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"))
     }
 }
 
@@ -288,13 +290,21 @@ impl Source<'_> {
     }
 
     /// Turns a failed name check into an error at `place`, its message after `context`.
-    fn check(&self, place: &[Step<'_>], checked: Result<(), NameError>, context: &str) -> Result<(), SourceError> {
+    fn check(
+        &self,
+        place: &[Step<'_>],
+        checked: Result<(), NameError>,
+        context: &str,
+    ) -> Result<(), SourceError> {
         checked.map_err(|error| self.at(place, format!("{context}{error}")))
     }
 }
 
 fn read(path: &Path) -> Result<String, CatalogError> {
-    std::fs::read_to_string(path).map_err(|source| CatalogError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl Catalog {
@@ -317,24 +327,59 @@ impl Catalog {
             dotnet_versions: dotnet.versions,
             bases: dotnet.bases,
         };
-        let variants_source = Source { path: &variants_path, text: &variants_text };
-        catalog.check_names(variants_source, Source { path: &apps_path, text: &apps_text }, Source { path: &dotnet_path, text: &dotnet_text })?;
+        let variants_source = Source {
+            path: &variants_path,
+            text: &variants_text,
+        };
+        catalog.check_names(
+            variants_source,
+            Source {
+                path: &apps_path,
+                text: &apps_text,
+            },
+            Source {
+                path: &dotnet_path,
+                text: &dotnet_text,
+            },
+        )?;
         catalog.check(variants_source)?;
         Ok(catalog)
     }
 
     /// Checks every name the catalog gives to tags, labels, file names and command lines
     /// (see [`crate::names`]).
-    fn check_names(&self, variants: Source<'_>, apps: Source<'_>, dotnet: Source<'_>) -> Result<(), SourceError> {
+    fn check_names(
+        &self,
+        variants: Source<'_>,
+        apps: Source<'_>,
+        dotnet: Source<'_>,
+    ) -> Result<(), SourceError> {
         for (name, profile) in &self.publish {
-            variants.check(&[Step::Key("publish"), Step::Key(name)], names::check_name(name), "publish profile ")?;
+            variants.check(
+                &[Step::Key("publish"), Step::Key(name)],
+                names::check_name(name),
+                "publish profile ",
+            )?;
             for (property, value) in &profile.properties {
-                let place = [Step::Key("publish"), Step::Key(name), Step::Key("properties"), Step::Key(property)];
-                variants.check(&place, names::check_property(property, value), &format!("publish profile `{name}`: property "))?;
+                let place = [
+                    Step::Key("publish"),
+                    Step::Key(name),
+                    Step::Key("properties"),
+                    Step::Key(property),
+                ];
+                variants.check(
+                    &place,
+                    names::check_property(property, value),
+                    &format!("publish profile `{name}`: property "),
+                )?;
             }
         }
         for (name, variant) in &self.variants {
-            variants.check(&[Step::Key("variants"), Step::Key(name)], names::check_name(name), "variant ")?;
+            variants.check(
+                &[Step::Key("variants"), Step::Key(name)],
+                names::check_name(name),
+                "variant ",
+            )?;
             for (kind, placement) in &variant.apps {
                 for (property, value) in &placement.properties {
                     let place = [
@@ -351,23 +396,56 @@ impl Catalog {
             }
         }
         for (name, app) in &self.apps {
-            apps.check(&[Step::Key("apps"), Step::Key(name)], names::check_name(name), "app ")?;
+            apps.check(
+                &[Step::Key("apps"), Step::Key(name)],
+                names::check_name(name),
+                "app ",
+            )?;
             let place = [Step::Key("apps"), Step::Key(name), Step::Key("assembly")];
-            apps.check(&place, names::check_file_name(&app.assembly), &format!("app `{name}`: assembly "))?;
+            apps.check(
+                &place,
+                names::check_file_name(&app.assembly),
+                &format!("app `{name}`: assembly "),
+            )?;
             let place = [Step::Key("apps"), Step::Key(name), Step::Key("project")];
             let project = app.project.to_str().unwrap_or("\u{fffd}");
-            apps.check(&place, names::check_relative_path(project), &format!("app `{name}`: project "))?;
+            apps.check(
+                &place,
+                names::check_relative_path(project),
+                &format!("app `{name}`: project "),
+            )?;
         }
         for (index, version) in self.dotnet_versions.iter().enumerate() {
-            dotnet.check(&[Step::Key("versions"), Step::Index(index)], names::check_version(version), "")?;
+            dotnet.check(
+                &[Step::Key("versions"), Step::Index(index)],
+                names::check_version(version),
+                "",
+            )?;
         }
         for (name, base) in &self.bases {
-            dotnet.check(&[Step::Key("bases"), Step::Key(name)], names::check_name(name), "base ")?;
+            dotnet.check(
+                &[Step::Key("bases"), Step::Key(name)],
+                names::check_name(name),
+                "base ",
+            )?;
             let place = [Step::Key("bases"), Step::Key(name), Step::Key("image")];
-            dotnet.check(&place, names::check_reference(&base.image), &format!("base `{name}`: image "))?;
+            dotnet.check(
+                &place,
+                names::check_reference(&base.image),
+                &format!("base `{name}`: image "),
+            )?;
             for (index, argument) in base.script_args.iter().enumerate() {
-                let place = [Step::Key("bases"), Step::Key(name), Step::Key("script-args"), Step::Index(index)];
-                dotnet.check(&place, names::check_script_argument(argument), &format!("base `{name}`: script-args "))?;
+                let place = [
+                    Step::Key("bases"),
+                    Step::Key(name),
+                    Step::Key("script-args"),
+                    Step::Index(index),
+                ];
+                dotnet.check(
+                    &place,
+                    names::check_script_argument(argument),
+                    &format!("base `{name}`: script-args "),
+                )?;
             }
         }
         Ok(())
@@ -377,7 +455,8 @@ impl Catalog {
     /// circle, and that composites only include frameworks their image carries.
     fn check(&self, source: Source<'_>) -> Result<(), SourceError> {
         for (name, variant) in &self.variants {
-            let at = |message: String| source.at(&[Step::Key("variants"), Step::Key(name)], message);
+            let at =
+                |message: String| source.at(&[Step::Key("variants"), Step::Key(name)], message);
             if variant.images.contains_key(&ImageRole::RuntimeDeps) {
                 return Err(at(format!(
                     "variant `{name}`: `images.runtime-deps` is the base of every variant, not an image a variant defines"
@@ -406,7 +485,9 @@ impl Catalog {
                     )));
                 }
             }
-            let available = |role: ImageRole| role == ImageRole::RuntimeDeps || variant.images.contains_key(&role);
+            let available = |role: ImageRole| {
+                role == ImageRole::RuntimeDeps || variant.images.contains_key(&role)
+            };
             for (role, image) in &variant.images {
                 if !available(image.parent) || image.parent == *role {
                     return Err(at(format!(
@@ -416,7 +497,11 @@ impl Catalog {
                     )));
                 }
                 if let Some(composite) = &image.composite {
-                    if let Some(missing) = composite.include.iter().find(|f| !image.frameworks.contains(f)) {
+                    if let Some(missing) = composite
+                        .include
+                        .iter()
+                        .find(|f| !image.frameworks.contains(f))
+                    {
                         return Err(at(format!(
                             "variant `{name}`: the composite of image `{}` includes `{}`, which the image does not carry",
                             role.name(),
@@ -464,7 +549,12 @@ impl Catalog {
         let profile = &self.publish[&placement.publish];
         let mut properties = profile.properties.clone();
         properties.extend(placement.properties.clone());
-        PublishSpec { profile: placement.publish.clone(), self_contained: profile.self_contained, native: profile.native, properties }
+        PublishSpec {
+            profile: placement.publish.clone(),
+            self_contained: profile.self_contained,
+            native: profile.native,
+            properties,
+        }
     }
 
     /// The frameworks an image of `role` carries in `variant`, including those of the images
@@ -475,7 +565,9 @@ impl Catalog {
         // At most one step per image, so parents in a circle (which the catalog check
         // refuses) cannot loop forever.
         for _ in 0..=variant.images.len() {
-            let Some(image) = variant.images.get(&current) else { break };
+            let Some(image) = variant.images.get(&current) else {
+                break;
+            };
             frameworks.extend(image.frameworks.iter().copied());
             current = image.parent;
         }
@@ -494,8 +586,16 @@ mod tests {
         let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
         let copy = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(copy.path().join("apps")).unwrap();
-        std::fs::copy(experiments.join("apps/apps.toml"), copy.path().join("apps/apps.toml")).unwrap();
-        std::fs::copy(experiments.join("dotnet.toml"), copy.path().join("dotnet.toml")).unwrap();
+        std::fs::copy(
+            experiments.join("apps/apps.toml"),
+            copy.path().join("apps/apps.toml"),
+        )
+        .unwrap();
+        std::fs::copy(
+            experiments.join("dotnet.toml"),
+            copy.path().join("dotnet.toml"),
+        )
+        .unwrap();
         let text = std::fs::read_to_string(experiments.join("variants.toml")).unwrap();
         std::fs::write(copy.path().join("variants.toml"), edit(text)).unwrap();
         Catalog::load(copy.path())
@@ -510,9 +610,11 @@ mod tests {
         assert!(spec.self_contained && spec.native);
         assert!(spec.enabled("PublishAot"));
         assert_eq!(spec.properties["InvariantGlobalization"], "false");
-        let trimmed = catalog.publish_spec(&catalog.variants["self-contained-trimmed"].apps[&AppKind::Webapi]);
+        let trimmed = catalog
+            .publish_spec(&catalog.variants["self-contained-trimmed"].apps[&AppKind::Webapi]);
         assert!(trimmed.enabled("PublishTrimmed") && !trimmed.native);
-        let default = catalog.publish_spec(&catalog.variants["no-composite"].apps[&AppKind::Console]);
+        let default =
+            catalog.publish_spec(&catalog.variants["no-composite"].apps[&AppKind::Console]);
         assert_eq!(default.profile, "framework-dependent");
         assert!(!default.self_contained && default.properties.is_empty());
     }
@@ -523,21 +625,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("unknown publish profile `aot`"), "{error}");
-        assert!(error.contains("allowed: framework-dependent, native-aot, self-contained, self-contained-trimmed"), "{error}");
-        assert!(error.contains("variants.toml:"), "the place is named: {error}");
+        assert!(
+            error.contains(
+                "allowed: framework-dependent, native-aot, self-contained, self-contained-trimmed"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.contains("variants.toml:"),
+            "the place is named: {error}"
+        );
     }
 
     #[test]
     fn an_unknown_base_and_impossible_placements_are_refused() {
-        let error = load_edited(|text| text.replacen("base = \"distroless\"", "base = \"alpine\"", 1)).unwrap_err().to_string();
-        assert!(error.contains("unknown base `alpine`") && error.contains("allowed: distroless, distroless-icu, slim, slim-icu"), "{error}");
-        let error = load_edited(|text| text.replace("apps.console = { on = \"runtime-deps\", publish = \"self-contained\" }", "apps.console = { on = \"runtime-deps\" }"))
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("a framework-dependent app cannot stand on runtime-deps"), "{error}");
+        let error =
+            load_edited(|text| text.replacen("base = \"distroless\"", "base = \"alpine\"", 1))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.contains("unknown base `alpine`")
+                && error.contains("allowed: distroless, distroless-icu, slim, slim-icu"),
+            "{error}"
+        );
+        let error = load_edited(|text| {
+            text.replace(
+                "apps.console = { on = \"runtime-deps\", publish = \"self-contained\" }",
+                "apps.console = { on = \"runtime-deps\" }",
+            )
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("a framework-dependent app cannot stand on runtime-deps"),
+            "{error}"
+        );
         let error = load_edited(|text| text.replace("apps.console = { on = \"runtime-deps\", publish = \"native-aot\" }\napps.webapi = { on = \"runtime-deps\", publish = \"native-aot\" }\n\n[variants.native-aot-distroless]", "apps.console = { on = \"runtime-deps\", publish = \"native-aot\", composite = true }\napps.webapi = { on = \"runtime-deps\", publish = \"native-aot\" }\n\n[variants.native-aot-distroless]"))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("`composite = true` needs a self-contained, non-native publish profile"), "{error}");
+        assert!(
+            error.contains("`composite = true` needs a self-contained, non-native publish profile"),
+            "{error}"
+        );
     }
 }

@@ -17,7 +17,9 @@ use nix::unistd::Pid;
 static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 fn running() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
-    RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    RUNNING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Process group ids of the children running now.
@@ -44,7 +46,10 @@ fn spawn(command: &mut Command) -> std::io::Result<(std::process::Child, Registe
 /// Runs `command` to completion in its own process group, capturing its output (as
 /// [`Command::output`] does).
 pub fn output(command: &mut Command) -> std::io::Result<Output> {
-    command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let (child, _registered) = spawn(command)?;
     child.wait_with_output()
 }
@@ -91,11 +96,19 @@ mod tests {
         let script = format!("sleep 30 & echo $! > {}; wait", file.display());
         let handle = std::thread::spawn(move || status(Command::new("sh").arg("-c").arg(script)));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !(file.is_file() && std::fs::read_to_string(&file).map(|t| t.ends_with('\n')).unwrap_or(false)) {
+        while !(file.is_file()
+            && std::fs::read_to_string(&file)
+                .map(|t| t.ends_with('\n'))
+                .unwrap_or(false))
+        {
             assert!(Instant::now() < deadline, "the child did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let grandchild: i32 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
+        let grandchild: i32 = std::fs::read_to_string(&file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         assert_eq!(terminate_all(Duration::from_secs(5)), 1);
         let status = handle.join().unwrap().unwrap();
         assert!(!status.success());

@@ -22,7 +22,11 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { size: 0.01, startup: 0.05, alpha: 0.05 }
+        Thresholds {
+            size: 0.01,
+            startup: 0.05,
+            alpha: 0.05,
+        }
     }
 }
 
@@ -110,18 +114,33 @@ fn verdict(change: f64, p_value: f64, threshold: f64, alpha: f64) -> Verdict {
 
 /// Compares a run with a baseline run of the same scenario: per image the content and gzip
 /// sizes, and per image and cache mode the start-up total (create to ready) from the raw runs.
-pub fn against_baseline(current: &RunData, baseline: &RunData, thresholds: Thresholds) -> Vec<MetricChange> {
+pub fn against_baseline(
+    current: &RunData,
+    baseline: &RunData,
+    thresholds: Thresholds,
+) -> Vec<MetricChange> {
     let mut changes = Vec::new();
-    let mut images: Vec<&str> = current.sizes.iter().map(|r| r.image.as_str()).chain(baseline.sizes.iter().map(|r| r.image.as_str())).collect();
+    let mut images: Vec<&str> = current
+        .sizes
+        .iter()
+        .map(|r| r.image.as_str())
+        .chain(baseline.sizes.iter().map(|r| r.image.as_str()))
+        .collect();
     images.sort();
     images.dedup();
     for image in images {
         for metric in ["content_bytes", "gzip_bytes"] {
-            let value = |data: &RunData| data.size_row(image).map(|row| if metric == "gzip_bytes" { row.gzip_bytes } else { row.content_bytes } as f64);
+            let value = |data: &RunData| {
+                data.size_row(image).map(|row| if metric == "gzip_bytes" { row.gzip_bytes } else { row.content_bytes } as f64)
+            };
             let (before, after) = (value(baseline), value(current));
             changes.push(match (before, after) {
                 (Some(before), Some(after)) => {
-                    let change = if before > 0.0 { after / before - 1.0 } else { 0.0 };
+                    let change = if before > 0.0 {
+                        after / before - 1.0
+                    } else {
+                        0.0
+                    };
                     let p_value = if after == before { 1.0 } else { 0.0 };
                     MetricChange {
                         image: image.to_string(),
@@ -152,27 +171,35 @@ pub fn against_baseline(current: &RunData, baseline: &RunData, thresholds: Thres
         let before = baseline.run_values(&image, &cache, "total_ms");
         let after = current.run_values(&image, &cache, "total_ms");
         let mean = |x: &[f64]| (!x.is_empty()).then(|| x.iter().sum::<f64>() / x.len() as f64);
-        changes.push(match (mean(&before), mean(&after), welch_p_value(&after, &before)) {
-            (Some(b), Some(a), Some(p_value)) => {
-                let change = a / b - 1.0;
-                MetricChange {
-                    image: image.clone(),
-                    metric,
-                    unit: "ms".into(),
-                    baseline: Some(b),
-                    current: Some(a),
-                    change: Some(change),
-                    p_value: Some(p_value),
-                    verdict: verdict(change, p_value, thresholds.startup, thresholds.alpha),
+        changes.push(
+            match (mean(&before), mean(&after), welch_p_value(&after, &before)) {
+                (Some(b), Some(a), Some(p_value)) => {
+                    let change = a / b - 1.0;
+                    MetricChange {
+                        image: image.clone(),
+                        metric,
+                        unit: "ms".into(),
+                        baseline: Some(b),
+                        current: Some(a),
+                        change: Some(change),
+                        p_value: Some(p_value),
+                        verdict: verdict(change, p_value, thresholds.startup, thresholds.alpha),
+                    }
                 }
-            }
-            (b, a, _) => missing(&image, &metric, "ms", b, a),
-        });
+                (b, a, _) => missing(&image, &metric, "ms", b, a),
+            },
+        );
     }
     changes
 }
 
-fn missing(image: &str, metric: &str, unit: &str, baseline: Option<f64>, current: Option<f64>) -> MetricChange {
+fn missing(
+    image: &str,
+    metric: &str,
+    unit: &str,
+    baseline: Option<f64>,
+    current: Option<f64>,
+) -> MetricChange {
     MetricChange {
         image: image.to_string(),
         metric: metric.to_string(),
@@ -187,14 +214,27 @@ fn missing(image: &str, metric: &str, unit: &str, baseline: Option<f64>, current
 
 /// Whether any metric regressed.
 pub fn has_regression(changes: &[MetricChange]) -> bool {
-    changes.iter().any(|change| change.verdict == Verdict::Regression)
+    changes
+        .iter()
+        .any(|change| change.verdict == Verdict::Regression)
 }
 
 /// The comparison as CSV: image, metric, unit, baseline, current, change_percent, p_value, verdict.
 pub fn changes_csv(changes: &[MetricChange]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["image", "metric", "unit", "baseline", "current", "change_percent", "p_value", "verdict"])?;
-    let number = |value: Option<f64>, digits: usize| value.map(|v| format!("{v:.digits$}")).unwrap_or_default();
+    writer.write_record([
+        "image",
+        "metric",
+        "unit",
+        "baseline",
+        "current",
+        "change_percent",
+        "p_value",
+        "verdict",
+    ])?;
+    let number = |value: Option<f64>, digits: usize| {
+        value.map(|v| format!("{v:.digits$}")).unwrap_or_default()
+    };
     for change in changes {
         writer.write_record([
             change.image.clone(),
@@ -207,7 +247,9 @@ pub fn changes_csv(changes: &[MetricChange]) -> Result<Vec<u8>, csv::Error> {
             change.verdict.word().to_string(),
         ])?;
     }
-    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+    writer
+        .into_inner()
+        .map_err(|error| csv::Error::from(error.into_error()))
 }
 
 /// A run's headline metrics for the history file: per image `content_bytes` and `gzip_bytes`,
@@ -215,11 +257,23 @@ pub fn changes_csv(changes: &[MetricChange]) -> Result<Vec<u8>, csv::Error> {
 pub fn headline_metrics(data: &RunData) -> Vec<(String, String, f64)> {
     let mut metrics = Vec::new();
     for row in &data.sizes {
-        metrics.push((row.image.clone(), "content_bytes".to_string(), row.content_bytes as f64));
-        metrics.push((row.image.clone(), "gzip_bytes".to_string(), row.gzip_bytes as f64));
+        metrics.push((
+            row.image.clone(),
+            "content_bytes".to_string(),
+            row.content_bytes as f64,
+        ));
+        metrics.push((
+            row.image.clone(),
+            "gzip_bytes".to_string(),
+            row.gzip_bytes as f64,
+        ));
     }
     for row in data.startup.iter().filter(|row| row.phase == "total") {
-        metrics.push((row.image.clone(), format!("startup_{}_total_median_ms", row.cache), row.median_ms));
+        metrics.push((
+            row.image.clone(),
+            format!("startup_{}_total_median_ms", row.cache),
+            row.median_ms,
+        ));
     }
     metrics
 }
@@ -234,19 +288,41 @@ pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
         metric: String,
         value: f64,
     }
-    let mut rows: Vec<Row> = read_csv(path, &["run_id", "image", "metric", "value"])?.unwrap_or_default();
+    let mut rows: Vec<Row> =
+        read_csv(path, &["run_id", "image", "metric", "value"])?.unwrap_or_default();
     rows.retain(|row| row.run_id != data.info.run_id);
-    rows.extend(headline_metrics(data).into_iter().map(|(image, metric, value)| Row { run_id: data.info.run_id.clone(), image, metric, value }));
-    let csv_error = |error: String| RunDataError::Csv { path: path.to_path_buf(), line: None, message: error };
+    rows.extend(
+        headline_metrics(data)
+            .into_iter()
+            .map(|(image, metric, value)| Row {
+                run_id: data.info.run_id.clone(),
+                image,
+                metric,
+                value,
+            }),
+    );
+    let csv_error = |error: String| RunDataError::Csv {
+        path: path.to_path_buf(),
+        line: None,
+        message: error,
+    };
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in &rows {
-        writer.serialize(row).map_err(|e| csv_error(e.to_string()))?;
+        writer
+            .serialize(row)
+            .map_err(|e| csv_error(e.to_string()))?;
     }
     let bytes = writer.into_inner().map_err(|e| csv_error(e.to_string()))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| RunDataError::Io { path: parent.to_path_buf(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| RunDataError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
-    crate::results::write_atomically(path, &bytes).map_err(|source| RunDataError::Io { path: path.to_path_buf(), source })
+    crate::results::write_atomically(path, &bytes).map_err(|source| RunDataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// One published figure (`results/published/figures.csv`).
@@ -334,25 +410,56 @@ pub enum PublishedError {
 }
 
 /// Reads the published dataset from `directory` (`figures.csv`, `comparisons.csv`).
-pub fn load_published(directory: &Path) -> Result<(Vec<PublishedFigure>, Vec<PublishedComparison>), PublishedError> {
+pub fn load_published(
+    directory: &Path,
+) -> Result<(Vec<PublishedFigure>, Vec<PublishedComparison>), PublishedError> {
     let figures_path = directory.join("figures.csv");
     let comparisons_path = directory.join("comparisons.csv");
-    let figures: Vec<PublishedFigure> =
-        read_csv(&figures_path, &["id", "source", "report", "row", "base", "uncompressed_mb", "compressed_mb"])?.ok_or_else(|| PublishedError::Missing(figures_path.clone()))?;
-    let comparisons: Vec<PublishedComparison> =
-        read_csv(&comparisons_path, &["id", "kind", "description", "numerator", "denominator", "figure", "ours_numerator", "ours_denominator"])?
-            .ok_or_else(|| PublishedError::Missing(comparisons_path.clone()))?;
+    let figures: Vec<PublishedFigure> = read_csv(
+        &figures_path,
+        &[
+            "id",
+            "source",
+            "report",
+            "row",
+            "base",
+            "uncompressed_mb",
+            "compressed_mb",
+        ],
+    )?
+    .ok_or_else(|| PublishedError::Missing(figures_path.clone()))?;
+    let comparisons: Vec<PublishedComparison> = read_csv(
+        &comparisons_path,
+        &[
+            "id",
+            "kind",
+            "description",
+            "numerator",
+            "denominator",
+            "figure",
+            "ours_numerator",
+            "ours_denominator",
+        ],
+    )?
+    .ok_or_else(|| PublishedError::Missing(comparisons_path.clone()))?;
     for (index, comparison) in comparisons.iter().enumerate() {
         if comparison.kind != "ratio" && comparison.kind != "delta" {
             return Err(PublishedError::Data(RunDataError::Csv {
                 path: comparisons_path.clone(),
                 line: Some(index as u64 + 2),
-                message: format!("kind '{}' of comparison '{}': allowed values are ratio, delta", comparison.kind, comparison.id),
+                message: format!(
+                    "kind '{}' of comparison '{}': allowed values are ratio, delta",
+                    comparison.kind, comparison.id
+                ),
             }));
         }
         for figure in [&comparison.numerator, &comparison.denominator] {
             if !figures.iter().any(|f| &f.id == figure) {
-                return Err(PublishedError::UnknownFigure { file: comparisons_path.clone(), comparison: comparison.id.clone(), figure: figure.clone() });
+                return Err(PublishedError::UnknownFigure {
+                    file: comparisons_path.clone(),
+                    comparison: comparison.id.clone(),
+                    figure: figure.clone(),
+                });
             }
         }
     }
@@ -362,24 +469,45 @@ pub fn load_published(directory: &Path) -> Result<(Vec<PublishedFigure>, Vec<Pub
 /// Finds our image for a selector: a plan id, or `variant:role`.
 fn select<'a>(data: &'a RunData, selector: &str) -> Option<&'a crate::rundata::SizeRow> {
     match selector.split_once(':') {
-        Some((variant, role)) => data.sizes.iter().find(|row| row.role == role && row.variants.split(';').any(|v| v == variant)),
+        Some((variant, role)) => data
+            .sizes
+            .iter()
+            .find(|row| row.role == role && row.variants.split(';').any(|v| v == variant)),
         None => data.size_row(selector),
     }
 }
 
 /// Our ratios beside the published ones.
-pub fn against_published(data: &RunData, figures: &[PublishedFigure], comparisons: &[PublishedComparison]) -> Vec<PublishedGap> {
+pub fn against_published(
+    data: &RunData,
+    figures: &[PublishedFigure],
+    comparisons: &[PublishedComparison],
+) -> Vec<PublishedGap> {
     let figure = |id: &str| figures.iter().find(|f| f.id == id);
     let mut gaps = Vec::new();
     for comparison in comparisons {
-        let (Some(numerator), Some(denominator)) = (figure(&comparison.numerator), figure(&comparison.denominator)) else { continue };
+        let (Some(numerator), Some(denominator)) = (
+            figure(&comparison.numerator),
+            figure(&comparison.denominator),
+        ) else {
+            continue;
+        };
         let compressed = comparison.figure == "compressed";
-        let pick = |f: &PublishedFigure| if compressed { f.compressed_mb } else { f.uncompressed_mb };
-        let (Some(top), Some(bottom)) = (pick(numerator), pick(denominator)) else { continue };
+        let pick = |f: &PublishedFigure| {
+            if compressed {
+                f.compressed_mb
+            } else {
+                f.uncompressed_mb
+            }
+        };
+        let (Some(top), Some(bottom)) = (pick(numerator), pick(denominator)) else {
+            continue;
+        };
         let delta = comparison.kind == "delta";
         let combine = |top: f64, bottom: f64| if delta { top - bottom } else { top / bottom };
         let published = combine(top, bottom);
-        let ours_pair = select(data, &comparison.ours_numerator).zip(select(data, &comparison.ours_denominator));
+        let ours_pair = select(data, &comparison.ours_numerator)
+            .zip(select(data, &comparison.ours_denominator));
         let ours = ours_pair.map(|(n, d)| {
             let value = |row: &crate::rundata::SizeRow| if compressed { row.gzip_bytes } else { row.content_bytes } as f64 / crate::report::MB;
             combine(value(n), value(d))
@@ -392,10 +520,17 @@ pub fn against_published(data: &RunData, figures: &[PublishedFigure], comparison
             published,
             ours,
             gap_percent: ours.map(|ours| (ours / published - 1.0) * 100.0),
-            source: if numerator.source == denominator.source { numerator.source.clone() } else { format!("{}; {}", numerator.source, denominator.source) },
+            source: if numerator.source == denominator.source {
+                numerator.source.clone()
+            } else {
+                format!("{}; {}", numerator.source, denominator.source)
+            },
             ours_images: match ours_pair {
                 Some((n, d)) => format!("{} / {}", n.image, d.image),
-                None => format!("not in this run ({} / {})", comparison.ours_numerator, comparison.ours_denominator),
+                None => format!(
+                    "not in this run ({} / {})",
+                    comparison.ours_numerator, comparison.ours_denominator
+                ),
             },
         });
     }
@@ -405,7 +540,17 @@ pub fn against_published(data: &RunData, figures: &[PublishedFigure], comparison
 /// The published comparison as CSV.
 pub fn gaps_csv(gaps: &[PublishedGap]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["id", "kind", "description", "figure", "published", "ours", "gap_percent", "our_images", "source"])?;
+    writer.write_record([
+        "id",
+        "kind",
+        "description",
+        "figure",
+        "published",
+        "ours",
+        "gap_percent",
+        "our_images",
+        "source",
+    ])?;
     for gap in gaps {
         writer.write_record([
             gap.id.clone(),
@@ -414,12 +559,16 @@ pub fn gaps_csv(gaps: &[PublishedGap]) -> Result<Vec<u8>, csv::Error> {
             gap.figure.clone(),
             format!("{:.3}", gap.published),
             gap.ours.map(|v| format!("{v:.3}")).unwrap_or_default(),
-            gap.gap_percent.map(|v| format!("{v:+.1}")).unwrap_or_default(),
+            gap.gap_percent
+                .map(|v| format!("{v:+.1}"))
+                .unwrap_or_default(),
             gap.ours_images.clone(),
             gap.source.clone(),
         ])?;
     }
-    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+    writer
+        .into_inner()
+        .map_err(|error| csv::Error::from(error.into_error()))
 }
 
 #[cfg(test)]

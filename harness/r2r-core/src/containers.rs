@@ -20,7 +20,10 @@ pub const SESSION_LABEL: &str = "r2r.session";
 pub fn session() -> &'static str {
     static SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SESSION.get_or_init(|| {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         format!("{}-{nanos}", std::process::id())
     })
 }
@@ -37,7 +40,8 @@ pub fn live_containers() -> Vec<String> {
 /// Creates a container with this session's label, recording it as live.
 pub async fn create(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
     let mut spec = spec.clone();
-    spec.labels.insert(SESSION_LABEL.to_string(), session().to_string());
+    spec.labels
+        .insert(SESSION_LABEL.to_string(), session().to_string());
     let id = engine.create_container(&spec).await?;
     live().insert(id.clone());
     Ok(id)
@@ -91,9 +95,19 @@ pub async fn remove_all_live(engine: &dyn Engine) -> usize {
 /// earlier r2r left when it was killed, or when the engine stopped under it (an engine keeps
 /// stopped containers across a restart). Call it while holding the scenario's results lock,
 /// so no other r2r is working on the scenario. Returns the ids removed.
-pub async fn remove_leftovers(engine: &dyn Engine, scenario: &str) -> Result<Vec<String>, EngineError> {
-    let filter = [format!("{}=true", crate::plan::labels::MANAGED), format!("{}={scenario}", crate::plan::labels::SCENARIO)];
-    let mine: BTreeSet<String> = engine.list_containers(&[format!("{SESSION_LABEL}={}", session())]).await?.into_iter().collect();
+pub async fn remove_leftovers(
+    engine: &dyn Engine,
+    scenario: &str,
+) -> Result<Vec<String>, EngineError> {
+    let filter = [
+        format!("{}=true", crate::plan::labels::MANAGED),
+        format!("{}={scenario}", crate::plan::labels::SCENARIO),
+    ];
+    let mine: BTreeSet<String> = engine
+        .list_containers(&[format!("{SESSION_LABEL}={}", session())])
+        .await?
+        .into_iter()
+        .collect();
     let mut removed = Vec::new();
     for id in engine.list_containers(&filter).await? {
         if !mine.contains(&id) {
@@ -119,7 +133,11 @@ pub struct ExitOutcome {
 pub const LOG_CAP_BYTES: usize = 256 * 1024;
 
 /// Creates, starts and waits for a container, then collects its output and removes it.
-pub async fn run_to_exit(engine: &dyn Engine, spec: &ContainerSpec, timeout: Duration) -> Result<ExitOutcome, EngineError> {
+pub async fn run_to_exit(
+    engine: &dyn Engine,
+    spec: &ContainerSpec,
+    timeout: Duration,
+) -> Result<ExitOutcome, EngineError> {
     let started = Instant::now();
     let id = start(engine, spec).await?;
     let waited = tokio::time::timeout(timeout, engine.wait_container(&id)).await;
@@ -130,7 +148,11 @@ pub async fn run_to_exit(engine: &dyn Engine, spec: &ContainerSpec, timeout: Dur
         Ok(code) => Some(code?),
         Err(_) => None,
     };
-    Ok(ExitOutcome { exit_code, logs: logs?, elapsed })
+    Ok(ExitOutcome {
+        exit_code,
+        logs: logs?,
+        elapsed,
+    })
 }
 
 /// Longest tail [`tail`] returns, characters: a flood on one line stays readable.

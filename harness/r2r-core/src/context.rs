@@ -43,26 +43,50 @@ impl ContextBuilder {
     /// Adds a file with the given bytes at `path` (relative, `/`-separated).
     pub fn add_bytes(&mut self, path: &str, bytes: impl Into<Vec<u8>>, executable: bool) {
         self.add_parents(path);
-        self.entries.insert(path.to_string(), Entry::File { bytes: bytes.into(), executable });
+        self.entries.insert(
+            path.to_string(),
+            Entry::File {
+                bytes: bytes.into(),
+                executable,
+            },
+        );
     }
 
     /// Adds a symbolic link at `path` pointing at `target`.
     pub fn add_symlink(&mut self, path: &str, target: impl Into<PathBuf>) {
         self.add_parents(path);
-        self.entries.insert(path.to_string(), Entry::Symlink { target: target.into() });
+        self.entries.insert(
+            path.to_string(),
+            Entry::Symlink {
+                target: target.into(),
+            },
+        );
     }
 
     /// Adds the tree under `source` at `prefix` (relative, `/`-separated), recursively.
     pub fn add_tree(&mut self, source: &Path, prefix: &str) -> Result<(), ContextError> {
-        let error = |source_error: io::Error| ContextError { path: source.to_path_buf(), source: source_error };
-        let mut names: Vec<_> = std::fs::read_dir(source).map_err(error)?.collect::<Result<_, _>>().map_err(error)?;
+        let error = |source_error: io::Error| ContextError {
+            path: source.to_path_buf(),
+            source: source_error,
+        };
+        let mut names: Vec<_> = std::fs::read_dir(source)
+            .map_err(error)?
+            .collect::<Result<_, _>>()
+            .map_err(error)?;
         names.sort_by_key(|entry| entry.file_name());
         self.add_parents(&format!("{prefix}/x"));
         for entry in names {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let target = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            let error = |source_error: io::Error| ContextError { path: path.clone(), source: source_error };
+            let target = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let error = |source_error: io::Error| ContextError {
+                path: path.clone(),
+                source: source_error,
+            };
             let metadata = std::fs::symlink_metadata(&path).map_err(error)?;
             if metadata.file_type().is_symlink() {
                 let link = std::fs::read_link(&path).map_err(error)?;
@@ -82,7 +106,9 @@ impl ContextBuilder {
         let mut end = 0;
         while let Some(index) = path[end..].find('/') {
             end += index;
-            self.entries.entry(path[..end].to_string()).or_insert(Entry::Directory);
+            self.entries
+                .entry(path[..end].to_string())
+                .or_insert(Entry::Directory);
             end += 1;
         }
     }
@@ -100,8 +126,13 @@ impl ContextBuilder {
 
     /// The tar archive.
     pub fn finish(self) -> Result<Bytes, ContextError> {
-        let error = |source| ContextError { path: PathBuf::from("<context>"), source };
-        let mut builder = tar::Builder::new(Vec::with_capacity(self.content_bytes() as usize + 1024 * self.entries.len()));
+        let error = |source| ContextError {
+            path: PathBuf::from("<context>"),
+            source,
+        };
+        let mut builder = tar::Builder::new(Vec::with_capacity(
+            self.content_bytes() as usize + 1024 * self.entries.len(),
+        ));
         for (path, entry) in &self.entries {
             let mut header = tar::Header::new_gnu();
             header.set_mtime(FIXED_MTIME);
@@ -112,19 +143,25 @@ impl ContextBuilder {
                     header.set_entry_type(tar::EntryType::Directory);
                     header.set_mode(0o755);
                     header.set_size(0);
-                    builder.append_data(&mut header, format!("{path}/"), io::empty()).map_err(error)?;
+                    builder
+                        .append_data(&mut header, format!("{path}/"), io::empty())
+                        .map_err(error)?;
                 }
                 Entry::File { bytes, executable } => {
                     header.set_entry_type(tar::EntryType::Regular);
                     header.set_mode(if *executable { 0o755 } else { 0o644 });
                     header.set_size(bytes.len() as u64);
-                    builder.append_data(&mut header, path, bytes.as_slice()).map_err(error)?;
+                    builder
+                        .append_data(&mut header, path, bytes.as_slice())
+                        .map_err(error)?;
                 }
                 Entry::Symlink { target } => {
                     header.set_entry_type(tar::EntryType::Symlink);
                     header.set_mode(0o777);
                     header.set_size(0);
-                    builder.append_link(&mut header, path, target).map_err(error)?;
+                    builder
+                        .append_link(&mut header, path, target)
+                        .map_err(error)?;
                 }
             }
         }
@@ -134,18 +171,30 @@ impl ContextBuilder {
 
 /// Fills `{{name}}` placeholders of a template; every placeholder must have a value and every
 /// value must be used, so a typo in a template or in code fails loudly.
-pub fn render(template_name: &str, template: &str, values: &[(&str, &str)]) -> Result<String, String> {
+pub fn render(
+    template_name: &str,
+    template: &str,
+    values: &[(&str, &str)],
+) -> Result<String, String> {
     let mut text = template.to_string();
     for (name, value) in values {
         let placeholder = format!("{{{{{name}}}}}");
         if !text.contains(&placeholder) {
-            return Err(format!("template {template_name} has no placeholder {placeholder}"));
+            return Err(format!(
+                "template {template_name} has no placeholder {placeholder}"
+            ));
         }
         text = text.replace(&placeholder, value);
     }
     if let Some(start) = text.find("{{") {
-        let end = text[start..].find("}}").map(|e| start + e + 2).unwrap_or(text.len());
-        return Err(format!("template {template_name}: no value for {}", &text[start..end]));
+        let end = text[start..]
+            .find("}}")
+            .map(|e| start + e + 2)
+            .unwrap_or(text.len());
+        return Err(format!(
+            "template {template_name}: no value for {}",
+            &text[start..end]
+        ));
     }
     Ok(text)
 }
@@ -162,7 +211,11 @@ mod tests {
             .map(|entry| {
                 let entry = entry.unwrap();
                 let header = entry.header();
-                (entry.path().unwrap().display().to_string(), header.entry_type(), header.mode().unwrap())
+                (
+                    entry.path().unwrap().display().to_string(),
+                    header.entry_type(),
+                    header.mode().unwrap(),
+                )
             })
             .collect()
     }
@@ -175,8 +228,13 @@ mod tests {
         std::fs::write(dir.path().join("usr/share/dotnet/a.dll"), b"a").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::write(dir.path().join("usr/share/dotnet/dotnet"), b"\x7fELF").unwrap();
-        std::fs::set_permissions(dir.path().join("usr/share/dotnet/dotnet"), std::fs::Permissions::from_mode(0o700)).unwrap();
-        std::os::unix::fs::symlink("../share/dotnet/dotnet", dir.path().join("dotnet-link")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("usr/share/dotnet/dotnet"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("../share/dotnet/dotnet", dir.path().join("dotnet-link"))
+            .unwrap();
 
         let build = || {
             let mut context = ContextBuilder::new();
@@ -211,14 +269,23 @@ mod tests {
     #[test]
     fn missing_directory_is_named() {
         let mut context = ContextBuilder::new();
-        let error = context.add_tree(Path::new("/no/such/dir"), "x").unwrap_err();
+        let error = context
+            .add_tree(Path::new("/no/such/dir"), "x")
+            .unwrap_err();
         assert!(error.to_string().contains("/no/such/dir"), "{error}");
     }
 
     #[test]
     fn render_fills_and_checks_placeholders() {
-        assert_eq!(render("t", "FROM {{parent}}\n", &[("parent", "a:b")]).unwrap(), "FROM a:b\n");
-        assert!(render("t", "FROM {{parent}} {{other}}", &[("parent", "a")]).unwrap_err().contains("{{other}}"));
-        assert!(render("t", "FROM x", &[("parent", "a")]).unwrap_err().contains("no placeholder"));
+        assert_eq!(
+            render("t", "FROM {{parent}}\n", &[("parent", "a:b")]).unwrap(),
+            "FROM a:b\n"
+        );
+        assert!(render("t", "FROM {{parent}} {{other}}", &[("parent", "a")])
+            .unwrap_err()
+            .contains("{{other}}"));
+        assert!(render("t", "FROM x", &[("parent", "a")])
+            .unwrap_err()
+            .contains("no placeholder"));
     }
 }

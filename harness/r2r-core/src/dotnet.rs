@@ -59,8 +59,15 @@ pub enum DotnetError {
     },
 }
 
-fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> DotnetError + 'a {
-    move |source| DotnetError::Io { action, path: path.to_path_buf(), source }
+fn io_error<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> DotnetError + 'a {
+    move |source| DotnetError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The packs of one .NET version, restored from NuGet.
@@ -79,16 +86,25 @@ pub struct Packs {
 impl Packs {
     /// Directory of a framework's managed assemblies inside its runtime pack.
     pub fn managed_dir(&self, framework: Framework) -> PathBuf {
-        self.pack_root(framework.runtime_pack()).join("runtimes").join(RUNTIME_IDENTIFIER).join("lib").join(&self.target_framework)
+        self.pack_root(framework.runtime_pack())
+            .join("runtimes")
+            .join(RUNTIME_IDENTIFIER)
+            .join("lib")
+            .join(&self.target_framework)
     }
 
     /// Directory of a framework's native files inside its runtime pack.
     pub fn native_dir(&self, framework: Framework) -> PathBuf {
-        self.pack_root(framework.runtime_pack()).join("runtimes").join(RUNTIME_IDENTIFIER).join("native")
+        self.pack_root(framework.runtime_pack())
+            .join("runtimes")
+            .join(RUNTIME_IDENTIFIER)
+            .join("native")
     }
 
     fn pack_root(&self, id: &str) -> PathBuf {
-        self.packages.join(id.to_ascii_lowercase()).join(&self.version)
+        self.packages
+            .join(id.to_ascii_lowercase())
+            .join(&self.version)
     }
 }
 
@@ -113,7 +129,11 @@ fn run(command: &mut Command, hint: &str) -> Result<String, DotnetError> {
         output_tail: String::new(),
         hint: hint.to_string(),
     })?;
-    let combined = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let combined = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     if !output.status.success() {
         return Err(DotnetError::Command {
             command: text,
@@ -147,7 +167,11 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<(), DotnetError> {
 
 /// Runs `produce` into a fresh temporary directory and renames it to `<root>/<key>` when it
 /// succeeds; returns the cached directory when it already exists.
-fn cached(root: &Path, key: &str, produce: impl FnOnce(&Path) -> Result<(), DotnetError>) -> Result<PathBuf, DotnetError> {
+fn cached(
+    root: &Path,
+    key: &str,
+    produce: impl FnOnce(&Path) -> Result<(), DotnetError>,
+) -> Result<PathBuf, DotnetError> {
     let done = root.join(key);
     if done.is_dir() {
         return Ok(done);
@@ -178,18 +202,28 @@ pub fn find_dotnet() -> Result<PathBuf, DotnetError> {
             return std::fs::canonicalize(&candidate).map_err(io_error("resolving", &candidate));
         }
     }
-    Err(DotnetError::Missing { what: "the .NET SDK's `dotnet` (install the SDK and put it on PATH)".into(), path: "PATH".into() })
+    Err(DotnetError::Missing {
+        what: "the .NET SDK's `dotnet` (install the SDK and put it on PATH)".into(),
+        path: "PATH".into(),
+    })
 }
 
 impl Workspace {
     /// A workspace at `root` using the SDK on PATH.
     pub fn new(root: PathBuf, experiments: PathBuf) -> Result<Workspace, DotnetError> {
-        Ok(Workspace { root, experiments, dotnet: find_dotnet()? })
+        Ok(Workspace {
+            root,
+            experiments,
+            dotnet: find_dotnet()?,
+        })
     }
 
     fn dotnet_command(&self) -> Command {
         let mut command = Command::new(&self.dotnet);
-        command.env("DOTNET_CLI_TELEMETRY_OPTOUT", "1").env("DOTNET_NOLOGO", "1").env("DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE", "1");
+        command
+            .env("DOTNET_CLI_TELEMETRY_OPTOUT", "1")
+            .env("DOTNET_NOLOGO", "1")
+            .env("DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE", "1");
         command
     }
 
@@ -211,8 +245,15 @@ impl Workspace {
         let project = format!(
             "<Project Sdk=\"Microsoft.NET.Sdk\">\n  <PropertyGroup>\n    <TargetFramework>{target_framework}</TargetFramework>\n  </PropertyGroup>\n  <ItemGroup>\n{downloads}  </ItemGroup>\n</Project>\n"
         );
-        let packs = Packs { version: version.to_string(), target_framework, packages: packages.clone(), crossgen2: Vec::new() };
-        let all_present = ids.iter().all(|id| packs.pack_root(id).join(".nupkg.metadata").is_file());
+        let packs = Packs {
+            version: version.to_string(),
+            target_framework,
+            packages: packages.clone(),
+            crossgen2: Vec::new(),
+        };
+        let all_present = ids
+            .iter()
+            .all(|id| packs.pack_root(id).join(".nupkg.metadata").is_file());
         if !all_present {
             let directory = self.root.join(format!("restore-{version}"));
             std::fs::create_dir_all(&directory).map_err(io_error("creating", &directory))?;
@@ -226,18 +267,30 @@ impl Workspace {
                 ),
             )?;
         }
-        let tools = packs.pack_root("Microsoft.NETCore.App.Crossgen2.linux-x64").join("tools");
-        let crossgen2 = if tools.join("crossgen2").is_file() && !tools.join("crossgen2.dll").is_file() {
-            vec![tools.join("crossgen2").display().to_string()]
-        } else if tools.join("crossgen2.dll").is_file() {
-            vec![self.dotnet.display().to_string(), tools.join("crossgen2.dll").display().to_string()]
-        } else {
-            return Err(DotnetError::Missing { what: "crossgen2 in its pack".into(), path: tools });
-        };
+        let tools = packs
+            .pack_root("Microsoft.NETCore.App.Crossgen2.linux-x64")
+            .join("tools");
+        let crossgen2 =
+            if tools.join("crossgen2").is_file() && !tools.join("crossgen2.dll").is_file() {
+                vec![tools.join("crossgen2").display().to_string()]
+            } else if tools.join("crossgen2.dll").is_file() {
+                vec![
+                    self.dotnet.display().to_string(),
+                    tools.join("crossgen2.dll").display().to_string(),
+                ]
+            } else {
+                return Err(DotnetError::Missing {
+                    what: "crossgen2 in its pack".into(),
+                    path: tools,
+                });
+            };
         for framework in [Framework::Runtime, Framework::Aspnet] {
             let managed = packs.managed_dir(framework);
             if !managed.is_dir() {
-                return Err(DotnetError::Missing { what: format!("the {} assemblies", framework.shared_name()), path: managed });
+                return Err(DotnetError::Missing {
+                    what: format!("the {} assemblies", framework.shared_name()),
+                    path: managed,
+                });
             }
         }
         Ok(Packs { crossgen2, ..packs })
@@ -271,14 +324,21 @@ impl Workspace {
             if let Some(spec) = composite {
                 let started = Instant::now();
                 self.compile_framework_composite(packs, spec, &dotnet_root, out)?;
-                tracing::info!("composite of {:?} compiled in {:.1?}", spec.include, started.elapsed());
+                tracing::info!(
+                    "composite of {:?} compiled in {:.1?}",
+                    spec.include,
+                    started.elapsed()
+                );
             }
             Ok(())
         })
     }
 
     fn shared_dir(dotnet_root: &Path, framework: Framework, version: &str) -> PathBuf {
-        dotnet_root.join("shared").join(framework.shared_name()).join(version)
+        dotnet_root
+            .join("shared")
+            .join(framework.shared_name())
+            .join(version)
     }
 
     /// The `dotnet` muxer (from the local SDK install: it is version independent), hostfxr of
@@ -287,18 +347,26 @@ impl Workspace {
         let fxr = dotnet_root.join("host/fxr").join(&packs.version);
         std::fs::create_dir_all(&fxr).map_err(io_error("creating", &fxr))?;
         let muxer = dotnet_root.join("dotnet");
-        std::fs::copy(&self.dotnet, &muxer).map_err(io_error("copying the dotnet host to", &muxer))?;
+        std::fs::copy(&self.dotnet, &muxer)
+            .map_err(io_error("copying the dotnet host to", &muxer))?;
         let hostfxr = packs.native_dir(Framework::Runtime).join("libhostfxr.so");
-        std::fs::copy(&hostfxr, fxr.join("libhostfxr.so")).map_err(io_error("copying", &hostfxr))?;
+        std::fs::copy(&hostfxr, fxr.join("libhostfxr.so"))
+            .map_err(io_error("copying", &hostfxr))?;
         let bin = dotnet_root.join("../../bin");
         std::fs::create_dir_all(&bin).map_err(io_error("creating", &bin))?;
-        std::os::unix::fs::symlink("/usr/share/dotnet/dotnet", bin.join("dotnet")).map_err(io_error("linking", &bin))?;
+        std::os::unix::fs::symlink("/usr/share/dotnet/dotnet", bin.join("dotnet"))
+            .map_err(io_error("linking", &bin))?;
         Ok(())
     }
 
     /// A framework's files as the installer lays them out: managed and native files of the
     /// runtime pack (hostfxr excepted), and the framework's `.deps.json`.
-    fn lay_out_framework(&self, packs: &Packs, framework: Framework, dotnet_root: &Path) -> Result<(), DotnetError> {
+    fn lay_out_framework(
+        &self,
+        packs: &Packs,
+        framework: Framework,
+        dotnet_root: &Path,
+    ) -> Result<(), DotnetError> {
         let target = Self::shared_dir(dotnet_root, framework, &packs.version);
         copy_tree(&packs.managed_dir(framework), &target)?;
         let native = packs.native_dir(framework);
@@ -326,7 +394,13 @@ impl Workspace {
     /// finds a composite by that name next to the component, or among the composites the
     /// process has already loaded (System.Private.CoreLib's is loaded first), which is how
     /// ASP.NET Core components find a composite in the Microsoft.NETCore.App directory.
-    fn compile_framework_composite(&self, packs: &Packs, spec: &CompositeSpec, dotnet_root: &Path, scratch_parent: &Path) -> Result<(), DotnetError> {
+    fn compile_framework_composite(
+        &self,
+        packs: &Packs,
+        spec: &CompositeSpec,
+        dotnet_root: &Path,
+        scratch_parent: &Path,
+    ) -> Result<(), DotnetError> {
         let shared = dotnet_root.join("shared");
         let output_dir = scratch_parent.join(".crossgen2-out");
         std::fs::create_dir_all(&output_dir).map_err(io_error("creating", &output_dir))?;
@@ -353,21 +427,33 @@ impl Workspace {
         arguments.push(format!("--out:{}", output_dir.join(&name).display()));
         self.crossgen2(packs, &arguments, scratch_parent)?;
         let composite = Self::shared_dir(dotnet_root, spec.include[0], &packs.version).join(&name);
-        std::fs::rename(output_dir.join(&name), &composite).map_err(io_error("moving the composite to", &composite))?;
+        std::fs::rename(output_dir.join(&name), &composite)
+            .map_err(io_error("moving the composite to", &composite))?;
         move_over(&output_dir, &shared)?;
         std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
         Ok(())
     }
 
     /// Runs crossgen2 with its arguments in a response file.
-    fn crossgen2(&self, packs: &Packs, arguments: &[String], scratch: &Path) -> Result<(), DotnetError> {
+    fn crossgen2(
+        &self,
+        packs: &Packs,
+        arguments: &[String],
+        scratch: &Path,
+    ) -> Result<(), DotnetError> {
         let response = scratch.join(".crossgen2.rsp");
         std::fs::write(&response, arguments.join("\n")).map_err(io_error("writing", &response))?;
         let mut command = Command::new(&packs.crossgen2[0]);
-        command.args(&packs.crossgen2[1..]).arg(format!("@{}", response.display()));
+        command
+            .args(&packs.crossgen2[1..])
+            .arg(format!("@{}", response.display()));
         let started = Instant::now();
         run(&mut command, "")?;
-        tracing::info!("crossgen2 ({} inputs) took {:.1?}", arguments.len(), started.elapsed());
+        tracing::info!(
+            "crossgen2 ({} inputs) took {:.1?}",
+            arguments.len(),
+            started.elapsed()
+        );
         std::fs::remove_file(&response).map_err(io_error("removing", &response))?;
         Ok(())
     }
@@ -377,7 +463,14 @@ impl Workspace {
     /// compiled to one native executable, which needs clang), and with `composite` the app and
     /// all framework assemblies become one composite. The profile's MSBuild properties are
     /// passed as they are.
-    pub fn publish_app(&self, packs: &Packs, name: &str, app: &App, publish: &PublishSpec, composite: bool) -> Result<PathBuf, DotnetError> {
+    pub fn publish_app(
+        &self,
+        packs: &Packs,
+        name: &str,
+        app: &App,
+        publish: &PublishSpec,
+        composite: bool,
+    ) -> Result<PathBuf, DotnetError> {
         if publish.native && which("clang").is_none() {
             return Err(DotnetError::Missing {
                 what: format!("clang, which Native AOT (publish profile `{}`) links with; install Debian's clang and zlib1g-dev", publish.profile),
@@ -398,41 +491,50 @@ impl Workspace {
             hasher.part(&relative.display().to_string(), &bytes);
         }
         let key = hasher.finish();
-        cached(&self.root.join("apps"), &format!("{name}-{}", &key[..16]), |out| {
-            let build_dir = out.join(".build");
-            let publish_dir = out.join("app");
-            let mut command = self.dotnet_command();
-            command
-                .arg("publish")
-                .arg(&project)
-                .arg("-c")
-                .arg("Release")
-                .arg("-o")
-                .arg(&publish_dir)
-                .arg(format!("-p:R2rTargetFramework={}", packs.target_framework))
-                .arg(format!("-p:BaseIntermediateOutputPath={}/obj/", build_dir.display()))
-                .arg(format!("-p:BaseOutputPath={}/bin/", build_dir.display()))
-                .arg("-p:GenerateDocumentationFile=false")
-                .arg("-p:DebugType=none");
-            if publish.self_contained {
+        cached(
+            &self.root.join("apps"),
+            &format!("{name}-{}", &key[..16]),
+            |out| {
+                let build_dir = out.join(".build");
+                let publish_dir = out.join("app");
+                let mut command = self.dotnet_command();
                 command
-                    .arg("-r")
-                    .arg(RUNTIME_IDENTIFIER)
-                    .arg("--self-contained")
-                    .arg(format!("-p:R2rRuntimeVersion={}", packs.version));
-            } else {
-                command.arg("--no-self-contained").arg("-p:UseAppHost=false");
-            }
-            for (property, value) in &publish.properties {
-                command.arg(format!("-p:{property}={value}"));
-            }
-            run(&mut command, "")?;
-            std::fs::remove_dir_all(&build_dir).map_err(io_error("removing", &build_dir))?;
-            if composite {
-                self.compile_app_composite(packs, &publish_dir, out)?;
-            }
-            Ok(())
-        })
+                    .arg("publish")
+                    .arg(&project)
+                    .arg("-c")
+                    .arg("Release")
+                    .arg("-o")
+                    .arg(&publish_dir)
+                    .arg(format!("-p:R2rTargetFramework={}", packs.target_framework))
+                    .arg(format!(
+                        "-p:BaseIntermediateOutputPath={}/obj/",
+                        build_dir.display()
+                    ))
+                    .arg(format!("-p:BaseOutputPath={}/bin/", build_dir.display()))
+                    .arg("-p:GenerateDocumentationFile=false")
+                    .arg("-p:DebugType=none");
+                if publish.self_contained {
+                    command
+                        .arg("-r")
+                        .arg(RUNTIME_IDENTIFIER)
+                        .arg("--self-contained")
+                        .arg(format!("-p:R2rRuntimeVersion={}", packs.version));
+                } else {
+                    command
+                        .arg("--no-self-contained")
+                        .arg("-p:UseAppHost=false");
+                }
+                for (property, value) in &publish.properties {
+                    command.arg(format!("-p:{property}={value}"));
+                }
+                run(&mut command, "")?;
+                std::fs::remove_dir_all(&build_dir).map_err(io_error("removing", &build_dir))?;
+                if composite {
+                    self.compile_app_composite(packs, &publish_dir, out)?;
+                }
+                Ok(())
+            },
+        )
         .map(|dir| dir.join("app"))
     }
 
@@ -458,7 +560,10 @@ impl Workspace {
         let key = format!("sdk-{sdk_version}");
         let rootfs = cached(&self.root.join("rootfs"), &key, |out| {
             let target = out.join("usr/share/dotnet");
-            copy_tree(&sdk_root.join(&sdk_version), &target.join("sdk").join(&sdk_version))?;
+            copy_tree(
+                &sdk_root.join(&sdk_version),
+                &target.join("sdk").join(&sdk_version),
+            )?;
             let manifests = install.join("sdk-manifests");
             if manifests.is_dir() {
                 copy_tree(&manifests, &target.join("sdk-manifests"))?;
@@ -470,13 +575,30 @@ impl Workspace {
 
     /// Compiles every managed assembly of a self-contained publish directory into one
     /// composite, `app-r2r.dll`, next to them.
-    fn compile_app_composite(&self, packs: &Packs, publish_dir: &Path, scratch: &Path) -> Result<(), DotnetError> {
+    fn compile_app_composite(
+        &self,
+        packs: &Packs,
+        publish_dir: &Path,
+        scratch: &Path,
+    ) -> Result<(), DotnetError> {
         let output_dir = scratch.join(".crossgen2-out");
         std::fs::create_dir_all(&output_dir).map_err(io_error("creating", &output_dir))?;
-        let mut arguments: Vec<String> =
-            vec!["--composite".into(), "--inputbubble".into(), "-O".into(), "--targetos:linux".into(), "--targetarch:x64".into()];
-        arguments.extend(managed_files(publish_dir)?.into_iter().map(|dll| dll.display().to_string()));
-        arguments.push(format!("--out:{}", output_dir.join(APP_COMPOSITE_FILE).display()));
+        let mut arguments: Vec<String> = vec![
+            "--composite".into(),
+            "--inputbubble".into(),
+            "-O".into(),
+            "--targetos:linux".into(),
+            "--targetarch:x64".into(),
+        ];
+        arguments.extend(
+            managed_files(publish_dir)?
+                .into_iter()
+                .map(|dll| dll.display().to_string()),
+        );
+        arguments.push(format!(
+            "--out:{}",
+            output_dir.join(APP_COMPOSITE_FILE).display()
+        ));
         self.crossgen2(packs, &arguments, scratch)?;
         move_over(&output_dir, publish_dir)?;
         std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
@@ -503,7 +625,8 @@ fn managed_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
             let bytes = std::fs::read(&path).map_err(io_error("reading", &path))?;
             if matches!(
                 crate::readytorun::classify(&bytes),
-                Ok(crate::readytorun::AssemblyKind::IlOnly | crate::readytorun::AssemblyKind::ReadyToRun { .. })
+                Ok(crate::readytorun::AssemblyKind::IlOnly
+                    | crate::readytorun::AssemblyKind::ReadyToRun { .. })
             ) {
                 files.push(path);
             }
@@ -552,12 +675,20 @@ fn move_over(from: &Path, to: &Path) -> Result<(), DotnetError> {
 
 /// A framework `.deps.json` listing the files of a laid-out framework directory, as the
 /// installer's would (the runtime pack does not carry one for Microsoft.NETCore.App).
-fn framework_deps_json(framework: Framework, packs: &Packs, dir: &Path) -> Result<String, DotnetError> {
+fn framework_deps_json(
+    framework: Framework,
+    packs: &Packs,
+    dir: &Path,
+) -> Result<String, DotnetError> {
     let mut runtime = serde_json::Map::new();
     let mut native = serde_json::Map::new();
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map_err(io_error("reading", dir))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.file_name().to_string_lossy().into_owned()))
+        .filter_map(|entry| {
+            entry
+                .ok()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        })
         .collect();
     names.sort();
     for name in names {
@@ -586,5 +717,9 @@ fn framework_deps_json(framework: Framework, packs: &Packs, dir: &Path) -> Resul
 
 /// The path of a program on PATH.
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file()))
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
+    })
 }

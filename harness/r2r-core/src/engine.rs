@@ -13,8 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -180,9 +181,18 @@ pub trait Engine: Send + Sync {
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageDetails>, EngineError>;
     /// Builds an image from an in-memory context; `on_line` sees every line of build output.
     /// Returns the image id.
-    async fn build_image(&self, request: BuildRequest, on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync)) -> Result<String, EngineError>;
+    async fn build_image(
+        &self,
+        request: BuildRequest,
+        on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync),
+    ) -> Result<String, EngineError>;
     /// Imports a root filesystem tarball as an image with Dockerfile `changes` (e.g. `LABEL`).
-    async fn import_rootfs(&self, tarball: &Path, reference: &str, changes: &[String]) -> Result<(), EngineError>;
+    async fn import_rootfs(
+        &self,
+        tarball: &Path,
+        reference: &str,
+        changes: &[String],
+    ) -> Result<(), EngineError>;
     /// Pulls an image from its registry.
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;
     /// Adds a tag (`repo:tag`) to an image.
@@ -227,7 +237,13 @@ fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Engi
 }
 
 fn is_not_found(error: &bollard::errors::Error) -> bool {
-    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+    matches!(
+        error,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
 
 fn label_filters(labels: &[String]) -> HashMap<String, Vec<String>> {
@@ -238,13 +254,24 @@ impl DockerEngine {
     /// Connects to the engine named by `DOCKER_HOST` (default: the local socket), checks it
     /// answers and negotiates the API version.
     pub async fn connect() -> Result<DockerEngine, EngineError> {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        let unreachable = |reason: String| EngineError::Unreachable { host: host.clone(), reason };
-        let docker = Docker::connect_with_defaults().map_err(|error| unreachable(error.to_string()))?;
+        let host = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |reason: String| EngineError::Unreachable {
+            host: host.clone(),
+            reason,
+        };
+        let docker =
+            Docker::connect_with_defaults().map_err(|error| unreachable(error.to_string()))?;
         // Builds of large contexts and long container waits exceed bollard's 2-minute default.
         let docker = docker.with_timeout(Duration::from_secs(3600));
-        let docker = docker.negotiate_version().await.map_err(|error| unreachable(error.to_string()))?;
-        docker.ping().await.map_err(|error| unreachable(error.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
+        docker
+            .ping()
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
         Ok(DockerEngine { docker, host })
     }
 }
@@ -259,15 +286,26 @@ fn image_details(inspect: bollard::models::ImageInspect) -> ImageDetails {
             .map(|labels| labels.into_iter().collect())
             .unwrap_or_default(),
         size_bytes: inspect.size.unwrap_or_default().max(0) as u64,
-        layers: inspect.root_fs.and_then(|root| root.layers).unwrap_or_default(),
+        layers: inspect
+            .root_fs
+            .and_then(|root| root.layers)
+            .unwrap_or_default(),
     }
 }
 
 #[async_trait]
 impl Engine for DockerEngine {
     async fn info(&self) -> Result<EngineInfo, EngineError> {
-        let version = self.docker.version().await.map_err(api("reading the engine version"))?;
-        let info = self.docker.info().await.map_err(api("reading engine information"))?;
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(api("reading the engine version"))?;
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(api("reading engine information"))?;
         Ok(EngineInfo {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
@@ -285,7 +323,11 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn build_image(&self, request: BuildRequest, on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync)) -> Result<String, EngineError> {
+    async fn build_image(
+        &self,
+        request: BuildRequest,
+        on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync),
+    ) -> Result<String, EngineError> {
         let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
         let options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
@@ -295,7 +337,9 @@ impl Engine for DockerEngine {
             .forcerm(true)
             .networkmode("none")
             .build();
-        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(request.context)));
+        let mut stream =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(request.context)));
         let mut log: Vec<String> = Vec::new();
         let mut image_id = None;
         let failure = |message: String, log: &[String]| EngineError::Build {
@@ -327,40 +371,71 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn import_rootfs(&self, tarball: &Path, reference: &str, changes: &[String]) -> Result<(), EngineError> {
+    async fn import_rootfs(
+        &self,
+        tarball: &Path,
+        reference: &str,
+        changes: &[String],
+    ) -> Result<(), EngineError> {
         let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
         let file = tokio::fs::File::open(tarball)
             .await
-            .map_err(|source| EngineError::Io { action: format!("opening {}", tarball.display()), source })?;
+            .map_err(|source| EngineError::Io {
+                action: format!("opening {}", tarball.display()),
+                source,
+            })?;
         let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
-        let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).changes(changes.to_vec()).build();
+        let options = CreateImageOptionsBuilder::default()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .changes(changes.to_vec())
+            .build();
         self.docker
             .create_image(Some(options), Some(body), None)
             .try_collect::<Vec<_>>()
             .await
-            .map_err(api(format!("importing {} as {reference}", tarball.display())))?;
+            .map_err(api(format!(
+                "importing {} as {reference}",
+                tarball.display()
+            )))?;
         Ok(())
     }
 
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
-        let options = CreateImageOptionsBuilder::default().from_image(reference).build();
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(reference)
+            .build();
         self.docker
             .create_image(Some(options), None, None)
             .try_collect::<Vec<_>>()
             .await
-            .map_err(|error| EngineError::MissingImage { reference: reference.to_string(), message: error.to_string() })?;
+            .map_err(|error| EngineError::MissingImage {
+                reference: reference.to_string(),
+                message: error.to_string(),
+            })?;
         Ok(())
     }
 
     async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError> {
         let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-        let options = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
-        self.docker.tag_image(image, Some(options)).await.map_err(api(format!("tagging {image} as {reference}")))
+        let options = TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(api(format!("tagging {image} as {reference}")))
     }
 
     async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
         let options = RemoveImageOptionsBuilder::default().build();
-        match self.docker.remove_image(reference, Some(options), None).await {
+        match self
+            .docker
+            .remove_image(reference, Some(options), None)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(error) if is_not_found(&error) => Ok(()),
             Err(error) => Err(api(format!("removing image {reference}"))(error)),
@@ -368,13 +443,23 @@ impl Engine for DockerEngine {
     }
 
     async fn list_images(&self, labels: &[String]) -> Result<Vec<ImageDetails>, EngineError> {
-        let options = ListImagesOptionsBuilder::default().filters(&label_filters(labels)).build();
-        let summaries = self.docker.list_images(Some(options)).await.map_err(api("listing images"))?;
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&label_filters(labels))
+            .build();
+        let summaries = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(api("listing images"))?;
         Ok(summaries
             .into_iter()
             .map(|summary| ImageDetails {
                 id: summary.id,
-                tags: summary.repo_tags.into_iter().filter(|tag| tag != "<none>:<none>").collect(),
+                tags: summary
+                    .repo_tags
+                    .into_iter()
+                    .filter(|tag| tag != "<none>:<none>")
+                    .collect(),
                 labels: summary.labels.into_iter().collect(),
                 size_bytes: summary.size.max(0) as u64,
                 layers: Vec::new(),
@@ -385,12 +470,21 @@ impl Engine for DockerEngine {
     fn export_images<'a>(&'a self, references: &'a [String]) -> ByteStream<'a> {
         let names: Vec<&str> = references.iter().map(String::as_str).collect();
         let action = format!("exporting {}", references.join(", "));
-        Box::pin(self.docker.export_images(&names).map_err(move |source| EngineError::Api { action: action.clone(), source }))
+        Box::pin(
+            self.docker
+                .export_images(&names)
+                .map_err(move |source| EngineError::Api {
+                    action: action.clone(),
+                    source,
+                }),
+        )
     }
 
     async fn push_image(&self, reference: &str) -> Result<(), EngineError> {
         let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-        let options = bollard::query_parameters::PushImageOptionsBuilder::default().tag(tag).build();
+        let options = bollard::query_parameters::PushImageOptionsBuilder::default()
+            .tag(tag)
+            .build();
         let mut stream = self.docker.push_image(repository, Some(options), None);
         while let Some(item) = stream.next().await {
             let info = item.map_err(api(format!("pushing {reference}")))?;
@@ -420,15 +514,21 @@ impl Engine for DockerEngine {
             cap_drop: Some(vec!["ALL".to_string()]),
             security_opt: Some(vec!["no-new-privileges".to_string()]),
             readonly_rootfs: Some(spec.read_only_root),
-            tmpfs: spec
-                .read_only_root
-                .then(|| HashMap::from([("/tmp".to_string(), format!("rw,nosuid,nodev,size={TMP_BYTES}"))])),
+            tmpfs: spec.read_only_root.then(|| {
+                HashMap::from([(
+                    "/tmp".to_string(),
+                    format!("rw,nosuid,nodev,size={TMP_BYTES}"),
+                )])
+            }),
             binds: None,
             mounts: None,
             // A container that floods its output fills at most this much of the engine's disk.
             log_config: Some(bollard::models::HostConfigLogConfig {
                 typ: Some("json-file".to_string()),
-                config: Some(HashMap::from([("max-size".to_string(), "4m".to_string()), ("max-file".to_string(), "1".to_string())])),
+                config: Some(HashMap::from([
+                    ("max-size".to_string(), "4m".to_string()),
+                    ("max-file".to_string(), "1".to_string()),
+                ])),
             }),
             ..Default::default()
         };
@@ -437,14 +537,22 @@ impl Engine for DockerEngine {
             entrypoint: spec.entrypoint.clone(),
             user: spec.user.clone(),
             cmd: spec.command.clone(),
-            env: Some(spec.env.iter().map(|(key, value)| format!("{key}={value}")).collect()),
+            env: Some(
+                spec.env
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect(),
+            ),
             labels: Some(spec.labels.clone().into_iter().collect()),
             host_config: Some(host_config),
             ..Default::default()
         };
         let response = self
             .docker
-            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
             .await
             .map_err(api(format!("creating a container from {}", spec.image)))?;
         Ok(response.id)
@@ -458,7 +566,9 @@ impl Engine for DockerEngine {
     }
 
     async fn wait_container(&self, id: &str) -> Result<i64, EngineError> {
-        let mut stream = self.docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let mut stream = self
+            .docker
+            .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
         match stream.next().await {
             Some(Ok(response)) => Ok(response.status_code),
             // bollard reports a non-zero exit as an error carrying the code.
@@ -466,39 +576,53 @@ impl Engine for DockerEngine {
             Some(Err(error)) => Err(api(format!("waiting for container {id}"))(error)),
             None => Err(EngineError::Api {
                 action: format!("waiting for container {id}"),
-                source: bollard::errors::Error::DockerStreamError { error: "no wait response".to_string() },
+                source: bollard::errors::Error::DockerStreamError {
+                    error: "no wait response".to_string(),
+                },
             }),
         }
     }
 
     async fn container_logs(&self, id: &str, cap_bytes: usize) -> Result<Logs, EngineError> {
-        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(false).build();
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(false)
+            .build();
         let mut stream = self.docker.logs(id, Some(options));
         let mut logs = Logs::default();
         while let Some(item) = stream.next().await {
-            let (target, message) = match item.map_err(api(format!("reading logs of container {id}")))? {
+            let (target, message) = match item
+                .map_err(api(format!("reading logs of container {id}")))?
+            {
                 bollard::container::LogOutput::StdErr { message } => (&mut logs.stderr, message),
-                bollard::container::LogOutput::StdOut { message } | bollard::container::LogOutput::Console { message } => {
-                    (&mut logs.stdout, message)
-                }
+                bollard::container::LogOutput::StdOut { message }
+                | bollard::container::LogOutput::Console { message } => (&mut logs.stdout, message),
                 bollard::container::LogOutput::StdIn { .. } => continue,
             };
             let room = cap_bytes.saturating_sub(target.len());
             if message.len() > room {
                 logs.truncated = true;
             }
-            target.push_str(&String::from_utf8_lossy(&message[..message.len().min(room)]));
+            target.push_str(&String::from_utf8_lossy(
+                &message[..message.len().min(room)],
+            ));
         }
         Ok(logs)
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         match self.docker.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(error) if is_not_found(&error) => Ok(()),
             // 409: removal already in progress.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
             Err(error) => Err(api(format!("removing container {id}"))(error)),
         }
     }
@@ -506,25 +630,46 @@ impl Engine for DockerEngine {
     async fn oom_killed(&self, id: &str) -> Result<bool, EngineError> {
         let details = self
             .docker
-            .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
             .await
             .map_err(api(format!("inspecting container {id}")))?;
-        Ok(details.state.and_then(|state| state.oom_killed).unwrap_or(false))
+        Ok(details
+            .state
+            .and_then(|state| state.oom_killed)
+            .unwrap_or(false))
     }
 
     async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError> {
-        let options = bollard::query_parameters::StatsOptionsBuilder::default().stream(false).one_shot(true).build();
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
         let mut stream = self.docker.stats(id, Some(options));
         match stream.next().await {
-            Some(Ok(stats)) => Ok(stats.memory_stats.and_then(|memory| memory.max_usage.filter(|bytes| *bytes > 0))),
+            Some(Ok(stats)) => Ok(stats
+                .memory_stats
+                .and_then(|memory| memory.max_usage.filter(|bytes| *bytes > 0))),
             Some(Err(error)) => Err(api(format!("reading statistics of container {id}"))(error)),
             None => Ok(None),
         }
     }
 
     async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError> {
-        let options = ListContainersOptionsBuilder::default().all(true).filters(&label_filters(labels)).build();
-        let containers = self.docker.list_containers(Some(options)).await.map_err(api("listing containers"))?;
-        Ok(containers.into_iter().filter_map(|container| container.id).collect())
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&label_filters(labels))
+            .build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(api("listing containers"))?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|container| container.id)
+            .collect())
     }
 }

@@ -34,9 +34,18 @@ mod tests {
 
     #[test]
     fn known_digest_and_part_boundaries_matter() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        let a = InputHasher::default().part("x", b"ab").part("y", b"c").finish();
-        let b = InputHasher::default().part("x", b"a").part("y", b"bc").finish();
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let a = InputHasher::default()
+            .part("x", b"ab")
+            .part("y", b"c")
+            .finish();
+        let b = InputHasher::default()
+            .part("x", b"a")
+            .part("y", b"bc")
+            .finish();
         assert_ne!(a, b);
     }
 }

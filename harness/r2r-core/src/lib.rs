@@ -9,31 +9,31 @@
 //!
 //! Where it stops: measurements, reports and plots live in their own modules as they come.
 
-pub mod catalog;
-pub mod hash;
-pub mod plan;
-pub mod scenario;
-pub mod toml_source;
-/// Checks of the names scenario and catalog files give the engine and command lines.
-pub mod names;
-pub mod engine;
-pub mod containers;
-pub mod children;
-pub mod context;
 pub mod archive;
 pub mod build;
+pub mod catalog;
+pub mod children;
+pub mod compare;
+pub mod containers;
+pub mod context;
 pub mod dotnet;
+pub mod engine;
+pub mod hash;
+/// Checks of the names scenario and catalog files give the engine and command lines.
+pub mod names;
+pub mod plan;
+pub mod plot;
 pub mod probe;
 pub mod readytorun;
-pub mod verify;
-pub mod sizes;
 pub mod registry;
-pub mod size_report;
-pub mod results;
-pub mod stats;
-pub mod startup;
-pub mod runinfo;
-pub mod rundata;
 pub mod report;
-pub mod compare;
-pub mod plot;
+pub mod results;
+pub mod rundata;
+pub mod runinfo;
+pub mod scenario;
+pub mod size_report;
+pub mod sizes;
+pub mod startup;
+pub mod stats;
+pub mod toml_source;
+pub mod verify;

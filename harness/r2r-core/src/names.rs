@@ -95,7 +95,11 @@ pub struct NameError {
 
 impl NameError {
     fn new(kind: NameKind, value: &str, problem: impl Into<String>) -> NameError {
-        NameError { kind, value: value.to_string(), problem: problem.into() }
+        NameError {
+            kind,
+            value: value.to_string(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -149,11 +153,21 @@ fn path_component_problem(component: &str) -> Option<String> {
         if index == start {
             let at = component[index..].chars().next().unwrap_or(' ');
             return Some(if at.is_ascii_uppercase() {
-                format!("path component {} has an upper-case letter", shown(component))
+                format!(
+                    "path component {} has an upper-case letter",
+                    shown(component)
+                )
             } else if index == 0 {
-                format!("path component {} does not start with a-z or 0-9", shown(component))
+                format!(
+                    "path component {} does not start with a-z or 0-9",
+                    shown(component)
+                )
             } else {
-                format!("path component {} has {} where a-z or 0-9 must follow a separator", shown(component), shown(&at.to_string()))
+                format!(
+                    "path component {} has {} where a-z or 0-9 must follow a separator",
+                    shown(component),
+                    shown(&at.to_string())
+                )
             });
         }
         if index == bytes.len() {
@@ -162,7 +176,13 @@ fn path_component_problem(component: &str) -> Option<String> {
         // A separator: '.', '_', '__' or any number of '-'.
         match bytes[index] {
             b'.' => index += 1,
-            b'_' => index += if bytes.get(index + 1) == Some(&b'_') { 2 } else { 1 },
+            b'_' => {
+                index += if bytes.get(index + 1) == Some(&b'_') {
+                    2
+                } else {
+                    1
+                }
+            }
             b'-' => {
                 while index < bytes.len() && bytes[index] == b'-' {
                     index += 1;
@@ -171,14 +191,24 @@ fn path_component_problem(component: &str) -> Option<String> {
             _ => {
                 let at = component[index..].chars().next().unwrap_or(' ');
                 return Some(if at.is_ascii_uppercase() {
-                    format!("path component {} has an upper-case letter", shown(component))
+                    format!(
+                        "path component {} has an upper-case letter",
+                        shown(component)
+                    )
                 } else {
-                    format!("path component {} has the character {}", shown(component), shown(&at.to_string()))
+                    format!(
+                        "path component {} has the character {}",
+                        shown(component),
+                        shown(&at.to_string())
+                    )
                 });
             }
         }
         if index == bytes.len() {
-            return Some(format!("path component {} ends with a separator", shown(component)));
+            return Some(format!(
+                "path component {} ends with a separator",
+                shown(component)
+            ));
         }
     }
 }
@@ -190,16 +220,24 @@ fn domain_problem(domain: &str) -> Option<String> {
         None => (domain, None),
     };
     if let Some(port) = port {
-        let valid = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
         if !valid {
-            return Some(format!("registry port {} is not a number from 1 to 65535", shown(port)));
+            return Some(format!(
+                "registry port {} is not a number from 1 to 65535",
+                shown(port)
+            ));
         }
     }
     for part in host.split('.') {
         let bytes = part.as_bytes();
         let valid = !bytes.is_empty()
             && bytes.len() <= 63
-            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
             && bytes[0] != b'-'
             && bytes[bytes.len() - 1] != b'-';
         if !valid {
@@ -214,13 +252,22 @@ fn tag_problem(tag: &str) -> Option<String> {
         return Some("the tag is empty".to_string());
     };
     if tag.len() > 128 {
-        return Some(format!("the tag is {} characters long", tag.chars().count()));
+        return Some(format!(
+            "the tag is {} characters long",
+            tag.chars().count()
+        ));
     }
     if !(first.is_ascii_alphanumeric() || first == '_') {
         return Some(format!("the tag starts with {}", shown(&first.to_string())));
     }
-    if let Some(bad) = tag.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c))) {
-        return Some(format!("the tag has the character {}", shown(&bad.to_string())));
+    if let Some(bad) = tag
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+    {
+        return Some(format!(
+            "the tag has the character {}",
+            shown(&bad.to_string())
+        ));
     }
     None
 }
@@ -244,16 +291,24 @@ fn reference_problem(reference: &str) -> Option<String> {
         None => (reference, None),
     };
     if let Some(digest) = digest {
-        let valid = digest
-            .strip_prefix("sha256:")
-            .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        let valid = digest.strip_prefix("sha256:").is_some_and(|hex| {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
         if !valid {
-            return Some(format!("the digest {} is not sha256: and 64 lower-case hex digits", shown(digest)));
+            return Some(format!(
+                "the digest {} is not sha256: and 64 lower-case hex digits",
+                shown(digest)
+            ));
         }
     }
     let last_slash = rest.rfind('/');
     let (name, tag) = match rest.rfind(':') {
-        Some(colon) if last_slash.is_none_or(|slash| colon > slash) => (&rest[..colon], Some(&rest[colon + 1..])),
+        Some(colon) if last_slash.is_none_or(|slash| colon > slash) => {
+            (&rest[..colon], Some(&rest[colon + 1..]))
+        }
         _ => (rest, None),
     };
     if let Some(problem) = tag.and_then(tag_problem) {
@@ -263,11 +318,15 @@ fn reference_problem(reference: &str) -> Option<String> {
         return Some("the repository name is empty".to_string());
     }
     if name.len() > 255 {
-        return Some(format!("the repository name is {} characters long", name.chars().count()));
+        return Some(format!(
+            "the repository name is {} characters long",
+            name.chars().count()
+        ));
     }
     let mut components = name.split('/').peekable();
     let first = components.next().unwrap_or_default();
-    let has_domain = components.peek().is_some() && (first.contains(['.', ':']) || first == "localhost");
+    let has_domain =
+        components.peek().is_some() && (first.contains(['.', ':']) || first == "localhost");
     if has_domain {
         if let Some(problem) = domain_problem(first) {
             return Some(problem);
@@ -291,10 +350,14 @@ pub fn check_tag(tag: &str) -> Result<(), NameError> {
 pub fn check_name(name: &str) -> Result<(), NameError> {
     let problem = if name.len() > 64 {
         Some(format!("it is {} characters long", name.chars().count()))
-    } else if let Some(bad) = name.chars().find(|c| !(is_lower_alphanumeric(*c) || *c == '.' || *c == '-')) {
+    } else if let Some(bad) = name
+        .chars()
+        .find(|c| !(is_lower_alphanumeric(*c) || *c == '.' || *c == '-'))
+    {
         Some(format!("it has the character {}", shown(&bad.to_string())))
     } else {
-        path_component_problem(name).map(|problem| problem.replacen("path component", "the name", 1))
+        path_component_problem(name)
+            .map(|problem| problem.replacen("path component", "the name", 1))
     };
     match problem {
         None => Ok(()),
@@ -307,11 +370,17 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
 pub fn check_label_key(key: &str) -> Result<(), NameError> {
     let valid = !key.is_empty()
         && key.len() <= 128
-        && key.split(['.', '-']).all(|word| !word.is_empty() && word.chars().all(is_lower_alphanumeric));
+        && key
+            .split(['.', '-'])
+            .all(|word| !word.is_empty() && word.chars().all(is_lower_alphanumeric));
     if valid {
         Ok(())
     } else {
-        Err(NameError::new(NameKind::LabelKey, key, "it does not have the allowed form"))
+        Err(NameError::new(
+            NameKind::LabelKey,
+            key,
+            "it does not have the allowed form",
+        ))
     }
 }
 
@@ -339,25 +408,42 @@ pub fn check_version(version: &str) -> Result<(), NameError> {
         None => (version, None),
     };
     let numbers: Vec<&str> = release.split('.').collect();
-    let release_valid = numbers.len() == 3 && numbers.iter().all(|n| !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()));
+    let release_valid = numbers.len() == 3
+        && numbers
+            .iter()
+            .all(|n| !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()));
     let prerelease_valid = prerelease.is_none_or(|text| {
         text.len() <= 64
-            && text.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            && text.split('.').all(|part| {
+                !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
     });
     if release_valid && prerelease_valid {
         Ok(())
     } else {
-        Err(NameError::new(NameKind::Version, version, "it does not have the allowed form"))
+        Err(NameError::new(
+            NameKind::Version,
+            version,
+            "it does not have the allowed form",
+        ))
     }
 }
 
 /// Checks an argument for `scripts/bootstrap-base.sh`.
 pub fn check_script_argument(argument: &str) -> Result<(), NameError> {
-    let valid = !argument.is_empty() && argument.len() <= 64 && argument.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    let valid = !argument.is_empty()
+        && argument.len() <= 64
+        && argument
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if valid {
         Ok(())
     } else {
-        Err(NameError::new(NameKind::ScriptArgument, argument, "it does not have the allowed form"))
+        Err(NameError::new(
+            NameKind::ScriptArgument,
+            argument,
+            "it does not have the allowed form",
+        ))
     }
 }
 
@@ -365,22 +451,43 @@ pub fn check_script_argument(argument: &str) -> Result<(), NameError> {
 /// another property), no `%`, `$` or `@` (which MSBuild expands), no quotes or spaces.
 pub fn check_property(name: &str, value: &str) -> Result<(), NameError> {
     let name_valid = name.len() <= 128
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !name_valid {
-        return Err(NameError::new(NameKind::PropertyName, name, "it does not have the allowed form"));
+        return Err(NameError::new(
+            NameKind::PropertyName,
+            name,
+            "it does not have the allowed form",
+        ));
     }
-    let value_valid = value.len() <= 256 && value.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
+    let value_valid = value.len() <= 256
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
     if !value_valid {
-        return Err(NameError::new(NameKind::PropertyValue, value, format!("the value of `{name}` does not have the allowed form")));
+        return Err(NameError::new(
+            NameKind::PropertyValue,
+            value,
+            format!("the value of `{name}` does not have the allowed form"),
+        ));
     }
     Ok(())
 }
 
 fn file_name_valid(name: &str) -> bool {
     name.len() <= 128
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 /// Checks a file name without directories, such as an assembly name that goes into an
@@ -389,7 +496,11 @@ pub fn check_file_name(name: &str) -> Result<(), NameError> {
     if file_name_valid(name) {
         Ok(())
     } else {
-        Err(NameError::new(NameKind::FileName, name, "it does not have the allowed form"))
+        Err(NameError::new(
+            NameKind::FileName,
+            name,
+            "it does not have the allowed form",
+        ))
     }
 }
 
@@ -399,7 +510,11 @@ pub fn check_relative_path(path: &str) -> Result<(), NameError> {
     if !path.is_empty() && path.split('/').all(file_name_valid) {
         Ok(())
     } else {
-        Err(NameError::new(NameKind::RelativePath, path, "it does not have the allowed form"))
+        Err(NameError::new(
+            NameKind::RelativePath,
+            path,
+            "it does not have the allowed form",
+        ))
     }
 }
 
@@ -450,7 +565,10 @@ mod tests {
             ("a:b:c", "character"),
             ("a@sha256:abc", "digest"),
             ("a@md5:0123456789abcdef0123456789abcdef", "digest"),
-            ("a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "digest"),
+            (
+                "a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                "digest",
+            ),
             ("host:99999/a", "port"),
             ("host:/a", "port"),
             ("-host.com/a", "host"),
@@ -463,10 +581,20 @@ mod tests {
             let error = check_reference(reference).expect_err(reference);
             let text = error.to_string();
             assert!(text.contains(reason), "{reference:?}: {text}");
-            assert!(text.contains("not a valid image reference") && text.contains("allowed: [host[:port]/]path"), "{text}");
+            assert!(
+                text.contains("not a valid image reference")
+                    && text.contains("allowed: [host[:port]/]path"),
+                "{text}"
+            );
         }
-        assert!(check_reference(&format!("a:{}", "t".repeat(129))).unwrap_err().to_string().contains("129 characters"));
-        assert!(check_reference(&"a".repeat(256)).unwrap_err().to_string().contains("256 characters"));
+        assert!(check_reference(&format!("a:{}", "t".repeat(129)))
+            .unwrap_err()
+            .to_string()
+            .contains("129 characters"));
+        assert!(check_reference(&"a".repeat(256))
+            .unwrap_err()
+            .to_string()
+            .contains("256 characters"));
         assert!(check_reference(&"a".repeat(255)).is_ok());
     }
 
@@ -482,10 +610,31 @@ mod tests {
 
     #[test]
     fn names_are_path_components_of_a_small_alphabet() {
-        for name in ["quick", "composite-net8", "size-report-net10", "a.b", "a--b", "x"] {
+        for name in [
+            "quick",
+            "composite-net8",
+            "size-report-net10",
+            "a.b",
+            "a--b",
+            "x",
+        ] {
             assert_eq!(check_name(name), Ok(()), "{name}");
         }
-        for name in ["", "-x", "x-", ".x", "x.", "a..b", "a.-b", "a_b", "Upper", "a b", "a/b", "..", &"a".repeat(65)] {
+        for name in [
+            "",
+            "-x",
+            "x-",
+            ".x",
+            "x.",
+            "a..b",
+            "a.-b",
+            "a_b",
+            "Upper",
+            "a b",
+            "a/b",
+            "..",
+            &"a".repeat(65),
+        ] {
             assert!(check_name(name).is_err(), "{name:?}");
         }
         let error = check_name("Bad Name").unwrap_err().to_string();
@@ -495,28 +644,80 @@ mod tests {
     #[test]
     fn labels_versions_arguments_and_properties() {
         assert!(check_label_key("r2r.input-hash").is_ok());
-        assert!(check_label_key("r2r..x").is_err() && check_label_key("R2R").is_err() && check_label_key("").is_err());
-        assert!(check_label_value("no-composite,runtime-composite").is_ok() && check_label_value("").is_ok());
+        assert!(
+            check_label_key("r2r..x").is_err()
+                && check_label_key("R2R").is_err()
+                && check_label_key("").is_err()
+        );
+        assert!(
+            check_label_value("no-composite,runtime-composite").is_ok()
+                && check_label_value("").is_ok()
+        );
         for value in ["a b", "a\nb", "$(id)", "`id`", "a\"b", &"x".repeat(1025)] {
             assert!(check_label_value(value).is_err(), "{value:?}");
         }
-        for version in ["10.0.12", "8.0.33", "10.0.0-preview.7.25380.108", "10.0.0-rc-1"] {
+        for version in [
+            "10.0.12",
+            "8.0.33",
+            "10.0.0-preview.7.25380.108",
+            "10.0.0-rc-1",
+        ] {
             assert_eq!(check_version(version), Ok(()), "{version}");
         }
-        for version in ["", "10", "10.0", "10.0.x", "10.0.12\n", "10.0.12/../..", "10.0.12-", "10.0.12-a..b", "1.2.3.4", "123456.0.0", "10.0.1\"/>"] {
+        for version in [
+            "",
+            "10",
+            "10.0",
+            "10.0.x",
+            "10.0.12\n",
+            "10.0.12/../..",
+            "10.0.12-",
+            "10.0.12-a..b",
+            "1.2.3.4",
+            "123456.0.0",
+            "10.0.1\"/>",
+        ] {
             assert!(check_version(version).is_err(), "{version:?}");
         }
         assert!(check_script_argument("--icu").is_ok() && check_script_argument("slim").is_ok());
-        assert!(check_script_argument("").is_err() && check_script_argument("a b").is_err() && check_script_argument("$(x)").is_err());
+        assert!(
+            check_script_argument("").is_err()
+                && check_script_argument("a b").is_err()
+                && check_script_argument("$(x)").is_err()
+        );
         assert!(check_property("PublishAot", "true").is_ok() && check_property("_X-y", "").is_ok());
         assert!(check_property("1x", "true").is_err() && check_property("A B", "x").is_err());
-        for value in ["true;Evil=1", "a,b", "$(Path)", "%(x)", "@(x)", "a b", "a\"b"] {
-            let error = check_property("InvariantGlobalization", value).unwrap_err().to_string();
-            assert!(error.contains("value of `InvariantGlobalization`"), "{error}");
+        for value in [
+            "true;Evil=1",
+            "a,b",
+            "$(Path)",
+            "%(x)",
+            "@(x)",
+            "a b",
+            "a\"b",
+        ] {
+            let error = check_property("InvariantGlobalization", value)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("value of `InvariantGlobalization`"),
+                "{error}"
+            );
         }
-        assert!(check_file_name("ConsoleApp").is_ok() && check_file_name("../x").is_err() && check_file_name("a\"]").is_err());
+        assert!(
+            check_file_name("ConsoleApp").is_ok()
+                && check_file_name("../x").is_err()
+                && check_file_name("a\"]").is_err()
+        );
         assert!(check_relative_path("console/ConsoleApp.csproj").is_ok());
-        for path in ["", "/etc/passwd", "../x.csproj", "a/../../b", "a//b", "a/./b"] {
+        for path in [
+            "",
+            "/etc/passwd",
+            "../x.csproj",
+            "a/../../b",
+            "a//b",
+            "a/./b",
+        ] {
             assert!(check_relative_path(path).is_err(), "{path:?}");
         }
     }
@@ -527,7 +728,9 @@ mod tests {
         assert_eq!(shown("a`b"), "`a\\`b`");
         let long = shown(&"x".repeat(100));
         assert!(long.ends_with("... (20 more characters)`"), "{long}");
-        let error = check_reference(&format!("a:\u{1b}[31m{}", "y".repeat(500))).unwrap_err().to_string();
+        let error = check_reference(&format!("a:\u{1b}[31m{}", "y".repeat(500)))
+            .unwrap_err()
+            .to_string();
         assert!(!error.contains('\u{1b}') && error.len() < 1000, "{error}");
     }
 }

@@ -148,11 +148,17 @@ impl Plan {
     pub fn bases(&self, catalog: &Catalog) -> Vec<crate::scenario::Base> {
         let mut bases = vec![self.scenario.base.clone()];
         for image in &self.images {
-            let Parent::Base(reference) = &image.parent else { continue };
+            let Parent::Base(reference) = &image.parent else {
+                continue;
+            };
             if bases.iter().any(|base| base.image() == reference) {
                 continue;
             }
-            if let Some((name, local)) = catalog.bases.iter().find(|(_, local)| &local.image == reference) {
+            if let Some((name, local)) = catalog
+                .bases
+                .iter()
+                .find(|(_, local)| &local.image == reference)
+            {
                 bases.push(crate::scenario::Base::Local {
                     name: name.clone(),
                     image: local.image.clone(),
@@ -203,13 +209,22 @@ impl Plan {
 }
 
 fn framework_list(frameworks: &[Framework]) -> String {
-    frameworks.iter().map(|f| f.shared_name()).collect::<Vec<_>>().join(" + ")
+    frameworks
+        .iter()
+        .map(|f| f.shared_name())
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 fn describe_content(content: &Content) -> String {
     match content {
         Content::RuntimeDeps => "runtime-deps settings".to_string(),
-        Content::Frameworks { frameworks, composite, with_host, .. } => {
+        Content::Frameworks {
+            frameworks,
+            composite,
+            with_host,
+            ..
+        } => {
             let mut text = framework_list(frameworks);
             if *with_host {
                 text.push_str(" + dotnet host");
@@ -226,11 +241,24 @@ fn describe_content(content: &Content) -> String {
             text
         }
         Content::Sdk => "the .NET SDK".to_string(),
-        Content::App { app, publish, composite, .. } => format!(
+        Content::App {
+            app,
+            publish,
+            composite,
+            ..
+        } => format!(
             "app {app}, {}{}{}",
             publish.profile,
-            publish.properties.iter().map(|(k, v)| format!(" {k}={v}")).collect::<String>(),
-            if *composite { ", app + runtime in one composite" } else { "" }
+            publish
+                .properties
+                .iter()
+                .map(|(k, v)| format!(" {k}={v}"))
+                .collect::<String>(),
+            if *composite {
+                ", app + runtime in one composite"
+            } else {
+                ""
+            }
         ),
     }
 }
@@ -271,21 +299,26 @@ pub enum PlanError {
 /// [`crate::scenario::load`] do that (they expand the scenario once), and [`try_expand`] is the
 /// version that returns the problem instead.
 pub fn expand(scenario: &Scenario, catalog: &Catalog) -> Plan {
-    try_expand(scenario, catalog).unwrap_or_else(|error| panic!("a validated scenario expands: {error}"))
+    try_expand(scenario, catalog)
+        .unwrap_or_else(|error| panic!("a validated scenario expands: {error}"))
 }
 
 /// Expands a scenario into a plan, checking every name the plan sends to the engine: image
 /// references (tags and bases) against the Docker reference grammar, label keys and values,
 /// and the .NET version.
 pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanError> {
-    let in_scenario = |key: &'static str, index: Option<usize>, message: String| PlanError::Scenario {
-        path: scenario.path.clone(),
-        key,
-        index,
+    let in_scenario =
+        |key: &'static str, index: Option<usize>, message: String| PlanError::Scenario {
+            path: scenario.path.clone(),
+            key,
+            index,
+            message,
+        };
+    let variants_file = catalog.root.join("variants.toml");
+    let in_catalog = |path: &PathBuf, message: String| PlanError::Catalog {
+        path: path.clone(),
         message,
     };
-    let variants_file = catalog.root.join("variants.toml");
-    let in_catalog = |path: &PathBuf, message: String| PlanError::Catalog { path: path.clone(), message };
 
     if let Err(error) = crate::names::check_name(&scenario.name) {
         return Err(in_scenario("name", None, error.to_string()));
@@ -294,9 +327,17 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         return Err(in_scenario("dotnet", None, error.to_string()));
     }
     if let Err(error) = crate::names::check_reference(scenario.base.image()) {
-        return Err(in_scenario("base", None, format!("the base image: {error}")));
+        return Err(in_scenario(
+            "base",
+            None,
+            format!("the base image: {error}"),
+        ));
     }
-    let mut builder = Builder { scenario, images: Vec::new(), keys: BTreeMap::new() };
+    let mut builder = Builder {
+        scenario,
+        images: Vec::new(),
+        keys: BTreeMap::new(),
+    };
     for (variant_index, variant_name) in scenario.variants.iter().enumerate() {
         let Some(variant) = catalog.variants.get(variant_name) else {
             return Err(in_scenario(
@@ -310,11 +351,19 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             Some(name) => match catalog.bases.get(name) {
                 Some(local) => {
                     crate::names::check_reference(&local.image).map_err(|error| {
-                        in_catalog(&catalog.root.join("dotnet.toml"), format!("base `{name}`: {error}"))
+                        in_catalog(
+                            &catalog.root.join("dotnet.toml"),
+                            format!("base `{name}`: {error}"),
+                        )
                     })?;
                     local.image.clone()
                 }
-                None => return Err(in_catalog(&variants_file, format!("variant `{variant_name}`: unknown base `{name}`"))),
+                None => {
+                    return Err(in_catalog(
+                        &variants_file,
+                        format!("variant `{variant_name}`: unknown base `{name}`"),
+                    ))
+                }
             },
             None => scenario.base.image().to_string(),
         };
@@ -324,15 +373,23 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 format!("variant `{variant_name}`: `images.runtime-deps` is the base of every variant, not an image a variant defines"),
             ));
         }
-        let deps = builder.add(variant_name, "runtime-deps", Parent::Base(base), Content::RuntimeDeps);
-        let mut by_role: BTreeMap<ImageRole, String> = BTreeMap::from([(ImageRole::RuntimeDeps, deps)]);
+        let deps = builder.add(
+            variant_name,
+            "runtime-deps",
+            Parent::Base(base),
+            Content::RuntimeDeps,
+        );
+        let mut by_role: BTreeMap<ImageRole, String> =
+            BTreeMap::from([(ImageRole::RuntimeDeps, deps)]);
         // Framework images in an order where parents come first.
         let mut pending: Vec<ImageRole> = variant.images.keys().copied().collect();
         while !pending.is_empty() {
             let before = pending.len();
             pending.retain(|role| {
                 let image = &variant.images[role];
-                let Some(parent) = by_role.get(&image.parent).cloned() else { return true };
+                let Some(parent) = by_role.get(&image.parent).cloned() else {
+                    return true;
+                };
                 let content = Content::Frameworks {
                     frameworks: image.frameworks.clone(),
                     composite: image.composite.clone(),
@@ -358,9 +415,15 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         }
         for (app_index, app_name) in scenario.apps.iter().enumerate() {
             let Some(app) = catalog.apps.get(app_name) else {
-                return Err(in_scenario("apps", Some(app_index), format!("unknown app {}", crate::names::shown(app_name))));
+                return Err(in_scenario(
+                    "apps",
+                    Some(app_index),
+                    format!("unknown app {}", crate::names::shown(app_name)),
+                ));
             };
-            let Some(placement) = variant.apps.get(&app.kind) else { continue };
+            let Some(placement) = variant.apps.get(&app.kind) else {
+                continue;
+            };
             let Some(parent) = by_role.get(&placement.on).cloned() else {
                 return Err(in_catalog(
                     &variants_file,
@@ -370,7 +433,11 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             if !catalog.publish.contains_key(&placement.publish) {
                 return Err(in_catalog(
                     &variants_file,
-                    format!("variant `{variant_name}`: app `{}`: unknown publish profile `{}`", app.kind.name(), placement.publish),
+                    format!(
+                        "variant `{variant_name}`: app `{}`: unknown publish profile `{}`",
+                        app.kind.name(),
+                        placement.publish
+                    ),
                 ));
             }
             let content = Content::App {
@@ -382,7 +449,10 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             builder.add(variant_name, app_name, Parent::Image(parent), content);
         }
     }
-    let plan = Plan { scenario: scenario.clone(), images: builder.images };
+    let plan = Plan {
+        scenario: scenario.clone(),
+        images: builder.images,
+    };
     check_names(&plan)?;
     Ok(plan)
 }
@@ -398,12 +468,16 @@ fn check_names(plan: &Plan) -> Result<(), PlanError> {
                     path: scenario.path.clone(),
                     key: "variants",
                     index: variant_index(variant),
-                    message: format!("the tag of the {} image of variant `{variant}`: {error}", image.role),
+                    message: format!(
+                        "the tag of the {} image of variant `{variant}`: {error}",
+                        image.role
+                    ),
                 });
             }
         }
         for (key, value) in image.labels(scenario) {
-            let problem = crate::names::check_label_key(&key).and_then(|()| crate::names::check_label_value(&value));
+            let problem = crate::names::check_label_key(&key)
+                .and_then(|()| crate::names::check_label_value(&value));
             if let Err(error) = problem {
                 let scenario_key = match key.as_str() {
                     labels::SCENARIO => "name",
@@ -413,7 +487,10 @@ fn check_names(plan: &Plan) -> Result<(), PlanError> {
                 return Err(PlanError::Scenario {
                     path: scenario.path.clone(),
                     key: scenario_key,
-                    index: image.variants.first().and_then(|variant| variant_index(variant)),
+                    index: image
+                        .variants
+                        .first()
+                        .and_then(|variant| variant_index(variant)),
                     message: format!("label `{key}` of image `{}`: {error}", image.id),
                 });
             }
@@ -434,7 +511,11 @@ impl Builder<'_> {
         let key = format!("{role}|{parent:?}|{content:?}");
         let tag = image_tag(&self.scenario.name, variant, role);
         if let Some(id) = self.keys.get(&key) {
-            let image = self.images.iter_mut().find(|image| &image.id == id).expect("key points at an image");
+            let image = self
+                .images
+                .iter_mut()
+                .find(|image| &image.id == id)
+                .expect("key points at an image");
             if !image.variants.iter().any(|v| v == variant) {
                 image.variants.push(variant.to_string());
                 image.tags.push(tag);
@@ -444,7 +525,9 @@ impl Builder<'_> {
         let id = match (&content, &parent) {
             // One runtime-deps per base: the scenario's is `runtime-deps`, another base's is
             // named after the variant that asks for it.
-            (Content::RuntimeDeps, Parent::Base(base)) if *base == self.scenario.base.image() => role.to_string(),
+            (Content::RuntimeDeps, Parent::Base(base)) if *base == self.scenario.base.image() => {
+                role.to_string()
+            }
             (Content::RuntimeDeps, _) => format!("{variant}.{role}"),
             _ => format!("{variant}.{role}"),
         };
@@ -479,8 +562,16 @@ mod tests {
     fn assert_parents_first(plan: &Plan) {
         for (index, image) in plan.images.iter().enumerate() {
             if let Parent::Image(parent) = &image.parent {
-                let position = plan.images.iter().position(|i| &i.id == parent).expect("parent planned");
-                assert!(position < index, "{} planned before its parent {parent}", image.id);
+                let position = plan
+                    .images
+                    .iter()
+                    .position(|i| &i.id == parent)
+                    .expect("parent planned");
+                assert!(
+                    position < index,
+                    "{} planned before its parent {parent}",
+                    image.id
+                );
             }
         }
     }
@@ -501,64 +592,127 @@ mod tests {
                 "runtime-composite.console"
             ]
         );
-        assert_eq!(plan.images[0].tags, ["r2r/t:no-composite-runtime-deps", "r2r/t:runtime-composite-runtime-deps"]);
+        assert_eq!(
+            plan.images[0].tags,
+            [
+                "r2r/t:no-composite-runtime-deps",
+                "r2r/t:runtime-composite-runtime-deps"
+            ]
+        );
         assert_parents_first(&plan);
     }
 
     #[test]
     fn full_matrix_dedups_the_composite_runtime_and_places_apps() {
         let plan = plan_for(
-            &["no-composite", "runtime-composite", "aspnet-composite", "composed-composite", "selfcontained-composite"],
+            &[
+                "no-composite",
+                "runtime-composite",
+                "aspnet-composite",
+                "composed-composite",
+                "selfcontained-composite",
+            ],
             &["console", "webapi"],
             true,
         );
         assert_parents_first(&plan);
         let runtime = plan.image("runtime-composite.runtime").unwrap();
-        assert_eq!(runtime.variants, ["runtime-composite", "aspnet-composite", "composed-composite"]);
+        assert_eq!(
+            runtime.variants,
+            [
+                "runtime-composite",
+                "aspnet-composite",
+                "composed-composite"
+            ]
+        );
         // The aspnet composite stands on runtime-deps; the composed one on the composite runtime.
-        assert_eq!(plan.image("aspnet-composite.aspnet").unwrap().parent, Parent::Image("runtime-deps".into()));
+        assert_eq!(
+            plan.image("aspnet-composite.aspnet").unwrap().parent,
+            Parent::Image("runtime-deps".into())
+        );
         assert_eq!(
             plan.image("composed-composite.aspnet").unwrap().parent,
             Parent::Image("runtime-composite.runtime".into())
         );
         // The console app on the composite runtime is one image for three variants.
-        assert_eq!(plan.image("runtime-composite.console").unwrap().tags.len(), 3);
+        assert_eq!(
+            plan.image("runtime-composite.console").unwrap().tags.len(),
+            3
+        );
         // Self-contained apps stand on runtime-deps; that variant has no sdk (no aspnet image).
-        assert_eq!(plan.image("selfcontained-composite.webapi").unwrap().parent, Parent::Image("runtime-deps".into()));
+        assert_eq!(
+            plan.image("selfcontained-composite.webapi").unwrap().parent,
+            Parent::Image("runtime-deps".into())
+        );
         assert!(plan.image("selfcontained-composite.sdk").is_none());
         assert!(plan.image("aspnet-composite.sdk").is_some());
         let dependents = plan.dependents_of("runtime-composite.runtime");
-        assert!(dependents.contains(&"composed-composite.webapi".to_string()), "{dependents:?}");
-        assert!(!dependents.contains(&"aspnet-composite.webapi".to_string()), "{dependents:?}");
-        assert!(plan.describe().contains("composite of Microsoft.AspNetCore.App referencing Microsoft.NETCore.App"));
+        assert!(
+            dependents.contains(&"composed-composite.webapi".to_string()),
+            "{dependents:?}"
+        );
+        assert!(
+            !dependents.contains(&"aspnet-composite.webapi".to_string()),
+            "{dependents:?}"
+        );
+        assert!(plan
+            .describe()
+            .contains("composite of Microsoft.AspNetCore.App referencing Microsoft.NETCore.App"));
     }
 
     #[test]
     fn variants_on_their_own_base_get_their_own_runtime_deps() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let catalog = Catalog::load(&root.join("experiments")).unwrap();
-        let scenario = crate::scenario::load(&root.join("scenarios/size-report-net10.toml"), &catalog).unwrap();
+        let scenario =
+            crate::scenario::load(&root.join("scenarios/size-report-net10.toml"), &catalog)
+                .unwrap();
         let plan = expand(&scenario, &catalog);
         assert_parents_first(&plan);
         let deps: Vec<(&str, &str)> = plan
             .images
             .iter()
             .filter(|i| i.role == "runtime-deps")
-            .map(|i| (i.id.as_str(), match &i.parent { Parent::Base(base) => base.as_str(), Parent::Image(_) => "" }))
+            .map(|i| {
+                (
+                    i.id.as_str(),
+                    match &i.parent {
+                        Parent::Base(base) => base.as_str(),
+                        Parent::Image(_) => "",
+                    },
+                )
+            })
             .collect();
         assert_eq!(
             deps,
             [
                 ("runtime-deps", "r2r/base:bookworm-slim"),
-                ("framework-dependent-distroless.runtime-deps", "r2r/base:bookworm-distroless"),
-                ("framework-dependent-distroless-icu.runtime-deps", "r2r/base:bookworm-distroless-icu"),
+                (
+                    "framework-dependent-distroless.runtime-deps",
+                    "r2r/base:bookworm-distroless"
+                ),
+                (
+                    "framework-dependent-distroless-icu.runtime-deps",
+                    "r2r/base:bookworm-distroless-icu"
+                ),
             ]
         );
         let aot = plan.image("native-aot-distroless.console").unwrap();
         assert_eq!(plan.base_of(aot), "r2r/base:bookworm-distroless");
         assert!(matches!(&aot.content, Content::App { publish, .. } if publish.native));
-        let bases: Vec<String> = plan.bases(&catalog).iter().map(|b| b.image().to_string()).collect();
-        assert_eq!(bases, ["r2r/base:bookworm-slim", "r2r/base:bookworm-distroless", "r2r/base:bookworm-distroless-icu"]);
+        let bases: Vec<String> = plan
+            .bases(&catalog)
+            .iter()
+            .map(|b| b.image().to_string())
+            .collect();
+        assert_eq!(
+            bases,
+            [
+                "r2r/base:bookworm-slim",
+                "r2r/base:bookworm-distroless",
+                "r2r/base:bookworm-distroless-icu"
+            ]
+        );
         // 3 runtime-deps, runtime + aspnet on each of the 3 bases, 10 variants x 2 apps.
         assert_eq!(plan.images.len(), 3 + 3 * 2 + 10 * 2);
     }

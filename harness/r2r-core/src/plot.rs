@@ -95,22 +95,38 @@ const SYSTEM_FONTS: &[&str] = &[
 ];
 
 fn any_ttf(directory: &Path, depth: usize) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(directory).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(directory)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     entries.sort();
-    if let Some(file) = entries.iter().find(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("ttf"))) {
+    if let Some(file) = entries
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("ttf")))
+    {
         return Some(file.clone());
     }
     if depth == 0 {
         return None;
     }
-    entries.iter().filter(|p| p.is_dir()).find_map(|p| any_ttf(p, depth - 1))
+    entries
+        .iter()
+        .filter(|p| p.is_dir())
+        .find_map(|p| any_ttf(p, depth - 1))
 }
 
 /// Finds a TrueType font for PNG text: `explicit`, else the `R2R_FONT` variable, else common
 /// system paths (Debian's fonts-dejavu-core first), else any `.ttf` under /usr/share/fonts.
 pub fn find_font(explicit: Option<&Path>) -> Result<PathBuf, PlotError> {
     if let Some(path) = explicit {
-        return if path.is_file() { Ok(path.to_path_buf()) } else { Err(PlotError::NoFont { tried: path.display().to_string() }) };
+        return if path.is_file() {
+            Ok(path.to_path_buf())
+        } else {
+            Err(PlotError::NoFont {
+                tried: path.display().to_string(),
+            })
+        };
     }
     let mut tried = Vec::new();
     if let Some(path) = std::env::var_os("R2R_FONT").map(PathBuf::from) {
@@ -129,7 +145,9 @@ pub fn find_font(explicit: Option<&Path>) -> Result<PathBuf, PlotError> {
         return Ok(path);
     }
     tried.push("any .ttf under /usr/share/fonts".into());
-    Err(PlotError::NoFont { tried: tried.join(", ") })
+    Err(PlotError::NoFont {
+        tried: tried.join(", "),
+    })
 }
 
 static FONT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -139,23 +157,49 @@ fn register(path: &Path) -> Result<(), PlotError> {
     let result = FONT.get_or_init(|| {
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
         let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| "invalid font".to_string())?;
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| "invalid font".to_string())?;
         Ok(path.to_path_buf())
     });
-    result.as_ref().map(|_| ()).map_err(|_| PlotError::BadFont { path: path.to_path_buf() })
+    result.as_ref().map(|_| ()).map_err(|_| PlotError::BadFont {
+        path: path.to_path_buf(),
+    })
 }
 
 /// A plot, as data; [`render`] draws it on any backend.
 #[derive(Debug, Clone)]
 enum Chart {
     /// Horizontal bars per category, grouped or stacked.
-    Bars { title: String, value_label: String, categories: Vec<String>, series: Vec<(String, Vec<f64>)>, stacked: bool },
+    Bars {
+        title: String,
+        value_label: String,
+        categories: Vec<String>,
+        series: Vec<(String, Vec<f64>)>,
+        stacked: bool,
+    },
     /// Distributions per category: points, box (quartiles), whiskers (min..max), median.
-    Strips { title: String, value_label: String, categories: Vec<String>, samples: Vec<Vec<f64>>, colours: Vec<usize>, legend: Vec<(String, usize)> },
+    Strips {
+        title: String,
+        value_label: String,
+        categories: Vec<String>,
+        samples: Vec<Vec<f64>>,
+        colours: Vec<usize>,
+        legend: Vec<(String, usize)>,
+    },
     /// Labelled points.
-    Scatter { title: String, x_label: String, y_label: String, points: Vec<(String, f64, f64)> },
+    Scatter {
+        title: String,
+        x_label: String,
+        y_label: String,
+        points: Vec<(String, f64, f64)>,
+    },
     /// Lines over an index (runs).
-    Lines { title: String, y_label: String, x_labels: Vec<String>, series: Vec<(String, Vec<Option<f64>>)> },
+    Lines {
+        title: String,
+        y_label: String,
+        x_labels: Vec<String>,
+        series: Vec<(String, Vec<Option<f64>>)>,
+    },
 }
 
 const PALETTE: [RGBColor; 8] = [
@@ -183,7 +227,14 @@ fn upper(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn label_width(categories: &[String]) -> u32 {
-    (categories.iter().map(|c| c.chars().count()).max().unwrap_or(4) as u32 * 8 + 20).clamp(60, 420)
+    (categories
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(4) as u32
+        * 8
+        + 20)
+        .clamp(60, 420)
 }
 
 /// Maps a category axis value to its label when it sits on a category.
@@ -201,10 +252,21 @@ type DrawResult = Result<(), String>;
 fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     match chart {
-        Chart::Bars { title, value_label, categories, series, stacked } => {
+        Chart::Bars {
+            title,
+            value_label,
+            categories,
+            series,
+            stacked,
+        } => {
             let n = categories.len();
             let max = if *stacked {
-                upper((0..n).map(|i| series.iter().map(|(_, v)| v.get(i).copied().unwrap_or(0.0)).sum()))
+                upper((0..n).map(|i| {
+                    series
+                        .iter()
+                        .map(|(_, v)| v.get(i).copied().unwrap_or(0.0))
+                        .sum()
+                }))
             } else {
                 upper(series.iter().flat_map(|(_, v)| v.iter().copied()))
             };
@@ -229,7 +291,10 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 let fill = colour(s).filled();
                 let bars = values.iter().enumerate().map(|(i, value)| {
                     let (low, high, left) = if *stacked {
-                        let below: f64 = series[..s].iter().map(|(_, v)| v.get(i).copied().unwrap_or(0.0)).sum();
+                        let below: f64 = series[..s]
+                            .iter()
+                            .map(|(_, v)| v.get(i).copied().unwrap_or(0.0))
+                            .sum();
                         (i as f64 - 0.35, i as f64 + 0.35, below)
                     } else {
                         let width = 0.8 / groups;
@@ -241,7 +306,9 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 plot.draw_series(bars)
                     .map_err(|e| e.to_string())?
                     .label(name.as_str())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour(s).filled()));
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour(s).filled())
+                    });
             }
             plot.configure_series_labels()
                 .position(SeriesLabelPosition::LowerRight)
@@ -251,7 +318,14 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
-        Chart::Strips { title, value_label, categories, samples, colours, legend } => {
+        Chart::Strips {
+            title,
+            value_label,
+            categories,
+            samples,
+            colours,
+            legend,
+        } => {
             let n = categories.len();
             let max = upper(samples.iter().flat_map(|s| s.iter().copied()));
             let mut plot = ChartBuilder::on(&root)
@@ -280,14 +354,36 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 let y = i as f64;
                 let c = colour(colours.get(i).copied().unwrap_or(0));
                 let elements: Vec<DynElement<'static, DB, (f64, f64)>> = vec![
-                    PathElement::new(vec![(sorted[0], y), (sorted[sorted.len() - 1], y)], c.stroke_width(1)).into_dyn(),
-                    Rectangle::new([(q(0.25), y - 0.25), (q(0.75), y + 0.25)], c.mix(0.25).filled()).into_dyn(),
-                    Rectangle::new([(q(0.25), y - 0.25), (q(0.75), y + 0.25)], c.stroke_width(1)).into_dyn(),
-                    PathElement::new(vec![(q(0.5), y - 0.32), (q(0.5), y + 0.32)], BLACK.stroke_width(3)).into_dyn(),
+                    PathElement::new(
+                        vec![(sorted[0], y), (sorted[sorted.len() - 1], y)],
+                        c.stroke_width(1),
+                    )
+                    .into_dyn(),
+                    Rectangle::new(
+                        [(q(0.25), y - 0.25), (q(0.75), y + 0.25)],
+                        c.mix(0.25).filled(),
+                    )
+                    .into_dyn(),
+                    Rectangle::new(
+                        [(q(0.25), y - 0.25), (q(0.75), y + 0.25)],
+                        c.stroke_width(1),
+                    )
+                    .into_dyn(),
+                    PathElement::new(
+                        vec![(q(0.5), y - 0.32), (q(0.5), y + 0.32)],
+                        BLACK.stroke_width(3),
+                    )
+                    .into_dyn(),
                 ];
                 plot.draw_series(elements).map_err(|e| e.to_string())?;
                 // Points spread vertically in a fixed pattern so that equal values stay visible.
-                let points = values.iter().enumerate().map(|(k, v)| Circle::new((*v, y - 0.18 + 0.36 * ((k * 7 % 11) as f64 / 10.0)), 3, c.filled()));
+                let points = values.iter().enumerate().map(|(k, v)| {
+                    Circle::new(
+                        (*v, y - 0.18 + 0.36 * ((k * 7 % 11) as f64 / 10.0)),
+                        3,
+                        c.filled(),
+                    )
+                });
                 plot.draw_series(points).map_err(|e| e.to_string())?;
             }
             for (name, index) in legend {
@@ -305,7 +401,12 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
-        Chart::Scatter { title, x_label, y_label, points } => {
+        Chart::Scatter {
+            title,
+            x_label,
+            y_label,
+            points,
+        } => {
             let x_max = upper(points.iter().map(|p| p.1));
             let y_max = upper(points.iter().map(|p| p.2));
             let mut plot = ChartBuilder::on(&root)
@@ -315,13 +416,25 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 .y_label_area_size(70)
                 .build_cartesian_2d(0.0..x_max, 0.0..y_max)
                 .map_err(|e| e.to_string())?;
-            plot.configure_mesh().x_desc(x_label.as_str()).y_desc(y_label.as_str()).label_style(("sans-serif", 13)).draw().map_err(|e| e.to_string())?;
+            plot.configure_mesh()
+                .x_desc(x_label.as_str())
+                .y_desc(y_label.as_str())
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|e| e.to_string())?;
             plot.draw_series(points.iter().enumerate().map(|(i, (name, x, y))| {
-                EmptyElement::at((*x, *y)) + Circle::new((0, 0), 5, colour(i).filled()) + Text::new(name.clone(), (7, -14), ("sans-serif", 12))
+                EmptyElement::at((*x, *y))
+                    + Circle::new((0, 0), 5, colour(i).filled())
+                    + Text::new(name.clone(), (7, -14), ("sans-serif", 12))
             }))
             .map_err(|e| e.to_string())?;
         }
-        Chart::Lines { title, y_label, x_labels, series } => {
+        Chart::Lines {
+            title,
+            y_label,
+            x_labels,
+            series,
+        } => {
             let n = x_labels.len().max(1);
             let max = upper(series.iter().flat_map(|(_, v)| v.iter().flatten().copied()));
             let mut plot = ChartBuilder::on(&root)
@@ -341,12 +454,19 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 .map_err(|e| e.to_string())?;
             for (s, (name, values)) in series.iter().enumerate() {
                 let c = colour(s);
-                let points: Vec<(f64, f64)> = values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).collect();
+                let points: Vec<(f64, f64)> = values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+                    .collect();
                 plot.draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
                     .map_err(|e| e.to_string())?
                     .label(name.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
-                plot.draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
+                    });
+                plot.draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))
+                    .map_err(|e| e.to_string())?;
             }
             plot.configure_series_labels()
                 .position(SeriesLabelPosition::LowerLeft)
@@ -362,18 +482,28 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
 
 fn chart_height(chart: &Chart) -> u32 {
     match chart {
-        Chart::Bars { categories, .. } | Chart::Strips { categories, .. } => (categories.len() as u32 * 38 + 160).clamp(400, 1800),
+        Chart::Bars { categories, .. } | Chart::Strips { categories, .. } => {
+            (categories.len() as u32 * 38 + 160).clamp(400, 1800)
+        }
         _ => 600,
     }
 }
 
 fn chart_title(chart: &Chart) -> String {
     match chart {
-        Chart::Bars { title, .. } | Chart::Strips { title, .. } | Chart::Scatter { title, .. } | Chart::Lines { title, .. } => title.clone(),
+        Chart::Bars { title, .. }
+        | Chart::Strips { title, .. }
+        | Chart::Scatter { title, .. }
+        | Chart::Lines { title, .. } => title.clone(),
     }
 }
 
-fn write_chart(chart: &Chart, name: &str, out_dir: &Path, formats: &[Format]) -> Result<Drawn, PlotError> {
+fn write_chart(
+    chart: &Chart,
+    name: &str,
+    out_dir: &Path,
+    formats: &[Format],
+) -> Result<Drawn, PlotError> {
     let size = (1100, chart_height(chart));
     let mut files = Vec::new();
     for format in formats {
@@ -382,16 +512,26 @@ fn write_chart(chart: &Chart, name: &str, out_dir: &Path, formats: &[Format]) ->
         let partial = out_dir.join(format!(".{name}.partial.{}", format.extension()));
         let result = match format {
             Format::Svg => render(SVGBackend::new(&partial, size).into_drawing_area(), chart),
-            Format::Png => render(BitMapBackend::new(&partial, size).into_drawing_area(), chart),
+            Format::Png => render(
+                BitMapBackend::new(&partial, size).into_drawing_area(),
+                chart,
+            ),
         }
         .and_then(|()| std::fs::rename(&partial, &path).map_err(|error| error.to_string()));
         if let Err(message) = result {
             let _ = std::fs::remove_file(&partial);
-            return Err(PlotError::Draw { path: path.clone(), message });
+            return Err(PlotError::Draw {
+                path: path.clone(),
+                message,
+            });
         }
         files.push(path);
     }
-    Ok(Drawn { name: name.to_string(), files, title: chart_title(chart) })
+    Ok(Drawn {
+        name: name.to_string(),
+        files,
+        title: chart_title(chart),
+    })
 }
 
 fn prepare_fonts(options: &PlotOptions) -> Result<(), PlotError> {
@@ -411,13 +551,25 @@ const MBYTES: f64 = 1e6;
 type Charts = (Vec<(String, Chart)>, Vec<(String, String)>);
 
 fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
-    let sizes: Option<Vec<SizeRow>> = read_csv(&run_dir.join("sizes.csv"), crate::rundata::SIZE_COLUMNS)?;
-    let sharing: Option<Vec<SharingRow>> = read_csv(&run_dir.join("sharing.csv"), crate::rundata::SHARING_COLUMNS)?;
-    let runs: Option<Vec<StartupRunRow>> = read_csv(&run_dir.join("startup-runs.csv"), crate::rundata::STARTUP_RUN_COLUMNS)?;
-    let summary: Option<Vec<StartupRow>> = read_csv(&run_dir.join("startup.csv"), crate::rundata::STARTUP_COLUMNS)?;
+    let sizes: Option<Vec<SizeRow>> =
+        read_csv(&run_dir.join("sizes.csv"), crate::rundata::SIZE_COLUMNS)?;
+    let sharing: Option<Vec<SharingRow>> = read_csv(
+        &run_dir.join("sharing.csv"),
+        crate::rundata::SHARING_COLUMNS,
+    )?;
+    let runs: Option<Vec<StartupRunRow>> = read_csv(
+        &run_dir.join("startup-runs.csv"),
+        crate::rundata::STARTUP_RUN_COLUMNS,
+    )?;
+    let summary: Option<Vec<StartupRow>> = read_csv(
+        &run_dir.join("startup.csv"),
+        crate::rundata::STARTUP_COLUMNS,
+    )?;
     let mut charts = Vec::new();
     let mut skipped = Vec::new();
-    let no = |name: &str, why: &str, skipped: &mut Vec<(String, String)>| skipped.push((name.to_string(), why.to_string()));
+    let no = |name: &str, why: &str, skipped: &mut Vec<(String, String)>| {
+        skipped.push((name.to_string(), why.to_string()))
+    };
 
     match sizes.as_ref().filter(|rows| !rows.is_empty()) {
         Some(rows) => charts.push((
@@ -427,18 +579,37 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                 value_label: "MB (10^6 bytes)".into(),
                 categories: rows.iter().map(|r| r.image.clone()).collect(),
                 series: vec![
-                    ("uncompressed".into(), rows.iter().map(|r| r.content_bytes as f64 / MBYTES).collect()),
-                    ("gzip -6 (registry)".into(), rows.iter().map(|r| r.gzip_bytes as f64 / MBYTES).collect()),
-                    ("zstd -3".into(), rows.iter().map(|r| r.zstd_bytes as f64 / MBYTES).collect()),
+                    (
+                        "uncompressed".into(),
+                        rows.iter()
+                            .map(|r| r.content_bytes as f64 / MBYTES)
+                            .collect(),
+                    ),
+                    (
+                        "gzip -6 (registry)".into(),
+                        rows.iter().map(|r| r.gzip_bytes as f64 / MBYTES).collect(),
+                    ),
+                    (
+                        "zstd -3".into(),
+                        rows.iter().map(|r| r.zstd_bytes as f64 / MBYTES).collect(),
+                    ),
                 ],
                 stacked: false,
             },
         )),
         None => no("sizes", "no sizes.csv in the run", &mut skipped),
     }
-    let shared: Vec<&SharingRow> = sharing.iter().flatten().filter(|r| r.set == "all" && r.figure == "gzip").collect();
+    let shared: Vec<&SharingRow> = sharing
+        .iter()
+        .flatten()
+        .filter(|r| r.set == "all" && r.figure == "gzip")
+        .collect();
     if shared.is_empty() {
-        no("sharing", "no sharing.csv rows for the set 'all'", &mut skipped);
+        no(
+            "sharing",
+            "no sharing.csv rows for the set 'all'",
+            &mut skipped,
+        );
     } else {
         charts.push((
             "sharing".to_string(),
@@ -447,16 +618,36 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                 value_label: "MB (10^6 bytes), gzip".into(),
                 categories: shared.iter().map(|r| r.image.clone()).collect(),
                 series: vec![
-                    ("owned (no other image has it)".into(), shared.iter().map(|r| r.owned_bytes as f64 / MBYTES).collect()),
-                    ("shared".into(), shared.iter().map(|r| r.shared_bytes as f64 / MBYTES).collect()),
+                    (
+                        "owned (no other image has it)".into(),
+                        shared
+                            .iter()
+                            .map(|r| r.owned_bytes as f64 / MBYTES)
+                            .collect(),
+                    ),
+                    (
+                        "shared".into(),
+                        shared
+                            .iter()
+                            .map(|r| r.shared_bytes as f64 / MBYTES)
+                            .collect(),
+                    ),
                 ],
                 stacked: true,
             },
         ));
     }
-    let runs: Vec<StartupRunRow> = runs.unwrap_or_default().into_iter().filter(|r| r.ok && r.total_ms.is_some()).collect();
+    let runs: Vec<StartupRunRow> = runs
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.ok && r.total_ms.is_some())
+        .collect();
     if runs.is_empty() {
-        no("startup", "no successful runs in startup-runs.csv", &mut skipped);
+        no(
+            "startup",
+            "no successful runs in startup-runs.csv",
+            &mut skipped,
+        );
     }
     let mut apps: Vec<String> = runs.iter().map(|r| r.app.clone()).collect();
     apps.sort();
@@ -469,9 +660,25 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
             }
         }
         let phases: &[(&str, &str, &str)] = &[
-            ("", "total_ms", if app == "console" { "create to exit" } else { "create to first HTTP 200" }),
-            ("-time-to-main", "time_to_main_ms", "process start to Main, as the app reports it"),
-            ("-first-request", "first_request_ms", "one request once ready"),
+            (
+                "",
+                "total_ms",
+                if app == "console" {
+                    "create to exit"
+                } else {
+                    "create to first HTTP 200"
+                },
+            ),
+            (
+                "-time-to-main",
+                "time_to_main_ms",
+                "process start to Main, as the app reports it",
+            ),
+            (
+                "-first-request",
+                "first_request_ms",
+                "one request once ready",
+            ),
         ];
         for (suffix, column, what) in phases {
             let mut categories = Vec::new();
@@ -479,7 +686,11 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
             let mut colours = Vec::new();
             for image in &images {
                 for (index, cache) in ["cold", "warm"].iter().enumerate() {
-                    let values: Vec<f64> = runs.iter().filter(|r| &r.image == image && r.cache == *cache).filter_map(|r| phase_value(r, column)).collect();
+                    let values: Vec<f64> = runs
+                        .iter()
+                        .filter(|r| &r.image == image && r.cache == *cache)
+                        .filter_map(|r| phase_value(r, column))
+                        .collect();
                     if !values.is_empty() {
                         categories.push(format!("{image} ({cache})"));
                         samples.push(values);
@@ -508,16 +719,33 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
     if totals.is_empty() {
         no("startup-phases", "no startup.csv in the run", &mut skipped);
     } else {
-        let median = |image: &str, cache: &str, phase: &str| summary.iter().find(|r| r.image == image && r.cache == cache && r.phase == phase).map(|r| r.median_ms).unwrap_or(0.0);
+        let median = |image: &str, cache: &str, phase: &str| {
+            summary
+                .iter()
+                .find(|r| r.image == image && r.cache == cache && r.phase == phase)
+                .map(|r| r.median_ms)
+                .unwrap_or(0.0)
+        };
         charts.push((
             "startup-phases".to_string(),
             Chart::Bars {
                 title: "Start-up phases (medians)".into(),
                 value_label: "ms".into(),
-                categories: totals.iter().map(|r| format!("{} ({})", r.image, r.cache)).collect(),
+                categories: totals
+                    .iter()
+                    .map(|r| format!("{} ({})", r.image, r.cache))
+                    .collect(),
                 series: ["create", "start_to_ready", "first_request"]
                     .iter()
-                    .map(|phase| (phase.replace('_', " "), totals.iter().map(|r| median(&r.image, &r.cache, phase)).collect()))
+                    .map(|phase| {
+                        (
+                            phase.replace('_', " "),
+                            totals
+                                .iter()
+                                .map(|r| median(&r.image, &r.cache, phase))
+                                .collect(),
+                        )
+                    })
                     .collect(),
                 stacked: true,
             },
@@ -527,12 +755,22 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
         .iter()
         .flatten()
         .filter_map(|size| {
-            let warm = summary.iter().find(|r| r.image == size.image && r.phase == "total" && r.cache == "warm")?;
-            Some((size.image.clone(), size.gzip_bytes as f64 / MBYTES, warm.median_ms))
+            let warm = summary
+                .iter()
+                .find(|r| r.image == size.image && r.phase == "total" && r.cache == "warm")?;
+            Some((
+                size.image.clone(),
+                size.gzip_bytes as f64 / MBYTES,
+                warm.median_ms,
+            ))
         })
         .collect();
     if points.is_empty() {
-        no("size-vs-startup", "no image has both a size and a warm start-up", &mut skipped);
+        no(
+            "size-vs-startup",
+            "no image has both a size and a warm start-up",
+            &mut skipped,
+        );
     } else {
         charts.push((
             "size-vs-startup".to_string(),
@@ -556,19 +794,32 @@ fn phase_value(run: &StartupRunRow, column: &str) -> Option<f64> {
 }
 
 /// Draws every plot the run directory's files allow into `out_dir`.
-pub fn plot_run(run_dir: &Path, out_dir: &Path, options: &PlotOptions) -> Result<PlotOutcome, PlotError> {
+pub fn plot_run(
+    run_dir: &Path,
+    out_dir: &Path,
+    options: &PlotOptions,
+) -> Result<PlotOutcome, PlotError> {
     let (charts, skipped) = run_charts(run_dir)?;
     prepare_fonts(options)?;
-    let mut outcome = PlotOutcome { drawn: Vec::new(), skipped };
+    let mut outcome = PlotOutcome {
+        drawn: Vec::new(),
+        skipped,
+    };
     for (name, chart) in &charts {
-        outcome.drawn.push(write_chart(chart, name, out_dir, &options.formats)?);
+        outcome
+            .drawn
+            .push(write_chart(chart, name, out_dir, &options.formats)?);
     }
     Ok(outcome)
 }
 
 /// Trend plots from a history CSV (`run_id,image,metric,value`, as `compare --history`
 /// writes it): one plot per metric, one line per image over the runs in run-id order.
-pub fn plot_trend(history_csv: &Path, out_dir: &Path, options: &PlotOptions) -> Result<PlotOutcome, PlotError> {
+pub fn plot_trend(
+    history_csv: &Path,
+    out_dir: &Path,
+    options: &PlotOptions,
+) -> Result<PlotOutcome, PlotError> {
     #[derive(serde::Deserialize)]
     struct Row {
         run_id: String,
@@ -576,10 +827,11 @@ pub fn plot_trend(history_csv: &Path, out_dir: &Path, options: &PlotOptions) -> 
         metric: String,
         value: f64,
     }
-    let rows: Vec<Row> = read_csv(history_csv, &["run_id", "image", "metric", "value"])?.ok_or_else(|| RunDataError::Io {
-        path: history_csv.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such history file"),
-    })?;
+    let rows: Vec<Row> = read_csv(history_csv, &["run_id", "image", "metric", "value"])?
+        .ok_or_else(|| RunDataError::Io {
+            path: history_csv.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such history file"),
+        })?;
     prepare_fonts(options)?;
     let mut runs: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();
     runs.sort();
@@ -589,7 +841,11 @@ pub fn plot_trend(history_csv: &Path, out_dir: &Path, options: &PlotOptions) -> 
     metrics.dedup();
     let mut outcome = PlotOutcome::default();
     for metric in metrics {
-        let mut images: Vec<&str> = rows.iter().filter(|r| r.metric == metric).map(|r| r.image.as_str()).collect();
+        let mut images: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.metric == metric)
+            .map(|r| r.image.as_str())
+            .collect();
         images.sort();
         images.dedup();
         let bytes = metric.ends_with("_bytes");
@@ -598,22 +854,35 @@ pub fn plot_trend(history_csv: &Path, out_dir: &Path, options: &PlotOptions) -> 
             .map(|image| {
                 let values = runs
                     .iter()
-                    .map(|run| rows.iter().find(|r| r.run_id == *run && r.image == *image && r.metric == metric).map(|r| if bytes { r.value / MBYTES } else { r.value }))
+                    .map(|run| {
+                        rows.iter()
+                            .find(|r| r.run_id == *run && r.image == *image && r.metric == metric)
+                            .map(|r| if bytes { r.value / MBYTES } else { r.value })
+                    })
                     .collect();
                 (image.to_string(), values)
             })
             .collect();
         let chart = Chart::Lines {
             title: format!("Trend: {metric}"),
-            y_label: if bytes { "MB (10^6 bytes)".into() } else { "ms".into() },
+            y_label: if bytes {
+                "MB (10^6 bytes)".into()
+            } else {
+                "ms".into()
+            },
             x_labels: runs.iter().map(|r| r.to_string()).collect(),
             series,
         };
         let name = format!("trend-{}", metric.replace('_', "-"));
-        outcome.drawn.push(write_chart(&chart, &name, out_dir, &options.formats)?);
+        outcome
+            .drawn
+            .push(write_chart(&chart, &name, out_dir, &options.formats)?);
     }
     if outcome.drawn.is_empty() {
-        outcome.skipped.push(("trend".into(), format!("{} has no rows", history_csv.display())));
+        outcome.skipped.push((
+            "trend".into(),
+            format!("{} has no rows", history_csv.display()),
+        ));
     }
     Ok(outcome)
 }

@@ -20,19 +20,37 @@ pub struct HttpResponse {
 
 /// Sends one `GET path` to `127.0.0.1:port` and reads the whole response.
 pub async fn get(port: u16, path: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
-    request(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), path, &[], timeout).await
+    request(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        path,
+        &[],
+        timeout,
+    )
+    .await
 }
 
 /// Sends one `GET path` with extra headers to a loopback address and reads the whole
 /// response. Any other address is refused.
-pub async fn request(address: SocketAddr, path: &str, headers: &[(&str, &str)], timeout: Duration) -> std::io::Result<HttpResponse> {
+pub async fn request(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> std::io::Result<HttpResponse> {
     if !address.ip().is_loopback() {
-        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, format!("{address} is not a loopback address")));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{address} is not a loopback address"),
+        ));
     }
-    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let exchange = async {
         let mut stream = TcpStream::connect(address).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Connection: close\r\n\r\n");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Connection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut raw = Vec::new();
         stream.take(1 << 20).read_to_end(&mut raw).await?;
@@ -48,19 +66,33 @@ fn parse_response(raw: &[u8]) -> std::io::Result<HttpResponse> {
     let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response");
     let status_line = text.lines().next().ok_or_else(invalid)?;
     let mut parts = status_line.split_whitespace();
-    if !parts.next().is_some_and(|version| version.starts_with("HTTP/1.")) {
+    if !parts
+        .next()
+        .is_some_and(|version| version.starts_with("HTTP/1."))
+    {
         return Err(invalid());
     }
-    let status = parts.next().and_then(|code| code.parse().ok()).ok_or_else(invalid)?;
+    let status = parts
+        .next()
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(invalid)?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     Ok(HttpResponse { status, body })
 }
 
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size_line, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or(0);
         if size == 0 || rest.len() < size {
             break;
         }
@@ -72,7 +104,12 @@ fn dechunk(mut body: &str) -> String {
 
 /// Polls `GET path` until it answers 200 or `timeout` passes; returns the answer and the
 /// time it took.
-pub async fn wait_for_ok(port: u16, path: &str, timeout: Duration, interval: Duration) -> Option<(HttpResponse, Duration)> {
+pub async fn wait_for_ok(
+    port: u16,
+    path: &str,
+    timeout: Duration,
+    interval: Duration,
+) -> Option<(HttpResponse, Duration)> {
     let started = Instant::now();
     while started.elapsed() < timeout {
         if let Ok(response) = get(port, path, Duration::from_secs(2)).await {
@@ -99,26 +136,53 @@ mod tests {
     #[test]
     fn parses_plain_and_chunked_responses() {
         let plain = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]").unwrap();
-        assert_eq!(plain, HttpResponse { status: 200, body: "[]".into() });
+        assert_eq!(
+            plain,
+            HttpResponse {
+                status: 200,
+                body: "[]".into()
+            }
+        );
         let chunked = parse_response(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
-        assert_eq!(chunked, HttpResponse { status: 404, body: "abcde".into() });
+        assert_eq!(
+            chunked,
+            HttpResponse {
+                status: 404,
+                body: "abcde".into()
+            }
+        );
         assert!(parse_response(b"SSH-2.0-x\r\n").is_err());
     }
 
     #[tokio::test]
     async fn probes_a_real_loopback_server() {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
-            for answer in ["HTTP/1.1 503 Busy\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n{\"ok\":true}"] {
+            for answer in [
+                "HTTP/1.1 503 Busy\r\n\r\n",
+                "HTTP/1.1 200 OK\r\n\r\n{\"ok\":true}",
+            ] {
                 let (mut socket, _) = listener.accept().await.unwrap();
                 let mut buffer = [0u8; 1024];
                 let _ = socket.read(&mut buffer).await;
                 socket.write_all(answer.as_bytes()).await.unwrap();
             }
         });
-        let (response, _) = wait_for_ok(port, "/", Duration::from_secs(5), Duration::from_millis(10)).await.unwrap();
+        let (response, _) =
+            wait_for_ok(port, "/", Duration::from_secs(5), Duration::from_millis(10))
+                .await
+                .unwrap();
         assert_eq!(response.body, "{\"ok\":true}");
-        assert!(wait_for_ok(free_port().unwrap(), "/", Duration::from_millis(100), Duration::from_millis(10)).await.is_none());
+        assert!(wait_for_ok(
+            free_port().unwrap(),
+            "/",
+            Duration::from_millis(100),
+            Duration::from_millis(10)
+        )
+        .await
+        .is_none());
     }
 }

@@ -140,7 +140,8 @@ impl Image<'_> {
                 rva >= start && u64::from(rva) + size as u64 <= u64::from(start) + u64::from(length)
             })
             .ok_or_else(out)?;
-        let offset = u64::from(section.pointer_to_raw_data) + u64::from(rva - section.virtual_address);
+        let offset =
+            u64::from(section.pointer_to_raw_data) + u64::from(rva - section.virtual_address);
         let end = offset.checked_add(size as u64).ok_or_else(out)?;
         if end > self.bytes.len() as u64 {
             return Err(out());
@@ -163,7 +164,8 @@ struct Header {
 
 fn read_header(image: &Image<'_>, rva: u32) -> Result<Header, ReadyToRunError> {
     let fixed = image.slice("ReadyToRun header", rva, 16)?;
-    let word = |at: usize| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]);
+    let word =
+        |at: usize| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]);
     let signature = word(0);
     if signature != READYTORUN_SIGNATURE {
         return Err(ReadyToRunError::BadSignature(signature));
@@ -176,11 +178,18 @@ fn read_header(image: &Image<'_>, rva: u32) -> Result<Header, ReadyToRunError> {
     let sections = table
         .chunks_exact(12)
         .map(|entry| {
-            let field = |at: usize| u32::from_le_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]]);
+            let field = |at: usize| {
+                u32::from_le_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]])
+            };
             (field(0), field(4), field(8))
         })
         .collect();
-    Ok(Header { major, minor, flags, sections })
+    Ok(Header {
+        major,
+        minor,
+        flags,
+        sections,
+    })
 }
 
 /// Classifies the bytes of a file.
@@ -191,7 +200,12 @@ pub fn classify(bytes: &[u8]) -> Result<AssemblyKind, ReadyToRunError> {
     let pe = PE::parse(bytes).map_err(|error| ReadyToRunError::Malformed(error.to_string()))?;
     let image = Image { bytes, pe };
     // A composite image exports its header; check that first, as it may also carry a CLI header.
-    if let Some(export) = image.pe.exports.iter().find(|export| export.name == Some("RTR_HEADER")) {
+    if let Some(export) = image
+        .pe
+        .exports
+        .iter()
+        .find(|export| export.name == Some("RTR_HEADER"))
+    {
         let header = read_header(&image, export.rva as u32)?;
         // Each ComponentAssemblies entry: CorHeader (RVA, size) and ReadyToRunHeader (RVA, size).
         let component_count = header
@@ -200,9 +214,18 @@ pub fn classify(bytes: &[u8]) -> Result<AssemblyKind, ReadyToRunError> {
             .find(|(kind, _, _)| *kind == SECTION_COMPONENT_ASSEMBLIES)
             .map(|(_, _, size)| size / 16)
             .unwrap_or(0);
-        return Ok(AssemblyKind::CompositeImage { major: header.major, minor: header.minor, flags: header.flags, component_count });
+        return Ok(AssemblyKind::CompositeImage {
+            major: header.major,
+            minor: header.minor,
+            flags: header.flags,
+            component_count,
+        });
     }
-    let cli = image.pe.header.optional_header.and_then(|optional| optional.data_directories.get_clr_runtime_header().cloned());
+    let cli = image
+        .pe
+        .header
+        .optional_header
+        .and_then(|optional| optional.data_directories.get_clr_runtime_header().cloned());
     if let Some(cli) = cli.filter(|directory| directory.virtual_address != 0) {
         // ManagedNativeHeader: offset 64 of the CLI header (RVA, size).
         let native_rva = image.u32_at("CLI header", cli.virtual_address + 64)?;
@@ -225,17 +248,32 @@ pub fn classify(bytes: &[u8]) -> Result<AssemblyKind, ReadyToRunError> {
                 })
                 .transpose()?
                 .unwrap_or_default();
-            return Ok(AssemblyKind::CompositeComponent { major: header.major, minor: header.minor, flags: header.flags, owner_composite: owner });
+            return Ok(AssemblyKind::CompositeComponent {
+                major: header.major,
+                minor: header.minor,
+                flags: header.flags,
+                owner_composite: owner,
+            });
         }
-        return Ok(AssemblyKind::ReadyToRun { major: header.major, minor: header.minor, flags: header.flags });
+        return Ok(AssemblyKind::ReadyToRun {
+            major: header.major,
+            minor: header.minor,
+            flags: header.flags,
+        });
     }
     Ok(AssemblyKind::NativePortableExecutable)
 }
 
 /// Classifies a file on disk; errors name the file.
 pub fn classify_path(path: &Path) -> Result<AssemblyKind, ReadyToRunError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadyToRunError::Read { path: path.to_path_buf(), source })?;
-    classify(&bytes).map_err(|source| ReadyToRunError::InFile { path: path.to_path_buf(), source: Box::new(source) })
+    let bytes = std::fs::read(path).map_err(|source| ReadyToRunError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    classify(&bytes).map_err(|source| ReadyToRunError::InFile {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
 }
 
 #[cfg(test)]
@@ -244,7 +282,10 @@ mod tests {
 
     #[test]
     fn non_pe_and_truncated_files_never_panic() {
-        assert_eq!(classify(b"\x7fELF....").unwrap(), AssemblyKind::NotPortableExecutable);
+        assert_eq!(
+            classify(b"\x7fELF....").unwrap(),
+            AssemblyKind::NotPortableExecutable
+        );
         assert_eq!(classify(b"").unwrap(), AssemblyKind::NotPortableExecutable);
         assert!(classify(b"MZ\0\0").is_err());
         let mut header = vec![0u8; 256];
@@ -262,8 +303,14 @@ mod tests {
             .find(|path| path.is_file())
             .expect("System.Private.CoreLib.dll in the installed runtime");
         let bytes = std::fs::read(&corelib).unwrap();
-        assert!(matches!(classify(&bytes).unwrap(), AssemblyKind::ReadyToRun { .. }));
-        for length in (0..bytes.len()).step_by(bytes.len() / 97 + 1).chain([1, 63, 64, 511, 4095]) {
+        assert!(matches!(
+            classify(&bytes).unwrap(),
+            AssemblyKind::ReadyToRun { .. }
+        ));
+        for length in (0..bytes.len())
+            .step_by(bytes.len() / 97 + 1)
+            .chain([1, 63, 64, 511, 4095])
+        {
             let _ = classify(&bytes[..length.min(bytes.len())]);
         }
         let error = classify_path(Path::new("/no/such.dll")).unwrap_err();

@@ -72,7 +72,9 @@ fn globalization(image: &PlannedImage) -> bool {
 /// self-contained app.
 fn publish_type(image: &PlannedImage) -> String {
     match &image.content {
-        Content::App { publish, composite, .. } => {
+        Content::App {
+            publish, composite, ..
+        } => {
             let composite = if *composite { ", composite" } else { "" };
             format!("{}{composite}", publish.profile)
         }
@@ -81,13 +83,21 @@ fn publish_type(image: &PlannedImage) -> String {
 }
 
 fn app_images(data: &RunData) -> Vec<&PlannedImage> {
-    data.plan.images.iter().filter(|image| matches!(image.content, Content::App { .. })).collect()
+    data.plan
+        .images
+        .iter()
+        .filter(|image| matches!(image.content, Content::App { .. }))
+        .collect()
 }
 
 /// The baseline image of an app: the app's image in the scenario's first variant that has it.
 fn baseline_of<'a>(data: &'a RunData, app_role: &str) -> Option<&'a PlannedImage> {
     data.plan.scenario.variants.iter().find_map(|variant| {
-        data.plan.images.iter().find(|image| image.role == app_role && image.variants.contains(variant) && matches!(image.content, Content::App { .. }))
+        data.plan.images.iter().find(|image| {
+            image.role == app_role
+                && image.variants.contains(variant)
+                && matches!(image.content, Content::App { .. })
+        })
     })
 }
 
@@ -113,12 +123,32 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
         scenario.variants.len()
     );
     let machine = &info.machine;
-    let _ = write!(about, " Machine: {}, {} cores, {:.1} GiB, kernel {}.", machine.cpu, machine.cores, machine.memory_bytes as f64 / 1024f64.powi(3), machine.kernel);
+    let _ = write!(
+        about,
+        " Machine: {}, {} cores, {:.1} GiB, kernel {}.",
+        machine.cpu,
+        machine.cores,
+        machine.memory_bytes as f64 / 1024f64.powi(3),
+        machine.kernel
+    );
     if let Some(engine) = &info.engine {
-        let _ = write!(about, " Engine: {} (API {}, {}).", engine.version, engine.negotiated_api_version, engine.storage_driver);
+        let _ = write!(
+            about,
+            " Engine: {} (API {}, {}).",
+            engine.version, engine.negotiated_api_version, engine.storage_driver
+        );
     }
     if let Some(git) = &info.git {
-        let _ = write!(about, " Project commit {}{}.", &git.commit[..git.commit.len().min(12)], if git.dirty { " (with local changes)" } else { "" });
+        let _ = write!(
+            about,
+            " Project commit {}{}.",
+            &git.commit[..git.commit.len().min(12)],
+            if git.dirty {
+                " (with local changes)"
+            } else {
+                ""
+            }
+        );
     }
     sections.push(Section::Text(about));
 
@@ -140,16 +170,38 @@ fn size_tables(data: &RunData) -> Vec<Section> {
     let mut kind_rows = Vec::new();
     let mut deployment_rows = Vec::new();
     for image in &apps {
-        let Some(size) = data.size_row(&image.id) else { continue };
+        let Some(size) = data.size_row(&image.id) else {
+            continue;
+        };
         let ratio = baseline_of(data, &image.role)
             .and_then(|baseline| data.size_row(&baseline.id))
             .map(|baseline| format!("{:.2}", size.gzip_bytes as f64 / baseline.gzip_bytes as f64))
             .unwrap_or_default();
-        let base = if is_distroless(data.plan.base_of(image)) { format!("{} (distroless)", parent_name(image)) } else { parent_name(image) };
-        kind_rows.push(vec![image.id.clone(), base, mb(size.content_bytes), mb(size.gzip_bytes), mb(size.zstd_bytes), ratio]);
+        let base = if is_distroless(data.plan.base_of(image)) {
+            format!("{} (distroless)", parent_name(image))
+        } else {
+            parent_name(image)
+        };
+        kind_rows.push(vec![
+            image.id.clone(),
+            base,
+            mb(size.content_bytes),
+            mb(size.gzip_bytes),
+            mb(size.zstd_bytes),
+            ratio,
+        ]);
         let yes_no = |flag: bool| if flag { "yes" } else { "no" }.to_string();
-        let build = data.builds.iter().find(|b| b.id == image.id).map(|b| format!("{:.1}", b.seconds)).unwrap_or_default();
-        let start = |cache: &str| data.startup_row(&image.id, cache, "total").map(|r| format!("{:.0}", r.median_ms)).unwrap_or_default();
+        let build = data
+            .builds
+            .iter()
+            .find(|b| b.id == image.id)
+            .map(|b| format!("{:.1}", b.seconds))
+            .unwrap_or_default();
+        let start = |cache: &str| {
+            data.startup_row(&image.id, cache, "total")
+                .map(|r| format!("{:.0}", r.median_ms))
+                .unwrap_or_default()
+        };
         deployment_rows.push(vec![
             image.id.clone(),
             publish_type(image),
@@ -179,7 +231,14 @@ fn size_tables(data: &RunData) -> Vec<Section> {
         .sharing
         .iter()
         .filter(|row| row.set == "all" && row.figure == "content")
-        .map(|row| vec![row.image.clone(), mb(row.total_bytes), format!("{:.2}", row.owned_bytes as f64 / MB), mb(row.shared_bytes)])
+        .map(|row| {
+            vec![
+                row.image.clone(),
+                mb(row.total_bytes),
+                format!("{:.2}", row.owned_bytes as f64 / MB),
+                mb(row.shared_bytes),
+            ]
+        })
         .collect();
     if !owned.is_empty() {
         sections.push(Section::Table(Table {
@@ -191,7 +250,11 @@ fn size_tables(data: &RunData) -> Vec<Section> {
     }
     let mut sets = Vec::new();
     for variant in &data.plan.scenario.variants {
-        let rows: Vec<_> = data.sharing.iter().filter(|row| &row.set == variant).collect();
+        let rows: Vec<_> = data
+            .sharing
+            .iter()
+            .filter(|row| &row.set == variant)
+            .collect();
         let content = rows.iter().find(|row| row.figure == "content");
         let gzip = rows.iter().find(|row| row.figure == "gzip");
         if let (Some(content), Some(gzip)) = (content, gzip) {
@@ -219,21 +282,41 @@ fn size_tables(data: &RunData) -> Vec<Section> {
 fn startup_table(data: &RunData) -> Table {
     let mut rows = Vec::new();
     for row in data.startup.iter().filter(|row| row.phase == "total") {
-        let first = data.startup_row(&row.image, &row.cache, "first_request").map(|r| format!("{:.1}", r.median_ms)).unwrap_or_default();
-        let main = data.startup_row(&row.image, &row.cache, "time_to_main").map(|r| format!("{:.0}", r.median_ms)).unwrap_or_default();
+        let first = data
+            .startup_row(&row.image, &row.cache, "first_request")
+            .map(|r| format!("{:.1}", r.median_ms))
+            .unwrap_or_default();
+        let main = data
+            .startup_row(&row.image, &row.cache, "time_to_main")
+            .map(|r| format!("{:.0}", r.median_ms))
+            .unwrap_or_default();
         let relative = if row.image == row.baseline {
             "baseline".to_string()
         } else if row.times_faster.is_finite() {
-            format!("{:.2} ± {:.2} times faster", row.times_faster, row.times_faster_error)
+            format!(
+                "{:.2} ± {:.2} times faster",
+                row.times_faster, row.times_faster_error
+            )
         } else {
             String::new()
         };
         rows.push(vec![
             row.image.clone(),
             row.cache.clone(),
-            format!("{}{}", row.runs, if row.failures > 0 { format!(" ({} failed)", row.failures) } else { String::new() }),
+            format!(
+                "{}{}",
+                row.runs,
+                if row.failures > 0 {
+                    format!(" ({} failed)", row.failures)
+                } else {
+                    String::new()
+                }
+            ),
             format!("{:.1}", row.median_ms),
-            format!("{:.1} ({:.1} – {:.1})", row.mean_ms, row.ci95_low_ms, row.ci95_high_ms),
+            format!(
+                "{:.1} ({:.1} – {:.1})",
+                row.mean_ms, row.ci95_low_ms, row.ci95_high_ms
+            ),
             format!("{:.1}", row.stddev_ms),
             format!("{:.1}", row.p95_ms),
             main,
@@ -279,10 +362,30 @@ pub fn markdown(data: &RunData, sections: &[Section]) -> String {
             }
             Section::Table(table) => {
                 let _ = writeln!(out, "## {}\n\n{}\n", table.title, table.note);
-                let _ = writeln!(out, "| {} |", table.headers.iter().map(|h| markdown_cell(h)).collect::<Vec<_>>().join(" | "));
-                let _ = writeln!(out, "|{}", table.headers.iter().map(|_| "---|").collect::<String>());
+                let _ = writeln!(
+                    out,
+                    "| {} |",
+                    table
+                        .headers
+                        .iter()
+                        .map(|h| markdown_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
+                let _ = writeln!(
+                    out,
+                    "|{}",
+                    table.headers.iter().map(|_| "---|").collect::<String>()
+                );
                 for row in &table.rows {
-                    let _ = writeln!(out, "| {} |", row.iter().map(|c| markdown_cell(c)).collect::<Vec<_>>().join(" | "));
+                    let _ = writeln!(
+                        out,
+                        "| {} |",
+                        row.iter()
+                            .map(|c| markdown_cell(c))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
                 }
                 out.push('\n');
             }
@@ -293,7 +396,10 @@ pub fn markdown(data: &RunData, sections: &[Section]) -> String {
 
 /// Escapes text for HTML.
 pub fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1200px;color:#222}\
@@ -329,15 +435,25 @@ pub fn html(data: &RunData, sections: &[Section], report_dir: &Path) -> String {
                     .filter(|svg| !svg.is_empty());
                 match inline {
                     Some(svg) => {
-                        let _ = writeln!(out, "<figure>\n{svg}\n<figcaption>{}</figcaption>\n</figure>", escape_html(&plot.title));
+                        let _ = writeln!(
+                            out,
+                            "<figure>\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
+                            escape_html(&plot.title)
+                        );
                     }
                     None => {
-                        let _ = writeln!(out, "<p>(plot {} not found)</p>", escape_html(&plot.path));
+                        let _ =
+                            writeln!(out, "<p>(plot {} not found)</p>", escape_html(&plot.path));
                     }
                 }
             }
             Section::Table(table) => {
-                let _ = writeln!(out, "<h2>{}</h2>\n<p class=\"note\">{}</p>\n<table>\n<thead><tr>", escape_html(&table.title), escape_html(&table.note));
+                let _ = writeln!(
+                    out,
+                    "<h2>{}</h2>\n<p class=\"note\">{}</p>\n<table>\n<thead><tr>",
+                    escape_html(&table.title),
+                    escape_html(&table.note)
+                );
                 for header in &table.headers {
                     let _ = write!(out, "<th>{}</th>", escape_html(header));
                 }
@@ -363,6 +479,9 @@ pub fn write(data: &RunData, plots: &[PlotRef]) -> std::io::Result<Vec<std::path
     let md_path = data.directory.join("report.md");
     let html_path = data.directory.join("report.html");
     crate::results::write_atomically(&md_path, markdown(data, &sections).as_bytes())?;
-    crate::results::write_atomically(&html_path, html(data, &sections, &data.directory).as_bytes())?;
+    crate::results::write_atomically(
+        &html_path,
+        html(data, &sections, &data.directory).as_bytes(),
+    )?;
     Ok(vec![md_path, html_path])
 }

@@ -18,7 +18,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })();
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temporary);
-        return Err(std::io::Error::new(error.kind(), format!("writing {}: {error}", path.display())));
+        return Err(std::io::Error::new(
+            error.kind(),
+            format!("writing {}: {error}", path.display()),
+        ));
     }
     std::fs::rename(&temporary, path).map_err(|error| {
         let _ = std::fs::remove_file(&temporary);
@@ -28,7 +31,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The temporary name [`write_atomically`] writes `path` under: `.<name>.partial` beside it.
 pub fn partial_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.partial"))
 }
 
@@ -46,14 +52,22 @@ pub fn append_whole(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Sets one top-level key of the run's `summary.json` (each measurement step owns a key).
-pub fn update_summary(directory: &Path, key: &str, value: serde_json::Value) -> std::io::Result<()> {
+pub fn update_summary(
+    directory: &Path,
+    key: &str,
+    value: serde_json::Value,
+) -> std::io::Result<()> {
     let path = directory.join("summary.json");
     let mut summary = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).unwrap_or_default(),
+        Ok(bytes) => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
+            .unwrap_or_default(),
         Err(_) => serde_json::Map::new(),
     };
     summary.insert(key.to_string(), value);
-    write_atomically(&path, &serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?)
+    write_atomically(
+        &path,
+        &serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?,
+    )
 }
 
 /// Name of the lock file in a scenario's results directory.
@@ -95,20 +109,39 @@ pub struct ResultsLock {
 /// that message.
 pub fn lock(directory: &Path, what: &str) -> Result<ResultsLock, LockError> {
     let path = directory.join(LOCK_FILE);
-    let io = |source| LockError::Io { path: path.clone(), source };
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(directory).map_err(io)?;
-    let mut file = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
-            let holder = if holder.is_empty() { "process unknown".to_string() } else { holder };
+            let holder = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let holder = if holder.is_empty() {
+                "process unknown".to_string()
+            } else {
+                holder
+            };
             return Err(LockError::Held { path, holder });
         }
         Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
     }
     let note = format!("pid {}: {what}\n", std::process::id());
-    let written = file.set_len(0).and_then(|()| file.write_all(note.as_bytes())).and_then(|()| file.flush());
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.write_all(note.as_bytes()))
+        .and_then(|()| file.flush());
     written.map_err(io)?;
     Ok(ResultsLock { _file: file, path })
 }
@@ -123,8 +156,17 @@ mod tests {
         let first = lock(directory.path(), "r2r run --scenario quick").unwrap();
         let error = lock(directory.path(), "r2r run --scenario quick").unwrap_err();
         let message = error.to_string();
-        assert!(message.contains(&format!("pid {}: r2r run --scenario quick", std::process::id())), "{message}");
-        assert!(message.contains(".lock is locked by another r2r"), "{message}");
+        assert!(
+            message.contains(&format!(
+                "pid {}: r2r run --scenario quick",
+                std::process::id()
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains(".lock is locked by another r2r"),
+            "{message}"
+        );
         drop(first);
         lock(directory.path(), "again").unwrap();
     }
@@ -149,7 +191,11 @@ mod tests {
     fn appends_add_whole_rows() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("runs.csv");
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
         append_whole(&mut file, b"h\n").unwrap();
         append_whole(&mut file, b"1\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"h\n1\n");

@@ -195,11 +195,19 @@ pub enum RunDataError {
 }
 
 /// Reads a CSV file of typed rows; `Ok(None)` when the file does not exist.
-pub fn read_csv<T: DeserializeOwned>(path: &Path, required: &[&str]) -> Result<Option<Vec<T>>, RunDataError> {
+pub fn read_csv<T: DeserializeOwned>(
+    path: &Path,
+    required: &[&str],
+) -> Result<Option<Vec<T>>, RunDataError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(RunDataError::Io { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(RunDataError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     };
     let csv_error = |error: csv::Error| RunDataError::Csv {
         path: path.to_path_buf(),
@@ -211,12 +219,20 @@ pub fn read_csv<T: DeserializeOwned>(path: &Path, required: &[&str]) -> Result<O
     };
     let mut reader = csv::Reader::from_reader(file);
     let headers = reader.headers().map_err(csv_error)?.clone();
-    let missing: Vec<&str> = required.iter().copied().filter(|column| !headers.iter().any(|h| h == *column)).collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|column| !headers.iter().any(|h| h == *column))
+        .collect();
     if !missing.is_empty() {
         return Err(RunDataError::Csv {
             path: path.to_path_buf(),
             line: Some(1),
-            message: format!("missing column(s) {}; the header has: {}", missing.join(", "), headers.iter().collect::<Vec<_>>().join(", ")),
+            message: format!(
+                "missing column(s) {}; the header has: {}",
+                missing.join(", "),
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ),
         });
     }
     let mut rows = Vec::new();
@@ -228,29 +244,68 @@ pub fn read_csv<T: DeserializeOwned>(path: &Path, required: &[&str]) -> Result<O
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, RunDataError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| RunDataError::Json { path: path.to_path_buf(), message: error.to_string() }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| RunDataError::Json {
+                path: path.to_path_buf(),
+                message: error.to_string(),
+            }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(RunDataError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(RunDataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 /// Columns of `sizes.csv` that readers need.
-pub const SIZE_COLUMNS: &[&str] = &["image", "variants", "role", "content_bytes", "gzip_bytes", "zstd_bytes"];
+pub const SIZE_COLUMNS: &[&str] = &[
+    "image",
+    "variants",
+    "role",
+    "content_bytes",
+    "gzip_bytes",
+    "zstd_bytes",
+];
 /// Columns of `sharing.csv` that readers need.
-pub const SHARING_COLUMNS: &[&str] = &["set", "figure", "image", "total_bytes", "owned_bytes", "shared_bytes"];
+pub const SHARING_COLUMNS: &[&str] = &[
+    "set",
+    "figure",
+    "image",
+    "total_bytes",
+    "owned_bytes",
+    "shared_bytes",
+];
 /// Columns of `startup.csv` that readers need.
-pub const STARTUP_COLUMNS: &[&str] = &["image", "app", "cache", "phase", "runs", "median_ms", "mean_ms", "ci95_low_ms", "ci95_high_ms", "times_faster"];
+pub const STARTUP_COLUMNS: &[&str] = &[
+    "image",
+    "app",
+    "cache",
+    "phase",
+    "runs",
+    "median_ms",
+    "mean_ms",
+    "ci95_low_ms",
+    "ci95_high_ms",
+    "times_faster",
+];
 /// Columns of `startup-runs.csv` that readers need.
 pub const STARTUP_RUN_COLUMNS: &[&str] = &["image", "app", "cache", "run", "ok", "total_ms"];
 
 impl RunData {
     /// Reads a run directory. `expected_scenario` refuses a run of another scenario.
-    pub fn load(directory: &Path, expected_scenario: Option<&str>) -> Result<RunData, RunDataError> {
+    pub fn load(
+        directory: &Path,
+        expected_scenario: Option<&str>,
+    ) -> Result<RunData, RunDataError> {
         let info = runinfo::load(directory, expected_scenario)?;
         let plan_path = directory.join("plan.json");
         let plan: Plan = read_json(&plan_path)?.ok_or_else(|| RunDataError::Io {
             path: plan_path.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "missing: every run writes plan.json first"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "missing: every run writes plan.json first",
+            ),
         })?;
         Ok(RunData {
             directory: directory.to_path_buf(),
@@ -258,7 +313,8 @@ impl RunData {
             sizes: read_csv(&directory.join("sizes.csv"), SIZE_COLUMNS)?.unwrap_or_default(),
             sharing: read_csv(&directory.join("sharing.csv"), SHARING_COLUMNS)?.unwrap_or_default(),
             startup: read_csv(&directory.join("startup.csv"), STARTUP_COLUMNS)?.unwrap_or_default(),
-            startup_runs: read_csv(&directory.join("startup-runs.csv"), STARTUP_RUN_COLUMNS)?.unwrap_or_default(),
+            startup_runs: read_csv(&directory.join("startup-runs.csv"), STARTUP_RUN_COLUMNS)?
+                .unwrap_or_default(),
             info,
             plan,
         })
@@ -266,7 +322,9 @@ impl RunData {
 
     /// The startup summary row of an image, cache mode and phase.
     pub fn startup_row(&self, image: &str, cache: &str, phase: &str) -> Option<&StartupRow> {
-        self.startup.iter().find(|row| row.image == image && row.cache == cache && row.phase == phase)
+        self.startup
+            .iter()
+            .find(|row| row.image == image && row.cache == cache && row.phase == phase)
     }
 
     /// The size row of an image.

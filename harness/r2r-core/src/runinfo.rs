@@ -141,12 +141,22 @@ impl Machine {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let cpu = read("/proc/cpuinfo")
             .lines()
-            .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .find_map(|line| {
+                line.strip_prefix("model name")
+                    .and_then(|rest| rest.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
             .unwrap_or_default();
         let memory_bytes = read("/proc/meminfo")
             .lines()
             .find_map(|line| line.strip_prefix("MemTotal:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .map(|kib| kib * 1024)
             .unwrap_or(0);
         let os = read("/etc/os-release")
@@ -156,7 +166,9 @@ impl Machine {
             .unwrap_or_default();
         Machine {
             cpu,
-            cores: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            cores: std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1),
             memory_bytes,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
             os,
@@ -167,7 +179,12 @@ impl Machine {
 impl GitState {
     /// The git state of `root`, or `None` when it is not a checkout or git is missing.
     pub fn of(root: &Path) -> Option<GitState> {
-        let output = Command::new("git").arg("-C").arg(root).args(["rev-parse", "HEAD"]).output().ok()?;
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .ok()?;
         if !output.status.success() {
             return None;
         }
@@ -186,25 +203,41 @@ impl GitState {
 /// The host SDK's version (`dotnet --version`), when `dotnet` is on PATH.
 pub fn sdk_version() -> Option<String> {
     let output = Command::new("dotnet").arg("--version").output().ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 impl RunInfo {
     /// Records a step's end.
     pub fn step(&mut self, name: &str, status: &str, seconds: f64, detail: Option<String>) {
-        self.steps.insert(name.to_string(), StepState { status: status.to_string(), seconds, detail });
+        self.steps.insert(
+            name.to_string(),
+            StepState {
+                status: status.to_string(),
+                seconds,
+                detail,
+            },
+        );
     }
 
     /// Whether a step finished (with or without failures), so that a resumed run skips it.
     pub fn finished(&self, name: &str) -> bool {
-        self.steps.get(name).is_some_and(|step| step.status == "ok" || step.status == "failed")
+        self.steps
+            .get(name)
+            .is_some_and(|step| step.status == "ok" || step.status == "failed")
     }
 
     /// Writes `run.json` into `directory` (whole, atomically).
     pub fn save(&self, directory: &Path) -> Result<(), RunInfoError> {
         let path = directory.join(FILE);
-        let bytes = serde_json::to_vec_pretty(self).map_err(|error| RunInfoError::Invalid { path: path.clone(), message: error.to_string() })?;
-        crate::results::write_atomically(&path, &bytes).map_err(|source| RunInfoError::Io { path, source })
+        let bytes = serde_json::to_vec_pretty(self).map_err(|error| RunInfoError::Invalid {
+            path: path.clone(),
+            message: error.to_string(),
+        })?;
+        crate::results::write_atomically(&path, &bytes)
+            .map_err(|source| RunInfoError::Io { path, source })
     }
 }
 
@@ -214,19 +247,37 @@ pub fn load(directory: &Path, expected_scenario: Option<&str>) -> Result<RunInfo
     let path = directory.join(FILE);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(RunInfoError::Missing { path: directory.to_path_buf() }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RunInfoError::Missing {
+                path: directory.to_path_buf(),
+            })
+        }
         Err(source) => return Err(RunInfoError::Io { path, source }),
     };
     // The version is checked before the rest, so that an older layout gets its own message.
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| RunInfoError::Invalid { path: path.clone(), message: error.to_string() })?;
-    let found = value.get("schema_version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|error| RunInfoError::Invalid {
+            path: path.clone(),
+            message: error.to_string(),
+        })?;
+    let found = value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as u32;
     if found != SCHEMA_VERSION {
         return Err(RunInfoError::Schema { path, found });
     }
-    let info: RunInfo = serde_json::from_value(value).map_err(|error| RunInfoError::Invalid { path: path.clone(), message: error.to_string() })?;
+    let info: RunInfo = serde_json::from_value(value).map_err(|error| RunInfoError::Invalid {
+        path: path.clone(),
+        message: error.to_string(),
+    })?;
     if let Some(expected) = expected_scenario {
         if info.scenario != expected {
-            return Err(RunInfoError::Scenario { path, found: info.scenario, expected: expected.to_string() });
+            return Err(RunInfoError::Scenario {
+                path,
+                found: info.scenario,
+                expected: expected.to_string(),
+            });
         }
     }
     Ok(info)
@@ -247,7 +298,10 @@ mod tests {
             finished_at: None,
             machine: Machine::current(),
             engine: None,
-            dotnet: DotnetVersions { runtime: "10.0.12".into(), sdk: None },
+            dotnet: DotnetVersions {
+                runtime: "10.0.12".into(),
+                sdk: None,
+            },
             git: None,
             steps: BTreeMap::new(),
         }
@@ -261,21 +315,35 @@ mod tests {
         info.save(directory.path()).unwrap();
         assert_eq!(load(directory.path(), Some("quick")).unwrap(), info);
         assert!(info.finished("sizes") && !info.finished("startup"));
-        let error = load(directory.path(), Some("composite")).unwrap_err().to_string();
-        assert!(error.contains("scenario 'quick', not 'composite'"), "{error}");
+        let error = load(directory.path(), Some("composite"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("scenario 'quick', not 'composite'"),
+            "{error}"
+        );
         info.schema_version = 0;
         info.save(directory.path()).unwrap();
         let error = load(directory.path(), None).unwrap_err().to_string();
-        assert!(error.contains("schema version 0") && error.contains("reads version 2"), "{error}");
+        assert!(
+            error.contains("schema version 0") && error.contains("reads version 2"),
+            "{error}"
+        );
     }
 
     #[test]
     fn missing_and_invalid_files_say_so() {
         let directory = tempfile::tempdir().unwrap();
-        assert!(matches!(load(directory.path(), None), Err(RunInfoError::Missing { .. })));
+        assert!(matches!(
+            load(directory.path(), None),
+            Err(RunInfoError::Missing { .. })
+        ));
         std::fs::write(directory.path().join(FILE), "{ not json").unwrap();
         let error = load(directory.path(), None).unwrap_err().to_string();
-        assert!(error.contains("run.json") && error.contains("line 1"), "{error}");
+        assert!(
+            error.contains("run.json") && error.contains("line 1"),
+            "{error}"
+        );
     }
 
     #[test]

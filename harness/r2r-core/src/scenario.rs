@@ -97,7 +97,11 @@ pub struct Scenario {
 impl Scenario {
     /// The major version (`10` for `10.0.12`).
     pub fn dotnet_major(&self) -> u32 {
-        self.dotnet.split('.').next().and_then(|major| major.parse().ok()).unwrap_or(0)
+        self.dotnet
+            .split('.')
+            .next()
+            .and_then(|major| major.parse().ok())
+            .unwrap_or(0)
     }
 
     /// The target framework moniker of the apps (`net10.0`).
@@ -168,8 +172,10 @@ pub fn available_scenarios(dir: &Path) -> Vec<String> {
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(parse(path, &text, catalog)?)
 }
 
@@ -187,13 +193,17 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
 
     let name = match file.name {
         Some(name) => {
-            names::check_name(&name).map_err(|error| at_key("name", format!("scenario name {error}")))?;
+            names::check_name(&name)
+                .map_err(|error| at_key("name", format!("scenario name {error}")))?;
             name
         }
         None => {
             let name = name_from_file(path);
             names::check_name(&name).map_err(|error| {
-                at_key("name", format!("the file name gives no usable scenario name; set `name`: {error}"))
+                at_key(
+                    "name",
+                    format!("the file name gives no usable scenario name; set `name`: {error}"),
+                )
             })?;
             name
         }
@@ -210,10 +220,18 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         ));
     }
     let base = if let Some(local) = catalog.bases.get(&file.base) {
-        Base::Local { name: file.base.clone(), image: local.image.clone(), script_args: local.script_args.clone(), icu: local.icu }
+        Base::Local {
+            name: file.base.clone(),
+            image: local.image.clone(),
+            script_args: local.script_args.clone(),
+            icu: local.icu,
+        }
     } else if file.base.contains(':') || file.base.contains('/') {
-        names::check_reference(&file.base).map_err(|error| at_key("base", format!("base {error}")))?;
-        Base::Reference { image: file.base.clone() }
+        names::check_reference(&file.base)
+            .map_err(|error| at_key("base", format!("base {error}")))?;
+        Base::Reference {
+            image: file.base.clone(),
+        }
     } else {
         let names: Vec<&str> = catalog.bases.keys().map(String::as_str).collect();
         return Err(at_key(
@@ -246,8 +264,18 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
     // The plan makes the tags and labels: expanding once checks them all.
     match crate::plan::try_expand(&scenario, catalog) {
         Ok(_) => Ok(scenario),
-        Err(PlanError::Scenario { key, index: Some(index), message, .. }) => Err(at(&[Step::Key(key), Step::Index(index)], message)),
-        Err(PlanError::Scenario { key, index: None, message, .. }) => Err(at_key(key, message)),
+        Err(PlanError::Scenario {
+            key,
+            index: Some(index),
+            message,
+            ..
+        }) => Err(at(&[Step::Key(key), Step::Index(index)], message)),
+        Err(PlanError::Scenario {
+            key,
+            index: None,
+            message,
+            ..
+        }) => Err(at_key(key, message)),
         Err(PlanError::Catalog { path, message }) => Err(SourceError::whole_file(&path, message)),
     }
 }
@@ -256,7 +284,11 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
 /// of other characters made one `-` (a single `.` and runs of `-` are kept), and no
 /// separators at either end.
 fn name_from_file(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("scenario").to_lowercase();
+    let stem = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("scenario")
+        .to_lowercase();
     let mut name = String::new();
     let mut separators = String::new();
     for character in stem.chars() {
@@ -287,15 +319,28 @@ fn check_list<'a>(
     at: &dyn Fn(&[Step<'_>], String) -> SourceError,
 ) -> Result<(), SourceError> {
     let allowed: Vec<&String> = allowed.collect();
-    let allowed_text = allowed.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
+    let allowed_text = allowed
+        .iter()
+        .map(|name| name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     if values.is_empty() {
-        return Err(at(&[Step::Key(key)], format!("`{key}` is empty; allowed: {allowed_text}")));
+        return Err(at(
+            &[Step::Key(key)],
+            format!("`{key}` is empty; allowed: {allowed_text}"),
+        ));
     }
     let singular = key.strip_suffix('s').unwrap_or(key);
     for (index, value) in values.iter().enumerate() {
         let here = [Step::Key(key), Step::Index(index)];
         if !allowed.contains(&value) {
-            return Err(at(&here, format!("unknown {singular} {}; allowed: {allowed_text}", names::shown(value))));
+            return Err(at(
+                &here,
+                format!(
+                    "unknown {singular} {}; allowed: {allowed_text}",
+                    names::shown(value)
+                ),
+            ));
         }
         if values[..index].contains(value) {
             return Err(at(&here, format!("`{value}` is listed twice in `{key}`")));
@@ -367,14 +412,20 @@ variants = ["no-composite", "runtime-composite"]
     fn unknown_dotnet_version_lists_supported_versions() {
         let error = error_of(&GOOD.replace("10.0.12", "10.0.99"));
         assert_eq!(error.line, Some(3));
-        assert!(error.message.contains("10.0.99") && error.message.contains("8.0.33"), "{error}");
+        assert!(
+            error.message.contains("10.0.99") && error.message.contains("8.0.33"),
+            "{error}"
+        );
     }
 
     #[test]
     fn missing_app_and_bad_base_and_bad_toml() {
         let error = error_of(&GOOD.replace("[\"console\"]", "[\"console\", \"gui\"]"));
         assert_eq!(error.line, Some(5));
-        assert!(error.message.contains("unknown app `gui`") && error.message.contains("webapi"), "{error}");
+        assert!(
+            error.message.contains("unknown app `gui`") && error.message.contains("webapi"),
+            "{error}"
+        );
 
         let error = error_of(&GOOD.replace("\"slim\"", "\"tiny\""));
         assert_eq!(error.line, Some(4));
@@ -400,7 +451,9 @@ variants = ["no-composite", "runtime-composite"]
         assert!(is_valid_name("composite-net8"));
         assert!(!is_valid_name("Bad Name"));
         assert!(!is_valid_name("-x"));
-        assert!(is_valid_reference("mcr.microsoft.com/dotnet/runtime-deps:10.0"));
+        assert!(is_valid_reference(
+            "mcr.microsoft.com/dotnet/runtime-deps:10.0"
+        ));
         assert!(!is_valid_reference("evil; rm -rf /"));
         let error = error_of(&format!("name = \"UPPER\"\n{GOOD}"));
         assert_eq!(error.line, Some(1));
@@ -410,7 +463,10 @@ variants = ["no-composite", "runtime-composite"]
     fn repository_scenarios_all_load() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
         let names = available_scenarios(&dir);
-        assert!(names.contains(&"quick".to_string()) && names.contains(&"composite".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"quick".to_string()) && names.contains(&"composite".to_string()),
+            "{names:?}"
+        );
         for name in names {
             let path = resolve_path(&name, &dir).unwrap();
             load(&path, &catalog()).unwrap_or_else(|error| panic!("{error}"));

@@ -107,17 +107,33 @@ pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, S
 }
 
 /// Measures every image of a plan that exists on the engine.
-pub async fn measure_plan(engine: &dyn Engine, plan: &Plan, registry_address: Option<SocketAddr>) -> Result<SizeReport, String> {
+pub async fn measure_plan(
+    engine: &dyn Engine,
+    plan: &Plan,
+    registry_address: Option<SocketAddr>,
+) -> Result<SizeReport, String> {
     let mut unmeasured = Vec::new();
     let mut present = Vec::new();
     for image in &plan.images {
         match engine.inspect_image(image.reference()).await {
             Ok(Some(details)) => present.push((image, details)),
-            Ok(None) => unmeasured.push(Unmeasured { image: image.id.clone(), reason: format!("{} is not on the engine (build it first)", image.reference()) }),
-            Err(error) => unmeasured.push(Unmeasured { image: image.id.clone(), reason: error.to_string() }),
+            Ok(None) => unmeasured.push(Unmeasured {
+                image: image.id.clone(),
+                reason: format!(
+                    "{} is not on the engine (build it first)",
+                    image.reference()
+                ),
+            }),
+            Err(error) => unmeasured.push(Unmeasured {
+                image: image.id.clone(),
+                reason: error.to_string(),
+            }),
         }
     }
-    let references: Vec<String> = present.iter().map(|(image, _)| image.reference().to_string()).collect();
+    let references: Vec<String> = present
+        .iter()
+        .map(|(image, _)| image.reference().to_string())
+        .collect();
     let analyses: Vec<ArchiveImage> = if references.is_empty() {
         Vec::new()
     } else {
@@ -138,14 +154,18 @@ pub async fn measure_plan(engine: &dyn Engine, plan: &Plan, registry_address: Op
     let mut measured = Vec::new();
     for (image, details) in present {
         let Some(analysis) = by_tag.get(image.reference()).cloned() else {
-            unmeasured.push(Unmeasured { image: image.id.clone(), reason: "not found in the exported archive".into() });
+            unmeasured.push(Unmeasured {
+                image: image.id.clone(),
+                reason: "not found in the exported archive".into(),
+            });
             continue;
         };
         let registry = match registry_address {
             Some(address) if registry_errors.is_empty() => {
                 let repository = format!("r2r-size/{}", plan.scenario.name);
                 let tag = image.id.replace('.', "-");
-                match registry::push_and_read(engine, address, &details.id, &repository, &tag).await {
+                match registry::push_and_read(engine, address, &details.id, &repository, &tag).await
+                {
                     Ok(layers) => Some(layers),
                     Err(error) => {
                         registry_errors.push(format!("{}: {error}", image.id));
@@ -169,7 +189,17 @@ pub async fn measure_plan(engine: &dyn Engine, plan: &Plan, registry_address: Op
         .scenario
         .variants
         .iter()
-        .map(|variant| (variant.clone(), measured.iter().enumerate().filter(|(_, m)| m.variants.contains(variant)).map(|(i, _)| i).collect()))
+        .map(|variant| {
+            (
+                variant.clone(),
+                measured
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.variants.contains(variant))
+                    .map(|(i, _)| i)
+                    .collect(),
+            )
+        })
         .collect();
     sets.push(("all".to_string(), (0..measured.len()).collect()));
     let mut report = assemble(&plan.scenario.name, measured, &sets);
@@ -182,12 +212,17 @@ pub async fn measure_plan(engine: &dyn Engine, plan: &Plan, registry_address: Op
 /// Measures the images of an archive file (no engine needed).
 pub fn measure_archive(path: &Path) -> Result<SizeReport, String> {
     let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let images = analyze_reader(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|error| format!("{}: {error}", path.display()))?;
+    let images = analyze_reader(std::io::BufReader::with_capacity(1 << 20, file))
+        .map_err(|error| format!("{}: {error}", path.display()))?;
     let measured: Vec<Measured> = images
         .into_iter()
         .enumerate()
         .map(|(index, image)| {
-            let name = image.tags.first().cloned().unwrap_or_else(|| format!("image-{}", index + 1));
+            let name = image
+                .tags
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("image-{}", index + 1));
             Measured {
                 image: name.clone(),
                 reference: name,
@@ -209,9 +244,16 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
     let images = measured
         .iter()
         .map(|m| {
-            let stored: Option<u64> = m.registry.as_ref().map(|layers| layers.iter().map(|layer| layer.size_bytes).sum());
+            let stored: Option<u64> = m
+                .registry
+                .as_ref()
+                .map(|layers| layers.iter().map(|layer| layer.size_bytes).sum());
             for (index, layer) in m.analysis.layers.iter().enumerate() {
-                let registry_bytes = m.registry.as_ref().and_then(|stored| stored.get(index)).map(|stored| stored.size_bytes);
+                let registry_bytes = m
+                    .registry
+                    .as_ref()
+                    .and_then(|stored| stored.get(index))
+                    .map(|stored| stored.size_bytes);
                 let row = layers.entry(layer.chain_id.clone()).or_insert_with(|| {
                     order.push(layer.chain_id.clone());
                     LayerRow {
@@ -244,14 +286,25 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
         .collect();
     let mut set_results = Vec::new();
     for (name, members) in sets {
-        let chosen: Vec<(String, &ImageAnalysis)> = members.iter().map(|&i| (measured[i].image.clone(), &measured[i].analysis)).collect();
-        set_results.push(sizes::sharing(name, "content", |f| f.content_bytes, &chosen));
+        let chosen: Vec<(String, &ImageAnalysis)> = members
+            .iter()
+            .map(|&i| (measured[i].image.clone(), &measured[i].analysis))
+            .collect();
+        set_results.push(sizes::sharing(
+            name,
+            "content",
+            |f| f.content_bytes,
+            &chosen,
+        ));
         set_results.push(sizes::sharing(name, "gzip", |f| f.gzip_bytes, &chosen));
     }
     SizeReport {
         scenario: scenario.to_string(),
         images,
-        layers: order.into_iter().filter_map(|chain| layers.remove(&chain)).collect(),
+        layers: order
+            .into_iter()
+            .filter_map(|chain| layers.remove(&chain))
+            .collect(),
         sets: set_results,
         unmeasured: Vec::new(),
         registry: None,
@@ -267,8 +320,18 @@ fn optional(value: Option<u64>) -> String {
 pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
-        "image", "reference", "variants", "role", "layers", "engine_size_bytes", "content_bytes", "tar_bytes", "gzip_bytes", "zstd_bytes",
-        "wasted_bytes", "registry_bytes",
+        "image",
+        "reference",
+        "variants",
+        "role",
+        "layers",
+        "engine_size_bytes",
+        "content_bytes",
+        "tar_bytes",
+        "gzip_bytes",
+        "zstd_bytes",
+        "wasted_bytes",
+        "registry_bytes",
     ])?;
     for image in &report.images {
         writer.write_record([
@@ -286,14 +349,25 @@ pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
             optional(image.registry_bytes),
         ])?;
     }
-    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+    writer
+        .into_inner()
+        .map_err(|error| csv::Error::from(error.into_error()))
 }
 
 /// `layers.csv`: one row per distinct layer.
 pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
-        "chain_id", "diff_id", "created_by", "entries", "content_bytes", "tar_bytes", "gzip_bytes", "zstd_bytes", "registry_bytes", "images",
+        "chain_id",
+        "diff_id",
+        "created_by",
+        "entries",
+        "content_bytes",
+        "tar_bytes",
+        "gzip_bytes",
+        "zstd_bytes",
+        "registry_bytes",
+        "images",
     ])?;
     for layer in &report.layers {
         writer.write_record([
@@ -309,14 +383,24 @@ pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
             layer.images.join(";"),
         ])?;
     }
-    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+    writer
+        .into_inner()
+        .map_err(|error| csv::Error::from(error.into_error()))
 }
 
 /// `sharing.csv`: one row per image of each set, with the set's totals.
 pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
-        "set", "figure", "image", "total_bytes", "owned_bytes", "shared_bytes", "set_sum_bytes", "set_stored_once_bytes", "set_saved_bytes",
+        "set",
+        "figure",
+        "image",
+        "total_bytes",
+        "owned_bytes",
+        "shared_bytes",
+        "set_sum_bytes",
+        "set_stored_once_bytes",
+        "set_saved_bytes",
     ])?;
     for set in &report.sets {
         for member in &set.members {
@@ -333,19 +417,34 @@ pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
             ])?;
         }
     }
-    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+    writer
+        .into_inner()
+        .map_err(|error| csv::Error::from(error.into_error()))
 }
 
 /// Writes the report's files into `directory` (each written whole, then renamed).
 pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(directory)?;
     let files: [(&str, Vec<u8>); 3] = [
-        ("sizes.csv", sizes_csv(report).map_err(std::io::Error::other)?),
-        ("layers.csv", layers_csv(report).map_err(std::io::Error::other)?),
-        ("sharing.csv", sharing_csv(report).map_err(std::io::Error::other)?),
+        (
+            "sizes.csv",
+            sizes_csv(report).map_err(std::io::Error::other)?,
+        ),
+        (
+            "layers.csv",
+            layers_csv(report).map_err(std::io::Error::other)?,
+        ),
+        (
+            "sharing.csv",
+            sharing_csv(report).map_err(std::io::Error::other)?,
+        ),
     ];
     for (name, bytes) in files {
         results::write_atomically(&directory.join(name), &bytes)?;
     }
-    results::update_summary(directory, "sizes", serde_json::to_value(report).map_err(std::io::Error::other)?)
+    results::update_summary(
+        directory,
+        "sizes",
+        serde_json::to_value(report).map_err(std::io::Error::other)?,
+    )
 }

@@ -20,7 +20,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::archive::{layer_change, walk_archive, walk_tar, ArchiveError, ArchiveIndex, FileType, LayerChange, ManifestEntry};
+use crate::archive::{
+    layer_change, walk_archive, walk_tar, ArchiveError, ArchiveIndex, FileType, LayerChange,
+    ManifestEntry,
+};
 
 /// gzip level of `docker push`.
 pub const GZIP_LEVEL: u32 = 6;
@@ -91,7 +94,10 @@ impl ImageAnalysis {
 pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
     match parent {
         None => diff_id.to_string(),
-        Some(parent) => format!("sha256:{}", hex::encode(Sha256::digest(format!("{parent} {diff_id}").as_bytes()))),
+        Some(parent) => format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(format!("{parent} {diff_id}").as_bytes()))
+        ),
     }
 }
 
@@ -120,7 +126,10 @@ struct Compressor {
 impl Compressor {
     fn gzip() -> Compressor {
         Self::spawn(|receiver| {
-            let mut encoder = flate2::write::GzEncoder::new(CountingSink::default(), flate2::Compression::new(GZIP_LEVEL));
+            let mut encoder = flate2::write::GzEncoder::new(
+                CountingSink::default(),
+                flate2::Compression::new(GZIP_LEVEL),
+            );
             for chunk in receiver {
                 encoder.write_all(&chunk)?;
             }
@@ -130,7 +139,8 @@ impl Compressor {
 
     fn zstd() -> Compressor {
         Self::spawn(|receiver| {
-            let mut encoder = zstd::stream::write::Encoder::new(CountingSink::default(), ZSTD_LEVEL)?;
+            let mut encoder =
+                zstd::stream::write::Encoder::new(CountingSink::default(), ZSTD_LEVEL)?;
             for chunk in receiver {
                 encoder.write_all(&chunk)?;
             }
@@ -138,14 +148,21 @@ impl Compressor {
         })
     }
 
-    fn spawn(work: impl FnOnce(std::sync::mpsc::Receiver<Chunk>) -> std::io::Result<u64> + Send + 'static) -> Compressor {
+    fn spawn(
+        work: impl FnOnce(std::sync::mpsc::Receiver<Chunk>) -> std::io::Result<u64> + Send + 'static,
+    ) -> Compressor {
         let (sender, receiver) = std::sync::mpsc::sync_channel(8);
-        Compressor { sender, handle: std::thread::spawn(move || work(receiver)) }
+        Compressor {
+            sender,
+            handle: std::thread::spawn(move || work(receiver)),
+        }
     }
 
     fn finish(self) -> std::io::Result<u64> {
         drop(self.sender);
-        self.handle.join().map_err(|_| std::io::Error::other("compressor thread panicked"))?
+        self.handle
+            .join()
+            .map_err(|_| std::io::Error::other("compressor thread panicked"))?
     }
 }
 
@@ -187,45 +204,79 @@ struct LayerFiles {
 }
 
 /// Measures one layer stream completely (diff id, sizes, file list).
-fn measure_layer(name: &str, reader: impl Read, compress: bool) -> Result<(LayerFigures, LayerFiles), ArchiveError> {
-    let error = |entry: &str, source: std::io::Error| ArchiveError::Layer { layer: name.to_string(), entry: entry.to_string(), source };
-    let compressors = if compress { vec![Compressor::gzip(), Compressor::zstd()] } else { Vec::new() };
-    let mut tee = Tee { inner: reader, hasher: Sha256::new(), bytes: 0, compressors, failed: false };
+fn measure_layer(
+    name: &str,
+    reader: impl Read,
+    compress: bool,
+) -> Result<(LayerFigures, LayerFiles), ArchiveError> {
+    let error = |entry: &str, source: std::io::Error| ArchiveError::Layer {
+        layer: name.to_string(),
+        entry: entry.to_string(),
+        source,
+    };
+    let compressors = if compress {
+        vec![Compressor::gzip(), Compressor::zstd()]
+    } else {
+        Vec::new()
+    };
+    let mut tee = Tee {
+        inner: reader,
+        hasher: Sha256::new(),
+        bytes: 0,
+        compressors,
+        failed: false,
+    };
     let mut files = LayerFiles::default();
     let mut content_bytes: u64 = 0;
     let mut entries = 0;
     // The archive module's rules: names normalised (an escape is an error), bounded headers,
     // every entry drained to its claimed size (a cut is an error naming it).
-    walk_tar(BufReader::with_capacity(CHUNK_BYTES, &mut tee), false, &error, &mut |entry| {
-        entries += 1;
-        let (path, file_type) = match layer_change(name, &entry)? {
-            LayerChange::Nothing => return Ok(()),
-            LayerChange::Opaque(directory) => {
-                files.opaque.push(directory);
-                return Ok(());
+    walk_tar(
+        BufReader::with_capacity(CHUNK_BYTES, &mut tee),
+        false,
+        &error,
+        &mut |entry| {
+            entries += 1;
+            let (path, file_type) = match layer_change(name, &entry)? {
+                LayerChange::Nothing => return Ok(()),
+                LayerChange::Opaque(directory) => {
+                    files.opaque.push(directory);
+                    return Ok(());
+                }
+                LayerChange::Whiteout(path) => {
+                    files.whiteouts.push(path);
+                    return Ok(());
+                }
+                LayerChange::Write { path, file_type } => (path, file_type),
+            };
+            let size = match file_type {
+                FileType::Regular => entry.size,
+                FileType::Symlink { .. } => entry.link.map(|link| link.len() as u64).unwrap_or(0),
+                _ => 0,
+            };
+            content_bytes = content_bytes.saturating_add(size);
+            if file_type != FileType::Directory {
+                files.written.push((path, size));
             }
-            LayerChange::Whiteout(path) => {
-                files.whiteouts.push(path);
-                return Ok(());
-            }
-            LayerChange::Write { path, file_type } => (path, file_type),
-        };
-        let size = match file_type {
-            FileType::Regular => entry.size,
-            FileType::Symlink { .. } => entry.link.map(|link| link.len() as u64).unwrap_or(0),
-            _ => 0,
-        };
-        content_bytes = content_bytes.saturating_add(size);
-        if file_type != FileType::Directory {
-            files.written.push((path, size));
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     // The tar reader stops at the end-of-archive marker; the stream's padding counts too.
     std::io::copy(&mut tee, &mut std::io::sink()).map_err(|source| error("<end>", source))?;
-    let Tee { hasher, bytes, compressors, .. } = tee;
+    let Tee {
+        hasher,
+        bytes,
+        compressors,
+        ..
+    } = tee;
     let mut compressed = compressors.into_iter().map(Compressor::finish);
-    let mut next = || compressed.next().transpose().map_err(|source| error("<compression>", source)).map(Option::unwrap_or_default);
+    let mut next = || {
+        compressed
+            .next()
+            .transpose()
+            .map_err(|source| error("<compression>", source))
+            .map(Option::unwrap_or_default)
+    };
     let (gzip_bytes, zstd_bytes) = (next()?, next()?);
     let figures = LayerFigures {
         diff_id: format!("sha256:{}", hex::encode(hasher.finalize())),
@@ -274,7 +325,10 @@ pub fn analyze_archive(reader: impl Read) -> Result<Vec<ArchiveImage>, ArchiveEr
         .iter()
         .map(|image| {
             let analysis = analyze_image(image, &index, &measured)?;
-            Ok(ArchiveImage { tags: image.tags.clone(), analysis })
+            Ok(ArchiveImage {
+                tags: image.tags.clone(),
+                analysis,
+            })
         })
         .collect()
 }
@@ -284,25 +338,47 @@ fn analyze_image(
     archive: &ArchiveIndex,
     measured: &HashMap<String, (LayerFigures, LayerFiles)>,
 ) -> Result<ImageAnalysis, ArchiveError> {
-    let config: ImageConfig = archive.configs.get(&image.config).and_then(|bytes| serde_json::from_slice(bytes).ok()).unwrap_or_default();
-    let instructions: Vec<String> = config.history.into_iter().filter(|entry| !entry.empty_layer).map(|entry| entry.created_by).collect();
+    let config: ImageConfig = archive
+        .configs
+        .get(&image.config)
+        .and_then(|bytes| serde_json::from_slice(bytes).ok())
+        .unwrap_or_default();
+    let instructions: Vec<String> = config
+        .history
+        .into_iter()
+        .filter(|entry| !entry.empty_layer)
+        .map(|entry| entry.created_by)
+        .collect();
 
-    let mut analysis = ImageAnalysis { layers: Vec::new(), wasted_bytes: 0, wasted_files: Vec::new() };
+    let mut analysis = ImageAnalysis {
+        layers: Vec::new(),
+        wasted_bytes: 0,
+        wasted_files: Vec::new(),
+    };
     let mut present: BTreeMap<String, (usize, u64)> = BTreeMap::new();
     let mut wasted: Vec<WastedFile> = Vec::new();
     let mut parent: Option<String> = None;
     for (index, layer_path) in image.layers.iter().enumerate() {
-        let (figures, files) = measured.get(archive.resolve(layer_path)?).ok_or_else(|| archive.missing_layer(layer_path))?;
+        let (figures, files) = measured
+            .get(archive.resolve(layer_path)?)
+            .ok_or_else(|| archive.missing_layer(layer_path))?;
         let figures = figures.clone();
         // Waste: what this layer hides of the layers below.
         let mut hide = |prefix_or_path: &str, whole_directory: bool| {
             let hidden: Vec<String> = if whole_directory {
                 let prefix = format!("{prefix_or_path}/");
-                present.range(prefix.clone()..).take_while(|(path, _)| path.starts_with(&prefix)).map(|(path, _)| path.clone()).collect()
+                present
+                    .range(prefix.clone()..)
+                    .take_while(|(path, _)| path.starts_with(&prefix))
+                    .map(|(path, _)| path.clone())
+                    .collect()
             } else {
                 let prefix = format!("{prefix_or_path}/");
-                let mut paths: Vec<String> =
-                    present.range(prefix.clone()..).take_while(|(path, _)| path.starts_with(&prefix)).map(|(path, _)| path.clone()).collect();
+                let mut paths: Vec<String> = present
+                    .range(prefix.clone()..)
+                    .take_while(|(path, _)| path.starts_with(&prefix))
+                    .map(|(path, _)| path.clone())
+                    .collect();
                 if present.contains_key(prefix_or_path) {
                     paths.push(prefix_or_path.to_string());
                 }
@@ -325,13 +401,21 @@ fn analyze_image(
         for (path, bytes) in &files.written {
             if let Some((layer, old)) = present.insert(path.clone(), (index, *bytes)) {
                 if old > 0 {
-                    wasted.push(WastedFile { path: path.clone(), layer, bytes: old });
+                    wasted.push(WastedFile {
+                        path: path.clone(),
+                        layer,
+                        bytes: old,
+                    });
                 }
             }
         }
         let chain = chain_id(parent.as_deref(), &figures.diff_id);
         parent = Some(chain.clone());
-        analysis.layers.push(ImageLayer { chain_id: chain, figures, created_by: instructions.get(index).cloned().unwrap_or_default() });
+        analysis.layers.push(ImageLayer {
+            chain_id: chain,
+            figures,
+            created_by: instructions.get(index).cloned().unwrap_or_default(),
+        });
     }
     analysis.wasted_bytes = wasted.iter().map(|file| file.bytes).sum();
     wasted.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.path.cmp(&b.path)));
@@ -374,10 +458,21 @@ pub struct SetSharing {
 }
 
 /// Computes the sharing of a set of analysed images by one figure.
-pub fn sharing(set: &str, figure_name: &str, figure: impl Fn(&LayerFigures) -> u64, images: &[(String, &ImageAnalysis)]) -> SetSharing {
+pub fn sharing(
+    set: &str,
+    figure_name: &str,
+    figure: impl Fn(&LayerFigures) -> u64,
+    images: &[(String, &ImageAnalysis)],
+) -> SetSharing {
     let chains: Vec<BTreeMap<&str, u64>> = images
         .iter()
-        .map(|(_, analysis)| analysis.layers.iter().map(|layer| (layer.chain_id.as_str(), figure(&layer.figures))).collect())
+        .map(|(_, analysis)| {
+            analysis
+                .layers
+                .iter()
+                .map(|layer| (layer.chain_id.as_str(), figure(&layer.figures)))
+                .collect()
+        })
         .collect();
     let mut holders: HashMap<&str, usize> = HashMap::new();
     for layers in &chains {
@@ -391,16 +486,29 @@ pub fn sharing(set: &str, figure_name: &str, figure: impl Fn(&LayerFigures) -> u
         .zip(&chains)
         .map(|((name, _), layers)| {
             let total: u64 = layers.values().sum();
-            let owned: u64 = layers.iter().filter(|(chain, _)| holders[*chain] == 1).map(|(_, bytes)| bytes).sum();
+            let owned: u64 = layers
+                .iter()
+                .filter(|(chain, _)| holders[*chain] == 1)
+                .map(|(_, bytes)| bytes)
+                .sum();
             union.extend(layers.iter().map(|(chain, bytes)| (*chain, *bytes)));
-            SetMember { image: name.clone(), total_bytes: total, owned_bytes: owned, shared_bytes: total - owned }
+            SetMember {
+                image: name.clone(),
+                total_bytes: total,
+                owned_bytes: owned,
+                shared_bytes: total - owned,
+            }
         })
         .collect();
     let mut pairwise = Vec::new();
     for (i, (a, _)) in images.iter().enumerate() {
         for (j, (b, _)) in images.iter().enumerate() {
             if i != j {
-                let shared = chains[i].iter().filter(|(chain, _)| chains[j].contains_key(*chain)).map(|(_, bytes)| bytes).sum();
+                let shared = chains[i]
+                    .iter()
+                    .filter(|(chain, _)| chains[j].contains_key(*chain))
+                    .map(|(_, bytes)| bytes)
+                    .sum();
                 pairwise.push((a.clone(), b.clone(), shared));
             }
         }
@@ -420,7 +528,10 @@ pub fn sharing(set: &str, figure_name: &str, figure: impl Fn(&LayerFigures) -> u
 
 /// Distinct chain ids of a set of analyses (for tests and summaries).
 pub fn chain_ids<'a>(analyses: impl IntoIterator<Item = &'a ImageAnalysis>) -> BTreeSet<String> {
-    analyses.into_iter().flat_map(|analysis| analysis.layers.iter().map(|layer| layer.chain_id.clone())).collect()
+    analyses
+        .into_iter()
+        .flat_map(|analysis| analysis.layers.iter().map(|layer| layer.chain_id.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -441,11 +552,14 @@ mod tests {
 
     fn archive(layers: &[Vec<u8>]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
-        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}/layer.tar")).collect();
+        let names: Vec<String> = (0..layers.len())
+            .map(|i| format!("l{i}/layer.tar"))
+            .collect();
         let config = serde_json::json!({ "history": [
             { "created_by": "ADD rootfs" }, { "created_by": "ENV X=1", "empty_layer": true }, { "created_by": "COPY app/ /app/" }
         ]});
-        let manifest = serde_json::json!([{ "Config": "c.json", "RepoTags": ["x:y"], "Layers": names }]);
+        let manifest =
+            serde_json::json!([{ "Config": "c.json", "RepoTags": ["x:y"], "Layers": names }]);
         let mut add = |name: &str, bytes: &[u8]| {
             let mut header = tar::Header::new_ustar();
             header.set_size(bytes.len() as u64);
@@ -463,7 +577,11 @@ mod tests {
     #[test]
     fn layers_are_measured_hashed_and_compressed() {
         let big = vec![b'a'; 300_000];
-        let bottom = layer_tar(&[("etc/config", b"12345"), ("usr/big", &big), ("usr/gone", b"xyz")]);
+        let bottom = layer_tar(&[
+            ("etc/config", b"12345"),
+            ("usr/big", &big),
+            ("usr/gone", b"xyz"),
+        ]);
         let top = layer_tar(&[("etc/config", b"123"), ("usr/.wh.gone", b"")]);
         let bytes = archive(&[bottom.clone(), top.clone()]);
         let images = analyze_archive(bytes.as_slice()).unwrap();
@@ -472,27 +590,49 @@ mod tests {
         let analysis = &images[0].analysis;
         assert_eq!(analysis.layers.len(), 2);
         let first = &analysis.layers[0];
-        assert_eq!(first.figures.diff_id, format!("sha256:{}", hex::encode(Sha256::digest(&bottom))));
+        assert_eq!(
+            first.figures.diff_id,
+            format!("sha256:{}", hex::encode(Sha256::digest(&bottom)))
+        );
         assert_eq!(first.figures.tar_bytes, bottom.len() as u64);
         assert_eq!(first.figures.content_bytes, 5 + 300_000 + 3);
         assert_eq!(first.chain_id, first.figures.diff_id);
         assert_eq!(first.created_by, "ADD rootfs");
         assert_eq!(analysis.layers[1].created_by, "COPY app/ /app/");
-        assert_eq!(analysis.layers[1].chain_id, chain_id(Some(&first.chain_id), &analysis.layers[1].figures.diff_id));
+        assert_eq!(
+            analysis.layers[1].chain_id,
+            chain_id(Some(&first.chain_id), &analysis.layers[1].figures.diff_id)
+        );
         // Compression: the real gzip size of the same bytes, and zstd far below the raw size.
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
         gzip.write_all(&bottom).unwrap();
-        assert_eq!(first.figures.gzip_bytes, gzip.finish().unwrap().len() as u64);
-        assert!(first.figures.zstd_bytes > 0 && first.figures.zstd_bytes < 10_000, "{first:?}");
+        assert_eq!(
+            first.figures.gzip_bytes,
+            gzip.finish().unwrap().len() as u64
+        );
+        assert!(
+            first.figures.zstd_bytes > 0 && first.figures.zstd_bytes < 10_000,
+            "{first:?}"
+        );
         // Waste: the overwritten config (5 bytes) and the deleted file (3 bytes).
         assert_eq!(analysis.wasted_bytes, 8);
-        assert_eq!(analysis.wasted_files[0], WastedFile { path: "etc/config".into(), layer: 0, bytes: 5 });
+        assert_eq!(
+            analysis.wasted_files[0],
+            WastedFile {
+                path: "etc/config".into(),
+                layer: 0,
+                bytes: 5
+            }
+        );
     }
 
     #[test]
     fn known_chain_id_formula() {
         // sha256("sha256:a sha256:b")
-        let expected = format!("sha256:{}", hex::encode(Sha256::digest(b"sha256:a sha256:b")));
+        let expected = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(b"sha256:a sha256:b"))
+        );
         assert_eq!(chain_id(Some("sha256:a"), "sha256:b"), expected);
         assert_eq!(chain_id(None, "sha256:b"), "sha256:b");
     }
@@ -503,7 +643,14 @@ mod tests {
                 .iter()
                 .map(|(chain, bytes)| ImageLayer {
                     chain_id: chain.to_string(),
-                    figures: LayerFigures { diff_id: chain.to_string(), tar_bytes: *bytes, content_bytes: *bytes, gzip_bytes: 0, zstd_bytes: 0, entries: 1 },
+                    figures: LayerFigures {
+                        diff_id: chain.to_string(),
+                        tar_bytes: *bytes,
+                        content_bytes: *bytes,
+                        gzip_bytes: 0,
+                        zstd_bytes: 0,
+                        entries: 1,
+                    },
                     created_by: String::new(),
                 })
                 .collect(),
@@ -519,15 +666,30 @@ mod tests {
         let aspnet = synthetic(&[("base", 100), ("deps", 10), ("rt", 70), ("web", 20)]);
         // The same layer content on a different parent has another chain id: counted twice.
         let elsewhere = synthetic(&[("base", 100), ("rt-on-base", 70)]);
-        let images = vec![("deps".to_string(), &deps), ("runtime".to_string(), &runtime), ("aspnet".to_string(), &aspnet), ("other".to_string(), &elsewhere)];
+        let images = vec![
+            ("deps".to_string(), &deps),
+            ("runtime".to_string(), &runtime),
+            ("aspnet".to_string(), &aspnet),
+            ("other".to_string(), &elsewhere),
+        ];
         let result = sharing("v", "content", |f| f.content_bytes, &images);
         assert_eq!(result.sum_bytes, 110 + 180 + 200 + 170);
         assert_eq!(result.stored_once_bytes, 100 + 10 + 70 + 20 + 70);
-        assert_eq!(result.saved_bytes, result.sum_bytes - result.stored_once_bytes);
+        assert_eq!(
+            result.saved_bytes,
+            result.sum_bytes - result.stored_once_bytes
+        );
         let aspnet_member = &result.members[2];
-        assert_eq!((aspnet_member.owned_bytes, aspnet_member.shared_bytes), (20, 180));
+        assert_eq!(
+            (aspnet_member.owned_bytes, aspnet_member.shared_bytes),
+            (20, 180)
+        );
         assert_eq!(result.members[3].owned_bytes, 70);
-        let pair = result.pairwise_shared_bytes.iter().find(|(a, b, _)| a == "runtime" && b == "aspnet").unwrap();
+        let pair = result
+            .pairwise_shared_bytes
+            .iter()
+            .find(|(a, b, _)| a == "runtime" && b == "aspnet")
+            .unwrap();
         assert_eq!(pair.2, 180);
         assert_eq!(result.pairwise_shared_bytes.len(), 12);
     }

@@ -207,7 +207,9 @@ pub fn schedule(pairs: usize, rounds: usize, random: &mut SeededRandom) -> Vec<u
 
 /// Drops the page cache (`sync`, then `3 > /proc/sys/vm/drop_caches`).
 pub fn drop_page_cache() -> Result<(), String> {
-    let status = std::process::Command::new("sync").status().map_err(|error| format!("running sync: {error}"))?;
+    let status = std::process::Command::new("sync")
+        .status()
+        .map_err(|error| format!("running sync: {error}"))?;
     if !status.success() {
         return Err(format!("sync failed ({status})"));
     }
@@ -218,7 +220,11 @@ pub fn drop_page_cache() -> Result<(), String> {
 
 /// The container of one start-up run of `target`: labelled with the scenario and image, with
 /// the run's limits, as an unprivileged user on a read-only root.
-pub fn container_spec(plan_scenario: &str, target: &Target, options: &StartupOptions) -> ContainerSpec {
+pub fn container_spec(
+    plan_scenario: &str,
+    target: &Target,
+    options: &StartupOptions,
+) -> ContainerSpec {
     ContainerSpec {
         image: target.reference.clone(),
         entrypoint: None,
@@ -245,7 +251,13 @@ fn milliseconds(duration: Duration) -> f64 {
 }
 
 /// One run: create, start, ready, (first request), remove.
-pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cache: Cache, options: &StartupOptions) -> RunRecord {
+pub async fn run_once(
+    engine: &dyn Engine,
+    scenario: &str,
+    target: &Target,
+    cache: Cache,
+    options: &StartupOptions,
+) -> RunRecord {
     let mut record = RunRecord {
         image: target.image.clone(),
         variants: target.variants.join(";"),
@@ -293,10 +305,16 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
     record.create_ms = Some(milliseconds(created.elapsed()));
     let started = Instant::now();
     let ready = async {
-        engine.start_container(&id).await.map_err(|error| error.to_string())?;
+        engine
+            .start_container(&id)
+            .await
+            .map_err(|error| error.to_string())?;
         match target.kind {
             AppKind::Console => {
-                let code = engine.wait_container(&id).await.map_err(|error| error.to_string())?;
+                let code = engine
+                    .wait_container(&id)
+                    .await
+                    .map_err(|error| error.to_string())?;
                 if code != 0 {
                     return Err(exit_reason(engine, &id, code, options.memory_limit_bytes).await);
                 }
@@ -305,12 +323,20 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
             AppKind::Webapi => {
                 match options.readiness {
                     Readiness::Http => {
-                        probe::wait_for_ok(port, "/", options.ready_timeout, Duration::from_millis(2))
-                            .await
-                            .ok_or_else(|| format!("no HTTP 200 on 127.0.0.1:{port}"))?;
+                        probe::wait_for_ok(
+                            port,
+                            "/",
+                            options.ready_timeout,
+                            Duration::from_millis(2),
+                        )
+                        .await
+                        .ok_or_else(|| format!("no HTTP 200 on 127.0.0.1:{port}"))?;
                     }
                     Readiness::LogLine => loop {
-                        let logs = engine.container_logs(&id, containers::LOG_CAP_BYTES).await.map_err(|error| error.to_string())?;
+                        let logs = engine
+                            .container_logs(&id, containers::LOG_CAP_BYTES)
+                            .await
+                            .map_err(|error| error.to_string())?;
                         if logs.stdout.contains("r2r-ready") {
                             break;
                         }
@@ -319,7 +345,9 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
                 }
                 let ready_at = started.elapsed();
                 let request = Instant::now();
-                let response = probe::get(port, "/releases", Duration::from_secs(10)).await.map_err(|error| error.to_string())?;
+                let response = probe::get(port, "/releases", Duration::from_secs(10))
+                    .await
+                    .map_err(|error| error.to_string())?;
                 if response.status != 200 {
                     return Err(format!("/releases answered {}", response.status));
                 }
@@ -333,7 +361,10 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
     if target.kind == AppKind::Webapi {
         record.peak_memory_bytes = engine.peak_memory(&id).await.ok().flatten();
     }
-    let logs = engine.container_logs(&id, containers::LOG_CAP_BYTES).await.unwrap_or_default();
+    let logs = engine
+        .container_logs(&id, containers::LOG_CAP_BYTES)
+        .await
+        .unwrap_or_default();
     let removing = Instant::now();
     containers::remove(engine, &id).await;
     record.remove_ms = Some(milliseconds(removing.elapsed()));
@@ -354,9 +385,16 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
                 record.error = format!("no result line; output: {}", containers::tail(&output, 8));
             }
         }
-        Ok(Err(error)) => record.error = format!("{error}; output: {}", containers::tail(&output, 8)),
+        Ok(Err(error)) => {
+            record.error = format!("{error}; output: {}", containers::tail(&output, 8))
+        }
         Err(_) => {
-            record.error = format!("not ready within {:?} ({:.0?} total); output: {}", options.ready_timeout, total, containers::tail(&output, 8))
+            record.error = format!(
+                "not ready within {:?} ({:.0?} total); output: {}",
+                options.ready_timeout,
+                total,
+                containers::tail(&output, 8)
+            )
         }
     }
     record
@@ -364,9 +402,17 @@ pub async fn run_once(engine: &dyn Engine, scenario: &str, target: &Target, cach
 
 /// Why a container exited with `code`: its code, and the memory limit when the kernel's
 /// out-of-memory killer stopped it.
-pub async fn exit_reason(engine: &dyn Engine, id: &str, code: i64, memory_limit_bytes: i64) -> String {
+pub async fn exit_reason(
+    engine: &dyn Engine,
+    id: &str,
+    code: i64,
+    memory_limit_bytes: i64,
+) -> String {
     if engine.oom_killed(id).await.unwrap_or(false) {
-        format!("exited with code {code}: killed at its memory limit of {} MiB", memory_limit_bytes >> 20)
+        format!(
+            "exited with code {code}: killed at its memory limit of {} MiB",
+            memory_limit_bytes >> 20
+        )
     } else {
         format!("exited with code {code}")
     }
@@ -398,7 +444,10 @@ pub enum MeasureError {
 async fn engine_lost(engine: &dyn Engine, recorded: usize) -> Option<MeasureError> {
     match engine.info().await {
         Ok(_) => None,
-        Err(error) => Some(MeasureError::EngineLost { recorded, reason: error.to_string() }),
+        Err(error) => Some(MeasureError::EngineLost {
+            recorded,
+            reason: error.to_string(),
+        }),
     }
 }
 
@@ -414,14 +463,28 @@ pub async fn measure(
     sink: &mut (dyn FnMut(&RunRecord) -> Result<(), String> + Send),
     prior: Vec<RunRecord>,
 ) -> Result<Vec<RunRecord>, MeasureError> {
-    let pairs: Vec<(usize, Cache)> = targets.iter().enumerate().flat_map(|(index, _)| options.caches.iter().map(move |cache| (index, *cache))).collect();
+    let pairs: Vec<(usize, Cache)> = targets
+        .iter()
+        .enumerate()
+        .flat_map(|(index, _)| options.caches.iter().map(move |cache| (index, *cache)))
+        .collect();
     let mut random = SeededRandom::new(options.seed);
     // Runs recorded before an interruption count: a resumed measurement only adds what is missing.
     let mut counts: Vec<usize> = pairs
         .iter()
-        .map(|(target, cache)| prior.iter().filter(|r| r.image == targets[*target].image && r.cache == *cache).map(|r| r.run).max().unwrap_or(0))
+        .map(|(target, cache)| {
+            prior
+                .iter()
+                .filter(|r| r.image == targets[*target].image && r.cache == *cache)
+                .map(|r| r.run)
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
-    let missing: usize = counts.iter().map(|count| options.min_runs.saturating_sub(*count)).sum();
+    let missing: usize = counts
+        .iter()
+        .map(|count| options.min_runs.saturating_sub(*count))
+        .sum();
     let mut records = prior;
     if missing == 0 && !counts.is_empty() {
         return Ok(records);
@@ -445,7 +508,9 @@ pub async fn measure(
     loop {
         for pair in schedule(pairs.len(), 1, &mut random) {
             let (target, cache) = pairs[pair];
-            if cache == Cache::Cold && cold_unavailable || counts[pair] >= options.min_runs && started.elapsed() >= options.min_duration {
+            if cache == Cache::Cold && cold_unavailable
+                || counts[pair] >= options.min_runs && started.elapsed() >= options.min_duration
+            {
                 continue;
             }
             let mut record = run_once(engine, scenario, &targets[target], cache, options).await;
@@ -459,12 +524,17 @@ pub async fn measure(
             }
             counts[pair] += 1;
             record.run = counts[pair];
-            sink(&record).map_err(|reason| MeasureError::Sink { recorded: records.len(), reason })?;
+            sink(&record).map_err(|reason| MeasureError::Sink {
+                recorded: records.len(),
+                reason,
+            })?;
             observer.run_finished(&record, true);
             records.push(record);
         }
         let enough_runs = counts.iter().all(|count| *count >= options.min_runs);
-        if (enough_runs && started.elapsed() >= options.min_duration) || cold_unavailable && options.caches == [Cache::Cold] {
+        if (enough_runs && started.elapsed() >= options.min_duration)
+            || cold_unavailable && options.caches == [Cache::Cold]
+        {
             break;
         }
     }
@@ -473,27 +543,49 @@ pub async fn measure(
 
 /// Summarises recorded runs per image, cache mode and phase, with ratios against the
 /// baseline image (the image of the same app in the first variant that has one).
-pub fn summarize(records: &[RunRecord], targets: &[Target], variants: &[String], seed: u64) -> Vec<PhaseSummary> {
+pub fn summarize(
+    records: &[RunRecord],
+    targets: &[Target],
+    variants: &[String],
+    seed: u64,
+) -> Vec<PhaseSummary> {
     let mut summaries = Vec::new();
     let baseline_of = |kind: AppKind| -> Option<&Target> {
-        variants.iter().find_map(|variant| targets.iter().find(|t| t.kind == kind && t.variants.contains(variant)))
+        variants.iter().find_map(|variant| {
+            targets
+                .iter()
+                .find(|t| t.kind == kind && t.variants.contains(variant))
+        })
     };
     let series = |image: &str, cache: Cache, phase: fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
-        records.iter().filter(|r| r.ok && r.image == image && r.cache == cache).filter_map(phase).collect()
+        records
+            .iter()
+            .filter(|r| r.ok && r.image == image && r.cache == cache)
+            .filter_map(phase)
+            .collect()
     };
     let mut caches: Vec<Cache> = records.iter().map(|r| r.cache).collect();
     caches.sort();
     caches.dedup();
     for target in targets {
-        let Some(baseline) = baseline_of(target.kind) else { continue };
+        let Some(baseline) = baseline_of(target.kind) else {
+            continue;
+        };
         for &cache in &caches {
-            let failures = records.iter().filter(|r| !r.ok && r.image == target.image && r.cache == cache).count();
+            let failures = records
+                .iter()
+                .filter(|r| !r.ok && r.image == target.image && r.cache == cache)
+                .count();
             for (phase, accessor) in PHASES {
-                let Some(summary) = stats::summarize(&series(&target.image, cache, accessor), seed) else { continue };
-                let (ratio, error) = match stats::summarize(&series(&baseline.image, cache, accessor), seed) {
-                    Some(base) => stats::times_faster(&base, &summary),
-                    None => (f64::NAN, f64::NAN),
+                let Some(summary) = stats::summarize(&series(&target.image, cache, accessor), seed)
+                else {
+                    continue;
                 };
+                let (ratio, error) =
+                    match stats::summarize(&series(&baseline.image, cache, accessor), seed) {
+                        Some(base) => stats::times_faster(&base, &summary),
+                        None => (f64::NAN, f64::NAN),
+                    };
                 summaries.push(PhaseSummary {
                     image: target.image.clone(),
                     variants: target.variants.join(";"),
@@ -514,8 +606,20 @@ pub fn summarize(records: &[RunRecord], targets: &[Target], variants: &[String],
 
 /// The CSV header of `startup-runs.csv`.
 pub const RUNS_HEADER: [&str; 14] = [
-    "image", "variants", "app", "cache", "run", "ok", "create_ms", "start_to_ready_ms", "first_request_ms", "time_to_main_ms", "total_ms",
-    "peak_memory_bytes", "remove_ms", "error",
+    "image",
+    "variants",
+    "app",
+    "cache",
+    "run",
+    "ok",
+    "create_ms",
+    "start_to_ready_ms",
+    "first_request_ms",
+    "time_to_main_ms",
+    "total_ms",
+    "peak_memory_bytes",
+    "remove_ms",
+    "error",
 ];
 
 fn optional(value: Option<f64>) -> String {
@@ -542,7 +646,10 @@ pub fn run_row(record: &RunRecord) -> Vec<String> {
         optional(record.first_request_ms),
         optional(record.time_to_main_ms),
         optional(record.total_ms),
-        record.peak_memory_bytes.map(|b| b.to_string()).unwrap_or_default(),
+        record
+            .peak_memory_bytes
+            .map(|b| b.to_string())
+            .unwrap_or_default(),
         optional(record.remove_ms),
         record.error.clone(),
     ]
@@ -552,8 +659,25 @@ pub fn run_row(record: &RunRecord) -> Vec<String> {
 pub fn summary_csv(summaries: &[PhaseSummary]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
-        "image", "variants", "app", "cache", "phase", "runs", "failures", "mean_ms", "stddev_ms", "median_ms", "min_ms", "max_ms", "p95_ms",
-        "ci95_low_ms", "ci95_high_ms", "outliers", "baseline", "times_faster", "times_faster_error",
+        "image",
+        "variants",
+        "app",
+        "cache",
+        "phase",
+        "runs",
+        "failures",
+        "mean_ms",
+        "stddev_ms",
+        "median_ms",
+        "min_ms",
+        "max_ms",
+        "p95_ms",
+        "ci95_low_ms",
+        "ci95_high_ms",
+        "outliers",
+        "baseline",
+        "times_faster",
+        "times_faster_error",
     ])?;
     for s in summaries {
         let m = &s.summary;
@@ -579,7 +703,9 @@ pub fn summary_csv(summaries: &[PhaseSummary]) -> Result<Vec<u8>, csv::Error> {
             format!("{:.4}", s.times_faster_error),
         ])?;
     }
-    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+    writer
+        .into_inner()
+        .map_err(|error| csv::Error::from(error.into_error()))
 }
 
 #[cfg(test)]
@@ -623,8 +749,18 @@ mod tests {
     #[test]
     fn summaries_compare_with_the_first_variant() {
         let targets = vec![
-            Target { image: "base.console".into(), reference: "r:b".into(), variants: vec!["base".into()], kind: AppKind::Console },
-            Target { image: "fast.console".into(), reference: "r:f".into(), variants: vec!["fast".into()], kind: AppKind::Console },
+            Target {
+                image: "base.console".into(),
+                reference: "r:b".into(),
+                variants: vec!["base".into()],
+                kind: AppKind::Console,
+            },
+            Target {
+                image: "fast.console".into(),
+                reference: "r:f".into(),
+                variants: vec!["fast".into()],
+                kind: AppKind::Console,
+            },
         ];
         let mut records = Vec::new();
         for total in [200.0, 210.0, 190.0] {
@@ -633,13 +769,25 @@ mod tests {
         }
         records.push(record("fast.console", Cache::Warm, 5000.0, false));
         let summaries = summarize(&records, &targets, &["base".into(), "fast".into()], 3);
-        let fast_total = summaries.iter().find(|s| s.image == "fast.console" && s.phase == "total").unwrap();
-        assert_eq!(fast_total.summary.count, 3, "failed runs are not in the statistics");
+        let fast_total = summaries
+            .iter()
+            .find(|s| s.image == "fast.console" && s.phase == "total")
+            .unwrap();
+        assert_eq!(
+            fast_total.summary.count, 3,
+            "failed runs are not in the statistics"
+        );
         assert_eq!(fast_total.failures, 1);
         assert!((fast_total.times_faster - 2.0).abs() < 1e-9);
-        assert!(summaries.iter().all(|s| s.phase != "first_request"), "console apps have no first request");
+        assert!(
+            summaries.iter().all(|s| s.phase != "first_request"),
+            "console apps have no first request"
+        );
         let csv = String::from_utf8(summary_csv(&summaries).unwrap()).unwrap();
         assert!(csv.starts_with("image,variants,app,cache,phase,runs,failures,mean_ms"));
-        assert!(csv.contains("fast.console,fast,console,warm,total,3,1,100.000"), "{csv}");
+        assert!(
+            csv.contains("fast.console,fast,console,warm,total,3,1,100.000"),
+            "{csv}"
+        );
     }
 }

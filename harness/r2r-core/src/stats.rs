@@ -18,7 +18,11 @@ pub struct SeededRandom(u64);
 impl SeededRandom {
     /// A generator from a seed (0 is replaced, as xorshift cannot leave it).
     pub fn new(seed: u64) -> Self {
-        SeededRandom(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        SeededRandom(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.
@@ -115,7 +119,12 @@ pub fn summarize(samples: &[f64], seed: u64) -> Option<Summary> {
     sorted.sort_by(f64::total_cmp);
     let mut random = SeededRandom::new(seed);
     let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| (0..count).map(|_| samples[random.below(count)]).sum::<f64>() / count as f64)
+        .map(|_| {
+            (0..count)
+                .map(|_| samples[random.below(count)])
+                .sum::<f64>()
+                / count as f64
+        })
         .collect();
     means.sort_by(f64::total_cmp);
     Some(Summary {
@@ -136,7 +145,9 @@ pub fn summarize(samples: &[f64], seed: u64) -> Option<Summary> {
 /// uncertainty propagated from both standard deviations: "x ± y times faster".
 pub fn times_faster(baseline: &Summary, candidate: &Summary) -> (f64, f64) {
     let ratio = baseline.mean / candidate.mean;
-    let relative = ((baseline.standard_deviation / baseline.mean).powi(2) + (candidate.standard_deviation / candidate.mean).powi(2)).sqrt();
+    let relative = ((baseline.standard_deviation / baseline.mean).powi(2)
+        + (candidate.standard_deviation / candidate.mean).powi(2))
+    .sqrt();
     (ratio, ratio * relative)
 }
 
@@ -157,7 +168,10 @@ mod tests {
         assert!(summary.ci95_low <= summary.mean && summary.mean <= summary.ci95_high);
         assert!(summarize(&[], 1).is_none());
         let single = summarize(&[5.0], 1).unwrap();
-        assert_eq!((single.standard_deviation, single.ci95_low, single.ci95_high), (0.0, 5.0, 5.0));
+        assert_eq!(
+            (single.standard_deviation, single.ci95_low, single.ci95_high),
+            (0.0, 5.0, 5.0)
+        );
     }
 
     #[test]
@@ -171,8 +185,23 @@ mod tests {
 
     #[test]
     fn ratios_and_shuffles() {
-        let base = Summary { count: 3, mean: 200.0, standard_deviation: 20.0, median: 200.0, min: 0.0, max: 0.0, p95: 0.0, ci95_low: 0.0, ci95_high: 0.0, outliers: vec![] };
-        let fast = Summary { mean: 100.0, standard_deviation: 10.0, ..base.clone() };
+        let base = Summary {
+            count: 3,
+            mean: 200.0,
+            standard_deviation: 20.0,
+            median: 200.0,
+            min: 0.0,
+            max: 0.0,
+            p95: 0.0,
+            ci95_low: 0.0,
+            ci95_high: 0.0,
+            outliers: vec![],
+        };
+        let fast = Summary {
+            mean: 100.0,
+            standard_deviation: 10.0,
+            ..base.clone()
+        };
         let (ratio, error) = times_faster(&base, &fast);
         assert!((ratio - 2.0).abs() < 1e-12);
         assert!((error - 2.0 * (0.01f64 + 0.01).sqrt()).abs() < 1e-12);

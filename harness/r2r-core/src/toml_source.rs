@@ -25,7 +25,12 @@ impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.line, self.column) {
             (Some(line), Some(column)) => {
-                write!(f, "{}:{line}:{column}: {}", self.path.display(), self.message)
+                write!(
+                    f,
+                    "{}:{line}:{column}: {}",
+                    self.path.display(),
+                    self.message
+                )
             }
             _ => write!(f, "{}: {}", self.path.display(), self.message),
         }
@@ -48,7 +53,12 @@ impl SourceError {
 
     /// An error about the whole file (no position).
     pub fn whole_file(path: &Path, message: impl Into<String>) -> Self {
-        SourceError { path: path.to_path_buf(), line: None, column: None, message: message.into() }
+        SourceError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -100,9 +110,9 @@ pub fn locate(text: &str, path: &[Step<'_>]) -> Option<usize> {
                 .iter()
                 .find(|(name, _)| name.get_ref().as_ref() == *key)
                 .map(|(name, item)| (name.span().start, item.get_ref())),
-            (Step::Index(index), toml::de::DeValue::Array(array)) => {
-                array.get(*index).map(|item| (item.span().start, item.get_ref()))
-            }
+            (Step::Index(index), toml::de::DeValue::Array(array)) => array
+                .get(*index)
+                .map(|item| (item.span().start, item.get_ref())),
             _ => None,
         };
         match next {
@@ -129,7 +139,15 @@ fn printable(message: &str) -> String {
                 let shown = crate::names::shown(part);
                 shown[1..shown.len() - 1].to_string()
             } else {
-                part.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+                part.chars()
+                    .map(|c| {
+                        if c.is_control() {
+                            c.escape_default().to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
             }
         })
         .collect::<Vec<_>>()
@@ -141,7 +159,10 @@ fn printable(message: &str) -> String {
     let half = LONGEST_MESSAGE / 2;
     let start: String = escaped.chars().take(half).collect();
     let end: String = escaped.chars().skip(length - half).collect();
-    format!("{start} ... ({} characters left out) ... {end}", length - 2 * half)
+    format!(
+        "{start} ... ({} characters left out) ... {end}",
+        length - 2 * half
+    )
 }
 
 /// Characters of a parser message shown whole; see [`printable`].
@@ -173,7 +194,10 @@ mod tests {
         let error = parse::<Small>(path, "count = 1\ncolour = 2\n").unwrap_err();
         assert_eq!(error.line, Some(2));
         assert!(error.message.contains("unknown field `colour`"), "{error}");
-        assert!(error.message.contains("count"), "allowed fields listed: {error}");
+        assert!(
+            error.message.contains("count"),
+            "allowed fields listed: {error}"
+        );
         assert!(error.to_string().starts_with("s.toml:2:1:"), "{error}");
     }
 }

@@ -78,7 +78,10 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { run_timeout: Duration::from_secs(90), memory_limit_bytes: 1 << 30 }
+        VerifyOptions {
+            run_timeout: Duration::from_secs(90),
+            memory_limit_bytes: 1 << 30,
+        }
     }
 }
 
@@ -89,13 +92,20 @@ pub fn expectations(plan: &Plan, image: &PlannedImage) -> BTreeMap<Framework, Ex
     let mut group = 0;
     let mut current = Some(image);
     while let Some(step) = current {
-        if let Content::Frameworks { frameworks, composite, .. } = &step.content {
+        if let Content::Frameworks {
+            frameworks,
+            composite,
+            ..
+        } = &step.content
+        {
             let composite_group = composite.as_ref().map(|_| {
                 group += 1;
                 group
             });
             for framework in frameworks {
-                let compiled = composite.as_ref().is_some_and(|spec| spec.include.contains(framework));
+                let compiled = composite
+                    .as_ref()
+                    .is_some_and(|spec| spec.include.contains(framework));
                 let expectation = match (compiled, composite_group) {
                     (true, Some(group)) => Expectation::Composite { group },
                     _ => Expectation::AsShipped,
@@ -112,7 +122,10 @@ pub fn expectations(plan: &Plan, image: &PlannedImage) -> BTreeMap<Framework, Ex
 }
 
 fn framework_dir(framework: Framework, version: &str) -> String {
-    format!("usr/share/dotnet/shared/{}/{version}", framework.shared_name())
+    format!(
+        "usr/share/dotnet/shared/{}/{version}",
+        framework.shared_name()
+    )
 }
 
 fn managed_kinds<'a>(fs: &'a ImageFilesystem, dir: &str) -> Vec<(&'a str, &'a AssemblyKind)> {
@@ -127,7 +140,10 @@ fn managed_kinds<'a>(fs: &'a ImageFilesystem, dir: &str) -> Vec<(&'a str, &'a As
 
 /// Resolves a component's owner reference (relative to the component's directory).
 fn resolve_owner(component_path: &str, owner: &str) -> Option<String> {
-    let dir = component_path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
+    let dir = component_path
+        .rsplit_once('/')
+        .map(|(dir, _)| dir)
+        .unwrap_or("");
     archive::normalise(&format!("{dir}/{owner}"))
 }
 
@@ -139,17 +155,31 @@ fn locate_owner(fs: &ImageFilesystem, component_path: &str, owner: &str) -> Opti
     if fs.get(&beside).is_some() {
         return Some(beside);
     }
-    let corelib = fs.files.keys().find(|path| path.ends_with("/System.Private.CoreLib.dll"))?;
-    resolve_owner(corelib, owner).filter(|path| fs.get(path).is_some()).or(Some(beside))
+    let corelib = fs
+        .files
+        .keys()
+        .find(|path| path.ends_with("/System.Private.CoreLib.dll"))?;
+    resolve_owner(corelib, owner)
+        .filter(|path| fs.get(path).is_some())
+        .or(Some(beside))
 }
 
 /// Checks one directory against an expectation; returns (passed, detail, composite file).
-pub fn check_directory(fs: &ImageFilesystem, dir: &str, expectation: Expectation) -> (bool, String, Option<String>) {
+pub fn check_directory(
+    fs: &ImageFilesystem,
+    dir: &str,
+    expectation: Expectation,
+) -> (bool, String, Option<String>) {
     let kinds = managed_kinds(fs, dir);
     if kinds.is_empty() {
         return (false, format!("{dir}: no assemblies"), None);
     }
-    let count = |label: &str| kinds.iter().filter(|(_, kind)| kind.label() == label).count();
+    let count = |label: &str| {
+        kinds
+            .iter()
+            .filter(|(_, kind)| kind.label() == label)
+            .count()
+    };
     let summary = format!(
         "{} assemblies (r2r {}, component {}, composite {}, il-only {})",
         kinds.len(),
@@ -168,24 +198,46 @@ pub fn check_directory(fs: &ImageFilesystem, dir: &str, expectation: Expectation
             let mut strays = Vec::new();
             for (path, kind) in &kinds {
                 match kind {
-                    AssemblyKind::CompositeComponent { owner_composite, .. } => match locate_owner(fs, path, owner_composite) {
+                    AssemblyKind::CompositeComponent {
+                        owner_composite, ..
+                    } => match locate_owner(fs, path, owner_composite) {
                         Some(owner) => *owners.entry(owner).or_default() += 1,
-                        None => strays.push(format!("{path} (owner {owner_composite} escapes the image)")),
+                        None => strays.push(format!(
+                            "{path} (owner {owner_composite} escapes the image)"
+                        )),
                     },
                     AssemblyKind::CompositeImage { .. } => {}
                     _ => strays.push(format!("{path} ({})", kind.label())),
                 }
             }
-            let owner = if owners.len() == 1 { owners.keys().next().cloned() } else { None };
+            let owner = if owners.len() == 1 {
+                owners.keys().next().cloned()
+            } else {
+                None
+            };
             let owner_ok = owner.as_ref().is_some_and(|owner| {
-                matches!(fs.get(owner).and_then(|record| record.assembly.as_ref()), Some(Ok(AssemblyKind::CompositeImage { .. })))
+                matches!(
+                    fs.get(owner).and_then(|record| record.assembly.as_ref()),
+                    Some(Ok(AssemblyKind::CompositeImage { .. }))
+                )
             });
-            let mut detail = format!("{dir}: {summary}; composite {}", owner.clone().unwrap_or_else(|| format!("{owners:?}")));
+            let mut detail = format!(
+                "{dir}: {summary}; composite {}",
+                owner.clone().unwrap_or_else(|| format!("{owners:?}"))
+            );
             if !owner_ok {
                 detail.push_str(" — composite file missing or not a composite image");
             }
             if !strays.is_empty() {
-                detail.push_str(&format!("; not components: {}", strays.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+                detail.push_str(&format!(
+                    "; not components: {}",
+                    strays
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             (owner_ok && strays.is_empty(), detail, owner)
         }
@@ -198,7 +250,12 @@ pub fn trimmed_il(publish: &PublishSpec) -> bool {
 }
 
 /// The file checks of an image, from its archive view.
-pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &ImageFilesystem) -> Check {
+pub fn check_files(
+    plan: &Plan,
+    catalog: &Catalog,
+    image: &PlannedImage,
+    fs: &ImageFilesystem,
+) -> Check {
     let version = &plan.scenario.dotnet;
     let mut passed = true;
     let mut details = Vec::new();
@@ -212,39 +269,72 @@ pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &Im
             if let Some(other) = group_files.values().find(|other| **other == file) {
                 if group_files.get(&group) != Some(other) {
                     passed = false;
-                    details.push(format!("composite {file} is shared by frameworks expected in different composites"));
+                    details.push(format!(
+                        "composite {file} is shared by frameworks expected in different composites"
+                    ));
                 }
             }
             if let Some(previous) = group_files.insert(group, file.clone()) {
                 if previous != file {
                     passed = false;
-                    details.push(format!("frameworks expected in one composite use two: {previous} and {file}"));
+                    details.push(format!(
+                        "frameworks expected in one composite use two: {previous} and {file}"
+                    ));
                 }
             }
         }
     }
     match &image.content {
         Content::RuntimeDeps => {
-            for library in ["libstdc++.so.6", "libssl.so.3", "libz.so.1", "libgcc_s.so.1"] {
-                let found = fs.files.keys().any(|path| path.rsplit('/').next() == Some(library));
+            for library in [
+                "libstdc++.so.6",
+                "libssl.so.3",
+                "libz.so.1",
+                "libgcc_s.so.1",
+            ] {
+                let found = fs
+                    .files
+                    .keys()
+                    .any(|path| path.rsplit('/').next() == Some(library));
                 passed &= found;
-                details.push(format!("{library} {}", if found { "present" } else { "MISSING" }));
+                details.push(format!(
+                    "{library} {}",
+                    if found { "present" } else { "MISSING" }
+                ));
             }
         }
-        Content::App { app, publish, composite, .. } => {
+        Content::App {
+            app,
+            publish,
+            composite,
+            ..
+        } => {
             let assembly = &catalog.apps[app].assembly;
             let app_bytes: u64 = fs.list("app").map(|record| record.size_bytes).sum();
             details.push(format!("app/ {:.3} MB", app_bytes as f64 / 1e6));
             if publish.native {
                 // Native AOT: one executable, no assemblies, no managed runtime anywhere.
                 let executable = format!("app/{assembly}");
-                let present = fs.get(&executable).is_some_and(|record| record.mode & 0o111 != 0);
+                let present = fs
+                    .get(&executable)
+                    .is_some_and(|record| record.mode & 0o111 != 0);
                 passed &= present;
-                details.push(format!("{executable} {}", if present { "present, executable" } else { "MISSING" }));
+                details.push(format!(
+                    "{executable} {}",
+                    if present {
+                        "present, executable"
+                    } else {
+                        "MISSING"
+                    }
+                ));
                 let managed: Vec<&str> = fs
                     .files
                     .keys()
-                    .filter(|path| path.ends_with(".dll") || path.ends_with("/libcoreclr.so") || path.ends_with("/libclrjit.so"))
+                    .filter(|path| {
+                        path.ends_with(".dll")
+                            || path.ends_with("/libcoreclr.so")
+                            || path.ends_with("/libclrjit.so")
+                    })
                     .map(String::as_str)
                     .take(5)
                     .collect();
@@ -258,7 +348,10 @@ pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &Im
                 let main = format!("app/{assembly}.dll");
                 let present = fs.get(&main).is_some();
                 passed &= present;
-                details.push(format!("{main} {}", if present { "present" } else { "MISSING" }));
+                details.push(format!(
+                    "{main} {}",
+                    if present { "present" } else { "MISSING" }
+                ));
             }
             if publish.self_contained && !publish.native {
                 if trimmed_il(publish) {
@@ -266,12 +359,22 @@ pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &Im
                     let kinds = managed_kinds(fs, "app");
                     let composites = kinds
                         .iter()
-                        .filter(|(_, kind)| matches!(kind, AssemblyKind::CompositeComponent { .. } | AssemblyKind::CompositeImage { .. }))
+                        .filter(|(_, kind)| {
+                            matches!(
+                                kind,
+                                AssemblyKind::CompositeComponent { .. }
+                                    | AssemblyKind::CompositeImage { .. }
+                            )
+                        })
                         .count();
                     passed &= !kinds.is_empty() && composites == 0;
                     details.push(format!("app: trimmed, {} assemblies", kinds.len()));
                 } else {
-                    let expectation = if *composite { Expectation::Composite { group: 0 } } else { Expectation::AsShipped };
+                    let expectation = if *composite {
+                        Expectation::Composite { group: 0 }
+                    } else {
+                        Expectation::AsShipped
+                    };
                     let (ok, detail, _) = check_directory(fs, "app", expectation);
                     passed &= ok;
                     details.push(detail);
@@ -280,19 +383,35 @@ pub fn check_files(plan: &Plan, catalog: &Catalog, image: &PlannedImage, fs: &Im
         }
         _ => {}
     }
-    let self_contained = matches!(&image.content, Content::App { publish, .. } if publish.self_contained);
+    let self_contained =
+        matches!(&image.content, Content::App { publish, .. } if publish.self_contained);
     if !matches!(image.content, Content::RuntimeDeps) && !self_contained {
-        let host = fs.get("usr/share/dotnet/dotnet").is_some() && fs.get(&format!("usr/share/dotnet/host/fxr/{version}/libhostfxr.so")).is_some();
+        let host = fs.get("usr/share/dotnet/dotnet").is_some()
+            && fs
+                .get(&format!(
+                    "usr/share/dotnet/host/fxr/{version}/libhostfxr.so"
+                ))
+                .is_some();
         passed &= host;
-        details.push(format!("dotnet host {}", if host { "present" } else { "MISSING" }));
+        details.push(format!(
+            "dotnet host {}",
+            if host { "present" } else { "MISSING" }
+        ));
     }
-    Check { name: "files".into(), passed, detail: details.join("; ") }
+    Check {
+        name: "files".into(),
+        passed,
+        detail: details.join("; "),
+    }
 }
 
 /// Reads an image's file system through the engine's export, classifying every `.dll` under
 /// `/usr/share/dotnet` and `/app`.
 pub async fn read_image(engine: &dyn Engine, reference: &str) -> Result<ImageFilesystem, String> {
-    let inspect = |path: &str| path.ends_with(".dll") && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"));
+    let inspect = |path: &str| {
+        path.ends_with(".dll")
+            && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"))
+    };
     archive::parse_export(engine, &[reference.to_string()], move |reader| {
         archive::read_image_archive(reader, &inspect).map_err(|error| error.to_string())
     })
@@ -302,7 +421,12 @@ pub async fn read_image(engine: &dyn Engine, reference: &str) -> Result<ImageFil
 
 /// The container verification starts from `image`: labelled, limited, as an unprivileged user
 /// on a read-only root.
-pub fn container_spec(plan: &Plan, image: &PlannedImage, options: &VerifyOptions, network: Network) -> ContainerSpec {
+pub fn container_spec(
+    plan: &Plan,
+    image: &PlannedImage,
+    options: &VerifyOptions,
+    network: Network,
+) -> ContainerSpec {
     ContainerSpec {
         image: image.reference().to_string(),
         entrypoint: None,
@@ -325,18 +449,33 @@ pub fn container_spec(plan: &Plan, image: &PlannedImage, options: &VerifyOptions
 pub fn number_after(output: &str, key: &str) -> Option<f64> {
     let start = output.find(key)? + key.len();
     let rest = &output[start..];
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 
 /// Runs the console app once; returns (check, jit method count).
-async fn run_console(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, r2r_disabled: bool) -> (Check, Option<f64>) {
+async fn run_console(
+    engine: &dyn Engine,
+    plan: &Plan,
+    image: &PlannedImage,
+    options: &VerifyOptions,
+    r2r_disabled: bool,
+) -> (Check, Option<f64>) {
     let mut container = container_spec(plan, image, options, Network::None);
     if r2r_disabled {
         container.env.insert("DOTNET_ReadyToRun".into(), "0".into());
     }
     match containers::run_to_exit(engine, &container, options.run_timeout).await {
-        Err(error) => (Check { name: "run".into(), passed: false, detail: error.to_string() }, None),
+        Err(error) => (
+            Check {
+                name: "run".into(),
+                passed: false,
+                detail: error.to_string(),
+            },
+            None,
+        ),
         Ok(outcome) => {
             let output = format!("{}{}", outcome.logs.stdout, outcome.logs.stderr);
             let ok = outcome.exit_code == Some(0) && output.contains("r2r-console-ok");
@@ -345,20 +484,48 @@ async fn run_console(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, opt
                 format!(
                     "exit 0 in {:.0?}; time-to-main {} ms; {} jitted methods",
                     outcome.elapsed,
-                    number_after(&output, "r2r-time-to-main-ms=").map(|v| format!("{v:.1}")).unwrap_or("?".into()),
+                    number_after(&output, "r2r-time-to-main-ms=")
+                        .map(|v| format!("{v:.1}"))
+                        .unwrap_or("?".into()),
                     jit.unwrap_or(f64::NAN)
                 )
             } else {
-                format!("exit {:?}; output: {}", outcome.exit_code, containers::tail(&output, 8))
+                format!(
+                    "exit {:?}; output: {}",
+                    outcome.exit_code,
+                    containers::tail(&output, 8)
+                )
             };
-            (Check { name: "run".into(), passed: ok, detail }, jit)
+            (
+                Check {
+                    name: "run".into(),
+                    passed: ok,
+                    detail,
+                },
+                jit,
+            )
         }
     }
 }
 
 /// Runs the web API once: start, wait for HTTP 200 on 127.0.0.1, fetch `/releases`, remove.
-async fn run_webapi(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, r2r_disabled: bool) -> (Check, Option<f64>) {
-    let fail = |detail: String| (Check { name: "run".into(), passed: false, detail }, None);
+async fn run_webapi(
+    engine: &dyn Engine,
+    plan: &Plan,
+    image: &PlannedImage,
+    options: &VerifyOptions,
+    r2r_disabled: bool,
+) -> (Check, Option<f64>) {
+    let fail = |detail: String| {
+        (
+            Check {
+                name: "run".into(),
+                passed: false,
+                detail,
+            },
+            None,
+        )
+    };
     let port = match probe::free_port() {
         Ok(port) => port,
         Err(error) => return fail(format!("no free port on 127.0.0.1: {error}")),
@@ -374,12 +541,17 @@ async fn run_webapi(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, opti
     };
     let ready = probe::wait_for_ok(port, "/", options.run_timeout, Duration::from_millis(20)).await;
     let releases = match ready {
-        Some(_) => probe::get(port, "/releases", Duration::from_secs(10)).await.ok(),
+        Some(_) => probe::get(port, "/releases", Duration::from_secs(10))
+            .await
+            .ok(),
         None => None,
     };
     // The ready line is printed after the listener starts; give the log a moment to flush.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs = engine.container_logs(&id, containers::LOG_CAP_BYTES).await.unwrap_or_default();
+    let logs = engine
+        .container_logs(&id, containers::LOG_CAP_BYTES)
+        .await
+        .unwrap_or_default();
     containers::remove(engine, &id).await;
     let output = format!("{}{}", logs.stdout, logs.stderr);
     let jit = number_after(&output, "jit_methods=");
@@ -410,22 +582,47 @@ fn precompiled_check(normal: Option<f64>, disabled: Option<f64>) -> Check {
             passed: normal * 2.0 < disabled,
             detail: format!("{normal} jitted methods vs {disabled} with ReadyToRun disabled"),
         },
-        _ => Check { name: "precompiled".into(), passed: false, detail: "the app did not report its jitted method count".into() },
+        _ => Check {
+            name: "precompiled".into(),
+            passed: false,
+            detail: "the app did not report its jitted method count".into(),
+        },
     }
 }
 
 /// Verifies one image: files, then behaviour.
-pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, image: &PlannedImage, options: &VerifyOptions) -> ImageVerification {
+pub async fn verify_image(
+    engine: &dyn Engine,
+    plan: &Plan,
+    catalog: &Catalog,
+    image: &PlannedImage,
+    options: &VerifyOptions,
+) -> ImageVerification {
     let mut checks = Vec::new();
     match read_image(engine, image.reference()).await {
         Ok(fs) => checks.push(check_files(plan, catalog, image, &fs)),
-        Err(error) => checks.push(Check { name: "files".into(), passed: false, detail: error }),
+        Err(error) => checks.push(Check {
+            name: "files".into(),
+            passed: false,
+            detail: error,
+        }),
     }
     match &image.content {
         Content::RuntimeDeps => {}
-        Content::Frameworks { frameworks_below, .. } => checks.push(list_runtimes(engine, plan, image, options, frameworks_below).await),
+        Content::Frameworks {
+            frameworks_below, ..
+        } => checks.push(list_runtimes(engine, plan, image, options, frameworks_below).await),
         Content::Sdk => {
-            checks.push(list_runtimes(engine, plan, image, options, &[Framework::Runtime, Framework::Aspnet]).await);
+            checks.push(
+                list_runtimes(
+                    engine,
+                    plan,
+                    image,
+                    options,
+                    &[Framework::Runtime, Framework::Aspnet],
+                )
+                .await,
+            );
             checks.push(sdk_info(engine, plan, image, options).await);
         }
         Content::App { kind, publish, .. } => {
@@ -440,7 +637,12 @@ pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, i
                 checks.push(Check {
                     name: "precompiled".into(),
                     passed: normal == Some(0.0),
-                    detail: format!("{} jitted methods (Native AOT: none expected)", normal.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into())),
+                    detail: format!(
+                        "{} jitted methods (Native AOT: none expected)",
+                        normal
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|| "unknown".into())
+                    ),
                 });
             } else if passed && !trimmed_il(publish) {
                 let (_, disabled) = match kind {
@@ -462,18 +664,33 @@ pub async fn verify_image(engine: &dyn Engine, plan: &Plan, catalog: &Catalog, i
 
 /// The size of an app image's `/app`, bytes, as its files check recorded it.
 fn app_bytes(verification: &ImageVerification) -> Option<f64> {
-    let files = verification.checks.iter().find(|check| check.name == "files")?;
+    let files = verification
+        .checks
+        .iter()
+        .find(|check| check.name == "files")?;
     let start = files.detail.find("app/ ")? + "app/ ".len();
-    files.detail[start..].split(' ').next()?.parse::<f64>().ok().map(|mb| mb * 1e6)
+    files.detail[start..]
+        .split(' ')
+        .next()?
+        .parse::<f64>()
+        .ok()
+        .map(|mb| mb * 1e6)
 }
 
 /// Checks across images: a trimmed app must be smaller than the same app published
 /// self-contained without trimming on the same base (when the plan has both).
 pub fn cross_checks(plan: &Plan, results: &mut [ImageVerification]) {
-    let sizes: BTreeMap<String, f64> = results.iter().filter_map(|r| app_bytes(r).map(|bytes| (r.id.clone(), bytes))).collect();
+    let sizes: BTreeMap<String, f64> = results
+        .iter()
+        .filter_map(|r| app_bytes(r).map(|bytes| (r.id.clone(), bytes)))
+        .collect();
     for result in results.iter_mut() {
-        let Some(image) = plan.image(&result.id) else { continue };
-        let Content::App { app, publish, .. } = &image.content else { continue };
+        let Some(image) = plan.image(&result.id) else {
+            continue;
+        };
+        let Content::App { app, publish, .. } = &image.content else {
+            continue;
+        };
         if !publish.enabled("PublishTrimmed") {
             continue;
         }
@@ -483,45 +700,93 @@ pub fn cross_checks(plan: &Plan, results: &mut [ImageVerification]) {
                 && plan.base_of(other) == plan.base_of(image)
         });
         let Some(sibling) = sibling else { continue };
-        let (Some(trimmed), Some(untrimmed)) = (sizes.get(&result.id), sizes.get(&sibling.id)) else { continue };
+        let (Some(trimmed), Some(untrimmed)) = (sizes.get(&result.id), sizes.get(&sibling.id))
+        else {
+            continue;
+        };
         result.checks.push(Check {
             name: "trimmed".into(),
             passed: trimmed < untrimmed,
-            detail: format!("app/ {:.1} MB trimmed vs {:.1} MB untrimmed ({})", trimmed / 1e6, untrimmed / 1e6, sibling.id),
+            detail: format!(
+                "app/ {:.1} MB trimmed vs {:.1} MB untrimmed ({})",
+                trimmed / 1e6,
+                untrimmed / 1e6,
+                sibling.id
+            ),
         });
     }
 }
 
 /// `dotnet --info` runs the SDK's own managed code: it must succeed and name the SDK.
-async fn sdk_info(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions) -> Check {
+async fn sdk_info(
+    engine: &dyn Engine,
+    plan: &Plan,
+    image: &PlannedImage,
+    options: &VerifyOptions,
+) -> Check {
     let mut container = container_spec(plan, image, options, Network::None);
     container.entrypoint = Some(vec!["/usr/share/dotnet/dotnet".into()]);
     container.command = Some(vec!["--info".into()]);
     match containers::run_to_exit(engine, &container, options.run_timeout).await {
-        Err(error) => Check { name: "sdk".into(), passed: false, detail: error.to_string() },
+        Err(error) => Check {
+            name: "sdk".into(),
+            passed: false,
+            detail: error.to_string(),
+        },
         Ok(outcome) => {
             let output = format!("{}{}", outcome.logs.stdout, outcome.logs.stderr);
-            let version = output.lines().map(str::trim).find_map(|line| line.strip_prefix("Version:")).map(str::trim).unwrap_or("").to_string();
-            let passed = outcome.exit_code == Some(0) && output.contains(".NET SDK") && !version.is_empty();
+            let version = output
+                .lines()
+                .map(str::trim)
+                .find_map(|line| line.strip_prefix("Version:"))
+                .map(str::trim)
+                .unwrap_or("")
+                .to_string();
+            let passed =
+                outcome.exit_code == Some(0) && output.contains(".NET SDK") && !version.is_empty();
             let detail = if passed {
                 format!("dotnet --info: .NET SDK {version}")
             } else {
-                format!("dotnet --info exit {:?}: {}", outcome.exit_code, containers::tail(&output, 6))
+                format!(
+                    "dotnet --info exit {:?}: {}",
+                    outcome.exit_code,
+                    containers::tail(&output, 6)
+                )
             };
-            Check { name: "sdk".into(), passed, detail }
+            Check {
+                name: "sdk".into(),
+                passed,
+                detail,
+            }
         }
     }
 }
 
-async fn list_runtimes(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, options: &VerifyOptions, frameworks: &[Framework]) -> Check {
+async fn list_runtimes(
+    engine: &dyn Engine,
+    plan: &Plan,
+    image: &PlannedImage,
+    options: &VerifyOptions,
+    frameworks: &[Framework],
+) -> Check {
     let mut container = container_spec(plan, image, options, Network::None);
     container.entrypoint = Some(vec!["/usr/share/dotnet/dotnet".into()]);
     container.command = Some(vec!["--list-runtimes".into()]);
     match containers::run_to_exit(engine, &container, options.run_timeout).await {
-        Err(error) => Check { name: "run".into(), passed: false, detail: error.to_string() },
+        Err(error) => Check {
+            name: "run".into(),
+            passed: false,
+            detail: error.to_string(),
+        },
         Ok(outcome) => {
-            let expected: Vec<String> = frameworks.iter().map(|f| format!("{} {}", f.shared_name(), plan.scenario.dotnet)).collect();
-            let missing: Vec<&String> = expected.iter().filter(|line| !outcome.logs.stdout.contains(line.as_str())).collect();
+            let expected: Vec<String> = frameworks
+                .iter()
+                .map(|f| format!("{} {}", f.shared_name(), plan.scenario.dotnet))
+                .collect();
+            let missing: Vec<&String> = expected
+                .iter()
+                .filter(|line| !outcome.logs.stdout.contains(line.as_str()))
+                .collect();
             let passed = outcome.exit_code == Some(0) && missing.is_empty();
             let detail = if passed {
                 format!("dotnet --list-runtimes: {}", expected.join(", "))
@@ -529,10 +794,17 @@ async fn list_runtimes(engine: &dyn Engine, plan: &Plan, image: &PlannedImage, o
                 format!(
                     "dotnet --list-runtimes exit {:?}, missing {missing:?}; output: {}",
                     outcome.exit_code,
-                    containers::tail(&format!("{}{}", outcome.logs.stdout, outcome.logs.stderr), 6)
+                    containers::tail(
+                        &format!("{}{}", outcome.logs.stdout, outcome.logs.stderr),
+                        6
+                    )
                 )
             };
-            Check { name: "run".into(), passed, detail }
+            Check {
+                name: "run".into(),
+                passed,
+                detail,
+            }
         }
     }
 }
@@ -543,7 +815,8 @@ mod tests {
 
     #[test]
     fn numbers_are_read_from_app_output() {
-        let output = "r2r-time-to-main-ms=41.5\nr2r-console-ok jit_methods=123 runtime=.NET 10.0.12\n";
+        let output =
+            "r2r-time-to-main-ms=41.5\nr2r-console-ok jit_methods=123 runtime=.NET 10.0.12\n";
         assert_eq!(number_after(output, "r2r-time-to-main-ms="), Some(41.5));
         assert_eq!(number_after(output, "jit_methods="), Some(123.0));
         assert_eq!(number_after(output, "absent="), None);
@@ -552,10 +825,16 @@ mod tests {
     #[test]
     fn owners_resolve_relative_to_the_component() {
         assert_eq!(
-            resolve_owner("usr/share/dotnet/shared/Microsoft.AspNetCore.App/10.0.12/A.dll", "../../Microsoft.NETCore.App/10.0.12/f.r2r.dll"),
+            resolve_owner(
+                "usr/share/dotnet/shared/Microsoft.AspNetCore.App/10.0.12/A.dll",
+                "../../Microsoft.NETCore.App/10.0.12/f.r2r.dll"
+            ),
             Some("usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/f.r2r.dll".into())
         );
-        assert_eq!(resolve_owner("app/A.dll", "app.r2r.dll"), Some("app/app.r2r.dll".into()));
+        assert_eq!(
+            resolve_owner("app/A.dll", "app.r2r.dll"),
+            Some("app/app.r2r.dll".into())
+        );
     }
 
     fn filesystem(files: &[(&str, AssemblyKind)]) -> ImageFilesystem {
@@ -577,21 +856,39 @@ mod tests {
     }
 
     fn component(owner: &str) -> AssemblyKind {
-        AssemblyKind::CompositeComponent { major: 16, minor: 0, flags: 0x20, owner_composite: owner.into() }
+        AssemblyKind::CompositeComponent {
+            major: 16,
+            minor: 0,
+            flags: 0x20,
+            owner_composite: owner.into(),
+        }
     }
 
-    const COMPOSITE: AssemblyKind = AssemblyKind::CompositeImage { major: 16, minor: 0, flags: 0, component_count: 2 };
-    const R2R: AssemblyKind = AssemblyKind::ReadyToRun { major: 16, minor: 0, flags: 0 };
+    const COMPOSITE: AssemblyKind = AssemblyKind::CompositeImage {
+        major: 16,
+        minor: 0,
+        flags: 0,
+        component_count: 2,
+    };
+    const R2R: AssemblyKind = AssemblyKind::ReadyToRun {
+        major: 16,
+        minor: 0,
+        flags: 0,
+    };
 
     #[test]
     fn composite_directories_need_every_assembly_to_be_a_component_of_one_composite() {
         let rt = "usr/share/dotnet/shared/Microsoft.NETCore.App/1.0.0";
         let good = filesystem(&[
-            (&format!("{rt}/System.Private.CoreLib.dll"), component("fx.dll")),
+            (
+                &format!("{rt}/System.Private.CoreLib.dll"),
+                component("fx.dll"),
+            ),
             (&format!("{rt}/System.Runtime.dll"), component("fx.dll")),
             (&format!("{rt}/fx.dll"), COMPOSITE),
         ]);
-        let (passed, detail, owner) = check_directory(&good, rt, Expectation::Composite { group: 1 });
+        let (passed, detail, owner) =
+            check_directory(&good, rt, Expectation::Composite { group: 1 });
         assert!(passed, "{detail}");
         assert_eq!(owner.as_deref(), Some(format!("{rt}/fx.dll").as_str()));
         // The same files do not pass as "as shipped".
@@ -599,7 +896,10 @@ mod tests {
 
         // One assembly left out of the composite fails, and is named.
         let stray = filesystem(&[
-            (&format!("{rt}/System.Private.CoreLib.dll"), component("fx.dll")),
+            (
+                &format!("{rt}/System.Private.CoreLib.dll"),
+                component("fx.dll"),
+            ),
             (&format!("{rt}/Extra.dll"), R2R),
             (&format!("{rt}/fx.dll"), COMPOSITE),
         ]);
@@ -612,7 +912,14 @@ mod tests {
         assert!(!check_directory(&missing, rt, Expectation::Composite { group: 1 }).0);
 
         // An empty directory fails.
-        assert!(!check_directory(&good, "usr/share/dotnet/shared/Microsoft.AspNetCore.App/1.0.0", Expectation::AsShipped).0);
+        assert!(
+            !check_directory(
+                &good,
+                "usr/share/dotnet/shared/Microsoft.AspNetCore.App/1.0.0",
+                Expectation::AsShipped
+            )
+            .0
+        );
     }
 
     #[test]
@@ -620,11 +927,18 @@ mod tests {
         let rt = "usr/share/dotnet/shared/Microsoft.NETCore.App/1.0.0";
         let web = "usr/share/dotnet/shared/Microsoft.AspNetCore.App/1.0.0";
         let fs = filesystem(&[
-            (&format!("{rt}/System.Private.CoreLib.dll"), component("both.dll")),
+            (
+                &format!("{rt}/System.Private.CoreLib.dll"),
+                component("both.dll"),
+            ),
             (&format!("{rt}/both.dll"), COMPOSITE),
-            (&format!("{web}/Microsoft.AspNetCore.dll"), component("both.dll")),
+            (
+                &format!("{web}/Microsoft.AspNetCore.dll"),
+                component("both.dll"),
+            ),
         ]);
-        let (passed, detail, owner) = check_directory(&fs, web, Expectation::Composite { group: 1 });
+        let (passed, detail, owner) =
+            check_directory(&fs, web, Expectation::Composite { group: 1 });
         assert!(passed, "{detail}");
         assert_eq!(owner.unwrap(), format!("{rt}/both.dll"));
     }
@@ -641,16 +955,26 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let catalog = Catalog::load(&root.join("experiments")).unwrap();
         let text = "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"webapi\"]\nvariants = [\"runtime-composite\", \"aspnet-composite\", \"composed-composite\"]\n";
-        let scenario = crate::scenario::parse(std::path::Path::new("t.toml"), text, &catalog).unwrap();
+        let scenario =
+            crate::scenario::parse(std::path::Path::new("t.toml"), text, &catalog).unwrap();
         let plan = crate::plan::expand(&scenario, &catalog);
         let of = |id: &str| expectations(&plan, plan.image(id).unwrap());
         let runtime_composite = of("runtime-composite.webapi");
-        assert!(matches!(runtime_composite[&Framework::Runtime], Expectation::Composite { .. }));
-        assert_eq!(runtime_composite[&Framework::Aspnet], Expectation::AsShipped);
+        assert!(matches!(
+            runtime_composite[&Framework::Runtime],
+            Expectation::Composite { .. }
+        ));
+        assert_eq!(
+            runtime_composite[&Framework::Aspnet],
+            Expectation::AsShipped
+        );
         let single = of("aspnet-composite.webapi");
         assert_eq!(single[&Framework::Runtime], single[&Framework::Aspnet]);
         let composed = of("composed-composite.webapi");
-        assert!(matches!(composed[&Framework::Aspnet], Expectation::Composite { .. }));
+        assert!(matches!(
+            composed[&Framework::Aspnet],
+            Expectation::Composite { .. }
+        ));
         assert_ne!(composed[&Framework::Runtime], composed[&Framework::Aspnet]);
     }
 }

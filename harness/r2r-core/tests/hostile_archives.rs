@@ -15,8 +15,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use proptest::prelude::*;
 use r2r_core::archive::{
-    normalise, read_image_archive, walk_archive, ArchiveError, FileType, ImageFilesystem, MAX_LAYERS_PER_IMAGE, MAX_LINK_HOPS,
-    MAX_MANIFEST_BYTES,
+    normalise, read_image_archive, walk_archive, ArchiveError, FileType, ImageFilesystem,
+    MAX_LAYERS_PER_IMAGE, MAX_LINK_HOPS, MAX_MANIFEST_BYTES,
 };
 use r2r_core::readytorun::AssemblyKind;
 use r2r_core::sizes::analyze_archive;
@@ -83,7 +83,10 @@ fn peak_during<T>(work: impl FnOnce() -> T) -> (T, usize) {
     let base = CURRENT_BYTES.load(Ordering::SeqCst);
     PEAK_BYTES.store(base, Ordering::SeqCst);
     let result = work();
-    (result, PEAK_BYTES.load(Ordering::SeqCst).saturating_sub(base))
+    (
+        result,
+        PEAK_BYTES.load(Ordering::SeqCst).saturating_sub(base),
+    )
 }
 
 /// Holds the whole binary to one test at a time (a failed test must not stop the others).
@@ -110,7 +113,10 @@ impl Tar {
     fn header(name: &str, kind: EntryType, size: u64, link: &str) -> tar::Header {
         let mut header = tar::Header::new_gnu();
         let old = header.as_old_mut();
-        assert!(name.len() <= old.name.len() && link.len() <= old.linkname.len(), "name too long for a raw header: {name}");
+        assert!(
+            name.len() <= old.name.len() && link.len() <= old.linkname.len(),
+            "name too long for a raw header: {name}"
+        );
         old.name[..name.len()].copy_from_slice(name.as_bytes());
         old.linkname[..link.len()].copy_from_slice(link.as_bytes());
         header.set_mode(0o644);
@@ -130,7 +136,10 @@ impl Tar {
     }
 
     fn file(self, name: &str, data: &[u8]) -> Tar {
-        self.put(&Tar::header(name, EntryType::Regular, data.len() as u64, ""), data)
+        self.put(
+            &Tar::header(name, EntryType::Regular, data.len() as u64, ""),
+            data,
+        )
     }
 
     fn directory(self, name: &str) -> Tar {
@@ -148,7 +157,8 @@ impl Tar {
     /// Appends an entry whose header claims `claimed` bytes, followed by only `data`: the
     /// stream ends there.
     fn claiming(mut self, name: &str, kind: EntryType, claimed: u64, data: &[u8]) -> Vec<u8> {
-        self.0.extend_from_slice(Tar::header(name, kind, claimed, "").as_bytes());
+        self.0
+            .extend_from_slice(Tar::header(name, kind, claimed, "").as_bytes());
         self.0.extend_from_slice(data);
         self.0
     }
@@ -161,14 +171,18 @@ impl Tar {
 }
 
 fn manifest(config: &str, layers: &[&str]) -> Vec<u8> {
-    serde_json::json!([{ "Config": config, "RepoTags": ["hostile:latest"], "Layers": layers }]).to_string().into_bytes()
+    serde_json::json!([{ "Config": config, "RepoTags": ["hostile:latest"], "Layers": layers }])
+        .to_string()
+        .into_bytes()
 }
 
 const CONFIG: &[u8] = br#"{"history":[{"created_by":"ADD rootfs"}]}"#;
 
 /// An archive (not finished) with the manifest, a config and the given layers, in that order.
 fn image_with(manifest_bytes: &[u8], layers: &[(&str, &[u8])]) -> Tar {
-    let mut tar = Tar::new().file("manifest.json", manifest_bytes).file("c.json", CONFIG);
+    let mut tar = Tar::new()
+        .file("manifest.json", manifest_bytes)
+        .file("c.json", CONFIG);
     for (name, bytes) in layers {
         tar = tar.file(name, bytes);
     }
@@ -190,13 +204,19 @@ fn sizes(bytes: &[u8]) -> Result<usize, ArchiveError> {
 
 /// A small layer that both readers accept.
 fn plain_layer() -> Vec<u8> {
-    Tar::new().directory("app/").file("app/a.txt", b"hello").finish()
+    Tar::new()
+        .directory("app/")
+        .file("app/a.txt", b"hello")
+        .finish()
 }
 
 fn assert_layer_escape(error: ArchiveError, expected_entry: &str, expected_path: &str) {
     match error {
         ArchiveError::LayerEscape { layer, entry, path } => {
-            assert_eq!((layer.as_str(), entry.as_str(), path.as_str()), (LAYER, expected_entry, expected_path));
+            assert_eq!(
+                (layer.as_str(), entry.as_str(), path.as_str()),
+                (LAYER, expected_entry, expected_path)
+            );
         }
         other => panic!("expected a layer escape at `{expected_entry}`, got: {other}"),
     }
@@ -204,7 +224,10 @@ fn assert_layer_escape(error: ArchiveError, expected_entry: &str, expected_path:
 
 fn assert_escape(error: ArchiveError, expected_entry: &str, expected_path: &str) {
     match error {
-        ArchiveError::Escape { entry, path } => assert_eq!((entry.as_str(), path.as_str()), (expected_entry, expected_path)),
+        ArchiveError::Escape { entry, path } => assert_eq!(
+            (entry.as_str(), path.as_str()),
+            (expected_entry, expected_path)
+        ),
         other => panic!("expected an archive escape at `{expected_entry}`, got: {other}"),
     }
 }
@@ -223,8 +246,16 @@ fn assert_cut(error: ArchiveError, expected_entry: &str) {
 /// A layer read error at `expected_entry`, cut short.
 fn assert_layer_cut(error: ArchiveError, expected_entry: &str) {
     match &error {
-        ArchiveError::Layer { layer, entry, source } => {
-            assert_eq!((layer.as_str(), entry.as_str()), (LAYER, expected_entry), "{error}");
+        ArchiveError::Layer {
+            layer,
+            entry,
+            source,
+        } => {
+            assert_eq!(
+                (layer.as_str(), entry.as_str()),
+                (LAYER, expected_entry),
+                "{error}"
+            );
             assert_eq!(source.kind(), ErrorKind::UnexpectedEof, "{error}");
         }
         other => panic!("expected layer entry `{expected_entry}` cut short, got: {other}"),
@@ -237,17 +268,34 @@ fn assert_layer_cut(error: ArchiveError, expected_entry: &str) {
 #[test]
 fn a_layer_entry_climbing_out_of_the_image_is_refused_by_both_readers() {
     let _serial = serial();
-    for hostile in ["../../etc/passwd", "app/../../escape", "/../escape", "./.././x"] {
-        let bytes = image(&Tar::new().file("app/ok", b"1").file(hostile, b"owned").finish());
+    for hostile in [
+        "../../etc/passwd",
+        "app/../../escape",
+        "/../escape",
+        "./.././x",
+    ] {
+        let bytes = image(
+            &Tar::new()
+                .file("app/ok", b"1")
+                .file(hostile, b"owned")
+                .finish(),
+        );
         assert_layer_escape(read(&bytes).unwrap_err(), hostile, hostile);
-        assert_layer_escape(analyze_archive(bytes.as_slice()).unwrap_err(), hostile, hostile);
+        assert_layer_escape(
+            analyze_archive(bytes.as_slice()).unwrap_err(),
+            hostile,
+            hostile,
+        );
     }
 }
 
 #[test]
 fn an_absolute_layer_path_is_a_path_from_the_image_root() {
     let _serial = serial();
-    let layer = Tar::new().file("/etc/hostname", b"box").file("//usr/./lib/../bin/tool", b"t").finish();
+    let layer = Tar::new()
+        .file("/etc/hostname", b"box")
+        .file("//usr/./lib/../bin/tool", b"t")
+        .finish();
     let view = read(&image(&layer)).unwrap();
     let paths: Vec<&str> = view.files.keys().map(String::as_str).collect();
     assert_eq!(paths, ["etc/hostname", "usr/bin/tool"]);
@@ -258,15 +306,25 @@ fn an_absolute_layer_path_is_a_path_from_the_image_root() {
 #[test]
 fn an_outer_entry_climbing_out_of_the_archive_is_refused() {
     let _serial = serial();
-    let bytes = image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())]).file("../../escape", b"x").finish();
+    let bytes = image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())])
+        .file("../../escape", b"x")
+        .finish();
     assert_escape(read(&bytes).unwrap_err(), "../../escape", "../../escape");
-    assert_escape(analyze_archive(bytes.as_slice()).unwrap_err(), "../../escape", "../../escape");
+    assert_escape(
+        analyze_archive(bytes.as_slice()).unwrap_err(),
+        "../../escape",
+        "../../escape",
+    );
 }
 
 #[test]
 fn an_absolute_outer_entry_is_a_path_from_the_archive_root() {
     let _serial = serial();
-    let bytes = image_with(&manifest("c.json", &[LAYER]), &[("/l0/./layer.tar", &plain_layer())]).finish();
+    let bytes = image_with(
+        &manifest("c.json", &[LAYER]),
+        &[("/l0/./layer.tar", &plain_layer())],
+    )
+    .finish();
     let view = read(&bytes).unwrap();
     assert_eq!(view.layers, [LAYER]);
     assert!(view.get("app/a.txt").is_some());
@@ -274,7 +332,10 @@ fn an_absolute_outer_entry_is_a_path_from_the_archive_root() {
 
 #[test]
 fn normalise_resolves_dots_and_refuses_escapes() {
-    assert_eq!(normalise("/usr/./share//dotnet/"), Some("usr/share/dotnet".into()));
+    assert_eq!(
+        normalise("/usr/./share//dotnet/"),
+        Some("usr/share/dotnet".into())
+    );
     assert_eq!(normalise("a/b/../../c"), Some("c".into()));
     assert_eq!(normalise("a/b/../../../c"), None);
     assert_eq!(normalise("/.."), None);
@@ -283,10 +344,18 @@ fn normalise_resolves_dots_and_refuses_escapes() {
 #[test]
 fn a_whiteout_or_a_file_without_a_name_is_refused() {
     let _serial = serial();
-    for (name, kind) in [("etc/.wh..", EntryType::Regular), ("etc/.wh.", EntryType::Regular), ("./", EntryType::Regular)] {
-        let layer = Tar::new().put(&Tar::header(name, kind, 0, ""), b"").finish();
+    for (name, kind) in [
+        ("etc/.wh..", EntryType::Regular),
+        ("etc/.wh.", EntryType::Regular),
+        ("./", EntryType::Regular),
+    ] {
+        let layer = Tar::new()
+            .put(&Tar::header(name, kind, 0, ""), b"")
+            .finish();
         match read(&image(&layer)).unwrap_err() {
-            ArchiveError::Layer { layer, entry, .. } => assert_eq!((layer.as_str(), entry.as_str()), (LAYER, name)),
+            ArchiveError::Layer { layer, entry, .. } => {
+                assert_eq!((layer.as_str(), entry.as_str()), (LAYER, name))
+            }
             other => panic!("expected `{name}` refused, got: {other}"),
         }
     }
@@ -301,14 +370,33 @@ fn a_whiteout_or_a_file_without_a_name_is_refused() {
 #[test]
 fn a_hard_link_in_a_layer_climbing_out_is_an_error_not_an_empty_target() {
     let _serial = serial();
-    let layer = Tar::new().file("etc/passwd", b"root").hardlink("app/shadow", "../../etc/shadow").finish();
-    assert_layer_escape(read(&image(&layer)).unwrap_err(), "app/shadow", "../../etc/shadow");
-    assert_layer_escape(analyze_archive(image(&layer).as_slice()).unwrap_err(), "app/shadow", "../../etc/shadow");
+    let layer = Tar::new()
+        .file("etc/passwd", b"root")
+        .hardlink("app/shadow", "../../etc/shadow")
+        .finish();
+    assert_layer_escape(
+        read(&image(&layer)).unwrap_err(),
+        "app/shadow",
+        "../../etc/shadow",
+    );
+    assert_layer_escape(
+        analyze_archive(image(&layer).as_slice()).unwrap_err(),
+        "app/shadow",
+        "../../etc/shadow",
+    );
 
     // An absolute hard link target is a path from the image root.
-    let layer = Tar::new().file("etc/passwd", b"root").hardlink("app/passwd", "/etc/./passwd").finish();
+    let layer = Tar::new()
+        .file("etc/passwd", b"root")
+        .hardlink("app/passwd", "/etc/./passwd")
+        .finish();
     let view = read(&image(&layer)).unwrap();
-    assert_eq!(view.get("app/passwd").unwrap().file_type, FileType::Hardlink { target: "etc/passwd".into() });
+    assert_eq!(
+        view.get("app/passwd").unwrap().file_type,
+        FileType::Hardlink {
+            target: "etc/passwd".into()
+        }
+    );
 }
 
 #[test]
@@ -322,10 +410,23 @@ fn symbolic_links_in_a_layer_are_recorded_as_written_and_never_followed() {
         .file("up/shadow", b"nor this")
         .finish();
     let view = read(&image(&layer)).unwrap();
-    assert_eq!(view.get("usr/bin/dotnet").unwrap().file_type, FileType::Symlink { target: "/usr/share/dotnet/dotnet".into() });
-    assert_eq!(view.get("up").unwrap().file_type, FileType::Symlink { target: "../../../../etc".into() });
+    assert_eq!(
+        view.get("usr/bin/dotnet").unwrap().file_type,
+        FileType::Symlink {
+            target: "/usr/share/dotnet/dotnet".into()
+        }
+    );
+    assert_eq!(
+        view.get("up").unwrap().file_type,
+        FileType::Symlink {
+            target: "../../../../etc".into()
+        }
+    );
     // Paths under a link stay paths under the link's name: nothing is resolved through it.
-    assert_eq!(view.get("evil/etc/passwd").unwrap().file_type, FileType::Regular);
+    assert_eq!(
+        view.get("evil/etc/passwd").unwrap().file_type,
+        FileType::Regular
+    );
     assert_eq!(view.get("up/shadow").unwrap().size_bytes, 8);
     assert!(view.get("etc/passwd").is_none() && view.get("shadow").is_none());
 }
@@ -334,10 +435,20 @@ fn symbolic_links_in_a_layer_are_recorded_as_written_and_never_followed() {
 fn outer_links_climbing_out_of_the_archive_are_refused() {
     let _serial = serial();
     let base = || image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())]);
-    let bytes = base().symlink("l1/layer.tar", "../../../etc/shadow").finish();
-    assert_escape(read(&bytes).unwrap_err(), "l1/layer.tar", "../../../etc/shadow");
+    let bytes = base()
+        .symlink("l1/layer.tar", "../../../etc/shadow")
+        .finish();
+    assert_escape(
+        read(&bytes).unwrap_err(),
+        "l1/layer.tar",
+        "../../../etc/shadow",
+    );
     let bytes = base().hardlink("l1/layer.tar", "../l0/layer.tar").finish();
-    assert_escape(analyze_archive(bytes.as_slice()).unwrap_err(), "l1/layer.tar", "../l0/layer.tar");
+    assert_escape(
+        analyze_archive(bytes.as_slice()).unwrap_err(),
+        "l1/layer.tar",
+        "../l0/layer.tar",
+    );
 }
 
 #[test]
@@ -360,7 +471,11 @@ fn outer_links_between_layers_resolve_inside_the_archive() {
 fn chain_of_links(links: usize) -> Vec<u8> {
     let mut tar = image_with(&manifest("c.json", &["a0"]), &[(LAYER, &plain_layer())]);
     for hop in 0..links {
-        let target = if hop + 1 == links { LAYER.to_string() } else { format!("a{}", hop + 1) };
+        let target = if hop + 1 == links {
+            LAYER.to_string()
+        } else {
+            format!("a{}", hop + 1)
+        };
         tar = tar.hardlink(&format!("a{hop}"), &target);
     }
     tar.finish()
@@ -369,10 +484,18 @@ fn chain_of_links(links: usize) -> Vec<u8> {
 #[test]
 fn chains_of_outer_links_are_capped() {
     let _serial = serial();
-    assert!(read(&chain_of_links(MAX_LINK_HOPS)).unwrap().get("app/a.txt").is_some());
-    for error in [read(&chain_of_links(MAX_LINK_HOPS + 1)).unwrap_err(), analyze_archive(chain_of_links(MAX_LINK_HOPS + 1).as_slice()).unwrap_err()] {
+    assert!(read(&chain_of_links(MAX_LINK_HOPS))
+        .unwrap()
+        .get("app/a.txt")
+        .is_some());
+    for error in [
+        read(&chain_of_links(MAX_LINK_HOPS + 1)).unwrap_err(),
+        analyze_archive(chain_of_links(MAX_LINK_HOPS + 1).as_slice()).unwrap_err(),
+    ] {
         match error {
-            ArchiveError::LinkChain { entry, hops } => assert_eq!((entry.as_str(), hops), ("a0", MAX_LINK_HOPS)),
+            ArchiveError::LinkChain { entry, hops } => {
+                assert_eq!((entry.as_str(), hops), ("a0", MAX_LINK_HOPS))
+            }
             other => panic!("expected a link chain error, got: {other}"),
         }
     }
@@ -381,19 +504,29 @@ fn chains_of_outer_links_are_capped() {
 #[test]
 fn a_loop_of_outer_links_ends_in_an_error() {
     let _serial = serial();
-    let bytes = image_with(&manifest("c.json", &["x/layer.tar"]), &[(LAYER, &plain_layer())])
-        .symlink("x/layer.tar", "../y/layer.tar")
-        .symlink("y/layer.tar", "../x/layer.tar")
-        .finish();
+    let bytes = image_with(
+        &manifest("c.json", &["x/layer.tar"]),
+        &[(LAYER, &plain_layer())],
+    )
+    .symlink("x/layer.tar", "../y/layer.tar")
+    .symlink("y/layer.tar", "../x/layer.tar")
+    .finish();
     // On another thread, so that a reader looping forever fails the test instead of hanging it.
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = sender.send((read(&bytes).map(|_| ()), analyze_archive(bytes.as_slice()).map(|_| ())));
+        let _ = sender.send((
+            read(&bytes).map(|_| ()),
+            analyze_archive(bytes.as_slice()).map(|_| ()),
+        ));
     });
-    let (view, analysis) = receiver.recv_timeout(std::time::Duration::from_secs(60)).expect("the readers return");
+    let (view, analysis) = receiver
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the readers return");
     for error in [view.unwrap_err(), analysis.unwrap_err()] {
         match error {
-            ArchiveError::LinkChain { entry, hops } => assert_eq!((entry.as_str(), hops), ("x/layer.tar", MAX_LINK_HOPS)),
+            ArchiveError::LinkChain { entry, hops } => {
+                assert_eq!((entry.as_str(), hops), ("x/layer.tar", MAX_LINK_HOPS))
+            }
             other => panic!("expected a link chain error, got: {other}"),
         }
     }
@@ -412,18 +545,39 @@ fn manifest_error(error: ArchiveError) -> String {
 #[test]
 fn a_listed_layer_missing_from_the_archive_is_named() {
     let _serial = serial();
-    let bytes = image_with(&manifest("c.json", &[LAYER, "gone/layer.tar"]), &[(LAYER, &plain_layer())]).finish();
-    assert_eq!(manifest_error(read(&bytes).unwrap_err()), "layer `gone/layer.tar` is listed but not in the archive");
-    assert_eq!(manifest_error(analyze_archive(bytes.as_slice()).unwrap_err()), "layer `gone/layer.tar` is listed but not in the archive");
+    let bytes = image_with(
+        &manifest("c.json", &[LAYER, "gone/layer.tar"]),
+        &[(LAYER, &plain_layer())],
+    )
+    .finish();
+    assert_eq!(
+        manifest_error(read(&bytes).unwrap_err()),
+        "layer `gone/layer.tar` is listed but not in the archive"
+    );
+    assert_eq!(
+        manifest_error(analyze_archive(bytes.as_slice()).unwrap_err()),
+        "layer `gone/layer.tar` is listed but not in the archive"
+    );
     // A listed layer that is there but is no tar (a gzip stream, say) is told apart.
-    let bytes = image_with(&manifest("c.json", &[LAYER]), &[(LAYER, b"\x1f\x8b\x08\x00 compressed")]).finish();
-    assert_eq!(manifest_error(read(&bytes).unwrap_err()), "layer `l0/layer.tar` is in the archive but is not an uncompressed tar");
+    let bytes = image_with(
+        &manifest("c.json", &[LAYER]),
+        &[(LAYER, b"\x1f\x8b\x08\x00 compressed")],
+    )
+    .finish();
+    assert_eq!(
+        manifest_error(read(&bytes).unwrap_err()),
+        "layer `l0/layer.tar` is in the archive but is not an uncompressed tar"
+    );
 }
 
 #[test]
 fn a_layer_listed_twice_is_applied_twice() {
     let _serial = serial();
-    let bytes = image_with(&manifest("c.json", &[LAYER, LAYER]), &[(LAYER, &plain_layer())]).finish();
+    let bytes = image_with(
+        &manifest("c.json", &[LAYER, LAYER]),
+        &[(LAYER, &plain_layer())],
+    )
+    .finish();
     let view = read(&bytes).unwrap();
     assert_eq!(view.layers, [LAYER, LAYER]);
     assert_eq!(view.get("app/a.txt").unwrap().layer, 1);
@@ -437,19 +591,40 @@ fn a_layer_listed_twice_is_applied_twice() {
 #[test]
 fn manifest_paths_climbing_out_are_refused() {
     let _serial = serial();
-    let bytes = image_with(&manifest("c.json", &["../../l0/layer.tar"]), &[(LAYER, &plain_layer())]).finish();
-    assert_escape(read(&bytes).unwrap_err(), "manifest.json", "../../l0/layer.tar");
+    let bytes = image_with(
+        &manifest("c.json", &["../../l0/layer.tar"]),
+        &[(LAYER, &plain_layer())],
+    )
+    .finish();
+    assert_escape(
+        read(&bytes).unwrap_err(),
+        "manifest.json",
+        "../../l0/layer.tar",
+    );
     let bytes = image_with(&manifest("../c.json", &[LAYER]), &[(LAYER, &plain_layer())]).finish();
-    assert_escape(analyze_archive(bytes.as_slice()).unwrap_err(), "manifest.json", "../c.json");
+    assert_escape(
+        analyze_archive(bytes.as_slice()).unwrap_err(),
+        "manifest.json",
+        "../c.json",
+    );
     // A `..` that stays inside is only a detour.
-    let bytes = image_with(&manifest("c.json", &["x/../l0/layer.tar"]), &[(LAYER, &plain_layer())]).finish();
+    let bytes = image_with(
+        &manifest("c.json", &["x/../l0/layer.tar"]),
+        &[(LAYER, &plain_layer())],
+    )
+    .finish();
     assert_eq!(read(&bytes).unwrap().layers, [LAYER]);
 }
 
 #[test]
 fn a_manifest_that_is_not_json_is_named() {
     let _serial = serial();
-    for text in [&b"not json at all"[..], b"{\"Config\": 1}", b"[]", &[b'['; 4096]] {
+    for text in [
+        &b"not json at all"[..],
+        b"{\"Config\": 1}",
+        b"[]",
+        &[b'['; 4096],
+    ] {
         let bytes = image_with(text, &[(LAYER, &plain_layer())]).finish();
         let message = manifest_error(read(&bytes).unwrap_err());
         assert!(message.contains("manifest.json"), "{message}");
@@ -463,19 +638,32 @@ fn an_enormous_manifest_is_refused_before_it_is_read() {
     huge.resize(MAX_MANIFEST_BYTES as usize + 1, b' ');
     let bytes = image_with(&huge, &[(LAYER, &plain_layer())]).finish();
     match read(&bytes).unwrap_err() {
-        ArchiveError::TooLarge { entry, claimed, limit } => assert_eq!((entry.as_str(), claimed, limit), ("manifest.json", huge.len() as u64, MAX_MANIFEST_BYTES)),
+        ArchiveError::TooLarge {
+            entry,
+            claimed,
+            limit,
+        } => assert_eq!(
+            (entry.as_str(), claimed, limit),
+            ("manifest.json", huge.len() as u64, MAX_MANIFEST_BYTES)
+        ),
         other => panic!("expected the manifest refused, got: {other}"),
     }
     let layers = vec![LAYER; MAX_LAYERS_PER_IMAGE + 1];
     let bytes = image_with(&manifest("c.json", &layers), &[(LAYER, &plain_layer())]).finish();
     let message = manifest_error(read(&bytes).unwrap_err());
-    assert!(message.contains("manifest.json") && message.contains(&format!("{} layers", MAX_LAYERS_PER_IMAGE + 1)), "{message}");
+    assert!(
+        message.contains("manifest.json")
+            && message.contains(&format!("{} layers", MAX_LAYERS_PER_IMAGE + 1)),
+        "{message}"
+    );
 }
 
 #[test]
 fn two_manifests_are_refused() {
     let _serial = serial();
-    let bytes = image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())]).file("./manifest.json", b"[]").finish();
+    let bytes = image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())])
+        .file("./manifest.json", b"[]")
+        .finish();
     assert!(manifest_error(read(&bytes).unwrap_err()).contains("two `manifest.json`"));
 }
 
@@ -485,7 +673,11 @@ fn two_manifests_are_refused() {
 #[test]
 fn an_archive_cut_anywhere_fails_naming_an_entry() {
     let _serial = serial();
-    let layer = Tar::new().directory("app/").file("app/a.txt", b"hello").file("app/b.dll", &[7; 3000]).finish();
+    let layer = Tar::new()
+        .directory("app/")
+        .file("app/a.txt", b"hello")
+        .file("app/b.dll", &[7; 3000])
+        .finish();
     let bytes = image(&layer);
     let whole = read(&bytes).unwrap();
     let names = ["manifest.json", "c.json", LAYER, "<first header>"];
@@ -494,19 +686,29 @@ fn an_archive_cut_anywhere_fails_naming_an_entry() {
     for cut in 0..bytes.len() {
         match read(&bytes[..cut]) {
             Ok(view) => {
-                assert!(cut >= complete_from, "a stream cut at {cut} of {} was accepted", bytes.len());
+                assert!(
+                    cut >= complete_from,
+                    "a stream cut at {cut} of {} was accepted",
+                    bytes.len()
+                );
                 assert_eq!(view, whole);
             }
             Err(error) => {
                 assert!(cut < complete_from, "cut at {cut}: {error}");
                 let message = error.to_string();
-                assert!(names.iter().any(|name| message.contains(name)), "cut at {cut}: {message}");
+                assert!(
+                    names.iter().any(|name| message.contains(name)),
+                    "cut at {cut}: {message}"
+                );
             }
         }
     }
     for cut in (0..complete_from).step_by(97) {
         let message = analyze_archive(&bytes[..cut]).unwrap_err().to_string();
-        assert!(names.iter().any(|name| message.contains(name)), "cut at {cut}: {message}");
+        assert!(
+            names.iter().any(|name| message.contains(name)),
+            "cut at {cut}: {message}"
+        );
     }
 }
 
@@ -531,17 +733,31 @@ fn a_cut_names_the_entry_that_was_cut() {
     // Between two entries: no end-of-archive marker.
     let bytes = image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &layer)]).0;
     assert_cut(read(&bytes).unwrap_err(), "<header after l0/layer.tar>");
-    assert_cut(analyze_archive(bytes.as_slice()).unwrap_err(), "<header after l0/layer.tar>");
+    assert_cut(
+        analyze_archive(bytes.as_slice()).unwrap_err(),
+        "<header after l0/layer.tar>",
+    );
 }
 
 #[test]
 fn a_layer_whose_last_file_is_cut_names_the_file() {
     let _serial = serial();
-    let cut_layer = Tar::new().file("app/a.txt", b"1").claiming("app/lib.dll", EntryType::Regular, 4096, b"MZ only a little");
+    let cut_layer = Tar::new().file("app/a.txt", b"1").claiming(
+        "app/lib.dll",
+        EntryType::Regular,
+        4096,
+        b"MZ only a little",
+    );
     let bytes = image(&cut_layer);
     assert_layer_cut(read(&bytes).unwrap_err(), "app/lib.dll");
-    assert_layer_cut(read_image_archive(bytes.as_slice(), &|_| false).unwrap_err(), "app/lib.dll");
-    assert_layer_cut(analyze_archive(bytes.as_slice()).unwrap_err(), "app/lib.dll");
+    assert_layer_cut(
+        read_image_archive(bytes.as_slice(), &|_| false).unwrap_err(),
+        "app/lib.dll",
+    );
+    assert_layer_cut(
+        analyze_archive(bytes.as_slice()).unwrap_err(),
+        "app/lib.dll",
+    );
 }
 
 /// A 12-byte numeric header field in base-256 (for values past what octal holds).
@@ -564,13 +780,18 @@ fn a_sparse_file_with_a_huge_hole_is_not_expanded() {
     gnu.sparse[0].numbytes = base256(stored);
     gnu.realsize = base256(hole + stored);
     header.set_cksum();
-    let layer = Tar::new().put(&header, &vec![b'x'; stored as usize]).file("app/after", b"next").finish();
+    let layer = Tar::new()
+        .put(&header, &vec![b'x'; stored as usize])
+        .file("app/after", b"next")
+        .finish();
     let bytes = image(&layer);
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = sender.send((read(&bytes), sizes(&bytes)));
     });
-    let (view, images) = receiver.recv_timeout(std::time::Duration::from_secs(60)).expect("the readers return");
+    let (view, images) = receiver
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the readers return");
     let view = view.unwrap();
     assert_eq!(view.get("app/sparse").unwrap().file_type, FileType::Other);
     assert_eq!(view.get("app/after").unwrap().size_bytes, 4);
@@ -600,11 +821,17 @@ fn claimed_sizes_are_never_allocated() {
             "manifest.json claims 8 GiB",
             Tar::new().claiming("manifest.json", EntryType::Regular, EIGHT_GIB, b"[{}]"),
             Box::new(|error| match error {
-                ArchiveError::TooLarge { entry, claimed, .. } => assert_eq!((entry.as_str(), claimed), ("manifest.json", EIGHT_GIB)),
+                ArchiveError::TooLarge { entry, claimed, .. } => {
+                    assert_eq!((entry.as_str(), claimed), ("manifest.json", EIGHT_GIB))
+                }
                 other => panic!("expected the manifest refused, got: {other}"),
             }),
         ),
-        ("a config claims 8 GiB", valid_start().claiming("c.json", EntryType::Regular, EIGHT_GIB, &long_config), Box::new(|error| assert_cut(error, "c.json"))),
+        (
+            "a config claims 8 GiB",
+            valid_start().claiming("c.json", EntryType::Regular, EIGHT_GIB, &long_config),
+            Box::new(|error| assert_cut(error, "c.json")),
+        ),
         (
             "a config claims 15 MiB",
             valid_start().claiming("c.json", EntryType::Regular, 15 << 20, &long_config),
@@ -616,7 +843,12 @@ fn claimed_sizes_are_never_allocated() {
             Box::new(|error| match &error {
                 // The image reader drains the layer entry; the size analysis reads the layer's
                 // stream to its end itself, and so meets the cut inside the layer.
-                ArchiveError::Read { entry, source } | ArchiveError::Layer { layer: entry, source, .. } => {
+                ArchiveError::Read { entry, source }
+                | ArchiveError::Layer {
+                    layer: entry,
+                    source,
+                    ..
+                } => {
                     assert_eq!(entry, LAYER, "{error}");
                     assert_eq!(source.kind(), ErrorKind::UnexpectedEof, "{error}");
                 }
@@ -635,7 +867,12 @@ fn claimed_sizes_are_never_allocated() {
         ),
         (
             "a GNU long name claims 8 GiB",
-            Tar::new().claiming("././@LongLink", EntryType::GNULongName, EIGHT_GIB, b"app/a-very-long-name"),
+            Tar::new().claiming(
+                "././@LongLink",
+                EntryType::GNULongName,
+                EIGHT_GIB,
+                b"app/a-very-long-name",
+            ),
             Box::new(|error| match error {
                 ArchiveError::Read { entry, .. } => assert_eq!(entry, "<first header>"),
                 other => panic!("expected the header refused, got: {other}"),
@@ -644,10 +881,16 @@ fn claimed_sizes_are_never_allocated() {
     ];
     for (case, bytes, check) in cases {
         let (result, peak) = peak_during(|| read(&bytes));
-        assert!(peak < PEAK_LIMIT, "{case}: {peak} bytes allocated at the peak");
+        assert!(
+            peak < PEAK_LIMIT,
+            "{case}: {peak} bytes allocated at the peak"
+        );
         check(result.unwrap_err());
         let (result, peak) = peak_during(|| analyze_archive(bytes.as_slice()));
-        assert!(peak < PEAK_LIMIT, "{case}, sizes: {peak} bytes allocated at the peak");
+        assert!(
+            peak < PEAK_LIMIT,
+            "{case}, sizes: {peak} bytes allocated at the peak"
+        );
         check(result.unwrap_err());
     }
 }
@@ -659,20 +902,51 @@ fn headers_read_into_memory_are_bounded() {
     // hold them whole; the reader stops at its limit.
     let mut name = vec![b'n'; 4 << 20];
     name.push(0);
-    let long_name = Tar::new().put(&Tar::header("././@LongLink", EntryType::GNULongName, name.len() as u64, ""), &name).file("x", b"1").finish();
+    let long_name = Tar::new()
+        .put(
+            &Tar::header(
+                "././@LongLink",
+                EntryType::GNULongName,
+                name.len() as u64,
+                "",
+            ),
+            &name,
+        )
+        .file("x", b"1")
+        .finish();
     let record = format!("{} path=", 4 << 20);
     let mut pax = record.into_bytes();
     pax.resize((4 << 20) + 10, b'p');
-    let pax_header = Tar::new().put(&Tar::header("PaxHeader/x", EntryType::XHeader, pax.len() as u64, ""), &pax).file("x", b"1").finish();
+    let pax_header = Tar::new()
+        .put(
+            &Tar::header("PaxHeader/x", EntryType::XHeader, pax.len() as u64, ""),
+            &pax,
+        )
+        .file("x", b"1")
+        .finish();
     for (case, layer) in [("long name", long_name), ("PAX record", pax_header)] {
         let bytes = image(&layer);
         let base = CURRENT_BYTES.load(Ordering::SeqCst);
         let (result, peak) = peak_during(|| read(&bytes));
-        assert!(peak < 4 << 20, "{case}: {peak} bytes allocated at the peak (base {base})");
+        assert!(
+            peak < 4 << 20,
+            "{case}: {peak} bytes allocated at the peak (base {base})"
+        );
         match result.unwrap_err() {
-            ArchiveError::Layer { layer, entry, source } => {
-                assert_eq!((layer.as_str(), entry.as_str()), (LAYER, "<first header>"), "{case}");
-                assert!(source.to_string().contains("bytes of headers"), "{case}: {source}");
+            ArchiveError::Layer {
+                layer,
+                entry,
+                source,
+            } => {
+                assert_eq!(
+                    (layer.as_str(), entry.as_str()),
+                    (LAYER, "<first header>"),
+                    "{case}"
+                );
+                assert!(
+                    source.to_string().contains("bytes of headers"),
+                    "{case}: {source}"
+                );
             }
             other => panic!("{case}: expected the header refused, got: {other}"),
         }
@@ -689,7 +963,12 @@ fn tree(root: &Path) -> Vec<String> {
     while let Some(directory) = pending.pop() {
         for entry in std::fs::read_dir(&directory).unwrap() {
             let path = entry.unwrap().path();
-            found.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            found.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             if path.is_dir() && !path.is_symlink() {
                 pending.push(path);
             }
@@ -735,20 +1014,50 @@ fn reading_hostile_archives_writes_nothing() {
         image(&accepted_layer),
         image(&Tar::new().file("../../escape", b"x").finish()),
         image(&Tar::new().hardlink("h", "../../escape-hard").finish()),
-        image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())]).file("../../escape", b"x").finish(),
-        image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())]).file(&absolute("outer-absolute"), b"x").finish(),
-        image_with(&manifest("../../escape", &["../../escape"]), &[(LAYER, &plain_layer())]).finish(),
-        image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())]).symlink("l1/layer.tar", "../../../escape").finish(),
+        image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())])
+            .file("../../escape", b"x")
+            .finish(),
+        image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())])
+            .file(&absolute("outer-absolute"), b"x")
+            .finish(),
+        image_with(
+            &manifest("../../escape", &["../../escape"]),
+            &[(LAYER, &plain_layer())],
+        )
+        .finish(),
+        image_with(&manifest("c.json", &[LAYER]), &[(LAYER, &plain_layer())])
+            .symlink("l1/layer.tar", "../../../escape")
+            .finish(),
     ];
     let mut outcomes = Vec::new();
     for bytes in &archives {
         outcomes.push((read(bytes).is_ok(), sizes(bytes).is_ok()));
     }
-    assert_eq!(outcomes, [(true, true), (false, false), (false, false), (false, false), (true, true), (false, false), (false, false)]);
+    assert_eq!(
+        outcomes,
+        [
+            (true, true),
+            (false, false),
+            (false, false),
+            (false, false),
+            (true, true),
+            (false, false),
+            (false, false)
+        ]
+    );
     let view = read(&archives[0]).unwrap();
-    assert!(view.get(&absolute("absolute-file")).is_some() && view.get("out/through-symlink").is_some());
-    assert_eq!(view.get("app/x.dll").unwrap().assembly, Some(Ok(AssemblyKind::NotPortableExecutable)));
-    assert_eq!(tree(&root), ["a", "a/b"], "the readers wrote to the file system");
+    assert!(
+        view.get(&absolute("absolute-file")).is_some() && view.get("out/through-symlink").is_some()
+    );
+    assert_eq!(
+        view.get("app/x.dll").unwrap().assembly,
+        Some(Ok(AssemblyKind::NotPortableExecutable))
+    );
+    assert_eq!(
+        tree(&root),
+        ["a", "a/b"],
+        "the readers wrote to the file system"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,7 +9,10 @@ fn recorded() -> PathBuf {
 }
 
 fn both() -> PlotOptions {
-    PlotOptions { formats: vec![Format::Svg, Format::Png], font: None }
+    PlotOptions {
+        formats: vec![Format::Svg, Format::Png],
+        font: None,
+    }
 }
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.
@@ -43,7 +46,11 @@ fn every_plot_of_a_run_in_svg_and_png() {
     for drawn in &outcome.drawn {
         assert_eq!(drawn.files.len(), 2);
         let svg = std::fs::read_to_string(&drawn.files[0]).unwrap();
-        assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "{}", drawn.name);
+        assert!(
+            svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{}",
+            drawn.name
+        );
         assert!(svg.contains(&drawn.title), "{} has its title", drawn.name);
         let png = std::fs::read(&drawn.files[1]).unwrap();
         let (width, height) = png_size(&png);
@@ -53,12 +60,23 @@ fn every_plot_of_a_run_in_svg_and_png() {
         assert!(png.len() > 20_000, "{} is {} bytes", drawn.name, png.len());
     }
     let sizes = std::fs::read_to_string(out.path().join("sizes.svg")).unwrap();
-    for image in ["runtime-deps", "no-composite.console", "aspnet-composite.webapi", "selfcontained-composite.webapi"] {
+    for image in [
+        "runtime-deps",
+        "no-composite.console",
+        "aspnet-composite.webapi",
+        "selfcontained-composite.webapi",
+    ] {
         assert!(sizes.contains(image), "{image} labelled");
     }
     let webapi = std::fs::read_to_string(out.path().join("startup-webapi.svg")).unwrap();
-    assert!(webapi.contains("no-composite.webapi (cold)") && webapi.contains("no-composite.webapi (warm)"));
-    assert!(!webapi.contains("console"), "the web API plot holds only web API images");
+    assert!(
+        webapi.contains("no-composite.webapi (cold)")
+            && webapi.contains("no-composite.webapi (warm)")
+    );
+    assert!(
+        !webapi.contains("console"),
+        "the web API plot holds only web API images"
+    );
 }
 
 #[test]
@@ -68,10 +86,22 @@ fn a_run_without_start_up_results_skips_those_plots() {
         std::fs::copy(recorded().join(file), run.path().join(file)).unwrap();
     }
     let out = tempfile::tempdir().unwrap();
-    let outcome = plot::plot_run(run.path(), out.path(), &PlotOptions { formats: vec![Format::Svg], font: None }).unwrap();
+    let outcome = plot::plot_run(
+        run.path(),
+        out.path(),
+        &PlotOptions {
+            formats: vec![Format::Svg],
+            font: None,
+        },
+    )
+    .unwrap();
     let names: Vec<&str> = outcome.drawn.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["sizes", "sharing"]);
-    let skipped: Vec<&str> = outcome.skipped.iter().map(|(name, _)| name.as_str()).collect();
+    let skipped: Vec<&str> = outcome
+        .skipped
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
     assert_eq!(skipped, ["startup", "startup-phases", "size-vs-startup"]);
     assert!(outcome.skipped[0].1.contains("startup-runs.csv"));
 }
@@ -79,11 +109,18 @@ fn a_run_without_start_up_results_skips_those_plots() {
 #[test]
 fn a_csv_without_a_needed_column_names_the_file() {
     let run = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(recorded().join("sizes.csv")).unwrap().replacen("zstd_bytes", "zstd", 1);
+    let text = std::fs::read_to_string(recorded().join("sizes.csv"))
+        .unwrap()
+        .replacen("zstd_bytes", "zstd", 1);
     std::fs::write(run.path().join("sizes.csv"), text).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let error = plot::plot_run(run.path(), out.path(), &both()).unwrap_err().to_string();
-    assert!(error.contains("sizes.csv:1") && error.contains("zstd_bytes"), "{error}");
+    let error = plot::plot_run(run.path(), out.path(), &both())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("sizes.csv:1") && error.contains("zstd_bytes"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -91,19 +128,39 @@ fn trends_over_runs() {
     let directory = tempfile::tempdir().unwrap();
     let history = directory.path().join("history.csv");
     let mut text = String::from("run_id,image,metric,value\n");
-    for (run, shift) in [("20261101T020000Z", 0.0), ("20261102T020000Z", 3.0), ("20261103T020000Z", -2.0)] {
-        for (image, base) in [("no-composite.console", 160.0), ("runtime-composite.console", 170.0)] {
-            text.push_str(&format!("{run},{image},startup_warm_total_median_ms,{}\n", base + shift));
-            text.push_str(&format!("{run},{image},gzip_bytes,{}\n", 68_000_000.0 + base * 1000.0));
+    for (run, shift) in [
+        ("20261101T020000Z", 0.0),
+        ("20261102T020000Z", 3.0),
+        ("20261103T020000Z", -2.0),
+    ] {
+        for (image, base) in [
+            ("no-composite.console", 160.0),
+            ("runtime-composite.console", 170.0),
+        ] {
+            text.push_str(&format!(
+                "{run},{image},startup_warm_total_median_ms,{}\n",
+                base + shift
+            ));
+            text.push_str(&format!(
+                "{run},{image},gzip_bytes,{}\n",
+                68_000_000.0 + base * 1000.0
+            ));
         }
     }
     std::fs::write(&history, text).unwrap();
     let out = tempfile::tempdir().unwrap();
     let outcome = plot::plot_trend(&history, out.path(), &both()).unwrap();
     let names: Vec<&str> = outcome.drawn.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["trend-gzip-bytes", "trend-startup-warm-total-median-ms"]);
-    let svg = std::fs::read_to_string(out.path().join("trend-startup-warm-total-median-ms.svg")).unwrap();
-    assert!(svg.contains("runtime-composite.console") && svg.contains("20261102T020000Z"), "series and runs are labelled");
+    assert_eq!(
+        names,
+        ["trend-gzip-bytes", "trend-startup-warm-total-median-ms"]
+    );
+    let svg =
+        std::fs::read_to_string(out.path().join("trend-startup-warm-total-median-ms.svg")).unwrap();
+    assert!(
+        svg.contains("runtime-composite.console") && svg.contains("20261102T020000Z"),
+        "series and runs are labelled"
+    );
     assert!(svg.contains("<polyline"), "lines are drawn");
     png_size(&std::fs::read(out.path().join("trend-gzip-bytes.png")).unwrap());
 }
@@ -113,7 +170,10 @@ fn a_missing_font_is_named() {
     let error = plot::find_font(Some(Path::new("/nonexistent/font.ttf"))).unwrap_err();
     assert!(matches!(error, PlotError::NoFont { .. }));
     let message = error.to_string();
-    assert!(message.contains("/nonexistent/font.ttf") && message.contains("fonts-dejavu-core"), "{message}");
+    assert!(
+        message.contains("/nonexistent/font.ttf") && message.contains("fonts-dejavu-core"),
+        "{message}"
+    );
     // The system font the PNGs use is found.
     assert!(plot::find_font(None).unwrap().is_file());
 }

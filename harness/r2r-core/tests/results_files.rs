@@ -30,7 +30,17 @@ fn edit_column(path: &Path, column: &str, mut change: impl FnMut(usize, &str) ->
     writer.write_record(&headers).unwrap();
     for (row, record) in reader.records().enumerate() {
         let record = record.unwrap();
-        let cells: Vec<String> = record.iter().enumerate().map(|(i, cell)| if i == index && !cell.is_empty() { change(row, cell) } else { cell.to_string() }).collect();
+        let cells: Vec<String> = record
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if i == index && !cell.is_empty() {
+                    change(row, cell)
+                } else {
+                    cell.to_string()
+                }
+            })
+            .collect();
         writer.write_record(&cells).unwrap();
     }
     std::fs::write(path, writer.into_inner().unwrap()).unwrap();
@@ -39,7 +49,10 @@ fn edit_column(path: &Path, column: &str, mut change: impl FnMut(usize, &str) ->
 #[test]
 fn report_markdown_matches_its_snapshot() {
     let data = RunData::load(&recorded(), Some("composite")).unwrap();
-    let plots = vec![PlotRef { title: "Image sizes".into(), path: "plots/sizes.svg".into() }];
+    let plots = vec![PlotRef {
+        title: "Image sizes".into(),
+        path: "plots/sizes.svg".into(),
+    }];
     let sections = report::sections(&data, &plots);
     insta::assert_snapshot!("report_md", report::markdown(&data, &sections));
 }
@@ -50,18 +63,34 @@ fn report_html_is_one_page_with_every_table() {
     std::fs::create_dir(directory.path().join("plots")).unwrap();
     std::fs::write(directory.path().join("plots/sizes.svg"), "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><text>marker-in-svg</text></svg>").unwrap();
     let data = RunData::load(directory.path(), None).unwrap();
-    let plots = vec![PlotRef { title: "Image sizes".into(), path: "plots/sizes.svg".into() }];
+    let plots = vec![PlotRef {
+        title: "Image sizes".into(),
+        path: "plots/sizes.svg".into(),
+    }];
     let written = report::write(&data, &plots).unwrap();
     assert_eq!(written.len(), 2);
     let html = std::fs::read_to_string(directory.path().join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("marker-in-svg"), "the SVG is inlined");
-    assert!(!html.contains("<?xml"), "the XML declaration is not inlined");
-    for title in ["Image sizes", "Deployment types", "Layer sharing", "Stored once per variant", "Start-up", "Build"] {
+    assert!(
+        !html.contains("<?xml"),
+        "the XML declaration is not inlined"
+    );
+    for title in [
+        "Image sizes",
+        "Deployment types",
+        "Layer sharing",
+        "Stored once per variant",
+        "Start-up",
+        "Build",
+    ] {
         assert!(html.contains(&format!("<h2>{title}</h2>")), "{title}");
     }
     // Self-contained: nothing is loaded from elsewhere.
-    assert!(!html.contains(" src=") && !html.contains(" href="), "no external references");
+    assert!(
+        !html.contains(" src=") && !html.contains(" href="),
+        "no external references"
+    );
     assert_eq!(html.matches("<table>").count(), 6);
 }
 
@@ -80,8 +109,14 @@ fn published_comparison_matches_its_snapshot() {
     let published_ratio = gap("composite-vs-framework-app").published;
     assert!((published_ratio - 40.8 / 49.3).abs() < 1e-9);
     let delta = gap("runtime-layer");
-    assert!((delta.published - (92.129520 - 9.407340)).abs() < 1e-9, "deltas are in MB");
-    insta::assert_snapshot!("compare_published_csv", String::from_utf8(compare::gaps_csv(&gaps).unwrap()).unwrap());
+    assert!(
+        (delta.published - (92.129520 - 9.407340)).abs() < 1e-9,
+        "deltas are in MB"
+    );
+    insta::assert_snapshot!(
+        "compare_published_csv",
+        String::from_utf8(compare::gaps_csv(&gaps).unwrap()).unwrap()
+    );
 }
 
 #[test]
@@ -89,7 +124,10 @@ fn a_run_against_itself_has_no_change() {
     let data = RunData::load(&recorded(), None).unwrap();
     let changes = compare::against_baseline(&data, &data, Thresholds::default());
     assert!(!changes.is_empty());
-    assert!(changes.iter().all(|c| c.verdict == Verdict::NoChange), "{changes:?}");
+    assert!(
+        changes.iter().all(|c| c.verdict == Verdict::NoChange),
+        "{changes:?}"
+    );
     assert!(!compare::has_regression(&changes));
 }
 
@@ -97,17 +135,33 @@ fn a_run_against_itself_has_no_change() {
 fn slower_start_up_is_a_regression_and_faster_an_improvement() {
     let baseline = RunData::load(&recorded(), None).unwrap();
     let slower = copy_of_recorded();
-    edit_column(&slower.path().join("startup-runs.csv"), "total_ms", |_, v| format!("{:.3}", v.parse::<f64>().unwrap() * 1.25));
+    edit_column(
+        &slower.path().join("startup-runs.csv"),
+        "total_ms",
+        |_, v| format!("{:.3}", v.parse::<f64>().unwrap() * 1.25),
+    );
     let current = RunData::load(slower.path(), None).unwrap();
     let changes = compare::against_baseline(&current, &baseline, Thresholds::default());
-    let startup: Vec<_> = changes.iter().filter(|c| c.metric.starts_with("startup_")).collect();
+    let startup: Vec<_> = changes
+        .iter()
+        .filter(|c| c.metric.starts_with("startup_"))
+        .collect();
     assert!(!startup.is_empty());
-    assert!(startup.iter().all(|c| c.verdict == Verdict::Regression), "{startup:?}");
+    assert!(
+        startup.iter().all(|c| c.verdict == Verdict::Regression),
+        "{startup:?}"
+    );
     assert!(compare::has_regression(&changes));
     // The same change the other way round is an improvement.
     let changes = compare::against_baseline(&baseline, &current, Thresholds::default());
-    assert!(changes.iter().filter(|c| c.metric.starts_with("startup_")).all(|c| c.verdict == Verdict::Improvement));
-    insta::assert_snapshot!("compare_baseline_csv", String::from_utf8(compare::changes_csv(&changes).unwrap()).unwrap());
+    assert!(changes
+        .iter()
+        .filter(|c| c.metric.starts_with("startup_"))
+        .all(|c| c.verdict == Verdict::Improvement));
+    insta::assert_snapshot!(
+        "compare_baseline_csv",
+        String::from_utf8(compare::changes_csv(&changes).unwrap()).unwrap()
+    );
 }
 
 #[test]
@@ -115,21 +169,42 @@ fn noise_within_the_thresholds_is_no_change() {
     let baseline = RunData::load(&recorded(), None).unwrap();
     let noisy = copy_of_recorded();
     // Start-up: every run moved by up to ±3% in a fixed pattern (mean shift far below 5%).
-    edit_column(&noisy.path().join("startup-runs.csv"), "total_ms", |row, v| {
-        let factor = 1.0 + 0.03 * (((row * 7) % 5) as f64 - 2.0) / 2.0;
-        format!("{:.3}", v.parse::<f64>().unwrap() * factor)
-    });
+    edit_column(
+        &noisy.path().join("startup-runs.csv"),
+        "total_ms",
+        |row, v| {
+            let factor = 1.0 + 0.03 * (((row * 7) % 5) as f64 - 2.0) / 2.0;
+            format!("{:.3}", v.parse::<f64>().unwrap() * factor)
+        },
+    );
     // Sizes: 0.5% larger (beyond zero, within the 1% threshold).
-    edit_column(&noisy.path().join("sizes.csv"), "gzip_bytes", |_, v| ((v.parse::<f64>().unwrap() * 1.005) as u64).to_string());
+    edit_column(&noisy.path().join("sizes.csv"), "gzip_bytes", |_, v| {
+        ((v.parse::<f64>().unwrap() * 1.005) as u64).to_string()
+    });
     let current = RunData::load(noisy.path(), None).unwrap();
     let changes = compare::against_baseline(&current, &baseline, Thresholds::default());
-    assert!(changes.iter().all(|c| c.verdict == Verdict::NoChange), "{:?}", changes.iter().filter(|c| c.verdict != Verdict::NoChange).collect::<Vec<_>>());
+    assert!(
+        changes.iter().all(|c| c.verdict == Verdict::NoChange),
+        "{:?}",
+        changes
+            .iter()
+            .filter(|c| c.verdict != Verdict::NoChange)
+            .collect::<Vec<_>>()
+    );
     // A size change beyond the threshold is a regression: sizes are exact measurements.
-    edit_column(&noisy.path().join("sizes.csv"), "gzip_bytes", |_, v| ((v.parse::<f64>().unwrap() * 1.03) as u64).to_string());
+    edit_column(&noisy.path().join("sizes.csv"), "gzip_bytes", |_, v| {
+        ((v.parse::<f64>().unwrap() * 1.03) as u64).to_string()
+    });
     let current = RunData::load(noisy.path(), None).unwrap();
     let changes = compare::against_baseline(&current, &baseline, Thresholds::default());
-    assert!(changes.iter().filter(|c| c.metric == "gzip_bytes").all(|c| c.verdict == Verdict::Regression));
-    assert!(changes.iter().filter(|c| c.metric == "content_bytes").all(|c| c.verdict == Verdict::NoChange));
+    assert!(changes
+        .iter()
+        .filter(|c| c.metric == "gzip_bytes")
+        .all(|c| c.verdict == Verdict::Regression));
+    assert!(changes
+        .iter()
+        .filter(|c| c.metric == "content_bytes")
+        .all(|c| c.verdict == Verdict::NoChange));
 }
 
 #[test]
@@ -141,45 +216,74 @@ fn history_keeps_one_set_of_rows_per_run() {
     compare::append_history(&history, &data).unwrap();
     let text = std::fs::read_to_string(&history).unwrap();
     let rows = text.lines().count() - 1;
-    assert_eq!(rows, compare::headline_metrics(&data).len(), "a second append of the same run replaces its rows");
+    assert_eq!(
+        rows,
+        compare::headline_metrics(&data).len(),
+        "a second append of the same run replaces its rows"
+    );
     assert!(text.starts_with("run_id,image,metric,value\n"));
     assert!(text.contains("20261124T203435Z,no-composite.console,startup_warm_total_median_ms,"));
 }
 
 #[test]
 fn bad_run_directories_get_clear_messages() {
-    let error = RunData::load(&recorded(), Some("quick")).unwrap_err().to_string();
-    assert!(error.contains("a run of scenario 'composite', not 'quick'"), "{error}");
+    let error = RunData::load(&recorded(), Some("quick"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a run of scenario 'composite', not 'quick'"),
+        "{error}"
+    );
 
     let older = copy_of_recorded();
     std::fs::remove_file(older.path().join("run.json")).unwrap();
     let error = RunData::load(older.path(), None).unwrap_err().to_string();
-    assert!(error.contains("no run.json") && error.contains("older r2r"), "{error}");
+    assert!(
+        error.contains("no run.json") && error.contains("older r2r"),
+        "{error}"
+    );
 
     let future = copy_of_recorded();
     let run_json = future.path().join("run.json");
-    let text = std::fs::read_to_string(&run_json).unwrap().replace("\"schema_version\": 2", "\"schema_version\": 7");
+    let text = std::fs::read_to_string(&run_json)
+        .unwrap()
+        .replace("\"schema_version\": 2", "\"schema_version\": 7");
     std::fs::write(&run_json, text).unwrap();
     let error = RunData::load(future.path(), None).unwrap_err().to_string();
     assert!(error.contains("schema version 7"), "{error}");
 
     let broken = copy_of_recorded();
     let sizes = broken.path().join("sizes.csv");
-    let text = std::fs::read_to_string(&sizes).unwrap().replacen("gzip_bytes", "gz", 1);
+    let text = std::fs::read_to_string(&sizes)
+        .unwrap()
+        .replacen("gzip_bytes", "gz", 1);
     std::fs::write(&sizes, text).unwrap();
     let error = RunData::load(broken.path(), None).unwrap_err();
-    assert!(matches!(error, RunDataError::Csv { line: Some(1), .. }), "{error}");
+    assert!(
+        matches!(error, RunDataError::Csv { line: Some(1), .. }),
+        "{error}"
+    );
     let error = error.to_string();
-    assert!(error.contains("sizes.csv:1") && error.contains("missing column(s) gzip_bytes"), "{error}");
+    assert!(
+        error.contains("sizes.csv:1") && error.contains("missing column(s) gzip_bytes"),
+        "{error}"
+    );
 
     let bad_cell = copy_of_recorded();
     let sizes = bad_cell.path().join("sizes.csv");
-    let mut lines: Vec<String> = std::fs::read_to_string(&sizes).unwrap().lines().map(String::from).collect();
+    let mut lines: Vec<String> = std::fs::read_to_string(&sizes)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     let mut cells: Vec<&str> = lines[3].split(',').collect();
     cells[4] = "two";
     lines[3] = cells.join(",");
     std::fs::write(&sizes, lines.join("\n")).unwrap();
-    let error = RunData::load(bad_cell.path(), None).err().map(|e| e.to_string()).unwrap_or_default();
+    let error = RunData::load(bad_cell.path(), None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(error.contains("sizes.csv:4"), "{error}");
 }
 
@@ -201,7 +305,10 @@ fn startup_summary_csv_matches_its_snapshot() {
         let theirs: Vec<&str> = theirs.split(',').collect();
         assert_eq!(ours[..7], theirs[..7]);
         let mean = |cells: &[&str]| cells[7].parse::<f64>().unwrap();
-        assert!((mean(&ours) - mean(&theirs)).abs() < 0.002, "{ours:?} vs {theirs:?}");
+        assert!(
+            (mean(&ours) - mean(&theirs)).abs() < 0.002,
+            "{ours:?} vs {theirs:?}"
+        );
     }
     insta::assert_snapshot!("startup_csv", csv);
 }

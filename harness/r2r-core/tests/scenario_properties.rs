@@ -12,7 +12,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use r2r_core::catalog::{AppKind, Catalog};
 use r2r_core::names;
-use r2r_core::plan::{self, PlanError, Plan};
+use r2r_core::plan::{self, Plan, PlanError};
 use r2r_core::scenario::{self, Base, Scenario};
 use r2r_core::toml_source::SourceError;
 
@@ -22,7 +22,9 @@ fn root() -> PathBuf {
 
 fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::load(&root().join("experiments")).expect("the repository's catalog loads"))
+    CATALOG.get_or_init(|| {
+        Catalog::load(&root().join("experiments")).expect("the repository's catalog loads")
+    })
 }
 
 /// The repository's scenario files: (path as the harness names it, text).
@@ -39,7 +41,10 @@ fn real_scenarios() -> &'static [(PathBuf, String)] {
             })
             .collect();
         files.sort();
-        assert!(files.len() >= 5, "the repository has its scenarios: {files:?}");
+        assert!(
+            files.len() >= 5,
+            "the repository has its scenarios: {files:?}"
+        );
         files
     })
 }
@@ -51,32 +56,75 @@ const FILE_CASES: u32 = 256;
 
 /// An error names the file it is about and a line inside it (or, without a line, a key in
 /// backticks), and shows no control characters.
-fn assert_located(error: &SourceError, path: &Path, text: Option<&str>) -> Result<(), TestCaseError> {
+fn assert_located(
+    error: &SourceError,
+    path: &Path,
+    text: Option<&str>,
+) -> Result<(), TestCaseError> {
     let shown = error.to_string();
     prop_assert_eq!(&error.path, path, "{}", shown);
-    prop_assert!(!error.message.trim().is_empty(), "an empty message: {}", shown);
+    prop_assert!(
+        !error.message.trim().is_empty(),
+        "an empty message: {}",
+        shown
+    );
     match error.line {
         Some(line) => {
-            prop_assert!(shown.starts_with(&format!("{}:{line}:", path.display())), "{}", shown);
+            prop_assert!(
+                shown.starts_with(&format!("{}:{line}:", path.display())),
+                "{}",
+                shown
+            );
             if let Some(text) = text {
                 let lines = text.split('\n').count();
-                prop_assert!(line >= 1 && line <= lines, "line {} of a {}-line file: {}", line, lines, shown);
+                prop_assert!(
+                    line >= 1 && line <= lines,
+                    "line {} of a {}-line file: {}",
+                    line,
+                    lines,
+                    shown
+                );
             }
         }
         None => {
-            prop_assert!(shown.starts_with(&format!("{}: ", path.display())), "{}", shown);
-            prop_assert!(error.message.contains('`'), "without a line the message names a key: {}", shown);
+            prop_assert!(
+                shown.starts_with(&format!("{}: ", path.display())),
+                "{}",
+                shown
+            );
+            prop_assert!(
+                error.message.contains('`'),
+                "without a line the message names a key: {}",
+                shown
+            );
         }
     }
-    prop_assert!(!error.message.chars().any(|c| c.is_control()), "control characters in {:?}", error.message);
-    prop_assert!(error.message.len() < 2000, "a message of {} bytes: {}", error.message.len(), shown);
+    prop_assert!(
+        !error.message.chars().any(|c| c.is_control()),
+        "control characters in {:?}",
+        error.message
+    );
+    prop_assert!(
+        error.message.len() < 2000,
+        "a message of {} bytes: {}",
+        error.message.len(),
+        shown
+    );
     Ok(())
 }
 
 /// Everything a plan sends to the engine has its allowed form.
 fn assert_engine_names(plan: &Plan) -> Result<(), TestCaseError> {
-    prop_assert!(names::check_reference(plan.scenario.base.image()).is_ok(), "{}", plan.scenario.base.image());
-    prop_assert!(names::check_version(&plan.scenario.dotnet).is_ok(), "{}", plan.scenario.dotnet);
+    prop_assert!(
+        names::check_reference(plan.scenario.base.image()).is_ok(),
+        "{}",
+        plan.scenario.base.image()
+    );
+    prop_assert!(
+        names::check_version(&plan.scenario.dotnet).is_ok(),
+        "{}",
+        plan.scenario.dotnet
+    );
     for image in &plan.images {
         prop_assert_eq!(image.tags.len(), image.variants.len());
         for tag in &image.tags {
@@ -86,7 +134,12 @@ fn assert_engine_names(plan: &Plan) -> Result<(), TestCaseError> {
             prop_assert!(names::check_reference(base).is_ok(), "{}", base);
         }
         for (key, value) in image.labels(&plan.scenario) {
-            prop_assert!(names::check_label_key(&key).is_ok() && names::check_label_value(&value).is_ok(), "{}={}", key, value);
+            prop_assert!(
+                names::check_label_key(&key).is_ok() && names::check_label_value(&value).is_ok(),
+                "{}={}",
+                key,
+                value
+            );
         }
     }
     Ok(())
@@ -96,9 +149,17 @@ fn assert_engine_names(plan: &Plan) -> Result<(), TestCaseError> {
 fn check_scenario_text(path: &Path, text: &str, catalog: &Catalog) -> Result<bool, TestCaseError> {
     match scenario::parse(path, text, catalog) {
         Ok(scenario) => {
-            prop_assert!(names::check_name(&scenario.name).is_ok(), "{}", scenario.name);
+            prop_assert!(
+                names::check_name(&scenario.name).is_ok(),
+                "{}",
+                scenario.name
+            );
             let plan = plan::try_expand(&scenario, catalog);
-            prop_assert!(plan.is_ok(), "a parsed scenario expands: {}", plan.unwrap_err());
+            prop_assert!(
+                plan.is_ok(),
+                "a parsed scenario expands: {}",
+                plan.unwrap_err()
+            );
             assert_engine_names(&plan.unwrap())?;
             Ok(true)
         }
@@ -111,11 +172,24 @@ fn check_scenario_text(path: &Path, text: &str, catalog: &Catalog) -> Result<boo
 
 // --- strategies --------------------------------------------------------------------------
 
-const SCENARIO_KEYS: [&str; 8] = ["name", "description", "dotnet", "base", "apps", "variants", "sdk", "measure"];
+const SCENARIO_KEYS: [&str; 8] = [
+    "name",
+    "description",
+    "dotnet",
+    "base",
+    "apps",
+    "variants",
+    "sdk",
+    "measure",
+];
 
 /// A TOML key as written: bare when it can be, quoted otherwise.
 fn render_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         key.to_string()
     } else {
         toml_string(key)
@@ -155,7 +229,18 @@ fn plausible_name() -> impl Strategy<Value = String> {
         .chain(catalog.bases.keys())
         .chain(catalog.dotnet_versions.iter())
         .cloned()
-        .chain(["sizes", "startup", "quick", "mcr.microsoft.com/dotnet/runtime-deps:10.0", "r2r/base:bookworm-slim", "Quick", "10.0"].map(String::from))
+        .chain(
+            [
+                "sizes",
+                "startup",
+                "quick",
+                "mcr.microsoft.com/dotnet/runtime-deps:10.0",
+                "r2r/base:bookworm-slim",
+                "Quick",
+                "10.0",
+            ]
+            .map(String::from),
+        )
         .collect();
     prop_oneof![
         6 => select(known),
@@ -183,9 +268,13 @@ fn value() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(4, 48, 8, |inner| {
         prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..8).prop_map(|items| format!("[{}]", items.join(", "))),
+            proptest::collection::vec(inner.clone(), 0..8)
+                .prop_map(|items| format!("[{}]", items.join(", "))),
             proptest::collection::vec((key(), inner), 0..4).prop_map(|pairs| {
-                let fields: Vec<String> = pairs.iter().map(|(k, v)| format!("{} = {v}", render_key(k))).collect();
+                let fields: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("{} = {v}", render_key(k)))
+                    .collect();
                 format!("{{ {} }}", fields.join(", "))
             }),
         ]
@@ -194,7 +283,14 @@ fn value() -> impl Strategy<Value = String> {
 
 /// A TOML array of strings.
 fn string_array(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| toml_string(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| toml_string(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// A value the key accepts, made from what the catalog has.
@@ -202,18 +298,32 @@ fn good_value(key: &'static str) -> BoxedStrategy<String> {
     let catalog = catalog();
     let some_of = |names: Vec<String>| {
         let count = names.len();
-        proptest::sample::subsequence(names, 1..=count).prop_shuffle().prop_map(|items| string_array(&items)).boxed()
+        proptest::sample::subsequence(names, 1..=count)
+            .prop_shuffle()
+            .prop_map(|items| string_array(&items))
+            .boxed()
     };
     match key {
-        "dotnet" => select(catalog.dotnet_versions.clone()).prop_map(|v| toml_string(&v)).boxed(),
-        "base" => select(catalog.bases.keys().cloned().chain(["mcr.microsoft.com/dotnet/runtime-deps:10.0".to_string()]).collect::<Vec<_>>())
+        "dotnet" => select(catalog.dotnet_versions.clone())
             .prop_map(|v| toml_string(&v))
             .boxed(),
+        "base" => select(
+            catalog
+                .bases
+                .keys()
+                .cloned()
+                .chain(["mcr.microsoft.com/dotnet/runtime-deps:10.0".to_string()])
+                .collect::<Vec<_>>(),
+        )
+        .prop_map(|v| toml_string(&v))
+        .boxed(),
         "apps" => some_of(catalog.apps.keys().cloned().collect()),
         "variants" => some_of(catalog.variants.keys().cloned().collect()),
         "measure" => some_of(vec!["sizes".into(), "startup".into()]),
         "sdk" => any::<bool>().prop_map(|b| b.to_string()).boxed(),
-        "name" => "[a-z0-9]{1,10}([.-][a-z0-9]{1,10}){0,3}".prop_map(|v| toml_string(&v)).boxed(),
+        "name" => "[a-z0-9]{1,10}([.-][a-z0-9]{1,10}){0,3}"
+            .prop_map(|v| toml_string(&v))
+            .boxed(),
         _ => plausible_name().prop_map(|v| toml_string(&v)).boxed(),
     }
 }
@@ -221,9 +331,9 @@ fn good_value(key: &'static str) -> BoxedStrategy<String> {
 /// A value for a key: mostly one it accepts, else a near miss or anything at all.
 fn value_for(key: &'static str) -> BoxedStrategy<String> {
     let near_miss: BoxedStrategy<String> = match key {
-        "apps" | "variants" | "measure" => {
-            proptest::collection::vec(plausible_name(), 0..7).prop_map(|items| string_array(&items)).boxed()
-        }
+        "apps" | "variants" | "measure" => proptest::collection::vec(plausible_name(), 0..7)
+            .prop_map(|items| string_array(&items))
+            .boxed(),
         _ => plausible_name().prop_map(|s| toml_string(&s)).boxed(),
     };
     prop_oneof![12 => good_value(key), 2 => near_miss, 1 => value()].boxed()
@@ -235,20 +345,44 @@ fn document() -> impl Strategy<Value = String> {
     let known: Vec<BoxedStrategy<Option<String>>> = SCENARIO_KEYS
         .iter()
         .map(|key| {
-            let present = if matches!(*key, "name" | "description" | "sdk" | "measure") { 0.5 } else { 0.93 };
-            proptest::option::weighted(present, value_for(key).prop_map(move |v| format!("{key} = {v}"))).boxed()
+            let present = if matches!(*key, "name" | "description" | "sdk" | "measure") {
+                0.5
+            } else {
+                0.93
+            };
+            proptest::option::weighted(
+                present,
+                value_for(key).prop_map(move |v| format!("{key} = {v}")),
+            )
+            .boxed()
         })
         .collect();
     let extra_key = || prop_oneof![1 => key(), 3 => "[a-z_-]{1,12}"];
-    let extra_line = move || (extra_key(), value()).prop_map(|(k, v)| format!("{} = {v}", render_key(&k)));
-    let table = (extra_key(), proptest::collection::vec(extra_line(), 0..3), any::<bool>(), any::<bool>()).prop_map(
-        |(name, lines, repeated, array): (String, Vec<String>, bool, bool)| {
-            let header = if array { format!("[[{}]]", render_key(&name)) } else { format!("[{}]", render_key(&name)) };
-            let section = format!("{header}\n{}", lines.join("\n"));
-            if repeated { format!("{section}\n{section}") } else { section }
-        },
-    );
-    let extras = prop_oneof![4 => Just(Vec::new()), 1 => proptest::collection::vec(extra_line(), 1..3)];
+    let extra_line =
+        move || (extra_key(), value()).prop_map(|(k, v)| format!("{} = {v}", render_key(&k)));
+    let table = (
+        extra_key(),
+        proptest::collection::vec(extra_line(), 0..3),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(name, lines, repeated, array): (String, Vec<String>, bool, bool)| {
+                let header = if array {
+                    format!("[[{}]]", render_key(&name))
+                } else {
+                    format!("[{}]", render_key(&name))
+                };
+                let section = format!("{header}\n{}", lines.join("\n"));
+                if repeated {
+                    format!("{section}\n{section}")
+                } else {
+                    section
+                }
+            },
+        );
+    let extras =
+        prop_oneof![4 => Just(Vec::new()), 1 => proptest::collection::vec(extra_line(), 1..3)];
     let tables = prop_oneof![5 => Just(Vec::new()), 1 => proptest::collection::vec(table, 1..3)];
     (known, extras, tables, any::<bool>()).prop_map(|(known, extra, tables, comments)| {
         let mut lines: Vec<String> = known.into_iter().flatten().collect();
@@ -278,7 +412,16 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         any::<usize>().prop_map(Mutation::DuplicateLine),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapValues(a, b)),
         (any::<usize>(), value()).prop_map(|(at, value)| Mutation::ReplaceValue(at, value)),
-        (any::<usize>(), prop_oneof!["[ -~]{1,12}", "\\PC{1,4}", Just("\n".to_string()), Just("[".to_string()), Just("\"".to_string())])
+        (
+            any::<usize>(),
+            prop_oneof![
+                "[ -~]{1,12}",
+                "\\PC{1,4}",
+                Just("\n".to_string()),
+                Just("[".to_string()),
+                Just("\"".to_string())
+            ]
+        )
             .prop_map(|(at, text)| Mutation::Insert(at, text)),
         any::<usize>().prop_map(Mutation::Truncate),
     ]
@@ -290,7 +433,9 @@ fn apply(text: &str, mutation: &Mutation) -> String {
     if lines.is_empty() {
         lines.push(String::new());
     }
-    let assignments: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains('=')).collect();
+    let assignments: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains('='))
+        .collect();
     match mutation {
         Mutation::DeleteLine(at) => {
             lines.remove(at % lines.len());
@@ -300,7 +445,10 @@ fn apply(text: &str, mutation: &Mutation) -> String {
             lines.insert(at % lines.len(), line);
         }
         Mutation::SwapValues(a, b) if !assignments.is_empty() => {
-            let (a, b) = (assignments[a % assignments.len()], assignments[b % assignments.len()]);
+            let (a, b) = (
+                assignments[a % assignments.len()],
+                assignments[b % assignments.len()],
+            );
             let split = |line: &str| {
                 let (key, value) = line.split_once('=').unwrap();
                 (key.to_string(), value.to_string())
@@ -546,7 +694,10 @@ fn generated_documents_often_parse() {
             parsed += 1;
         }
     }
-    assert!(parsed >= 30, "only {parsed} of 300 generated documents parse");
+    assert!(
+        parsed >= 30,
+        "only {parsed} of 300 generated documents parse"
+    );
 }
 
 /// The mutation strategy keeps some files valid and breaks others.
@@ -557,7 +708,10 @@ fn mutations_change_files() {
     assert_eq!(apply("ab", &Mutation::Truncate(1)), "a");
     let deleted = apply("a = 1\nb = 2\n", &Mutation::DeleteLine(2));
     assert_eq!(deleted, "b = 2\n");
-    assert_eq!(apply("a = 1\n", &Mutation::DuplicateLine(0)), "a = 1\na = 1\n");
+    assert_eq!(
+        apply("a = 1\n", &Mutation::DuplicateLine(0)),
+        "a = 1\na = 1\n"
+    );
     let swapped = apply("a = 1\nb = \"x\"\n", &Mutation::SwapValues(0, 1));
     assert_eq!(swapped, "a = \"x\"\nb = 1\n");
     assert!(scenario::parse(path, text, catalog()).is_ok());
@@ -567,39 +721,86 @@ fn parse_error(text: &str) -> SourceError {
     scenario::parse(Path::new("scenarios/hostile.toml"), text, catalog()).unwrap_err()
 }
 
-const GOOD: &str = "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\n";
+const GOOD: &str =
+    "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\n";
 
 #[test]
 fn a_base_reference_outside_the_grammar_is_refused_at_its_line() {
-    for base in ["evil:latest\nRUN curl x | sh", "mcr.microsoft.com/Dotnet/x:1", "mcr.microsoft.com/dotnet/runtime-deps:10.0 AS x", "x:a b", "a//b:1", "x@sha256:00"] {
+    for base in [
+        "evil:latest\nRUN curl x | sh",
+        "mcr.microsoft.com/Dotnet/x:1",
+        "mcr.microsoft.com/dotnet/runtime-deps:10.0 AS x",
+        "x:a b",
+        "a//b:1",
+        "x@sha256:00",
+    ] {
         let error = parse_error(&GOOD.replace("\"slim\"", &toml_string(base)));
         assert_eq!(error.line, Some(2), "{error}");
         let shown = error.to_string();
-        assert!(shown.starts_with("scenarios/hostile.toml:2:1: base `"), "{shown}");
-        assert!(shown.contains("is not a valid image reference") && shown.contains("allowed: [host[:port]/]path[:tag]"), "{shown}");
+        assert!(
+            shown.starts_with("scenarios/hostile.toml:2:1: base `"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("is not a valid image reference")
+                && shown.contains("allowed: [host[:port]/]path[:tag]"),
+            "{shown}"
+        );
         assert!(!shown.contains('\n'), "{shown}");
     }
-    let scenario = scenario::parse(Path::new("s.toml"), &GOOD.replace("\"slim\"", "\"localhost:5000/dotnet/runtime-deps:10.0\""), catalog()).unwrap();
-    assert_eq!(scenario.base, Base::Reference { image: "localhost:5000/dotnet/runtime-deps:10.0".into() });
+    let scenario = scenario::parse(
+        Path::new("s.toml"),
+        &GOOD.replace("\"slim\"", "\"localhost:5000/dotnet/runtime-deps:10.0\""),
+        catalog(),
+    )
+    .unwrap();
+    assert_eq!(
+        scenario.base,
+        Base::Reference {
+            image: "localhost:5000/dotnet/runtime-deps:10.0".into()
+        }
+    );
 }
 
 #[test]
 fn a_scenario_name_outside_the_grammar_is_refused_at_its_line() {
-    for name in ["quick-", "a..b", "Quick", "a/b", "../x", "x y", &"a".repeat(65)] {
+    for name in [
+        "quick-",
+        "a..b",
+        "Quick",
+        "a/b",
+        "../x",
+        "x y",
+        &"a".repeat(65),
+    ] {
         let error = parse_error(&format!("# comment\nname = {}\n{GOOD}", toml_string(name)));
         assert_eq!(error.line, Some(2), "{name:?}: {error}");
-        assert!(error.message.starts_with("scenario name `") && error.message.contains("allowed: 1-64 characters"), "{error}");
+        assert!(
+            error.message.starts_with("scenario name `")
+                && error.message.contains("allowed: 1-64 characters"),
+            "{error}"
+        );
     }
 }
 
 #[test]
 fn names_from_file_names_are_made_valid() {
-    for (file, expected) in [("Quick_.toml", "quick"), ("my scenario!.toml", "my-scenario"), ("a..b.toml", "a-b"), ("x.y.toml", "x.y")] {
+    for (file, expected) in [
+        ("Quick_.toml", "quick"),
+        ("my scenario!.toml", "my-scenario"),
+        ("a..b.toml", "a-b"),
+        ("x.y.toml", "x.y"),
+    ] {
         let scenario = scenario::parse(Path::new(file), GOOD, catalog()).unwrap();
         assert_eq!(scenario.name, expected);
     }
     let error = parse_error_at("___.toml");
-    assert!(error.to_string().starts_with("___.toml:1:1: the file name gives no usable scenario name; set `name`"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("___.toml:1:1: the file name gives no usable scenario name; set `name`"),
+        "{error}"
+    );
 }
 
 fn parse_error_at(file: &str) -> SourceError {
@@ -610,27 +811,60 @@ fn parse_error_at(file: &str) -> SourceError {
 fn a_malformed_dotnet_version_is_refused_before_the_catalog_is_asked() {
     let error = parse_error(&GOOD.replace("10.0.12", "10.0.12\\\"/><Exec Command=\\\"id"));
     assert_eq!(error.line, Some(1));
-    assert!(error.message.contains("is not a valid .NET version") && error.message.contains("MAJOR.MINOR.PATCH"), "{error}");
+    assert!(
+        error.message.contains("is not a valid .NET version")
+            && error.message.contains("MAJOR.MINOR.PATCH"),
+        "{error}"
+    );
 }
 
 #[test]
 fn hostile_values_are_shown_escaped_and_cut() {
-    let error = parse_error(&GOOD.replace("\"no-composite\"", &toml_string(&format!("\u{1b}[2J{}", "x".repeat(5000)))));
+    let error = parse_error(&GOOD.replace(
+        "\"no-composite\"",
+        &toml_string(&format!("\u{1b}[2J{}", "x".repeat(5000))),
+    ));
     assert_eq!(error.line, Some(4));
-    assert!(!error.message.contains('\u{1b}') && error.message.len() < 2000, "{error}");
+    assert!(
+        !error.message.contains('\u{1b}') && error.message.len() < 2000,
+        "{error}"
+    );
 }
 
 #[test]
 fn hostile_values_in_parser_messages_are_shown_escaped_and_cut() {
-    let error = parse_error(&format!("{GOOD}measure = [{}]\n", toml_string(&format!("\u{1b}[2J{}", "x".repeat(5000)))));
+    let error = parse_error(&format!(
+        "{GOOD}measure = [{}]\n",
+        toml_string(&format!("\u{1b}[2J{}", "x".repeat(5000)))
+    ));
     assert_eq!(error.line, Some(5));
-    assert!(error.message.starts_with("unknown variant `\\u{1b}[2Jxxx"), "{error}");
-    assert!(error.message.contains("(4924 more characters)`, expected `sizes` or `startup`"), "{error}");
+    assert!(
+        error.message.starts_with("unknown variant `\\u{1b}[2Jxxx"),
+        "{error}"
+    );
+    assert!(
+        error
+            .message
+            .contains("(4924 more characters)`, expected `sizes` or `startup`"),
+        "{error}"
+    );
     let error = parse_error(&format!("{GOOD}sdk = \"{}\"\n", "y".repeat(5000)));
-    assert!(error.message.starts_with("invalid type: string \"yyy") && error.message.ends_with("yyy\", expected a boolean"), "{error}");
-    assert!(error.message.contains("yyy ... (4593 characters left out) ... yyy"), "{error}");
+    assert!(
+        error.message.starts_with("invalid type: string \"yyy")
+            && error.message.ends_with("yyy\", expected a boolean"),
+        "{error}"
+    );
+    assert!(
+        error
+            .message
+            .contains("yyy ... (4593 characters left out) ... yyy"),
+        "{error}"
+    );
     let error = parse_error(&format!("{GOOD}\"\\u0007\" = 1\n"));
-    assert!(error.message.starts_with("unknown field `\\u{7}`"), "{error}");
+    assert!(
+        error.message.starts_with("unknown field `\\u{7}`"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -641,18 +875,37 @@ fn a_tag_too_long_for_the_grammar_is_refused_at_the_variant() {
     std::fs::create_dir_all(copy.path().join("apps")).unwrap();
     let long_variant = format!("v{}", "x".repeat(63));
     let long_app = format!("a{}", "y".repeat(63));
-    let variants = std::fs::read_to_string(experiments.join("variants.toml")).unwrap().replace("[variants.no-composite]", &format!("[variants.{long_variant}]"));
-    let apps = std::fs::read_to_string(experiments.join("apps/apps.toml")).unwrap().replace("[apps.console]", &format!("[apps.{long_app}]"));
+    let variants = std::fs::read_to_string(experiments.join("variants.toml"))
+        .unwrap()
+        .replace(
+            "[variants.no-composite]",
+            &format!("[variants.{long_variant}]"),
+        );
+    let apps = std::fs::read_to_string(experiments.join("apps/apps.toml"))
+        .unwrap()
+        .replace("[apps.console]", &format!("[apps.{long_app}]"));
     std::fs::write(copy.path().join("variants.toml"), variants).unwrap();
     std::fs::write(copy.path().join("apps/apps.toml"), apps).unwrap();
-    std::fs::copy(experiments.join("dotnet.toml"), copy.path().join("dotnet.toml")).unwrap();
+    std::fs::copy(
+        experiments.join("dotnet.toml"),
+        copy.path().join("dotnet.toml"),
+    )
+    .unwrap();
     let catalog = Catalog::load(copy.path()).unwrap();
     assert_eq!(catalog.apps[&long_app].kind, AppKind::Console);
     let text = format!("dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"{long_app}\"]\nvariants = [\"runtime-composite\",\n  \"{long_variant}\"]\n");
     let error = scenario::parse(Path::new("s.toml"), &text, &catalog).unwrap_err();
     assert_eq!(error.line, Some(5), "{error}");
-    assert!(error.message.contains(&format!("the tag of the {long_app} image of variant `{long_variant}`")), "{error}");
-    assert!(error.message.contains("the tag is 129 characters long"), "{error}");
+    assert!(
+        error.message.contains(&format!(
+            "the tag of the {long_app} image of variant `{long_variant}`"
+        )),
+        "{error}"
+    );
+    assert!(
+        error.message.contains("the tag is 129 characters long"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -663,7 +916,11 @@ fn catalog_names_are_checked_at_their_lines() {
         std::fs::create_dir_all(copy.path().join("apps")).unwrap();
         for name in ["variants.toml", "apps/apps.toml", "dotnet.toml"] {
             let text = std::fs::read_to_string(experiments.join(name)).unwrap();
-            std::fs::write(copy.path().join(name), if name == file { edit(text) } else { text }).unwrap();
+            std::fs::write(
+                copy.path().join(name),
+                if name == file { edit(text) } else { text },
+            )
+            .unwrap();
         }
         let error = Catalog::load(copy.path()).unwrap_err().to_string();
         error.replace(&copy.path().display().to_string(), "experiments")
@@ -673,58 +930,150 @@ fn catalog_names_are_checked_at_their_lines() {
         text.lines().position(|line| line.contains(needle)).unwrap() + 1
     };
 
-    let error = load_with("dotnet.toml", &|t| t.replace("image = \"r2r/base:bookworm-slim\"", "image = \"r2r/base:bookworm-slim\\nRUN id\""));
+    let error = load_with("dotnet.toml", &|t| {
+        t.replace(
+            "image = \"r2r/base:bookworm-slim\"",
+            "image = \"r2r/base:bookworm-slim\\nRUN id\"",
+        )
+    });
     let line = line_of("dotnet.toml", "image = \"r2r/base:bookworm-slim\"");
-    assert!(error.starts_with(&format!("experiments/dotnet.toml:{line}:")), "{error}");
-    assert!(error.contains("base `slim`: image `r2r/base:bookworm-slim\\nRUN id` is not a valid image reference"), "{error}");
+    assert!(
+        error.starts_with(&format!("experiments/dotnet.toml:{line}:")),
+        "{error}"
+    );
+    assert!(
+        error.contains(
+            "base `slim`: image `r2r/base:bookworm-slim\\nRUN id` is not a valid image reference"
+        ),
+        "{error}"
+    );
 
-    let error = load_with("dotnet.toml", &|t| t.replace("script-args = [\"slim\"]", "script-args = [\"slim; reboot\"]"));
-    assert!(error.contains("base `slim`: script-args `slim; reboot` is not a valid script argument"), "{error}");
+    let error = load_with("dotnet.toml", &|t| {
+        t.replace(
+            "script-args = [\"slim\"]",
+            "script-args = [\"slim; reboot\"]",
+        )
+    });
+    assert!(
+        error.contains("base `slim`: script-args `slim; reboot` is not a valid script argument"),
+        "{error}"
+    );
 
-    let error = load_with("dotnet.toml", &|t| t.replace("\"10.0.14\"", "\"10.0.14/../../etc\""));
+    let error = load_with("dotnet.toml", &|t| {
+        t.replace("\"10.0.14\"", "\"10.0.14/../../etc\"")
+    });
     assert!(error.contains("is not a valid .NET version"), "{error}");
 
-    let error = load_with("dotnet.toml", &|t| t.replace("[bases.slim]", "[bases.\"../slim\"]"));
-    assert!(error.starts_with(&format!("experiments/dotnet.toml:{}:", line_of("dotnet.toml", "[bases.slim]"))), "{error}");
-    assert!(error.contains("base `../slim` is not a valid name"), "{error}");
+    let error = load_with("dotnet.toml", &|t| {
+        t.replace("[bases.slim]", "[bases.\"../slim\"]")
+    });
+    assert!(
+        error.starts_with(&format!(
+            "experiments/dotnet.toml:{}:",
+            line_of("dotnet.toml", "[bases.slim]")
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains("base `../slim` is not a valid name"),
+        "{error}"
+    );
 
-    let error = load_with("variants.toml", &|t| t.replace("properties = { PublishAot = \"true\" }", "properties = { PublishAot = \"true;Evil=1\" }"));
-    assert!(error.starts_with(&format!("experiments/variants.toml:{}:", line_of("variants.toml", "PublishAot"))), "{error}");
+    let error = load_with("variants.toml", &|t| {
+        t.replace(
+            "properties = { PublishAot = \"true\" }",
+            "properties = { PublishAot = \"true;Evil=1\" }",
+        )
+    });
+    assert!(
+        error.starts_with(&format!(
+            "experiments/variants.toml:{}:",
+            line_of("variants.toml", "PublishAot")
+        )),
+        "{error}"
+    );
     assert!(error.contains("publish profile `native-aot`: property `true;Evil=1` is not a valid MSBuild property value"), "{error}");
 
-    let error = load_with("variants.toml", &|t| t.replace("[variants.runtime-composite]", "[variants.\"Runtime Composite\"]"));
-    assert!(error.starts_with(&format!("experiments/variants.toml:{}:", line_of("variants.toml", "[variants.runtime-composite]"))), "{error}");
+    let error = load_with("variants.toml", &|t| {
+        t.replace(
+            "[variants.runtime-composite]",
+            "[variants.\"Runtime Composite\"]",
+        )
+    });
+    assert!(
+        error.starts_with(&format!(
+            "experiments/variants.toml:{}:",
+            line_of("variants.toml", "[variants.runtime-composite]")
+        )),
+        "{error}"
+    );
 
-    let error = load_with("apps/apps.toml", &|t| t.replace("assembly = \"ConsoleApp\"", "assembly = \"ConsoleApp\\\"]\""));
+    let error = load_with("apps/apps.toml", &|t| {
+        t.replace(
+            "assembly = \"ConsoleApp\"",
+            "assembly = \"ConsoleApp\\\"]\"",
+        )
+    });
     assert!(error.contains("app `console`: assembly"), "{error}");
-    let error = load_with("apps/apps.toml", &|t| t.replace("console/ConsoleApp.csproj", "../../etc/x.csproj"));
+    let error = load_with("apps/apps.toml", &|t| {
+        t.replace("console/ConsoleApp.csproj", "../../etc/x.csproj")
+    });
     assert!(error.contains("app `console`: project"), "{error}");
 
     // Images that stand on each other, and a variant redefining runtime-deps, are refused
     // (the expander would otherwise never finish ordering them).
     let error = load_with("variants.toml", &|t| {
-        t.replacen("images.runtime = { parent = \"runtime-deps\", frameworks = [\"runtime\"] }", "images.runtime = { parent = \"aspnet\", frameworks = [\"runtime\"] }", 1)
+        t.replacen(
+            "images.runtime = { parent = \"runtime-deps\", frameworks = [\"runtime\"] }",
+            "images.runtime = { parent = \"aspnet\", frameworks = [\"runtime\"] }",
+            1,
+        )
     });
-    assert!(error.starts_with(&format!("experiments/variants.toml:{}:", line_of("variants.toml", "[variants.no-composite]"))), "{error}");
-    assert!(error.contains("variant `no-composite`: image `runtime` stands on itself through its parents"), "{error}");
+    assert!(
+        error.starts_with(&format!(
+            "experiments/variants.toml:{}:",
+            line_of("variants.toml", "[variants.no-composite]")
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains(
+            "variant `no-composite`: image `runtime` stands on itself through its parents"
+        ),
+        "{error}"
+    );
     let error = load_with("variants.toml", &|t| {
         t.replacen("apps.console = { on = \"runtime\" }", "images.runtime-deps = { parent = \"runtime\", frameworks = [] }\napps.console = { on = \"runtime\" }", 1)
     });
-    assert!(error.contains("`images.runtime-deps` is the base of every variant"), "{error}");
+    assert!(
+        error.contains("`images.runtime-deps` is the base of every variant"),
+        "{error}"
+    );
 }
 
 #[test]
 fn the_expander_reports_what_a_hand_made_catalog_lacks() {
     let mut broken = catalog().clone();
-    broken.variants.get_mut("no-composite").unwrap().images.get_mut(&r2r_core::catalog::ImageRole::Runtime).unwrap().parent =
-        r2r_core::catalog::ImageRole::Aspnet;
+    broken
+        .variants
+        .get_mut("no-composite")
+        .unwrap()
+        .images
+        .get_mut(&r2r_core::catalog::ImageRole::Runtime)
+        .unwrap()
+        .parent = r2r_core::catalog::ImageRole::Aspnet;
     let scenario = scenario::parse(Path::new("s.toml"), GOOD, catalog()).unwrap();
-    let error = plan::try_expand(&scenario, &broken).unwrap_err().to_string();
+    let error = plan::try_expand(&scenario, &broken)
+        .unwrap_err()
+        .to_string();
     assert!(error.ends_with("variants.toml: variant `no-composite`: images runtime, aspnet stand on images the variant does not define, or on each other"), "{error}");
     let mut unknown = scenario.clone();
     unknown.variants.push("turbo".into());
     let error = plan::try_expand(&unknown, catalog()).unwrap_err();
-    assert_eq!(error.to_string(), "s.toml: `variants`: unknown variant `turbo`");
+    assert_eq!(
+        error.to_string(),
+        "s.toml: `variants`: unknown variant `turbo`"
+    );
 }
 
 /// The scripts take their arguments as data: a hostile argument is refused before anything
@@ -735,22 +1084,61 @@ fn scripts_refuse_hostile_arguments_without_running_them() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
     for arguments in [
-        vec![format!("slim; touch {}", marker.display()), "out.tar".to_string()],
-        vec![format!("$(touch {})", marker.display()), "out.tar".to_string()],
-        vec!["slim".to_string(), format!("`touch {}`", marker.display()), "extra".to_string()],
-        vec![format!("--icu=$(touch {})", marker.display()), "slim".to_string(), "out.tar".to_string()],
+        vec![
+            format!("slim; touch {}", marker.display()),
+            "out.tar".to_string(),
+        ],
+        vec![
+            format!("$(touch {})", marker.display()),
+            "out.tar".to_string(),
+        ],
+        vec![
+            "slim".to_string(),
+            format!("`touch {}`", marker.display()),
+            "extra".to_string(),
+        ],
+        vec![
+            format!("--icu=$(touch {})", marker.display()),
+            "slim".to_string(),
+            "out.tar".to_string(),
+        ],
     ] {
-        let output = std::process::Command::new("bash").arg(&script).args(&arguments).current_dir(dir.path()).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", String::from_utf8_lossy(&output.stderr));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("usage:"), "{arguments:?}");
+        let output = std::process::Command::new("bash")
+            .arg(&script)
+            .args(&arguments)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("usage:"),
+            "{arguments:?}"
+        );
         assert!(!marker.exists(), "{arguments:?} ran a command");
     }
     // bench-startup.sh hands its image to hyperfine, which runs it through a shell: it takes
     // only the characters of an image reference (checked before it builds or runs anything).
     let script = root().join("scripts/bench-startup.sh");
-    for arguments in [vec![format!("r2r/quick:x;touch {}", marker.display())], vec!["r2r/quick:x".to_string(), "3;id".to_string()]] {
-        let output = std::process::Command::new("bash").arg(&script).args(&arguments).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", String::from_utf8_lossy(&output.stderr));
+    for arguments in [
+        vec![format!("r2r/quick:x;touch {}", marker.display())],
+        vec!["r2r/quick:x".to_string(), "3;id".to_string()],
+    ] {
+        let output = std::process::Command::new("bash")
+            .arg(&script)
+            .args(&arguments)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert!(!marker.exists(), "{arguments:?} ran a command");
     }
 }

@@ -197,7 +197,12 @@ impl StartupArgs {
 #[derive(Debug, Args)]
 struct SizesArgs {
     /// A scenario name or file: measure its built images through the engine.
-    #[arg(long, short, required_unless_present = "archive", conflicts_with = "archive")]
+    #[arg(
+        long,
+        short,
+        required_unless_present = "archive",
+        conflicts_with = "archive"
+    )]
     scenario: Option<String>,
     /// A `docker save` archive (legacy or OCI layout) to measure without an engine.
     #[arg(long)]
@@ -233,14 +238,26 @@ fn find_root(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .ancestors()
         .find(|dir| dir.join("experiments/variants.toml").is_file())
         .map(Path::to_path_buf)
-        .with_context(|| format!("no r2r project (experiments/variants.toml) in {} or above; pass --root", start.display()))
+        .with_context(|| {
+            format!(
+                "no r2r project (experiments/variants.toml) in {} or above; pass --root",
+                start.display()
+            )
+        })
 }
 
 fn project(cli: &Cli) -> anyhow::Result<Project> {
     let root = find_root(cli.root.clone())?;
     let catalog = Catalog::load(&root.join("experiments"))?;
-    let work = cli.work_dir.clone().unwrap_or_else(|| root.join(".r2r/work"));
-    Ok(Project { root, work, catalog })
+    let work = cli
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| root.join(".r2r/work"));
+    Ok(Project {
+        root,
+        work,
+        catalog,
+    })
 }
 
 fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
@@ -253,9 +270,15 @@ fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
 pub async fn run(cli: Cli) -> u8 {
     // Commands that read run directories need neither the experiment catalog nor an engine.
     let offline = match &cli.command {
-        Command::Report(arguments) => Some(find_root(cli.root.clone()).and_then(|root| reports::report_command(&root, arguments))),
-        Command::Plot(arguments) => Some(find_root(cli.root.clone()).and_then(|root| reports::plot_command(&root, arguments))),
-        Command::Compare(arguments) => Some(find_root(cli.root.clone()).and_then(|root| reports::compare_command(&root, arguments))),
+        Command::Report(arguments) => Some(
+            find_root(cli.root.clone()).and_then(|root| reports::report_command(&root, arguments)),
+        ),
+        Command::Plot(arguments) => Some(
+            find_root(cli.root.clone()).and_then(|root| reports::plot_command(&root, arguments)),
+        ),
+        Command::Compare(arguments) => Some(
+            find_root(cli.root.clone()).and_then(|root| reports::compare_command(&root, arguments)),
+        ),
         _ => None,
     };
     if let Some(result) = offline {
@@ -285,7 +308,9 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Run(a) => Some(load_plan(&project, &a.build.scenario)),
         Command::Verify(a) => Some(load_plan(&project, &a.scenario)),
         Command::Clean(a) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
-        Command::Measure(MeasureCommand::Sizes(a)) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
+        Command::Measure(MeasureCommand::Sizes(a)) => {
+            a.scenario.as_ref().map(|s| load_plan(&project, s))
+        }
         Command::Measure(MeasureCommand::Startup(a)) => Some(load_plan(&project, &a.scenario)),
         Command::Plan(_) | Command::Report(_) | Command::Plot(_) | Command::Compare(_) => None,
     };
@@ -304,7 +329,10 @@ pub async fn run(cli: Cli) -> u8 {
     };
     // One r2r at a time per scenario: a second one would share its images and results.
     let _lock = match &plan {
-        Some(plan) => match r2r_core::results::lock(&project.root.join("results").join(&plan.scenario.name), &command_line()) {
+        Some(plan) => match r2r_core::results::lock(
+            &project.root.join("results").join(&plan.scenario.name),
+            &command_line(),
+        ) {
             Ok(lock) => Some(lock),
             Err(error) => return output::error(&anyhow::Error::new(error)),
         },
@@ -316,7 +344,10 @@ pub async fn run(cli: Cli) -> u8 {
     };
     if let Some(plan) = &plan {
         match containers::remove_leftovers(engine.as_ref(), &plan.scenario.name).await {
-            Ok(removed) if !removed.is_empty() => eprintln!("removed {} container(s) an interrupted r2r left behind", removed.len()),
+            Ok(removed) if !removed.is_empty() => eprintln!(
+                "removed {} container(s) an interrupted r2r left behind",
+                removed.len()
+            ),
             Ok(_) => {}
             Err(error) => return output::error(&anyhow::Error::new(error)),
         }
@@ -340,32 +371,68 @@ fn command_line() -> String {
 
 /// Resolves on SIGINT (130) or SIGTERM (143).
 async fn interrupted() -> u8 {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(_) => return std::future::pending().await,
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => 130,
         _ = terminate.recv() => 143,
     }
 }
 
-async fn run_with_engine(cli: &Cli, project: &Project, plan: Option<Plan>, engine: Arc<dyn Engine>) -> u8 {
+async fn run_with_engine(
+    cli: &Cli,
+    project: &Project,
+    plan: Option<Plan>,
+    engine: Arc<dyn Engine>,
+) -> u8 {
     let result = match (&cli.command, plan) {
-        (Command::Build(arguments), Some(plan)) => build(project, &plan, engine.as_ref(), arguments.rebuild).await.map(|(ok, _)| ok),
-        (Command::Verify(arguments), Some(plan)) => {
-            let options = VerifyOptions { run_timeout: std::time::Duration::from_secs(arguments.timeout), ..Default::default() };
-            verify(project, &plan, engine.as_ref(), &options).await.map(|(ok, _)| ok)
+        (Command::Build(arguments), Some(plan)) => {
+            build(project, &plan, engine.as_ref(), arguments.rebuild)
+                .await
+                .map(|(ok, _)| ok)
         }
-        (Command::Run(arguments), Some(plan)) => run_all(project, &plan, engine.as_ref(), arguments).await,
+        (Command::Verify(arguments), Some(plan)) => {
+            let options = VerifyOptions {
+                run_timeout: std::time::Duration::from_secs(arguments.timeout),
+                ..Default::default()
+            };
+            verify(project, &plan, engine.as_ref(), &options)
+                .await
+                .map(|(ok, _)| ok)
+        }
+        (Command::Run(arguments), Some(plan)) => {
+            run_all(project, &plan, engine.as_ref(), arguments).await
+        }
         (Command::Clean(_), plan) => clean(engine.as_ref(), plan.as_ref()).await.map(|_| true),
         (Command::Measure(MeasureCommand::Sizes(arguments)), Some(plan)) => {
-            let directory = arguments.output.clone().unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
-            measure_sizes(&plan, engine.as_ref(), arguments.registry.as_deref(), &directory).await
+            let directory = arguments
+                .output
+                .clone()
+                .unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
+            measure_sizes(
+                &plan,
+                engine.as_ref(),
+                arguments.registry.as_deref(),
+                &directory,
+            )
+            .await
         }
         (Command::Measure(MeasureCommand::Startup(arguments)), Some(plan)) => {
-            let directory = arguments.output.clone().unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
-            measure_startup(&plan, engine.as_ref(), &arguments.options(), &directory, false).await
+            let directory = arguments
+                .output
+                .clone()
+                .unwrap_or_else(|| new_run_directory(project, &plan.scenario.name));
+            measure_startup(
+                &plan,
+                engine.as_ref(),
+                &arguments.options(),
+                &directory,
+                false,
+            )
+            .await
         }
         _ => unreachable!("every command that reaches the engine has its plan"),
     };
@@ -376,18 +443,39 @@ async fn run_with_engine(cli: &Cli, project: &Project, plan: Option<Plan>, engin
     }
 }
 
-async fn build(project: &Project, plan: &Plan, engine: &dyn Engine, rebuild: bool) -> anyhow::Result<(bool, Vec<build::ImageBuild>)> {
+async fn build(
+    project: &Project,
+    plan: &Plan,
+    engine: &dyn Engine,
+    rebuild: bool,
+) -> anyhow::Result<(bool, Vec<build::ImageBuild>)> {
     let workspace = Workspace::new(project.work.clone(), project.root.join("experiments"))?;
-    let options = BuildOptions { rebuild, scripts: project.root.join("scripts") };
+    let options = BuildOptions {
+        rebuild,
+        scripts: project.root.join("scripts"),
+    };
     let observer = output::BuildProgress::new(plan.images.len());
-    let results = build::build_plan(engine, plan, &project.catalog, &workspace, &options, &observer).await?;
+    let results = build::build_plan(
+        engine,
+        plan,
+        &project.catalog,
+        &workspace,
+        &options,
+        &observer,
+    )
+    .await?;
     observer.finish();
     output::print_build_summary(&results);
     let ok = results.iter().all(|result| result.status.id().is_some());
     Ok((ok, results))
 }
 
-async fn verify(project: &Project, plan: &Plan, engine: &dyn Engine, options: &VerifyOptions) -> anyhow::Result<(bool, Vec<verify::ImageVerification>)> {
+async fn verify(
+    project: &Project,
+    plan: &Plan,
+    engine: &dyn Engine,
+    options: &VerifyOptions,
+) -> anyhow::Result<(bool, Vec<verify::ImageVerification>)> {
     let progress = output::VerifyProgress::new(plan.images.len());
     let mut results = Vec::new();
     for image in &plan.images {
@@ -404,7 +492,11 @@ async fn verify(project: &Project, plan: &Plan, engine: &dyn Engine, options: &V
                 checks: vec![verify::Check {
                     name: "present".into(),
                     passed: false,
-                    detail: format!("{} is not built; run `r2r build --scenario {}`", image.reference(), plan.scenario.name),
+                    detail: format!(
+                        "{} is not built; run `r2r build --scenario {}`",
+                        image.reference(),
+                        plan.scenario.name
+                    ),
                 }],
             }
         };
@@ -420,16 +512,24 @@ async fn verify(project: &Project, plan: &Plan, engine: &dyn Engine, options: &V
 
 /// `results/<scenario>/<run-id>/` for a new run.
 fn new_run_directory(project: &Project, scenario: &str) -> PathBuf {
-    project.root.join("results").join(scenario).join(chrono_like_run_id())
+    project
+        .root
+        .join("results")
+        .join(scenario)
+        .join(chrono_like_run_id())
 }
 
 /// Rows as CSV bytes.
 fn csv_bytes(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     for row in rows {
         writer.write_record(row)?;
     }
-    writer.into_inner().map_err(|error| anyhow::anyhow!("{error}"))
+    writer
+        .into_inner()
+        .map_err(|error| anyhow::anyhow!("{error}"))
 }
 
 /// Points `results/<scenario>/latest` at a run directory.
@@ -441,27 +541,47 @@ fn mark_latest(directory: &Path) {
     }
 }
 
-async fn measure_sizes(plan: &Plan, engine: &dyn Engine, registry: Option<&str>, directory: &Path) -> anyhow::Result<bool> {
-    let registry = registry.map(r2r_core::registry::parse_address).transpose()?;
+async fn measure_sizes(
+    plan: &Plan,
+    engine: &dyn Engine,
+    registry: Option<&str>,
+    directory: &Path,
+) -> anyhow::Result<bool> {
+    let registry = registry
+        .map(r2r_core::registry::parse_address)
+        .transpose()?;
     eprintln!("measuring sizes of {} images", plan.images.len());
-    let report = r2r_core::size_report::measure_plan(engine, plan, registry).await.map_err(anyhow::Error::msg)?;
-    r2r_core::size_report::write(&report, directory).with_context(|| format!("writing size results to {}", directory.display()))?;
+    let report = r2r_core::size_report::measure_plan(engine, plan, registry)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    r2r_core::size_report::write(&report, directory)
+        .with_context(|| format!("writing size results to {}", directory.display()))?;
     output::print_sizes(&report);
     mark_latest(directory);
     eprintln!("size results written to {}", directory.display());
     Ok(report.unmeasured.is_empty() && report.registry_errors.is_empty())
 }
 
-async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::startup::StartupOptions, directory: &Path, resume: bool) -> anyhow::Result<bool> {
+async fn measure_startup(
+    plan: &Plan,
+    engine: &dyn Engine,
+    options: &r2r_core::startup::StartupOptions,
+    directory: &Path,
+    resume: bool,
+) -> anyhow::Result<bool> {
     use r2r_core::startup;
-    std::fs::create_dir_all(directory).with_context(|| format!("creating {}", directory.display()))?;
+    std::fs::create_dir_all(directory)
+        .with_context(|| format!("creating {}", directory.display()))?;
     let mut targets = Vec::new();
     let mut missing = Vec::new();
     for target in startup::targets(plan) {
         if engine.inspect_image(&target.reference).await?.is_some() {
             targets.push(target);
         } else {
-            missing.push(format!("{} ({} is not built)", target.image, target.reference));
+            missing.push(format!(
+                "{} ({} is not built)",
+                target.image, target.reference
+            ));
         }
     }
     if options.caches.contains(&startup::Cache::Cold) {
@@ -472,7 +592,11 @@ async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::s
     // Runs are appended to startup-runs.csv as they finish, each row whole (a full disk cuts
     // the file back to its last whole row): an interruption keeps every finished run.
     let runs_path = directory.join("startup-runs.csv");
-    let prior = if resume { startup::read_runs(&runs_path)? } else { Vec::new() };
+    let prior = if resume {
+        startup::read_runs(&runs_path)?
+    } else {
+        Vec::new()
+    };
     let appending = resume && runs_path.is_file();
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -481,23 +605,45 @@ async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::s
         .open(&runs_path)
         .with_context(|| format!("opening {}", runs_path.display()))?;
     if !appending {
-        file.set_len(0).with_context(|| format!("emptying {}", runs_path.display()))?;
-        r2r_core::results::append_whole(&mut file, &csv_bytes(&[startup::RUNS_HEADER.iter().map(|s| s.to_string()).collect()])?)
-            .with_context(|| format!("writing {}", runs_path.display()))?;
+        file.set_len(0)
+            .with_context(|| format!("emptying {}", runs_path.display()))?;
+        r2r_core::results::append_whole(
+            &mut file,
+            &csv_bytes(&[startup::RUNS_HEADER.iter().map(|s| s.to_string()).collect()])?,
+        )
+        .with_context(|| format!("writing {}", runs_path.display()))?;
     }
     if !prior.is_empty() {
         eprintln!("resuming start-up: {} run(s) already recorded", prior.len());
     }
     let mut sink = |record: &startup::RunRecord| -> Result<(), String> {
         let bytes = csv_bytes(&[startup::run_row(record)]).map_err(|error| format!("{error:#}"))?;
-        r2r_core::results::append_whole(&mut file, &bytes).map_err(|error| format!("writing {}: {error}", runs_path.display()))
+        r2r_core::results::append_whole(&mut file, &bytes)
+            .map_err(|error| format!("writing {}: {error}", runs_path.display()))
     };
     let progress = output::StartupProgress::new();
-    let measured = startup::measure(engine, &plan.scenario.name, &targets, options, &progress, &mut sink, prior).await;
+    let measured = startup::measure(
+        engine,
+        &plan.scenario.name,
+        &targets,
+        options,
+        &progress,
+        &mut sink,
+        prior,
+    )
+    .await;
     progress.finish();
-    let records = measured.with_context(|| format!("start-up measurement stopped; every run recorded before is kept in {}", runs_path.display()))?;
+    let records = measured.with_context(|| {
+        format!(
+            "start-up measurement stopped; every run recorded before is kept in {}",
+            runs_path.display()
+        )
+    })?;
     let summaries = startup::summarize(&records, &targets, &plan.scenario.variants, options.seed);
-    r2r_core::results::write_atomically(&directory.join("startup.csv"), &startup::summary_csv(&summaries)?)?;
+    r2r_core::results::write_atomically(
+        &directory.join("startup.csv"),
+        &startup::summary_csv(&summaries)?,
+    )?;
     let summary = serde_json::json!({
         "seed": options.seed,
         "warmup": options.warmup,
@@ -517,17 +663,28 @@ async fn measure_startup(plan: &Plan, engine: &dyn Engine, options: &r2r_core::s
     Ok(missing.is_empty() && records.iter().all(|r| r.ok))
 }
 
-fn measure_archive(project: &Project, archive: &Path, output_dir: Option<PathBuf>) -> anyhow::Result<()> {
+fn measure_archive(
+    project: &Project,
+    archive: &Path,
+    output_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let report = r2r_core::size_report::measure_archive(archive).map_err(anyhow::Error::msg)?;
     let directory = output_dir.unwrap_or_else(|| new_run_directory(project, "archive"));
-    r2r_core::size_report::write(&report, &directory).with_context(|| format!("writing size results to {}", directory.display()))?;
+    r2r_core::size_report::write(&report, &directory)
+        .with_context(|| format!("writing size results to {}", directory.display()))?;
     output::print_sizes(&report);
     eprintln!("size results written to {}", directory.display());
     Ok(())
 }
 
 /// Runs one step of `run`, recording its outcome in run.json whatever happens.
-async fn step<F>(info: &mut RunInfo, directory: &Path, engine: &dyn Engine, name: &str, work: F) -> anyhow::Result<bool>
+async fn step<F>(
+    info: &mut RunInfo,
+    directory: &Path,
+    engine: &dyn Engine,
+    name: &str,
+    work: F,
+) -> anyhow::Result<bool>
 where
     F: std::future::Future<Output = anyhow::Result<bool>>,
 {
@@ -561,9 +718,14 @@ where
 }
 
 /// The run directory and record of `run`: a new one, or the one being resumed.
-fn open_run(project: &Project, plan: &Plan, resume: Option<&str>) -> anyhow::Result<(PathBuf, RunInfo)> {
+fn open_run(
+    project: &Project,
+    plan: &Plan,
+    resume: Option<&str>,
+) -> anyhow::Result<(PathBuf, RunInfo)> {
     if let Some(which) = resume {
-        let directory = reports::resolve_run(&project.root, Some(&plan.scenario.name), Some(which))?;
+        let directory =
+            reports::resolve_run(&project.root, Some(&plan.scenario.name), Some(which))?;
         let directory = directory.canonicalize().unwrap_or(directory);
         let info = runinfo::load(&directory, Some(&plan.scenario.name))?;
         if info.scenario_content_hash != plan.scenario.content_hash {
@@ -575,22 +737,33 @@ fn open_run(project: &Project, plan: &Plan, resume: Option<&str>) -> anyhow::Res
                 &plan.scenario.content_hash[..12.min(plan.scenario.content_hash.len())]
             );
         }
-        eprintln!("resuming run {} ({} step(s) finished)", directory.display(), info.steps.values().filter(|s| s.status != "error").count());
+        eprintln!(
+            "resuming run {} ({} step(s) finished)",
+            directory.display(),
+            info.steps.values().filter(|s| s.status != "error").count()
+        );
         return Ok((directory, info));
     }
     let directory = new_run_directory(project, &plan.scenario.name);
-    std::fs::create_dir_all(&directory).with_context(|| format!("creating {}", directory.display()))?;
+    std::fs::create_dir_all(&directory)
+        .with_context(|| format!("creating {}", directory.display()))?;
     let info = RunInfo {
         schema_version: runinfo::SCHEMA_VERSION,
         r2r_version: env!("CARGO_PKG_VERSION").to_string(),
-        run_id: directory.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        run_id: directory
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         scenario: plan.scenario.name.clone(),
         scenario_content_hash: plan.scenario.content_hash.clone(),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: None,
         machine: runinfo::Machine::current(),
         engine: None,
-        dotnet: runinfo::DotnetVersions { runtime: plan.scenario.dotnet.clone(), sdk: runinfo::sdk_version() },
+        dotnet: runinfo::DotnetVersions {
+            runtime: plan.scenario.dotnet.clone(),
+            sdk: runinfo::sdk_version(),
+        },
         git: runinfo::GitState::of(&project.root),
         steps: Default::default(),
     };
@@ -599,7 +772,12 @@ fn open_run(project: &Project, plan: &Plan, resume: Option<&str>) -> anyhow::Res
     Ok((directory, info))
 }
 
-async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments: &RunArgs) -> anyhow::Result<bool> {
+async fn run_all(
+    project: &Project,
+    plan: &Plan,
+    engine: &dyn Engine,
+    arguments: &RunArgs,
+) -> anyhow::Result<bool> {
     use r2r_core::scenario::Measurement;
     let rebuild = arguments.build.rebuild;
     let (directory, mut info) = open_run(project, plan, arguments.resume.as_deref())?;
@@ -627,14 +805,22 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments:
     };
     if !skip(&info, "verify") {
         ok &= step(&mut info, &directory, engine, "verify", async {
-            let (verified, verifications) = verify(project, plan, engine, &VerifyOptions::default()).await?;
+            let (verified, verifications) =
+                verify(project, plan, engine, &VerifyOptions::default()).await?;
             output::write_json(&directory.join("verify.json"), &verifications)?;
             Ok(verified)
         })
         .await?;
     }
     if plan.scenario.measure.contains(&Measurement::Sizes) && !skip(&info, "sizes") {
-        ok &= step(&mut info, &directory, engine, "sizes", measure_sizes(plan, engine, None, &directory)).await?;
+        ok &= step(
+            &mut info,
+            &directory,
+            engine,
+            "sizes",
+            measure_sizes(plan, engine, None, &directory),
+        )
+        .await?;
     }
     if plan.scenario.measure.contains(&Measurement::Startup) && !skip(&info, "startup") {
         let mut options = r2r_core::startup::StartupOptions {
@@ -644,12 +830,24 @@ async fn run_all(project: &Project, plan: &Plan, engine: &dyn Engine, arguments:
             ..Default::default()
         };
         if r2r_core::startup::drop_page_cache().is_err() {
-            eprintln!("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
+            eprintln!(
+                "cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only"
+            );
             options.caches = vec![r2r_core::startup::Cache::Warm];
         }
-        ok &= step(&mut info, &directory, engine, "startup", measure_startup(plan, engine, &options, &directory, resuming)).await?;
+        ok &= step(
+            &mut info,
+            &directory,
+            engine,
+            "startup",
+            measure_startup(plan, engine, &options, &directory, resuming),
+        )
+        .await?;
     }
-    ok &= step(&mut info, &directory, engine, "report", async { finish_report(&directory, &plan.scenario.name) }).await?;
+    ok &= step(&mut info, &directory, engine, "report", async {
+        finish_report(&directory, &plan.scenario.name)
+    })
+    .await?;
     mark_latest(&directory);
     eprintln!("results written to {}", directory.display());
     Ok(ok)
@@ -700,7 +898,11 @@ async fn clean(engine: &dyn Engine, plan: Option<&Plan>) -> anyhow::Result<()> {
         let before = images.len();
         let mut remaining = Vec::new();
         for image in images {
-            let references = if image.tags.is_empty() { vec![image.id.clone()] } else { image.tags.clone() };
+            let references = if image.tags.is_empty() {
+                vec![image.id.clone()]
+            } else {
+                image.tags.clone()
+            };
             let mut ok = true;
             for reference in &references {
                 if let Err(error) = engine.remove_image(reference).await {
@@ -716,12 +918,19 @@ async fn clean(engine: &dyn Engine, plan: Option<&Plan>) -> anyhow::Result<()> {
             }
         }
         if remaining.len() == before {
-            bail!("could not remove {} image(s): {}", remaining.len(), failures.last().cloned().unwrap_or_default());
+            bail!(
+                "could not remove {} image(s): {}",
+                remaining.len(),
+                failures.last().cloned().unwrap_or_default()
+            );
         }
         failures.clear();
         images = remaining;
     }
-    println!("removed {} container(s) and {removed} image(s)", containers.len());
+    println!(
+        "removed {} container(s) and {removed} image(s)",
+        containers.len()
+    );
     Ok(())
 }
 

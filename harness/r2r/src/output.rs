@@ -39,8 +39,10 @@ fn bar(total: usize) -> Option<ProgressBar> {
     }
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+        )
+        .expect("valid template"),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     Some(bar)
@@ -80,7 +82,12 @@ impl BuildObserver for BuildProgress {
     }
 
     fn image_finished(&self, image: &PlannedImage, build: &ImageBuild) {
-        let text = format!("{} {} ({})", build.status.word(), image.id, seconds_text(build.seconds));
+        let text = format!(
+            "{} {} ({})",
+            build.status.word(),
+            image.id,
+            seconds_text(build.seconds)
+        );
         match &self.bar {
             Some(bar) => {
                 bar.println(text);
@@ -121,7 +128,11 @@ impl VerifyProgress {
     pub fn done(&self, result: &ImageVerification) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.println(format!("{} {}", if result.passed() { "ok  " } else { "FAIL" }, result.id));
+            bar.println(format!(
+                "{} {}",
+                if result.passed() { "ok  " } else { "FAIL" },
+                result.id
+            ));
         }
     }
 
@@ -136,7 +147,9 @@ impl VerifyProgress {
 /// Prints the build summary table; failures are listed with their first error line.
 pub fn print_build_summary(results: &[ImageBuild]) {
     let mut table = Table::new();
-    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header(["image", "status", "context MB", "time", "tags"]);
+    table
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(["image", "status", "context MB", "time", "tags"]);
     for result in results {
         let status = Cell::new(result.status.word()).fg(match result.status {
             BuildStatus::Built { .. } | BuildStatus::UpToDate { .. } => Color::Green,
@@ -151,10 +164,19 @@ pub fn print_build_summary(results: &[ImageBuild]) {
         ]);
     }
     println!("{table}");
-    let failed: Vec<&ImageBuild> = results.iter().filter(|r| matches!(r.status, BuildStatus::Failed { .. })).collect();
-    let skipped = results.iter().filter(|r| matches!(r.status, BuildStatus::Skipped { .. })).count();
+    let failed: Vec<&ImageBuild> = results
+        .iter()
+        .filter(|r| matches!(r.status, BuildStatus::Failed { .. }))
+        .collect();
+    let skipped = results
+        .iter()
+        .filter(|r| matches!(r.status, BuildStatus::Skipped { .. }))
+        .count();
     if !failed.is_empty() || skipped > 0 {
-        println!("{} failed, {skipped} skipped because an image below them failed:", failed.len());
+        println!(
+            "{} failed, {skipped} skipped because an image below them failed:",
+            failed.len()
+        );
         for result in failed {
             if let BuildStatus::Failed { error } = &result.status {
                 println!("  {}: {}", result.id, error.lines().next().unwrap_or(""));
@@ -166,23 +188,42 @@ pub fn print_build_summary(results: &[ImageBuild]) {
 /// Prints the verification table.
 pub fn print_verify_table(results: &[ImageVerification]) {
     let mut table = Table::new();
-    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header(["image", "variants", "check", "result", "detail"]);
+    table
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(["image", "variants", "check", "result", "detail"]);
     table.set_width(200);
     for result in results {
         for (index, check) in result.checks.iter().enumerate() {
-            let (id, variants) = if index == 0 { (result.id.clone(), result.variants.join("\n")) } else { (String::new(), String::new()) };
+            let (id, variants) = if index == 0 {
+                (result.id.clone(), result.variants.join("\n"))
+            } else {
+                (String::new(), String::new())
+            };
             table.add_row(vec![
                 Cell::new(id),
                 Cell::new(variants),
                 Cell::new(&check.name),
-                Cell::new(if check.passed { "pass" } else { "FAIL" }).fg(if check.passed { Color::Green } else { Color::Red }),
+                Cell::new(if check.passed { "pass" } else { "FAIL" }).fg(if check.passed {
+                    Color::Green
+                } else {
+                    Color::Red
+                }),
                 Cell::new(&check.detail),
             ]);
         }
     }
     println!("{table}");
     let failed = results.iter().filter(|r| !r.passed()).count();
-    println!("{} of {} images verified{}", results.len() - failed, results.len(), if failed > 0 { format!(", {failed} FAILED") } else { String::new() });
+    println!(
+        "{} of {} images verified{}",
+        results.len() - failed,
+        results.len(),
+        if failed > 0 {
+            format!(", {failed} FAILED")
+        } else {
+            String::new()
+        }
+    );
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -192,9 +233,18 @@ fn megabytes(bytes: u64) -> String {
 /// Prints the per-image sizes and, per set, the Image | Total | Owned | Shared table.
 pub fn print_sizes(report: &r2r_core::size_report::SizeReport) {
     let mut table = Table::new();
-    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header([
-        "image", "layers", "engine MB", "uncompressed MB", "gzip MB", "zstd MB", "wasted MB", "registry MB",
-    ]);
+    table
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header([
+            "image",
+            "layers",
+            "engine MB",
+            "uncompressed MB",
+            "gzip MB",
+            "zstd MB",
+            "wasted MB",
+            "registry MB",
+        ]);
     for image in &report.images {
         table.add_row(vec![
             image.image.clone(),
@@ -212,7 +262,12 @@ pub fn print_sizes(report: &r2r_core::size_report::SizeReport) {
         let mut table = Table::new();
         table.set_header(["image", "total MB", "owned MB", "shared MB"]);
         for member in &set.members {
-            table.add_row(vec![member.image.clone(), megabytes(member.total_bytes), megabytes(member.owned_bytes), megabytes(member.shared_bytes)]);
+            table.add_row(vec![
+                member.image.clone(),
+                megabytes(member.total_bytes),
+                megabytes(member.owned_bytes),
+                megabytes(member.shared_bytes),
+            ]);
         }
         println!(
             "set {}: {} MB as separate images, {} MB stored once (saves {} MB)\n{table}",
@@ -253,7 +308,12 @@ impl r2r_core::startup::StartupObserver for StartupProgress {
     fn started(&self, total: usize) {
         if let Some(bar) = &self.bar {
             bar.set_length(total as u64);
-            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ETA {eta} {wide_msg}").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ETA {eta} {wide_msg}",
+                )
+                .expect("valid template"),
+            );
         } else {
             eprintln!("startup: {total} recorded runs planned");
         }
@@ -285,11 +345,26 @@ impl r2r_core::startup::StartupObserver for StartupProgress {
 
 /// Prints the startup table: per image and cache mode, total time to ready with its 95%
 /// confidence interval, the phases' medians, and how many times faster than the baseline.
-pub fn print_startup(summaries: &[r2r_core::startup::PhaseSummary], records: &[r2r_core::startup::RunRecord]) {
+pub fn print_startup(
+    summaries: &[r2r_core::startup::PhaseSummary],
+    records: &[r2r_core::startup::RunRecord],
+) {
     let mut table = Table::new();
-    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_header([
-        "image", "cache", "runs", "total ms (mean ± sd)", "95% CI", "median", "create", "start→ready", "first request", "time-to-main", "vs baseline",
-    ]);
+    table
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header([
+            "image",
+            "cache",
+            "runs",
+            "total ms (mean ± sd)",
+            "95% CI",
+            "median",
+            "create",
+            "start→ready",
+            "first request",
+            "time-to-main",
+            "vs baseline",
+        ]);
     let median = |image: &str, cache: r2r_core::startup::Cache, phase: &str| {
         summaries
             .iter()
@@ -302,13 +377,33 @@ pub fn print_startup(summaries: &[r2r_core::startup::PhaseSummary], records: &[r
         let relative = if s.image == s.baseline {
             "baseline".to_string()
         } else {
-            format!("{:.2} ± {:.2} times faster", s.times_faster, s.times_faster_error)
+            format!(
+                "{:.2} ± {:.2} times faster",
+                s.times_faster, s.times_faster_error
+            )
         };
         table.add_row(vec![
             s.image.clone(),
             s.cache.name().to_string(),
-            format!("{}{}", m.count, if s.failures > 0 { format!(" (+{} failed)", s.failures) } else { String::new() }),
-            format!("{:.1} ± {:.1}{}", m.mean, m.standard_deviation, if m.outliers.is_empty() { String::new() } else { format!(" ({} outliers)", m.outliers.len()) }),
+            format!(
+                "{}{}",
+                m.count,
+                if s.failures > 0 {
+                    format!(" (+{} failed)", s.failures)
+                } else {
+                    String::new()
+                }
+            ),
+            format!(
+                "{:.1} ± {:.1}{}",
+                m.mean,
+                m.standard_deviation,
+                if m.outliers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} outliers)", m.outliers.len())
+                }
+            ),
             format!("{:.1} – {:.1}", m.ci95_low, m.ci95_high),
             format!("{:.1}", m.median),
             median(&s.image, s.cache, "create"),
@@ -320,6 +415,12 @@ pub fn print_startup(summaries: &[r2r_core::startup::PhaseSummary], records: &[r
     }
     println!("{table}");
     for failed in records.iter().filter(|r| !r.ok).take(5) {
-        println!("failed run: {} {} #{}: {}", failed.image, failed.cache.name(), failed.run, failed.error);
+        println!(
+            "failed run: {} {} #{}: {}",
+            failed.image,
+            failed.cache.name(),
+            failed.run,
+            failed.error
+        );
     }
 }

@@ -7,7 +7,11 @@ use common::r2r;
 use predicates::prelude::*;
 
 fn scenario_file(text: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().prefix("scenario-").suffix(".toml").tempfile().unwrap();
+    let file = tempfile::Builder::new()
+        .prefix("scenario-")
+        .suffix(".toml")
+        .tempfile()
+        .unwrap();
     std::fs::write(file.path(), text).unwrap();
     file
 }
@@ -18,14 +22,23 @@ fn plan_lists_images_in_build_order() {
         .args(["plan", "--scenario", "composite"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("runtime-deps  on r2r/base:bookworm-slim"))
-        .stdout(predicate::str::contains("composed-composite.aspnet  on runtime-composite.runtime"))
-        .stdout(predicate::str::contains("selfcontained-composite.webapi  on runtime-deps"));
+        .stdout(predicate::str::contains(
+            "runtime-deps  on r2r/base:bookworm-slim",
+        ))
+        .stdout(predicate::str::contains(
+            "composed-composite.aspnet  on runtime-composite.runtime",
+        ))
+        .stdout(predicate::str::contains(
+            "selfcontained-composite.webapi  on runtime-deps",
+        ));
 }
 
 #[test]
 fn plan_json_is_machine_readable() {
-    let output = r2r().args(["plan", "--scenario", "quick", "--json"]).output().unwrap();
+    let output = r2r()
+        .args(["plan", "--scenario", "quick", "--json"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(plan["scenario"]["name"], "quick");
@@ -75,6 +88,8 @@ fn no_engine_says_how_to_start_one() {
         .args(["build", "--scenario", "quick"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no Docker engine answers at unix:///nonexistent/docker.sock"))
+        .stderr(predicate::str::contains(
+            "no Docker engine answers at unix:///nonexistent/docker.sock",
+        ))
         .stderr(predicate::str::contains("scripts/engine.sh"));
 }

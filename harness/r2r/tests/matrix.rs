@@ -7,37 +7,96 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn run_and_check(scenario: &str, version: &str) {
     let root = root();
-    let output = Command::cargo_bin("r2r").unwrap().current_dir(&root).args(["run", "--scenario", scenario, "--runs", "2", "--warmup", "0"]).output().unwrap();
+    let output = Command::cargo_bin("r2r")
+        .unwrap()
+        .current_dir(&root)
+        .args([
+            "run",
+            "--scenario",
+            scenario,
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+        ])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let path = root.join("results").join(scenario).join("latest/verify.json");
+    assert!(
+        output.status.success(),
+        "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let path = root
+        .join("results")
+        .join(scenario)
+        .join("latest/verify.json");
     let verify: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let images = verify.as_array().unwrap();
     assert_eq!(images.len(), 15, "{verify:#}");
-    let find = |id: &str| images.iter().find(|image| image["id"] == id).unwrap_or_else(|| panic!("{id} verified"));
-    let detail = |id: &str| find(id)["checks"][0]["detail"].as_str().unwrap().to_string();
+    let find = |id: &str| {
+        images
+            .iter()
+            .find(|image| image["id"] == id)
+            .unwrap_or_else(|| panic!("{id} verified"))
+    };
+    let detail = |id: &str| {
+        find(id)["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     for image in images {
-        assert!(image["checks"].as_array().unwrap().iter().all(|check| check["passed"] == true), "{image:#}");
+        assert!(
+            image["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|check| check["passed"] == true),
+            "{image:#}"
+        );
     }
     let shared = format!("usr/share/dotnet/shared/Microsoft.NETCore.App/{version}");
     // Runtime + ASP.NET Core in one composite, found beside System.Private.CoreLib.
     let single = detail("aspnet-composite.aspnet");
-    assert_eq!(single.matches(&format!("composite {shared}/framework-aspnetcore-r2r.dll")).count(), 2, "{single}");
+    assert_eq!(
+        single
+            .matches(&format!("composite {shared}/framework-aspnetcore-r2r.dll"))
+            .count(),
+        2,
+        "{single}"
+    );
     // Two composites, one per layer.
     let composed = detail("composed-composite.webapi");
-    assert!(composed.contains(&format!("composite {shared}/framework-r2r.dll")), "{composed}");
-    assert!(composed.contains("Microsoft.AspNetCore.App/") && composed.contains("/aspnetcore-r2r.dll"), "{composed}");
+    assert!(
+        composed.contains(&format!("composite {shared}/framework-r2r.dll")),
+        "{composed}"
+    );
+    assert!(
+        composed.contains("Microsoft.AspNetCore.App/") && composed.contains("/aspnetcore-r2r.dll"),
+        "{composed}"
+    );
     // App and runtime in one composite in /app.
     assert!(detail("selfcontained-composite.webapi").contains("composite app/app-r2r.dll"));
     // Apps answered: the console printed its line, the web API served JSON on 127.0.0.1.
-    for id in ["no-composite.webapi", "aspnet-composite.webapi", "composed-composite.webapi", "selfcontained-composite.webapi"] {
-        let run = find(id)["checks"][1]["detail"].as_str().unwrap().to_string();
+    for id in [
+        "no-composite.webapi",
+        "aspnet-composite.webapi",
+        "composed-composite.webapi",
+        "selfcontained-composite.webapi",
+    ] {
+        let run = find(id)["checks"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(run.starts_with("HTTP 200 on 127.0.0.1:"), "{id}: {run}");
     }
 }
@@ -50,13 +109,34 @@ fn dotnet10_all_five_variants_build_and_verify() {
     let output = Command::cargo_bin("r2r")
         .unwrap()
         .current_dir(root())
-        .args(["measure", "startup", "--scenario", "composite", "--cache", "warm", "--runs", "2", "--warmup", "0", "--ready", "log", "--output"])
+        .args([
+            "measure",
+            "startup",
+            "--scenario",
+            "composite",
+            "--cache",
+            "warm",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--ready",
+            "log",
+            "--output",
+        ])
         .arg(directory.path())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let runs = std::fs::read_to_string(directory.path().join("startup-runs.csv")).unwrap();
-    let web: Vec<&str> = runs.lines().filter(|line| line.contains(",webapi,")).collect();
+    let web: Vec<&str> = runs
+        .lines()
+        .filter(|line| line.contains(",webapi,"))
+        .collect();
     assert_eq!(web.len(), 5 * 2, "{runs}");
     assert!(web.iter().all(|line| line.contains(",true,")), "{runs}");
 }

@@ -22,7 +22,9 @@ fn copy_of_recorded(root: &Path, run_id: &str) -> PathBuf {
         std::fs::copy(entry.path(), run.join(entry.file_name())).unwrap();
     }
     let info = run.join("run.json");
-    let text = std::fs::read_to_string(&info).unwrap().replace("20261124T203435Z", run_id);
+    let text = std::fs::read_to_string(&info)
+        .unwrap()
+        .replace("20261124T203435Z", run_id);
     std::fs::write(&info, text).unwrap();
     run
 }
@@ -40,7 +42,13 @@ fn slow_down(run: &Path, factor: f64) {
         let cells: Vec<String> = record
             .iter()
             .enumerate()
-            .map(|(i, cell)| if i == column && !cell.is_empty() { format!("{:.3}", cell.parse::<f64>().unwrap() * factor) } else { cell.to_string() })
+            .map(|(i, cell)| {
+                if i == column && !cell.is_empty() {
+                    format!("{:.3}", cell.parse::<f64>().unwrap() * factor)
+                } else {
+                    cell.to_string()
+                }
+            })
             .collect();
         writer.write_record(&cells).unwrap();
     }
@@ -48,18 +56,32 @@ fn slow_down(run: &Path, factor: f64) {
 }
 
 fn chromium() -> PathBuf {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .expect("the browser test needs Debian's chromium (apt-get install chromium); .ci/run installs it")
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+    .expect(
+        "the browser test needs Debian's chromium (apt-get install chromium); .ci/run installs it",
+    )
 }
 
 /// Opens a page headless, takes a screenshot, and returns the console messages it logged.
 fn screenshot(page: &Path, png: &Path) -> Vec<String> {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0", "--window-size=1280,2400"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,2400",
+        ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", page.display()))
@@ -67,7 +89,11 @@ fn screenshot(page: &Path, png: &Path) -> Vec<String> {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "chromium failed: {stderr}");
-    stderr.lines().filter(|line| line.contains(":CONSOLE")).map(String::from).collect()
+    stderr
+        .lines()
+        .filter(|line| line.contains(":CONSOLE"))
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -75,33 +101,65 @@ fn plot_report_and_browser() {
     let root = tempfile::tempdir().unwrap();
     let run = copy_of_recorded(root.path(), "20261124T203435Z");
     r2r().args(["plot", "--run"]).arg(&run).assert().success();
-    for name in ["sizes", "sharing", "startup-console", "startup-webapi", "startup-phases", "size-vs-startup"] {
+    for name in [
+        "sizes",
+        "sharing",
+        "startup-console",
+        "startup-webapi",
+        "startup-phases",
+        "size-vs-startup",
+    ] {
         for extension in ["svg", "png"] {
             let file = run.join(format!("plots/{name}.{extension}"));
-            assert!(std::fs::metadata(&file).map(|m| m.len() > 1000).unwrap_or(false), "{} written", file.display());
+            assert!(
+                std::fs::metadata(&file)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
+                "{} written",
+                file.display()
+            );
         }
     }
     r2r().args(["report", "--run"]).arg(&run).assert().success();
     let markdown = std::fs::read_to_string(run.join("report.md")).unwrap();
-    assert!(markdown.contains("![Image sizes: uncompressed, gzip and zstd](plots/sizes.svg)"), "plots embedded in report.md");
+    assert!(
+        markdown.contains("![Image sizes: uncompressed, gzip and zstd](plots/sizes.svg)"),
+        "plots embedded in report.md"
+    );
     assert!(markdown.contains("| Image kind | Base | Uncompressed (MB) | Compressed (MB) |"));
-    assert!(markdown.contains("| Name | Publish type | Distroless | Globalization | Compressed (MB) |"));
+    assert!(
+        markdown.contains("| Name | Publish type | Distroless | Globalization | Compressed (MB) |")
+    );
     assert!(markdown.contains("| Image | Total (MB) | Owned (MB) | Shared (MB) |"));
     assert!(markdown.contains("times faster"));
 
     let html = run.join("report.html");
     let shot = root.path().join("report.png");
     let console = screenshot(&html, &shot);
-    assert!(console.is_empty(), "the report logged to the console: {console:?}");
+    assert!(
+        console.is_empty(),
+        "the report logged to the console: {console:?}"
+    );
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(png.len() > 50_000, "a rendered page, not a blank one ({} bytes)", png.len());
+    assert!(
+        png.len() > 50_000,
+        "a rendered page, not a blank one ({} bytes)",
+        png.len()
+    );
 
     // The check above can fail: a page with a script error is caught.
     let broken = root.path().join("broken.html");
-    std::fs::write(&broken, "<!DOCTYPE html><html><body><p>x</p><script>notDefined();</script></body></html>").unwrap();
+    std::fs::write(
+        &broken,
+        "<!DOCTYPE html><html><body><p>x</p><script>notDefined();</script></body></html>",
+    )
+    .unwrap();
     let console = screenshot(&broken, &root.path().join("broken.png"));
-    assert!(console.iter().any(|line| line.contains("notDefined")), "{console:?}");
+    assert!(
+        console.iter().any(|line| line.contains("notDefined")),
+        "{console:?}"
+    );
 }
 
 #[test]
@@ -115,28 +173,57 @@ fn compare_exit_codes_follow_the_verdict() {
     slow_down(&faster, 0.7);
 
     let compare = |run: &Path| {
-        r2r().arg("--root").arg(root.path()).args(["compare", "--scenario", "composite", "--run"]).arg(run.file_name().unwrap()).args(["--baseline", "20261101T020000Z"]).output().unwrap()
+        r2r()
+            .arg("--root")
+            .arg(root.path())
+            .args(["compare", "--scenario", "composite", "--run"])
+            .arg(run.file_name().unwrap())
+            .args(["--baseline", "20261101T020000Z"])
+            .output()
+            .unwrap()
     };
     let output = compare(&same);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("0 regression(s), 0 improvement(s)"));
 
     let output = compare(&slower);
     assert_eq!(output.status.code(), Some(1), "a regression exits 1");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("REGRESSION") && stdout.contains("startup_warm_total_ms"), "{stdout}");
+    assert!(
+        stdout.contains("REGRESSION") && stdout.contains("startup_warm_total_ms"),
+        "{stdout}"
+    );
     let rows = common::csv_rows(&slower.join("compare-baseline.csv"));
     assert!(rows.iter().any(|r| r["verdict"] == "regression"));
 
     let output = compare(&faster);
-    assert_eq!(output.status.code(), Some(0), "an improvement is not a failure");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "an improvement is not a failure"
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("IMPROVEMENT"));
 
     // A higher threshold turns the same slow-down into noise.
     let output = r2r()
         .arg("--root")
         .arg(root.path())
-        .args(["compare", "--scenario", "composite", "--run", "20261103T020000Z", "--baseline", "20261101T020000Z", "--startup-threshold", "50"])
+        .args([
+            "compare",
+            "--scenario",
+            "composite",
+            "--run",
+            "20261103T020000Z",
+            "--baseline",
+            "20261101T020000Z",
+            "--startup-threshold",
+            "50",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
@@ -144,20 +231,49 @@ fn compare_exit_codes_follow_the_verdict() {
     // History for the trend plots.
     let history = root.path().join("history.csv");
     for run in [&baseline, &same, &slower] {
-        r2r().arg("--root").arg(root.path()).args(["compare", "--run"]).arg(run).args(["--baseline"]).arg(&baseline).arg("--history").arg(&history).output().unwrap();
+        r2r()
+            .arg("--root")
+            .arg(root.path())
+            .args(["compare", "--run"])
+            .arg(run)
+            .args(["--baseline"])
+            .arg(&baseline)
+            .arg("--history")
+            .arg(&history)
+            .output()
+            .unwrap();
     }
-    r2r().args(["plot", "--format", "svg", "--trend"]).arg(&history).assert().success();
-    assert!(root.path().join("trends/trend-startup-warm-total-median-ms.svg").is_file());
+    r2r()
+        .args(["plot", "--format", "svg", "--trend"])
+        .arg(&history)
+        .assert()
+        .success();
+    assert!(root
+        .path()
+        .join("trends/trend-startup-warm-total-median-ms.svg")
+        .is_file());
 }
 
 #[test]
 fn compare_with_published_figures() {
     let root = tempfile::tempdir().unwrap();
     let run = copy_of_recorded(root.path(), "20261124T203435Z");
-    let output = r2r().args(["compare", "--published", "--run"]).arg(&run).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = r2r()
+        .args(["compare", "--published", "--run"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let rows = common::csv_rows(&run.join("compare-published.csv"));
-    let row = rows.iter().find(|r| r["id"] == "webapi-vs-console").unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["id"] == "webapi-vs-console")
+        .unwrap();
     assert_eq!(row["published"], "1.152");
     assert!(!row["ours"].is_empty() && !row["gap_percent"].is_empty());
 }
@@ -172,18 +288,34 @@ fn bad_run_directories_are_refused_clearly() {
         .arg(&run)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("a run of scenario 'composite', not 'quick'"));
+        .stderr(predicates::str::contains(
+            "a run of scenario 'composite', not 'quick'",
+        ));
     // An older layout.
     std::fs::remove_file(run.join("run.json")).unwrap();
-    r2r().args(["compare", "--published", "--run"]).arg(&run).assert().code(2).stderr(predicates::str::contains("older r2r"));
+    r2r()
+        .args(["compare", "--published", "--run"])
+        .arg(&run)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("older r2r"));
     // No such run.
     r2r()
         .arg("--root")
         .arg(root.path())
-        .args(["report", "--scenario", "composite", "--run", "20990101T000000Z"])
+        .args([
+            "report",
+            "--scenario",
+            "composite",
+            "--run",
+            "20990101T000000Z",
+        ])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("no run 20990101T000000Z of scenario 'composite'").and(predicates::str::contains("20261124T203435Z")));
+        .stderr(
+            predicates::str::contains("no run 20990101T000000Z of scenario 'composite'")
+                .and(predicates::str::contains("20261124T203435Z")),
+        );
     // Neither --published nor --baseline.
     r2r().args(["compare", "--run"]).arg(&run).assert().code(2);
 }

@@ -10,37 +10,74 @@ use std::path::Path;
 
 fn run(scenario: &str) -> std::path::PathBuf {
     let root = common::root();
-    let output = common::r2r().args(["run", "--scenario", scenario, "--runs", "2", "--warmup", "0"]).output().unwrap();
+    let output = common::r2r()
+        .args([
+            "run",
+            "--scenario",
+            scenario,
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+        ])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    root.join("results").join(scenario).join("latest").canonicalize().unwrap()
+    assert!(
+        output.status.success(),
+        "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    root.join("results")
+        .join(scenario)
+        .join("latest")
+        .canonicalize()
+        .unwrap()
 }
 
 fn verifications(run: &Path) -> Vec<serde_json::Value> {
-    let verify: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("verify.json")).unwrap()).unwrap();
+    let verify: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("verify.json")).unwrap()).unwrap();
     let images = verify.as_array().unwrap().clone();
     for image in &images {
         let checks = image["checks"].as_array().unwrap();
-        assert!(!checks.is_empty() && checks.iter().all(|check| check["passed"] == true), "{image:#}");
+        assert!(
+            !checks.is_empty() && checks.iter().all(|check| check["passed"] == true),
+            "{image:#}"
+        );
     }
     images
 }
 
 fn check<'a>(images: &'a [serde_json::Value], id: &str, name: &str) -> &'a str {
-    let image = images.iter().find(|image| image["id"] == id).unwrap_or_else(|| panic!("{id} verified"));
-    let check = image["checks"].as_array().unwrap().iter().find(|check| check["name"] == name).unwrap_or_else(|| panic!("{id}: no {name} check: {image:#}"));
+    let image = images
+        .iter()
+        .find(|image| image["id"] == id)
+        .unwrap_or_else(|| panic!("{id} verified"));
+    let check = image["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == name)
+        .unwrap_or_else(|| panic!("{id}: no {name} check: {image:#}"));
     check["detail"].as_str().unwrap()
 }
 
 fn gzip_bytes(run: &Path, image: &str) -> u64 {
     let rows = common::csv_rows(&run.join("sizes.csv"));
-    let row = rows.iter().find(|row| row["image"] == image).unwrap_or_else(|| panic!("{image} measured"));
+    let row = rows
+        .iter()
+        .find(|row| row["image"] == image)
+        .unwrap_or_else(|| panic!("{image} measured"));
     common::number(row, "gzip_bytes")
 }
 
 fn published_gaps(run: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
-    common::r2r().args(["compare", "--published", "--run"]).arg(run).assert().success();
+    common::r2r()
+        .args(["compare", "--published", "--run"])
+        .arg(run)
+        .assert()
+        .success();
     common::csv_rows(&run.join("compare-published.csv"))
 }
 
@@ -50,24 +87,52 @@ fn dotnet8_size_report_rows() {
     let images = verifications(&run);
     // Native AOT: one executable, no managed runtime, nothing jitted.
     let files = check(&images, "native-aot-distroless.webapi", "files");
-    assert!(files.contains("app/WebApi present, executable") && files.contains("no managed runtime"), "{files}");
-    assert!(check(&images, "native-aot-distroless.webapi", "precompiled").starts_with("0 jitted methods"));
+    assert!(
+        files.contains("app/WebApi present, executable") && files.contains("no managed runtime"),
+        "{files}"
+    );
+    assert!(
+        check(&images, "native-aot-distroless.webapi", "precompiled")
+            .starts_with("0 jitted methods")
+    );
     // Trimming: smaller than the same app untrimmed.
-    assert!(check(&images, "self-contained-trimmed.webapi", "trimmed").contains("untrimmed (self-contained.webapi)"));
+    assert!(check(&images, "self-contained-trimmed.webapi", "trimmed")
+        .contains("untrimmed (self-contained.webapi)"));
     // The published order holds: baseline > distroless > trimmed distroless > Native AOT.
     let baseline = gzip_bytes(&run, "no-composite.webapi");
     let distroless = gzip_bytes(&run, "framework-dependent-distroless.webapi");
     let trimmed = gzip_bytes(&run, "self-contained-trimmed-distroless.webapi");
     let aot = gzip_bytes(&run, "native-aot-distroless.webapi");
-    assert!(baseline > distroless && distroless > trimmed && trimmed > aot, "{baseline} {distroless} {trimmed} {aot}");
+    assert!(
+        baseline > distroless && distroless > trimmed && trimmed > aot,
+        "{baseline} {distroless} {trimmed} {aot}"
+    );
     // Reported in the report's shape, with start-up and build time beside the sizes.
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
-    assert!(report.contains("| Image kind | Base | Uncompressed (MB) | Compressed (MB) | zstd (MB) | Ratio |"));
-    let aot_row = report.lines().find(|line| line.starts_with("| native-aot-distroless.webapi | native-aot | yes | no |")).unwrap_or_else(|| panic!("{report}"));
-    assert_eq!(aot_row.split('|').filter(|cell| !cell.trim().is_empty()).count(), 8, "{aot_row}");
+    assert!(report.contains(
+        "| Image kind | Base | Uncompressed (MB) | Compressed (MB) | zstd (MB) | Ratio |"
+    ));
+    let aot_row = report
+        .lines()
+        .find(|line| line.starts_with("| native-aot-distroless.webapi | native-aot | yes | no |"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        aot_row
+            .split('|')
+            .filter(|cell| !cell.trim().is_empty())
+            .count(),
+        8,
+        "{aot_row}"
+    );
     // Compared with the published ratios, each against the report's own baseline row.
     let gaps = published_gaps(&run);
-    for id in ["distroless-vs-full", "sc-trimmed-vs-framework", "sc-trimmed-distroless-vs-framework", "composite-vs-distroless-app", "aot-distroless-vs-framework"] {
+    for id in [
+        "distroless-vs-full",
+        "sc-trimmed-vs-framework",
+        "sc-trimmed-distroless-vs-framework",
+        "composite-vs-distroless-app",
+        "aot-distroless-vs-framework",
+    ] {
         let row = gaps.iter().find(|row| row["id"] == id).unwrap();
         assert!(!row["ours"].is_empty(), "{id} measured: {row:?}");
     }
@@ -78,18 +143,41 @@ fn dotnet10_size_report_rows() {
     let run = run("size-report-net10");
     let images = verifications(&run);
     assert_eq!(images.len(), 3 + 3 * 2 + 10 * 2);
-    for id in ["native-aot.console", "native-aot-distroless.console", "native-aot-distroless-icu.webapi"] {
-        assert!(check(&images, id, "files").contains("no managed runtime"), "{id}");
+    for id in [
+        "native-aot.console",
+        "native-aot-distroless.console",
+        "native-aot-distroless-icu.webapi",
+    ] {
+        assert!(
+            check(&images, id, "files").contains("no managed runtime"),
+            "{id}"
+        );
     }
-    assert!(check(&images, "self-contained-trimmed.console", "trimmed").contains("untrimmed (self-contained.console)"));
+    assert!(check(&images, "self-contained-trimmed.console", "trimmed")
+        .contains("untrimmed (self-contained.console)"));
     // Globalization on runs on the ICU base (the app would not start without ICU).
-    assert!(check(&images, "framework-dependent-distroless-icu.console", "run").starts_with("exit 0"));
+    assert!(
+        check(&images, "framework-dependent-distroless-icu.console", "run").starts_with("exit 0")
+    );
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("| Name | Publish type | Distroless | Globalization | Compressed (MB) | Build (s) | Start-up cold (ms) | Start-up warm (ms) |"));
-    assert!(report.contains("| native-aot-distroless-icu.console | native-aot | yes | yes |"), "{report}");
-    assert!(report.contains("| no-composite.console | framework-dependent | no | no |"), "{report}");
+    assert!(
+        report.contains("| native-aot-distroless-icu.console | native-aot | yes | yes |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| no-composite.console | framework-dependent | no | no |"),
+        "{report}"
+    );
     let gaps = published_gaps(&run);
-    for id in ["console-sc-vs-fd", "console-aot-vs-fd", "console-distroless-vs-full", "console-sc-distroless-vs-fd", "console-aot-distroless-vs-fd", "webapi-vs-console"] {
+    for id in [
+        "console-sc-vs-fd",
+        "console-aot-vs-fd",
+        "console-distroless-vs-full",
+        "console-sc-distroless-vs-fd",
+        "console-aot-distroless-vs-fd",
+        "webapi-vs-console",
+    ] {
         let row = gaps.iter().find(|row| row["id"] == id).unwrap();
         assert!(!row["ours"].is_empty(), "{id} measured: {row:?}");
     }

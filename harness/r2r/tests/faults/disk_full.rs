@@ -35,8 +35,18 @@ impl Tmpfs {
 }
 
 fn nix_free_bytes(path: &Path) -> u64 {
-    let output = Command::new("df").args(["--output=avail", "-B1"]).arg(path).output().unwrap();
-    String::from_utf8_lossy(&output.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
+    let output = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 impl Drop for Tmpfs {
@@ -52,17 +62,39 @@ fn a_full_disk_during_startup_runs_keeps_whole_rows_and_says_so() {
     disk.fill(4096);
     let out = disk.path().join("run");
     let output = common::r2r()
-        .args(["measure", "startup", "--scenario", "quick", "--cache", "warm", "--runs", "40", "--warmup", "0", "--output"])
+        .args([
+            "measure",
+            "startup",
+            "--scenario",
+            "quick",
+            "--cache",
+            "warm",
+            "--runs",
+            "40",
+            "--warmup",
+            "0",
+            "--output",
+        ])
         .arg(&out)
         .timeout(Duration::from_secs(600))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("No space left on device") && stderr.contains("startup-runs.csv"), "{stderr}");
-    assert!(stderr.contains("every run recorded before is kept"), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device") && stderr.contains("startup-runs.csv"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("every run recorded before is kept"),
+        "{stderr}"
+    );
     let rows = whole_rows(&out.join("startup-runs.csv"));
-    assert!(!rows.is_empty() && rows.len() < 80, "the disk held some rows, not all: {}", rows.len());
+    assert!(
+        !rows.is_empty() && rows.len() < 80,
+        "the disk held some rows, not all: {}",
+        rows.len()
+    );
     assert!(rows.iter().all(|row| row["ok"] == "true"));
     assert!(partial_files(&out).is_empty(), "{:?}", partial_files(&out));
     assert!(containers_of("quick").is_empty());
@@ -72,13 +104,24 @@ fn a_full_disk_during_startup_runs_keeps_whole_rows_and_says_so() {
 fn a_full_disk_while_writing_size_results_leaves_only_whole_files() {
     build_quick();
     let archive = tempfile::NamedTempFile::new().unwrap();
-    let status = Command::new("docker").args(["save", "-o"]).arg(archive.path()).arg("r2r/quick:runtime-composite-console").status().unwrap();
+    let status = Command::new("docker")
+        .args(["save", "-o"])
+        .arg(archive.path())
+        .arg("r2r/quick:runtime-composite-console")
+        .status()
+        .unwrap();
     assert!(status.success());
     // Room for some of the result files, not all.
     let disk = Tmpfs::mount(1 << 20);
     disk.fill(12 * 1024);
     let out = disk.path().join("sizes");
-    let output = common::r2r().args(["measure", "sizes", "--archive"]).arg(archive.path()).arg("--output").arg(&out).output().unwrap();
+    let output = common::r2r()
+        .args(["measure", "sizes", "--archive"])
+        .arg(archive.path())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
@@ -89,7 +132,8 @@ fn a_full_disk_while_writing_size_results_leaves_only_whole_files() {
         let bytes = std::fs::read(&path).unwrap();
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => {
-                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             }
             Some("csv") => {
                 whole_rows(&path);

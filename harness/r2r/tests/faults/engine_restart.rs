@@ -8,15 +8,31 @@ use super::*;
 
 fn resume_completes(runs: &str) -> PathBuf {
     let run = latest_run("quick");
-    let output = common::r2r().args(["run", "--scenario", "quick", "--resume", "--runs", runs, "--warmup", "0"]).output().unwrap();
+    let output = common::r2r()
+        .args([
+            "run",
+            "--scenario",
+            "quick",
+            "--resume",
+            "--runs",
+            runs,
+            "--warmup",
+            "0",
+        ])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("resuming run"), "{stderr}");
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
     for step in ["build", "verify", "sizes", "startup", "report"] {
         assert_eq!(info["steps"][step]["status"], "ok", "{step}: {info:#}");
     }
-    assert!(containers_of("quick").is_empty(), "no container left after the resumed run");
+    assert!(
+        containers_of("quick").is_empty(),
+        "no container left after the resumed run"
+    );
     run
 }
 
@@ -28,34 +44,78 @@ fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     let (code, stderr) = first.finish(Duration::from_secs(120));
     start_engine();
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("the Docker engine stopped answering"), "{stderr}");
-    assert!(stderr.contains("--resume"), "the message says how to finish: {stderr}");
+    assert!(
+        stderr.contains("the Docker engine stopped answering"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--resume"),
+        "the message says how to finish: {stderr}"
+    );
     let run = latest_run("quick");
     let kept = whole_rows(&run.join("startup-runs.csv"));
     assert!(kept.len() >= 3, "finished runs are kept: {}", kept.len());
-    assert!(kept.iter().all(|row| row["ok"] == "true"), "a run cut by the engine is not recorded as the app's failure: {kept:?}");
+    assert!(
+        kept.iter().all(|row| row["ok"] == "true"),
+        "a run cut by the engine is not recorded as the app's failure: {kept:?}"
+    );
     let run = resume_completes("4");
     let rows = whole_rows(&run.join("startup-runs.csv"));
-    let caches = if rows.iter().any(|row| row["cache"] == "cold") { 2 } else { 1 };
-    assert_eq!(rows.len(), 2 * caches * 4, "two images x cache modes x four runs: {rows:?}");
+    let caches = if rows.iter().any(|row| row["cache"] == "cold") {
+        2
+    } else {
+        1
+    };
+    assert_eq!(
+        rows.len(),
+        2 * caches * 4,
+        "two images x cache modes x four runs: {rows:?}"
+    );
     assert!(rows.iter().all(|row| row["ok"] == "true"));
-    assert_eq!(&rows[..kept.len()], &kept[..], "the runs before the stop are the first rows");
+    assert_eq!(
+        &rows[..kept.len()],
+        &kept[..],
+        "the runs before the stop are the first rows"
+    );
 }
 
 #[test]
 fn the_engine_stops_during_a_build_and_resume_completes_the_run() {
     build_quick();
-    let mut first = Background::start(&["run", "--scenario", "quick", "--rebuild", "--runs", "2", "--warmup", "0"], &[]);
+    let mut first = Background::start(
+        &[
+            "run",
+            "--scenario",
+            "quick",
+            "--rebuild",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+        ],
+        &[],
+    );
     // Stop the engine while an image is being built (the first line of the second image).
-    first.wait_for("the second image's build", Duration::from_secs(600), |background| background.stderr().contains("[2/"));
+    first.wait_for(
+        "the second image's build",
+        Duration::from_secs(600),
+        |background| background.stderr().contains("[2/"),
+    );
     stop_engine();
     let (code, stderr) = first.finish(Duration::from_secs(120));
     start_engine();
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("the Docker engine stopped answering during build"), "{stderr}");
+    assert!(
+        stderr.contains("the Docker engine stopped answering during build"),
+        "{stderr}"
+    );
     let run = latest_run("quick");
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(info["steps"]["build"]["status"], "error", "{info:#}");
-    assert!(info["steps"]["startup"].is_null(), "nothing ran after the build: {info:#}");
+    assert!(
+        info["steps"]["startup"].is_null(),
+        "nothing ran after the build: {info:#}"
+    );
     resume_completes("2");
 }

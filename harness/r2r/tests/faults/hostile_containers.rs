@@ -16,24 +16,44 @@ use super::*;
 const BASE: &str = "r2r/base:bookworm-slim";
 
 /// Builds `r2r/faults:<name>` from the local base with `entrypoint`.
-fn image(runtime: &tokio::runtime::Runtime, engine: &DockerEngine, name: &str, entrypoint: &[&str]) -> String {
+fn image(
+    runtime: &tokio::runtime::Runtime,
+    engine: &DockerEngine,
+    name: &str,
+    entrypoint: &[&str],
+) -> String {
     let reference = format!("r2r/faults:{name}");
-    let dockerfile = format!("FROM {BASE}\nENTRYPOINT {}\n", serde_json::to_string(entrypoint).unwrap());
+    let dockerfile = format!(
+        "FROM {BASE}\nENTRYPOINT {}\n",
+        serde_json::to_string(entrypoint).unwrap()
+    );
     let mut context = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(dockerfile.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    context.append_data(&mut header, "Dockerfile", dockerfile.as_bytes()).unwrap();
-    let request = BuildRequest { reference: reference.clone(), context: context.into_inner().unwrap().into(), labels: BTreeMap::new() };
-    runtime.block_on(engine.build_image(request, &|_| {})).unwrap_or_else(|error| panic!("building {reference}: {error}"));
+    context
+        .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+        .unwrap();
+    let request = BuildRequest {
+        reference: reference.clone(),
+        context: context.into_inner().unwrap().into(),
+        labels: BTreeMap::new(),
+    };
+    runtime
+        .block_on(engine.build_image(request, &|_| {}))
+        .unwrap_or_else(|error| panic!("building {reference}: {error}"));
     reference
 }
 
 fn target(name: &str, reference: &str) -> Target {
-    Target { image: name.into(), reference: reference.into(), variants: vec![name.into()], kind: AppKind::Console }
+    Target {
+        image: name.into(),
+        reference: reference.into(),
+        variants: vec![name.into()],
+        kind: AppKind::Console,
+    }
 }
-
 
 #[test]
 fn hanging_flooding_and_memory_eating_containers_fail_alone() {
@@ -41,9 +61,18 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
     let (runtime, engine) = engine();
     let targets = vec![
         target("well-behaved", "r2r/quick:no-composite-console"),
-        target("hangs", &image(&runtime, &engine, "hangs", &["sleep", "600"])),
-        target("floods", &image(&runtime, &engine, "floods", &["yes", "r2r-flood"])),
-        target("eats-memory", &image(&runtime, &engine, "eats-memory", &["tail", "/dev/zero"])),
+        target(
+            "hangs",
+            &image(&runtime, &engine, "hangs", &["sleep", "600"]),
+        ),
+        target(
+            "floods",
+            &image(&runtime, &engine, "floods", &["yes", "r2r-flood"]),
+        ),
+        target(
+            "eats-memory",
+            &image(&runtime, &engine, "eats-memory", &["tail", "/dev/zero"]),
+        ),
     ];
     let options = StartupOptions {
         warmup: 0,
@@ -55,30 +84,80 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
     };
     let started = std::time::Instant::now();
     let records = runtime
-        .block_on(startup::measure(&engine, "faults", &targets, &options, &common::Quiet, &mut |_| Ok(()), Vec::new()))
+        .block_on(startup::measure(
+            &engine,
+            "faults",
+            &targets,
+            &options,
+            &common::Quiet,
+            &mut |_| Ok(()),
+            Vec::new(),
+        ))
         .unwrap();
-    let of = |image: &str| records.iter().filter(|record| record.image == image).collect::<Vec<_>>();
+    let of = |image: &str| {
+        records
+            .iter()
+            .filter(|record| record.image == image)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(records.len(), 8);
-    assert!(of("well-behaved").iter().all(|record| record.ok), "{:?}", of("well-behaved"));
+    assert!(
+        of("well-behaved").iter().all(|record| record.ok),
+        "{:?}",
+        of("well-behaved")
+    );
     for record in of("hangs") {
-        assert!(!record.ok && record.error.starts_with("not ready within 5s"), "{}", record.error);
+        assert!(
+            !record.ok && record.error.starts_with("not ready within 5s"),
+            "{}",
+            record.error
+        );
     }
     for record in of("floods") {
-        assert!(!record.ok && record.error.starts_with("not ready within 5s"), "{}", record.error);
-        assert!(record.error.contains("r2r-flood"), "the log tail is kept: {}", record.error);
-        assert!(record.error.len() < 2 * r2r_core::containers::TAIL_CHARS, "the log tail is capped: {} bytes", record.error.len());
+        assert!(
+            !record.ok && record.error.starts_with("not ready within 5s"),
+            "{}",
+            record.error
+        );
+        assert!(
+            record.error.contains("r2r-flood"),
+            "the log tail is kept: {}",
+            record.error
+        );
+        assert!(
+            record.error.len() < 2 * r2r_core::containers::TAIL_CHARS,
+            "the log tail is capped: {} bytes",
+            record.error.len()
+        );
     }
     for record in of("eats-memory") {
-        assert!(!record.ok && record.error.contains("killed at its memory limit of 256 MiB"), "{}", record.error);
+        assert!(
+            !record.ok
+                && record
+                    .error
+                    .contains("killed at its memory limit of 256 MiB"),
+            "{}",
+            record.error
+        );
     }
     // Two time-outs per hanging image bound the whole measurement.
-    assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
-    assert!(containers_of("faults").is_empty(), "every container was removed");
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        containers_of("faults").is_empty(),
+        "every container was removed"
+    );
 }
 
 /// What `docker inspect` says of a container.
 fn inspect(id: &str) -> serde_json::Value {
-    let output = Command::new("docker").args(["inspect", id]).output().unwrap();
+    let output = Command::new("docker")
+        .args(["inspect", id])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()[0].clone()
 }
@@ -97,23 +176,47 @@ fn every_container_runs_with_least_privilege() {
         [ "$uid" != 0 ] && [ "$caps" = 0000000000000000 ] && [ "$nnp" = 1 ] && [ $root = read-only ] && [ $tmp = writable ] && echo r2r-console-ok
     "#;
     let probe = image(&runtime, &engine, "privileges", &["sh", "-c", script]);
-    let options = StartupOptions { warmup: 0, min_runs: 1, caches: vec![Cache::Warm], ..Default::default() };
+    let options = StartupOptions {
+        warmup: 0,
+        min_runs: 1,
+        caches: vec![Cache::Warm],
+        ..Default::default()
+    };
     let records = runtime
-        .block_on(startup::measure(&engine, "faults", &[target("privileges", &probe)], &options, &common::Quiet, &mut |_| Ok(()), Vec::new()))
+        .block_on(startup::measure(
+            &engine,
+            "faults",
+            &[target("privileges", &probe)],
+            &options,
+            &common::Quiet,
+            &mut |_| Ok(()),
+            Vec::new(),
+        ))
         .unwrap();
-    assert!(records[0].ok, "a start-up run has least privilege: {}", records[0].error);
+    assert!(
+        records[0].ok,
+        "a start-up run has least privilege: {}",
+        records[0].error
+    );
 
     // From the engine's side, for the start-up and the verification containers.
     let catalog = r2r_core::catalog::Catalog::load(&common::root().join("experiments")).unwrap();
-    let scenario = r2r_core::scenario::load(&common::root().join("scenarios/quick.toml"), &catalog).unwrap();
+    let scenario =
+        r2r_core::scenario::load(&common::root().join("scenarios/quick.toml"), &catalog).unwrap();
     let plan = r2r_core::plan::expand(&scenario, &catalog);
-    let console = plan.images.iter().find(|image| image.id == "no-composite.console").unwrap();
+    let console = plan
+        .images
+        .iter()
+        .find(|image| image.id == "no-composite.console")
+        .unwrap();
     let specs = [
         startup::container_spec("faults", &target("privileges", &probe), &options),
         r2r_core::verify::container_spec(&plan, console, &Default::default(), Network::None),
     ];
     for spec in specs {
-        let id = runtime.block_on(r2r_core::containers::create(&engine, &spec)).unwrap();
+        let id = runtime
+            .block_on(r2r_core::containers::create(&engine, &spec))
+            .unwrap();
         let details = inspect(&id);
         runtime.block_on(r2r_core::containers::remove(&engine, &id));
         let host = &details["HostConfig"];
@@ -122,8 +225,14 @@ fn every_container_runs_with_least_privilege() {
         assert!(host["CapAdd"].is_null(), "{host:#}");
         assert_eq!(host["Privileged"], false);
         assert_eq!(host["ReadonlyRootfs"], true);
-        assert_eq!(host["SecurityOpt"], serde_json::json!(["no-new-privileges"]));
-        assert!(host["Binds"].is_null() && host["Mounts"].is_null(), "no host mounts: {host:#}");
+        assert_eq!(
+            host["SecurityOpt"],
+            serde_json::json!(["no-new-privileges"])
+        );
+        assert!(
+            host["Binds"].is_null() && host["Mounts"].is_null(),
+            "no host mounts: {host:#}"
+        );
         assert_eq!(host["NetworkMode"], "none");
         assert!(host["Memory"].as_i64().unwrap() > 0 && host["PidsLimit"].as_i64().unwrap() > 0);
         assert_eq!(host["LogConfig"]["Config"]["max-size"], "4m");

@@ -37,8 +37,14 @@ fn archive(layer_bytes: Vec<u8>) -> tempfile::NamedTempFile {
         header.set_cksum();
         outer.append_data(&mut header, name, data).unwrap();
     };
-    add("manifest.json", br#"[{"Config":"config.json","RepoTags":["evil:latest"],"Layers":["layer/layer.tar"]}]"#);
-    add("config.json", br#"{"rootfs":{"type":"layers","diff_ids":[]}}"#);
+    add(
+        "manifest.json",
+        br#"[{"Config":"config.json","RepoTags":["evil:latest"],"Layers":["layer/layer.tar"]}]"#,
+    );
+    add(
+        "config.json",
+        br#"{"rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
     add("layer/layer.tar", &layer_bytes);
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), outer.into_inner().unwrap()).unwrap();
@@ -47,17 +53,34 @@ fn archive(layer_bytes: Vec<u8>) -> tempfile::NamedTempFile {
 
 #[test]
 fn an_archive_escaping_the_image_root_is_refused_naming_the_entry() {
-    let cases: [(&[u8], Option<&[u8]>); 2] = [(b"../../r2r-escaped", None), (b"usr/lib/evil", Some(b"../../../etc/shadow"))];
+    let cases: [(&[u8], Option<&[u8]>); 2] = [
+        (b"../../r2r-escaped", None),
+        (b"usr/lib/evil", Some(b"../../../etc/shadow")),
+    ];
     for (path, link) in cases {
         let file = archive(layer(path, link));
         let out = tempfile::tempdir().unwrap();
-        let output = common::r2r().args(["measure", "sizes", "--archive"]).arg(file.path()).arg("--output").arg(out.path().join("sizes")).output().unwrap();
+        let output = common::r2r()
+            .args(["measure", "sizes", "--archive"])
+            .arg(file.path())
+            .arg("--output")
+            .arg(out.path().join("sizes"))
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         let named = String::from_utf8_lossy(link.unwrap_or(path)).into_owned();
-        assert!(stderr.contains("layer/layer.tar") && stderr.contains(&named), "names the layer and the entry: {stderr}");
-        assert!(!common::root().join("r2r-escaped").exists() && !Path::new("/r2r-escaped").exists());
-        assert!(!out.path().join("sizes").exists(), "no results from a refused archive");
+        assert!(
+            stderr.contains("layer/layer.tar") && stderr.contains(&named),
+            "names the layer and the entry: {stderr}"
+        );
+        assert!(
+            !common::root().join("r2r-escaped").exists() && !Path::new("/r2r-escaped").exists()
+        );
+        assert!(
+            !out.path().join("sizes").exists(),
+            "no results from a refused archive"
+        );
     }
 }
 
@@ -70,11 +93,24 @@ fn names_that_would_reach_the_engine_are_checked_at_the_scenario_line() {
     for (line, number) in cases {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("hostile.toml");
-        std::fs::write(&path, format!("dotnet = \"10.0.12\"\n{line}apps = [\"console\"]\nvariants = [\"no-composite\"]\n")).unwrap();
-        let output = common::r2r().args(["build", "--scenario"]).arg(&path).output().unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "dotnet = \"10.0.12\"\n{line}apps = [\"console\"]\nvariants = [\"no-composite\"]\n"
+            ),
+        )
+        .unwrap();
+        let output = common::r2r()
+            .args(["build", "--scenario"])
+            .arg(&path)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{line}: {stderr}");
-        assert!(stderr.contains(&format!("{}:{number}:", path.display())), "names file and line: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:{number}:", path.display())),
+            "names file and line: {stderr}"
+        );
         assert!(containers_of("hostile").is_empty());
     }
 }

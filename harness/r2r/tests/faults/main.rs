@@ -35,7 +35,11 @@ impl Background {
     /// Starts `r2r` with `arguments` in the project root.
     pub fn start(arguments: &[&str], env: &[(&str, &Path)]) -> Background {
         let mut command = Command::new(env!("CARGO_BIN_EXE_r2r"));
-        command.args(arguments).current_dir(common::root()).stdout(Stdio::null()).stderr(Stdio::piped());
+        command
+            .args(arguments)
+            .current_dir(common::root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
@@ -51,7 +55,11 @@ impl Background {
                 text.push('\n');
             }
         });
-        Background { child, stderr, reader: Some(reader) }
+        Background {
+            child,
+            stderr,
+            reader: Some(reader),
+        }
     }
 
     /// The stderr collected so far.
@@ -66,7 +74,11 @@ impl Background {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("r2r ended ({status}) before {what}:\n{}", self.stderr());
             }
-            assert!(Instant::now() < deadline, "no {what} within {limit:?}:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {limit:?}:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -107,14 +119,18 @@ impl Drop for Background {
 /// A tokio runtime and an engine client.
 pub fn engine() -> (tokio::runtime::Runtime, DockerEngine) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let engine = runtime.block_on(DockerEngine::connect()).expect("a Docker engine (bash scripts/engine.sh)");
+    let engine = runtime
+        .block_on(DockerEngine::connect())
+        .expect("a Docker engine (bash scripts/engine.sh)");
     (runtime, engine)
 }
 
 /// Containers of a scenario the engine still has (running or not).
 pub fn containers_of(scenario: &str) -> Vec<String> {
     let (runtime, engine) = engine();
-    runtime.block_on(engine.list_containers(&[format!("r2r.scenario={scenario}")])).unwrap()
+    runtime
+        .block_on(engine.list_containers(&[format!("r2r.scenario={scenario}")]))
+        .unwrap()
 }
 
 const DOCKERD_PID: &str = "/var/tmp/r2r/dockerd.pid";
@@ -123,12 +139,18 @@ const DOCKERD_PID: &str = "/var/tmp/r2r/dockerd.pid";
 /// waits until it is gone.
 pub fn stop_engine() {
     let pid: i32 = std::fs::read_to_string(DOCKERD_PID)
-        .unwrap_or_else(|error| panic!("{DOCKERD_PID}: {error}; these tests need the engine scripts/engine.sh starts"))
+        .unwrap_or_else(|error| {
+            panic!("{DOCKERD_PID}: {error}; these tests need the engine scripts/engine.sh starts")
+        })
         .trim()
         .parse()
         .unwrap();
     // SAFETY: kill(2) with a pid read from the engine's pid file.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "signalling dockerd {pid}");
+    assert_eq!(
+        unsafe { libc::kill(pid, libc::SIGTERM) },
+        0,
+        "signalling dockerd {pid}"
+    );
     let deadline = Instant::now() + Duration::from_secs(90);
     while Path::new(&format!("/proc/{pid}")).exists() && !zombie(pid) {
         assert!(Instant::now() < deadline, "dockerd {pid} did not stop");
@@ -137,24 +159,40 @@ pub fn stop_engine() {
 }
 
 fn zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|stat| stat.contains(") Z ")).unwrap_or(true)
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.contains(") Z "))
+        .unwrap_or(true)
 }
 
 /// Starts the engine again with `scripts/engine.sh`.
 pub fn start_engine() {
-    let status = Command::new("bash").arg(common::root().join("scripts/engine.sh")).status().unwrap();
-    assert!(status.success(), "scripts/engine.sh could not start the engine again");
+    let status = Command::new("bash")
+        .arg(common::root().join("scripts/engine.sh"))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "scripts/engine.sh could not start the engine again"
+    );
 }
 
 /// Builds the `quick` scenario's images (unchanged ones are kept).
 pub fn build_quick() {
-    common::r2r().args(["build", "--scenario", "quick"]).assert().success();
+    common::r2r()
+        .args(["build", "--scenario", "quick"])
+        .assert()
+        .success();
 }
 
 /// The data rows of a CSV file; panics on a half-written row.
 pub fn whole_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    assert!(text.is_empty() || text.ends_with('\n'), "{} ends in half a row", path.display());
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{} ends in half a row",
+        path.display()
+    );
     common::csv_rows(path)
 }
 
@@ -165,7 +203,12 @@ pub fn partial_files(directory: &Path) -> Vec<PathBuf> {
         let path = entry.unwrap().path();
         if path.is_dir() {
             found.extend(partial_files(&path));
-        } else if path.file_name().unwrap().to_string_lossy().contains(".partial") {
+        } else if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .contains(".partial")
+        {
             found.push(path);
         }
     }
@@ -174,7 +217,12 @@ pub fn partial_files(directory: &Path) -> Vec<PathBuf> {
 
 /// The run directory `results/<scenario>/latest` points at, if any.
 pub fn latest_run_if_any(scenario: &str) -> Option<PathBuf> {
-    common::root().join("results").join(scenario).join("latest").canonicalize().ok()
+    common::root()
+        .join("results")
+        .join(scenario)
+        .join("latest")
+        .canonicalize()
+        .ok()
 }
 
 /// Recorded start-up runs of the newest run of `scenario`, when it is not `before`.
@@ -188,12 +236,32 @@ pub fn new_run_rows(scenario: &str, before: &Option<PathBuf>) -> Option<usize> {
 /// directory holds `rows` recorded start-up runs.
 pub fn quick_run_until_rows(runs: &str, rows: usize) -> Background {
     let before = latest_run_if_any("quick");
-    let mut run = Background::start(&["run", "--scenario", "quick", "--runs", runs, "--warmup", "0"], &[]);
-    run.wait_for(&format!("{rows} recorded start-up runs"), Duration::from_secs(600), |_| new_run_rows("quick", &before).is_some_and(|count| count >= rows));
+    let mut run = Background::start(
+        &[
+            "run",
+            "--scenario",
+            "quick",
+            "--runs",
+            runs,
+            "--warmup",
+            "0",
+        ],
+        &[],
+    );
+    run.wait_for(
+        &format!("{rows} recorded start-up runs"),
+        Duration::from_secs(600),
+        |_| new_run_rows("quick", &before).is_some_and(|count| count >= rows),
+    );
     run
 }
 
 /// The run directory `results/<scenario>/latest` points at.
 pub fn latest_run(scenario: &str) -> PathBuf {
-    common::root().join("results").join(scenario).join("latest").canonicalize().unwrap()
+    common::root()
+        .join("results")
+        .join(scenario)
+        .join("latest")
+        .canonicalize()
+        .unwrap()
 }
