@@ -44,7 +44,7 @@ fn analysis(c: &mut Criterion) {
                 1 << 20,
                 std::fs::File::open(&path).expect("archive"),
             );
-            r2r_core::sizes::analyze_archive(file).expect("analysis")
+            r2r_core::measure::layers::analyze_archive(file).expect("analysis")
         })
     });
     group.finish();

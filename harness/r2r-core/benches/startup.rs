@@ -7,18 +7,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use r2r_core::catalog::Catalog;
 use r2r_core::engine::DockerEngine;
-use r2r_core::startup::{self, Cache, StartupOptions};
+use r2r_core::measure::startup::{self, Cache, StartupOptions};
+use r2r_core::model::catalog::Catalog;
 
 fn startup_benches(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let catalog = Catalog::load(&root.join("experiments")).expect("the experiment catalog");
     let name = std::env::var("R2R_BENCH_SCENARIO").unwrap_or_else(|_| "quick".to_string());
-    let path =
-        r2r_core::scenario::resolve_path(&name, &root.join("scenarios")).expect("a scenario");
-    let scenario = r2r_core::scenario::load(&path, &catalog).expect("a valid scenario");
-    let plan = r2r_core::plan::expand(&scenario, &catalog);
+    let path = r2r_core::model::scenario::resolve_path(&name, &root.join("scenarios"))
+        .expect("a scenario");
+    let scenario = r2r_core::model::scenario::load(&path, &catalog).expect("a valid scenario");
+    let plan = r2r_core::model::plan::expand(&scenario, &catalog);
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let engine = runtime
         .block_on(DockerEngine::connect())

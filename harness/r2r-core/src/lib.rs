@@ -1,39 +1,27 @@
 //! r2r-core: the library behind the `r2r` binary.
 //!
-//! A pipeline of plain data: a scenario file ([`scenario`]) and the experiment catalog
-//! ([`catalog`]) expand into a [`plan`] of images; [`dotnet`] prepares what goes into them on
-//! the host (NuGet packs, crossgen2 composites, published apps); [`context`] packs each image's
-//! build context; [`build`] drives the [`engine`] (the one trait in front of the Docker
-//! Engine API); [`verify`] proves each image is what its variant claims, reading image
-//! archives with [`archive`] and assembly headers with [`readytorun`].
+//! A pipeline of plain data, one folder a stage:
 //!
-//! Where it stops: measurements, reports and plots live in their own modules as they come.
+//! - [`model`]: what to run and what can be built — a scenario file and the experiment catalog
+//!   expand into a [`model::plan::Plan`] of images.
+//! - [`engine`]: the one trait in front of the Docker Engine API, and containers that are never
+//!   left behind.
+//! - [`build`]: host-side preparation (NuGet packs, crossgen2 composites, published apps),
+//!   reproducible build contexts, and building a plan through the engine.
+//! - [`inspect`]: reading image archives as streams, classifying assemblies by their
+//!   ReadyToRun headers, and proving each image is what its variant claims.
+//! - [`measure`]: sizes (per layer, image and set), container start-up, and their statistics.
+//! - [`results`]: result files written whole, the run record (`run.json`), and reading a run
+//!   directory back.
+//! - [`report`]: the report, plots and comparisons, all drawn from exported files.
+//! - [`support`]: small helpers shared by the stages (content hashes, child processes, the
+//!   loopback HTTP probe).
 
-pub mod archive;
 pub mod build;
-pub mod catalog;
-pub mod children;
-pub mod compare;
-pub mod containers;
-pub mod context;
-pub mod dotnet;
 pub mod engine;
-pub mod hash;
-/// Checks of the names scenario and catalog files give the engine and command lines.
-pub mod names;
-pub mod plan;
-pub mod plot;
-pub mod probe;
-pub mod readytorun;
-pub mod registry;
+pub mod inspect;
+pub mod measure;
+pub mod model;
 pub mod report;
 pub mod results;
-pub mod rundata;
-pub mod runinfo;
-pub mod scenario;
-pub mod size_report;
-pub mod sizes;
-pub mod startup;
-pub mod stats;
-pub mod toml_source;
-pub mod verify;
+pub mod support;

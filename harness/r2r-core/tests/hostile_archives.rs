@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use proptest::prelude::*;
-use r2r_core::archive::{
+use r2r_core::inspect::archive::{
     normalise, read_image_archive, walk_archive, ArchiveError, FileType, ImageFilesystem,
     MAX_LAYERS_PER_IMAGE, MAX_LINK_HOPS, MAX_MANIFEST_BYTES,
 };
-use r2r_core::readytorun::AssemblyKind;
-use r2r_core::sizes::analyze_archive;
+use r2r_core::inspect::readytorun::AssemblyKind;
+use r2r_core::measure::layers::analyze_archive;
 use tar::EntryType;
 
 // ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use r2r_core::plot::{self, Format, PlotError, PlotOptions};
+use r2r_core::report::plot::{self, Format, PlotError, PlotOptions};
 
 fn recorded() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run-composite")

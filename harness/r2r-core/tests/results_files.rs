@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use r2r_core::compare::{self, Thresholds, Verdict};
-use r2r_core::report::{self, PlotRef};
-use r2r_core::rundata::{RunData, RunDataError};
+use r2r_core::report::compare::{self, Thresholds, Verdict};
+use r2r_core::report::document::{self, PlotRef};
+use r2r_core::results::run_data::{RunData, RunDataError};
 
 fn recorded() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run-composite")
@@ -53,8 +53,8 @@ fn report_markdown_matches_its_snapshot() {
         title: "Image sizes".into(),
         path: "plots/sizes.svg".into(),
     }];
-    let sections = report::sections(&data, &plots);
-    insta::assert_snapshot!("report_md", report::markdown(&data, &sections));
+    let sections = document::sections(&data, &plots);
+    insta::assert_snapshot!("report_md", document::markdown(&data, &sections));
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn report_html_is_one_page_with_every_table() {
         title: "Image sizes".into(),
         path: "plots/sizes.svg".into(),
     }];
-    let written = report::write(&data, &plots).unwrap();
+    let written = document::write(&data, &plots).unwrap();
     assert_eq!(written.len(), 2);
     let html = std::fs::read_to_string(directory.path().join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
@@ -289,7 +289,7 @@ fn bad_run_directories_get_clear_messages() {
 
 #[test]
 fn startup_summary_csv_matches_its_snapshot() {
-    use r2r_core::startup;
+    use r2r_core::measure::startup;
     let records = startup::read_runs(&recorded().join("startup-runs.csv")).unwrap();
     assert_eq!(records.len(), 160);
     let data = RunData::load(&recorded(), None).unwrap();

@@ -10,11 +10,16 @@ use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{TestCaseError, TestRunner};
-use r2r_core::catalog::{AppKind, Catalog};
-use r2r_core::names;
-use r2r_core::plan::{self, Plan, PlanError};
-use r2r_core::scenario::{self, Base, Scenario};
-use r2r_core::toml_source::SourceError;
+use r2r_core::model::catalog::{AppKind, Catalog};
+use r2r_core::model::names;
+use r2r_core::model::plan::{self, Plan, PlanError};
+use r2r_core::model::scenario::{self, Base, Scenario};
+
+/// A scenario as r2r accepts it: validated and expanded once ([`plan::parse`]).
+fn checked_parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, SourceError> {
+    plan::parse(path, text, catalog).map(|plan| plan.scenario)
+}
+use r2r_core::model::toml_source::SourceError;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -147,7 +152,7 @@ fn assert_engine_names(plan: &Plan) -> Result<(), TestCaseError> {
 
 /// Parses `text` as the scenario file `path`; what parses must expand, with valid names.
 fn check_scenario_text(path: &Path, text: &str, catalog: &Catalog) -> Result<bool, TestCaseError> {
-    match scenario::parse(path, text, catalog) {
+    match checked_parse(path, text, catalog) {
         Ok(scenario) => {
             prop_assert!(
                 names::check_name(&scenario.name).is_ok(),
@@ -632,7 +637,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("any.toml");
         std::fs::write(&path, &bytes).unwrap();
-        match scenario::load(&path, catalog()) {
+        match plan::load(&path, catalog()).map(|plan| plan.scenario) {
             Ok(scenario) => prop_assert!(plan::try_expand(&scenario, catalog()).is_ok()),
             Err(scenario::ScenarioError::Invalid(error)) => assert_located(&error, &path, std::str::from_utf8(&bytes).ok())?,
             Err(error) => {
@@ -662,7 +667,7 @@ proptest! {
             texts.push((copy.path().join(name), text));
         }
         match Catalog::load(copy.path()) {
-            Err(r2r_core::catalog::CatalogError::Invalid(error)) => {
+            Err(r2r_core::model::catalog::CatalogError::Invalid(error)) => {
                 // The mutated file, or another that refers to what the mutation removed.
                 let place = texts.iter().find(|(path, _)| *path == error.path);
                 prop_assert!(place.is_some(), "the error names a catalog file: {}", error);
@@ -690,7 +695,7 @@ fn generated_documents_often_parse() {
     let mut parsed = 0;
     for _ in 0..300 {
         let text = strategy.new_tree(&mut runner).unwrap().current();
-        if scenario::parse(Path::new("scenarios/generated.toml"), &text, catalog()).is_ok() {
+        if checked_parse(Path::new("scenarios/generated.toml"), &text, catalog()).is_ok() {
             parsed += 1;
         }
     }
@@ -714,11 +719,11 @@ fn mutations_change_files() {
     );
     let swapped = apply("a = 1\nb = \"x\"\n", &Mutation::SwapValues(0, 1));
     assert_eq!(swapped, "a = \"x\"\nb = 1\n");
-    assert!(scenario::parse(path, text, catalog()).is_ok());
+    assert!(checked_parse(path, text, catalog()).is_ok());
 }
 
 fn parse_error(text: &str) -> SourceError {
-    scenario::parse(Path::new("scenarios/hostile.toml"), text, catalog()).unwrap_err()
+    checked_parse(Path::new("scenarios/hostile.toml"), text, catalog()).unwrap_err()
 }
 
 const GOOD: &str =
@@ -748,7 +753,7 @@ fn a_base_reference_outside_the_grammar_is_refused_at_its_line() {
         );
         assert!(!shown.contains('\n'), "{shown}");
     }
-    let scenario = scenario::parse(
+    let scenario = checked_parse(
         Path::new("s.toml"),
         &GOOD.replace("\"slim\"", "\"localhost:5000/dotnet/runtime-deps:10.0\""),
         catalog(),
@@ -791,7 +796,7 @@ fn names_from_file_names_are_made_valid() {
         ("a..b.toml", "a-b"),
         ("x.y.toml", "x.y"),
     ] {
-        let scenario = scenario::parse(Path::new(file), GOOD, catalog()).unwrap();
+        let scenario = checked_parse(Path::new(file), GOOD, catalog()).unwrap();
         assert_eq!(scenario.name, expected);
     }
     let error = parse_error_at("___.toml");
@@ -804,7 +809,7 @@ fn names_from_file_names_are_made_valid() {
 }
 
 fn parse_error_at(file: &str) -> SourceError {
-    scenario::parse(Path::new(file), GOOD, catalog()).unwrap_err()
+    checked_parse(Path::new(file), GOOD, catalog()).unwrap_err()
 }
 
 #[test]
@@ -894,7 +899,7 @@ fn a_tag_too_long_for_the_grammar_is_refused_at_the_variant() {
     let catalog = Catalog::load(copy.path()).unwrap();
     assert_eq!(catalog.apps[&long_app].kind, AppKind::Console);
     let text = format!("dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"{long_app}\"]\nvariants = [\"runtime-composite\",\n  \"{long_variant}\"]\n");
-    let error = scenario::parse(Path::new("s.toml"), &text, &catalog).unwrap_err();
+    let error = checked_parse(Path::new("s.toml"), &text, &catalog).unwrap_err();
     assert_eq!(error.line, Some(5), "{error}");
     assert!(
         error.message.contains(&format!(
@@ -1059,10 +1064,10 @@ fn the_expander_reports_what_a_hand_made_catalog_lacks() {
         .get_mut("no-composite")
         .unwrap()
         .images
-        .get_mut(&r2r_core::catalog::ImageRole::Runtime)
+        .get_mut(&r2r_core::model::catalog::ImageRole::Runtime)
         .unwrap()
-        .parent = r2r_core::catalog::ImageRole::Aspnet;
-    let scenario = scenario::parse(Path::new("s.toml"), GOOD, catalog()).unwrap();
+        .parent = r2r_core::model::catalog::ImageRole::Aspnet;
+    let scenario = checked_parse(Path::new("s.toml"), GOOD, catalog()).unwrap();
     let error = plan::try_expand(&scenario, &broken)
         .unwrap_err()
         .to_string();

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use r2r_core::build::dotnet::Workspace;
 use r2r_core::build::{self, BuildOptions};
-use r2r_core::catalog::Catalog;
-use r2r_core::containers;
-use r2r_core::dotnet::Workspace;
+use r2r_core::engine::containers;
 use r2r_core::engine::{DockerEngine, Engine};
-use r2r_core::plan::{self, labels, Plan};
-use r2r_core::runinfo::{self, RunInfo};
-use r2r_core::scenario;
-use r2r_core::verify::{self, VerifyOptions};
+use r2r_core::inspect::verify::{self, VerifyOptions};
+use r2r_core::model::catalog::Catalog;
+use r2r_core::model::plan::{self, labels, Plan};
+use r2r_core::model::scenario;
+use r2r_core::results::run_record::{self, RunInfo};
 
 use crate::output;
 use crate::reports;
@@ -172,9 +172,9 @@ enum ReadyArg {
 }
 
 impl StartupArgs {
-    fn options(&self) -> r2r_core::startup::StartupOptions {
-        use r2r_core::startup::Cache;
-        r2r_core::startup::StartupOptions {
+    fn options(&self) -> r2r_core::measure::startup::StartupOptions {
+        use r2r_core::measure::startup::Cache;
+        r2r_core::measure::startup::StartupOptions {
             warmup: self.warmup,
             min_runs: self.runs.max(1),
             min_duration: std::time::Duration::from_secs_f64(self.min_seconds.max(0.0)),
@@ -186,8 +186,8 @@ impl StartupArgs {
             seed: self.seed,
             ready_timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.1)),
             readiness: match self.ready {
-                ReadyArg::Http => r2r_core::startup::Readiness::Http,
-                ReadyArg::Log => r2r_core::startup::Readiness::LogLine,
+                ReadyArg::Http => r2r_core::measure::startup::Readiness::Http,
+                ReadyArg::Log => r2r_core::measure::startup::Readiness::LogLine,
             },
             ..Default::default()
         }
@@ -262,8 +262,7 @@ fn project(cli: &Cli) -> anyhow::Result<Project> {
 
 fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
     let path = scenario::resolve_path(argument, &project.root.join("scenarios"))?;
-    let scenario = scenario::load(&path, &project.catalog)?;
-    Ok(plan::try_expand(&scenario, &project.catalog)?)
+    Ok(plan::load(&path, &project.catalog)?)
 }
 
 /// Runs the command; returns the exit code.
@@ -329,7 +328,7 @@ pub async fn run(cli: Cli) -> u8 {
     };
     // One r2r at a time per scenario: a second one would share its images and results.
     let _lock = match &plan {
-        Some(plan) => match r2r_core::results::lock(
+        Some(plan) => match r2r_core::results::files::lock(
             &project.root.join("results").join(&plan.scenario.name),
             &command_line(),
         ) {
@@ -356,7 +355,7 @@ pub async fn run(cli: Cli) -> u8 {
     tokio::select! {
         code = work => code,
         code = interrupted() => {
-            let stopped = tokio::task::spawn_blocking(|| r2r_core::children::terminate_all(std::time::Duration::from_secs(5))).await.unwrap_or(0);
+            let stopped = tokio::task::spawn_blocking(|| r2r_core::support::children::terminate_all(std::time::Duration::from_secs(5))).await.unwrap_or(0);
             let removed = containers::remove_all_live(engine.as_ref()).await;
             eprintln!("interrupted: stopped {stopped} child process(es), removed {removed} container(s); finished results are kept");
             code
@@ -548,13 +547,13 @@ async fn measure_sizes(
     directory: &Path,
 ) -> anyhow::Result<bool> {
     let registry = registry
-        .map(r2r_core::registry::parse_address)
+        .map(r2r_core::measure::registry::parse_address)
         .transpose()?;
     eprintln!("measuring sizes of {} images", plan.images.len());
-    let report = r2r_core::size_report::measure_plan(engine, plan, registry)
+    let report = r2r_core::measure::sizes::measure_plan(engine, plan, registry)
         .await
         .map_err(anyhow::Error::msg)?;
-    r2r_core::size_report::write(&report, directory)
+    r2r_core::measure::sizes::write(&report, directory)
         .with_context(|| format!("writing size results to {}", directory.display()))?;
     output::print_sizes(&report);
     mark_latest(directory);
@@ -565,11 +564,11 @@ async fn measure_sizes(
 async fn measure_startup(
     plan: &Plan,
     engine: &dyn Engine,
-    options: &r2r_core::startup::StartupOptions,
+    options: &r2r_core::measure::startup::StartupOptions,
     directory: &Path,
     resume: bool,
 ) -> anyhow::Result<bool> {
-    use r2r_core::startup;
+    use r2r_core::measure::startup;
     std::fs::create_dir_all(directory)
         .with_context(|| format!("creating {}", directory.display()))?;
     let mut targets = Vec::new();
@@ -607,7 +606,7 @@ async fn measure_startup(
     if !appending {
         file.set_len(0)
             .with_context(|| format!("emptying {}", runs_path.display()))?;
-        r2r_core::results::append_whole(
+        r2r_core::results::files::append_whole(
             &mut file,
             &csv_bytes(&[startup::RUNS_HEADER.iter().map(|s| s.to_string()).collect()])?,
         )
@@ -618,7 +617,7 @@ async fn measure_startup(
     }
     let mut sink = |record: &startup::RunRecord| -> Result<(), String> {
         let bytes = csv_bytes(&[startup::run_row(record)]).map_err(|error| format!("{error:#}"))?;
-        r2r_core::results::append_whole(&mut file, &bytes)
+        r2r_core::results::files::append_whole(&mut file, &bytes)
             .map_err(|error| format!("writing {}: {error}", runs_path.display()))
     };
     let progress = output::StartupProgress::new();
@@ -640,7 +639,7 @@ async fn measure_startup(
         )
     })?;
     let summaries = startup::summarize(&records, &targets, &plan.scenario.variants, options.seed);
-    r2r_core::results::write_atomically(
+    r2r_core::results::files::write_atomically(
         &directory.join("startup.csv"),
         &startup::summary_csv(&summaries)?,
     )?;
@@ -653,7 +652,7 @@ async fn measure_startup(
         "failed_runs": records.iter().filter(|r| !r.ok).count(),
         "not_measured": missing,
     });
-    r2r_core::results::update_summary(directory, "startup", summary)?;
+    r2r_core::results::files::update_summary(directory, "startup", summary)?;
     output::print_startup(&summaries, &records);
     for line in &missing {
         println!("not measured: {line}");
@@ -668,9 +667,9 @@ fn measure_archive(
     archive: &Path,
     output_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let report = r2r_core::size_report::measure_archive(archive).map_err(anyhow::Error::msg)?;
+    let report = r2r_core::measure::sizes::measure_archive(archive).map_err(anyhow::Error::msg)?;
     let directory = output_dir.unwrap_or_else(|| new_run_directory(project, "archive"));
-    r2r_core::size_report::write(&report, &directory)
+    r2r_core::measure::sizes::write(&report, &directory)
         .with_context(|| format!("writing size results to {}", directory.display()))?;
     output::print_sizes(&report);
     eprintln!("size results written to {}", directory.display());
@@ -727,7 +726,7 @@ fn open_run(
         let directory =
             reports::resolve_run(&project.root, Some(&plan.scenario.name), Some(which))?;
         let directory = directory.canonicalize().unwrap_or(directory);
-        let info = runinfo::load(&directory, Some(&plan.scenario.name))?;
+        let info = run_record::load(&directory, Some(&plan.scenario.name))?;
         if info.scenario_content_hash != plan.scenario.content_hash {
             bail!(
                 "{}: scenario file {} changed since this run started (content hash {} then, {} now); start a new run instead of resuming",
@@ -748,7 +747,7 @@ fn open_run(
     std::fs::create_dir_all(&directory)
         .with_context(|| format!("creating {}", directory.display()))?;
     let info = RunInfo {
-        schema_version: runinfo::SCHEMA_VERSION,
+        schema_version: run_record::SCHEMA_VERSION,
         r2r_version: env!("CARGO_PKG_VERSION").to_string(),
         run_id: directory
             .file_name()
@@ -758,13 +757,13 @@ fn open_run(
         scenario_content_hash: plan.scenario.content_hash.clone(),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: None,
-        machine: runinfo::Machine::current(),
+        machine: run_record::Machine::current(),
         engine: None,
-        dotnet: runinfo::DotnetVersions {
+        dotnet: run_record::DotnetVersions {
             runtime: plan.scenario.dotnet.clone(),
-            sdk: runinfo::sdk_version(),
+            sdk: run_record::sdk_version(),
         },
-        git: runinfo::GitState::of(&project.root),
+        git: run_record::GitState::of(&project.root),
         steps: Default::default(),
     };
     info.save(&directory)?;
@@ -778,7 +777,7 @@ async fn run_all(
     engine: &dyn Engine,
     arguments: &RunArgs,
 ) -> anyhow::Result<bool> {
-    use r2r_core::scenario::Measurement;
+    use r2r_core::model::scenario::Measurement;
     let rebuild = arguments.build.rebuild;
     let (directory, mut info) = open_run(project, plan, arguments.resume.as_deref())?;
     let resuming = arguments.resume.is_some();
@@ -823,17 +822,17 @@ async fn run_all(
         .await?;
     }
     if plan.scenario.measure.contains(&Measurement::Startup) && !skip(&info, "startup") {
-        let mut options = r2r_core::startup::StartupOptions {
+        let mut options = r2r_core::measure::startup::StartupOptions {
             min_runs: arguments.runs.max(1),
             warmup: arguments.warmup,
             seed: arguments.seed,
             ..Default::default()
         };
-        if r2r_core::startup::drop_page_cache().is_err() {
+        if r2r_core::measure::startup::drop_page_cache().is_err() {
             eprintln!(
                 "cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only"
             );
-            options.caches = vec![r2r_core::startup::Cache::Warm];
+            options.caches = vec![r2r_core::measure::startup::Cache::Warm];
         }
         ok &= step(
             &mut info,
@@ -856,9 +855,9 @@ async fn run_all(
 /// Plots and report of a finished run. Without a font PNGs are skipped with a message; SVG
 /// plots and the report are still written.
 fn finish_report(directory: &Path, scenario: &str) -> anyhow::Result<bool> {
-    use r2r_core::plot::Format;
-    let data = r2r_core::rundata::RunData::load(directory, Some(scenario))?;
-    let formats = match r2r_core::plot::find_font(None) {
+    use r2r_core::report::plot::Format;
+    let data = r2r_core::results::run_data::RunData::load(directory, Some(scenario))?;
+    let formats = match r2r_core::report::plot::find_font(None) {
         Ok(_) => vec![Format::Svg, Format::Png],
         Err(error) => {
             eprintln!("PNG plots skipped: {error}");

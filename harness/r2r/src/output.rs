@@ -7,8 +7,8 @@ use std::path::Path;
 use comfy_table::{Cell, Color, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use r2r_core::build::{seconds_text, BuildObserver, BuildStatus, ImageBuild};
-use r2r_core::plan::PlannedImage;
-use r2r_core::verify::ImageVerification;
+use r2r_core::inspect::verify::ImageVerification;
+use r2r_core::model::plan::PlannedImage;
 
 /// Prints an error chain and returns exit code 2.
 pub fn error(error: &anyhow::Error) -> u8 {
@@ -29,7 +29,7 @@ pub fn json(value: &impl serde::Serialize) -> u8 {
 
 /// Writes a value as pretty JSON to a file, atomically (temporary file, then rename).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    r2r_core::results::write_atomically(path, &serde_json::to_vec_pretty(value)?)?;
+    r2r_core::results::files::write_atomically(path, &serde_json::to_vec_pretty(value)?)?;
     Ok(())
 }
 
@@ -231,7 +231,7 @@ fn megabytes(bytes: u64) -> String {
 }
 
 /// Prints the per-image sizes and, per set, the Image | Total | Owned | Shared table.
-pub fn print_sizes(report: &r2r_core::size_report::SizeReport) {
+pub fn print_sizes(report: &r2r_core::measure::sizes::SizeReport) {
     let mut table = Table::new();
     table
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
@@ -304,7 +304,7 @@ impl StartupProgress {
     }
 }
 
-impl r2r_core::startup::StartupObserver for StartupProgress {
+impl r2r_core::measure::startup::StartupObserver for StartupProgress {
     fn started(&self, total: usize) {
         if let Some(bar) = &self.bar {
             bar.set_length(total as u64);
@@ -319,7 +319,7 @@ impl r2r_core::startup::StartupObserver for StartupProgress {
         }
     }
 
-    fn run_finished(&self, record: &r2r_core::startup::RunRecord, recorded: bool) {
+    fn run_finished(&self, record: &r2r_core::measure::startup::RunRecord, recorded: bool) {
         let text = format!(
             "{} {} {} {}",
             if recorded { "run" } else { "warm-up" },
@@ -346,8 +346,8 @@ impl r2r_core::startup::StartupObserver for StartupProgress {
 /// Prints the startup table: per image and cache mode, total time to ready with its 95%
 /// confidence interval, the phases' medians, and how many times faster than the baseline.
 pub fn print_startup(
-    summaries: &[r2r_core::startup::PhaseSummary],
-    records: &[r2r_core::startup::RunRecord],
+    summaries: &[r2r_core::measure::startup::PhaseSummary],
+    records: &[r2r_core::measure::startup::RunRecord],
 ) {
     let mut table = Table::new();
     table
@@ -365,7 +365,7 @@ pub fn print_startup(
             "time-to-main",
             "vs baseline",
         ]);
-    let median = |image: &str, cache: r2r_core::startup::Cache, phase: &str| {
+    let median = |image: &str, cache: r2r_core::measure::startup::Cache, phase: &str| {
         summaries
             .iter()
             .find(|s| s.image == image && s.cache == cache && s.phase == phase)

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use r2r_core::compare::{self, Thresholds, Verdict};
-use r2r_core::plot::{self, Format, PlotOptions};
-use r2r_core::report::{self, PlotRef};
-use r2r_core::rundata::RunData;
+use r2r_core::report::compare::{self, Thresholds, Verdict};
+use r2r_core::report::document::{self, PlotRef};
+use r2r_core::report::plot::{self, Format, PlotOptions};
+use r2r_core::results::run_data::RunData;
 
 /// Which run a command reads.
 #[derive(Debug, Args)]
@@ -189,7 +189,7 @@ fn plot_refs(directory: &Path) -> Vec<PlotRef> {
 
 /// Writes `report.md` and `report.html` of a loaded run.
 pub fn write_report(data: &RunData) -> anyhow::Result<Vec<PathBuf>> {
-    report::write(data, &plot_refs(&data.directory))
+    document::write(data, &plot_refs(&data.directory))
         .with_context(|| format!("writing the report into {}", data.directory.display()))
 }
 
@@ -280,7 +280,7 @@ pub fn compare_command(root: &Path, arguments: &CompareArgs) -> anyhow::Result<b
         let (figures, comparisons) = compare::load_published(&root.join("results/published"))?;
         let gaps = compare::against_published(&data, &figures, &comparisons);
         let path = data.directory.join("compare-published.csv");
-        r2r_core::results::write_atomically(&path, &compare::gaps_csv(&gaps)?)?;
+        r2r_core::results::files::write_atomically(&path, &compare::gaps_csv(&gaps)?)?;
         let mut table = comfy_table::Table::new();
         table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
         table.set_header([
@@ -324,7 +324,7 @@ pub fn compare_command(root: &Path, arguments: &CompareArgs) -> anyhow::Result<b
     };
     let changes = compare::against_baseline(&data, &baseline, thresholds);
     let path = data.directory.join("compare-baseline.csv");
-    r2r_core::results::write_atomically(&path, &compare::changes_csv(&changes)?)?;
+    r2r_core::results::files::write_atomically(&path, &compare::changes_csv(&changes)?)?;
     let mut table = comfy_table::Table::new();
     table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     table.set_header([

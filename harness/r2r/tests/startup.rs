@@ -7,9 +7,9 @@ mod common;
 use common::{csv_rows as rows, number, r2r, root};
 use std::time::Duration;
 
-use r2r_core::catalog::AppKind;
 use r2r_core::engine::{DockerEngine, Engine};
-use r2r_core::startup::{self, Cache, RunRecord, StartupOptions, Target};
+use r2r_core::measure::startup::{self, Cache, RunRecord, StartupOptions, Target};
+use r2r_core::model::catalog::AppKind;
 
 #[test]
 fn quick_console_images_cold_and_warm() {

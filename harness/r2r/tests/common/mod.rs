@@ -36,7 +36,7 @@ pub fn number<T: std::str::FromStr>(row: &BTreeMap<String, String>, column: &str
 /// A start-up observer that shows nothing.
 pub struct Quiet;
 
-impl r2r_core::startup::StartupObserver for Quiet {
+impl r2r_core::measure::startup::StartupObserver for Quiet {
     fn started(&self, _: usize) {}
-    fn run_finished(&self, _: &r2r_core::startup::RunRecord, _: bool) {}
+    fn run_finished(&self, _: &r2r_core::measure::startup::RunRecord, _: bool) {}
 }

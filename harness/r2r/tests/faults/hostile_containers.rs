@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use r2r_core::catalog::AppKind;
 use r2r_core::engine::{BuildRequest, Network};
-use r2r_core::startup::{self, Cache, StartupOptions, Target};
+use r2r_core::measure::startup::{self, Cache, StartupOptions, Target};
+use r2r_core::model::catalog::AppKind;
 
 use super::*;
 
@@ -125,7 +125,7 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
             record.error
         );
         assert!(
-            record.error.len() < 2 * r2r_core::containers::TAIL_CHARS,
+            record.error.len() < 2 * r2r_core::engine::containers::TAIL_CHARS,
             "the log tail is capped: {} bytes",
             record.error.len()
         );
@@ -200,10 +200,12 @@ fn every_container_runs_with_least_privilege() {
     );
 
     // From the engine's side, for the start-up and the verification containers.
-    let catalog = r2r_core::catalog::Catalog::load(&common::root().join("experiments")).unwrap();
+    let catalog =
+        r2r_core::model::catalog::Catalog::load(&common::root().join("experiments")).unwrap();
     let scenario =
-        r2r_core::scenario::load(&common::root().join("scenarios/quick.toml"), &catalog).unwrap();
-    let plan = r2r_core::plan::expand(&scenario, &catalog);
+        r2r_core::model::scenario::load(&common::root().join("scenarios/quick.toml"), &catalog)
+            .unwrap();
+    let plan = r2r_core::model::plan::expand(&scenario, &catalog);
     let console = plan
         .images
         .iter()
@@ -211,14 +213,19 @@ fn every_container_runs_with_least_privilege() {
         .unwrap();
     let specs = [
         startup::container_spec("faults", &target("privileges", &probe), &options),
-        r2r_core::verify::container_spec(&plan, console, &Default::default(), Network::None),
+        r2r_core::inspect::verify::container_spec(
+            &plan,
+            console,
+            &Default::default(),
+            Network::None,
+        ),
     ];
     for spec in specs {
         let id = runtime
-            .block_on(r2r_core::containers::create(&engine, &spec))
+            .block_on(r2r_core::engine::containers::create(&engine, &spec))
             .unwrap();
         let details = inspect(&id);
-        runtime.block_on(r2r_core::containers::remove(&engine, &id));
+        runtime.block_on(r2r_core::engine::containers::remove(&engine, &id));
         let host = &details["HostConfig"];
         assert_eq!(details["Config"]["User"], "65534:65534", "{details:#}");
         assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]), "{host:#}");

@@ -2,19 +2,22 @@
 //! missing), then every image in dependency order. A failed image is reported with its log
 //! tail; the images above it are skipped and every other image is still built.
 
+pub mod context;
+pub mod dotnet;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
-use crate::context::{self, ContextBuilder};
-use crate::dotnet::{Packs, Workspace};
+use crate::build::dotnet::{Packs, Workspace};
 use crate::engine::{BuildRequest, Engine, EngineError};
-use crate::hash::InputHasher;
-use crate::plan::{labels, Content, Parent, Plan, PlannedImage};
-use crate::scenario::Base;
+use crate::model::catalog::Catalog;
+use crate::model::plan::{labels, Content, Parent, Plan, PlannedImage};
+use crate::model::scenario::Base;
+use crate::support::hash::InputHasher;
+use context::ContextBuilder;
 
 /// How one image's build ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +117,7 @@ pub enum BuildError {
     Engine(#[from] EngineError),
     /// The packs could not be restored.
     #[error(transparent)]
-    Dotnet(#[from] crate::dotnet::DotnetError),
+    Dotnet(#[from] crate::build::dotnet::DotnetError),
 }
 
 /// Makes sure the scenario's base image exists: a local base is bootstrapped from Debian's
@@ -153,7 +156,7 @@ pub async fn ensure_base(
             if !tarball.is_file() {
                 let script = scripts.join("bootstrap-base.sh");
                 tracing::info!("making base {image} with {}", script.display());
-                let status = crate::children::status(
+                let status = crate::support::children::status(
                     std::process::Command::new("bash")
                         .arg(&script)
                         .args(script_args)
@@ -365,7 +368,7 @@ pub fn assemble_context(
                 .into_iter()
                 .find(|base| base.image() == parent);
             let globalization = match base {
-                Some(crate::scenario::Base::Local { icu: false, .. }) => {
+                Some(crate::model::scenario::Base::Local { icu: false, .. }) => {
                     " \\\n    DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true"
                 }
                 _ => "",

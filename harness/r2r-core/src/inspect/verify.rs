@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::archive::{self, ImageFilesystem};
-use crate::catalog::{AppKind, Catalog, Framework, PublishSpec};
-use crate::containers;
+use crate::engine::containers;
 use crate::engine::{ContainerSpec, Engine, Network};
-use crate::plan::{labels, Content, Parent, Plan, PlannedImage};
-use crate::probe;
-use crate::readytorun::AssemblyKind;
+use crate::inspect::archive::{self, ImageFilesystem};
+use crate::inspect::readytorun::AssemblyKind;
+use crate::model::catalog::{AppKind, Catalog, Framework, PublishSpec};
+use crate::model::plan::{labels, Content, Parent, Plan, PlannedImage};
+use crate::support::probe;
 
 /// One check of one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -842,11 +842,11 @@ mod tests {
         for (path, kind) in files {
             fs.files.insert(
                 path.to_string(),
-                crate::archive::FileRecord {
+                crate::inspect::archive::FileRecord {
                     path: path.to_string(),
                     layer: 0,
                     size_bytes: 1,
-                    file_type: crate::archive::FileType::Regular,
+                    file_type: crate::inspect::archive::FileType::Regular,
                     mode: 0o644,
                     assembly: Some(Ok(kind.clone())),
                 },
@@ -956,8 +956,8 @@ mod tests {
         let catalog = Catalog::load(&root.join("experiments")).unwrap();
         let text = "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"webapi\"]\nvariants = [\"runtime-composite\", \"aspnet-composite\", \"composed-composite\"]\n";
         let scenario =
-            crate::scenario::parse(std::path::Path::new("t.toml"), text, &catalog).unwrap();
-        let plan = crate::plan::expand(&scenario, &catalog);
+            crate::model::scenario::parse(std::path::Path::new("t.toml"), text, &catalog).unwrap();
+        let plan = crate::model::plan::expand(&scenario, &catalog);
         let of = |id: &str| expectations(&plan, plan.image(id).unwrap());
         let runtime_composite = of("runtime-composite.webapi");
         assert!(matches!(

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::catalog::{App, CompositeSpec, Framework, PublishSpec};
-use crate::hash::InputHasher;
+use crate::model::catalog::{App, CompositeSpec, Framework, PublishSpec};
+use crate::support::hash::InputHasher;
 
 /// The runtime identifier all images are built for.
 pub const RUNTIME_IDENTIFIER: &str = "linux-x64";
@@ -123,12 +123,13 @@ pub struct Workspace {
 fn run(command: &mut Command, hint: &str) -> Result<String, DotnetError> {
     let text = format!("{command:?}").replace('"', "");
     tracing::debug!("running {text}");
-    let output = crate::children::output(command).map_err(|error| DotnetError::Command {
-        command: text.clone(),
-        status: error.to_string(),
-        output_tail: String::new(),
-        hint: hint.to_string(),
-    })?;
+    let output =
+        crate::support::children::output(command).map_err(|error| DotnetError::Command {
+            command: text.clone(),
+            status: error.to_string(),
+            output_tail: String::new(),
+            hint: hint.to_string(),
+        })?;
     let combined = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -138,7 +139,7 @@ fn run(command: &mut Command, hint: &str) -> Result<String, DotnetError> {
         return Err(DotnetError::Command {
             command: text,
             status: output.status.to_string(),
-            output_tail: crate::containers::tail(&combined, 30),
+            output_tail: crate::engine::containers::tail(&combined, 30),
             hint: hint.to_string(),
         });
     }
@@ -624,9 +625,9 @@ fn managed_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
         if path.extension().is_some_and(|ext| ext == "dll") && path.is_file() {
             let bytes = std::fs::read(&path).map_err(io_error("reading", &path))?;
             if matches!(
-                crate::readytorun::classify(&bytes),
-                Ok(crate::readytorun::AssemblyKind::IlOnly
-                    | crate::readytorun::AssemblyKind::ReadyToRun { .. })
+                crate::inspect::readytorun::classify(&bytes),
+                Ok(crate::inspect::readytorun::AssemblyKind::IlOnly
+                    | crate::inspect::readytorun::AssemblyKind::ReadyToRun { .. })
             ) {
                 files.push(path);
             }

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::AppKind;
-use crate::containers;
+use crate::engine::containers;
 use crate::engine::{ContainerSpec, Engine, Network};
-use crate::plan::{labels, Content, Plan};
-use crate::probe;
-use crate::stats::{self, SeededRandom, Summary};
-use crate::verify::number_after;
+use crate::inspect::verify::number_after;
+use crate::measure::stats::{self, SeededRandom, Summary};
+use crate::model::catalog::AppKind;
+use crate::model::plan::{labels, Content, Plan};
+use crate::support::probe;
 
 /// Whether the page cache is dropped before a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -628,8 +628,10 @@ fn optional(value: Option<f64>) -> String {
 
 /// Reads recorded runs back from a `startup-runs.csv` (to resume a measurement); `Ok(empty)`
 /// when the file does not exist.
-pub fn read_runs(path: &std::path::Path) -> Result<Vec<RunRecord>, crate::rundata::RunDataError> {
-    Ok(crate::rundata::read_csv(path, &RUNS_HEADER)?.unwrap_or_default())
+pub fn read_runs(
+    path: &std::path::Path,
+) -> Result<Vec<RunRecord>, crate::results::run_data::RunDataError> {
+    Ok(crate::results::run_data::read_csv(path, &RUNS_HEADER)?.unwrap_or_default())
 }
 
 /// One `startup-runs.csv` row.

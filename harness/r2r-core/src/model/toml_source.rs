@@ -127,7 +127,7 @@ pub fn locate(text: &str, path: &[Step<'_>]) -> Option<usize> {
 }
 
 /// A parser message made safe to print: the parts in backticks (values from the file) as
-/// [`crate::names::shown`] shows them, escaped and cut; control characters elsewhere escaped;
+/// [`crate::model::names::shown`] shows them, escaped and cut; control characters elsewhere escaped;
 /// and a message still longer than [`LONGEST_MESSAGE`] characters cut in the middle, so that
 /// the start (what is wrong) and the end (what is expected) remain.
 fn printable(message: &str) -> String {
@@ -136,7 +136,7 @@ fn printable(message: &str) -> String {
         .enumerate()
         .map(|(index, part)| {
             if index % 2 == 1 {
-                let shown = crate::names::shown(part);
+                let shown = crate::model::names::shown(part);
                 shown[1..shown.len() - 1].to_string()
             } else {
                 part.chars()

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
-use crate::names;
-use crate::plan::PlanError;
-use crate::toml_source::{self, SourceError, Step};
+use crate::model::catalog::Catalog;
+use crate::model::names;
+use crate::model::toml_source::{self, SourceError, Step};
 
 /// A measurement a scenario asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -170,7 +169,8 @@ pub fn available_scenarios(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Reads and validates a scenario file.
+/// Reads and validates a scenario file (see [`parse`]); [`crate::model::plan::load`] also
+/// expands it.
 pub fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         path: path.to_path_buf(),
@@ -180,9 +180,10 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
 }
 
 /// Validates a scenario's text (the contents of `path`) against the catalog: every name it
-/// gives or makes (the scenario name, the base image reference, the .NET version, and the
-/// tags and labels of the images it plans) is checked by [`crate::names`], and every error
-/// names the file and line.
+/// gives (the scenario name, the base image reference, the .NET version, the apps and
+/// variants) is checked by [`crate::model::names`] and the catalog, and every error names the
+/// file and line. The names the plan makes from them (tags, labels) are checked when it is
+/// expanded: [`crate::model::plan::parse`] does both in one step.
 pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, SourceError> {
     let file: ScenarioFile = toml_source::parse(path, text)?;
     let at = |steps: &[Step<'_>], message: String| {
@@ -249,7 +250,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
     let mut measure = file.measure;
     measure.dedup();
 
-    let scenario = Scenario {
+    Ok(Scenario {
         name,
         path: path.to_path_buf(),
         description: file.description.unwrap_or_default(),
@@ -259,25 +260,8 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         variants: file.variants,
         sdk: file.sdk,
         measure,
-        content_hash: crate::hash::sha256_hex(text.as_bytes()),
-    };
-    // The plan makes the tags and labels: expanding once checks them all.
-    match crate::plan::try_expand(&scenario, catalog) {
-        Ok(_) => Ok(scenario),
-        Err(PlanError::Scenario {
-            key,
-            index: Some(index),
-            message,
-            ..
-        }) => Err(at(&[Step::Key(key), Step::Index(index)], message)),
-        Err(PlanError::Scenario {
-            key,
-            index: None,
-            message,
-            ..
-        }) => Err(at_key(key, message)),
-        Err(PlanError::Catalog { path, message }) => Err(SourceError::whole_file(&path, message)),
-    }
+        content_hash: crate::support::hash::sha256_hex(text.as_bytes()),
+    })
 }
 
 /// The scenario name a file gives when it sets none: its stem in lower case, with every run

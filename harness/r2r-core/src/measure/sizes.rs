@@ -10,10 +10,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
-use crate::plan::Plan;
-use crate::registry;
-use crate::results;
-use crate::sizes::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
+use crate::measure::layers::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
+use crate::measure::registry;
+use crate::model::plan::Plan;
+use crate::results::files;
 
 /// Sizes of one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +103,7 @@ struct Measured {
 
 /// Reads an archive stream (a blocking reader) into per-image analyses.
 pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, String> {
-    sizes::analyze_archive(reader).map_err(|error| error.to_string())
+    layers::analyze_archive(reader).map_err(|error| error.to_string())
 }
 
 /// Measures every image of a plan that exists on the engine.
@@ -137,7 +137,7 @@ pub async fn measure_plan(
     let analyses: Vec<ArchiveImage> = if references.is_empty() {
         Vec::new()
     } else {
-        crate::archive::parse_export(engine, &references, analyze_reader).await?
+        crate::inspect::archive::parse_export(engine, &references, analyze_reader).await?
     };
     let mut by_tag: HashMap<String, ImageAnalysis> = HashMap::new();
     for archive_image in analyses {
@@ -290,13 +290,13 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
             .iter()
             .map(|&i| (measured[i].image.clone(), &measured[i].analysis))
             .collect();
-        set_results.push(sizes::sharing(
+        set_results.push(layers::sharing(
             name,
             "content",
             |f| f.content_bytes,
             &chosen,
         ));
-        set_results.push(sizes::sharing(name, "gzip", |f| f.gzip_bytes, &chosen));
+        set_results.push(layers::sharing(name, "gzip", |f| f.gzip_bytes, &chosen));
     }
     SizeReport {
         scenario: scenario.to_string(),
@@ -440,9 +440,9 @@ pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
         ),
     ];
     for (name, bytes) in files {
-        results::write_atomically(&directory.join(name), &bytes)?;
+        files::write_atomically(&directory.join(name), &bytes)?;
     }
-    results::update_summary(
+    files::update_summary(
         directory,
         "sizes",
         serde_json::to_value(report).map_err(std::io::Error::other)?,

@@ -7,7 +7,7 @@
 //!
 //! # What a hostile archive can and cannot do
 //!
-//! The reader trusts nothing in the archive, and [`sizes`](crate::sizes) walks archives with
+//! The reader trusts nothing in the archive, and [`sizes`](crate::measure::layers) walks archives with
 //! the same rules (it shares [`walk_archive`] and the layer entry rules below).
 //!
 //! - **Nothing is written to the file system.** There is no temporary directory and no
@@ -48,7 +48,7 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::readytorun::{self, AssemblyKind};
+use crate::inspect::readytorun::{self, AssemblyKind};
 
 /// Files larger than this are not read for inspection (bytes).
 pub const MAX_INSPECTED_FILE_BYTES: u64 = 1 << 30;

@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::rundata::{read_csv, RunDataError, SharingRow, SizeRow, StartupRow, StartupRunRow};
+use crate::results::run_data::{
+    read_csv, RunDataError, SharingRow, SizeRow, StartupRow, StartupRunRow,
+};
 
 /// A plot file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,7 +352,7 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 }
                 let mut sorted = values.clone();
                 sorted.sort_by(f64::total_cmp);
-                let q = |p: f64| crate::stats::quantile(&sorted, p);
+                let q = |p: f64| crate::measure::stats::quantile(&sorted, p);
                 let y = i as f64;
                 let c = colour(colours.get(i).copied().unwrap_or(0));
                 let elements: Vec<DynElement<'static, DB, (f64, f64)>> = vec![
@@ -551,19 +553,21 @@ const MBYTES: f64 = 1e6;
 type Charts = (Vec<(String, Chart)>, Vec<(String, String)>);
 
 fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
-    let sizes: Option<Vec<SizeRow>> =
-        read_csv(&run_dir.join("sizes.csv"), crate::rundata::SIZE_COLUMNS)?;
+    let sizes: Option<Vec<SizeRow>> = read_csv(
+        &run_dir.join("sizes.csv"),
+        crate::results::run_data::SIZE_COLUMNS,
+    )?;
     let sharing: Option<Vec<SharingRow>> = read_csv(
         &run_dir.join("sharing.csv"),
-        crate::rundata::SHARING_COLUMNS,
+        crate::results::run_data::SHARING_COLUMNS,
     )?;
     let runs: Option<Vec<StartupRunRow>> = read_csv(
         &run_dir.join("startup-runs.csv"),
-        crate::rundata::STARTUP_RUN_COLUMNS,
+        crate::results::run_data::STARTUP_RUN_COLUMNS,
     )?;
     let summary: Option<Vec<StartupRow>> = read_csv(
         &run_dir.join("startup.csv"),
-        crate::rundata::STARTUP_COLUMNS,
+        crate::results::run_data::STARTUP_COLUMNS,
     )?;
     let mut charts = Vec::new();
     let mut skipped = Vec::new();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::engine::{Engine, EngineError};
-use crate::probe;
+use crate::support::probe;
 
 /// Errors talking to the registry; each names the registry and what was asked.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@
 //! their own thread, fed the same chunks through small bounded channels: no layer is ever held
 //! in memory and both cores compress. Layers already measured (known by diff id) are skipped.
 //!
-//! Archives are read under the rules of [`crate::archive`] (it walks the archive and judges
+//! Archives are read under the rules of [`crate::inspect::archive`] (it walks the archive and judges
 //! every layer entry): nothing is written to disk, a path or hard link that climbs out of its
 //! root is an error naming the entry, sizes from headers are never allocated, and a stream
 //! cut short is an error naming the entry that was cut.
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::archive::{
+use crate::inspect::archive::{
     layer_change, walk_archive, walk_tar, ArchiveError, ArchiveIndex, FileType, LayerChange,
     ManifestEntry,
 };

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{self, NameError};
-use crate::toml_source::{self, SourceError, Step};
+use crate::model::names::{self, NameError};
+use crate::model::toml_source::{self, SourceError, Step};
 
 /// A shared framework that an image can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -347,7 +347,7 @@ impl Catalog {
     }
 
     /// Checks every name the catalog gives to tags, labels, file names and command lines
-    /// (see [`crate::names`]).
+    /// (see [`crate::model::names`]).
     fn check_names(
         &self,
         variants: Source<'_>,

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::build::ImageBuild;
-use crate::plan::Plan;
-use crate::runinfo::{self, RunInfo, RunInfoError};
+use crate::model::plan::Plan;
+use crate::results::run_record::{self, RunInfo, RunInfoError};
 
 /// One row of `sizes.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -298,7 +298,7 @@ impl RunData {
         directory: &Path,
         expected_scenario: Option<&str>,
     ) -> Result<RunData, RunDataError> {
-        let info = runinfo::load(directory, expected_scenario)?;
+        let info = run_record::load(directory, expected_scenario)?;
         let plan_path = directory.join("plan.json");
         let plan: Plan = read_json(&plan_path)?.ok_or_else(|| RunDataError::Io {
             path: plan_path.clone(),

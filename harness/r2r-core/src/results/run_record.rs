@@ -236,7 +236,7 @@ impl RunInfo {
             path: path.clone(),
             message: error.to_string(),
         })?;
-        crate::results::write_atomically(&path, &bytes)
+        crate::results::files::write_atomically(&path, &bytes)
             .map_err(|source| RunInfoError::Io { path, source })
     }
 }

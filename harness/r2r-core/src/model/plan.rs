@@ -6,12 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{AppKind, Catalog, CompositeSpec, Framework, ImageRole, PublishSpec};
-use crate::scenario::Scenario;
+use crate::model::catalog::{AppKind, Catalog, CompositeSpec, Framework, ImageRole, PublishSpec};
+use crate::model::scenario::{self, Scenario, ScenarioError};
+use crate::model::toml_source::{self, SourceError, Step};
 
 /// Label keys r2r puts on every image and container it makes.
 pub mod labels {
@@ -145,7 +146,7 @@ impl Plan {
 
     /// Every base the plan stands on: the scenario's first, then the variants' own (local
     /// bases of the catalog), each once.
-    pub fn bases(&self, catalog: &Catalog) -> Vec<crate::scenario::Base> {
+    pub fn bases(&self, catalog: &Catalog) -> Vec<crate::model::scenario::Base> {
         let mut bases = vec![self.scenario.base.clone()];
         for image in &self.images {
             let Parent::Base(reference) = &image.parent else {
@@ -159,7 +160,7 @@ impl Plan {
                 .iter()
                 .find(|(_, local)| &local.image == reference)
             {
-                bases.push(crate::scenario::Base::Local {
+                bases.push(crate::model::scenario::Base::Local {
                     name: name.clone(),
                     image: local.image.clone(),
                     script_args: local.script_args.clone(),
@@ -291,13 +292,46 @@ pub enum PlanError {
     },
 }
 
+/// Reads a scenario file, validates it against the catalog and expands it: the one way from
+/// a file to a plan.
+pub fn load(path: &Path, catalog: &Catalog) -> Result<Plan, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(parse(path, &text, catalog)?)
+}
+
+/// Validates a scenario's text (see [`scenario::parse`]) and expands it; a name the plan
+/// makes that the engine would refuse (a tag, a label) is reported at the scenario key it
+/// came from, with the file and line.
+pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Plan, SourceError> {
+    let scenario = scenario::parse(path, text, catalog)?;
+    try_expand(&scenario, catalog).map_err(|error| match error {
+        PlanError::Scenario {
+            key,
+            index,
+            message,
+            ..
+        } => {
+            let steps = match index {
+                Some(index) => vec![Step::Key(key), Step::Index(index)],
+                None => vec![Step::Key(key)],
+            };
+            let offset = toml_source::locate(text, &steps).unwrap_or(0);
+            SourceError::at_offset(path, text, offset, message)
+        }
+        PlanError::Catalog { path, message } => SourceError::whole_file(&path, message),
+    })
+}
+
 /// Expands a scenario into a plan.
 ///
 /// # Panics
 ///
-/// When the scenario was not validated against this catalog; [`crate::scenario::parse`] and
-/// [`crate::scenario::load`] do that (they expand the scenario once), and [`try_expand`] is the
-/// version that returns the problem instead.
+/// When the scenario was not validated against this catalog, or makes a name the engine would
+/// refuse; [`load`] and [`parse`] check both, and [`try_expand`] is the version that returns
+/// the problem instead.
 pub fn expand(scenario: &Scenario, catalog: &Catalog) -> Plan {
     try_expand(scenario, catalog)
         .unwrap_or_else(|error| panic!("a validated scenario expands: {error}"))
@@ -320,13 +354,13 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         message,
     };
 
-    if let Err(error) = crate::names::check_name(&scenario.name) {
+    if let Err(error) = crate::model::names::check_name(&scenario.name) {
         return Err(in_scenario("name", None, error.to_string()));
     }
-    if let Err(error) = crate::names::check_version(&scenario.dotnet) {
+    if let Err(error) = crate::model::names::check_version(&scenario.dotnet) {
         return Err(in_scenario("dotnet", None, error.to_string()));
     }
-    if let Err(error) = crate::names::check_reference(scenario.base.image()) {
+    if let Err(error) = crate::model::names::check_reference(scenario.base.image()) {
         return Err(in_scenario(
             "base",
             None,
@@ -343,14 +377,17 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             return Err(in_scenario(
                 "variants",
                 Some(variant_index),
-                format!("unknown variant {}", crate::names::shown(variant_name)),
+                format!(
+                    "unknown variant {}",
+                    crate::model::names::shown(variant_name)
+                ),
             ));
         };
         // A variant may stand on a base of its own (e.g. distroless beside the full base).
         let base = match &variant.base {
             Some(name) => match catalog.bases.get(name) {
                 Some(local) => {
-                    crate::names::check_reference(&local.image).map_err(|error| {
+                    crate::model::names::check_reference(&local.image).map_err(|error| {
                         in_catalog(
                             &catalog.root.join("dotnet.toml"),
                             format!("base `{name}`: {error}"),
@@ -418,7 +455,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 return Err(in_scenario(
                     "apps",
                     Some(app_index),
-                    format!("unknown app {}", crate::names::shown(app_name)),
+                    format!("unknown app {}", crate::model::names::shown(app_name)),
                 ));
             };
             let Some(placement) = variant.apps.get(&app.kind) else {
@@ -463,7 +500,7 @@ fn check_names(plan: &Plan) -> Result<(), PlanError> {
     let variant_index = |variant: &str| scenario.variants.iter().position(|v| v == variant);
     for image in &plan.images {
         for (variant, tag) in image.variants.iter().zip(&image.tags) {
-            if let Err(error) = crate::names::check_reference(tag) {
+            if let Err(error) = crate::model::names::check_reference(tag) {
                 return Err(PlanError::Scenario {
                     path: scenario.path.clone(),
                     key: "variants",
@@ -476,8 +513,8 @@ fn check_names(plan: &Plan) -> Result<(), PlanError> {
             }
         }
         for (key, value) in image.labels(scenario) {
-            let problem = crate::names::check_label_key(&key)
-                .and_then(|()| crate::names::check_label_value(&value));
+            let problem = crate::model::names::check_label_key(&key)
+                .and_then(|()| crate::model::names::check_label_value(&value));
             if let Err(error) = problem {
                 let scenario_key = match key.as_str() {
                     labels::SCENARIO => "name",
@@ -555,7 +592,9 @@ mod tests {
         let text = format!(
             "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = {apps:?}\nvariants = {variants:?}\nsdk = {sdk}\n"
         );
-        let scenario = crate::scenario::parse(Path::new("t.toml"), &text, &catalog).unwrap();
+        let scenario = parse(Path::new("t.toml"), &text, &catalog)
+            .unwrap()
+            .scenario;
         expand(&scenario, &catalog)
     }
 
@@ -664,9 +703,9 @@ mod tests {
     fn variants_on_their_own_base_get_their_own_runtime_deps() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let catalog = Catalog::load(&root.join("experiments")).unwrap();
-        let scenario =
-            crate::scenario::load(&root.join("scenarios/size-report-net10.toml"), &catalog)
-                .unwrap();
+        let scenario = load(&root.join("scenarios/size-report-net10.toml"), &catalog)
+            .unwrap()
+            .scenario;
         let plan = expand(&scenario, &catalog);
         assert_parents_first(&plan);
         let deps: Vec<(&str, &str)> = plan

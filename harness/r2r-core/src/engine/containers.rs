@@ -100,8 +100,8 @@ pub async fn remove_leftovers(
     scenario: &str,
 ) -> Result<Vec<String>, EngineError> {
     let filter = [
-        format!("{}=true", crate::plan::labels::MANAGED),
-        format!("{}={scenario}", crate::plan::labels::SCENARIO),
+        format!("{}=true", crate::model::plan::labels::MANAGED),
+        format!("{}={scenario}", crate::model::plan::labels::SCENARIO),
     ];
     let mine: BTreeSet<String> = engine
         .list_containers(&[format!("{SESSION_LABEL}={}", session())])

@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::plan::{Content, PlannedImage};
-use crate::rundata::RunData;
-use crate::scenario::Base;
+use crate::model::plan::{Content, PlannedImage};
+use crate::model::scenario::Base;
+use crate::results::run_data::RunData;
 
 /// Bytes per MB in every table (10^6, as the published reports use).
 pub const MB: f64 = 1e6;
@@ -103,8 +103,8 @@ fn baseline_of<'a>(data: &'a RunData, app_role: &str) -> Option<&'a PlannedImage
 
 fn parent_name(image: &PlannedImage) -> String {
     match &image.parent {
-        crate::plan::Parent::Image(id) => id.clone(),
-        crate::plan::Parent::Base(reference) => reference.clone(),
+        crate::model::plan::Parent::Image(id) => id.clone(),
+        crate::model::plan::Parent::Base(reference) => reference.clone(),
     }
 }
 
@@ -478,8 +478,8 @@ pub fn write(data: &RunData, plots: &[PlotRef]) -> std::io::Result<Vec<std::path
     let sections = sections(data, plots);
     let md_path = data.directory.join("report.md");
     let html_path = data.directory.join("report.html");
-    crate::results::write_atomically(&md_path, markdown(data, &sections).as_bytes())?;
-    crate::results::write_atomically(
+    crate::results::files::write_atomically(&md_path, markdown(data, &sections).as_bytes())?;
+    crate::results::files::write_atomically(
         &html_path,
         html(data, &sections, &data.directory).as_bytes(),
     )?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::rundata::{read_csv, RunData, RunDataError};
+use crate::results::run_data::{read_csv, RunData, RunDataError};
 
 /// Thresholds of a baseline comparison.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -319,7 +319,7 @@ pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
             source,
         })?;
     }
-    crate::results::write_atomically(path, &bytes).map_err(|source| RunDataError::Io {
+    crate::results::files::write_atomically(path, &bytes).map_err(|source| RunDataError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -467,7 +467,7 @@ pub fn load_published(
 }
 
 /// Finds our image for a selector: a plan id, or `variant:role`.
-fn select<'a>(data: &'a RunData, selector: &str) -> Option<&'a crate::rundata::SizeRow> {
+fn select<'a>(data: &'a RunData, selector: &str) -> Option<&'a crate::results::run_data::SizeRow> {
     match selector.split_once(':') {
         Some((variant, role)) => data
             .sizes
@@ -509,7 +509,7 @@ pub fn against_published(
         let ours_pair = select(data, &comparison.ours_numerator)
             .zip(select(data, &comparison.ours_denominator));
         let ours = ours_pair.map(|(n, d)| {
-            let value = |row: &crate::rundata::SizeRow| if compressed { row.gzip_bytes } else { row.content_bytes } as f64 / crate::report::MB;
+            let value = |row: &crate::results::run_data::SizeRow| if compressed { row.gzip_bytes } else { row.content_bytes } as f64 / crate::report::document::MB;
             combine(value(n), value(d))
         });
         gaps.push(PublishedGap {

@@ -1,0 +1,223 @@
+//! The one trait in front of the Docker Engine API, in the terms r2r needs (build, import,
+//! export, run, remove), and its implementation on `bollard`.
+//!
+//! Everything that talks to an engine goes through [`Engine`]; nothing in r2r runs the
+//! docker CLI. [`DockerEngine::connect`] honours `DOCKER_HOST` and negotiates the API version,
+//! so an old engine (20.10, API 1.41) and newer ones both work.
+
+pub mod containers;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+
+/// Errors from the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No engine answers.
+    #[error(
+        "no Docker engine answers at {host}: {reason}\n  start one with `bash scripts/engine.sh` \
+         (installs Debian's docker.io if needed and runs `dockerd --bridge=none --iptables=false`), \
+         or point DOCKER_HOST at a running engine"
+    )]
+    Unreachable {
+        /// Where r2r looked.
+        host: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A build failed; carries the tail of the build log.
+    #[error("building {reference} failed: {message}\n--- build log (last lines) ---\n{log_tail}")]
+    Build {
+        /// The image being built.
+        reference: String,
+        /// The engine's error message.
+        message: String,
+        /// The last lines of the build output.
+        log_tail: String,
+    },
+    /// An image r2r needs is neither present nor pullable.
+    #[error("image {reference} is not on this machine and could not be pulled: {message}")]
+    MissingImage {
+        /// The image reference.
+        reference: String,
+        /// The engine's message.
+        message: String,
+    },
+    /// Any other engine error, with what r2r was doing.
+    #[error("{action}: {source}")]
+    Api {
+        /// What r2r was doing, e.g. `creating a container from r2r/quick:no-composite-console`.
+        action: String,
+        /// The engine's error.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// Reading a local file for the engine failed.
+    #[error("{action}: {source}")]
+    Io {
+        /// What r2r was doing.
+        action: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Facts about the engine, for results and messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    /// Engine version, e.g. `20.10.24+dfsg1`.
+    pub version: String,
+    /// The engine's API version.
+    pub api_version: String,
+    /// The API version negotiated with it.
+    pub negotiated_api_version: String,
+    /// Storage driver, e.g. `overlay2`.
+    pub storage_driver: String,
+    /// Where the engine was reached.
+    pub host: String,
+}
+
+/// What r2r needs to know about an image on the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDetails {
+    /// The image id (`sha256:...`).
+    pub id: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// The engine's size of the image, bytes (uncompressed, including parent layers).
+    pub size_bytes: u64,
+    /// Layer diff ids, bottom first.
+    pub layers: Vec<String>,
+}
+
+/// A request to build one image from an in-memory context.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The tag given to the result.
+    pub reference: String,
+    /// The context as an uncompressed tar archive with a `Dockerfile` at its root.
+    pub context: Bytes,
+    /// Labels put on the image.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Network mode of a container. r2r never uses a bridge network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    /// No network at all.
+    None,
+    /// The host's network; apps must bind and be probed on 127.0.0.1 only.
+    Host,
+}
+
+/// A container to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// The image reference.
+    pub image: String,
+    /// Replaces the image's entrypoint when set.
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's command when set.
+    pub command: Option<Vec<String>>,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Network mode.
+    pub network: Network,
+    /// Labels on the container.
+    pub labels: BTreeMap<String, String>,
+    /// Memory limit, bytes.
+    pub memory_limit_bytes: i64,
+    /// Maximum number of processes in the container.
+    pub pids_limit: i64,
+    /// The user the process runs as (`uid:gid`); `None` keeps the image's own user.
+    pub user: Option<String>,
+    /// Mount the image's file system read-only (a small `/tmp` tmpfs is writable).
+    pub read_only_root: bool,
+}
+
+/// The user r2r's containers run as: `nobody`, which every Linux image can run as by number
+/// (no `/etc/passwd` entry is needed) and which owns nothing in the image.
+pub const UNPRIVILEGED_USER: &str = "65534:65534";
+
+/// Size of the writable `/tmp` of a read-only container, bytes.
+pub const TMP_BYTES: u64 = 64 << 20;
+
+/// Output of a container, split by stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Logs {
+    /// Standard output (possibly cut at the cap).
+    pub stdout: String,
+    /// Standard error (possibly cut at the cap).
+    pub stderr: String,
+    /// Whether output was cut at the cap.
+    pub truncated: bool,
+}
+
+/// A stream of byte chunks.
+pub type ByteStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send + 'a>>;
+
+/// The Docker Engine, in r2r's terms.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Facts about the engine.
+    async fn info(&self) -> Result<EngineInfo, EngineError>;
+    /// An image by reference or id, `None` when it does not exist.
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageDetails>, EngineError>;
+    /// Builds an image from an in-memory context; `on_line` sees every line of build output.
+    /// Returns the image id.
+    async fn build_image(
+        &self,
+        request: BuildRequest,
+        on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync),
+    ) -> Result<String, EngineError>;
+    /// Imports a root filesystem tarball as an image with Dockerfile `changes` (e.g. `LABEL`).
+    async fn import_rootfs(
+        &self,
+        tarball: &Path,
+        reference: &str,
+        changes: &[String],
+    ) -> Result<(), EngineError>;
+    /// Pulls an image from its registry.
+    async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;
+    /// Adds a tag (`repo:tag`) to an image.
+    async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError>;
+    /// Removes an image or tag (without forcing).
+    async fn remove_image(&self, reference: &str) -> Result<(), EngineError>;
+    /// Ids and tags of images carrying every label in `labels` (`key=value`).
+    async fn list_images(&self, labels: &[String]) -> Result<Vec<ImageDetails>, EngineError>;
+    /// Images as one `docker save` archive (layers they share appear once), streamed.
+    fn export_images<'a>(&'a self, references: &'a [String]) -> ByteStream<'a>;
+    /// Pushes an image (tagged `registry/repository:tag`) to its registry.
+    async fn push_image(&self, reference: &str) -> Result<(), EngineError>;
+
+    /// Creates a container; returns its id.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
+    /// Starts a created container.
+    async fn start_container(&self, id: &str) -> Result<(), EngineError>;
+    /// Waits for a container to exit; returns its exit code.
+    async fn wait_container(&self, id: &str) -> Result<i64, EngineError>;
+    /// The container's output so far, each stream capped at `cap_bytes`.
+    async fn container_logs(&self, id: &str, cap_bytes: usize) -> Result<Logs, EngineError>;
+    /// Removes a container, killing it if it runs.
+    async fn remove_container(&self, id: &str) -> Result<(), EngineError>;
+    /// Ids of containers (running or not) carrying every label in `labels`.
+    async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError>;
+    /// Whether the kernel's out-of-memory killer stopped a container (its memory limit was hit).
+    async fn oom_killed(&self, id: &str) -> Result<bool, EngineError>;
+    /// Peak memory use of a running container so far, bytes (cgroup figures; `None` when the
+    /// engine does not report it, e.g. on cgroup v2 or after exit).
+    async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError>;
+}
+
+mod docker;
+pub use docker::DockerEngine;

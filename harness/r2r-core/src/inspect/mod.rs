@@ -1,0 +1,6 @@
+//! Looking inside images: image archives read as streams, assemblies classified by their
+//! ReadyToRun headers, and the verification that each image is what its variant claims.
+
+pub mod archive;
+pub mod readytorun;
+pub mod verify;

@@ -1,0 +1,8 @@
+//! Measurements of built images: sizes (per layer, per image, per set, and what a registry
+//! stores), container start-up, and the statistics both report.
+
+pub mod layers;
+pub mod registry;
+pub mod sizes;
+pub mod startup;
+pub mod stats;

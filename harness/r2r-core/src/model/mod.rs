@@ -1,0 +1,9 @@
+//! What to run and what can be built: scenario files, the experiment catalog, the names they
+//! give the engine, and the plan they expand into.
+
+pub mod catalog;
+/// Checks of the names scenario and catalog files give the engine and command lines.
+pub mod names;
+pub mod plan;
+pub mod scenario;
+pub mod toml_source;

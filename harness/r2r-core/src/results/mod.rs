@@ -1,0 +1,5 @@
+//! Result files: written whole, recorded in `run.json`, and read back as typed rows.
+
+pub mod files;
+pub mod run_data;
+pub mod run_record;

@@ -1,0 +1,5 @@
+//! Small helpers shared by the stages.
+
+pub mod children;
+pub mod hash;
+pub mod probe;
