@@ -24,4 +24,5 @@ pub mod measure;
 pub mod model;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod support;

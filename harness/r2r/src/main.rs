@@ -3,9 +3,10 @@
 //! Exit codes: 0 success, 1 something built or checked failed, 2 bad input or an error that
 //! stopped the command, 130/143 interrupted (SIGINT/SIGTERM; containers are removed first).
 
+mod args;
 mod cli;
+mod commands;
 mod output;
-mod reports;
 
 use std::process::ExitCode;
 

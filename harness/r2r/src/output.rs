@@ -2,7 +2,6 @@
 //! tables and JSON on stdout, errors as `error: ...` with their causes.
 
 use std::io::IsTerminal;
-use std::path::Path;
 
 use comfy_table::{Cell, Color, Table};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,12 +24,6 @@ pub fn json(value: &impl serde::Serialize) -> u8 {
         }
         Err(problem) => error(&problem.into()),
     }
-}
-
-/// Writes a value as pretty JSON to a file, atomically (temporary file, then rename).
-pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    r2r_core::results::files::write_atomically(path, &serde_json::to_vec_pretty(value)?)?;
-    Ok(())
 }
 
 fn bar(total: usize) -> Option<ProgressBar> {
@@ -422,5 +415,120 @@ pub fn print_startup(
             failed.run,
             failed.error
         );
+    }
+}
+
+/// The pipeline's observer on a terminal: progress bars (or plain lines) on stderr, tables on
+/// stdout, notes on stderr.
+#[derive(Default)]
+pub struct Console {
+    build: std::sync::Mutex<Option<BuildProgress>>,
+    verify: std::sync::Mutex<Option<VerifyProgress>>,
+    startup: std::sync::Mutex<Option<StartupProgress>>,
+}
+
+impl Console {
+    /// A console observer with no progress shown yet.
+    pub fn new() -> Self {
+        Console::default()
+    }
+}
+
+fn with<T, R>(slot: &std::sync::Mutex<Option<T>>, work: impl FnOnce(&T) -> R) -> Option<R> {
+    slot.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()
+        .map(work)
+}
+
+fn take<T>(slot: &std::sync::Mutex<Option<T>>) -> Option<T> {
+    slot.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take()
+}
+
+impl BuildObserver for Console {
+    fn image_started(&self, image: &PlannedImage, index: usize, total: usize) {
+        with(&self.build, |p| p.image_started(image, index, total));
+    }
+
+    fn line(&self, image: &PlannedImage, line: &str) {
+        with(&self.build, |p| p.line(image, line));
+    }
+
+    fn image_finished(&self, image: &PlannedImage, build: &ImageBuild) {
+        with(&self.build, |p| p.image_finished(image, build));
+    }
+}
+
+impl r2r_core::measure::startup::StartupObserver for Console {
+    fn started(&self, total: usize) {
+        let mut slot = self
+            .startup
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.get_or_insert_with(StartupProgress::new).started(total);
+    }
+
+    fn run_finished(&self, record: &r2r_core::measure::startup::RunRecord, recorded: bool) {
+        with(&self.startup, |p| p.run_finished(record, recorded));
+    }
+}
+
+impl r2r_core::run::Observer for Console {
+    fn note(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    fn build_started(&self, total: usize) {
+        *self.build.lock().unwrap_or_else(|p| p.into_inner()) = Some(BuildProgress::new(total));
+    }
+
+    fn build_finished(&self, builds: &[ImageBuild]) {
+        if let Some(progress) = take(&self.build) {
+            progress.finish();
+        }
+        print_build_summary(builds);
+    }
+
+    fn verify_started(&self, total: usize) {
+        *self.verify.lock().unwrap_or_else(|p| p.into_inner()) = Some(VerifyProgress::new(total));
+    }
+
+    fn verifying(&self, image: &str) {
+        with(&self.verify, |p| p.start(image));
+    }
+
+    fn verified(&self, result: &ImageVerification) {
+        with(&self.verify, |p| p.done(result));
+    }
+
+    fn verify_finished(&self, results: &[ImageVerification]) {
+        if let Some(progress) = take(&self.verify) {
+            progress.finish();
+        }
+        print_verify_table(results);
+    }
+
+    fn sizes_measured(&self, report: &r2r_core::measure::sizes::SizeReport) {
+        print_sizes(report);
+    }
+
+    fn startup_stopped(&self) {
+        if let Some(progress) = take(&self.startup) {
+            progress.finish();
+        }
+    }
+
+    fn startup_measured(
+        &self,
+        summaries: &[r2r_core::measure::startup::PhaseSummary],
+        records: &[r2r_core::measure::startup::RunRecord],
+        missing: &[String],
+    ) {
+        print_startup(summaries, records);
+        for line in missing {
+            println!("not measured: {line}");
+        }
     }
 }

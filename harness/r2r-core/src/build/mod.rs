@@ -189,12 +189,99 @@ pub async fn ensure_base(
     }
 }
 
+/// Host-side preparation of image content: what [`build_plan_with`] asks for before it hands
+/// a context to the engine. [`HostPreparation`] restores the NuGet packs and runs crossgen2 and
+/// `dotnet publish`; a test can put anything cheaper in its place.
+#[async_trait::async_trait]
+pub trait Preparation: Send + Sync {
+    /// Readies what every image of the plan shares (the packs); called once, before the first
+    /// image.
+    async fn prepare(&self, plan: &Plan) -> Result<(), BuildError>;
+    /// The build context of one image: an uncompressed tar with a `Dockerfile` at its root.
+    async fn context(&self, plan: &Plan, image: &PlannedImage) -> Result<bytes::Bytes, String>;
+}
+
+/// The real preparation: packs restored with the host's .NET SDK, content prepared in the
+/// workspace ([`assemble_context`]).
+pub struct HostPreparation {
+    catalog: Catalog,
+    workspace: Workspace,
+    packs: std::sync::OnceLock<Packs>,
+}
+
+impl HostPreparation {
+    /// Preparation from a catalog into a workspace.
+    pub fn new(catalog: &Catalog, workspace: &Workspace) -> HostPreparation {
+        HostPreparation {
+            catalog: catalog.clone(),
+            workspace: workspace.clone(),
+            packs: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Preparation for HostPreparation {
+    async fn prepare(&self, plan: &Plan) -> Result<(), BuildError> {
+        let workspace = self.workspace.clone();
+        let version = plan.scenario.dotnet.clone();
+        let packs = tokio::task::spawn_blocking(move || workspace.restore_packs(&version))
+            .await
+            .expect("restore task does not panic")?;
+        let _ = self.packs.set(packs);
+        Ok(())
+    }
+
+    async fn context(&self, plan: &Plan, image: &PlannedImage) -> Result<bytes::Bytes, String> {
+        let packs = self
+            .packs
+            .get()
+            .cloned()
+            .ok_or_else(|| "the packs are not restored".to_string())?;
+        let (image, plan, catalog, workspace) = (
+            image.clone(),
+            plan.clone(),
+            self.catalog.clone(),
+            self.workspace.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            assemble_context(&plan, &catalog, &workspace, &packs, &image)
+        })
+        .await
+        .map_err(|error| format!("preparing content panicked: {error}"))?
+    }
+}
+
 /// Builds every image of the plan. Per-image failures are recorded, not returned.
 pub async fn build_plan(
     engine: &dyn Engine,
     plan: &Plan,
     catalog: &Catalog,
     workspace: &Workspace,
+    options: &BuildOptions,
+    observer: &dyn BuildObserver,
+) -> Result<Vec<ImageBuild>, BuildError> {
+    let preparation = HostPreparation::new(catalog, workspace);
+    build_plan_with(
+        engine,
+        plan,
+        catalog,
+        workspace,
+        &preparation,
+        options,
+        observer,
+    )
+    .await
+}
+
+/// [`build_plan`] with the content preparation given: the bases are made or pulled, then
+/// `preparation` is readied once and asked for each image's context.
+pub async fn build_plan_with(
+    engine: &dyn Engine,
+    plan: &Plan,
+    catalog: &Catalog,
+    workspace: &Workspace,
+    preparation: &dyn Preparation,
     options: &BuildOptions,
     observer: &dyn BuildObserver,
 ) -> Result<Vec<ImageBuild>, BuildError> {
@@ -208,11 +295,7 @@ pub async fn build_plan(
             .unwrap_or_default();
         base_ids.insert(base.image().to_string(), id);
     }
-    let workspace_for_restore = workspace.clone();
-    let version = plan.scenario.dotnet.clone();
-    let packs = tokio::task::spawn_blocking(move || workspace_for_restore.restore_packs(&version))
-        .await
-        .expect("restore task does not panic")?;
+    preparation.prepare(plan).await?;
 
     let mut results: Vec<ImageBuild> = Vec::new();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
@@ -236,7 +319,13 @@ pub async fn build_plan(
         match parent_id {
             Err(parent) => build.status = BuildStatus::Skipped { because: parent },
             Ok(parent_id) => match build_one(
-                engine, plan, catalog, workspace, &packs, image, &parent_id, options, observer,
+                engine,
+                plan,
+                preparation,
+                image,
+                &parent_id,
+                options,
+                observer,
                 &mut build,
             )
             .await
@@ -258,9 +347,7 @@ pub async fn build_plan(
 async fn build_one(
     engine: &dyn Engine,
     plan: &Plan,
-    catalog: &Catalog,
-    workspace: &Workspace,
-    packs: &Packs,
+    preparation: &dyn Preparation,
     image: &PlannedImage,
     parent_id: &str,
     options: &BuildOptions,
@@ -268,20 +355,7 @@ async fn build_one(
     build: &mut ImageBuild,
 ) -> Result<String, String> {
     observer.line(image, "preparing content");
-    let context = {
-        let (image, plan, catalog, workspace, packs) = (
-            image.clone(),
-            plan.clone(),
-            catalog.clone(),
-            workspace.clone(),
-            packs.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            assemble_context(&plan, &catalog, &workspace, &packs, &image)
-        })
-        .await
-        .map_err(|error| format!("preparing content panicked: {error}"))??
-    };
+    let context = preparation.context(plan, image).await?;
     build.context_bytes = context.len() as u64;
     let mut labels = image.labels(&plan.scenario);
     let input_hash = InputHasher::default()

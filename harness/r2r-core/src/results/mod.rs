@@ -3,3 +3,4 @@
 pub mod files;
 pub mod run_data;
 pub mod run_record;
+pub mod runs;

@@ -78,11 +78,34 @@ pub struct GitState {
     pub dirty: bool,
 }
 
+/// How a step ended, as `run.json` spells it (`ok`, `failed`, `error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Finished, everything passed.
+    Ok,
+    /// Finished with failures; its results are kept.
+    Failed,
+    /// Did not finish (an error stopped it); a resumed run does it again.
+    Error,
+}
+
+impl StepStatus {
+    /// The name written to `run.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepStatus::Ok => "ok",
+            StepStatus::Failed => "failed",
+            StepStatus::Error => "error",
+        }
+    }
+}
+
 /// How a step ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepState {
     /// `ok`, `failed` (finished with failures; its results are kept) or `error` (did not finish).
-    pub status: String,
+    pub status: StepStatus,
     /// Wall time of the step, seconds.
     pub seconds: f64,
     /// What went wrong, if anything.
@@ -211,11 +234,11 @@ pub fn sdk_version() -> Option<String> {
 
 impl RunInfo {
     /// Records a step's end.
-    pub fn step(&mut self, name: &str, status: &str, seconds: f64, detail: Option<String>) {
+    pub fn step(&mut self, name: &str, status: StepStatus, seconds: f64, detail: Option<String>) {
         self.steps.insert(
             name.to_string(),
             StepState {
-                status: status.to_string(),
+                status,
                 seconds,
                 detail,
             },
@@ -226,7 +249,7 @@ impl RunInfo {
     pub fn finished(&self, name: &str) -> bool {
         self.steps
             .get(name)
-            .is_some_and(|step| step.status == "ok" || step.status == "failed")
+            .is_some_and(|step| step.status != StepStatus::Error)
     }
 
     /// Writes `run.json` into `directory` (whole, atomically).
@@ -311,7 +334,9 @@ mod tests {
     fn round_trips_and_checks_scenario_and_schema() {
         let directory = tempfile::tempdir().unwrap();
         let mut info = sample();
-        info.step("sizes", "ok", 1.5, None);
+        info.step("sizes", StepStatus::Ok, 1.5, None);
+        let text = serde_json::to_string(&info).unwrap();
+        assert!(text.contains(r#""status":"ok""#), "{text}");
         info.save(directory.path()).unwrap();
         assert_eq!(load(directory.path(), Some("quick")).unwrap(), info);
         assert!(info.finished("sizes") && !info.finished("startup"));

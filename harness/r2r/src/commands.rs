@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use r2r_core::report::compare::{self, Thresholds, Verdict};
-use r2r_core::report::document::{self, PlotRef};
 use r2r_core::report::plot::{self, Format, PlotOptions};
 use r2r_core::results::run_data::RunData;
+use r2r_core::results::runs::{self, resolve_run};
+use r2r_core::run::{draw_plots, write_report};
 
 /// Which run a command reads.
 #[derive(Debug, Args)]
@@ -85,131 +86,10 @@ pub struct CompareArgs {
     pub history: Option<PathBuf>,
 }
 
-/// The directory of a run: a path, or a run id (default `latest`) under the scenario's
-/// results directory.
-pub fn resolve_run(
-    root: &Path,
-    scenario: Option<&str>,
-    run: Option<&str>,
-) -> anyhow::Result<PathBuf> {
-    if let Some(run) = run {
-        let path = PathBuf::from(run);
-        if run.contains('/') || path.is_dir() && scenario.is_none() {
-            if !path.is_dir() {
-                bail!("run directory {} does not exist", path.display());
-            }
-            return Ok(path);
-        }
-    }
-    let Some(scenario) = scenario else {
-        bail!("say which run: --scenario NAME (its latest run), --scenario NAME --run RUN-ID, or --run PATH");
-    };
-    let scenario = Path::new(scenario)
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let directory = root
-        .join("results")
-        .join(&scenario)
-        .join(run.unwrap_or("latest"));
-    if !directory.is_dir() {
-        let runs = root.join("results").join(&scenario);
-        let mut known: Vec<String> = std::fs::read_dir(&runs)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        known.sort();
-        bail!(
-            "no run {} of scenario '{scenario}' in {} (runs there: {})",
-            run.unwrap_or("latest"),
-            runs.display(),
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        );
-    }
-    Ok(directory)
-}
-
-fn load(root: &Path, select: &RunSelect) -> anyhow::Result<RunData> {
-    let directory = resolve_run(root, select.scenario.as_deref(), select.run.as_deref())?;
-    let expected = select.scenario.as_deref().map(|s| {
-        Path::new(s)
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_lowercase())
-            .unwrap_or_default()
-    });
+fn load(results: &Path, select: &RunSelect) -> anyhow::Result<RunData> {
+    let directory = resolve_run(results, select.scenario.as_deref(), select.run.as_deref())?;
+    let expected = select.scenario.as_deref().map(runs::scenario_name);
     Ok(RunData::load(&directory, expected.as_deref())?)
-}
-
-fn plot_titles(name: &str) -> String {
-    match name {
-        "sizes" => "Image sizes: uncompressed, gzip and zstd".to_string(),
-        "sharing" => "Owned and shared layers per image (gzip)".to_string(),
-        "startup-console" => "Start-up of the console app, create to exit".to_string(),
-        "startup-console-time-to-main" => "Console app: process start to Main".to_string(),
-        "startup-webapi" => "Start-up of the web API, create to first HTTP 200".to_string(),
-        "startup-webapi-time-to-main" => "Web API: process start to Main".to_string(),
-        "startup-webapi-first-request" => "Web API: first request once ready".to_string(),
-        "startup-phases" => "Start-up phases (medians)".to_string(),
-        "size-vs-startup" => "Compressed size against warm start-up".to_string(),
-        other => other.replace('-', " "),
-    }
-}
-
-/// The SVG plots in `<run>/plots`, in name order, as the report embeds them.
-fn plot_refs(directory: &Path) -> Vec<PlotRef> {
-    let mut names: Vec<String> = std::fs::read_dir(directory.join("plots"))
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".svg"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let stem = name.trim_end_matches(".svg").to_string();
-            PlotRef {
-                title: plot_titles(&stem),
-                path: format!("plots/{name}"),
-            }
-        })
-        .collect()
-}
-
-/// Writes `report.md` and `report.html` of a loaded run.
-pub fn write_report(data: &RunData) -> anyhow::Result<Vec<PathBuf>> {
-    document::write(data, &plot_refs(&data.directory))
-        .with_context(|| format!("writing the report into {}", data.directory.display()))
-}
-
-/// Draws a run's plots into `<run>/plots` (SVG always; PNG too when a font is found).
-pub fn draw_plots(
-    data: &RunData,
-    formats: &[Format],
-    font: Option<PathBuf>,
-    output: Option<PathBuf>,
-) -> anyhow::Result<plot::PlotOutcome> {
-    let out = output.unwrap_or_else(|| data.directory.join("plots"));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    Ok(plot::plot_run(
-        &data.directory,
-        &out,
-        &PlotOptions {
-            formats: formats.to_vec(),
-            font,
-        },
-    )?)
 }
 
 fn formats(arguments: &[FormatArg]) -> Vec<Format> {
@@ -237,8 +117,8 @@ fn print_outcome(outcome: &plot::PlotOutcome) {
 }
 
 /// `r2r report`.
-pub fn report_command(root: &Path, arguments: &ReportArgs) -> anyhow::Result<bool> {
-    let data = load(root, &arguments.select)?;
+pub fn report_command(results: &Path, arguments: &ReportArgs) -> anyhow::Result<bool> {
+    let data = load(results, &arguments.select)?;
     for path in write_report(&data)? {
         println!("{}", path.display());
     }
@@ -246,7 +126,7 @@ pub fn report_command(root: &Path, arguments: &ReportArgs) -> anyhow::Result<boo
 }
 
 /// `r2r plot`.
-pub fn plot_command(root: &Path, arguments: &PlotArgs) -> anyhow::Result<bool> {
+pub fn plot_command(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool> {
     let options = PlotOptions {
         formats: formats(&arguments.format),
         font: arguments.font.clone(),
@@ -262,7 +142,7 @@ pub fn plot_command(root: &Path, arguments: &PlotArgs) -> anyhow::Result<bool> {
         print_outcome(&plot::plot_trend(history, &out, &options)?);
         return Ok(true);
     }
-    let data = load(root, &arguments.select)?;
+    let data = load(results, &arguments.select)?;
     let outcome = draw_plots(
         &data,
         &options.formats,
@@ -273,11 +153,16 @@ pub fn plot_command(root: &Path, arguments: &PlotArgs) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// `r2r compare`: `Ok(false)` (exit 1) when a metric regressed.
-pub fn compare_command(root: &Path, arguments: &CompareArgs) -> anyhow::Result<bool> {
-    let data = load(root, &arguments.select)?;
+/// `r2r compare`: `Ok(false)` (exit 1) when a metric regressed. `root` (the project, for the
+/// published figures in `<root>/results/published`) is looked up only for `--published`.
+pub fn compare_command(
+    results: &Path,
+    root: impl FnOnce() -> anyhow::Result<PathBuf>,
+    arguments: &CompareArgs,
+) -> anyhow::Result<bool> {
+    let data = load(results, &arguments.select)?;
     if arguments.published {
-        let (figures, comparisons) = compare::load_published(&root.join("results/published"))?;
+        let (figures, comparisons) = compare::load_published(&root()?.join("results/published"))?;
         let gaps = compare::against_published(&data, &figures, &comparisons);
         let path = data.directory.join("compare-published.csv");
         r2r_core::results::files::write_atomically(&path, &compare::gaps_csv(&gaps)?)?;
@@ -315,7 +200,7 @@ pub fn compare_command(root: &Path, arguments: &CompareArgs) -> anyhow::Result<b
         bail!("give --published or --baseline RUN")
     };
     let scenario = data.info.scenario.clone();
-    let baseline_dir = resolve_run(root, Some(&scenario), Some(baseline))?;
+    let baseline_dir = resolve_run(results, Some(&scenario), Some(baseline))?;
     let baseline = RunData::load(&baseline_dir, Some(&scenario))?;
     let thresholds = Thresholds {
         size: arguments.size_threshold / 100.0,

@@ -1,0 +1,78 @@
+//! Removing what r2r made: the clean sweep, and containers an interrupted r2r left behind.
+
+use crate::engine::Engine;
+use crate::model::plan::labels;
+
+use super::RunError;
+
+/// What [`clean`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanOutcome {
+    /// Containers removed.
+    pub containers: usize,
+    /// Images removed.
+    pub images: usize,
+}
+
+/// Removes the containers and images r2r made: every one, or one scenario's. An image that
+/// others stand on cannot be removed before them, so images are swept repeatedly until all
+/// are gone or a sweep removes nothing.
+pub async fn clean(engine: &dyn Engine, scenario: Option<&str>) -> Result<CleanOutcome, RunError> {
+    let mut filter = vec![format!("{}=true", labels::MANAGED)];
+    if let Some(scenario) = scenario {
+        filter.push(format!("{}={scenario}", labels::SCENARIO));
+    }
+    let containers = engine.list_containers(&filter).await?;
+    for id in &containers {
+        engine.remove_container(id).await?;
+    }
+    let mut images = engine.list_images(&filter).await?;
+    let mut removed = 0;
+    let mut failures = Vec::new();
+    while !images.is_empty() {
+        let before = images.len();
+        let mut remaining = Vec::new();
+        for image in images {
+            let references = if image.tags.is_empty() {
+                vec![image.id.clone()]
+            } else {
+                image.tags.clone()
+            };
+            let mut ok = true;
+            for reference in &references {
+                if let Err(error) = engine.remove_image(reference).await {
+                    ok = false;
+                    failures.push(error.to_string());
+                    break;
+                }
+            }
+            if ok {
+                removed += 1;
+            } else {
+                remaining.push(image);
+            }
+        }
+        if remaining.len() == before {
+            return Err(RunError::Clean {
+                count: remaining.len(),
+                last: failures.last().cloned().unwrap_or_default(),
+            });
+        }
+        failures.clear();
+        images = remaining;
+    }
+    Ok(CleanOutcome {
+        containers: containers.len(),
+        images: removed,
+    })
+}
+
+/// Removes the scenario's containers that no running r2r owns (an interrupted r2r's); call it
+/// while holding the scenario's results lock. Returns how many were removed.
+pub async fn remove_leftovers(engine: &dyn Engine, scenario: &str) -> Result<usize, RunError> {
+    Ok(
+        crate::engine::containers::remove_leftovers(engine, scenario)
+            .await?
+            .len(),
+    )
+}

@@ -1,0 +1,582 @@
+//! The run pipeline: a run directory opened or resumed, the steps (build, verify, sizes,
+//! start-up, report) each recorded in `run.json` with a typed status whatever happens, a step
+//! that failed because the engine went away turned into an error of the run with the exact
+//! `--resume` command, the `latest` link, and the clean sweep.
+//!
+//! Nothing here prints: progress and tables go to an [`Observer`], which the binary renders.
+
+mod clean;
+mod steps;
+
+use std::error::Error as StdError;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::build::{BuildError, BuildObserver, ImageBuild, Preparation};
+use crate::engine::{Engine, EngineError};
+use crate::inspect::verify::{ImageVerification, VerifyOptions};
+use crate::measure::sizes::SizeReport;
+use crate::measure::startup::{Cache, PhaseSummary, RunRecord, StartupObserver, StartupOptions};
+use crate::model::catalog::Catalog;
+use crate::model::plan::Plan;
+use crate::results::run_record::{self, RunInfo, RunInfoError, StepStatus};
+use crate::results::runs::{self, ResolveError};
+
+pub use clean::{clean, remove_leftovers, CleanOutcome};
+pub use steps::{draw_plots, write_report, ReportOutcome};
+
+/// A boxed error from another module, carried by [`RunError`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why the pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The engine stopped answering during a step: the run stops, and `--resume` finishes it.
+    #[error(
+        "the Docker engine stopped answering during {step} ({lost}); {cause}\nevery finished result is kept in {}; start the engine (bash scripts/engine.sh) and finish with `r2r run --scenario {scenario} --resume {run_id}`",
+        directory.display()
+    )]
+    EngineLost {
+        /// The step.
+        step: String,
+        /// The engine's answer to `info`.
+        lost: String,
+        /// How the step ended (its error chain, or that some images failed).
+        cause: String,
+        /// The run directory.
+        directory: PathBuf,
+        /// The scenario.
+        scenario: String,
+        /// The run id.
+        run_id: String,
+    },
+    /// The scenario file changed since the run being resumed started.
+    #[error(
+        "{}: scenario file {} changed since this run started (content hash {then} then, {now} now); start a new run instead of resuming",
+        directory.display(),
+        file.display()
+    )]
+    ScenarioChanged {
+        /// The run directory.
+        directory: PathBuf,
+        /// The scenario file.
+        file: PathBuf,
+        /// Its hash when the run started (first 12 hex digits).
+        then: String,
+        /// Its hash now (first 12 hex digits).
+        now: String,
+    },
+    /// The run to resume cannot be found.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// `run.json` cannot be read or written.
+    #[error(transparent)]
+    Record(#[from] RunInfoError),
+    /// The engine failed outside a step's own handling.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The build stopped as a whole.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// A file or directory of the run could not be written.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was done, e.g. `creating`.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something failed, with what the pipeline was doing.
+    #[error("{context}")]
+    Context {
+        /// What the pipeline was doing.
+        context: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// An error of another module, as it is.
+    #[error(transparent)]
+    Other(BoxError),
+    /// Images could not be removed by the clean sweep.
+    #[error("could not remove {count} image(s): {last}")]
+    Clean {
+        /// How many remain.
+        count: usize,
+        /// The last removal error.
+        last: String,
+    },
+}
+
+impl RunError {
+    /// Wraps any error (or message) of another module.
+    pub fn other(error: impl Into<BoxError>) -> RunError {
+        RunError::Other(error.into())
+    }
+
+    /// Wraps any error (or message) with what the pipeline was doing.
+    pub fn context(context: impl Into<String>, error: impl Into<BoxError>) -> RunError {
+        RunError::Context {
+            context: context.into(),
+            source: error.into(),
+        }
+    }
+
+    fn io(action: &'static str, path: &Path, source: std::io::Error) -> RunError {
+        RunError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// An error and its causes, joined with `: ` (as `{:#}` of an `anyhow` error shows them).
+pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The steps of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// Building the plan's images.
+    Build,
+    /// Checking every image's files and behaviour.
+    Verify,
+    /// Measuring sizes.
+    Sizes,
+    /// Measuring start-up.
+    Startup,
+    /// Plots and report.
+    Report,
+}
+
+impl Step {
+    /// The step's key in `run.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Build => "build",
+            Step::Verify => "verify",
+            Step::Sizes => "sizes",
+            Step::Startup => "startup",
+            Step::Report => "report",
+        }
+    }
+}
+
+/// Receives what the pipeline does, for display. Every method has a default that shows
+/// nothing.
+pub trait Observer: BuildObserver + StartupObserver {
+    /// A line for the user (e.g. `resuming run ...`, `verify: finished before, kept`).
+    fn note(&self, _text: &str) {}
+    /// The build of `total` images starts.
+    fn build_started(&self, _total: usize) {}
+    /// The build ended.
+    fn build_finished(&self, _builds: &[ImageBuild]) {}
+    /// Verification of `total` images starts.
+    fn verify_started(&self, _total: usize) {}
+    /// One image's checks start.
+    fn verifying(&self, _image: &str) {}
+    /// One image's checks are done.
+    fn verified(&self, _result: &ImageVerification) {}
+    /// Verification ended (cross checks included).
+    fn verify_finished(&self, _results: &[ImageVerification]) {}
+    /// Sizes were measured.
+    fn sizes_measured(&self, _report: &SizeReport) {}
+    /// The start-up measurement ended (its progress display can go).
+    fn startup_stopped(&self) {}
+    /// Start-up was measured; `missing` names targets that were not built.
+    fn startup_measured(
+        &self,
+        _summaries: &[PhaseSummary],
+        _records: &[RunRecord],
+        _missing: &[String],
+    ) {
+    }
+}
+
+/// An observer that shows nothing.
+pub struct Silent;
+
+impl BuildObserver for Silent {
+    fn image_started(&self, _: &crate::model::plan::PlannedImage, _: usize, _: usize) {}
+    fn line(&self, _: &crate::model::plan::PlannedImage, _: &str) {}
+    fn image_finished(&self, _: &crate::model::plan::PlannedImage, _: &ImageBuild) {}
+}
+
+impl StartupObserver for Silent {
+    fn started(&self, _: usize) {}
+    fn run_finished(&self, _: &RunRecord, _: bool) {}
+}
+
+impl Observer for Silent {}
+
+/// Where the pipeline finds its project and writes its results.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project directory (experiments/, scenarios/, scripts/).
+    pub root: PathBuf,
+    /// The results root: runs go to `<results>/<scenario>/<run-id>/`.
+    pub results: PathBuf,
+    /// Where prepared content is cached.
+    pub work: PathBuf,
+    /// The experiment catalog.
+    pub catalog: Catalog,
+}
+
+/// Settings of `r2r run`.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Rebuild images even when their inputs are unchanged.
+    pub rebuild: bool,
+    /// Recorded start-up runs per image and cache mode.
+    pub runs: usize,
+    /// Unrecorded warm-up runs per image and cache mode.
+    pub warmup: usize,
+    /// Seed of the start-up run order and of the bootstrap.
+    pub seed: u64,
+    /// The run to finish (a run id, `latest` or a path) instead of starting a new one.
+    pub resume: Option<String>,
+    /// Cache modes of the start-up step; `None`: both when the page cache can be dropped,
+    /// warm only otherwise.
+    pub caches: Option<Vec<Cache>>,
+    /// Settings of the verify step.
+    pub verify: VerifyOptions,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            rebuild: false,
+            runs: 10,
+            warmup: 1,
+            seed: 1,
+            resume: None,
+            caches: None,
+            verify: VerifyOptions::default(),
+        }
+    }
+}
+
+/// An open run: its directory and its record.
+#[derive(Debug)]
+pub struct Run {
+    /// The run directory.
+    pub directory: PathBuf,
+    /// Its `run.json`, as saved after every step.
+    pub info: RunInfo,
+    /// Whether this run was resumed (finished steps are kept).
+    pub resumed: bool,
+}
+
+impl Run {
+    /// Opens a new run of `plan` under `<results>/<scenario>/<run-id>/` (run.json and
+    /// plan.json written), or, with `resume`, the run it names.
+    pub fn open(
+        project: &Project,
+        plan: &Plan,
+        resume: Option<&str>,
+        observer: &dyn Observer,
+    ) -> Result<Run, RunError> {
+        if let Some(which) = resume {
+            let directory =
+                runs::resolve_run(&project.results, Some(&plan.scenario.name), Some(which))?;
+            let directory = directory.canonicalize().unwrap_or(directory);
+            let info = run_record::load(&directory, Some(&plan.scenario.name))?;
+            if info.scenario_content_hash != plan.scenario.content_hash {
+                let short = |hash: &str| hash[..12.min(hash.len())].to_string();
+                return Err(RunError::ScenarioChanged {
+                    directory,
+                    file: plan.scenario.path.clone(),
+                    then: short(&info.scenario_content_hash),
+                    now: short(&plan.scenario.content_hash),
+                });
+            }
+            observer.note(&format!(
+                "resuming run {} ({} step(s) finished)",
+                directory.display(),
+                info.steps
+                    .values()
+                    .filter(|s| s.status != StepStatus::Error)
+                    .count()
+            ));
+            return Ok(Run {
+                directory,
+                info,
+                resumed: true,
+            });
+        }
+        let directory = project
+            .results
+            .join(&plan.scenario.name)
+            .join(runs::new_run_id());
+        std::fs::create_dir_all(&directory)
+            .map_err(|error| RunError::io("creating", &directory, error))?;
+        let run = Run::open_in(project, plan, &directory);
+        run.info.save(&run.directory)?;
+        write_json(&run.directory.join("plan.json"), plan)?;
+        Ok(run)
+    }
+
+    /// Records the engine (`engine.json` and run.json's `engine`).
+    pub async fn record_engine(&mut self, engine: &dyn Engine) -> Result<(), RunError> {
+        let engine_info = engine.info().await?;
+        write_json(&self.directory.join("engine.json"), &engine_info)?;
+        self.info.engine = Some(engine_info);
+        self.info.save(&self.directory)?;
+        Ok(())
+    }
+
+    /// Whether a resumed run finished `step` before (it is kept, not done again).
+    pub fn finished_before(&self, step: Step) -> bool {
+        self.resumed && self.info.finished(step.name())
+    }
+
+    /// Runs one step, recording its outcome in run.json whatever happens. A step that did not
+    /// succeed while the engine does not answer becomes [`RunError::EngineLost`].
+    pub async fn step<F>(
+        &mut self,
+        engine: &dyn Engine,
+        step: Step,
+        work: F,
+    ) -> Result<bool, RunError>
+    where
+        F: std::future::Future<Output = Result<bool, RunError>>,
+    {
+        let started = Instant::now();
+        let mut result = work.await;
+        let seconds = started.elapsed().as_secs_f64();
+        // A step that did not succeed because the engine went away is an error of the run, not
+        // a finding about the images: it stops here, and `--resume` redoes the step.
+        if !matches!(result, Ok(true)) {
+            if let Err(lost) = engine.info().await {
+                let cause = match &result {
+                    Err(error) => error_chain(error),
+                    _ => "some images failed".to_string(),
+                };
+                result = Err(RunError::EngineLost {
+                    step: step.name().to_string(),
+                    lost: lost.to_string(),
+                    cause,
+                    directory: self.directory.clone(),
+                    scenario: self.info.scenario.clone(),
+                    run_id: self.info.run_id.clone(),
+                });
+            }
+        }
+        let (status, detail) = match &result {
+            Ok(true) => (StepStatus::Ok, None),
+            Ok(false) => (StepStatus::Failed, None),
+            Err(error) => (StepStatus::Error, Some(error_chain(error))),
+        };
+        self.info.step(step.name(), status, seconds, detail);
+        self.info.finished_at = Some(runs::now_rfc3339());
+        self.info.save(&self.directory)?;
+        result
+    }
+
+    /// Points `latest` at this run.
+    pub fn mark_latest(&self) {
+        runs::mark_latest(&self.directory);
+    }
+}
+
+/// Writes a value as pretty JSON to a file, whole.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), RunError> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|error| RunError::context(format!("writing {}", path.display()), error))?;
+    crate::results::files::write_atomically(path, &bytes)
+        .map_err(|error| RunError::io("writing", path, error))
+}
+
+/// The pipeline over one plan: an engine, the project, how content is prepared, and who
+/// watches.
+pub struct Pipeline<'a> {
+    /// The engine.
+    pub engine: &'a dyn Engine,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The project.
+    pub project: &'a Project,
+    /// Content preparation; `None` prepares on the host with the .NET SDK on PATH.
+    pub preparation: Option<&'a dyn Preparation>,
+    /// Who is told what happens.
+    pub observer: &'a dyn Observer,
+}
+
+impl Pipeline<'_> {
+    /// `r2r run`: build, verify, the scenario's measurements and the report, into a new run
+    /// directory or the one resumed. `Ok(false)` when an image failed a step.
+    pub async fn run(&self, settings: &RunSettings) -> Result<bool, RunError> {
+        use crate::model::scenario::Measurement;
+        let mut run = Run::open(
+            self.project,
+            self.plan,
+            settings.resume.as_deref(),
+            self.observer,
+        )?;
+        run.mark_latest();
+        run.record_engine(self.engine).await?;
+        let directory = run.directory.clone();
+        // Building is cheap when nothing changed (unchanged images are kept), so it always
+        // runs: after an engine restart it also proves the images are still there.
+        let mut ok = run
+            .step(self.engine, Step::Build, async {
+                let (built, builds) = self.build(settings.rebuild).await?;
+                write_json(&directory.join("build.json"), &builds)?;
+                Ok(built)
+            })
+            .await?;
+        let kept = |run: &Run, step: Step| {
+            let done = run.finished_before(step);
+            if done {
+                self.observer
+                    .note(&format!("{}: finished before, kept", step.name()));
+            }
+            done
+        };
+        if !kept(&run, Step::Verify) {
+            ok &= run
+                .step(self.engine, Step::Verify, async {
+                    let (verified, verifications) = self.verify(&settings.verify).await?;
+                    write_json(&directory.join("verify.json"), &verifications)?;
+                    Ok(verified)
+                })
+                .await?;
+        }
+        let measure = &self.plan.scenario.measure;
+        if measure.contains(&Measurement::Sizes) && !kept(&run, Step::Sizes) {
+            ok &= run
+                .step(self.engine, Step::Sizes, self.sizes(None, &directory))
+                .await?;
+        }
+        if measure.contains(&Measurement::Startup) && !kept(&run, Step::Startup) {
+            let mut options = StartupOptions {
+                min_runs: settings.runs.max(1),
+                warmup: settings.warmup,
+                seed: settings.seed,
+                ..Default::default()
+            };
+            match &settings.caches {
+                Some(caches) => options.caches = caches.clone(),
+                None => {
+                    if crate::measure::startup::drop_page_cache().is_err() {
+                        self.observer.note("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
+                        options.caches = vec![Cache::Warm];
+                    }
+                }
+            }
+            let resumed = run.resumed;
+            ok &= run
+                .step(
+                    self.engine,
+                    Step::Startup,
+                    self.startup(&options, &directory, resumed),
+                )
+                .await?;
+        }
+        ok &= run
+            .step(self.engine, Step::Report, async { self.report(&directory) })
+            .await?;
+        run.mark_latest();
+        self.observer
+            .note(&format!("results written to {}", directory.display()));
+        Ok(ok)
+    }
+
+    /// One measurement alone (`r2r measure sizes|startup`), recorded as a run of its own: a
+    /// new run directory with run.json, plan.json and engine.json whose only step is the
+    /// measurement; `latest` names it. With `output`, the same files go there instead and
+    /// `latest` is left alone.
+    pub async fn measure_alone(
+        &self,
+        output: Option<&Path>,
+        measurement: Measurement<'_>,
+    ) -> Result<bool, RunError> {
+        let mut run = match output {
+            None => Run::open(self.project, self.plan, None, self.observer)?,
+            Some(directory) => {
+                std::fs::create_dir_all(directory)
+                    .map_err(|error| RunError::io("creating", directory, error))?;
+                let run = Run::open_in(self.project, self.plan, directory);
+                run.info.save(&run.directory)?;
+                write_json(&run.directory.join("plan.json"), self.plan)?;
+                run
+            }
+        };
+        run.record_engine(self.engine).await?;
+        let directory = run.directory.clone();
+        let result = match measurement {
+            Measurement::Sizes { registry } => {
+                run.step(self.engine, Step::Sizes, self.sizes(registry, &directory))
+                    .await
+            }
+            Measurement::Startup(options) => {
+                run.step(
+                    self.engine,
+                    Step::Startup,
+                    self.startup(options, &directory, false),
+                )
+                .await
+            }
+        };
+        if output.is_none() {
+            run.mark_latest();
+        }
+        result
+    }
+}
+
+/// What [`Pipeline::measure_alone`] measures.
+#[derive(Debug, Clone, Copy)]
+pub enum Measurement<'a> {
+    /// Sizes, optionally also as a registry on 127.0.0.1 stores them.
+    Sizes {
+        /// The registry's address.
+        registry: Option<std::net::SocketAddr>,
+    },
+    /// Start-up with these settings.
+    Startup(&'a StartupOptions),
+}
+
+impl Run {
+    /// A new run record for a run written into `directory` (not saved yet).
+    fn open_in(project: &Project, plan: &Plan, directory: &Path) -> Run {
+        let directory = directory.to_path_buf();
+        let info = RunInfo {
+            schema_version: run_record::SCHEMA_VERSION,
+            r2r_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id: directory
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            scenario: plan.scenario.name.clone(),
+            scenario_content_hash: plan.scenario.content_hash.clone(),
+            started_at: runs::now_rfc3339(),
+            finished_at: None,
+            machine: run_record::Machine::current(),
+            engine: None,
+            dotnet: run_record::DotnetVersions {
+                runtime: plan.scenario.dotnet.clone(),
+                sdk: run_record::sdk_version(),
+            },
+            git: run_record::GitState::of(&project.root),
+            steps: Default::default(),
+        };
+        Run {
+            directory,
+            info,
+            resumed: false,
+        }
+    }
+}

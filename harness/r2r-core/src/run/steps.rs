@@ -1,0 +1,343 @@
+//! The steps' work: build, verify, sizes, start-up (with its sink appending whole rows to
+//! `startup-runs.csv`) and the report.
+
+use std::path::{Path, PathBuf};
+
+use crate::build::dotnet::Workspace;
+use crate::build::{self, BuildOptions, HostPreparation, ImageBuild};
+use crate::inspect::verify::{self, ImageVerification, VerifyOptions};
+use crate::measure::startup::{self, StartupOptions};
+use crate::report::document::{self, PlotRef};
+use crate::report::plot::{self, Format, PlotOptions};
+use crate::results::files;
+use crate::results::run_data::RunData;
+
+use super::{Pipeline, RunError};
+
+impl Pipeline<'_> {
+    /// Builds the plan's images. `Ok((false, _))` when an image failed or was skipped.
+    pub async fn build(&self, rebuild: bool) -> Result<(bool, Vec<ImageBuild>), RunError> {
+        let experiments = self.project.root.join("experiments");
+        let options = BuildOptions {
+            rebuild,
+            scripts: self.project.root.join("scripts"),
+        };
+        let host;
+        let (workspace, preparation): (Workspace, &dyn build::Preparation) = match self.preparation
+        {
+            Some(preparation) => (
+                Workspace {
+                    root: self.project.work.clone(),
+                    experiments,
+                    dotnet: PathBuf::from("dotnet"),
+                },
+                preparation,
+            ),
+            None => {
+                let workspace = Workspace::new(self.project.work.clone(), experiments)
+                    .map_err(RunError::other)?;
+                host = HostPreparation::new(&self.project.catalog, &workspace);
+                (workspace, &host)
+            }
+        };
+        self.observer.build_started(self.plan.images.len());
+        let results = build::build_plan_with(
+            self.engine,
+            self.plan,
+            &self.project.catalog,
+            &workspace,
+            preparation,
+            &options,
+            self.observer,
+        )
+        .await?;
+        self.observer.build_finished(&results);
+        let ok = results.iter().all(|result| result.status.id().is_some());
+        Ok((ok, results))
+    }
+
+    /// Checks every image; an image that is not built fails its `present` check.
+    pub async fn verify(
+        &self,
+        options: &VerifyOptions,
+    ) -> Result<(bool, Vec<ImageVerification>), RunError> {
+        let plan = self.plan;
+        self.observer.verify_started(plan.images.len());
+        let mut results = Vec::new();
+        for image in &plan.images {
+            self.observer.verifying(&image.id);
+            let present = self
+                .engine
+                .inspect_image(image.reference())
+                .await?
+                .is_some();
+            let result = if present {
+                verify::verify_image(self.engine, plan, &self.project.catalog, image, options).await
+            } else {
+                ImageVerification {
+                    id: image.id.clone(),
+                    reference: image.reference().to_string(),
+                    variants: image.variants.clone(),
+                    role: image.role.clone(),
+                    checks: vec![verify::Check {
+                        name: "present".into(),
+                        passed: false,
+                        detail: format!(
+                            "{} is not built; run `r2r build --scenario {}`",
+                            image.reference(),
+                            plan.scenario.name
+                        ),
+                    }],
+                }
+            };
+            self.observer.verified(&result);
+            results.push(result);
+        }
+        verify::cross_checks(plan, &mut results);
+        self.observer.verify_finished(&results);
+        let ok = results.iter().all(ImageVerification::passed);
+        Ok((ok, results))
+    }
+
+    /// Measures sizes into `directory` (sizes.csv, layers.csv, sharing.csv, summary.json).
+    pub async fn sizes(
+        &self,
+        registry: Option<std::net::SocketAddr>,
+        directory: &Path,
+    ) -> Result<bool, RunError> {
+        self.observer.note(&format!(
+            "measuring sizes of {} images",
+            self.plan.images.len()
+        ));
+        let report = crate::measure::sizes::measure_plan(self.engine, self.plan, registry)
+            .await
+            .map_err(RunError::other)?;
+        crate::measure::sizes::write(&report, directory).map_err(|error| {
+            RunError::context(
+                format!("writing size results to {}", directory.display()),
+                error,
+            )
+        })?;
+        self.observer.sizes_measured(&report);
+        self.observer
+            .note(&format!("size results written to {}", directory.display()));
+        Ok(report.unmeasured.is_empty() && report.registry_errors.is_empty())
+    }
+
+    /// Measures start-up into `directory`. Runs are appended to `startup-runs.csv` as they
+    /// finish, each row whole; with `resume`, the runs already there count and only the
+    /// missing ones are added.
+    pub async fn startup(
+        &self,
+        options: &StartupOptions,
+        directory: &Path,
+        resume: bool,
+    ) -> Result<bool, RunError> {
+        let (engine, plan) = (self.engine, self.plan);
+        std::fs::create_dir_all(directory)
+            .map_err(|error| RunError::io("creating", directory, error))?;
+        let mut targets = Vec::new();
+        let mut missing = Vec::new();
+        for target in startup::targets(plan) {
+            if engine.inspect_image(&target.reference).await?.is_some() {
+                targets.push(target);
+            } else {
+                missing.push(format!(
+                    "{} ({} is not built)",
+                    target.image, target.reference
+                ));
+            }
+        }
+        if options.caches.contains(&startup::Cache::Cold) {
+            startup::drop_page_cache().map_err(RunError::other)?;
+        }
+        // Runs are appended to startup-runs.csv as they finish, each row whole (a full disk
+        // cuts the file back to its last whole row): an interruption keeps every finished run.
+        let runs_path = directory.join("startup-runs.csv");
+        let prior = if resume {
+            startup::read_runs(&runs_path).map_err(RunError::other)?
+        } else {
+            Vec::new()
+        };
+        let appending = resume && runs_path.is_file();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .truncate(false)
+            .open(&runs_path)
+            .map_err(|error| RunError::io("opening", &runs_path, error))?;
+        if !appending {
+            file.set_len(0)
+                .map_err(|error| RunError::io("emptying", &runs_path, error))?;
+            let header: Vec<String> = startup::RUNS_HEADER.iter().map(|s| s.to_string()).collect();
+            files::append_whole(&mut file, &csv_bytes(&[header])?)
+                .map_err(|error| RunError::io("writing", &runs_path, error))?;
+        }
+        if !prior.is_empty() {
+            self.observer.note(&format!(
+                "resuming start-up: {} run(s) already recorded",
+                prior.len()
+            ));
+        }
+        let mut sink = |record: &startup::RunRecord| -> Result<(), String> {
+            let bytes = csv_bytes(&[startup::run_row(record)])
+                .map_err(|error| super::error_chain(&error))?;
+            files::append_whole(&mut file, &bytes)
+                .map_err(|error| format!("writing {}: {error}", runs_path.display()))
+        };
+        let measured = startup::measure(
+            engine,
+            &plan.scenario.name,
+            &targets,
+            options,
+            self.observer,
+            &mut sink,
+            prior,
+        )
+        .await;
+        self.observer.startup_stopped();
+        let records = measured.map_err(|error| {
+            RunError::context(
+                format!(
+                    "start-up measurement stopped; every run recorded before is kept in {}",
+                    runs_path.display()
+                ),
+                error,
+            )
+        })?;
+        let summaries =
+            startup::summarize(&records, &targets, &plan.scenario.variants, options.seed);
+        let summary_path = directory.join("startup.csv");
+        let summary_bytes = startup::summary_csv(&summaries).map_err(RunError::other)?;
+        files::write_atomically(&summary_path, &summary_bytes)
+            .map_err(|error| RunError::io("writing", &summary_path, error))?;
+        let summary = serde_json::json!({
+            "seed": options.seed,
+            "warmup": options.warmup,
+            "min_runs": options.min_runs,
+            "caches": options.caches,
+            "summaries": summaries,
+            "failed_runs": records.iter().filter(|r| !r.ok).count(),
+            "not_measured": missing,
+        });
+        files::update_summary(directory, "startup", summary)
+            .map_err(|error| RunError::io("updating the summary in", directory, error))?;
+        self.observer
+            .startup_measured(&summaries, &records, &missing);
+        self.observer.note(&format!(
+            "startup results written to {}",
+            directory.display()
+        ));
+        Ok(missing.is_empty() && records.iter().all(|r| r.ok))
+    }
+
+    /// Plots and report of a finished run. Without a font PNGs are skipped with a note; SVG
+    /// plots and the report are still written.
+    pub fn report(&self, directory: &Path) -> Result<bool, RunError> {
+        let data =
+            RunData::load(directory, Some(&self.plan.scenario.name)).map_err(RunError::other)?;
+        let formats = match plot::find_font(None) {
+            Ok(_) => vec![Format::Svg, Format::Png],
+            Err(error) => {
+                self.observer.note(&format!("PNG plots skipped: {error}"));
+                vec![Format::Svg]
+            }
+        };
+        let outcome = draw_plots(&data, &formats, None, None)?;
+        for (name, reason) in &outcome.skipped {
+            self.observer
+                .note(&format!("plot {name} skipped: {reason}"));
+        }
+        for path in write_report(&data)? {
+            self.observer.note(&format!("report: {}", path.display()));
+        }
+        Ok(true)
+    }
+}
+
+/// Rows as CSV bytes.
+fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, RunError> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row).map_err(RunError::other)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| RunError::other(error.to_string()))
+}
+
+/// The title a plot file (by its stem) gets in the report.
+fn plot_title(name: &str) -> String {
+    match name {
+        "sizes" => "Image sizes: uncompressed, gzip and zstd".to_string(),
+        "sharing" => "Owned and shared layers per image (gzip)".to_string(),
+        "startup-console" => "Start-up of the console app, create to exit".to_string(),
+        "startup-console-time-to-main" => "Console app: process start to Main".to_string(),
+        "startup-webapi" => "Start-up of the web API, create to first HTTP 200".to_string(),
+        "startup-webapi-time-to-main" => "Web API: process start to Main".to_string(),
+        "startup-webapi-first-request" => "Web API: first request once ready".to_string(),
+        "startup-phases" => "Start-up phases (medians)".to_string(),
+        "size-vs-startup" => "Compressed size against warm start-up".to_string(),
+        other => other.replace('-', " "),
+    }
+}
+
+/// The SVG plots in `<run>/plots`, in name order, as the report embeds them.
+fn plot_refs(directory: &Path) -> Vec<PlotRef> {
+    let mut names: Vec<String> = std::fs::read_dir(directory.join("plots"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".svg"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let stem = name.trim_end_matches(".svg").to_string();
+            PlotRef {
+                title: plot_title(&stem),
+                path: format!("plots/{name}"),
+            }
+        })
+        .collect()
+}
+
+/// Writes `report.md` and `report.html` of a loaded run; returns their paths.
+pub fn write_report(data: &RunData) -> Result<Vec<PathBuf>, RunError> {
+    document::write(data, &plot_refs(&data.directory)).map_err(|error| {
+        RunError::context(
+            format!("writing the report into {}", data.directory.display()),
+            error,
+        )
+    })
+}
+
+/// What [`draw_plots`] drew and skipped.
+pub type ReportOutcome = plot::PlotOutcome;
+
+/// Draws a run's plots into `output` (default `<run>/plots`): SVG always, PNG when asked
+/// and a font is found.
+pub fn draw_plots(
+    data: &RunData,
+    formats: &[Format],
+    font: Option<PathBuf>,
+    output: Option<PathBuf>,
+) -> Result<plot::PlotOutcome, RunError> {
+    let out = output.unwrap_or_else(|| data.directory.join("plots"));
+    std::fs::create_dir_all(&out).map_err(|error| RunError::io("creating", &out, error))?;
+    plot::plot_run(
+        &data.directory,
+        &out,
+        &PlotOptions {
+            formats: formats.to_vec(),
+            font,
+        },
+    )
+    .map_err(RunError::other)
+}
