@@ -6,6 +6,7 @@
 //! so an old engine (20.10, API 1.41) and newer ones both work.
 
 pub mod containers;
+pub mod fake;
 
 use std::collections::BTreeMap;
 use std::path::Path;
