@@ -54,6 +54,7 @@ fn project(cli: &Cli) -> anyhow::Result<Project> {
             .unwrap_or_else(|| root.join("results")),
         root,
         catalog,
+        detect_sdk: true,
     })
 }
 

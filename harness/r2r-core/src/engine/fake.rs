@@ -1,6 +1,7 @@
 //! An engine in memory, for tests of everything above the engine: images (built, imported,
-//! tagged, listed by label, removed the way the Docker engine refuses to remove an image
-//! others stand on), containers whose exit code, output and delay are scripted per image,
+//! tagged, listed by label; an image others stand on cannot be removed, by id or by its last
+//! tag — the Docker engine refuses the first and only untags for the second, the fake refuses
+//! both so that the order of removals shows), containers whose exit code, output and delay are scripted per image,
 //! `export_images` producing a real `docker save` archive (legacy layout) from small
 //! in-memory layers, and engine loss (every call fails after a chosen point).
 //!
@@ -72,6 +73,7 @@ struct State {
     default_script: Script,
     calls: Vec<String>,
     answers_left: Option<usize>,
+    starts_left: Option<usize>,
     lost: bool,
 }
 
@@ -232,6 +234,12 @@ impl FakeEngine {
         self.state().answers_left = Some(calls);
     }
 
+    /// The engine lets `starts` more containers start, then stops answering while the next
+    /// one starts (the start itself succeeds; everything after it fails).
+    pub fn lose_after_starts(&self, starts: usize) {
+        self.state().starts_left = Some(starts);
+    }
+
     /// The engine stops answering now.
     pub fn lose(&self) {
         self.state().lost = true;
@@ -242,6 +250,7 @@ impl FakeEngine {
         let mut state = self.state();
         state.lost = false;
         state.answers_left = None;
+        state.starts_left = None;
     }
 
     /// Every call so far, in order, as `method argument` (e.g. `remove_image r2r/x:y`).
@@ -560,7 +569,15 @@ impl Engine for FakeEngine {
             .containers
             .get(id)
             .ok_or_else(|| not_found("starting a container", id))?;
-        if container.script.lose_engine {
+        let mut lose = container.script.lose_engine;
+        if let Some(left) = state.starts_left.as_mut() {
+            if *left == 0 {
+                lose = true;
+            } else {
+                *left -= 1;
+            }
+        }
+        if lose {
             state.lost = true;
         }
         Ok(())

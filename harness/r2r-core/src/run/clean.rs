@@ -26,12 +26,17 @@ pub async fn clean(engine: &dyn Engine, scenario: Option<&str>) -> Result<CleanO
     for id in &containers {
         engine.remove_container(id).await?;
     }
-    let mut images = engine.list_images(&filter).await?;
+    // The images are listed again before every sweep: a sweep may have removed some tags of
+    // an image it could not remove.
     let mut removed = 0;
-    let mut failures = Vec::new();
-    while !images.is_empty() {
+    loop {
+        let images = engine.list_images(&filter).await?;
+        if images.is_empty() {
+            break;
+        }
         let before = images.len();
-        let mut remaining = Vec::new();
+        let mut remaining = 0;
+        let mut last_failure = String::new();
         for image in images {
             let references = if image.tags.is_empty() {
                 vec![image.id.clone()]
@@ -42,24 +47,22 @@ pub async fn clean(engine: &dyn Engine, scenario: Option<&str>) -> Result<CleanO
             for reference in &references {
                 if let Err(error) = engine.remove_image(reference).await {
                     ok = false;
-                    failures.push(error.to_string());
+                    last_failure = error.to_string();
                     break;
                 }
             }
             if ok {
                 removed += 1;
             } else {
-                remaining.push(image);
+                remaining += 1;
             }
         }
-        if remaining.len() == before {
+        if remaining == before {
             return Err(RunError::Clean {
-                count: remaining.len(),
-                last: failures.last().cloned().unwrap_or_default(),
+                count: remaining,
+                last: last_failure,
             });
         }
-        failures.clear();
-        images = remaining;
     }
     Ok(CleanOutcome {
         containers: containers.len(),

@@ -32,24 +32,8 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The engine stopped answering during a step: the run stops, and `--resume` finishes it.
-    #[error(
-        "the Docker engine stopped answering during {step} ({lost}); {cause}\nevery finished result is kept in {}; start the engine (bash scripts/engine.sh) and finish with `r2r run --scenario {scenario} --resume {run_id}`",
-        directory.display()
-    )]
-    EngineLost {
-        /// The step.
-        step: String,
-        /// The engine's answer to `info`.
-        lost: String,
-        /// How the step ended (its error chain, or that some images failed).
-        cause: String,
-        /// The run directory.
-        directory: PathBuf,
-        /// The scenario.
-        scenario: String,
-        /// The run id.
-        run_id: String,
-    },
+    #[error(transparent)]
+    EngineLost(Box<EngineLost>),
     /// The scenario file changed since the run being resumed started.
     #[error(
         "{}: scenario file {} changed since this run started (content hash {then} then, {now} now); start a new run instead of resuming",
@@ -109,6 +93,27 @@ pub enum RunError {
         /// The last removal error.
         last: String,
     },
+}
+
+/// The engine stopped answering during a step.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the Docker engine stopped answering during {step} ({lost}); {cause}\nevery finished result is kept in {}; start the engine (bash scripts/engine.sh) and finish with `r2r run --scenario {scenario} --resume {run_id}`",
+    directory.display()
+)]
+pub struct EngineLost {
+    /// The step.
+    pub step: String,
+    /// The engine's answer to `info`.
+    pub lost: String,
+    /// How the step ended (its error chain, or that some images failed).
+    pub cause: String,
+    /// The run directory.
+    pub directory: PathBuf,
+    /// The scenario.
+    pub scenario: String,
+    /// The run id.
+    pub run_id: String,
 }
 
 impl RunError {
@@ -232,6 +237,9 @@ pub struct Project {
     pub work: PathBuf,
     /// The experiment catalog.
     pub catalog: Catalog,
+    /// Whether run.json records the host SDK's version (`dotnet --version`, which takes a
+    /// second or more); off where no SDK is involved.
+    pub detect_sdk: bool,
 }
 
 /// Settings of `r2r run`.
@@ -364,14 +372,14 @@ impl Run {
                     Err(error) => error_chain(error),
                     _ => "some images failed".to_string(),
                 };
-                result = Err(RunError::EngineLost {
+                result = Err(RunError::EngineLost(Box::new(EngineLost {
                     step: step.name().to_string(),
                     lost: lost.to_string(),
                     cause,
                     directory: self.directory.clone(),
                     scenario: self.info.scenario.clone(),
                     run_id: self.info.run_id.clone(),
-                });
+                })));
             }
         }
         let (status, detail) = match &result {
@@ -568,7 +576,11 @@ impl Run {
             engine: None,
             dotnet: run_record::DotnetVersions {
                 runtime: plan.scenario.dotnet.clone(),
-                sdk: run_record::sdk_version(),
+                sdk: if project.detect_sdk {
+                    run_record::sdk_version()
+                } else {
+                    None
+                },
             },
             git: run_record::GitState::of(&project.root),
             steps: Default::default(),

@@ -1,0 +1,494 @@
+//! The run pipeline against the in-memory engine: what happens to the images above a failed
+//! one, resuming after the engine was lost, the clean sweep, the start-up run order, and a
+//! measurement recorded as a run of its own. No Docker, no .NET SDK: content preparation is
+//! replaced by a Dockerfile naming the parent.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use r2r_core::build::{BuildError, BuildObserver, BuildStatus, ImageBuild, Preparation};
+use r2r_core::engine::fake::{layer_tar, FakeEngine, Script};
+use r2r_core::engine::Engine;
+use r2r_core::measure::startup::{self, Cache, RunRecord, StartupObserver, StartupOptions};
+use r2r_core::measure::stats::SeededRandom;
+use r2r_core::model::catalog::Catalog;
+use r2r_core::model::plan::{self, labels, Parent, Plan, PlannedImage};
+use r2r_core::results::run_record::{self, StepStatus};
+use r2r_core::run::{self, Measurement, Observer, Pipeline, Project, RunError, RunSettings};
+
+/// Content preparation without the host: a Dockerfile on the parent and one file.
+struct Dockerfiles;
+
+#[async_trait::async_trait]
+impl Preparation for Dockerfiles {
+    async fn prepare(&self, _plan: &Plan) -> Result<(), BuildError> {
+        Ok(())
+    }
+
+    async fn context(&self, plan: &Plan, image: &PlannedImage) -> Result<bytes::Bytes, String> {
+        let parent = match &image.parent {
+            Parent::Base(reference) => reference.clone(),
+            Parent::Image(id) => plan.image(id).unwrap().reference().to_string(),
+        };
+        Ok(layer_tar(&[
+            (
+                "Dockerfile",
+                format!("FROM {parent}\nCOPY . /\n").as_bytes(),
+            ),
+            ("content", image.id.as_bytes()),
+        ]))
+    }
+}
+
+/// An observer that keeps the notes.
+#[derive(Default)]
+struct Notes(Mutex<Vec<String>>);
+
+impl Notes {
+    fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl BuildObserver for Notes {
+    fn image_started(&self, _: &PlannedImage, _: usize, _: usize) {}
+    fn line(&self, _: &PlannedImage, _: &str) {}
+    fn image_finished(&self, _: &PlannedImage, _: &ImageBuild) {}
+}
+
+impl StartupObserver for Notes {
+    fn started(&self, _: usize) {}
+    fn run_finished(&self, _: &RunRecord, _: bool) {}
+}
+
+impl Observer for Notes {
+    fn note(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+}
+
+struct Fixture {
+    _directory: tempfile::TempDir,
+    project: Project,
+    plan: Plan,
+    engine: FakeEngine,
+    notes: Notes,
+}
+
+const SCENARIO: &str = "fake";
+
+fn fixture() -> Fixture {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let catalog = Catalog::load(&root.join("experiments")).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let scenario = directory.path().join(format!("{SCENARIO}.toml"));
+    std::fs::copy(root.join("scenarios/quick.toml"), &scenario).unwrap();
+    let plan = plan::load(&scenario, &catalog).unwrap();
+    assert_eq!(plan.scenario.name, SCENARIO);
+    let engine = FakeEngine::new();
+    for base in plan.bases(&catalog) {
+        engine.add_image(
+            base.image(),
+            BTreeMap::from([
+                (labels::MANAGED.to_string(), "true".to_string()),
+                (labels::ROLE.to_string(), "base".to_string()),
+            ]),
+            &[("etc/os-release", b"PRETTY_NAME=fake\n")],
+        );
+    }
+    engine.default_script(Script {
+        stdout: vec!["r2r-console-ok".into(), "r2r-time-to-main-ms=4.5".into()],
+        ..Default::default()
+    });
+    Fixture {
+        project: Project {
+            // Not a git checkout: run.json records no commit (and no time is spent asking).
+            root: directory.path().to_path_buf(),
+            results: directory.path().join("results"),
+            work: directory.path().join("work"),
+            catalog,
+            detect_sdk: false,
+        },
+        _directory: directory,
+        plan,
+        engine,
+        notes: Notes::default(),
+    }
+}
+
+impl Fixture {
+    fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            engine: &self.engine,
+            plan: &self.plan,
+            project: &self.project,
+            preparation: Some(&Dockerfiles),
+            observer: &self.notes,
+        }
+    }
+
+    fn latest(&self) -> PathBuf {
+        self.project
+            .results
+            .join(SCENARIO)
+            .join("latest")
+            .canonicalize()
+            .unwrap()
+    }
+
+    fn reference(&self, id: &str) -> String {
+        self.plan.image(id).unwrap().reference().to_string()
+    }
+}
+
+fn settings() -> RunSettings {
+    RunSettings {
+        runs: 3,
+        warmup: 1,
+        seed: 7,
+        caches: Some(vec![Cache::Warm]),
+        ..Default::default()
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn startup_rows(directory: &Path) -> Vec<BTreeMap<String, String>> {
+    csv::Reader::from_path(directory.join("startup-runs.csv"))
+        .unwrap()
+        .deserialize()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test]
+async fn images_above_a_failed_image_are_skipped_and_the_others_built() {
+    let fixture = fixture();
+    fixture
+        .engine
+        .fail_build(&fixture.reference("no-composite.runtime"));
+    let ok = fixture.pipeline().run(&settings()).await.unwrap();
+    assert!(!ok, "a failed image fails the run");
+    let run = fixture.latest();
+    let builds: Vec<ImageBuild> =
+        serde_json::from_value(read_json(&run.join("build.json"))).unwrap();
+    let status = |id: &str| {
+        builds
+            .iter()
+            .find(|b| b.id == id)
+            .unwrap_or_else(|| panic!("{id} in build.json"))
+            .status
+            .clone()
+    };
+    assert!(matches!(
+        status("no-composite.runtime"),
+        BuildStatus::Failed { .. }
+    ));
+    for above in ["no-composite.aspnet", "no-composite.console"] {
+        assert_eq!(
+            status(above),
+            BuildStatus::Skipped {
+                because: "no-composite.runtime".into()
+            },
+            "{above}"
+        );
+    }
+    for other in [
+        "runtime-deps",
+        "runtime-composite.runtime",
+        "runtime-composite.aspnet",
+        "runtime-composite.console",
+    ] {
+        assert!(
+            matches!(status(other), BuildStatus::Built { .. }),
+            "{other}"
+        );
+        assert!(fixture
+            .engine
+            .references()
+            .contains(&fixture.reference(other)));
+    }
+    assert!(!fixture
+        .engine
+        .references()
+        .contains(&fixture.reference("no-composite.console")));
+    // Every step ran; build and the steps that met the missing images record failures.
+    let info = run_record::load(&run, Some(SCENARIO)).unwrap();
+    assert_eq!(info.steps["build"].status, StepStatus::Failed);
+    assert_eq!(info.steps["sizes"].status, StepStatus::Failed);
+    assert_eq!(info.steps["startup"].status, StepStatus::Failed);
+    assert_eq!(info.steps["report"].status, StepStatus::Ok);
+    let text = std::fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(text.contains(r#""status": "failed""#), "{text}");
+    // Start-up measured the console that exists, and only it.
+    let rows = startup_rows(&run);
+    assert_eq!(rows.len(), 3);
+    assert!(rows
+        .iter()
+        .all(|r| r["image"] == "runtime-composite.console"));
+    assert!(run.join("report.md").is_file());
+}
+
+/// How many containers a full run starts before its start-up step.
+async fn starts_before_startup() -> usize {
+    let fixture = fixture();
+    // Verification fails (the fake images hold no assemblies); the run goes on.
+    fixture.pipeline().run(&settings()).await.unwrap();
+    let calls = fixture.engine.calls();
+    let sizes = calls
+        .iter()
+        .rposition(|c| c.starts_with("export_images"))
+        .unwrap();
+    calls[..sizes]
+        .iter()
+        .filter(|c| c.starts_with("start_container"))
+        .count()
+}
+
+#[tokio::test]
+async fn engine_loss_stops_the_run_and_resume_adds_only_the_missing_runs() {
+    let before = starts_before_startup().await;
+    let fixture = fixture();
+    // Two warm-up runs (one per console image), three recorded runs, then the engine is lost.
+    fixture.engine.lose_after_starts(before + 2 + 3);
+    let error = fixture.pipeline().run(&settings()).await.unwrap_err();
+    let run = fixture.latest();
+    let info = run_record::load(&run, Some(SCENARIO)).unwrap();
+    let message = error.to_string();
+    assert!(matches!(error, RunError::EngineLost(_)), "{message}");
+    assert!(
+        message.contains("the Docker engine stopped answering during startup")
+            && message.contains(&format!(
+                "finish with `r2r run --scenario {SCENARIO} --resume {}`",
+                info.run_id
+            ))
+            && message.contains(&format!(
+                "every finished result is kept in {}",
+                run.display()
+            )),
+        "{message}"
+    );
+    assert_eq!(info.steps["startup"].status, StepStatus::Error);
+    assert!(info.steps["startup"]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("stopped answering"));
+    assert_eq!(info.steps["verify"].status, StepStatus::Failed);
+    assert_eq!(info.steps["sizes"].status, StepStatus::Ok);
+    assert!(!info.steps.contains_key("report"), "the run stopped");
+    let recorded = startup_rows(&run);
+    assert_eq!(recorded.len(), 3);
+
+    fixture.engine.restore();
+    let calls_before = fixture.engine.calls().len();
+    let resume = RunSettings {
+        resume: Some("latest".into()),
+        ..settings()
+    };
+    fixture.pipeline().run(&resume).await.unwrap();
+    let notes = fixture.notes.all();
+    for kept in [
+        "verify: finished before, kept",
+        "sizes: finished before, kept",
+    ] {
+        assert!(notes.iter().any(|n| n == kept), "{kept}: {notes:?}");
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "resuming start-up: 3 run(s) already recorded"),
+        "{notes:?}"
+    );
+    let resumed = run_record::load(&run, Some(SCENARIO)).unwrap();
+    assert_eq!(resumed.run_id, info.run_id);
+    assert_eq!(resumed.steps["verify"], info.steps["verify"], "verify kept");
+    assert_eq!(resumed.steps["sizes"], info.steps["sizes"], "sizes kept");
+    assert_eq!(resumed.steps["startup"].status, StepStatus::Ok);
+    assert_eq!(resumed.steps["report"].status, StepStatus::Ok);
+    let rows = startup_rows(&run);
+    assert_eq!(rows.len(), 6, "three runs of each console image");
+    assert_eq!(
+        &rows[..3],
+        &recorded[..],
+        "recorded runs are kept as they were"
+    );
+    for image in ["no-composite.console", "runtime-composite.console"] {
+        let mut runs: Vec<String> = rows
+            .iter()
+            .filter(|r| r["image"] == image)
+            .map(|r| r["run"].clone())
+            .collect();
+        runs.sort();
+        assert_eq!(runs, ["1", "2", "3"], "{image}");
+    }
+    // The resumed run started only the warm-ups and the three missing runs.
+    let starts = fixture.engine.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.starts_with("start_container"))
+        .count();
+    assert_eq!(starts, 2 + 3);
+}
+
+#[tokio::test]
+async fn clean_removes_a_scenarios_images_children_first() {
+    let fixture = fixture();
+    fixture.pipeline().build(false).await.unwrap();
+    let mut built: Vec<String> = fixture
+        .plan
+        .images
+        .iter()
+        .flat_map(|image| image.tags.clone())
+        .collect();
+    built.sort();
+    let mut before = fixture.engine.references();
+    before.retain(|r| r.starts_with("r2r/fake:"));
+    assert_eq!(before, built);
+    let removed = run::clean(&fixture.engine, Some(SCENARIO)).await.unwrap();
+    assert_eq!(removed.images, fixture.plan.images.len());
+    // Only the base (another scenario's images would be too) is left.
+    let left = fixture.engine.references();
+    assert!(left.iter().all(|r| !r.starts_with("r2r/fake:")), "{left:?}");
+    assert_eq!(left.len(), 1, "{left:?}");
+    // Each image went after every image standing on it.
+    let calls = fixture.engine.calls();
+    let removed_at = |id: &str| {
+        let tags = &fixture.plan.image(id).unwrap().tags;
+        calls
+            .iter()
+            .rposition(|c| tags.iter().any(|t| c == &format!("remove_image {t}")))
+            .unwrap()
+    };
+    for image in &fixture.plan.images {
+        if let Parent::Image(parent) = &image.parent {
+            assert!(
+                removed_at(&image.id) < removed_at(parent),
+                "{} removed before its child {}",
+                parent,
+                image.id
+            );
+        }
+    }
+    // Nothing left to remove: a second sweep removes nothing and succeeds.
+    assert_eq!(
+        run::clean(&fixture.engine, Some(SCENARIO)).await.unwrap(),
+        run::CleanOutcome::default()
+    );
+}
+
+#[tokio::test]
+async fn start_up_runs_follow_the_seeded_shuffle() {
+    let fixture = fixture();
+    fixture.pipeline().build(false).await.unwrap();
+    let from = fixture.engine.calls().len();
+    let options = StartupOptions {
+        warmup: 2,
+        min_runs: 4,
+        caches: vec![Cache::Warm],
+        seed: 11,
+        ..Default::default()
+    };
+    let output = fixture._directory.path().join("startup-only");
+    assert!(fixture
+        .pipeline()
+        .measure_alone(Some(&output), Measurement::Startup(&options))
+        .await
+        .unwrap());
+    let targets = startup::targets(&fixture.plan);
+    assert_eq!(targets.len(), 2);
+    let order = |seed: u64| -> Vec<String> {
+        let mut random = SeededRandom::new(seed);
+        let mut order = startup::schedule(targets.len(), options.warmup, &mut random);
+        for _ in 0..options.min_runs {
+            order.extend(startup::schedule(targets.len(), 1, &mut random));
+        }
+        order
+            .into_iter()
+            .map(|i| targets[i].reference.clone())
+            .collect()
+    };
+    let started: Vec<String> = fixture.engine.calls()[from..]
+        .iter()
+        .filter_map(|c| c.strip_prefix("create_container "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(started, order(11));
+    assert_ne!(order(11), order(12), "the seed decides the order");
+    // The recorded runs are the ones after the warm-ups, in the order they ran.
+    let rows: Vec<String> = startup_rows(&output)
+        .into_iter()
+        .map(|r| fixture.reference(&r["image"]))
+        .collect();
+    assert_eq!(rows, started[targets.len() * options.warmup..]);
+}
+
+#[tokio::test]
+async fn a_measurement_alone_is_a_run_of_its_own() {
+    let fixture = fixture();
+    fixture.pipeline().build(false).await.unwrap();
+    let ok = fixture
+        .pipeline()
+        .measure_alone(None, Measurement::Sizes { registry: None })
+        .await
+        .unwrap();
+    assert!(ok);
+    let latest = fixture.latest();
+    let info = run_record::load(&latest, Some(SCENARIO)).unwrap();
+    assert_eq!(info.steps.keys().collect::<Vec<_>>(), ["sizes"]);
+    assert_eq!(info.steps["sizes"].status, StepStatus::Ok);
+    assert!(info.engine.is_some());
+    for file in ["plan.json", "engine.json", "sizes.csv", "layers.csv"] {
+        assert!(latest.join(file).is_file(), "{file}");
+    }
+    // What report and compare read.
+    let data = r2r_core::results::run_data::RunData::load(&latest, Some(SCENARIO)).unwrap();
+    assert_eq!(data.info.run_id, info.run_id);
+    // Into a directory of one's choosing: a run too, and `latest` stays where it was.
+    let elsewhere = fixture._directory.path().join("elsewhere");
+    fixture
+        .pipeline()
+        .measure_alone(Some(&elsewhere), Measurement::Sizes { registry: None })
+        .await
+        .unwrap();
+    assert!(run_record::load(&elsewhere, Some(SCENARIO)).is_ok());
+    assert_eq!(fixture.latest(), latest);
+    assert!(!fixture._directory.path().join("latest").exists());
+}
+
+#[tokio::test]
+async fn a_lost_engine_is_not_mistaken_for_failed_images() {
+    let fixture = fixture();
+    fixture.pipeline().build(false).await.unwrap();
+    let mut run = run::Run::open(&fixture.project, &fixture.plan, None, &fixture.notes).unwrap();
+    let engine: &dyn Engine = &fixture.engine;
+    // A step that failed while the engine answers is a finding.
+    assert!(!run
+        .step(engine, run::Step::Verify, async { Ok(false) })
+        .await
+        .unwrap());
+    assert_eq!(run.info.steps["verify"].status, StepStatus::Failed);
+    // The same outcome with the engine gone is an error of the run.
+    fixture.engine.lose();
+    let error = run
+        .step(engine, run::Step::Sizes, async { Ok(false) })
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("during sizes (no Docker engine answers at fake://engine"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("; some images failed\n"),
+        "{error}"
+    );
+    let saved = run_record::load(&run.directory, Some(SCENARIO)).unwrap();
+    assert_eq!(saved.steps["sizes"].status, StepStatus::Error);
+}
