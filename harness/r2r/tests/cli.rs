@@ -93,3 +93,73 @@ fn no_engine_says_how_to_start_one() {
         ))
         .stderr(predicate::str::contains("scripts/engine.sh"));
 }
+
+/// A `docker save` archive of two small images, as the in-memory engine writes it.
+fn small_archive(path: &std::path::Path) {
+    let engine = r2r_core::engine::fake::FakeEngine::new();
+    engine.add_image(
+        "small/base:1",
+        Default::default(),
+        &[("etc/os-release", b"PRETTY_NAME=small\n")],
+    );
+    engine.add_image(
+        "small/app:1",
+        Default::default(),
+        &[("app/x.dll", &[7u8; 4096])],
+    );
+    let references = ["small/base:1".to_string(), "small/app:1".to_string()];
+    std::fs::write(path, engine.save(&references).unwrap()).unwrap();
+}
+
+#[test]
+fn an_archive_is_measured_outside_any_project() {
+    let outside = tempfile::tempdir().unwrap();
+    let archive = outside.path().join("small.tar");
+    small_archive(&archive);
+    // In the current directory by default: no project and no results root is needed.
+    r2r()
+        .current_dir(outside.path())
+        .env_remove("R2R_ROOT")
+        .env_remove("R2R_RESULTS_DIR")
+        .args(["measure", "sizes", "--archive", "small.tar"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("small/app:1"));
+    let rows = common::csv_rows(&outside.path().join("sizes.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // Or where --output says.
+    let output = outside.path().join("sizes");
+    r2r()
+        .current_dir(outside.path())
+        .env_remove("R2R_ROOT")
+        .args(["measure", "sizes", "--archive", "small.tar", "--output"])
+        .arg(&output)
+        .assert()
+        .success();
+    assert!(output.join("layers.csv").is_file());
+}
+
+#[test]
+fn results_dir_decides_where_report_looks() {
+    let results = tempfile::tempdir().unwrap();
+    // An empty results root: report names it and finds no run.
+    r2r()
+        .arg("--results-dir")
+        .arg(results.path())
+        .args(["report", "--scenario", "quick"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "no run latest of scenario 'quick' in {}",
+            results.path().join("quick").display()
+        )));
+    // The environment variable does the same.
+    r2r()
+        .env("R2R_RESULTS_DIR", results.path())
+        .args(["report", "--scenario", "quick"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            results.path().join("quick").display().to_string(),
+        ));
+}

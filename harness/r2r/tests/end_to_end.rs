@@ -3,6 +3,8 @@
 //! purpose in one role, and cleaned. Needs a running engine (`bash scripts/engine.sh`) and the
 //! .NET SDK on PATH.
 
+mod common;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,8 @@ fn r2r(root: &Path) -> Command {
     let mut command = Command::cargo_bin("r2r").unwrap();
     command
         .current_dir(root)
-        .env("R2R_WORK_DIR", self::root().join(".r2r/work"));
+        .env("R2R_WORK_DIR", self::root().join(".r2r/work"))
+        .env("R2R_RESULTS_DIR", common::results());
     command
 }
 
@@ -69,7 +72,7 @@ fn quick_scenario_end_to_end() {
         output.status.success(),
         "r2r run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    let latest = root.join("results/quick/latest");
+    let latest = common::results().join("quick/latest");
     for file in [
         "run.json",
         "plan.json",
@@ -232,6 +235,7 @@ fn interrupt_removes_running_containers() {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("r2r"))
         .current_dir(&root)
         .env("R2R_WORK_DIR", root.join(".r2r/work"))
+        .env("R2R_RESULTS_DIR", common::results())
         .args(["verify", "--scenario", "quick"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -283,6 +287,7 @@ fn interrupted_run_resumes() {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("r2r"))
         .current_dir(&root)
         .env("R2R_WORK_DIR", root.join(".r2r/work"))
+        .env("R2R_RESULTS_DIR", common::results())
         .args([
             "run",
             "--scenario",
@@ -298,7 +303,7 @@ fn interrupted_run_resumes() {
         .unwrap();
     // Wait for the new run's first recorded start-up runs, then interrupt.
     let started = std::time::Instant::now();
-    let latest = root.join("results/quick/latest");
+    let latest = common::results().join("quick/latest");
     let run_dir = loop {
         let runs_file = latest.join("startup-runs.csv");
         let recorded = std::fs::read_to_string(&runs_file)

@@ -15,9 +15,11 @@ fn root() -> PathBuf {
 
 fn run_and_check(scenario: &str, version: &str) {
     let root = root();
+    let results = tempfile::tempdir().unwrap();
     let output = Command::cargo_bin("r2r")
         .unwrap()
         .current_dir(&root)
+        .env("R2R_RESULTS_DIR", results.path())
         .args([
             "run",
             "--scenario",
@@ -35,10 +37,7 @@ fn run_and_check(scenario: &str, version: &str) {
         output.status.success(),
         "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    let path = root
-        .join("results")
-        .join(scenario)
-        .join("latest/verify.json");
+    let path = results.path().join(scenario).join("latest/verify.json");
     let verify: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let images = verify.as_array().unwrap();
     assert_eq!(images.len(), 15, "{verify:#}");
@@ -109,6 +108,7 @@ fn dotnet10_all_five_variants_build_and_verify() {
     let output = Command::cargo_bin("r2r")
         .unwrap()
         .current_dir(root())
+        .env("R2R_RESULTS_DIR", directory.path())
         .args([
             "measure",
             "startup",

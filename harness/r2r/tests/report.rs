@@ -174,8 +174,8 @@ fn compare_exit_codes_follow_the_verdict() {
 
     let compare = |run: &Path| {
         r2r()
-            .arg("--root")
-            .arg(root.path())
+            .arg("--results-dir")
+            .arg(root.path().join("results"))
             .args(["compare", "--scenario", "composite", "--run"])
             .arg(run.file_name().unwrap())
             .args(["--baseline", "20261101T020000Z"])
@@ -211,8 +211,8 @@ fn compare_exit_codes_follow_the_verdict() {
 
     // A higher threshold turns the same slow-down into noise.
     let output = r2r()
-        .arg("--root")
-        .arg(root.path())
+        .arg("--results-dir")
+        .arg(root.path().join("results"))
         .args([
             "compare",
             "--scenario",
@@ -232,8 +232,8 @@ fn compare_exit_codes_follow_the_verdict() {
     let history = root.path().join("history.csv");
     for run in [&baseline, &same, &slower] {
         r2r()
-            .arg("--root")
-            .arg(root.path())
+            .arg("--results-dir")
+            .arg(root.path().join("results"))
             .args(["compare", "--run"])
             .arg(run)
             .args(["--baseline"])
@@ -301,8 +301,8 @@ fn bad_run_directories_are_refused_clearly() {
         .stderr(predicates::str::contains("older r2r"));
     // No such run.
     r2r()
-        .arg("--root")
-        .arg(root.path())
+        .arg("--results-dir")
+        .arg(root.path().join("results"))
         .args([
             "report",
             "--scenario",

@@ -9,7 +9,6 @@ mod common;
 use std::path::Path;
 
 fn run(scenario: &str) -> std::path::PathBuf {
-    let root = common::root();
     let output = common::r2r()
         .args([
             "run",
@@ -28,11 +27,7 @@ fn run(scenario: &str) -> std::path::PathBuf {
         output.status.success(),
         "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    root.join("results")
-        .join(scenario)
-        .join("latest")
-        .canonicalize()
-        .unwrap()
+    common::latest_run(scenario)
 }
 
 fn verifications(run: &Path) -> Vec<serde_json::Value> {

@@ -12,10 +12,37 @@ pub fn root() -> PathBuf {
         .unwrap()
 }
 
-/// The `r2r` binary, run in the project root.
+thread_local! {
+    /// The results root of the test running on this thread: every test runs on a thread of
+    /// its own, so each gets its own, removed when the test ends.
+    static RESULTS: tempfile::TempDir = tempfile::Builder::new()
+        .prefix("r2r-test-results-")
+        .tempdir()
+        .expect("a temporary results directory");
+}
+
+/// This test's own results root (never the project's `results/`).
+pub fn results() -> PathBuf {
+    RESULTS.with(|directory| directory.path().to_path_buf())
+}
+
+/// The run directory `<results>/<scenario>/latest` of this test points at, if any.
+pub fn latest_run_if_any(scenario: &str) -> Option<PathBuf> {
+    results().join(scenario).join("latest").canonicalize().ok()
+}
+
+/// The run directory `<results>/<scenario>/latest` of this test points at.
+pub fn latest_run(scenario: &str) -> PathBuf {
+    latest_run_if_any(scenario)
+        .unwrap_or_else(|| panic!("no latest run of {scenario} in {}", results().display()))
+}
+
+/// The `r2r` binary, run in the project root with this test's results root.
 pub fn r2r() -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("r2r").unwrap();
-    command.current_dir(root());
+    command
+        .current_dir(root())
+        .env("R2R_RESULTS_DIR", results());
     command
 }
 

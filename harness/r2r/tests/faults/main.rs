@@ -38,6 +38,7 @@ impl Background {
         command
             .args(arguments)
             .current_dir(common::root())
+            .env("R2R_RESULTS_DIR", common::results())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (key, value) in env {
@@ -215,15 +216,7 @@ pub fn partial_files(directory: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// The run directory `results/<scenario>/latest` points at, if any.
-pub fn latest_run_if_any(scenario: &str) -> Option<PathBuf> {
-    common::root()
-        .join("results")
-        .join(scenario)
-        .join("latest")
-        .canonicalize()
-        .ok()
-}
+pub use common::{latest_run, latest_run_if_any};
 
 /// Recorded start-up runs of the newest run of `scenario`, when it is not `before`.
 pub fn new_run_rows(scenario: &str, before: &Option<PathBuf>) -> Option<usize> {
@@ -254,14 +247,4 @@ pub fn quick_run_until_rows(runs: &str, rows: usize) -> Background {
         |_| new_run_rows("quick", &before).is_some_and(|count| count >= rows),
     );
     run
-}
-
-/// The run directory `results/<scenario>/latest` points at.
-pub fn latest_run(scenario: &str) -> PathBuf {
-    common::root()
-        .join("results")
-        .join(scenario)
-        .join("latest")
-        .canonicalize()
-        .unwrap()
 }
