@@ -449,14 +449,16 @@ async fn a_measurement_alone_is_a_run_of_its_own() {
     // What report and compare read.
     let data = r2r_core::results::run_data::RunData::load(&latest, Some(SCENARIO)).unwrap();
     assert_eq!(data.info.run_id, info.run_id);
-    // Into a directory of one's choosing: a run too, and `latest` stays where it was.
+    // Into a directory of one's choosing: the measurement's files only, and `latest` stays
+    // where it was.
     let elsewhere = fixture._directory.path().join("elsewhere");
     fixture
         .pipeline()
         .measure_alone(Some(&elsewhere), Measurement::Sizes { registry: None })
         .await
         .unwrap();
-    assert!(run_record::load(&elsewhere, Some(SCENARIO)).is_ok());
+    assert!(elsewhere.join("sizes.csv").is_file());
+    assert!(!elsewhere.join("run.json").exists());
     assert_eq!(fixture.latest(), latest);
     assert!(!fixture._directory.path().join("latest").exists());
 }

@@ -504,24 +504,22 @@ impl Pipeline<'_> {
 
     /// One measurement alone (`r2r measure sizes|startup`), recorded as a run of its own: a
     /// new run directory with run.json, plan.json and engine.json whose only step is the
-    /// measurement; `latest` names it. With `output`, the same files go there instead and
-    /// `latest` is left alone.
+    /// measurement; `latest` names it. With `output`, only the measurement's files are
+    /// written there (no run record, `latest` left alone).
     pub async fn measure_alone(
         &self,
         output: Option<&Path>,
         measurement: Measurement<'_>,
     ) -> Result<bool, RunError> {
-        let mut run = match output {
-            None => Run::open(self.project, self.plan, None, self.observer)?,
-            Some(directory) => {
-                std::fs::create_dir_all(directory)
-                    .map_err(|error| RunError::io("creating", directory, error))?;
-                let run = Run::open_in(self.project, self.plan, directory);
-                run.info.save(&run.directory)?;
-                write_json(&run.directory.join("plan.json"), self.plan)?;
-                run
-            }
-        };
+        if let Some(directory) = output {
+            std::fs::create_dir_all(directory)
+                .map_err(|error| RunError::io("creating", directory, error))?;
+            return match measurement {
+                Measurement::Sizes { registry } => self.sizes(registry, directory).await,
+                Measurement::Startup(options) => self.startup(options, directory, false).await,
+            };
+        }
+        let mut run = Run::open(self.project, self.plan, None, self.observer)?;
         run.record_engine(self.engine).await?;
         let directory = run.directory.clone();
         let result = match measurement {
@@ -538,9 +536,7 @@ impl Pipeline<'_> {
                 .await
             }
         };
-        if output.is_none() {
-            run.mark_latest();
-        }
+        run.mark_latest();
         result
     }
 }
