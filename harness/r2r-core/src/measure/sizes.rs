@@ -14,6 +14,7 @@ use crate::measure::layers::{self, ArchiveImage, ImageAnalysis, LayerFigures, Se
 use crate::measure::registry;
 use crate::model::plan::Plan;
 use crate::results::files;
+use crate::results::rows::{self, LayerCsvRow, SharingRow, SizeRow};
 
 /// Sizes of one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -312,114 +313,73 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
     }
 }
 
-fn optional(value: Option<u64>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// `sizes.csv`: one row per image.
-pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "image",
-        "reference",
-        "variants",
-        "role",
-        "layers",
-        "engine_size_bytes",
-        "content_bytes",
-        "tar_bytes",
-        "gzip_bytes",
-        "zstd_bytes",
-        "wasted_bytes",
-        "registry_bytes",
-    ])?;
-    for image in &report.images {
-        writer.write_record([
-            image.image.clone(),
-            image.reference.clone(),
-            image.variants.join(";"),
-            image.role.clone(),
-            image.layers.to_string(),
-            optional(image.engine_size_bytes),
-            image.content_bytes.to_string(),
-            image.tar_bytes.to_string(),
-            image.gzip_bytes.to_string(),
-            image.zstd_bytes.to_string(),
-            image.wasted_bytes.to_string(),
-            optional(image.registry_bytes),
-        ])?;
-    }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
-}
-
-/// `layers.csv`: one row per distinct layer.
-pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "chain_id",
-        "diff_id",
-        "created_by",
-        "entries",
-        "content_bytes",
-        "tar_bytes",
-        "gzip_bytes",
-        "zstd_bytes",
-        "registry_bytes",
-        "images",
-    ])?;
-    for layer in &report.layers {
-        writer.write_record([
-            layer.chain_id.clone(),
-            layer.diff_id.clone(),
-            layer.created_by.clone(),
-            layer.figures.entries.to_string(),
-            layer.figures.content_bytes.to_string(),
-            layer.figures.tar_bytes.to_string(),
-            layer.figures.gzip_bytes.to_string(),
-            layer.figures.zstd_bytes.to_string(),
-            optional(layer.registry_bytes),
-            layer.images.join(";"),
-        ])?;
-    }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
-}
-
-/// `sharing.csv`: one row per image of each set, with the set's totals.
-pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "set",
-        "figure",
-        "image",
-        "total_bytes",
-        "owned_bytes",
-        "shared_bytes",
-        "set_sum_bytes",
-        "set_stored_once_bytes",
-        "set_saved_bytes",
-    ])?;
-    for set in &report.sets {
-        for member in &set.members {
-            writer.write_record([
-                set.set.clone(),
-                set.figure.clone(),
-                member.image.clone(),
-                member.total_bytes.to_string(),
-                member.owned_bytes.to_string(),
-                member.shared_bytes.to_string(),
-                set.sum_bytes.to_string(),
-                set.stored_once_bytes.to_string(),
-                set.saved_bytes.to_string(),
-            ])?;
+impl From<&ImageSizes> for SizeRow {
+    fn from(image: &ImageSizes) -> SizeRow {
+        SizeRow {
+            image: image.image.clone(),
+            reference: image.reference.clone(),
+            variants: image.variants.join(";"),
+            role: image.role.clone(),
+            layers: image.layers as u64,
+            engine_size_bytes: image.engine_size_bytes,
+            content_bytes: image.content_bytes,
+            tar_bytes: image.tar_bytes,
+            gzip_bytes: image.gzip_bytes,
+            zstd_bytes: image.zstd_bytes,
+            wasted_bytes: image.wasted_bytes,
+            registry_bytes: image.registry_bytes,
         }
     }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
+}
+
+impl From<&LayerRow> for LayerCsvRow {
+    fn from(layer: &LayerRow) -> LayerCsvRow {
+        LayerCsvRow {
+            chain_id: layer.chain_id.clone(),
+            diff_id: layer.diff_id.clone(),
+            created_by: layer.created_by.clone(),
+            entries: layer.figures.entries,
+            content_bytes: layer.figures.content_bytes,
+            tar_bytes: layer.figures.tar_bytes,
+            gzip_bytes: layer.figures.gzip_bytes,
+            zstd_bytes: layer.figures.zstd_bytes,
+            registry_bytes: layer.registry_bytes,
+            images: layer.images.join(";"),
+        }
+    }
+}
+
+/// The rows of `sharing.csv` of one set: one per member, each with the set's totals.
+fn sharing_rows(set: &SetSharing) -> impl Iterator<Item = SharingRow> + '_ {
+    set.members.iter().map(|member| SharingRow {
+        set: set.set.clone(),
+        figure: set.figure.clone(),
+        image: member.image.clone(),
+        total_bytes: member.total_bytes,
+        owned_bytes: member.owned_bytes,
+        shared_bytes: member.shared_bytes,
+        set_sum_bytes: set.sum_bytes,
+        set_stored_once_bytes: set.stored_once_bytes,
+        set_saved_bytes: set.saved_bytes,
+    })
+}
+
+/// `sizes.csv`: one [`SizeRow`] per image.
+pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<SizeRow> = report.images.iter().map(SizeRow::from).collect();
+    rows::to_csv(&rows)
+}
+
+/// `layers.csv`: one [`LayerCsvRow`] per distinct layer.
+pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<LayerCsvRow> = report.layers.iter().map(LayerCsvRow::from).collect();
+    rows::to_csv(&rows)
+}
+
+/// `sharing.csv`: one [`SharingRow`] per image of each set, with the set's totals.
+pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<SharingRow> = report.sets.iter().flat_map(sharing_rows).collect();
+    rows::to_csv(&rows)
 }
 
 /// Writes the report's files into `directory` (each written whole, then renamed).
