@@ -550,9 +550,7 @@ async fn measure_sizes(
         .map(r2r_core::measure::registry::parse_address)
         .transpose()?;
     eprintln!("measuring sizes of {} images", plan.images.len());
-    let report = r2r_core::measure::sizes::measure_plan(engine, plan, registry)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let report = r2r_core::measure::sizes::measure_plan(engine, plan, registry).await?;
     r2r_core::measure::sizes::write(&report, directory)
         .with_context(|| format!("writing size results to {}", directory.display()))?;
     output::print_sizes(&report);
@@ -667,7 +665,7 @@ fn measure_archive(
     archive: &Path,
     output_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let report = r2r_core::measure::sizes::measure_archive(archive).map_err(anyhow::Error::msg)?;
+    let report = r2r_core::measure::sizes::measure_archive(archive)?;
     let directory = output_dir.unwrap_or_else(|| new_run_directory(project, "archive"));
     r2r_core::measure::sizes::write(&report, &directory)
         .with_context(|| format!("writing size results to {}", directory.display()))?;

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
+use crate::inspect::archive::{ArchiveError, ExportError};
 use crate::measure::layers::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
 use crate::measure::registry;
 use crate::model::plan::Plan;
@@ -102,9 +103,33 @@ struct Measured {
     registry: Option<Vec<registry::StoredLayer>>,
 }
 
+/// Why images could not be measured at all (a single missing image is [`Unmeasured`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SizesError {
+    /// The engine's export of the images failed or could not be read.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// An archive file could not be opened.
+    #[error("{path}: {cause}")]
+    Open {
+        /// The archive file.
+        path: PathBuf,
+        /// The cause (in the message).
+        cause: std::io::Error,
+    },
+    /// An archive file is not a readable image archive.
+    #[error("{path}: {cause}")]
+    Archive {
+        /// The archive file.
+        path: PathBuf,
+        /// What is wrong with it (in the message).
+        cause: ArchiveError,
+    },
+}
+
 /// Reads an archive stream (a blocking reader) into per-image analyses.
-pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, String> {
-    layers::analyze_archive(reader).map_err(|error| error.to_string())
+pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, ArchiveError> {
+    layers::analyze_archive(reader)
 }
 
 /// Measures every image of a plan that exists on the engine.
@@ -112,7 +137,7 @@ pub async fn measure_plan(
     engine: &dyn Engine,
     plan: &Plan,
     registry_address: Option<SocketAddr>,
-) -> Result<SizeReport, String> {
+) -> Result<SizeReport, SizesError> {
     let mut unmeasured = Vec::new();
     let mut present = Vec::new();
     for image in &plan.images {
@@ -211,10 +236,18 @@ pub async fn measure_plan(
 }
 
 /// Measures the images of an archive file (no engine needed).
-pub fn measure_archive(path: &Path) -> Result<SizeReport, String> {
-    let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let images = analyze_reader(std::io::BufReader::with_capacity(1 << 20, file))
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+pub fn measure_archive(path: &Path) -> Result<SizeReport, SizesError> {
+    let file = std::fs::File::open(path).map_err(|cause| SizesError::Open {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    let images =
+        analyze_reader(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|cause| {
+            SizesError::Archive {
+                path: path.to_path_buf(),
+                cause,
+            }
+        })?;
     let measured: Vec<Measured> = images
         .into_iter()
         .enumerate()
@@ -407,4 +440,31 @@ pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
         "sizes",
         serde_json::to_value(report).map_err(std::io::Error::other)?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_errors_name_the_file_and_keep_their_cause() {
+        let directory = tempfile::tempdir().unwrap();
+        let missing = directory.path().join("missing.tar");
+        let error = measure_archive(&missing).unwrap_err();
+        assert!(
+            matches!(&error, SizesError::Open { path, cause } if path == &missing && cause.kind() == std::io::ErrorKind::NotFound),
+            "{error:?}"
+        );
+        assert!(error
+            .to_string()
+            .starts_with(&missing.display().to_string()));
+
+        let garbage = directory.path().join("garbage.tar");
+        std::fs::write(&garbage, b"not an archive").unwrap();
+        let error = measure_archive(&garbage).unwrap_err();
+        assert!(
+            matches!(&error, SizesError::Archive { path, cause: ArchiveError::Read { .. } } if path == &garbage),
+            "{error:?}"
+        );
+    }
 }
