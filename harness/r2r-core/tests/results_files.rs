@@ -312,3 +312,21 @@ fn startup_summary_csv_matches_its_snapshot() {
     }
     insta::assert_snapshot!("startup_csv", csv);
 }
+
+#[test]
+fn the_size_files_are_written_back_byte_for_byte_from_their_rows() {
+    use r2r_core::results::rows::{self, LayerCsvRow, SharingRow, SizeRow};
+    fn same<T: serde::Serialize + serde::de::DeserializeOwned>(name: &str) {
+        let bytes = std::fs::read(recorded().join(name)).unwrap();
+        let parsed: Vec<T> = rows::from_csv(&bytes).unwrap();
+        assert!(!parsed.is_empty(), "{name}");
+        assert_eq!(
+            String::from_utf8(rows::to_csv(&parsed).unwrap()).unwrap(),
+            String::from_utf8(bytes).unwrap(),
+            "{name}"
+        );
+    }
+    same::<SizeRow>("sizes.csv");
+    same::<LayerCsvRow>("layers.csv");
+    same::<SharingRow>("sharing.csv");
+}

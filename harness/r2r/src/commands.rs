@@ -180,7 +180,7 @@ pub fn compare_command(
         for gap in &gaps {
             table.add_row([
                 gap.id.clone(),
-                gap.kind.clone(),
+                gap.kind.to_string(),
                 gap.figure.clone(),
                 format!("{:.3}", gap.published),
                 gap.ours

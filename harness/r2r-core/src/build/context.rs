@@ -169,20 +169,42 @@ impl ContextBuilder {
     }
 }
 
+/// A template and the values given for it do not match.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// A value was given for a placeholder the template does not have.
+    #[error("template {template} has no placeholder {placeholder}")]
+    UnusedValue {
+        /// The template's name (its path).
+        template: String,
+        /// The placeholder, `{{name}}`.
+        placeholder: String,
+    },
+    /// The template has a placeholder no value was given for.
+    #[error("template {template}: no value for {placeholder}")]
+    MissingValue {
+        /// The template's name (its path).
+        template: String,
+        /// The placeholder, as written in the template.
+        placeholder: String,
+    },
+}
+
 /// Fills `{{name}}` placeholders of a template; every placeholder must have a value and every
 /// value must be used, so a typo in a template or in code fails loudly.
 pub fn render(
     template_name: &str,
     template: &str,
     values: &[(&str, &str)],
-) -> Result<String, String> {
+) -> Result<String, TemplateError> {
     let mut text = template.to_string();
     for (name, value) in values {
         let placeholder = format!("{{{{{name}}}}}");
         if !text.contains(&placeholder) {
-            return Err(format!(
-                "template {template_name} has no placeholder {placeholder}"
-            ));
+            return Err(TemplateError::UnusedValue {
+                template: template_name.to_string(),
+                placeholder,
+            });
         }
         text = text.replace(&placeholder, value);
     }
@@ -191,10 +213,10 @@ pub fn render(
             .find("}}")
             .map(|e| start + e + 2)
             .unwrap_or(text.len());
-        return Err(format!(
-            "template {template_name}: no value for {}",
-            &text[start..end]
-        ));
+        return Err(TemplateError::MissingValue {
+            template: template_name.to_string(),
+            placeholder: text[start..end].to_string(),
+        });
     }
     Ok(text)
 }
@@ -281,11 +303,18 @@ mod tests {
             render("t", "FROM {{parent}}\n", &[("parent", "a:b")]).unwrap(),
             "FROM a:b\n"
         );
-        assert!(render("t", "FROM {{parent}} {{other}}", &[("parent", "a")])
-            .unwrap_err()
-            .contains("{{other}}"));
-        assert!(render("t", "FROM x", &[("parent", "a")])
-            .unwrap_err()
-            .contains("no placeholder"));
+        assert_eq!(
+            render("t", "FROM {{parent}} {{other}}", &[("parent", "a")]).unwrap_err(),
+            TemplateError::MissingValue {
+                template: "t".into(),
+                placeholder: "{{other}}".into()
+            }
+        );
+        let error = render("t", "FROM x", &[("parent", "a")]).unwrap_err();
+        assert!(matches!(error, TemplateError::UnusedValue { .. }));
+        assert!(
+            error.to_string().contains("no placeholder {{parent}}"),
+            "{error}"
+        );
     }
 }

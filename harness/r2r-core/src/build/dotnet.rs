@@ -23,6 +23,24 @@ pub const FRAMEWORK_COMPOSITE_FILE: &str = "framework-r2r.dll";
 /// Name of the composite file of a self-contained app.
 pub const APP_COMPOSITE_FILE: &str = "app-r2r.dll";
 
+/// How a command that failed ended.
+#[derive(Debug)]
+pub enum CommandStatus {
+    /// It could not be started.
+    NotStarted(std::io::Error),
+    /// It ran and exited unsuccessfully (or was killed by a signal).
+    Exited(std::process::ExitStatus),
+}
+
+impl std::fmt::Display for CommandStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandStatus::NotStarted(error) => error.fmt(f),
+            CommandStatus::Exited(status) => status.fmt(f),
+        }
+    }
+}
+
 /// Errors preparing .NET content; each names the command or path involved.
 #[derive(Debug, thiserror::Error)]
 pub enum DotnetError {
@@ -31,8 +49,8 @@ pub enum DotnetError {
     Command {
         /// The command line.
         command: String,
-        /// Exit status or start error.
-        status: String,
+        /// How it ended: not started, or its exit status.
+        status: CommandStatus,
         /// The last lines of its output.
         output_tail: String,
         /// A hint on what to do, may be empty.
@@ -126,7 +144,7 @@ fn run(command: &mut Command, hint: &str) -> Result<String, DotnetError> {
     let output =
         crate::support::children::output(command).map_err(|error| DotnetError::Command {
             command: text.clone(),
-            status: error.to_string(),
+            status: CommandStatus::NotStarted(error),
             output_tail: String::new(),
             hint: hint.to_string(),
         })?;
@@ -138,7 +156,7 @@ fn run(command: &mut Command, hint: &str) -> Result<String, DotnetError> {
     if !output.status.success() {
         return Err(DotnetError::Command {
             command: text,
-            status: output.status.to_string(),
+            status: CommandStatus::Exited(output.status),
             output_tail: crate::engine::containers::tail(&combined, 30),
             hint: hint.to_string(),
         });

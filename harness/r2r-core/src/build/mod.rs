@@ -120,6 +120,31 @@ pub enum BuildError {
     Dotnet(#[from] crate::build::dotnet::DotnetError),
 }
 
+/// Why an image's build context could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    /// The image's parent is not in the plan.
+    #[error("unknown parent {0}")]
+    UnknownParent(String),
+    /// A Dockerfile template could not be read.
+    #[error("reading {path}: {cause}")]
+    Template {
+        /// The template file.
+        path: PathBuf,
+        /// The cause (in the message).
+        cause: std::io::Error,
+    },
+    /// A Dockerfile template and its values do not match.
+    #[error(transparent)]
+    Render(#[from] context::TemplateError),
+    /// Preparing the .NET content (packs, publish, composite) failed.
+    #[error(transparent)]
+    Dotnet(#[from] crate::build::dotnet::DotnetError),
+    /// A file could not be added to the context.
+    #[error(transparent)]
+    Context(#[from] context::ContextError),
+}
+
 /// Makes sure the scenario's base image exists: a local base is bootstrapped from Debian's
 /// packages with `scripts/bootstrap-base.sh` and imported; an image reference is pulled.
 pub async fn ensure_base(
@@ -249,6 +274,7 @@ impl Preparation for HostPreparation {
         })
         .await
         .map_err(|error| format!("preparing content panicked: {error}"))?
+        .map_err(|error| error.to_string())
     }
 }
 
@@ -408,13 +434,15 @@ async fn build_one(
 }
 
 /// The Dockerfile template of `name` from `experiments/dockerfiles/`.
-fn template(catalog: &Catalog, name: &str) -> Result<(String, String), String> {
+fn template(catalog: &Catalog, name: &str) -> Result<(String, String), AssembleError> {
     let path = catalog
         .root
         .join("dockerfiles")
         .join(format!("{name}.Dockerfile"));
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("reading {}: {error}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|cause| AssembleError::Template {
+        path: path.clone(),
+        cause,
+    })?;
     Ok((path.display().to_string(), text))
 }
 
@@ -425,13 +453,13 @@ pub fn assemble_context(
     workspace: &Workspace,
     packs: &Packs,
     image: &PlannedImage,
-) -> Result<bytes::Bytes, String> {
+) -> Result<bytes::Bytes, AssembleError> {
     let parent = match &image.parent {
         Parent::Base(reference) => reference.clone(),
         Parent::Image(id) => plan
             .image(id)
             .map(|parent| parent.reference().to_string())
-            .ok_or_else(|| format!("unknown parent {id}"))?,
+            .ok_or_else(|| AssembleError::UnknownParent(id.clone()))?,
     };
     let mut context = ContextBuilder::new();
     let dockerfile = match &image.content {
@@ -460,12 +488,9 @@ pub fn assemble_context(
             with_host,
             ..
         } => {
-            let rootfs = workspace
-                .framework_rootfs(packs, frameworks, composite.as_ref(), *with_host)
-                .map_err(|error| error.to_string())?;
-            context
-                .add_tree(&rootfs, "rootfs")
-                .map_err(|error| error.to_string())?;
+            let rootfs =
+                workspace.framework_rootfs(packs, frameworks, composite.as_ref(), *with_host)?;
+            context.add_tree(&rootfs, "rootfs")?;
             let (name, text) = template(catalog, "frameworks")?;
             context::render(
                 &name,
@@ -474,12 +499,8 @@ pub fn assemble_context(
             )?
         }
         Content::Sdk => {
-            let (rootfs, sdk_version) = workspace
-                .sdk_rootfs(packs)
-                .map_err(|error| error.to_string())?;
-            context
-                .add_tree(&rootfs, "rootfs")
-                .map_err(|error| error.to_string())?;
+            let (rootfs, sdk_version) = workspace.sdk_rootfs(packs)?;
+            context.add_tree(&rootfs, "rootfs")?;
             let (name, text) = template(catalog, "sdk")?;
             context::render(
                 &name,
@@ -494,12 +515,8 @@ pub fn assemble_context(
             ..
         } => {
             let definition = &catalog.apps[app];
-            let published = workspace
-                .publish_app(packs, app, definition, publish, *composite)
-                .map_err(|error| error.to_string())?;
-            context
-                .add_tree(&published, "app")
-                .map_err(|error| error.to_string())?;
+            let published = workspace.publish_app(packs, app, definition, publish, *composite)?;
+            context.add_tree(&published, "app")?;
             let entrypoint = if publish.self_contained {
                 format!("[\"/app/{}\"]", definition.assembly)
             } else {
@@ -514,7 +531,7 @@ pub fn assemble_context(
         }
     };
     context.add_bytes("Dockerfile", dockerfile, false);
-    context.finish().map_err(|error| error.to_string())
+    Ok(context.finish()?)
 }
 
 /// Seconds as a short human string.

@@ -107,7 +107,52 @@ pub struct FileRecord {
     /// Permission bits.
     pub mode: u32,
     /// The ReadyToRun classification, for inspected files; `Err` holds why it failed.
-    pub assembly: Option<Result<AssemblyKind, String>>,
+    pub assembly: Option<Result<AssemblyKind, InspectError>>,
+}
+
+/// Why an inspected file has no ReadyToRun classification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum InspectError {
+    /// The file is larger than the reader inspects.
+    #[error("{size_bytes} bytes is over the inspection limit of {limit_bytes} bytes")]
+    TooLarge {
+        /// The file's size, bytes.
+        size_bytes: u64,
+        /// [`MAX_INSPECTED_FILE_BYTES`], bytes.
+        limit_bytes: u64,
+    },
+    /// Its PE or ReadyToRun structures could not be read (the classifier's message).
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// Why an image export could not be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The engine's export stream failed (the parser then only saw a cut stream).
+    #[error("{references}: {cause}")]
+    Engine {
+        /// The images exported, space-separated.
+        references: String,
+        /// The engine's error (in the message).
+        cause: crate::engine::EngineError,
+    },
+    /// The exported archive could not be read.
+    #[error("{references}: {cause}")]
+    Archive {
+        /// The images exported, space-separated.
+        references: String,
+        /// What is wrong with the archive (in the message).
+        cause: ArchiveError,
+    },
+    /// The parsing thread panicked or was cancelled.
+    #[error("parsing the export of {references}: {cause}")]
+    Parser {
+        /// The images exported, space-separated.
+        references: String,
+        /// The join error (in the message).
+        cause: tokio::task::JoinError,
+    },
 }
 
 /// The final file system view of an image.
@@ -767,8 +812,8 @@ impl Read for ChannelReader {
 pub async fn parse_export<T: Send + 'static>(
     engine: &dyn crate::engine::Engine,
     references: &[String],
-    parse: impl FnOnce(ChannelReader) -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+    parse: impl FnOnce(ChannelReader) -> Result<T, ArchiveError> + Send + 'static,
+) -> Result<T, ExportError> {
     use futures_util::StreamExt;
     let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
     let parser = tokio::task::spawn_blocking(move || parse(ChannelReader::new(receiver)));
@@ -782,16 +827,20 @@ pub async fn parse_export<T: Send + 'static>(
                 }
             }
             Err(error) => {
-                export_error = Some(error.to_string());
+                export_error = Some(error);
                 break;
             }
         }
     }
     drop(sender);
-    let parsed = parser.await.map_err(|error| error.to_string())?;
+    let references = references.join(" ");
+    let parsed = parser.await.map_err(|cause| ExportError::Parser {
+        references: references.clone(),
+        cause,
+    })?;
     match export_error {
-        Some(error) => Err(error),
-        None => parsed,
+        Some(cause) => Err(ExportError::Engine { references, cause }),
+        None => parsed.map_err(|cause| ExportError::Archive { references, cause }),
     }
 }
 
@@ -877,9 +926,10 @@ fn read_layer(
         };
         let assembly = if file_type == FileType::Regular && inspect(&path) {
             if size_bytes > MAX_INSPECTED_FILE_BYTES {
-                Some(Err(format!(
-                    "{size_bytes} bytes is over the inspection limit"
-                )))
+                Some(Err(InspectError::TooLarge {
+                    size_bytes,
+                    limit_bytes: MAX_INSPECTED_FILE_BYTES,
+                }))
             } else {
                 // Grows with the bytes that actually arrive, whatever the header claims.
                 let mut bytes = Vec::new();
@@ -887,7 +937,10 @@ fn read_layer(
                     .data
                     .read_to_end(&mut bytes)
                     .map_err(|source| layer_error(entry.path, source))?;
-                Some(readytorun::classify(&bytes).map_err(|error| error.to_string()))
+                Some(
+                    readytorun::classify(&bytes)
+                        .map_err(|error| InspectError::Unreadable(error.to_string())),
+                )
             }
         } else {
             None

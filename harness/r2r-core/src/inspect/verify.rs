@@ -407,16 +407,18 @@ pub fn check_files(
 
 /// Reads an image's file system through the engine's export, classifying every `.dll` under
 /// `/usr/share/dotnet` and `/app`.
-pub async fn read_image(engine: &dyn Engine, reference: &str) -> Result<ImageFilesystem, String> {
+pub async fn read_image(
+    engine: &dyn Engine,
+    reference: &str,
+) -> Result<ImageFilesystem, archive::ExportError> {
     let inspect = |path: &str| {
         path.ends_with(".dll")
             && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"))
     };
     archive::parse_export(engine, &[reference.to_string()], move |reader| {
-        archive::read_image_archive(reader, &inspect).map_err(|error| error.to_string())
+        archive::read_image_archive(reader, &inspect)
     })
     .await
-    .map_err(|error| format!("{reference}: {error}"))
 }
 
 /// The container verification starts from `image`: labelled, limited, as an unprivileged user
@@ -604,7 +606,7 @@ pub async fn verify_image(
         Err(error) => checks.push(Check {
             name: "files".into(),
             passed: false,
-            detail: error,
+            detail: error.to_string(),
         }),
     }
     match &image.content {

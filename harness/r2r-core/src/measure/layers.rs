@@ -6,7 +6,9 @@
 //! accounting and for waste) on the reading thread, while a gzip (level 6, what `docker push`
 //! sends) and a zstd (level 3, what containerd's zstd layers use) compressor each run on
 //! their own thread, fed the same chunks through small bounded channels: no layer is ever held
-//! in memory and both cores compress. Layers already measured (known by diff id) are skipped.
+//! in memory and both cores compress. Each compressor cuts what it receives into blocks of the
+//! same size before compressing, so a layer's compressed size depends on its bytes only, never
+//! on how the stream happened to be read. Layers already measured (known by diff id) are skipped.
 //!
 //! Archives are read under the rules of [`crate::inspect::archive`] (it walks the archive and judges
 //! every layer entry): nothing is written to disk, a path or hard link that climbs out of its
@@ -31,6 +33,8 @@ pub const GZIP_LEVEL: u32 = 6;
 pub const ZSTD_LEVEL: i32 = 3;
 /// Chunk size of the layer stream, bytes.
 const CHUNK_BYTES: usize = 256 * 1024;
+/// Size of the blocks every compressor is fed, bytes (the last block of a layer is shorter).
+const COMPRESS_BLOCK_BYTES: usize = 1 << 20;
 
 /// Figures of one layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,51 @@ impl Write for CountingSink {
 
 type Chunk = Arc<[u8]>;
 
+/// Feeds an encoder in blocks of [`COMPRESS_BLOCK_BYTES`], whatever sizes the input arrives
+/// in, so the compressed size depends on the bytes only.
+///
+/// This matters for gzip: zlib-rs compresses levels 3 to 6 with `deflate_medium`, which keeps
+/// the match it found one position ahead only until it next refills its window; how much it
+/// can refill, and so where those matches are dropped, depends on how much input each call
+/// hands it. Fed the reads of a socket as they come, one layer of 84,889,600 bytes gave four
+/// gzip sizes a few kilobytes apart in four runs. Cut at the same offsets every time, the
+/// encoder sees the same calls and writes the same stream.
+struct FixedBlocks<W: Write> {
+    inner: W,
+    block: Vec<u8>,
+}
+
+impl<W: Write> FixedBlocks<W> {
+    fn new(inner: W) -> Self {
+        FixedBlocks {
+            inner,
+            block: Vec::with_capacity(COMPRESS_BLOCK_BYTES),
+        }
+    }
+
+    /// Adds bytes; every block filled is written to the encoder.
+    fn push(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let take = (COMPRESS_BLOCK_BYTES - self.block.len()).min(bytes.len());
+            self.block.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.block.len() == COMPRESS_BLOCK_BYTES {
+                self.inner.write_all(&self.block)?;
+                self.block.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the last, shorter block and returns the encoder.
+    fn finish(mut self) -> std::io::Result<W> {
+        if !self.block.is_empty() {
+            self.inner.write_all(&self.block)?;
+        }
+        Ok(self.inner)
+    }
+}
+
 /// A compressor on its own thread, fed chunks over a bounded channel.
 struct Compressor {
     sender: std::sync::mpsc::SyncSender<Chunk>,
@@ -126,25 +175,27 @@ struct Compressor {
 impl Compressor {
     fn gzip() -> Compressor {
         Self::spawn(|receiver| {
-            let mut encoder = flate2::write::GzEncoder::new(
+            let mut blocks = FixedBlocks::new(flate2::write::GzEncoder::new(
                 CountingSink::default(),
                 flate2::Compression::new(GZIP_LEVEL),
-            );
+            ));
             for chunk in receiver {
-                encoder.write_all(&chunk)?;
+                blocks.push(&chunk)?;
             }
-            Ok(encoder.finish()?.0)
+            Ok(blocks.finish()?.finish()?.0)
         })
     }
 
     fn zstd() -> Compressor {
         Self::spawn(|receiver| {
-            let mut encoder =
-                zstd::stream::write::Encoder::new(CountingSink::default(), ZSTD_LEVEL)?;
+            let mut blocks = FixedBlocks::new(zstd::stream::write::Encoder::new(
+                CountingSink::default(),
+                ZSTD_LEVEL,
+            )?);
             for chunk in receiver {
-                encoder.write_all(&chunk)?;
+                blocks.push(&chunk)?;
             }
-            Ok(encoder.finish()?.0)
+            Ok(blocks.finish()?.finish()?.0)
         })
     }
 
@@ -623,6 +674,135 @@ mod tests {
                 layer: 0,
                 bytes: 5
             }
+        );
+    }
+
+    /// A layer of real files: the regular files under `/usr/lib` in name order (the first
+    /// ones that add up to about 4 MB), with fixed owners, modes and times, so the same
+    /// machine always gives the same bytes.
+    fn real_layer() -> Vec<u8> {
+        fn collect(
+            directory: &std::path::Path,
+            files: &mut Vec<std::path::PathBuf>,
+            budget: &mut u64,
+        ) {
+            let Ok(entries) = std::fs::read_dir(directory) else {
+                return;
+            };
+            let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            paths.sort();
+            for path in paths {
+                if *budget == 0 {
+                    return;
+                }
+                let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if metadata.is_dir() {
+                    collect(&path, files, budget);
+                } else if metadata.is_file() && metadata.len() <= 1 << 20 {
+                    if std::fs::File::open(&path).is_ok() {
+                        *budget = budget.saturating_sub(metadata.len());
+                        files.push(path);
+                    }
+                }
+            }
+        }
+        let mut files = Vec::new();
+        collect(std::path::Path::new("/usr/lib"), &mut files, &mut 4_000_000);
+        let mut builder = tar::Builder::new(Vec::new());
+        for path in &files {
+            let bytes = std::fs::read(path).unwrap();
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            let name = path.strip_prefix("/").unwrap();
+            builder
+                .append_data(&mut header, name, bytes.as_slice())
+                .unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    /// Hands out its bytes in reads of the sizes `next_size` picks.
+    struct Chunked<'a, F: FnMut() -> usize> {
+        bytes: &'a [u8],
+        next_size: F,
+    }
+
+    impl<F: FnMut() -> usize> Read for Chunked<'_, F> {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            let count = (self.next_size)()
+                .max(1)
+                .min(buffer.len())
+                .min(self.bytes.len());
+            buffer[..count].copy_from_slice(&self.bytes[..count]);
+            self.bytes = &self.bytes[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn one_layer_gives_one_gzip_figure_however_it_is_read() {
+        let layer = real_layer();
+        assert!(
+            layer.len() > 2_000_000,
+            "only {} bytes of files under /usr/lib",
+            layer.len()
+        );
+        let measure = |reader: &mut dyn Read| measure_layer("layer.tar", reader, true).unwrap().0;
+        // Whole buffers at a time, small fixed reads, and reads of pseudo-random sizes (as a
+        // socket delivers them).
+        let whole = measure(&mut Chunked {
+            bytes: &layer,
+            next_size: || usize::MAX,
+        });
+        let small = measure(&mut Chunked {
+            bytes: &layer,
+            next_size: || 4093,
+        });
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let uneven = measure(&mut Chunked {
+            bytes: &layer,
+            next_size: move || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                1 + (state >> 33) as usize % 70_000
+            },
+        });
+        assert_eq!(whole.tar_bytes, layer.len() as u64);
+        assert_eq!(
+            (small.diff_id.as_str(), small.tar_bytes),
+            (whole.diff_id.as_str(), whole.tar_bytes)
+        );
+        assert_eq!(
+            (uneven.diff_id.as_str(), uneven.tar_bytes),
+            (whole.diff_id.as_str(), whole.tar_bytes)
+        );
+        assert_eq!(
+            small.gzip_bytes, whole.gzip_bytes,
+            "gzip: 4093-byte reads vs whole buffers"
+        );
+        assert_eq!(
+            uneven.gzip_bytes, whole.gzip_bytes,
+            "gzip: uneven reads vs whole buffers"
+        );
+        assert_eq!(
+            (small.zstd_bytes, uneven.zstd_bytes),
+            (whole.zstd_bytes, whole.zstd_bytes)
+        );
+        // And the figure is the real gzip size of those bytes (within 0.1% of one-shot gzip).
+        let mut gzip =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
+        gzip.write_all(&layer).unwrap();
+        let one_shot = gzip.finish().unwrap().len() as f64;
+        assert!(
+            (whole.gzip_bytes as f64 / one_shot - 1.0).abs() < 0.001,
+            "{} vs {one_shot}",
+            whole.gzip_bytes
         );
     }
 

@@ -5,15 +5,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
+use crate::inspect::archive::{ArchiveError, ExportError};
 use crate::measure::layers::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
 use crate::measure::registry;
 use crate::model::plan::Plan;
 use crate::results::files;
+use crate::results::rows::{self, LayerCsvRow, SharingRow, SizeRow};
 
 /// Sizes of one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,9 +103,33 @@ struct Measured {
     registry: Option<Vec<registry::StoredLayer>>,
 }
 
+/// Why images could not be measured at all (a single missing image is [`Unmeasured`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SizesError {
+    /// The engine's export of the images failed or could not be read.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// An archive file could not be opened.
+    #[error("{path}: {cause}")]
+    Open {
+        /// The archive file.
+        path: PathBuf,
+        /// The cause (in the message).
+        cause: std::io::Error,
+    },
+    /// An archive file is not a readable image archive.
+    #[error("{path}: {cause}")]
+    Archive {
+        /// The archive file.
+        path: PathBuf,
+        /// What is wrong with it (in the message).
+        cause: ArchiveError,
+    },
+}
+
 /// Reads an archive stream (a blocking reader) into per-image analyses.
-pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, String> {
-    layers::analyze_archive(reader).map_err(|error| error.to_string())
+pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, ArchiveError> {
+    layers::analyze_archive(reader)
 }
 
 /// Measures every image of a plan that exists on the engine.
@@ -111,7 +137,7 @@ pub async fn measure_plan(
     engine: &dyn Engine,
     plan: &Plan,
     registry_address: Option<SocketAddr>,
-) -> Result<SizeReport, String> {
+) -> Result<SizeReport, SizesError> {
     let mut unmeasured = Vec::new();
     let mut present = Vec::new();
     for image in &plan.images {
@@ -210,10 +236,18 @@ pub async fn measure_plan(
 }
 
 /// Measures the images of an archive file (no engine needed).
-pub fn measure_archive(path: &Path) -> Result<SizeReport, String> {
-    let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let images = analyze_reader(std::io::BufReader::with_capacity(1 << 20, file))
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+pub fn measure_archive(path: &Path) -> Result<SizeReport, SizesError> {
+    let file = std::fs::File::open(path).map_err(|cause| SizesError::Open {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    let images =
+        analyze_reader(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|cause| {
+            SizesError::Archive {
+                path: path.to_path_buf(),
+                cause,
+            }
+        })?;
     let measured: Vec<Measured> = images
         .into_iter()
         .enumerate()
@@ -312,114 +346,73 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
     }
 }
 
-fn optional(value: Option<u64>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// `sizes.csv`: one row per image.
-pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "image",
-        "reference",
-        "variants",
-        "role",
-        "layers",
-        "engine_size_bytes",
-        "content_bytes",
-        "tar_bytes",
-        "gzip_bytes",
-        "zstd_bytes",
-        "wasted_bytes",
-        "registry_bytes",
-    ])?;
-    for image in &report.images {
-        writer.write_record([
-            image.image.clone(),
-            image.reference.clone(),
-            image.variants.join(";"),
-            image.role.clone(),
-            image.layers.to_string(),
-            optional(image.engine_size_bytes),
-            image.content_bytes.to_string(),
-            image.tar_bytes.to_string(),
-            image.gzip_bytes.to_string(),
-            image.zstd_bytes.to_string(),
-            image.wasted_bytes.to_string(),
-            optional(image.registry_bytes),
-        ])?;
-    }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
-}
-
-/// `layers.csv`: one row per distinct layer.
-pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "chain_id",
-        "diff_id",
-        "created_by",
-        "entries",
-        "content_bytes",
-        "tar_bytes",
-        "gzip_bytes",
-        "zstd_bytes",
-        "registry_bytes",
-        "images",
-    ])?;
-    for layer in &report.layers {
-        writer.write_record([
-            layer.chain_id.clone(),
-            layer.diff_id.clone(),
-            layer.created_by.clone(),
-            layer.figures.entries.to_string(),
-            layer.figures.content_bytes.to_string(),
-            layer.figures.tar_bytes.to_string(),
-            layer.figures.gzip_bytes.to_string(),
-            layer.figures.zstd_bytes.to_string(),
-            optional(layer.registry_bytes),
-            layer.images.join(";"),
-        ])?;
-    }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
-}
-
-/// `sharing.csv`: one row per image of each set, with the set's totals.
-pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "set",
-        "figure",
-        "image",
-        "total_bytes",
-        "owned_bytes",
-        "shared_bytes",
-        "set_sum_bytes",
-        "set_stored_once_bytes",
-        "set_saved_bytes",
-    ])?;
-    for set in &report.sets {
-        for member in &set.members {
-            writer.write_record([
-                set.set.clone(),
-                set.figure.clone(),
-                member.image.clone(),
-                member.total_bytes.to_string(),
-                member.owned_bytes.to_string(),
-                member.shared_bytes.to_string(),
-                set.sum_bytes.to_string(),
-                set.stored_once_bytes.to_string(),
-                set.saved_bytes.to_string(),
-            ])?;
+impl From<&ImageSizes> for SizeRow {
+    fn from(image: &ImageSizes) -> SizeRow {
+        SizeRow {
+            image: image.image.clone(),
+            reference: image.reference.clone(),
+            variants: image.variants.join(";"),
+            role: image.role.clone(),
+            layers: image.layers as u64,
+            engine_size_bytes: image.engine_size_bytes,
+            content_bytes: image.content_bytes,
+            tar_bytes: image.tar_bytes,
+            gzip_bytes: image.gzip_bytes,
+            zstd_bytes: image.zstd_bytes,
+            wasted_bytes: image.wasted_bytes,
+            registry_bytes: image.registry_bytes,
         }
     }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
+}
+
+impl From<&LayerRow> for LayerCsvRow {
+    fn from(layer: &LayerRow) -> LayerCsvRow {
+        LayerCsvRow {
+            chain_id: layer.chain_id.clone(),
+            diff_id: layer.diff_id.clone(),
+            created_by: layer.created_by.clone(),
+            entries: layer.figures.entries,
+            content_bytes: layer.figures.content_bytes,
+            tar_bytes: layer.figures.tar_bytes,
+            gzip_bytes: layer.figures.gzip_bytes,
+            zstd_bytes: layer.figures.zstd_bytes,
+            registry_bytes: layer.registry_bytes,
+            images: layer.images.join(";"),
+        }
+    }
+}
+
+/// The rows of `sharing.csv` of one set: one per member, each with the set's totals.
+fn sharing_rows(set: &SetSharing) -> impl Iterator<Item = SharingRow> + '_ {
+    set.members.iter().map(|member| SharingRow {
+        set: set.set.clone(),
+        figure: set.figure.clone(),
+        image: member.image.clone(),
+        total_bytes: member.total_bytes,
+        owned_bytes: member.owned_bytes,
+        shared_bytes: member.shared_bytes,
+        set_sum_bytes: set.sum_bytes,
+        set_stored_once_bytes: set.stored_once_bytes,
+        set_saved_bytes: set.saved_bytes,
+    })
+}
+
+/// `sizes.csv`: one [`SizeRow`] per image.
+pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<SizeRow> = report.images.iter().map(SizeRow::from).collect();
+    rows::to_csv(&rows)
+}
+
+/// `layers.csv`: one [`LayerCsvRow`] per distinct layer.
+pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<LayerCsvRow> = report.layers.iter().map(LayerCsvRow::from).collect();
+    rows::to_csv(&rows)
+}
+
+/// `sharing.csv`: one [`SharingRow`] per image of each set, with the set's totals.
+pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<SharingRow> = report.sets.iter().flat_map(sharing_rows).collect();
+    rows::to_csv(&rows)
 }
 
 /// Writes the report's files into `directory` (each written whole, then renamed).
@@ -447,4 +440,31 @@ pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
         "sizes",
         serde_json::to_value(report).map_err(std::io::Error::other)?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_errors_name_the_file_and_keep_their_cause() {
+        let directory = tempfile::tempdir().unwrap();
+        let missing = directory.path().join("missing.tar");
+        let error = measure_archive(&missing).unwrap_err();
+        assert!(
+            matches!(&error, SizesError::Open { path, cause } if path == &missing && cause.kind() == std::io::ErrorKind::NotFound),
+            "{error:?}"
+        );
+        assert!(error
+            .to_string()
+            .starts_with(&missing.display().to_string()));
+
+        let garbage = directory.path().join("garbage.tar");
+        std::fs::write(&garbage, b"not an archive").unwrap();
+        let error = measure_archive(&garbage).unwrap_err();
+        assert!(
+            matches!(&error, SizesError::Archive { path, cause: ArchiveError::Read { .. } } if path == &garbage),
+            "{error:?}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+use crate::results::rows::{self, Fixed, HistoryRow};
 use crate::results::run_data::{read_csv, RunData, RunDataError};
 
 /// Thresholds of a baseline comparison.
@@ -53,6 +54,37 @@ impl Verdict {
             Verdict::NoChange => "no change",
             Verdict::Missing => "missing",
         }
+    }
+
+    /// The verdict a table word names.
+    pub fn from_word(word: &str) -> Option<Verdict> {
+        [
+            Verdict::Regression,
+            Verdict::Improvement,
+            Verdict::NoChange,
+            Verdict::Missing,
+        ]
+        .into_iter()
+        .find(|verdict| verdict.word() == word)
+    }
+}
+
+/// A verdict in a CSV cell: its table word (`no change`, not `no-change`).
+mod verdict_word {
+    use super::Verdict;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(verdict: &Verdict, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(verdict.word())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Verdict, D::Error> {
+        let word = String::deserialize(deserializer)?;
+        Verdict::from_word(&word).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "verdict '{word}': allowed values are regression, improvement, no change, missing"
+            ))
+        })
     }
 }
 
@@ -219,37 +251,47 @@ pub fn has_regression(changes: &[MetricChange]) -> bool {
         .any(|change| change.verdict == Verdict::Regression)
 }
 
-/// The comparison as CSV: image, metric, unit, baseline, current, change_percent, p_value, verdict.
-pub fn changes_csv(changes: &[MetricChange]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "image",
-        "metric",
-        "unit",
-        "baseline",
-        "current",
-        "change_percent",
-        "p_value",
-        "verdict",
-    ])?;
-    let number = |value: Option<f64>, digits: usize| {
-        value.map(|v| format!("{v:.digits$}")).unwrap_or_default()
-    };
-    for change in changes {
-        writer.write_record([
-            change.image.clone(),
-            change.metric.clone(),
-            change.unit.clone(),
-            number(change.baseline, 3),
-            number(change.current, 3),
-            number(change.change.map(|c| c * 100.0), 2),
-            number(change.p_value, 4),
-            change.verdict.word().to_string(),
-        ])?;
+/// One row of `compare-baseline.csv`: one metric of one image, compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    /// Plan id of the image.
+    pub image: String,
+    /// The metric: `content_bytes`, `gzip_bytes`, `startup_<cache>_total_ms`.
+    pub metric: String,
+    /// Unit of `baseline` and `current`: `bytes` or `ms`.
+    pub unit: String,
+    /// The baseline's value (bytes, or mean ms), 3 decimals; empty when missing.
+    pub baseline: Fixed<3>,
+    /// The current run's value (bytes, or mean ms), 3 decimals; empty when missing.
+    pub current: Fixed<3>,
+    /// `current / baseline - 1`, percent, 2 decimals.
+    pub change_percent: Fixed<2>,
+    /// Two-sided p-value of the difference (0 or 1 for exact sizes), 4 decimals.
+    pub p_value: Fixed<4>,
+    /// `regression`, `improvement`, `no change` or `missing`.
+    #[serde(with = "verdict_word")]
+    pub verdict: Verdict,
+}
+
+impl From<&MetricChange> for ChangeRow {
+    fn from(change: &MetricChange) -> ChangeRow {
+        ChangeRow {
+            image: change.image.clone(),
+            metric: change.metric.clone(),
+            unit: change.unit.clone(),
+            baseline: Fixed(change.baseline),
+            current: Fixed(change.current),
+            change_percent: Fixed(change.change.map(|c| c * 100.0)),
+            p_value: Fixed(change.p_value),
+            verdict: change.verdict,
+        }
     }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
+}
+
+/// The comparison as CSV (`compare-baseline.csv`): one [`ChangeRow`] per metric.
+pub fn changes_csv(changes: &[MetricChange]) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<ChangeRow> = changes.iter().map(ChangeRow::from).collect();
+    rows::to_csv(&rows)
 }
 
 /// A run's headline metrics for the history file: per image `content_bytes` and `gzip_bytes`,
@@ -281,20 +323,13 @@ pub fn headline_metrics(data: &RunData) -> Vec<(String, String, f64)> {
 /// Adds a run's headline metrics to a history CSV (`run_id,image,metric,value`), replacing
 /// rows the same run wrote before; the file is rewritten whole.
 pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
-    #[derive(Serialize, Deserialize)]
-    struct Row {
-        run_id: String,
-        image: String,
-        metric: String,
-        value: f64,
-    }
-    let mut rows: Vec<Row> =
-        read_csv(path, &["run_id", "image", "metric", "value"])?.unwrap_or_default();
+    let mut rows: Vec<HistoryRow> =
+        read_csv(path, rows::header::<HistoryRow>())?.unwrap_or_default();
     rows.retain(|row| row.run_id != data.info.run_id);
     rows.extend(
         headline_metrics(data)
             .into_iter()
-            .map(|(image, metric, value)| Row {
+            .map(|(image, metric, value)| HistoryRow {
                 run_id: data.info.run_id.clone(),
                 image,
                 metric,
@@ -306,13 +341,7 @@ pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
         line: None,
         message: error,
     };
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for row in &rows {
-        writer
-            .serialize(row)
-            .map_err(|e| csv_error(e.to_string()))?;
-    }
-    let bytes = writer.into_inner().map_err(|e| csv_error(e.to_string()))?;
+    let bytes = rows::to_csv(&rows).map_err(|e| csv_error(e.to_string()))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| RunDataError::Io {
             path: parent.to_path_buf(),
@@ -323,6 +352,32 @@ pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// How a published comparison combines its two figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComparisonKind {
+    /// numerator / denominator.
+    Ratio,
+    /// numerator - denominator, MB.
+    Delta,
+}
+
+impl ComparisonKind {
+    /// The word in files and tables: `ratio` or `delta`.
+    pub fn word(self) -> &'static str {
+        match self {
+            ComparisonKind::Ratio => "ratio",
+            ComparisonKind::Delta => "delta",
+        }
+    }
+}
+
+impl std::fmt::Display for ComparisonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }
 
 /// One published figure (`results/published/figures.csv`).
@@ -350,7 +405,7 @@ pub struct PublishedComparison {
     /// Short id.
     pub id: String,
     /// `ratio` (numerator / denominator) or `delta` (numerator - denominator, MB).
-    pub kind: String,
+    pub kind: ComparisonKind,
     /// What the ratio means.
     pub description: String,
     /// Published figure id of the numerator.
@@ -373,7 +428,7 @@ pub struct PublishedGap {
     /// What the ratio means.
     pub description: String,
     /// `ratio` or `delta` (MB).
-    pub kind: String,
+    pub kind: ComparisonKind,
     /// `uncompressed` or `compressed`.
     pub figure: String,
     /// The published ratio (or delta, MB).
@@ -442,17 +497,7 @@ pub fn load_published(
         ],
     )?
     .ok_or_else(|| PublishedError::Missing(comparisons_path.clone()))?;
-    for (index, comparison) in comparisons.iter().enumerate() {
-        if comparison.kind != "ratio" && comparison.kind != "delta" {
-            return Err(PublishedError::Data(RunDataError::Csv {
-                path: comparisons_path.clone(),
-                line: Some(index as u64 + 2),
-                message: format!(
-                    "kind '{}' of comparison '{}': allowed values are ratio, delta",
-                    comparison.kind, comparison.id
-                ),
-            }));
-        }
+    for comparison in &comparisons {
         for figure in [&comparison.numerator, &comparison.denominator] {
             if !figures.iter().any(|f| &f.id == figure) {
                 return Err(PublishedError::UnknownFigure {
@@ -503,7 +548,7 @@ pub fn against_published(
         let (Some(top), Some(bottom)) = (pick(numerator), pick(denominator)) else {
             continue;
         };
-        let delta = comparison.kind == "delta";
+        let delta = comparison.kind == ComparisonKind::Delta;
         let combine = |top: f64, bottom: f64| if delta { top - bottom } else { top / bottom };
         let published = combine(top, bottom);
         let ours_pair = select(data, &comparison.ours_numerator)
@@ -514,7 +559,7 @@ pub fn against_published(
         });
         gaps.push(PublishedGap {
             id: comparison.id.clone(),
-            kind: comparison.kind.clone(),
+            kind: comparison.kind,
             description: comparison.description.clone(),
             figure: comparison.figure.clone(),
             published,
@@ -537,38 +582,49 @@ pub fn against_published(
     gaps
 }
 
-/// The published comparison as CSV.
-pub fn gaps_csv(gaps: &[PublishedGap]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "id",
-        "kind",
-        "description",
-        "figure",
-        "published",
-        "ours",
-        "gap_percent",
-        "our_images",
-        "source",
-    ])?;
-    for gap in gaps {
-        writer.write_record([
-            gap.id.clone(),
-            gap.kind.clone(),
-            gap.description.clone(),
-            gap.figure.clone(),
-            format!("{:.3}", gap.published),
-            gap.ours.map(|v| format!("{v:.3}")).unwrap_or_default(),
-            gap.gap_percent
-                .map(|v| format!("{v:+.1}"))
-                .unwrap_or_default(),
-            gap.ours_images.clone(),
-            gap.source.clone(),
-        ])?;
+/// One row of `compare-published.csv`: a published ratio (or delta) beside ours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GapRow {
+    /// The comparison's id.
+    pub id: String,
+    /// `ratio` or `delta` (MB).
+    pub kind: ComparisonKind,
+    /// What the ratio means.
+    pub description: String,
+    /// `compressed` or `uncompressed`.
+    pub figure: String,
+    /// The published ratio (or delta, MB), 3 decimals.
+    pub published: Fixed<3>,
+    /// Our ratio (or delta, MB), 3 decimals; empty when the run lacks one of the images.
+    pub ours: Fixed<3>,
+    /// `ours / published - 1`, percent, 1 decimal with its sign.
+    pub gap_percent: Fixed<1, true>,
+    /// Our two images (`numerator / denominator`), or why not measured.
+    pub our_images: String,
+    /// Sources of the two published figures.
+    pub source: String,
+}
+
+impl From<&PublishedGap> for GapRow {
+    fn from(gap: &PublishedGap) -> GapRow {
+        GapRow {
+            id: gap.id.clone(),
+            kind: gap.kind,
+            description: gap.description.clone(),
+            figure: gap.figure.clone(),
+            published: Fixed(Some(gap.published)),
+            ours: Fixed(gap.ours),
+            gap_percent: Fixed(gap.gap_percent),
+            our_images: gap.ours_images.clone(),
+            source: gap.source.clone(),
+        }
     }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
+}
+
+/// The published comparison as CSV (`compare-published.csv`): one [`GapRow`] per comparison.
+pub fn gaps_csv(gaps: &[PublishedGap]) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<GapRow> = gaps.iter().map(GapRow::from).collect();
+    rows::to_csv(&rows)
 }
 
 #[cfg(test)]
@@ -594,6 +650,96 @@ mod tests {
         let b = [28.2, 26.6, 20.1, 23.3, 25.2, 22.1, 17.7, 27.6, 20.6, 13.7];
         let p = welch_p_value(&a, &b).unwrap();
         assert!((p - 0.0643).abs() < 0.001, "{p}");
+    }
+
+    #[test]
+    fn change_rows_round_trip() {
+        let rows = vec![
+            ChangeRow {
+                image: "no-composite.webapi".into(),
+                metric: "startup_warm_total_ms".into(),
+                unit: "ms".into(),
+                baseline: Fixed(Some(412.125)),
+                current: Fixed(Some(515.5)),
+                change_percent: Fixed(Some(25.08)),
+                p_value: Fixed(Some(0.0001)),
+                verdict: Verdict::Regression,
+            },
+            ChangeRow {
+                image: "sdk".into(),
+                metric: "gzip_bytes".into(),
+                unit: "bytes".into(),
+                baseline: Fixed(Some(1000.0)),
+                current: Fixed(None),
+                change_percent: Fixed(None),
+                p_value: Fixed(None),
+                verdict: Verdict::Missing,
+            },
+            ChangeRow {
+                image: "runtime-deps".into(),
+                metric: "content_bytes".into(),
+                unit: "bytes".into(),
+                baseline: Fixed(Some(80590324.0)),
+                current: Fixed(Some(80590324.0)),
+                change_percent: Fixed(Some(0.0)),
+                p_value: Fixed(Some(1.0)),
+                verdict: Verdict::NoChange,
+            },
+        ];
+        let bytes = rows::to_csv(&rows).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.starts_with("image,metric,unit,baseline,current,change_percent,p_value,verdict\n")
+        );
+        assert!(
+            text.contains(",412.125,515.500,25.08,0.0001,regression\n"),
+            "{text}"
+        );
+        assert!(text.contains(",1.0000,no change\n"), "{text}");
+        let back: Vec<ChangeRow> = rows::from_csv(&bytes).unwrap();
+        assert_eq!(back, rows);
+        assert_eq!(rows::to_csv(&back).unwrap(), bytes);
+    }
+
+    #[test]
+    fn gap_rows_round_trip() {
+        let rows = vec![
+            GapRow {
+                id: "composite-vs-framework-app".into(),
+                kind: ComparisonKind::Ratio,
+                description: "Composite, relative to the framework-dependent app".into(),
+                figure: "compressed".into(),
+                published: Fixed(Some(0.828)),
+                ours: Fixed(Some(0.815)),
+                gap_percent: Fixed(Some(-1.6)),
+                our_images: "aspnet-composite.webapi / no-composite.webapi".into(),
+                source: "a; b".into(),
+            },
+            GapRow {
+                id: "runtime-layer".into(),
+                kind: ComparisonKind::Delta,
+                description: "The runtime layer, MB".into(),
+                figure: "uncompressed".into(),
+                published: Fixed(Some(82.722)),
+                ours: Fixed(None),
+                gap_percent: Fixed(None),
+                our_images: "not in this run (x / y)".into(),
+                source: "a".into(),
+            },
+        ];
+        let bytes = rows::to_csv(&rows).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with(
+            "id,kind,description,figure,published,ours,gap_percent,our_images,source\n"
+        ));
+        assert!(
+            text.contains(",ratio,") && text.contains(",delta,"),
+            "{text}"
+        );
+        assert!(text.contains(",0.828,0.815,-1.6,"), "{text}");
+        let back: Vec<GapRow> = rows::from_csv(&bytes).unwrap();
+        assert_eq!(back, rows);
+        assert_eq!(rows::to_csv(&back).unwrap(), bytes);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::results::rows::{self, HistoryRow};
 use crate::results::run_data::{
     read_csv, RunDataError, SharingRow, SizeRow, StartupRow, StartupRunRow,
 };
@@ -824,15 +825,8 @@ pub fn plot_trend(
     out_dir: &Path,
     options: &PlotOptions,
 ) -> Result<PlotOutcome, PlotError> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        run_id: String,
-        image: String,
-        metric: String,
-        value: f64,
-    }
-    let rows: Vec<Row> = read_csv(history_csv, &["run_id", "image", "metric", "value"])?
-        .ok_or_else(|| RunDataError::Io {
+    let rows: Vec<HistoryRow> =
+        read_csv(history_csv, rows::header::<HistoryRow>())?.ok_or_else(|| RunDataError::Io {
             path: history_csv.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such history file"),
         })?;

@@ -11,57 +11,7 @@ use crate::build::ImageBuild;
 use crate::model::plan::Plan;
 use crate::results::run_record::{self, RunInfo, RunInfoError};
 
-/// One row of `sizes.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SizeRow {
-    /// Plan id of the image.
-    pub image: String,
-    /// The image reference.
-    pub reference: String,
-    /// Variants the image belongs to (`;`-joined).
-    pub variants: String,
-    /// Role (`runtime-deps`, `runtime`, `aspnet`, `console`, `webapi`, `sdk`).
-    pub role: String,
-    /// Number of layers.
-    pub layers: u64,
-    /// The engine's image size, bytes.
-    pub engine_size_bytes: u64,
-    /// File content, bytes.
-    pub content_bytes: u64,
-    /// Uncompressed layer tars, bytes.
-    pub tar_bytes: u64,
-    /// gzip level 6 of the layer tars, bytes.
-    pub gzip_bytes: u64,
-    /// zstd level 3 of the layer tars, bytes.
-    pub zstd_bytes: u64,
-    /// Bytes of files a later layer overwrites or deletes.
-    pub wasted_bytes: u64,
-    /// Bytes a registry stored, when pushed.
-    pub registry_bytes: Option<u64>,
-}
-
-/// One row of `sharing.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SharingRow {
-    /// The set: a variant name or `all`.
-    pub set: String,
-    /// `content` or `gzip`.
-    pub figure: String,
-    /// Plan id of the image.
-    pub image: String,
-    /// The image's size, bytes.
-    pub total_bytes: u64,
-    /// Bytes of layers no other image of the set has.
-    pub owned_bytes: u64,
-    /// Bytes of layers shared with another image of the set.
-    pub shared_bytes: u64,
-    /// Sum of the set's images as separate images, bytes.
-    pub set_sum_bytes: u64,
-    /// The set stored once (union of layers), bytes.
-    pub set_stored_once_bytes: u64,
-    /// `set_sum_bytes - set_stored_once_bytes`, bytes.
-    pub set_saved_bytes: u64,
-}
+pub use crate::results::rows::{SharingRow, SizeRow};
 
 /// One row of `startup.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,319 @@
+//! The rows of the result CSV files, one type per file, used both to write and to read it:
+//! a file's columns are the type's fields, in order, under their names. `sizes.csv`,
+//! `layers.csv` and `sharing.csv` (the sizes step), and `history.csv` (`r2r compare
+//! --history`). The rows of the comparison files are beside the comparisons, in
+//! [`crate::report::compare`].
+//!
+//! Cells: integers in decimal, an absent value is an empty cell, lists are `;`-joined.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One row of `sizes.csv`: the sizes of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizeRow {
+    /// Plan id of the image (or, measured from an archive, its first tag).
+    pub image: String,
+    /// The image reference measured.
+    pub reference: String,
+    /// Variants the image belongs to, `;`-joined (empty for an archive).
+    pub variants: String,
+    /// Role (`runtime-deps`, `runtime`, `aspnet`, `console`, `webapi`, `sdk`; empty for an
+    /// archive).
+    pub role: String,
+    /// Number of layers.
+    pub layers: u64,
+    /// The engine's size of the image, bytes (empty when measured from an archive).
+    pub engine_size_bytes: Option<u64>,
+    /// Sum of the layers' file contents as the engine accounts them, bytes.
+    pub content_bytes: u64,
+    /// Sum of the uncompressed layer tars, bytes.
+    pub tar_bytes: u64,
+    /// Sum of the layer tars compressed with gzip level 6 (what a registry stores), bytes.
+    pub gzip_bytes: u64,
+    /// Sum of the layer tars compressed with zstd level 3, bytes.
+    pub zstd_bytes: u64,
+    /// Files a later layer overwrites or deletes (still stored and pulled), bytes.
+    pub wasted_bytes: u64,
+    /// Sum of the layer blobs a registry stored for the image, bytes (empty without
+    /// `--registry`).
+    pub registry_bytes: Option<u64>,
+}
+
+/// One row of `layers.csv`: one distinct layer (by chain id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerCsvRow {
+    /// `sha256:<hex>` identifying the layer together with every layer below it.
+    pub chain_id: String,
+    /// `sha256:<hex>` of the uncompressed layer tar.
+    pub diff_id: String,
+    /// The instruction that made the layer (from the image history; may be empty).
+    pub created_by: String,
+    /// Number of entries in the layer tar.
+    pub entries: u64,
+    /// The layer's file contents as the engine accounts them, bytes.
+    pub content_bytes: u64,
+    /// The uncompressed layer tar, bytes.
+    pub tar_bytes: u64,
+    /// The layer tar compressed with gzip level 6, bytes.
+    pub gzip_bytes: u64,
+    /// The layer tar compressed with zstd level 3, bytes.
+    pub zstd_bytes: u64,
+    /// The blob a registry stored, bytes (empty without `--registry`).
+    pub registry_bytes: Option<u64>,
+    /// Images containing the layer, `;`-joined.
+    pub images: String,
+}
+
+/// One row of `sharing.csv`: one image of a set, with the set's totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharingRow {
+    /// The set: a variant name or `all`.
+    pub set: String,
+    /// Which figure the bytes are of: `content` or `gzip`.
+    pub figure: String,
+    /// Plan id of the image.
+    pub image: String,
+    /// The image's size, bytes.
+    pub total_bytes: u64,
+    /// Layers (by chain id) no other image of the set has, bytes.
+    pub owned_bytes: u64,
+    /// Layers at least one other image of the set has, bytes.
+    pub shared_bytes: u64,
+    /// Sum of the set's images as separate images, bytes.
+    pub set_sum_bytes: u64,
+    /// The set stored once (union of its layers by chain id), bytes.
+    pub set_stored_once_bytes: u64,
+    /// `set_sum_bytes - set_stored_once_bytes`, bytes.
+    pub set_saved_bytes: u64,
+}
+
+/// One row of `history.csv`: one headline metric of one image in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    /// The run's id (`run.json`), which sorts by time.
+    pub run_id: String,
+    /// Plan id of the image.
+    pub image: String,
+    /// The metric: `content_bytes`, `gzip_bytes` (bytes) or
+    /// `startup_<cache>_total_median_ms` (ms).
+    pub metric: String,
+    /// The value, in the metric's unit (bytes or ms).
+    pub value: f64,
+}
+
+/// A number written with `DIGITS` decimals (and a `+` on positive values when `PLUS`); an
+/// absent number is an empty cell. Read back, a cell gives the number it shows.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Fixed<const DIGITS: usize, const PLUS: bool = false>(pub Option<f64>);
+
+impl<const DIGITS: usize, const PLUS: bool> Serialize for Fixed<DIGITS, PLUS> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(value) if PLUS => serializer.serialize_str(&format!("{value:+.DIGITS$}")),
+            Some(value) => serializer.serialize_str(&format!("{value:.DIGITS$}")),
+            None => serializer.serialize_str(""),
+        }
+    }
+}
+
+impl<'de, const DIGITS: usize, const PLUS: bool> Deserialize<'de> for Fixed<DIGITS, PLUS> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let cell = String::deserialize(deserializer)?;
+        if cell.is_empty() {
+            return Ok(Fixed(None));
+        }
+        cell.parse()
+            .map(|value| Fixed(Some(value)))
+            .map_err(|_| serde::de::Error::custom(format!("'{cell}' is not a number")))
+    }
+}
+
+/// The column names of a row type: its fields in order, under their serde names (read from
+/// the type's `Deserialize`, so a row type states its columns once).
+pub fn header<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error, Visitor};
+    struct FieldNames<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for FieldNames<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("a row type is a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("only the field names were wanted"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
+}
+
+/// Writes rows as CSV: the header from the row type (also when there are no rows), then one
+/// line per row.
+pub fn to_csv<T: Serialize + DeserializeOwned>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer.write_record(header::<T>())?;
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| csv::Error::from(error.into_error()))
+}
+
+/// Reads every row of CSV bytes by the columns' names (run directories are read with
+/// [`crate::results::run_data::read_csv`], which also names missing columns).
+pub fn from_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, csv::Error> {
+    csv::Reader::from_reader(bytes).deserialize().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(rows: Vec<T>) {
+        let bytes = to_csv(&rows).unwrap();
+        let back: Vec<T> = from_csv(&bytes).unwrap();
+        assert_eq!(back, rows, "{}", String::from_utf8_lossy(&bytes));
+        // And written again, the same bytes.
+        assert_eq!(to_csv(&back).unwrap(), bytes);
+    }
+
+    #[test]
+    fn the_header_is_the_field_names_also_without_rows() {
+        assert_eq!(
+            header::<HistoryRow>(),
+            ["run_id", "image", "metric", "value"]
+        );
+        assert_eq!(
+            to_csv::<SharingRow>(&[]).unwrap(),
+            b"set,figure,image,total_bytes,owned_bytes,shared_bytes,set_sum_bytes,set_stored_once_bytes,set_saved_bytes\n"
+        );
+    }
+
+    #[test]
+    fn size_rows_round_trip() {
+        round_trip(vec![
+            SizeRow {
+                image: "no-composite.webapi".into(),
+                reference: "r2r/quick:no-composite-webapi".into(),
+                variants: "no-composite;aspnet-composite".into(),
+                role: "webapi".into(),
+                layers: 4,
+                engine_size_bytes: Some(231_456_789),
+                content_bytes: 231_456_789,
+                tar_bytes: 236_000_256,
+                gzip_bytes: 92_000_001,
+                zstd_bytes: 80_000_002,
+                wasted_bytes: 17,
+                registry_bytes: Some(92_100_000),
+            },
+            SizeRow {
+                image: "app:latest".into(),
+                reference: "app:latest".into(),
+                variants: String::new(),
+                role: String::new(),
+                layers: 1,
+                engine_size_bytes: None,
+                content_bytes: 5,
+                tar_bytes: 2048,
+                gzip_bytes: 120,
+                zstd_bytes: 110,
+                wasted_bytes: 0,
+                registry_bytes: None,
+            },
+        ]);
+    }
+
+    #[test]
+    fn layer_rows_round_trip() {
+        round_trip(vec![LayerCsvRow {
+            chain_id: "sha256:aa".into(),
+            diff_id: "sha256:bb".into(),
+            created_by: "/bin/sh -c #(nop) COPY dir:x in / , with \"quotes\"".into(),
+            entries: 4518,
+            content_bytes: 80_590_324,
+            tar_bytes: 83_814_400,
+            gzip_bytes: 32_000_978,
+            zstd_bytes: 26_770_000,
+            registry_bytes: None,
+            images: "runtime-deps;no-composite.runtime".into(),
+        }]);
+    }
+
+    #[test]
+    fn sharing_rows_round_trip() {
+        round_trip(vec![SharingRow {
+            set: "all".into(),
+            figure: "gzip".into(),
+            image: "runtime-deps".into(),
+            total_bytes: 100,
+            owned_bytes: 0,
+            shared_bytes: 100,
+            set_sum_bytes: 1000,
+            set_stored_once_bytes: 400,
+            set_saved_bytes: 600,
+        }]);
+    }
+
+    #[test]
+    fn history_rows_round_trip() {
+        round_trip(vec![
+            HistoryRow {
+                run_id: "20261124T203435Z".into(),
+                image: "no-composite.console".into(),
+                metric: "gzip_bytes".into(),
+                value: 68_587_642.0,
+            },
+            HistoryRow {
+                run_id: "20261124T203435Z".into(),
+                image: "no-composite.console".into(),
+                metric: "startup_warm_total_median_ms".into(),
+                value: 412.125,
+            },
+        ]);
+    }
+
+    #[test]
+    fn fixed_numbers_are_written_with_their_digits_and_read_back() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Row {
+            a: Fixed<3>,
+            b: Fixed<1, true>,
+            c: Fixed<2>,
+        }
+        let rows = vec![
+            Row {
+                a: Fixed(Some(1.5)),
+                b: Fixed(Some(2.5)),
+                c: Fixed(None),
+            },
+            Row {
+                a: Fixed(Some(-0.25)),
+                b: Fixed(Some(-3.0)),
+                c: Fixed(Some(12.0)),
+            },
+        ];
+        let bytes = to_csv(&rows).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "a,b,c\n1.500,+2.5,\n-0.250,-3.0,12.00\n"
+        );
+        round_trip(rows);
+        let error = from_csv::<Row>(b"a,b,c\nx,,\n").unwrap_err().to_string();
+        assert!(error.contains("'x' is not a number"), "{error}");
+    }
+}
