@@ -1,9 +1,14 @@
-// The console sample: reports how long the process took to reach Main, then one line with
-// the number of methods the JIT compiled (low when precompiled code is used) and exits 0.
+// The console sample: takes the monotonic clock at Main, does its work (one line with the
+// number of methods the JIT compiled: low when precompiled code is used), takes the clock
+// again at ready (its work done), prints both and exits 0.
 using System.Runtime.InteropServices;
 
-Console.WriteLine(ProcessAge.Line());
-Console.WriteLine(
+var main = MonotonicClock.Nanoseconds();
+var result =
     $"r2r-console-ok jit_methods={System.Runtime.JitInfo.GetCompiledMethodCount()} " +
-    $"runtime={RuntimeInformation.FrameworkDescription}");
+    $"runtime={RuntimeInformation.FrameworkDescription}";
+var ready = MonotonicClock.Nanoseconds();
+Console.WriteLine(MonotonicClock.MainLine(main));
+Console.WriteLine(result);
+Console.WriteLine(MonotonicClock.ReadyLine(ready));
 return 0;

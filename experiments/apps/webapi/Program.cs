@@ -1,9 +1,9 @@
 // The web API sample: JSON from compiled-in data, on http://127.0.0.1:$PORT (loopback only).
-// Prints how long the process took to reach Main, and a ready line once it listens.
+// Prints the monotonic clock at Main, and a ready line with the clock once it listens.
 using System.Runtime.InteropServices;
 using System.Text.Json.Serialization;
 
-Console.WriteLine(ProcessAge.Line());
+Console.WriteLine(MonotonicClock.MainLine(MonotonicClock.Nanoseconds()));
 
 var port = Environment.GetEnvironmentVariable("PORT") ?? "8080";
 var builder = WebApplication.CreateSlimBuilder(args);
@@ -20,7 +20,11 @@ app.MapGet("/", () => Results.Json(new Dictionary<string, string>
 app.MapGet("/releases", () => Results.Json(Releases.All, AppJson.Default.ReleaseArray));
 
 app.Lifetime.ApplicationStarted.Register(() =>
-    Console.WriteLine($"r2r-ready jit_methods={System.Runtime.JitInfo.GetCompiledMethodCount()} port={port}"));
+{
+    var ready = MonotonicClock.Nanoseconds();
+    Console.WriteLine($"r2r-ready jit_methods={System.Runtime.JitInfo.GetCompiledMethodCount()} port={port}");
+    Console.WriteLine(MonotonicClock.ReadyLine(ready));
+});
 app.Run();
 
 [JsonSerializable(typeof(Dictionary<string, string>))]

@@ -518,19 +518,6 @@ fn new_run_directory(project: &Project, scenario: &str) -> PathBuf {
         .join(chrono_like_run_id())
 }
 
-/// Rows as CSV bytes.
-fn csv_bytes(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    for row in rows {
-        writer.write_record(row)?;
-    }
-    writer
-        .into_inner()
-        .map_err(|error| anyhow::anyhow!("{error}"))
-}
-
 /// Points `results/<scenario>/latest` at a run directory.
 fn mark_latest(directory: &Path) {
     if let (Some(parent), Some(name)) = (directory.parent(), directory.file_name()) {
@@ -606,17 +593,15 @@ async fn measure_startup(
     if !appending {
         file.set_len(0)
             .with_context(|| format!("emptying {}", runs_path.display()))?;
-        r2r_core::results::files::append_whole(
-            &mut file,
-            &csv_bytes(&[startup::RUNS_HEADER.iter().map(|s| s.to_string()).collect()])?,
-        )
-        .with_context(|| format!("writing {}", runs_path.display()))?;
+        r2r_core::results::files::append_whole(&mut file, &startup::runs_csv(&[], true)?)
+            .with_context(|| format!("writing {}", runs_path.display()))?;
     }
     if !prior.is_empty() {
         eprintln!("resuming start-up: {} run(s) already recorded", prior.len());
     }
     let mut sink = |record: &startup::RunRecord| -> Result<(), String> {
-        let bytes = csv_bytes(&[startup::run_row(record)]).map_err(|error| format!("{error:#}"))?;
+        let bytes = startup::runs_csv(std::slice::from_ref(record), false)
+            .map_err(|error| format!("{error:#}"))?;
         r2r_core::results::files::append_whole(&mut file, &bytes)
             .map_err(|error| format!("writing {}: {error}", runs_path.display()))
     };
