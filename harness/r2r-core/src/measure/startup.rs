@@ -54,7 +54,8 @@ impl Cache {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Readiness {
-    /// At the first HTTP 200 on 127.0.0.1 (polled every [`READY_POLL_INTERVAL`]).
+    /// At the first HTTP 200 on 127.0.0.1: once the app's ready line arrives on its output
+    /// (or the output ends), the port is polled every [`READY_POLL_INTERVAL`].
     Http,
     /// When the app's ready line (`r2r-ready`) arrives on its output, followed as a stream.
     LogLine,
@@ -611,28 +612,30 @@ pub async fn run_once(
                 Ok((seen, None))
             }
             AppKind::Webapi => {
+                // The ready line is awaited on the followed output (no polling, no CPU taken
+                // from the starting app); in HTTP mode the port is then polled until it answers.
+                let mut stream = engine.follow_logs(&id);
+                let mut output = String::new();
+                let line = loop {
+                    match stream.next().await {
+                        Some(Ok(chunk)) => {
+                            output.push_str(&String::from_utf8_lossy(&chunk));
+                            if output.contains("r2r-ready") {
+                                break Ok(());
+                            }
+                        }
+                        Some(Err(error)) => break Err(error.to_string()),
+                        None => break Err("the output ended before r2r-ready".to_string()),
+                    }
+                };
+                drop(stream);
                 match options.readiness {
                     Readiness::Http => {
                         probe::wait_for_ok(port, "/", options.ready_timeout, READY_POLL_INTERVAL)
                             .await
                             .ok_or_else(|| format!("no HTTP 200 on 127.0.0.1:{port}"))?;
                     }
-                    Readiness::LogLine => {
-                        let mut stream = engine.follow_logs(&id);
-                        let mut seen = String::new();
-                        loop {
-                            match stream.next().await {
-                                Some(Ok(chunk)) => {
-                                    seen.push_str(&String::from_utf8_lossy(&chunk));
-                                    if seen.contains("r2r-ready") {
-                                        break;
-                                    }
-                                }
-                                Some(Err(error)) => return Err(error.to_string()),
-                                None => return Err("the output ended before r2r-ready".into()),
-                            }
-                        }
-                    }
+                    Readiness::LogLine => line?,
                 }
                 let seen = monotonic_ns();
                 let request = Instant::now();
@@ -1176,9 +1179,11 @@ mod tests {
                 }
                 Cache::Warm if step.kind != StepKind::Recorded => {}
                 Cache::Warm => match last[step.target] {
-                    None => return Err(format!(
+                    None => {
+                        return Err(format!(
                         "warm step {index} has no run of its image since the last drop: {steps:?}"
-                    )),
+                    ))
+                    }
                     Some(before) if before != step.primed_by => {
                         return Err(format!(
                             "warm step {index} says {:?}, the run before was {before:?}",
