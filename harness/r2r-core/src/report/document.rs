@@ -294,8 +294,14 @@ fn startup_table(data: &RunData) -> Table {
             "baseline".to_string()
         } else if row.times_faster.is_finite() {
             format!(
-                "{:.2} ± {:.2} times faster (SE; n = {} / {})",
-                row.times_faster, row.times_faster_error, row.runs, row.baseline_runs
+                "{:.2} ± {:.2} times faster ({})",
+                row.times_faster,
+                row.times_faster_error,
+                if row.baseline_runs > 0 {
+                    format!("SE; n = {} / {}", row.runs, row.baseline_runs)
+                } else {
+                    format!("n = {}", row.runs)
+                }
             )
         } else {
             String::new()

@@ -676,7 +676,7 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
             (
                 "-time-to-main",
                 "time_to_main_ms",
-                "start request to Main (CLOCK_MONOTONIC, the app's own)",
+                "start request to Main, on the monotonic clock",
             ),
             (
                 "-first-request",
