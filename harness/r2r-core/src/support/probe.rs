@@ -106,12 +106,11 @@ fn dechunk(mut body: &str) -> String {
 /// tens of microseconds), where tokio's millisecond timer would round up to the next tick and
 /// beyond (a 2 ms sleep takes 2-3 ms); longer pauses on tokio's timer.
 pub async fn pause(duration: Duration) {
-    if duration >= Duration::from_millis(2) {
-        tokio::time::sleep(duration).await;
-    } else if tokio::task::spawn_blocking(move || std::thread::sleep(duration))
-        .await
-        .is_err()
-    {
+    let precise = duration < Duration::from_millis(2)
+        && tokio::task::spawn_blocking(move || std::thread::sleep(duration))
+            .await
+            .is_ok();
+    if !precise {
         tokio::time::sleep(duration).await;
     }
 }
