@@ -11,7 +11,6 @@ use r2r_core::build::{BuildError, BuildObserver, BuildStatus, ImageBuild, Prepar
 use r2r_core::engine::fake::{layer_tar, FakeEngine, Script};
 use r2r_core::engine::Engine;
 use r2r_core::measure::startup::{self, Cache, RunRecord, StartupObserver, StartupOptions};
-use r2r_core::measure::stats::SeededRandom;
 use r2r_core::model::catalog::Catalog;
 use r2r_core::model::plan::{self, labels, Parent, Plan, PlannedImage};
 use r2r_core::results::run_record::{self, StepStatus};
@@ -403,14 +402,10 @@ async fn start_up_runs_follow_the_seeded_shuffle() {
     let targets = startup::targets(&fixture.plan);
     assert_eq!(targets.len(), 2);
     let order = |seed: u64| -> Vec<String> {
-        let mut random = SeededRandom::new(seed);
-        let mut order = startup::schedule(targets.len(), options.warmup, &mut random);
-        for _ in 0..options.min_runs {
-            order.extend(startup::schedule(targets.len(), 1, &mut random));
-        }
-        order
-            .into_iter()
-            .map(|i| targets[i].reference.clone())
+        // Warm runs only: every round runs each image once, warm-up rounds first.
+        startup::Schedule::new(targets.len(), &options.caches, options.warmup, seed)
+            .take(targets.len() * (options.warmup + options.min_runs))
+            .map(|step| targets[step.target].reference.clone())
             .collect()
     };
     let started: Vec<String> = fixture.engine.calls()[from..]

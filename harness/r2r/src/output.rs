@@ -355,7 +355,8 @@ pub fn print_startup(
             "create",
             "start→ready",
             "first request",
-            "time-to-main",
+            "start→Main",
+            "Main→ready",
             "vs baseline",
         ]);
     let median = |image: &str, cache: r2r_core::measure::startup::Cache, phase: &str| {
@@ -371,8 +372,8 @@ pub fn print_startup(
             "baseline".to_string()
         } else {
             format!(
-                "{:.2} ± {:.2} times faster",
-                s.times_faster, s.times_faster_error
+                "{:.2} ± {:.2} times faster (SE, n = {}/{})",
+                s.times_faster, s.times_faster_error, m.count, s.baseline_runs
             )
         };
         table.add_row(vec![
@@ -397,12 +398,13 @@ pub fn print_startup(
                     format!(" ({} outliers)", m.outliers.len())
                 }
             ),
-            format!("{:.1} – {:.1}", m.ci95_low, m.ci95_high),
+            format!("{:.1} – {:.1} (n = {})", m.ci95_low, m.ci95_high, m.count),
             format!("{:.1}", m.median),
             median(&s.image, s.cache, "create"),
             median(&s.image, s.cache, "start_to_ready"),
             median(&s.image, s.cache, "first_request"),
             median(&s.image, s.cache, "time_to_main"),
+            median(&s.image, s.cache, "main_to_ready"),
             relative,
         ]);
     }

@@ -1,6 +1,7 @@
 //! Container cold start on real containers: the `quick` scenario's console images, cold and
-//! warm, with their phases; a never-ready app recorded as a failure while the others go on;
-//! and no container left behind.
+//! warm, with their phases on one clock; a console app and a web API on one runtime; a
+//! never-ready app recorded as a failure while the others go on; a resumed measurement that
+//! continues its schedule; and no container left behind.
 
 mod common;
 
@@ -13,25 +14,22 @@ use r2r_core::model::catalog::AppKind;
 
 #[test]
 fn quick_console_images_cold_and_warm() {
+    // The quick scenario under a name of its own: images of this build of the apps, whatever
+    // another checkout built as r2r/quick.
+    let scenarios = tempfile::tempdir().unwrap();
+    let scenario = scenarios.path().join("quick-startup.toml");
+    std::fs::copy(root().join("scenarios/quick.toml"), &scenario).unwrap();
     r2r()
-        .args(["build", "--scenario", "quick"])
+        .arg("build")
+        .arg("--scenario")
+        .arg(&scenario)
         .assert()
         .success();
     let directory = tempfile::tempdir().unwrap();
     let output = r2r()
-        .args([
-            "measure",
-            "startup",
-            "--scenario",
-            "quick",
-            "--runs",
-            "4",
-            "--warmup",
-            "1",
-            "--seed",
-            "5",
-            "--output",
-        ])
+        .args(["measure", "startup", "--scenario"])
+        .arg(&scenario)
+        .args(["--runs", "4", "--warmup", "1", "--seed", "5", "--output"])
         .arg(directory.path())
         .output()
         .unwrap();
@@ -47,7 +45,7 @@ fn quick_console_images_cold_and_warm() {
         2 * 2 * 4,
         "two images, two cache modes, four runs each"
     );
-    for run in &runs {
+    for (index, run) in runs.iter().enumerate() {
         assert_eq!(run["ok"], "true", "{run:?}");
         let (create, ready, total, main) = (
             number::<f64>(run, "create_ms"),
@@ -60,6 +58,57 @@ fn quick_console_images_cold_and_warm() {
         assert!(
             create > 0.0 && ready > 0.0 && main > 0.0 && main < ready,
             "{run:?}"
+        );
+        // One clock: start request < exec < Main < ready < seen, and the parts add up.
+        let (start, exec, main_ns, ready_ns) = (
+            number::<u64>(run, "start_request_ns"),
+            number::<u64>(run, "exec_ns"),
+            number::<u64>(run, "main_ns"),
+            number::<u64>(run, "ready_ns"),
+        );
+        assert!(
+            start < exec && exec < main_ns && main_ns <= ready_ns,
+            "{run:?}"
+        );
+        let parts = number::<f64>(run, "start_to_exec_ms")
+            + number::<f64>(run, "exec_to_main_ms")
+            + number::<f64>(run, "main_to_ready_ms")
+            + number::<f64>(run, "ready_seen_ms");
+        assert!(
+            (parts - ready).abs() < 0.01,
+            "{parts} against {ready}: {run:?}"
+        );
+        assert!(number::<f64>(run, "ready_seen_ms") > 0.0, "{run:?}");
+        // A cold run drops the cache; a warm run comes right after its image's cold run.
+        match run["cache"].as_str() {
+            "cold" => assert_eq!(run["primed_by"], "dropped"),
+            _ => {
+                assert_eq!(run["primed_by"], "cold-run", "{run:?}");
+                let before = &runs[index - 1];
+                assert_eq!(
+                    (before["image"].as_str(), before["cache"].as_str()),
+                    (run["image"].as_str(), "cold")
+                );
+            }
+        }
+    }
+    let median_of = |cache: &str, column: &str| {
+        let mut values: Vec<f64> = runs
+            .iter()
+            .filter(|r| r["cache"] == cache)
+            .map(|r| number::<f64>(r, column))
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    for cache in ["cold", "warm"] {
+        eprintln!(
+            "quick console, {cache}: medians start->exec {:.1} ms, exec->Main {:.1} ms, Main->ready {:.1} ms, ready->seen {:.1} ms, total {:.1} ms",
+            median_of(cache, "start_to_exec_ms"),
+            median_of(cache, "exec_to_main_ms"),
+            median_of(cache, "main_to_ready_ms"),
+            median_of(cache, "ready_seen_ms"),
+            median_of(cache, "total_ms"),
         );
     }
     let cold: Vec<f64> = runs
@@ -91,6 +140,20 @@ fn quick_console_images_cold_and_warm() {
         .unwrap();
     assert_eq!(composite["baseline"], "no-composite.console");
     assert_eq!(composite["runs"], "4");
+    assert_eq!(composite["baseline_runs"], "4");
+    let baseline = summary
+        .iter()
+        .find(|r| {
+            r["image"] == "no-composite.console" && r["cache"] == "warm" && r["phase"] == "total"
+        })
+        .unwrap();
+    assert_eq!(
+        (
+            baseline["times_faster"].as_str(),
+            baseline["times_faster_error"].as_str()
+        ),
+        ("1.0", "0.0")
+    );
     assert!(
         number::<f64>(composite, "ci95_low_ms") <= number::<f64>(composite, "mean_ms")
             && number::<f64>(composite, "mean_ms") <= number::<f64>(composite, "ci95_high_ms")
@@ -197,4 +260,208 @@ fn a_never_ready_app_fails_alone_and_nothing_is_left_behind() {
     assert!(String::from_utf8_lossy(&output.stdout).contains(
         "not measured: no-composite.console (r2r/half-built:no-composite-console is not built)"
     ));
+}
+
+/// Both sample apps on one runtime, the web API ready by its log line (followed as a stream)
+/// and by HTTP: the .NET part before Main reads the same for both apps.
+#[test]
+fn a_console_and_a_web_api_on_one_runtime_read_the_same_dotnet_time() {
+    let directory = tempfile::tempdir().unwrap();
+    let scenario = directory.path().join("phases.toml");
+    std::fs::write(
+        &scenario,
+        "description = \"Console app and web API, no composite (.NET 10)\"\n\
+         dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\", \"webapi\"]\n\
+         variants = [\"no-composite\"]\nmeasure = [\"startup\"]\n",
+    )
+    .unwrap();
+    r2r()
+        .arg("build")
+        .arg("--scenario")
+        .arg(&scenario)
+        .assert()
+        .success();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let engine = runtime
+        .block_on(DockerEngine::connect())
+        .expect("a Docker engine");
+    let targets = vec![
+        Target {
+            image: "no-composite.console".into(),
+            reference: "r2r/phases:no-composite-console".into(),
+            variants: vec!["no-composite".into()],
+            kind: AppKind::Console,
+        },
+        Target {
+            image: "no-composite.webapi".into(),
+            reference: "r2r/phases:no-composite-webapi".into(),
+            variants: vec!["no-composite".into()],
+            kind: AppKind::Webapi,
+        },
+    ];
+    let mut medians = Vec::new();
+    for readiness in [startup::Readiness::LogLine, startup::Readiness::Http] {
+        let options = StartupOptions {
+            warmup: 1,
+            min_runs: 7,
+            caches: vec![Cache::Warm],
+            readiness,
+            ..Default::default()
+        };
+        let records = runtime
+            .block_on(startup::measure(
+                &engine,
+                "phases",
+                &targets,
+                &options,
+                &common::Quiet,
+                &mut |_| Ok(()),
+                Vec::new(),
+            ))
+            .unwrap();
+        assert!(records.iter().all(|r| r.ok), "{records:?}");
+        let median = |image: &str, phase: fn(&RunRecord) -> Option<f64>| {
+            let mut values: Vec<f64> = records
+                .iter()
+                .filter(|r| r.image == image)
+                .map(|r| phase(r).unwrap())
+                .collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        for image in ["no-composite.console", "no-composite.webapi"] {
+            eprintln!(
+                "{readiness:?} {image}: medians start->exec {:.1} ms, exec->Main {:.1} ms, start->Main {:.1} ms, Main->ready {:.1} ms, ready->seen {:.2} ms, start->ready {:.1} ms",
+                median(image, |r| r.start_to_exec_ms),
+                median(image, |r| r.exec_to_main_ms),
+                median(image, |r| r.time_to_main_ms),
+                median(image, |r| r.main_to_ready_ms),
+                median(image, |r| r.ready_seen_ms),
+                median(image, |r| r.start_to_ready_ms),
+            );
+        }
+        let web_seen = median("no-composite.webapi", |r| r.ready_seen_ms);
+        // The ready line is seen as it is written (a stream, not a fetch every few ms); the
+        // HTTP 200 follows ApplicationStarted by the first request's own handling.
+        assert!(
+            web_seen > 0.0,
+            "{readiness:?}: ready seen after {web_seen} ms"
+        );
+        if readiness == startup::Readiness::LogLine {
+            assert!(web_seen < 30.0, "the ready line seen after {web_seen} ms");
+        }
+        medians.push((
+            median("no-composite.console", |r| r.exec_to_main_ms),
+            median("no-composite.webapi", |r| r.exec_to_main_ms),
+            median("no-composite.console", |r| r.time_to_main_ms),
+            median("no-composite.webapi", |r| r.time_to_main_ms),
+        ));
+    }
+    // The engine's part (the console's network namespace among it) is what set the two apps'
+    // time to Main apart; exec to Main, .NET's part, differs far less between them.
+    for (console, web, console_total, web_total) in medians {
+        assert!(
+            (console - web).abs() < 0.5 * (console_total - web_total).abs().max(20.0),
+            "exec to Main: console {console:.1} ms, web API {web:.1} ms; \
+             start to Main: console {console_total:.1} ms, web API {web_total:.1} ms"
+        );
+    }
+    let left = runtime
+        .block_on(engine.list_containers(&["r2r.scenario=phases".into()]))
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// An interrupted measurement resumed continues the same schedule: the runs after the
+/// recorded ones are those an uninterrupted measurement would have made, without warm-up;
+/// a prefix of another schedule is refused.
+#[test]
+fn a_resumed_measurement_continues_its_schedule() {
+    r2r()
+        .args(["build", "--scenario", "quick"])
+        .assert()
+        .success();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let engine = runtime
+        .block_on(DockerEngine::connect())
+        .expect("a Docker engine");
+    let targets: Vec<Target> = ["no-composite", "runtime-composite"]
+        .iter()
+        .map(|variant| Target {
+            image: format!("{variant}.console"),
+            reference: format!("r2r/quick:{variant}-console"),
+            variants: vec![variant.to_string()],
+            kind: AppKind::Console,
+        })
+        .collect();
+    let options = |min_runs| StartupOptions {
+        warmup: 1,
+        min_runs,
+        caches: vec![Cache::Warm],
+        seed: 9,
+        ..Default::default()
+    };
+    let measure = |min_runs, prior: Vec<RunRecord>| {
+        let warmups = std::sync::Mutex::new(0usize);
+        struct Count<'a>(&'a std::sync::Mutex<usize>);
+        impl startup::StartupObserver for Count<'_> {
+            fn started(&self, _: usize) {}
+            fn run_finished(&self, _: &RunRecord, recorded: bool) {
+                if !recorded {
+                    *self.0.lock().unwrap() += 1;
+                }
+            }
+        }
+        let result = runtime.block_on(startup::measure(
+            &engine,
+            "quick",
+            &targets,
+            &options(min_runs),
+            &Count(&warmups),
+            &mut |_| Ok(()),
+            prior,
+        ));
+        let count = *warmups.lock().unwrap();
+        (result, count)
+    };
+    let (first, warmups) = measure(1, Vec::new());
+    let first = first.unwrap();
+    assert_eq!(
+        (first.len(), warmups),
+        (2, 2),
+        "two recorded runs after two warm-up runs"
+    );
+    let (resumed, unrecorded) = measure(3, first.clone());
+    let resumed = resumed.unwrap();
+    // Not the warm-up again: only a re-warm run per image (the cache state is unknown).
+    assert_eq!(unrecorded, 2);
+    let order = |records: &[RunRecord]| -> Vec<(String, usize, usize)> {
+        records
+            .iter()
+            .map(|r| (r.image.clone(), r.round, r.run))
+            .collect()
+    };
+    let schedule: Vec<(String, usize, usize)> = startup::Schedule::new(2, &[Cache::Warm], 0, 9)
+        .filter(|s| s.kind == startup::StepKind::Recorded)
+        .take(6)
+        .map(|s| (targets[s.target].image.clone(), s.round, 0))
+        .collect();
+    let seen: Vec<(String, usize, usize)> = order(&resumed)
+        .into_iter()
+        .map(|(i, r, _)| (i, r, 0))
+        .collect();
+    assert_eq!(
+        seen, schedule,
+        "the same sequence as without the interruption"
+    );
+    assert_eq!(&resumed[..2], &first[..]);
+    assert!(resumed[2..]
+        .iter()
+        .all(|r| r.ok && r.primed_by != startup::Priming::WarmUp));
+    // Another schedule's runs are refused.
+    let mut swapped = first.clone();
+    swapped.reverse();
+    let (refused, _) = measure(3, swapped);
+    let error = refused.unwrap_err().to_string();
+    assert!(error.contains("resume with the seed"), "{error}");
 }

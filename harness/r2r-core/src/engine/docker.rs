@@ -402,6 +402,27 @@ impl Engine for DockerEngine {
         Ok(logs)
     }
 
+    fn follow_logs<'a>(&'a self, id: &'a str) -> ByteStream<'a> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(true)
+            .build();
+        Box::pin(
+            self.docker
+                .logs(id, Some(options))
+                .filter_map(move |item| async move {
+                    match item {
+                        Ok(bollard::container::LogOutput::StdIn { .. }) => None,
+                        Ok(output) => Some(Ok(output.into_bytes())),
+                        Err(error) => {
+                            Some(Err(api(format!("following logs of container {id}"))(error)))
+                        }
+                    }
+                }),
+        )
+    }
+
     async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
@@ -431,6 +452,21 @@ impl Engine for DockerEngine {
             .state
             .and_then(|state| state.oom_killed)
             .unwrap_or(false))
+    }
+
+    async fn container_started_at(&self, id: &str) -> Result<Option<i128>, EngineError> {
+        let details = self
+            .docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(api(format!("inspecting container {id}")))?;
+        Ok(details
+            .state
+            .and_then(|state| state.started_at)
+            .and_then(|started| parse_rfc3339_utc(&started)))
     }
 
     async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError> {

@@ -164,6 +164,9 @@ pub struct Logs {
     pub truncated: bool,
 }
 
+/// How often the default [`Engine::follow_logs`] asks for the output again.
+pub const FOLLOW_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// A stream of byte chunks.
 pub type ByteStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send + 'a>>;
 
@@ -209,12 +212,55 @@ pub trait Engine: Send + Sync {
     async fn wait_container(&self, id: &str) -> Result<i64, EngineError>;
     /// The container's output so far, each stream capped at `cap_bytes`.
     async fn container_logs(&self, id: &str, cap_bytes: usize) -> Result<Logs, EngineError>;
+    /// The container's output (standard output and error, interleaved as they come) from its
+    /// start, followed as it grows, until the container stops or the stream is dropped.
+    ///
+    /// The default implementation polls [`Engine::container_logs`] every
+    /// [`FOLLOW_POLL_INTERVAL`] and yields what is new (at most [`containers::LOG_CAP_BYTES`]
+    /// per stream), and never ends on its own; engines that can stream their logs override it.
+    fn follow_logs<'a>(&'a self, id: &'a str) -> ByteStream<'a> {
+        Box::pin(futures_util::stream::unfold(
+            Some((0usize, 0usize, true)),
+            move |state| async move {
+                let (mut out_seen, mut err_seen, mut first) = state?;
+                loop {
+                    if !first {
+                        tokio::time::sleep(FOLLOW_POLL_INTERVAL).await;
+                    }
+                    first = false;
+                    let logs = match self.container_logs(id, containers::LOG_CAP_BYTES).await {
+                        Ok(logs) => logs,
+                        Err(error) => return Some((Err(error), None)),
+                    };
+                    let mut chunk = Vec::new();
+                    if logs.stdout.len() > out_seen {
+                        chunk.extend_from_slice(&logs.stdout.as_bytes()[out_seen..]);
+                        out_seen = logs.stdout.len();
+                    }
+                    if logs.stderr.len() > err_seen {
+                        chunk.extend_from_slice(&logs.stderr.as_bytes()[err_seen..]);
+                        err_seen = logs.stderr.len();
+                    }
+                    if !chunk.is_empty() {
+                        return Some((Ok(Bytes::from(chunk)), Some((out_seen, err_seen, false))));
+                    }
+                }
+            },
+        ))
+    }
     /// Removes a container, killing it if it runs.
     async fn remove_container(&self, id: &str) -> Result<(), EngineError>;
     /// Ids of containers (running or not) carrying every label in `labels`.
     async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError>;
     /// Whether the kernel's out-of-memory killer stopped a container (its memory limit was hit).
     async fn oom_killed(&self, id: &str) -> Result<bool, EngineError>;
+    /// When the container's process started, as the engine recorded it: nanoseconds since
+    /// the Unix epoch (CLOCK_REALTIME). Docker sets it once the runtime reports the process
+    /// running, just after its exec. `None` when the engine does not say (the default).
+    async fn container_started_at(&self, id: &str) -> Result<Option<i128>, EngineError> {
+        let _ = id;
+        Ok(None)
+    }
     /// Peak memory use of a running container so far, bytes (cgroup figures; `None` when the
     /// engine does not report it, e.g. on cgroup v2 or after exit).
     async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError>;
@@ -222,3 +268,55 @@ pub trait Engine: Send + Sync {
 
 mod docker;
 pub use docker::DockerEngine;
+
+/// Nanoseconds since the Unix epoch of an RFC 3339 time in UTC (`2026-11-30T05:28:02.123456789Z`,
+/// as the Docker API writes it); `None` for another form or the zero time.
+pub fn parse_rfc3339_utc(text: &str) -> Option<i128> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut clock = clock.splitn(3, ':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    if year < 1970 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    if !fraction.chars().all(|c| c.is_ascii_digit()) || fraction.len() > 9 {
+        return None;
+    }
+    let nanos: i128 = format!("{fraction:0<9}").parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    Some(seconds as i128 * 1_000_000_000 + nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_times_parse_to_the_nanosecond() {
+        assert_eq!(
+            parse_rfc3339_utc("1970-01-01T00:00:01.5Z"),
+            Some(1_500_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_utc("2026-11-30T05:28:02.123456789Z"),
+            Some(1_796_016_482_123_456_789)
+        );
+        assert_eq!(
+            parse_rfc3339_utc("2000-03-01T00:00:00Z"),
+            Some(951_868_800_000_000_000)
+        );
+        assert_eq!(parse_rfc3339_utc("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_utc("2026-11-30 05:28:02Z"), None);
+    }
+}

@@ -483,11 +483,16 @@ async fn run_console(
             let ok = outcome.exit_code == Some(0) && output.contains("r2r-console-ok");
             let jit = number_after(&output, "jit_methods=");
             let detail = if ok {
+                let key = |name| crate::measure::startup::integer_after(&output, name);
                 format!(
-                    "exit 0 in {:.0?}; time-to-main {} ms; {} jitted methods",
+                    "exit 0 in {:.0?}; Main to ready {} ms; {} jitted methods",
                     outcome.elapsed,
-                    number_after(&output, "r2r-time-to-main-ms=")
-                        .map(|v| format!("{v:.1}"))
+                    key("r2r-main-ns=")
+                        .zip(key("r2r-ready-ns="))
+                        .map(|(main, ready)| format!(
+                            "{:.1}",
+                            crate::measure::startup::interval_ms(main, ready)
+                        ))
                         .unwrap_or("?".into()),
                     jit.unwrap_or(f64::NAN)
                 )
@@ -817,9 +822,8 @@ mod tests {
 
     #[test]
     fn numbers_are_read_from_app_output() {
-        let output =
-            "r2r-time-to-main-ms=41.5\nr2r-console-ok jit_methods=123 runtime=.NET 10.0.12\n";
-        assert_eq!(number_after(output, "r2r-time-to-main-ms="), Some(41.5));
+        let output = "r2r-main-ns=41500000\nr2r-console-ok jit_methods=123 runtime=.NET 10.0.12\n";
+        assert_eq!(number_after(output, "r2r-main-ns="), Some(41500000.0));
         assert_eq!(number_after(output, "jit_methods="), Some(123.0));
         assert_eq!(number_after(output, "absent="), None);
     }

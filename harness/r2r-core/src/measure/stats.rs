@@ -1,7 +1,12 @@
 //! Summary statistics of repeated measurements, as a benchmarking tool reports them: mean,
-//! standard deviation, median, extremes, 95th percentile, a bootstrap 95% confidence interval
-//! of the mean, outliers by the median absolute deviation (flagged, never removed), and
-//! ratios between two series with their propagated uncertainty.
+//! standard deviation and standard error, median, extremes, 95th percentile, a studentized
+//! bootstrap (bootstrap-t) 95% confidence interval of the mean, outliers by the median absolute
+//! deviation (flagged, never removed), and ratios between two series with their standard error.
+//!
+//! The bootstrap-t interval keeps its coverage at small n on skewed data, where the percentile
+//! interval does not (at n = 10 the percentile interval of the mean covers about 90%, not 95%).
+//! Every series draws its resamples from its own random stream: [`stream_seed`] derives it
+//! from the run's seed and the series' identity, so two series never share resamples.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +14,29 @@ use serde::{Deserialize, Serialize};
 pub const OUTLIER_Z: f64 = 3.5;
 /// Bootstrap resamples for the confidence interval.
 pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// One step of SplitMix64: a well-mixed 64-bit value from any input.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The seed of one series' own random stream: the run's `seed` mixed with the series'
+/// identity (e.g. image, cache mode, phase), by FNV-1a over the parts and SplitMix64. The
+/// same inputs give the same stream on every platform; different identities give unrelated
+/// streams.
+pub fn stream_seed(seed: u64, identity: &[&str]) -> u64 {
+    let mut hash: u64 = 0xCBF2_9CE4_8422_2325;
+    for part in identity {
+        for byte in part.bytes().chain([0xFF]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+    splitmix64(splitmix64(seed) ^ hash)
+}
 
 /// A small deterministic random generator (xorshift64*), so that a seed fixes every shuffle
 /// and resample on every platform.
@@ -58,6 +86,8 @@ pub struct Summary {
     pub mean: f64,
     /// Sample standard deviation (n - 1); 0 for a single sample.
     pub standard_deviation: f64,
+    /// Standard error of the mean: standard deviation / sqrt(n); 0 for a single sample.
+    pub standard_error: f64,
     /// Median.
     pub median: f64,
     /// Smallest sample.
@@ -66,9 +96,11 @@ pub struct Summary {
     pub max: f64,
     /// 95th percentile (linear interpolation).
     pub p95: f64,
-    /// Lower bound of the bootstrap 95% confidence interval of the mean.
+    /// Lower bound of the 95% confidence interval of the mean (studentized bootstrap, n =
+    /// `count`).
     pub ci95_low: f64,
-    /// Upper bound of the bootstrap 95% confidence interval of the mean.
+    /// Upper bound of the 95% confidence interval of the mean (studentized bootstrap, n =
+    /// `count`).
     pub ci95_high: f64,
     /// Indices of samples flagged as outliers by the MAD rule.
     pub outliers: Vec<usize>,
@@ -103,7 +135,50 @@ pub fn mad_outliers(samples: &[f64]) -> Vec<usize> {
         .collect()
 }
 
-/// Summarises a series; `seed` fixes the bootstrap. `None` for an empty series.
+/// The studentized bootstrap (bootstrap-t) 95% interval of the mean of `samples`:
+/// resample, studentize each resample's mean with its own standard error, and read the
+/// interval off the 2.5% and 97.5% quantiles of those t values. `(mean, mean)` when the
+/// samples do not vary or there is one.
+pub fn bootstrap_t_interval(samples: &[f64], random: &mut SeededRandom) -> (f64, f64) {
+    let count = samples.len();
+    let n = count as f64;
+    let mean = samples.iter().sum::<f64>() / n;
+    if count < 2 {
+        return (mean, mean);
+    }
+    let error =
+        (samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt();
+    if error == 0.0 || !error.is_finite() {
+        return (mean, mean);
+    }
+    let mut t_values: Vec<f64> = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let (mut sum, mut squares) = (0.0, 0.0);
+        for _ in 0..count {
+            let x = samples[random.below(count)] - mean;
+            sum += x;
+            squares += x * x;
+        }
+        let resample_mean = sum / n;
+        let variance = (squares - n * resample_mean * resample_mean) / (n - 1.0);
+        let resample_error = variance.max(0.0).sqrt() / n.sqrt();
+        // A resample of one repeated value has no spread; it carries no t value.
+        if resample_error > error * 1e-9 {
+            t_values.push(resample_mean / resample_error);
+        }
+    }
+    if t_values.is_empty() {
+        return (mean, mean);
+    }
+    t_values.sort_by(f64::total_cmp);
+    (
+        mean - quantile(&t_values, 0.975) * error,
+        mean - quantile(&t_values, 0.025) * error,
+    )
+}
+
+/// Summarises a series; `seed` fixes the bootstrap (give each series its own, see
+/// [`stream_seed`]). `None` for an empty series.
 pub fn summarize(samples: &[f64], seed: u64) -> Option<Summary> {
     if samples.is_empty() {
         return None;
@@ -117,36 +192,29 @@ pub fn summarize(samples: &[f64], seed: u64) -> Option<Summary> {
     };
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let mut random = SeededRandom::new(seed);
-    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| {
-            (0..count)
-                .map(|_| samples[random.below(count)])
-                .sum::<f64>()
-                / count as f64
-        })
-        .collect();
-    means.sort_by(f64::total_cmp);
+    let (ci95_low, ci95_high) = bootstrap_t_interval(samples, &mut SeededRandom::new(seed));
     Some(Summary {
         count,
         mean,
         standard_deviation,
+        standard_error: standard_deviation / (count as f64).sqrt(),
         median: quantile(&sorted, 0.5),
         min: sorted[0],
         max: sorted[count - 1],
         p95: quantile(&sorted, 0.95),
-        ci95_low: quantile(&means, 0.025),
-        ci95_high: quantile(&means, 0.975),
+        ci95_low,
+        ci95_high,
         outliers: mad_outliers(samples),
     })
 }
 
-/// How many times faster `candidate` is than `baseline` (ratio of means), with the
-/// uncertainty propagated from both standard deviations: "x ± y times faster".
+/// How many times faster `candidate` is than `baseline` (ratio of means), with its standard
+/// error: the two means' relative standard errors combined as independent series (the
+/// unpaired ratio): "x ± y times faster".
 pub fn times_faster(baseline: &Summary, candidate: &Summary) -> (f64, f64) {
     let ratio = baseline.mean / candidate.mean;
-    let relative = ((baseline.standard_deviation / baseline.mean).powi(2)
-        + (candidate.standard_deviation / candidate.mean).powi(2))
+    let relative = ((baseline.standard_error / baseline.mean).powi(2)
+        + (candidate.standard_error / candidate.mean).powi(2))
     .sqrt();
     (ratio, ratio * relative)
 }
@@ -189,6 +257,7 @@ mod tests {
             count: 3,
             mean: 200.0,
             standard_deviation: 20.0,
+            standard_error: 2.0,
             median: 200.0,
             min: 0.0,
             max: 0.0,
@@ -200,11 +269,13 @@ mod tests {
         let fast = Summary {
             mean: 100.0,
             standard_deviation: 10.0,
+            standard_error: 1.0,
             ..base.clone()
         };
         let (ratio, error) = times_faster(&base, &fast);
         assert!((ratio - 2.0).abs() < 1e-12);
-        assert!((error - 2.0 * (0.01f64 + 0.01).sqrt()).abs() < 1e-12);
+        // Standard errors (sd / sqrt(n)), not standard deviations: 2 * sqrt(0.01² + 0.01²).
+        assert!((error - 2.0 * (0.0001f64 + 0.0001).sqrt()).abs() < 1e-12);
         let mut a: Vec<u32> = (0..20).collect();
         let mut b = a.clone();
         SeededRandom::new(7).shuffle(&mut a);
@@ -214,5 +285,65 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort();
         assert_eq!(sorted, (0..20).collect::<Vec<_>>());
+    }
+
+    /// A log-normal sample with an offset, like start-up times: right-skewed (skewness 1.13
+    /// at sigma = 0.35).
+    fn skewed(random: &mut SeededRandom, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                let u1 = ((random.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                let u2 = ((random.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                250.0 + 40.0 * (0.35 * normal).exp()
+            })
+            .collect()
+    }
+
+    /// The 95% interval covers the true mean 95% of the time at n = 10 on skewed data.
+    /// 2000 simulated series: if the true coverage is 0.95, the observed share has a standard
+    /// error of sqrt(0.95 * 0.05 / 2000) = 0.0049, so [0.93, 0.97] is ±4.1 standard errors:
+    /// a method with coverage 0.95 fails this with probability below 1e-4, while the
+    /// percentile interval (0.88 here) is more than 10 standard errors below it. (On more
+    /// skewed data, skewness 1.75, the studentized interval covers about 0.93-0.94 at n = 10.)
+    #[test]
+    fn the_interval_covers_95_percent_at_n_10_on_skewed_data() {
+        let truth = 250.0 + 40.0 * (0.35f64 * 0.35 / 2.0).exp();
+        let mut random = SeededRandom::new(2024);
+        let simulations = 2000;
+        let mut covered = 0;
+        for index in 0..simulations {
+            let samples = skewed(&mut random, 10);
+            let summary =
+                summarize(&samples, stream_seed(7, &["coverage", &index.to_string()])).unwrap();
+            if summary.ci95_low <= truth && truth <= summary.ci95_high {
+                covered += 1;
+            }
+        }
+        let coverage = covered as f64 / simulations as f64;
+        assert!(
+            (0.93..=0.97).contains(&coverage),
+            "coverage of the 95% interval at n = 10: {coverage}"
+        );
+    }
+
+    #[test]
+    fn every_series_has_its_own_stream() {
+        let a = stream_seed(1, &["no-composite.console", "warm", "total"]);
+        let b = stream_seed(1, &["no-composite.console", "cold", "total"]);
+        let c = stream_seed(2, &["no-composite.console", "warm", "total"]);
+        assert_eq!(
+            a,
+            stream_seed(1, &["no-composite.console", "warm", "total"])
+        );
+        assert!(a != b && a != c && b != c);
+        // Parts are separated: ("ab", "c") is not ("a", "bc").
+        assert_ne!(stream_seed(1, &["ab", "c"]), stream_seed(1, &["a", "bc"]));
+        let samples: Vec<f64> = (0..10).map(|i| 200.0 + (i * i) as f64).collect();
+        let (x, y) = (
+            summarize(&samples, a).unwrap(),
+            summarize(&samples, b).unwrap(),
+        );
+        assert_ne!((x.ci95_low, x.ci95_high), (y.ci95_low, y.ci95_high));
     }
 }

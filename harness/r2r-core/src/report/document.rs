@@ -294,8 +294,14 @@ fn startup_table(data: &RunData) -> Table {
             "baseline".to_string()
         } else if row.times_faster.is_finite() {
             format!(
-                "{:.2} ± {:.2} times faster",
-                row.times_faster, row.times_faster_error
+                "{:.2} ± {:.2} times faster ({})",
+                row.times_faster,
+                row.times_faster_error,
+                if row.baseline_runs > 0 {
+                    format!("SE; n = {} / {}", row.runs, row.baseline_runs)
+                } else {
+                    format!("n = {}", row.runs)
+                }
             )
         } else {
             String::new()
@@ -314,8 +320,8 @@ fn startup_table(data: &RunData) -> Table {
             ),
             format!("{:.1}", row.median_ms),
             format!(
-                "{:.1} ({:.1} – {:.1})",
-                row.mean_ms, row.ci95_low_ms, row.ci95_high_ms
+                "{:.1} ({:.1} – {:.1}, n = {})",
+                row.mean_ms, row.ci95_low_ms, row.ci95_high_ms, row.runs
             ),
             format!("{:.1}", row.stddev_ms),
             format!("{:.1}", row.p95_ms),
@@ -326,7 +332,7 @@ fn startup_table(data: &RunData) -> Table {
     }
     Table {
         title: "Start-up".into(),
-        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run. Mean with its bootstrap 95% interval; ratios against the first variant's image of the same app.".into(),
+        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run; warm = right after a run of the same image. Mean with its studentized-bootstrap 95% interval and n; time to Main from the start request (CLOCK_MONOTONIC); ratios against the first variant's image of the same app, ± one standard error.".into(),
         headers: ["Image", "Cache", "Runs", "Median (ms)", "Mean (95% CI) (ms)", "SD (ms)", "p95 (ms)", "Time to Main (ms)", "First request (ms)", "Relative"].map(String::from).to_vec(),
         rows,
     }

@@ -654,12 +654,12 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
             &mut skipped,
         );
     }
-    let mut apps: Vec<String> = runs.iter().map(|r| r.app.clone()).collect();
+    let mut apps: Vec<String> = runs.iter().map(|r| r.app.name().to_string()).collect();
     apps.sort();
     apps.dedup();
     for app in &apps {
         let mut images: Vec<String> = Vec::new();
-        for run in runs.iter().filter(|r| &r.app == app) {
+        for run in runs.iter().filter(|r| r.app.name() == app) {
             if !images.contains(&run.image) {
                 images.push(run.image.clone());
             }
@@ -677,7 +677,7 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
             (
                 "-time-to-main",
                 "time_to_main_ms",
-                "process start to Main, as the app reports it",
+                "start request to Main, on the monotonic clock",
             ),
             (
                 "-first-request",
@@ -693,7 +693,7 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                 for (index, cache) in ["cold", "warm"].iter().enumerate() {
                     let values: Vec<f64> = runs
                         .iter()
-                        .filter(|r| &r.image == image && r.cache == *cache)
+                        .filter(|r| &r.image == image && r.cache.name() == *cache)
                         .filter_map(|r| phase_value(r, column))
                         .collect();
                     if !values.is_empty() {

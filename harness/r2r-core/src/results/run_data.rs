@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::build::ImageBuild;
 use crate::model::plan::Plan;
@@ -13,81 +12,12 @@ use crate::results::run_record::{self, RunInfo, RunInfoError};
 
 pub use crate::results::rows::{SharingRow, SizeRow};
 
-/// One row of `startup.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StartupRow {
-    /// Plan id of the image.
-    pub image: String,
-    /// Variants (`;`-joined).
-    pub variants: String,
-    /// App kind (`console`, `webapi`).
-    pub app: String,
-    /// `cold` or `warm`.
-    pub cache: String,
-    /// Phase (`total`, `create`, `start_to_ready`, `first_request`, `time_to_main`, `remove`).
-    pub phase: String,
-    /// Recorded runs.
-    pub runs: u64,
-    /// Failed runs.
-    pub failures: u64,
-    /// Mean, ms.
-    pub mean_ms: f64,
-    /// Sample standard deviation, ms.
-    pub stddev_ms: f64,
-    /// Median, ms.
-    pub median_ms: f64,
-    /// Minimum, ms.
-    pub min_ms: f64,
-    /// Maximum, ms.
-    pub max_ms: f64,
-    /// 95th percentile, ms.
-    pub p95_ms: f64,
-    /// Bootstrap 95% interval of the mean, low end, ms.
-    pub ci95_low_ms: f64,
-    /// Bootstrap 95% interval of the mean, high end, ms.
-    pub ci95_high_ms: f64,
-    /// Outliers flagged by the MAD rule (kept).
-    pub outliers: u64,
-    /// The baseline image.
-    pub baseline: String,
-    /// Times faster than the baseline (ratio of means).
-    pub times_faster: f64,
-    /// Uncertainty of `times_faster`.
-    pub times_faster_error: f64,
-}
+/// One row of `startup.csv` (the type that writes it).
+pub use crate::measure::startup::SummaryRow as StartupRow;
 
-/// One row of `startup-runs.csv`: the phases of one recorded run. Empty cells are `None`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StartupRunRow {
-    /// Plan id of the image.
-    pub image: String,
-    /// Variants (`;`-joined).
-    pub variants: String,
-    /// App kind.
-    pub app: String,
-    /// `cold` or `warm`.
-    pub cache: String,
-    /// Run number within image and cache mode, from 1.
-    pub run: u64,
-    /// Whether the run became ready.
-    pub ok: bool,
-    /// Create, ms.
-    pub create_ms: Option<f64>,
-    /// Start to ready (console: to exit), ms.
-    pub start_to_ready_ms: Option<f64>,
-    /// One more request once ready (web API), ms.
-    pub first_request_ms: Option<f64>,
-    /// The app's own time to `Main`, ms.
-    pub time_to_main_ms: Option<f64>,
-    /// Create to ready, ms.
-    pub total_ms: Option<f64>,
-    /// Peak memory of the container, bytes.
-    pub peak_memory_bytes: Option<u64>,
-    /// Removal, ms.
-    pub remove_ms: Option<f64>,
-    /// Why it failed.
-    pub error: String,
-}
+/// One row of `startup-runs.csv`: the phases of one recorded run (the type that writes it).
+/// Empty cells are `None`.
+pub use crate::measure::startup::RunRecord as StartupRunRow;
 
 /// Everything a run directory holds that reports, plots and comparisons read.
 #[derive(Debug, Clone)]
@@ -227,20 +157,9 @@ pub const SHARING_COLUMNS: &[&str] = &[
     "shared_bytes",
 ];
 /// Columns of `startup.csv` that readers need.
-pub const STARTUP_COLUMNS: &[&str] = &[
-    "image",
-    "app",
-    "cache",
-    "phase",
-    "runs",
-    "median_ms",
-    "mean_ms",
-    "ci95_low_ms",
-    "ci95_high_ms",
-    "times_faster",
-];
+pub const STARTUP_COLUMNS: &[&str] = crate::measure::startup::SUMMARY_COLUMNS;
 /// Columns of `startup-runs.csv` that readers need.
-pub const STARTUP_RUN_COLUMNS: &[&str] = &["image", "app", "cache", "run", "ok", "total_ms"];
+pub const STARTUP_RUN_COLUMNS: &[&str] = crate::measure::startup::RUN_COLUMNS;
 
 impl RunData {
     /// Reads a run directory. `expected_scenario` refuses a run of another scenario.
@@ -287,12 +206,16 @@ impl RunData {
     pub fn run_values(&self, image: &str, cache: &str, column: &str) -> Vec<f64> {
         self.startup_runs
             .iter()
-            .filter(|run| run.ok && run.image == image && run.cache == cache)
+            .filter(|run| run.ok && run.image == image && run.cache.name() == cache)
             .filter_map(|run| match column {
                 "create_ms" => run.create_ms,
                 "start_to_ready_ms" => run.start_to_ready_ms,
                 "first_request_ms" => run.first_request_ms,
                 "time_to_main_ms" => run.time_to_main_ms,
+                "start_to_exec_ms" => run.start_to_exec_ms,
+                "exec_to_main_ms" => run.exec_to_main_ms,
+                "main_to_ready_ms" => run.main_to_ready_ms,
+                "ready_seen_ms" => run.ready_seen_ms,
                 "remove_ms" => run.remove_ms,
                 _ => run.total_ms,
             })

@@ -169,8 +169,8 @@ impl Pipeline<'_> {
         if !appending {
             file.set_len(0)
                 .map_err(|error| RunError::io("emptying", &runs_path, error))?;
-            let header: Vec<String> = startup::RUNS_HEADER.iter().map(|s| s.to_string()).collect();
-            files::append_whole(&mut file, &csv_bytes(&[header])?)
+            let header = startup::runs_csv(&[], true).map_err(RunError::other)?;
+            files::append_whole(&mut file, &header)
                 .map_err(|error| RunError::io("writing", &runs_path, error))?;
         }
         if !prior.is_empty() {
@@ -180,7 +180,7 @@ impl Pipeline<'_> {
             ));
         }
         let mut sink = |record: &startup::RunRecord| -> Result<(), String> {
-            let bytes = csv_bytes(&[startup::run_row(record)])
+            let bytes = startup::runs_csv(std::slice::from_ref(record), false)
                 .map_err(|error| super::error_chain(&error))?;
             files::append_whole(&mut file, &bytes)
                 .map_err(|error| format!("writing {}: {error}", runs_path.display()))
@@ -255,28 +255,15 @@ impl Pipeline<'_> {
     }
 }
 
-/// Rows as CSV bytes.
-fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, RunError> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    for row in rows {
-        writer.write_record(row).map_err(RunError::other)?;
-    }
-    writer
-        .into_inner()
-        .map_err(|error| RunError::other(error.to_string()))
-}
-
 /// The title a plot file (by its stem) gets in the report.
 fn plot_title(name: &str) -> String {
     match name {
         "sizes" => "Image sizes: uncompressed, gzip and zstd".to_string(),
         "sharing" => "Owned and shared layers per image (gzip)".to_string(),
         "startup-console" => "Start-up of the console app, create to exit".to_string(),
-        "startup-console-time-to-main" => "Console app: process start to Main".to_string(),
+        "startup-console-time-to-main" => "Console app: start request to Main".to_string(),
         "startup-webapi" => "Start-up of the web API, create to first HTTP 200".to_string(),
-        "startup-webapi-time-to-main" => "Web API: process start to Main".to_string(),
+        "startup-webapi-time-to-main" => "Web API: start request to Main".to_string(),
         "startup-webapi-first-request" => "Web API: first request once ready".to_string(),
         "startup-phases" => "Start-up phases (medians)".to_string(),
         "size-vs-startup" => "Compressed size against warm start-up".to_string(),
