@@ -6,13 +6,14 @@ use std::time::Duration;
 use super::*;
 
 #[test]
+#[serial]
 fn a_second_run_on_the_same_scenario_is_refused_naming_the_first() {
     build_quick();
     let mut first = Background::start(
         &["run", "--scenario", "quick", "--runs", "3", "--warmup", "0"],
         &[],
     );
-    let lock = common::root().join("results/quick/.lock");
+    let lock = scenario_results("quick").join(".lock");
     let pid = first.child.id();
     first.wait_for("the first run's lock", Duration::from_secs(60), |_| {
         std::fs::read_to_string(&lock).is_ok_and(|text| text.starts_with(&format!("pid {pid}:")))
@@ -60,7 +61,7 @@ fn a_second_run_on_the_same_scenario_is_refused_naming_the_first() {
 }
 
 fn run_directories() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(common::root().join("results/quick"))
+    let mut names: Vec<String> = std::fs::read_dir(scenario_results("quick"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.starts_with("20"))

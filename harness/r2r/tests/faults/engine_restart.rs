@@ -37,12 +37,13 @@ fn resume_completes(runs: &str) -> PathBuf {
 }
 
 #[test]
+#[serial]
 fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     build_quick();
     let first = quick_run_until_rows("4", 3);
-    stop_engine();
+    let stopped = stop_engine();
     let (code, stderr) = first.finish(Duration::from_secs(120));
-    start_engine();
+    stopped.start();
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("the Docker engine stopped answering"),
@@ -79,7 +80,37 @@ fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     );
 }
 
+/// Container ids the engine creates from now on, as it reports them (`docker events`): the
+/// classic builder runs every step of a Dockerfile in a container of its own.
+fn container_creations() -> (std::sync::mpsc::Receiver<String>, Child) {
+    let mut events = Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--format",
+            "{{.ID}}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    let stdout = events.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (receive, events)
+}
+
 #[test]
+#[serial]
 fn the_engine_stops_during_a_build_and_resume_completes_the_run() {
     build_quick();
     let mut first = Background::start(
@@ -95,19 +126,44 @@ fn the_engine_stops_during_a_build_and_resume_completes_the_run() {
         ],
         &[],
     );
-    // Stop the engine while an image is being built (the first line of the second image).
+    // Stop the engine in the middle of a build stream: once the second image is under way
+    // and the engine has started a step of a Dockerfile (a build container).
     first.wait_for(
         "the second image's build",
         Duration::from_secs(600),
         |background| background.stderr().contains("[2/"),
     );
-    stop_engine();
+    let (creations, mut events) = container_creations();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let step = loop {
+        if let Ok(id) = creations.recv_timeout(Duration::from_millis(50)) {
+            break id;
+        }
+        if let Some(status) = first.child.try_wait().unwrap() {
+            panic!(
+                "r2r ended ({status}) before a build step:\n{}",
+                first.stderr()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no build step within 600 s:\n{}",
+            first.stderr()
+        );
+    };
+    let stopped = stop_engine();
+    let _ = events.kill();
+    let _ = events.wait();
     let (code, stderr) = first.finish(Duration::from_secs(120));
-    start_engine();
+    stopped.start();
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("the Docker engine stopped answering during build"),
-        "{stderr}"
+        "cut during the build step in container {step}: {stderr}"
+    );
+    assert!(
+        stderr.contains("--resume"),
+        "the message says how to finish: {stderr}"
     );
     let run = latest_run("quick");
     let info: serde_json::Value =
