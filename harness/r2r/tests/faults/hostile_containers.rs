@@ -55,14 +55,18 @@ fn target(name: &str, reference: &str) -> Target {
     }
 }
 
-/// Lines of numbered output a flooding container writes: about 470 KB, more than the
-/// [`LOG_CAP_BYTES`](containers::LOG_CAP_BYTES) r2r reads, less than the 4 MB log the engine keeps
-/// (about 90 bytes a line as JSON), so the engine has all of it and the cut is r2r's.
-const FLOOD_LINES: usize = 30_000;
+/// Lines of numbered output a flooding container writes to a stream: about 320 KB, more than
+/// the [`LOG_CAP_BYTES`](containers::LOG_CAP_BYTES) r2r reads, while both streams together stay
+/// well under the 4 MB log the engine keeps (about 75 bytes a line more as JSON; past 4 MB the
+/// engine would start its log afresh), so the engine has all of it and the cut is r2r's.
+const FLOOD_LINES: usize = 8_000;
+
+/// Padding that makes a flood line about 40 bytes long.
+const PAD: &str = "------------------------";
 
 /// A shell command writing [`FLOOD_LINES`] numbered lines to stdout, then `end`.
 fn flood(prefix: &str, end: &str) -> String {
-    format!("seq -f '{prefix} %.0f' 1 {FLOOD_LINES}; echo {end}")
+    format!("seq -f '{prefix} %.0f {PAD}' 1 {FLOOD_LINES}; echo {end}")
 }
 
 #[test]
@@ -104,13 +108,12 @@ fn a_flood_keeps_the_end_of_its_output_capped_and_flagged() {
             containers::LOG_CAP_BYTES
         );
         assert!(
-            text.ends_with(&format!("{prefix} {FLOOD_LINES}\n{prefix}-end\n")),
+            text.ends_with(&format!("{prefix} {FLOOD_LINES} {PAD}\n{prefix}-end\n")),
             "{stream} keeps the end of the output: …{}",
             &text[text.len().saturating_sub(200)..]
         );
         assert!(
-            !text.contains(&format!("\n{prefix} 1\n"))
-                && !text.starts_with(&format!("{prefix} 1\n")),
+            !text.contains(&format!("{prefix} 1 {PAD}")),
             "{stream} drops the start of the output"
         );
     }
