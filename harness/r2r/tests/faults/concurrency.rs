@@ -9,6 +9,7 @@ use super::*;
 #[serial]
 fn a_second_run_on_the_same_scenario_is_refused_naming_the_first() {
     build_quick();
+    let runs_at_start = run_directories();
     let mut first = Background::start(
         &["run", "--scenario", "quick", "--runs", "3", "--warmup", "0"],
         &[],
@@ -17,6 +18,10 @@ fn a_second_run_on_the_same_scenario_is_refused_naming_the_first() {
     let pid = first.child.id();
     first.wait_for("the first run's lock", Duration::from_secs(60), |_| {
         std::fs::read_to_string(&lock).is_ok_and(|text| text.starts_with(&format!("pid {pid}:")))
+    });
+    // And its run directory, so that the ones the refused runs might make are told apart.
+    first.wait_for("the first run's directory", Duration::from_secs(60), |_| {
+        run_directories().len() > runs_at_start.len()
     });
     let runs_before = run_directories();
     for arguments in [
@@ -61,8 +66,10 @@ fn a_second_run_on_the_same_scenario_is_refused_naming_the_first() {
 }
 
 fn run_directories() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(scenario_results("quick"))
-        .unwrap()
+    let Ok(entries) = std::fs::read_dir(scenario_results("quick")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.starts_with("20"))
         .collect();

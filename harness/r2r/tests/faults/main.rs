@@ -158,7 +158,12 @@ fn state_dir() -> PathBuf {
 /// file, and checked to be a running dockerd listening where `DOCKER_HOST` points (a stale pid
 /// file, or one of another engine, must not make a test stop some other process).
 pub fn dockerd_pid() -> i32 {
-    let file = state_dir().join("dockerd.pid");
+    dockerd_pid_in(&state_dir())
+}
+
+/// [`dockerd_pid`] with the pid file in `state`.
+pub fn dockerd_pid_in(state: &Path) -> i32 {
+    let file = state.join("dockerd.pid");
     let pid: i32 = std::fs::read_to_string(&file)
         .unwrap_or_else(|error| {
             panic!(
