@@ -181,12 +181,15 @@ pub async fn ensure_base(
             if !tarball.is_file() {
                 let script = scripts.join("bootstrap-base.sh");
                 tracing::info!("making base {image} with {}", script.display());
-                let status = crate::support::children::status(
-                    std::process::Command::new("bash")
-                        .arg(&script)
-                        .args(script_args)
-                        .arg(&tarball),
-                )
+                // On a blocking thread, not the runtime's: while the script runs, a Ctrl-C or
+                // SIGTERM must still be seen (and stop the script).
+                let mut command = std::process::Command::new("bash");
+                command.arg(&script).args(script_args).arg(&tarball);
+                let status = tokio::task::spawn_blocking(move || {
+                    crate::support::children::status(&mut command)
+                })
+                .await
+                .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())))
                 .map_err(|error| BuildError::Base {
                     image: image.clone(),
                     message: format!("running {}: {error}", script.display()),

@@ -381,25 +381,23 @@ impl Engine for DockerEngine {
             .follow(false)
             .build();
         let mut stream = self.docker.logs(id, Some(options));
-        let mut logs = Logs::default();
+        let mut stdout = LogTail::new(cap_bytes);
+        let mut stderr = LogTail::new(cap_bytes);
         while let Some(item) = stream.next().await {
-            let (target, message) = match item
-                .map_err(api(format!("reading logs of container {id}")))?
-            {
-                bollard::container::LogOutput::StdErr { message } => (&mut logs.stderr, message),
+            match item.map_err(api(format!("reading logs of container {id}")))? {
+                bollard::container::LogOutput::StdErr { message } => stderr.push(&message),
                 bollard::container::LogOutput::StdOut { message }
-                | bollard::container::LogOutput::Console { message } => (&mut logs.stdout, message),
-                bollard::container::LogOutput::StdIn { .. } => continue,
-            };
-            let room = cap_bytes.saturating_sub(target.len());
-            if message.len() > room {
-                logs.truncated = true;
+                | bollard::container::LogOutput::Console { message } => stdout.push(&message),
+                bollard::container::LogOutput::StdIn { .. } => {}
             }
-            target.push_str(&String::from_utf8_lossy(
-                &message[..message.len().min(room)],
-            ));
         }
-        Ok(logs)
+        let (stdout, stdout_cut) = stdout.finish();
+        let (stderr, stderr_cut) = stderr.finish();
+        Ok(Logs {
+            stdout,
+            stderr,
+            truncated: stdout_cut || stderr_cut,
+        })
     }
 
     fn follow_logs<'a>(&'a self, id: &'a str) -> ByteStream<'a> {
@@ -498,5 +496,101 @@ impl Engine for DockerEngine {
             .into_iter()
             .filter_map(|container| container.id)
             .collect())
+    }
+}
+
+/// The last `cap` bytes of a stream read in chunks (a rolling window: the start of a flood is
+/// dropped, its end kept), in at most twice `cap` bytes of memory.
+struct LogTail {
+    cap: usize,
+    bytes: Vec<u8>,
+    cut: bool,
+}
+
+impl LogTail {
+    fn new(cap: usize) -> LogTail {
+        LogTail {
+            cap,
+            bytes: Vec::new(),
+            cut: false,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        if chunk.len() >= self.cap {
+            self.cut |= chunk.len() > self.cap || !self.bytes.is_empty();
+            self.bytes.clear();
+            self.bytes
+                .extend_from_slice(&chunk[chunk.len() - self.cap..]);
+            return;
+        }
+        self.bytes.extend_from_slice(chunk);
+        if self.bytes.len() > 2 * self.cap {
+            self.drop_front();
+        }
+    }
+
+    fn drop_front(&mut self) {
+        if self.bytes.len() > self.cap {
+            self.cut = true;
+            let excess = self.bytes.len() - self.cap;
+            self.bytes.drain(..excess);
+        }
+    }
+
+    /// The kept bytes as text (a character cut at the front is dropped whole), and whether
+    /// bytes before them were dropped.
+    fn finish(mut self) -> (String, bool) {
+        self.drop_front();
+        let mut start = 0;
+        if self.cut {
+            // UTF-8 continuation bytes (10xxxxxx) of a character whose start was dropped.
+            while start < self.bytes.len().min(3) && self.bytes[start] & 0xC0 == 0x80 {
+                start += 1;
+            }
+        }
+        (
+            String::from_utf8_lossy(&self.bytes[start..]).into_owned(),
+            self.cut,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogTail;
+
+    fn tail_of(chunks: &[&[u8]], cap: usize) -> (String, bool) {
+        let mut tail = LogTail::new(cap);
+        for chunk in chunks {
+            tail.push(chunk);
+        }
+        tail.finish()
+    }
+
+    #[test]
+    fn the_last_bytes_are_kept_and_the_cut_is_flagged() {
+        assert_eq!(tail_of(&[b"abc", b"de"], 8), ("abcde".into(), false));
+        assert_eq!(tail_of(&[b"abcd", b"efgh"], 8), ("abcdefgh".into(), false));
+        assert_eq!(tail_of(&[b"abcd", b"efghi"], 8), ("bcdefghi".into(), true));
+        assert_eq!(tail_of(&[b"0123456789"], 4), ("6789".into(), true));
+        assert_eq!(tail_of(&[b"ab", b"0123"], 4), ("0123".into(), true));
+        assert_eq!(tail_of(&[b"0123"], 4), ("0123".into(), false));
+        // Many small chunks: the window rolls, memory stays within twice the cap.
+        let mut tail = LogTail::new(100);
+        for line in 0..10_000 {
+            tail.push(format!("line {line}\n").as_bytes());
+            assert!(tail.bytes.len() <= 200);
+        }
+        let (text, cut) = tail.finish();
+        assert!(cut);
+        assert!(text.len() <= 100 && text.ends_with("line 9999\n"), "{text}");
+    }
+
+    #[test]
+    fn a_character_cut_at_the_front_is_dropped_whole() {
+        // "é" is two bytes; a cap of 4 keeps its second byte and "xyz".
+        assert_eq!(tail_of(&["aé".as_bytes(), b"xyz"], 4), ("xyz".into(), true));
+        assert_eq!(tail_of(&["é".as_bytes(), b"xy"], 4), ("éxy".into(), false));
     }
 }

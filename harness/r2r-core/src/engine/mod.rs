@@ -156,11 +156,11 @@ pub const TMP_BYTES: u64 = 64 << 20;
 /// Output of a container, split by stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Logs {
-    /// Standard output (possibly cut at the cap).
+    /// Standard output: its last bytes, at most the cap.
     pub stdout: String,
-    /// Standard error (possibly cut at the cap).
+    /// Standard error: its last bytes, at most the cap.
     pub stderr: String,
-    /// Whether output was cut at the cap.
+    /// Whether either stream was longer than the cap (its start was dropped).
     pub truncated: bool,
 }
 
@@ -210,7 +210,10 @@ pub trait Engine: Send + Sync {
     async fn start_container(&self, id: &str) -> Result<(), EngineError>;
     /// Waits for a container to exit; returns its exit code.
     async fn wait_container(&self, id: &str) -> Result<i64, EngineError>;
-    /// The container's output so far, each stream capped at `cap_bytes`.
+    /// The container's output so far, each stream capped at `cap_bytes`: its **last**
+    /// `cap_bytes` bytes (the end of a flood, where the reason for a failure is), with
+    /// [`Logs::truncated`] set when earlier bytes were dropped. (The engine's own log is capped
+    /// too: every container keeps at most 4 MB of log.)
     async fn container_logs(&self, id: &str, cap_bytes: usize) -> Result<Logs, EngineError>;
     /// The container's output (standard output and error, interleaved as they come) from its
     /// start, followed as it grows, until the container stops or the stream is dropped.

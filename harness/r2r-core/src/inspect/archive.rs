@@ -26,6 +26,10 @@
 //!   [`MAX_LINK_HOPS`] in a row (so a loop ends in an error). In a layer, a hard link's target
 //!   is normalised like a name; a symbolic link's target is recorded as written (absolute ones,
 //!   such as `/usr/share/dotnet/dotnet`, are legitimate) and never followed.
+//! - **Repeated layers.** A layer listed twice in an image's `Layers` is applied twice, not
+//!   refused: an image can have two identical layers (the same `COPY` twice gives two equal
+//!   diff ids), and engines save it so: `docker save` (legacy) under a second path linked to
+//!   the first, the OCI layout as the same blob path listed twice.
 //! - **Sizes.** Nothing is allocated on a header's word: memory grows only with bytes actually
 //!   read, and every read is bounded: `manifest.json` by [`MAX_MANIFEST_BYTES`] (a larger
 //!   claim is [`ArchiveError::TooLarge`]), JSON documents by 16 MiB each (a larger one is not

@@ -56,6 +56,7 @@ impl Drop for Tmpfs {
 }
 
 #[test]
+#[serial]
 fn a_full_disk_during_startup_runs_keeps_whole_rows_and_says_so() {
     build_quick();
     let disk = Tmpfs::mount(1 << 20);
@@ -101,6 +102,7 @@ fn a_full_disk_during_startup_runs_keeps_whole_rows_and_says_so() {
 }
 
 #[test]
+#[serial]
 fn a_full_disk_while_writing_size_results_leaves_only_whole_files() {
     build_quick();
     let archive = tempfile::NamedTempFile::new().unwrap();
@@ -125,6 +127,13 @@ fn a_full_disk_while_writing_size_results_leaves_only_whole_files() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
+    let named = ["sizes.csv", "layers.csv", "sharing.csv", "summary.json"]
+        .iter()
+        .any(|name| stderr.contains(&format!("writing {}: ", out.join(name).display())));
+    assert!(
+        named,
+        "the error names the file it could not write: {stderr}"
+    );
     assert!(partial_files(&out).is_empty(), "{:?}", partial_files(&out));
     // Whatever was written is whole.
     for entry in std::fs::read_dir(&out).unwrap() {

@@ -37,12 +37,13 @@ fn resume_completes(runs: &str) -> PathBuf {
 }
 
 #[test]
+#[serial]
 fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     build_quick();
     let first = quick_run_until_rows("4", 3);
-    stop_engine();
+    let stopped = stop_engine();
     let (code, stderr) = first.finish(Duration::from_secs(120));
-    start_engine();
+    stopped.start();
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("the Docker engine stopped answering"),
@@ -79,7 +80,31 @@ fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     );
 }
 
+/// The engine's data root (`docker info`), where a build keeps the context it receives.
+fn engine_data_root() -> PathBuf {
+    let output = Command::new("docker")
+        .args(["info", "--format", "{{.DockerRootDir}}"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "docker info");
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// Whether the engine is in the middle of a build: the classic builder holds the context of a
+/// build it is receiving or running in `<data root>/tmp/docker-builder*` until the build ends.
+fn engine_is_building(data_root: &Path) -> bool {
+    std::fs::read_dir(data_root.join("tmp")).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("docker-builder")
+        })
+    })
+}
+
 #[test]
+#[serial]
 fn the_engine_stops_during_a_build_and_resume_completes_the_run() {
     build_quick();
     let mut first = Background::start(
@@ -95,19 +120,37 @@ fn the_engine_stops_during_a_build_and_resume_completes_the_run() {
         ],
         &[],
     );
-    // Stop the engine while an image is being built (the first line of the second image).
+    // Stop the engine in the middle of a build stream: once the second image is under way
+    // and the engine holds a build's context (it is receiving or running that build).
+    let data_root = engine_data_root();
     first.wait_for(
         "the second image's build",
         Duration::from_secs(600),
         |background| background.stderr().contains("[2/"),
     );
-    stop_engine();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !engine_is_building(&data_root) {
+        if let Some(status) = first.child.try_wait().unwrap() {
+            panic!("r2r ended ({status}) before a build:\n{}", first.stderr());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no build within 600 s:\n{}",
+            first.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stopped = stop_engine();
     let (code, stderr) = first.finish(Duration::from_secs(120));
-    start_engine();
+    stopped.start();
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("the Docker engine stopped answering during build"),
         "{stderr}"
+    );
+    assert!(
+        stderr.contains("--resume"),
+        "the message says how to finish: {stderr}"
     );
     let run = latest_run("quick");
     let info: serde_json::Value =
@@ -118,4 +161,37 @@ fn the_engine_stops_during_a_build_and_resume_completes_the_run() {
         "nothing ran after the build: {info:#}"
     );
     resume_completes("2");
+}
+
+#[test]
+fn a_pid_file_naming_another_process_is_not_signalled() {
+    let state = tempfile::tempdir().unwrap();
+    // This test's own pid: running, and not a dockerd.
+    std::fs::write(
+        state.path().join("dockerd.pid"),
+        std::process::id().to_string(),
+    )
+    .unwrap();
+    let refused = std::panic::catch_unwind(|| dockerd_pid_in(state.path())).unwrap_err();
+    let message = refused
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("is not a running dockerd"), "{message}");
+}
+
+#[test]
+#[serial]
+fn a_test_failing_while_the_engine_is_stopped_starts_it_again() {
+    let failed = std::panic::catch_unwind(|| {
+        let _stopped = stop_engine();
+        panic!("a test fails while the engine is stopped");
+    });
+    assert!(failed.is_err());
+    let (runtime, engine) = engine();
+    runtime
+        .block_on(engine.list_containers(&[]))
+        .expect("the engine answers again");
+    // And it is the engine the tests stop: its pid file names a running dockerd.
+    dockerd_pid();
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use r2r_core::engine::{BuildRequest, Network};
+use r2r_core::engine::{containers, BuildRequest, Network};
 use r2r_core::measure::startup::{self, Cache, StartupOptions, Target};
 use r2r_core::model::catalog::AppKind;
 
@@ -55,7 +55,76 @@ fn target(name: &str, reference: &str) -> Target {
     }
 }
 
+/// Lines of numbered output a flooding container writes to a stream: about 320 KB, more than
+/// the [`LOG_CAP_BYTES`](containers::LOG_CAP_BYTES) r2r reads, while both streams together stay
+/// well under the 4 MB log the engine keeps (about 75 bytes a line more as JSON; past 4 MB the
+/// engine would start its log afresh), so the engine has all of it and the cut is r2r's.
+const FLOOD_LINES: usize = 8_000;
+
+/// Padding that makes a flood line about 40 bytes long.
+const PAD: &str = "------------------------";
+
+/// A shell command writing [`FLOOD_LINES`] numbered lines to stdout, then `end`.
+fn flood(prefix: &str, end: &str) -> String {
+    format!("seq -f '{prefix} %.0f {PAD}' 1 {FLOOD_LINES}; echo {end}")
+}
+
 #[test]
+#[serial]
+fn a_flood_keeps_the_end_of_its_output_capped_and_flagged() {
+    let (runtime, engine) = engine();
+    let script = format!(
+        "{}; {{ {}; }} >&2",
+        flood("r2r-out", "r2r-out-end"),
+        flood("r2r-err", "r2r-err-end")
+    );
+    let reference = image(
+        &runtime,
+        &engine,
+        "floods-and-exits",
+        &["sh", "-c", &script],
+    );
+    let options = StartupOptions::default();
+    let spec = startup::container_spec("faults", &target("floods-and-exits", &reference), &options);
+    let outcome = runtime
+        .block_on(containers::run_to_exit(
+            &engine,
+            &spec,
+            Duration::from_secs(60),
+        ))
+        .unwrap();
+    assert_eq!(outcome.exit_code, Some(0));
+    let logs = outcome.logs;
+    assert!(logs.truncated, "the output was longer than the cap");
+    for (stream, text, prefix) in [
+        ("stdout", &logs.stdout, "r2r-out"),
+        ("stderr", &logs.stderr, "r2r-err"),
+    ] {
+        // The window is full: the cap, less at most one character cut at its front.
+        assert!(
+            text.len() <= containers::LOG_CAP_BYTES && text.len() + 4 > containers::LOG_CAP_BYTES,
+            "{stream}: {} bytes kept, cap {}",
+            text.len(),
+            containers::LOG_CAP_BYTES
+        );
+        assert!(
+            text.ends_with(&format!("{prefix} {FLOOD_LINES} {PAD}\n{prefix}-end\n")),
+            "{stream} keeps the end of the output: …{}",
+            &text[text.len().saturating_sub(200)..]
+        );
+        assert!(
+            !text.contains(&format!("{prefix} 1 {PAD}")),
+            "{stream} drops the start of the output"
+        );
+    }
+    assert!(
+        containers_of("faults").is_empty(),
+        "the container was removed"
+    );
+}
+
+#[test]
+#[serial]
 fn hanging_flooding_and_memory_eating_containers_fail_alone() {
     build_quick();
     let (runtime, engine) = engine();
@@ -67,7 +136,21 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
         ),
         target(
             "floods",
-            &image(&runtime, &engine, "floods", &["yes", "r2r-flood"]),
+            &image(
+                &runtime,
+                &engine,
+                "floods",
+                // Numbered lines, one line longer than the tail keeps, an end marker, then hangs.
+                &[
+                    "sh",
+                    "-c",
+                    &format!(
+                        "{}; head -c {} /dev/zero | tr '\\0' x; echo; echo r2r-flood-last; exec sleep 600",
+                        flood("r2r-flood", "r2r-flood-end"),
+                        4 * containers::TAIL_CHARS
+                    ),
+                ],
+            ),
         ),
         target(
             "eats-memory",
@@ -78,7 +161,8 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
         warmup: 0,
         min_runs: 2,
         caches: vec![Cache::Warm],
-        ready_timeout: Duration::from_secs(5),
+        // Room for the memory eater to reach its limit on a busy machine.
+        ready_timeout: Duration::from_secs(10),
         memory_limit_bytes: 256 << 20,
         ..Default::default()
     };
@@ -108,26 +192,30 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
     );
     for record in of("hangs") {
         assert!(
-            !record.ok && record.error.starts_with("not ready within 5s"),
+            !record.ok && record.error.starts_with("not ready within 10s"),
             "{}",
             record.error
         );
     }
     for record in of("floods") {
         assert!(
-            !record.ok && record.error.starts_with("not ready within 5s"),
+            !record.ok && record.error.starts_with("not ready within 10s"),
             "{}",
             record.error
         );
+        // The tail is the end of the output (past the first LOG_CAP_BYTES), the last eight
+        // lines cut to TAIL_CHARS characters at the front: the long line's end and the marker.
         assert!(
-            record.error.contains("r2r-flood"),
-            "the log tail is kept: {}",
-            record.error
+            record.error.ends_with("xxxx\nr2r-flood-last"),
+            "the end of the output is kept: …{}",
+            &record.error[record.error.len().saturating_sub(300)..]
         );
+        let tail = record.error.split_once("output: ").unwrap().1;
         assert!(
-            record.error.len() < 2 * r2r_core::engine::containers::TAIL_CHARS,
-            "the log tail is capped: {} bytes",
-            record.error.len()
+            tail.starts_with('…') && tail.chars().count() == containers::TAIL_CHARS + 1,
+            "the log tail is cut to {} characters: {} characters",
+            containers::TAIL_CHARS,
+            tail.chars().count()
         );
     }
     for record in of("eats-memory") {
@@ -163,6 +251,7 @@ fn inspect(id: &str) -> serde_json::Value {
 }
 
 #[test]
+#[serial]
 fn every_container_runs_with_least_privilege() {
     build_quick();
     let (runtime, engine) = engine();

@@ -51,20 +51,41 @@ fn archive(layer_bytes: Vec<u8>) -> tempfile::NamedTempFile {
     file
 }
 
+/// `base` joined with `relative`, `..` resolved as text (as an extraction would resolve it).
+fn resolve(base: &Path, relative: &str) -> PathBuf {
+    let mut path = base.to_path_buf();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                path.pop();
+            }
+            part => path.push(part),
+        }
+    }
+    path
+}
+
 #[test]
 fn an_archive_escaping_the_image_root_is_refused_naming_the_entry() {
+    // A name no other run leaves behind, so finding it means this run wrote it.
+    let escaped = format!("../../r2r-escaped-{}", std::process::id());
     let cases: [(&[u8], Option<&[u8]>); 2] = [
-        (b"../../r2r-escaped", None),
+        (escaped.as_bytes(), None),
         (b"usr/lib/evil", Some(b"../../../etc/shadow")),
     ];
     for (path, link) in cases {
         let file = archive(layer(path, link));
-        let out = tempfile::tempdir().unwrap();
+        // The output directory two levels down in a directory of its own, so that `../../`
+        // from it (or from the output) lands in a place this test owns and can look at.
+        let scratch = tempfile::tempdir().unwrap();
+        let out = scratch.path().join("a/b");
+        std::fs::create_dir_all(&out).unwrap();
         let output = common::r2r()
             .args(["measure", "sizes", "--archive"])
             .arg(file.path())
             .arg("--output")
-            .arg(out.path().join("sizes"))
+            .arg(out.join("sizes"))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -74,17 +95,34 @@ fn an_archive_escaping_the_image_root_is_refused_naming_the_entry() {
             stderr.contains("layer/layer.tar") && stderr.contains(&named),
             "names the layer and the entry: {stderr}"
         );
+        // Where `../../<name>` lands from each directory an extraction could start in: the
+        // working directory (the project root), the output directory and its parent, the
+        // archive's directory, and the file system root.
+        let archive_directory = file.path().parent().unwrap().to_path_buf();
+        let starts = [
+            common::root(),
+            out.join("sizes"),
+            out.clone(),
+            archive_directory,
+            PathBuf::from("/"),
+        ];
+        for start in &starts {
+            let landing = resolve(start, &escaped);
+            assert!(
+                !landing.exists(),
+                "{} was written through the archive",
+                landing.display()
+            );
+        }
         assert!(
-            !common::root().join("r2r-escaped").exists() && !Path::new("/r2r-escaped").exists()
-        );
-        assert!(
-            !out.path().join("sizes").exists(),
+            !out.join("sizes").exists(),
             "no results from a refused archive"
         );
     }
 }
 
 #[test]
+#[serial]
 fn names_that_would_reach_the_engine_are_checked_at_the_scenario_line() {
     let cases = [
         ("base = \"Evil Image;rm -rf /\"\n", 2),
@@ -113,4 +151,68 @@ fn names_that_would_reach_the_engine_are_checked_at_the_scenario_line() {
         );
         assert!(containers_of("hostile").is_empty());
     }
+}
+
+/// A real image with two identical layers (the same `COPY` twice): the engine lists the layer
+/// twice in its archive, which is legitimate and measured, not refused as a lie.
+#[test]
+#[serial]
+fn an_image_with_two_identical_layers_is_measured() {
+    build_quick();
+    let (runtime, engine) = engine();
+    let dockerfile = "FROM r2r/base:bookworm-slim\nCOPY same /same\nCOPY same /same\n";
+    let mut context = tar::Builder::new(Vec::new());
+    for (name, data) in [("Dockerfile", dockerfile.as_bytes()), ("same", b"twice\n")] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_600_000_000);
+        header.set_cksum();
+        context.append_data(&mut header, name, data).unwrap();
+    }
+    let reference = "r2r/faults:two-identical-layers";
+    runtime
+        .block_on(engine.build_image(
+            r2r_core::engine::BuildRequest {
+                reference: reference.into(),
+                context: context.into_inner().unwrap().into(),
+                labels: Default::default(),
+            },
+            &|_| {},
+        ))
+        .unwrap();
+    let inspected = Command::new("docker")
+        .args(["inspect", "--format", "{{json .RootFS.Layers}}", reference])
+        .output()
+        .unwrap();
+    let layers: Vec<String> = serde_json::from_slice(&inspected.stdout).unwrap();
+    let n = layers.len();
+    assert!(
+        n >= 3 && layers[n - 1] == layers[n - 2],
+        "the engine made two identical layers: {layers:?}"
+    );
+    let archive = tempfile::NamedTempFile::new().unwrap();
+    let status = Command::new("docker")
+        .args(["save", "-o"])
+        .arg(archive.path())
+        .arg(reference)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tempfile::tempdir().unwrap();
+    let output = common::r2r()
+        .args(["measure", "sizes", "--archive"])
+        .arg(archive.path())
+        .arg("--output")
+        .arg(out.path().join("sizes"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let rows = common::csv_rows(&out.path().join("sizes/layers.csv"));
+    assert_eq!(
+        rows.len(),
+        n,
+        "one row per layer, the repeated one twice: {rows:?}"
+    );
 }

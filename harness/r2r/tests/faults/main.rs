@@ -3,8 +3,20 @@
 //! that hang, flood their output or eat memory, least privilege inside every container, and
 //! hostile archives and scenario files given to the binary.
 //!
-//! These tests stop and start the engine, so they need the one `scripts/engine.sh` starts (its
-//! pid file is `/var/tmp/r2r/dockerd.pid`), and root (tmpfs mounts, page cache).
+//! These tests stop and start the engine, so they need one that `scripts/engine.sh` started,
+//! and root (tmpfs mounts, page cache). They find it as the script does: `DOCKER_HOST` (default
+//! the local socket) and the pid file in `R2R_STATE_DIR` (default `/var/tmp/r2r`); to run them
+//! beside an engine others use, start a second one for them, e.g.
+//!
+//! ```text
+//! export DOCKER_HOST=unix:///run/r2r-faults/docker.sock R2R_STATE_DIR=/var/tmp/r2r-faults
+//! R2R_DOCKERD_ARGS="--data-root=/var/lib/docker-faults --exec-root=/run/r2r-faults-exec" \
+//!   bash scripts/engine.sh
+//! cargo test -p r2r --test faults
+//! ```
+//!
+//! Every test that uses the engine or a scenario's results is `#[serial]`: they run one at a
+//! time whatever `--test-threads` says, so a test never finds the engine stopped by another.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -23,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use r2r_core::engine::{DockerEngine, Engine};
+pub use serial_test::serial;
 
 /// An `r2r` process running in the background, its stderr collected as it comes.
 pub struct Background {
@@ -134,19 +147,101 @@ pub fn containers_of(scenario: &str) -> Vec<String> {
         .unwrap()
 }
 
-const DOCKERD_PID: &str = "/var/tmp/r2r/dockerd.pid";
+/// The directory `scripts/engine.sh` keeps its pid file in.
+fn state_dir() -> PathBuf {
+    std::env::var_os("R2R_STATE_DIR")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/r2r"))
+}
 
-/// Stops the engine started by `scripts/engine.sh` (SIGTERM, as a service manager would) and
-/// waits until it is gone.
-pub fn stop_engine() {
-    let pid: i32 = std::fs::read_to_string(DOCKERD_PID)
+/// The pid of the dockerd `scripts/engine.sh` started for `DOCKER_HOST`: read from its pid
+/// file, and checked to be a running dockerd listening where `DOCKER_HOST` points (a stale pid
+/// file, or one of another engine, must not make a test stop some other process).
+pub fn dockerd_pid() -> i32 {
+    dockerd_pid_in(&state_dir())
+}
+
+/// [`dockerd_pid`] with the pid file in `state`.
+pub fn dockerd_pid_in(state: &Path) -> i32 {
+    let file = state.join("dockerd.pid");
+    let pid: i32 = std::fs::read_to_string(&file)
         .unwrap_or_else(|error| {
-            panic!("{DOCKERD_PID}: {error}; these tests need the engine scripts/engine.sh starts")
+            panic!(
+                "{}: {error}; these tests need an engine scripts/engine.sh started \
+                 (with the same R2R_STATE_DIR)",
+                file.display()
+            )
         })
         .trim()
         .parse()
-        .unwrap();
-    // SAFETY: kill(2) with a pid read from the engine's pid file.
+        .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(
+        comm.trim(),
+        "dockerd",
+        "pid {pid} of {} is not a running dockerd",
+        file.display()
+    );
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let arguments: Vec<String> = cmdline
+        .split(|byte| *byte == 0)
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect();
+    let hosts: Vec<&str> = arguments
+        .iter()
+        .filter_map(|argument| argument.strip_prefix("--host="))
+        .collect();
+    match std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|host| !host.is_empty())
+    {
+        Some(host) => assert!(
+            hosts.contains(&host.as_str()),
+            "dockerd {pid} ({arguments:?}) does not listen on DOCKER_HOST={host}"
+        ),
+        None => assert!(
+            hosts.is_empty() || hosts.contains(&"unix:///var/run/docker.sock"),
+            "dockerd {pid} ({arguments:?}) is not the engine on the default socket; set DOCKER_HOST"
+        ),
+    }
+    pid
+}
+
+/// The engine, stopped by [`stop_engine`]. It is started again by [`StoppedEngine::start`], or
+/// when this is dropped, so a test that fails while the engine is down does not leave it
+/// down for the tests after it.
+#[must_use = "the engine starts again when this is dropped"]
+pub struct StoppedEngine {
+    started: bool,
+}
+
+impl StoppedEngine {
+    /// Starts the engine again with `scripts/engine.sh`.
+    pub fn start(mut self) {
+        self.started = true;
+        assert!(
+            run_engine_script(),
+            "scripts/engine.sh could not start the engine again"
+        );
+    }
+}
+
+impl Drop for StoppedEngine {
+    fn drop(&mut self) {
+        if !self.started && !run_engine_script() {
+            eprintln!("scripts/engine.sh could not start the engine again");
+        }
+    }
+}
+
+/// Stops the engine started by `scripts/engine.sh` (SIGTERM, as a service manager would) and
+/// waits until it is gone.
+pub fn stop_engine() -> StoppedEngine {
+    let pid = dockerd_pid();
+    // From here on the engine is started again whatever happens.
+    let stopped = StoppedEngine { started: false };
+    // SAFETY: kill(2) with the pid of the running dockerd checked above.
     assert_eq!(
         unsafe { libc::kill(pid, libc::SIGTERM) },
         0,
@@ -157,6 +252,7 @@ pub fn stop_engine() {
         assert!(Instant::now() < deadline, "dockerd {pid} did not stop");
         std::thread::sleep(Duration::from_millis(100));
     }
+    stopped
 }
 
 fn zombie(pid: i32) -> bool {
@@ -165,16 +261,13 @@ fn zombie(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-/// Starts the engine again with `scripts/engine.sh`.
-pub fn start_engine() {
-    let status = Command::new("bash")
+/// Runs `scripts/engine.sh` (which honours `DOCKER_HOST`, `R2R_STATE_DIR` and
+/// `R2R_DOCKERD_ARGS` from this process's environment); whether it succeeded.
+fn run_engine_script() -> bool {
+    Command::new("bash")
         .arg(common::root().join("scripts/engine.sh"))
         .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "scripts/engine.sh could not start the engine again"
-    );
+        .is_ok_and(|status| status.success())
 }
 
 /// Builds the `quick` scenario's images (unchanged ones are kept).
@@ -217,6 +310,11 @@ pub fn partial_files(directory: &Path) -> Vec<PathBuf> {
 }
 
 pub use common::{latest_run, latest_run_if_any};
+
+/// Where `r2r run` writes the runs of `scenario`: this test's own results root.
+pub fn scenario_results(scenario: &str) -> PathBuf {
+    common::results().join(scenario)
+}
 
 /// Recorded start-up runs of the newest run of `scenario`, when it is not `before`.
 pub fn new_run_rows(scenario: &str, before: &Option<PathBuf>) -> Option<usize> {

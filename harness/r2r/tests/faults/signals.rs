@@ -1,78 +1,198 @@
-//! Ctrl-C (SIGINT) and SIGTERM at any point: during a build (the .NET SDK running as a child)
-//! and during start-up runs. Containers and child processes are gone, finished results are
-//! kept, the exit code is 130 or 143, and `--resume` finishes the run.
+//! Ctrl-C (SIGINT) and SIGTERM at any point: while the .NET SDK restores packs, while crossgen2
+//! compiles a composite, while the base script runs, and during start-up runs with a container
+//! live. Every child process (and everything it started) is gone, containers are removed,
+//! finished results are kept, the exit code is 130 or 143, and `--resume` finishes the run.
 
 use std::time::Duration;
 
 use super::*;
 
-/// Processes whose parent is `pid`.
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut found = Vec::new();
+/// A process seen in `/proc`: its id, its start time (so a reused pid is not taken for it) and
+/// its command line.
+#[derive(Debug, Clone)]
+struct Process {
+    pid: u32,
+    start_ticks: u64,
+    command: String,
+}
+
+/// `(ppid, start time)` of a process, from `/proc/<pid>/stat`; `None` when it is gone or a
+/// zombie (dead, only not yet reaped).
+fn stat(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces and parentheses).
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split(' ').collect();
+    if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
+        return None;
+    }
+    // state (3), ppid (4), ..., starttime (22): indexes 0, 1 and 19 here.
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
+
+/// Every process descended from `pid` (children, their children, ...).
+fn descendants(pid: u32) -> Vec<Process> {
+    let mut all: Vec<(u32, u32, u64)> = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+        let Ok(id) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // The fields after the command name (which may hold spaces) start with state, ppid.
-        let Some(rest) = stat.rsplit_once(") ").map(|(_, rest)| rest) else {
-            continue;
-        };
-        if rest
-            .split(' ')
-            .nth(1)
-            .and_then(|ppid| ppid.parse::<u32>().ok())
-            == Some(pid)
-        {
-            found.push(child);
+        if let Some((parent, start_ticks)) = stat(id) {
+            all.push((id, parent, start_ticks));
+        }
+    }
+    let mut found: Vec<Process> = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(id, ppid, start_ticks) in &all {
+            if ppid == parent && !found.iter().any(|process| process.pid == id) {
+                let command = std::fs::read(format!("/proc/{id}/cmdline"))
+                    .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+                    .unwrap_or_default();
+                found.push(Process {
+                    pid: id,
+                    start_ticks,
+                    command,
+                });
+                frontier.push(id);
+            }
         }
     }
     found
 }
 
-/// Whether any process is in process group `group`.
-fn group_alive(group: u32) -> bool {
-    // SAFETY: signal 0 only checks that the group exists.
-    unsafe { libc::kill(-(group as i32), 0) == 0 }
+/// Whether `process` still runs (not a zombie, not a new process under its pid).
+fn alive(process: &Process) -> bool {
+    stat(process.pid).is_some_and(|(_, start_ticks)| start_ticks == process.start_ticks)
+}
+
+/// Waits until a process descended from r2r runs a command containing `needle`; returns
+/// every descendant at that moment.
+fn wait_for_descendant(run: &mut Background, needle: &str, limit: Duration) -> Vec<Process> {
+    let pid = run.child.id();
+    run.wait_for(&format!("a child process running {needle}"), limit, |_| {
+        descendants(pid)
+            .iter()
+            .any(|process| process.command.contains(needle))
+    });
+    descendants(pid)
+}
+
+/// Signals r2r while `children` run, and checks it stops every one of them (the process
+/// itself, not only its group) and exits with `code`.
+fn interrupt_and_check(run: Background, signal: i32, code: i32, children: Vec<Process>) -> String {
+    run.signal(signal);
+    let (exit, stderr) = run.finish(Duration::from_secs(60));
+    assert_eq!(exit, Some(code), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: stopped 1 child process(es)"),
+        "{stderr}"
+    );
+    // r2r waits for its children before it exits; a moment for the kernel to reap orphans.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while children.iter().any(alive) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let survivors: Vec<&Process> = children.iter().filter(|process| alive(process)).collect();
+    assert!(survivors.is_empty(), "outlived r2r: {survivors:?}");
+    stderr
+}
+
+/// The work directory r2r uses when none is given.
+fn default_work_dir() -> PathBuf {
+    std::env::var_os("R2R_WORK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::root().join(".r2r/work"))
 }
 
 #[test]
-fn sigterm_during_a_build_stops_the_sdk_and_exits_143() {
+#[serial]
+fn sigterm_while_the_sdk_restores_stops_it_and_exits_143() {
     // A new work directory: the build starts by restoring packs with the .NET SDK.
     let work = tempfile::tempdir().unwrap();
     let mut build = Background::start(
         &["build", "--scenario", "quick"],
         &[("R2R_WORK_DIR", work.path())],
     );
-    let pid = build.child.id();
-    build.wait_for(
-        "a child process (the .NET SDK)",
-        Duration::from_secs(300),
-        |_| !children_of(pid).is_empty(),
-    );
-    let children = children_of(pid);
-    build.signal(libc::SIGTERM);
-    let (code, stderr) = build.finish(Duration::from_secs(60));
-    assert_eq!(code, Some(143), "{stderr}");
-    assert!(
-        stderr.contains("interrupted: stopped 1 child process(es)"),
-        "{stderr}"
-    );
-    for child in children {
-        assert!(
-            !group_alive(child),
-            "child process group {child} outlived r2r"
-        );
-    }
+    let children = wait_for_descendant(&mut build, "dotnet", Duration::from_secs(300));
+    interrupt_and_check(build, libc::SIGTERM, 143, children);
     assert!(containers_of("quick").is_empty());
 }
 
 #[test]
+#[serial]
+fn sigint_while_crossgen2_compiles_stops_it_and_exits_130() {
+    // Packs restored, apps published and the base made, but no composite: the build runs
+    // crossgen2 again for the runtime composite.
+    build_quick();
+    let from = default_work_dir();
+    let work = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "rootfs" {
+            continue;
+        }
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(entry.path())
+            .arg(work.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mut build = Background::start(
+        &["build", "--scenario", "quick", "--rebuild"],
+        &[("R2R_WORK_DIR", work.path())],
+    );
+    let children = wait_for_descendant(&mut build, "crossgen2", Duration::from_secs(600));
+    interrupt_and_check(build, libc::SIGINT, 130, children);
+    assert!(containers_of("quick").is_empty());
+}
+
+#[test]
+#[serial]
+fn sigterm_while_the_base_script_runs_stops_it_and_exits_143() {
+    // A copy of the project whose slim base has a name the engine lacks, and a new work
+    // directory: the build starts by running scripts/bootstrap-base.sh.
+    let project = tempfile::tempdir().unwrap();
+    for part in ["experiments", "scenarios", "scripts"] {
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(common::root().join(part))
+            .arg(project.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let catalog = project.path().join("experiments/dotnet.toml");
+    let text = std::fs::read_to_string(&catalog).unwrap();
+    let renamed = text.replace(
+        "image = \"r2r/base:bookworm-slim\"",
+        "image = \"r2r/faults:signals-base\"",
+    );
+    assert_ne!(text, renamed, "the slim base is in {}", catalog.display());
+    std::fs::write(&catalog, renamed).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut build = Background::start(
+        &["build", "--scenario", "quick"],
+        &[("R2R_ROOT", project.path()), ("R2R_WORK_DIR", work.path())],
+    );
+    let children = wait_for_descendant(&mut build, "bootstrap-base.sh", Duration::from_secs(120));
+    interrupt_and_check(build, libc::SIGTERM, 143, children);
+    assert!(containers_of("quick").is_empty());
+}
+
+#[test]
+#[serial]
 fn sigint_during_startup_runs_keeps_them_and_resume_finishes() {
     build_quick();
-    let run = quick_run_until_rows("3", 2);
+    let mut run = quick_run_until_rows("3", 2);
+    // Signal while a start-up container is live, so that r2r has one to remove.
+    run.wait_for(
+        "a live start-up container",
+        Duration::from_secs(120),
+        |_| !containers_of("quick").is_empty(),
+    );
     run.signal(libc::SIGINT);
     let (code, stderr) = run.finish(Duration::from_secs(60));
     assert_eq!(code, Some(130), "{stderr}");
