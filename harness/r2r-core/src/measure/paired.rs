@@ -1,0 +1,449 @@
+//! Paired comparisons of start-up times: an image against its baseline, round by round.
+//!
+//! r2r runs every image once per round, in a shuffled order, so the runs of one round share
+//! the machine's state of that moment (its load, its clock speed, what else ran). Comparing
+//! the two series as if they came from different days throws that away; comparing them
+//! round by round cancels most of a shared machine's drift. Per round the ratio
+//! `baseline / candidate` is taken (above 1: the candidate is faster), and the effect is the
+//! geometric mean of those ratios, with:
+//!
+//! - a 95% studentized (bootstrap-t) interval over rounds, resampling whole rounds (so the
+//!   pairing is kept), from a random stream of its own per comparison;
+//! - Wilcoxon's signed-rank test of the log ratios against zero (exact for up to
+//!   [`EXACT_WILCOXON_MAX`] rounds without ties, the normal approximation with the tie
+//!   correction beyond);
+//! - the minimal detectable effect: the smallest speed-up a paired t-test at the 5% level
+//!   would find with 80% power, for the spread of the log ratios and the rounds taken.
+//!
+//! Everything here is a pure function of the numbers it is given.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+
+use crate::measure::stats::{quantile, SeededRandom};
+
+/// Bootstrap resamples per interval.
+pub const RESAMPLES: usize = 4000;
+
+/// Up to this many non-zero pairs without ties, the signed-rank test's p-value is exact.
+pub const EXACT_WILCOXON_MAX: usize = 60;
+
+/// The significance level of the verdict and of the detectable effect.
+pub const ALPHA: f64 = 0.05;
+
+/// The power the minimal detectable effect is computed for.
+pub const POWER: f64 = 0.8;
+
+/// What a paired comparison says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The candidate is faster: the whole interval lies above 1.
+    Faster,
+    /// The candidate is slower: the whole interval lies below 1.
+    Slower,
+    /// The interval contains 1: no difference resolved at this precision.
+    NoDifference,
+    /// Too few rounds (fewer than 2) to say anything.
+    TooFewRounds,
+}
+
+/// The effect of a candidate image against its baseline over paired rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedEffect {
+    /// Rounds with a value for both images (n of every figure below).
+    pub rounds: usize,
+    /// Geometric mean over rounds of `baseline / candidate`, times (above 1: the candidate is
+    /// faster).
+    pub speedup: f64,
+    /// Lower end of the 95% studentized bootstrap interval of `speedup`, times.
+    pub ci95_low: f64,
+    /// Upper end of the 95% studentized bootstrap interval of `speedup`, times.
+    pub ci95_high: f64,
+    /// Half the interval's width relative to `speedup`, as a fraction (0.03 = ±3%): the
+    /// precision reached.
+    pub half_width: f64,
+    /// Two-sided p-value of Wilcoxon's signed-rank test of the log ratios against 0.
+    pub p_value: f64,
+    /// The smallest effect a paired test at the 5% level detects with 80% power for this
+    /// spread and these rounds, as a fraction (0.04 = 4%); `None` with fewer than 2 rounds.
+    pub minimal_detectable: Option<f64>,
+    /// What the interval says.
+    pub verdict: Verdict,
+}
+
+impl PairedEffect {
+    /// One line for people: "1.06× faster (95% CI 1.03–1.09, n = 30)", or "no difference
+    /// resolved (±4.0%, n = 10)".
+    pub fn describe(&self) -> String {
+        match self.verdict {
+            Verdict::TooFewRounds => format!("too few rounds to compare (n = {})", self.rounds),
+            Verdict::NoDifference => format!(
+                "no difference resolved (±{:.1}%, n = {})",
+                self.half_width * 100.0,
+                self.rounds
+            ),
+            Verdict::Faster => format!(
+                "{:.3}× faster (95% CI {:.3}–{:.3}, n = {})",
+                self.speedup, self.ci95_low, self.ci95_high, self.rounds
+            ),
+            Verdict::Slower => format!(
+                "{:.3}× slower (95% CI {:.3}–{:.3}, n = {})",
+                1.0 / self.speedup,
+                1.0 / self.ci95_high,
+                1.0 / self.ci95_low,
+                self.rounds
+            ),
+        }
+    }
+
+    /// Whether the interval is within `precision` (a fraction: 0.02 = ±2%).
+    pub fn resolved_to(&self, precision: f64) -> bool {
+        self.verdict != Verdict::TooFewRounds && self.half_width <= precision
+    }
+}
+
+/// A seed for one comparison's random stream, from the run's seed and the comparison's name,
+/// so that no two comparisons share a stream and the same run gives the same intervals.
+pub fn stream_seed(seed: u64, name: &str) -> u64 {
+    // FNV-1a over the name, mixed with the seed by SplitMix64's finaliser.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = hash ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Compares paired values: `pairs` holds `(baseline, candidate)` of one round each (times,
+/// any unit, both positive). `seed` fixes the bootstrap (see [`stream_seed`]).
+pub fn compare(pairs: &[(f64, f64)], seed: u64) -> PairedEffect {
+    let logs: Vec<f64> = pairs
+        .iter()
+        .filter(|(baseline, candidate)| *baseline > 0.0 && *candidate > 0.0)
+        .map(|(baseline, candidate)| (baseline / candidate).ln())
+        .collect();
+    let rounds = logs.len();
+    if rounds < 2 {
+        let speedup = logs.first().map_or(f64::NAN, |log| log.exp());
+        return PairedEffect {
+            rounds,
+            speedup,
+            ci95_low: f64::NAN,
+            ci95_high: f64::NAN,
+            half_width: f64::INFINITY,
+            p_value: 1.0,
+            minimal_detectable: None,
+            verdict: Verdict::TooFewRounds,
+        };
+    }
+    let (center, _) = mean_and_standard_error(&logs);
+    let (low, high) = studentized_mean_interval(&logs, 0.95, &mut SeededRandom::new(seed));
+    let (ci95_low, ci95_high) = (low.exp(), high.exp());
+    let speedup = center.exp();
+    let verdict = if ci95_low > 1.0 {
+        Verdict::Faster
+    } else if ci95_high < 1.0 {
+        Verdict::Slower
+    } else {
+        Verdict::NoDifference
+    };
+    PairedEffect {
+        rounds,
+        speedup,
+        ci95_low,
+        ci95_high,
+        half_width: (ci95_high - ci95_low) / 2.0 / speedup,
+        p_value: wilcoxon_signed_rank(&logs),
+        minimal_detectable: minimal_detectable_effect(&logs),
+        verdict,
+    }
+}
+
+/// A studentized (bootstrap-t) interval of the mean of `samples` at `level` (0.95),
+/// resampling with `random`: each resample's mean is standardised by its own standard
+/// error, and the quantiles of that t-like statistic scale the observed standard error.
+/// Unlike the percentile and BCa intervals, it keeps its coverage with ten or so values
+/// (see the coverage test below). With values that do not vary the interval is their mean.
+pub fn studentized_mean_interval(
+    samples: &[f64],
+    level: f64,
+    random: &mut SeededRandom,
+) -> (f64, f64) {
+    let count = samples.len();
+    let (mean, error) = mean_and_standard_error(samples);
+    if count < 2 || error == 0.0 {
+        return (mean, mean);
+    }
+    let mut buffer = vec![0.0; count];
+    let mut statistics: Vec<f64> = Vec::with_capacity(RESAMPLES);
+    for _ in 0..RESAMPLES {
+        for slot in buffer.iter_mut() {
+            *slot = samples[random.below(count)];
+        }
+        let (resampled, resampled_error) = mean_and_standard_error(&buffer);
+        // A resample of one repeated value has no spread to standardise by.
+        if resampled_error > 0.0 {
+            statistics.push((resampled - mean) / resampled_error);
+        }
+    }
+    statistics.sort_by(f64::total_cmp);
+    let tail = (1.0 - level) / 2.0;
+    (
+        mean - quantile(&statistics, 1.0 - tail) * error,
+        mean - quantile(&statistics, tail) * error,
+    )
+}
+
+/// Mean and standard error of the mean (sample standard deviation over sqrt(n)).
+fn mean_and_standard_error(samples: &[f64]) -> (f64, f64) {
+    let n = samples.len() as f64;
+    let mean = samples.iter().sum::<f64>() / n;
+    if samples.len() < 2 {
+        return (mean, 0.0);
+    }
+    let variance = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (variance / n).sqrt())
+}
+
+/// Two-sided p-value of Wilcoxon's signed-rank test that `differences` are centred on 0.
+/// Zeros are dropped (Wilcoxon's rule); ties get average ranks. Exact without ties for up to
+/// [`EXACT_WILCOXON_MAX`] values, otherwise the normal approximation with the tie correction
+/// and a continuity correction.
+pub fn wilcoxon_signed_rank(differences: &[f64]) -> f64 {
+    let mut values: Vec<f64> = differences.iter().copied().filter(|d| *d != 0.0).collect();
+    let count = values.len();
+    if count == 0 {
+        return 1.0;
+    }
+    values.sort_by(|a, b| a.abs().total_cmp(&b.abs()));
+    // Average ranks of |d|, and the tie groups' sizes.
+    let mut ranks = vec![0.0; count];
+    let mut tie_sizes = Vec::new();
+    let mut start = 0;
+    while start < count {
+        let mut end = start + 1;
+        while end < count && values[end].abs() == values[start].abs() {
+            end += 1;
+        }
+        let average = (start + 1 + end) as f64 / 2.0;
+        ranks[start..end]
+            .iter_mut()
+            .for_each(|rank| *rank = average);
+        if end - start > 1 {
+            tie_sizes.push((end - start) as f64);
+        }
+        start = end;
+    }
+    let positive: f64 = values
+        .iter()
+        .zip(&ranks)
+        .filter(|(value, _)| **value > 0.0)
+        .map(|(_, rank)| rank)
+        .sum();
+    let n = count as f64;
+    let total = n * (n + 1.0) / 2.0;
+    if tie_sizes.is_empty() && count <= EXACT_WILCOXON_MAX {
+        // counts[w]: subsets of {1..n} whose ranks sum to w.
+        let max = count * (count + 1) / 2;
+        let mut counts = vec![0.0f64; max + 1];
+        counts[0] = 1.0;
+        for rank in 1..=count {
+            for w in (rank..=max).rev() {
+                counts[w] += counts[w - rank];
+            }
+        }
+        let all = 2f64.powi(count as i32);
+        let statistic = positive.min(total - positive).round() as usize;
+        let tail: f64 = counts[..=statistic].iter().sum::<f64>() / all;
+        return (2.0 * tail).min(1.0);
+    }
+    let mean = total / 2.0;
+    let ties: f64 = tie_sizes.iter().map(|t| t * t * t - t).sum();
+    let variance = n * (n + 1.0) * (2.0 * n + 1.0) / 24.0 - ties / 48.0;
+    if variance <= 0.0 {
+        return 1.0;
+    }
+    let z = ((positive - mean).abs() - 0.5).max(0.0) / variance.sqrt();
+    (2.0 * (1.0 - Normal::standard().cdf(z))).min(1.0)
+}
+
+/// The smallest relative effect (a fraction) a two-sided paired t-test at [`ALPHA`] finds
+/// with [`POWER`] for log ratios of this spread and count; `None` below 2 values.
+pub fn minimal_detectable_effect(logs: &[f64]) -> Option<f64> {
+    let count = logs.len();
+    if count < 2 {
+        return None;
+    }
+    let n = count as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    let deviation = (logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let t = StudentsT::new(0.0, 1.0, n - 1.0).ok()?;
+    let shift = (t.inverse_cdf(1.0 - ALPHA / 2.0) + t.inverse_cdf(POWER)) * deviation / n.sqrt();
+    Some(shift.exp() - 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Log-normal noise around `level` from a seeded stream (Box–Muller).
+    fn noisy(random: &mut SeededRandom, level: f64, spread: f64) -> f64 {
+        let u1 = ((random.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = (random.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        level * (spread * z).exp()
+    }
+
+    /// Rounds where a shared drift moves both images, and the candidate is `effect` times
+    /// faster.
+    fn rounds(random: &mut SeededRandom, count: usize, effect: f64) -> Vec<(f64, f64)> {
+        (0..count)
+            .map(|_| {
+                let drift = noisy(random, 1.0, 0.15);
+                let baseline = noisy(random, 300.0 * drift, 0.03);
+                let candidate = noisy(random, 300.0 * drift / effect, 0.03);
+                (baseline, candidate)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_known_effect_is_found_and_covered() {
+        let mut random = SeededRandom::new(7);
+        let effect = compare(&rounds(&mut random, 30, 1.06), 1);
+        assert_eq!(effect.verdict, Verdict::Faster, "{effect:?}");
+        assert!(
+            effect.ci95_low < 1.06 && 1.06 < effect.ci95_high,
+            "{effect:?}"
+        );
+        assert!(effect.p_value < 0.01, "{effect:?}");
+        assert!(
+            effect.half_width < 0.03,
+            "the drift cancels in pairs: {effect:?}"
+        );
+        assert!(
+            effect.describe().starts_with("1.0"),
+            "{}",
+            effect.describe()
+        );
+        assert!(effect.describe().contains("n = 30"));
+        // The same effect the other way round is a slowdown of the same size.
+        let swapped: Vec<(f64, f64)> = rounds(&mut SeededRandom::new(7), 30, 1.06)
+            .iter()
+            .map(|(a, b)| (*b, *a))
+            .collect();
+        let slower = compare(&swapped, 1);
+        assert_eq!(slower.verdict, Verdict::Slower);
+        assert!((slower.speedup * effect.speedup - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_image_against_itself_is_exactly_one() {
+        let pairs: Vec<(f64, f64)> = [300.0, 310.0, 290.0, 305.0]
+            .iter()
+            .map(|x| (*x, *x))
+            .collect();
+        let effect = compare(&pairs, 1);
+        assert_eq!(
+            (effect.speedup, effect.ci95_low, effect.ci95_high),
+            (1.0, 1.0, 1.0)
+        );
+        assert_eq!(effect.p_value, 1.0);
+        assert_eq!(effect.verdict, Verdict::NoDifference);
+    }
+
+    #[test]
+    fn no_effect_is_rarely_called_significant_and_the_interval_keeps_its_coverage() {
+        // 1000 simulated comparisons of 12 rounds each. With a true coverage of 95%, the
+        // number of intervals missing 1.0 is binomial(1000, 0.05): mean 50, sd 6.9; the
+        // bounds 25..=80 are more than 3.5 sd from it, so a correct interval fails this test
+        // with a probability far below 1 in 1000, and one that covers only 90% (100 misses)
+        // or 99% (10 misses) fails it.
+        let mut random = SeededRandom::new(2024);
+        let (mut missed, mut significant) = (0, 0);
+        for trial in 0..1000 {
+            let pairs = rounds(&mut random, 12, 1.0);
+            let effect = compare(&pairs, stream_seed(3, &trial.to_string()));
+            if !(effect.ci95_low <= 1.0 && 1.0 <= effect.ci95_high) {
+                missed += 1;
+            }
+            if effect.p_value < ALPHA {
+                significant += 1;
+            }
+        }
+        assert!(
+            (25..=80).contains(&missed),
+            "{missed} of 1000 intervals missed the true ratio"
+        );
+        assert!(
+            (25..=80).contains(&significant),
+            "{significant} of 1000 tests were significant"
+        );
+    }
+
+    #[test]
+    fn wilcoxon_matches_known_values() {
+        // All of 5 differences positive: p = 2 / 2^5 = 0.0625 (exact).
+        assert!((wilcoxon_signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0]) - 0.0625).abs() < 1e-12);
+        // Balanced around zero: no evidence (W+ = 12 of 21, exact p = 0.84375).
+        assert!((wilcoxon_signed_rank(&[-1.0, 1.5, -2.0, 2.5, -3.0, 3.5]) - 0.84375).abs() < 1e-12);
+        // W+ = 1 of n = 6 (only the smallest |d| is positive): the subsets of ranks with a
+        // sum of at most 1 are {} and {1}, so p = 2 * 2 / 2^6.
+        assert!(
+            (wilcoxon_signed_rank(&[0.1, -1.0, -2.0, -3.0, -4.0, -5.0]) - 2.0 * 2.0 / 64.0).abs()
+                < 1e-12
+        );
+        // Zeros are dropped.
+        assert_eq!(wilcoxon_signed_rank(&[0.0, 0.0]), 1.0);
+        // With ties the normal approximation is used and stays a probability.
+        let tied = wilcoxon_signed_rank(&[1.0, 1.0, 1.0, 2.0, 2.0, -1.0, 3.0, 3.0]);
+        assert!(tied > 0.0 && tied < 0.1, "{tied}");
+    }
+
+    #[test]
+    fn the_detectable_effect_shrinks_with_rounds() {
+        let mut random = SeededRandom::new(11);
+        let few: Vec<f64> = rounds(&mut random, 10, 1.0)
+            .iter()
+            .map(|(a, b)| (a / b).ln())
+            .collect();
+        let many: Vec<f64> = rounds(&mut random, 40, 1.0)
+            .iter()
+            .map(|(a, b)| (a / b).ln())
+            .collect();
+        let (few, many) = (
+            minimal_detectable_effect(&few).unwrap(),
+            minimal_detectable_effect(&many).unwrap(),
+        );
+        assert!(many < few, "{many} < {few}");
+        // The spread of a log ratio here is about 0.03 * sqrt(2) = 0.042; with 40 rounds the
+        // detectable effect is about 2.9 * 0.042 / sqrt(40) = 1.9%.
+        assert!((0.012..0.03).contains(&many), "{many}");
+        assert_eq!(minimal_detectable_effect(&[0.1]), None);
+    }
+
+    #[test]
+    fn too_few_rounds_say_so_and_resolve_nothing() {
+        let effect = compare(&[(300.0, 290.0)], 1);
+        assert_eq!(effect.verdict, Verdict::TooFewRounds);
+        assert!(!effect.resolved_to(0.5));
+        assert!(effect.describe().contains("n = 1"));
+    }
+
+    #[test]
+    fn streams_differ_per_comparison_and_repeat_per_seed() {
+        assert_ne!(
+            stream_seed(1, "console/cold"),
+            stream_seed(1, "console/warm")
+        );
+        assert_ne!(
+            stream_seed(1, "console/cold"),
+            stream_seed(2, "console/cold")
+        );
+        assert_eq!(stream_seed(1, "webapi/cold"), stream_seed(1, "webapi/cold"));
+    }
+}
