@@ -20,10 +20,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
-use crate::measure::stats::{quantile, SeededRandom};
-
-/// Bootstrap resamples per interval.
-pub const RESAMPLES: usize = 4000;
+use crate::measure::stats::{bootstrap_t_interval, SeededRandom};
 
 /// Up to this many non-zero pairs without ties, the signed-rank test's p-value is exact.
 pub const EXACT_WILCOXON_MAX: usize = 60;
@@ -103,23 +100,9 @@ impl PairedEffect {
     }
 }
 
-/// A seed for one comparison's random stream, from the run's seed and the comparison's name,
-/// so that no two comparisons share a stream and the same run gives the same intervals.
-pub fn stream_seed(seed: u64, name: &str) -> u64 {
-    // FNV-1a over the name, mixed with the seed by SplitMix64's finaliser.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut z = hash ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Compares paired values: `pairs` holds `(baseline, candidate)` of one round each (times,
-/// any unit, both positive). `seed` fixes the bootstrap (see [`stream_seed`]).
+/// any unit, both positive). `seed` fixes the bootstrap: give each comparison its own
+/// ([`crate::measure::stats::stream_seed`]).
 pub fn compare(pairs: &[(f64, f64)], seed: u64) -> PairedEffect {
     let logs: Vec<f64> = pairs
         .iter()
@@ -140,8 +123,8 @@ pub fn compare(pairs: &[(f64, f64)], seed: u64) -> PairedEffect {
             verdict: Verdict::TooFewRounds,
         };
     }
-    let (center, _) = mean_and_standard_error(&logs);
-    let (low, high) = studentized_mean_interval(&logs, 0.95, &mut SeededRandom::new(seed));
+    let center = logs.iter().sum::<f64>() / rounds as f64;
+    let (low, high) = bootstrap_t_interval(&logs, &mut SeededRandom::new(seed));
     let (ci95_low, ci95_high) = (low.exp(), high.exp());
     let speedup = center.exp();
     let verdict = if ci95_low > 1.0 {
@@ -161,52 +144,6 @@ pub fn compare(pairs: &[(f64, f64)], seed: u64) -> PairedEffect {
         minimal_detectable: minimal_detectable_effect(&logs),
         verdict,
     }
-}
-
-/// A studentized (bootstrap-t) interval of the mean of `samples` at `level` (0.95),
-/// resampling with `random`: each resample's mean is standardised by its own standard
-/// error, and the quantiles of that t-like statistic scale the observed standard error.
-/// Unlike the percentile and BCa intervals, it keeps its coverage with ten or so values
-/// (see the coverage test below). With values that do not vary the interval is their mean.
-pub fn studentized_mean_interval(
-    samples: &[f64],
-    level: f64,
-    random: &mut SeededRandom,
-) -> (f64, f64) {
-    let count = samples.len();
-    let (mean, error) = mean_and_standard_error(samples);
-    if count < 2 || error == 0.0 {
-        return (mean, mean);
-    }
-    let mut buffer = vec![0.0; count];
-    let mut statistics: Vec<f64> = Vec::with_capacity(RESAMPLES);
-    for _ in 0..RESAMPLES {
-        for slot in buffer.iter_mut() {
-            *slot = samples[random.below(count)];
-        }
-        let (resampled, resampled_error) = mean_and_standard_error(&buffer);
-        // A resample of one repeated value has no spread to standardise by.
-        if resampled_error > 0.0 {
-            statistics.push((resampled - mean) / resampled_error);
-        }
-    }
-    statistics.sort_by(f64::total_cmp);
-    let tail = (1.0 - level) / 2.0;
-    (
-        mean - quantile(&statistics, 1.0 - tail) * error,
-        mean - quantile(&statistics, tail) * error,
-    )
-}
-
-/// Mean and standard error of the mean (sample standard deviation over sqrt(n)).
-fn mean_and_standard_error(samples: &[f64]) -> (f64, f64) {
-    let n = samples.len() as f64;
-    let mean = samples.iter().sum::<f64>() / n;
-    if samples.len() < 2 {
-        return (mean, 0.0);
-    }
-    let variance = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, (variance / n).sqrt())
 }
 
 /// Two-sided p-value of Wilcoxon's signed-rank test that `differences` are centred on 0.
@@ -367,7 +304,10 @@ mod tests {
         let (mut missed, mut significant) = (0, 0);
         for trial in 0..1000 {
             let pairs = rounds(&mut random, 12, 1.0);
-            let effect = compare(&pairs, stream_seed(3, &trial.to_string()));
+            let effect = compare(
+                &pairs,
+                crate::measure::stats::stream_seed(3, &[&trial.to_string()]),
+            );
             if !(effect.ci95_low <= 1.0 && 1.0 <= effect.ci95_high) {
                 missed += 1;
             }
@@ -432,18 +372,5 @@ mod tests {
         assert_eq!(effect.verdict, Verdict::TooFewRounds);
         assert!(!effect.resolved_to(0.5));
         assert!(effect.describe().contains("n = 1"));
-    }
-
-    #[test]
-    fn streams_differ_per_comparison_and_repeat_per_seed() {
-        assert_ne!(
-            stream_seed(1, "console/cold"),
-            stream_seed(1, "console/warm")
-        );
-        assert_ne!(
-            stream_seed(1, "console/cold"),
-            stream_seed(2, "console/cold")
-        );
-        assert_eq!(stream_seed(1, "webapi/cold"), stream_seed(1, "webapi/cold"));
     }
 }
