@@ -25,7 +25,11 @@ impl Preparation for Dockerfiles {
         Ok(())
     }
 
-    async fn context(&self, plan: &Plan, image: &PlannedImage) -> Result<bytes::Bytes, String> {
+    async fn context(
+        &self,
+        plan: &Plan,
+        image: &PlannedImage,
+    ) -> Result<bytes::Bytes, r2r_core::build::PreparationError> {
         let parent = match &image.parent {
             Parent::Base(reference) => reference.clone(),
             Parent::Image(id) => plan.image(id).unwrap().reference().to_string(),

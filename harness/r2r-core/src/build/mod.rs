@@ -217,6 +217,9 @@ pub async fn ensure_base(
     }
 }
 
+/// Why one image's content could not be prepared (any preparation's own error).
+pub type PreparationError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Host-side preparation of image content: what [`build_plan_with`] asks for before it hands
 /// a context to the engine. [`HostPreparation`] restores the NuGet packs and runs crossgen2 and
 /// `dotnet publish`; a test can put anything cheaper in its place.
@@ -226,7 +229,11 @@ pub trait Preparation: Send + Sync {
     /// image.
     async fn prepare(&self, plan: &Plan) -> Result<(), BuildError>;
     /// The build context of one image: an uncompressed tar with a `Dockerfile` at its root.
-    async fn context(&self, plan: &Plan, image: &PlannedImage) -> Result<bytes::Bytes, String>;
+    async fn context(
+        &self,
+        plan: &Plan,
+        image: &PlannedImage,
+    ) -> Result<bytes::Bytes, PreparationError>;
 }
 
 /// The real preparation: packs restored with the host's .NET SDK, content prepared in the
@@ -260,7 +267,11 @@ impl Preparation for HostPreparation {
         Ok(())
     }
 
-    async fn context(&self, plan: &Plan, image: &PlannedImage) -> Result<bytes::Bytes, String> {
+    async fn context(
+        &self,
+        plan: &Plan,
+        image: &PlannedImage,
+    ) -> Result<bytes::Bytes, PreparationError> {
         let packs = self
             .packs
             .get()
@@ -277,7 +288,7 @@ impl Preparation for HostPreparation {
         })
         .await
         .map_err(|error| format!("preparing content panicked: {error}"))?
-        .map_err(|error| error.to_string())
+        .map_err(PreparationError::from)
     }
 }
 
@@ -384,7 +395,10 @@ async fn build_one(
     build: &mut ImageBuild,
 ) -> Result<String, String> {
     observer.line(image, "preparing content");
-    let context = preparation.context(plan, image).await?;
+    let context = preparation
+        .context(plan, image)
+        .await
+        .map_err(|error| error.to_string())?;
     build.context_bytes = context.len() as u64;
     let mut labels = image.labels(&plan.scenario);
     let input_hash = InputHasher::default()

@@ -464,17 +464,34 @@ impl Iterator for Schedule {
     }
 }
 
+/// Why the page cache could not be dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheDropError {
+    /// `sync` could not be started.
+    #[error("running sync: {0}")]
+    Sync(#[source] std::io::Error),
+    /// `sync` ran and failed.
+    #[error("sync failed ({0})")]
+    SyncFailed(std::process::ExitStatus),
+    /// `/proc/sys/vm/drop_caches` could not be written (it needs root).
+    #[error(
+        "cold-cache runs need root: cannot write /proc/sys/vm/drop_caches ({0}); use --cache warm"
+    )]
+    NotPermitted(#[source] std::io::Error),
+}
+
+/// What a start-up sink returns when it cannot keep a run (e.g. the disk is full).
+pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Drops the page cache (`sync`, then `3 > /proc/sys/vm/drop_caches`).
-pub fn drop_page_cache() -> Result<(), String> {
+pub fn drop_page_cache() -> Result<(), CacheDropError> {
     let status = std::process::Command::new("sync")
         .status()
-        .map_err(|error| format!("running sync: {error}"))?;
+        .map_err(CacheDropError::Sync)?;
     if !status.success() {
-        return Err(format!("sync failed ({status})"));
+        return Err(CacheDropError::SyncFailed(status));
     }
-    std::fs::write("/proc/sys/vm/drop_caches", "3").map_err(|error| {
-        format!("cold-cache runs need root: cannot write /proc/sys/vm/drop_caches ({error}); use --cache warm")
-    })
+    std::fs::write("/proc/sys/vm/drop_caches", "3").map_err(CacheDropError::NotPermitted)
 }
 
 /// The container of one start-up run of `target`: labelled with the scenario and image, with
@@ -565,7 +582,7 @@ pub async fn run_once(
     let mut record = RunRecord::new(target, cache);
     if cache == Cache::Cold {
         if let Err(error) = drop_page_cache() {
-            record.error = error;
+            record.error = error.to_string();
             return record;
         }
     }
@@ -790,7 +807,7 @@ pub async fn measure(
     targets: &[Target],
     options: &StartupOptions,
     observer: &dyn StartupObserver,
-    sink: &mut (dyn FnMut(&RunRecord) -> Result<(), String> + Send),
+    sink: &mut (dyn FnMut(&RunRecord) -> Result<(), SinkError> + Send),
     prior: Vec<RunRecord>,
 ) -> Result<Vec<RunRecord>, MeasureError> {
     let pairs = targets.len() * {
@@ -863,9 +880,9 @@ pub async fn measure(
         let count = counts.entry((step.target, step.cache)).or_default();
         *count += 1;
         record.run = *count;
-        sink(&record).map_err(|reason| MeasureError::Sink {
+        sink(&record).map_err(|error| MeasureError::Sink {
             recorded: records.len(),
-            reason,
+            reason: error.to_string(),
         })?;
         observer.run_finished(&record, true);
         records.push(record);
@@ -987,8 +1004,8 @@ pub fn runs_header() -> Vec<String> {
 /// when the file does not exist.
 pub fn read_runs(
     path: &std::path::Path,
-) -> Result<Vec<RunRecord>, crate::results::run_data::RunDataError> {
-    Ok(crate::results::run_data::read_csv(path, RUN_COLUMNS)?.unwrap_or_default())
+) -> Result<Vec<RunRecord>, crate::results::reading::RunDataError> {
+    Ok(crate::results::reading::read_csv(path, RUN_COLUMNS)?.unwrap_or_default())
 }
 
 /// `startup-runs.csv` rows (with the header when `header` is set) of `records`.
@@ -1429,7 +1446,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("startup.csv"), &csv).unwrap();
         let rows: Vec<SummaryRow> =
-            crate::results::run_data::read_csv(&dir.path().join("startup.csv"), SUMMARY_COLUMNS)
+            crate::results::reading::read_csv(&dir.path().join("startup.csv"), SUMMARY_COLUMNS)
                 .unwrap()
                 .unwrap();
         assert_eq!(rows.len(), summaries.len());

@@ -179,11 +179,10 @@ impl Pipeline<'_> {
                 prior.len()
             ));
         }
-        let mut sink = |record: &startup::RunRecord| -> Result<(), String> {
-            let bytes = startup::runs_csv(std::slice::from_ref(record), false)
-                .map_err(|error| super::error_chain(&error))?;
+        let mut sink = |record: &startup::RunRecord| -> Result<(), startup::SinkError> {
+            let bytes = startup::runs_csv(std::slice::from_ref(record), false)?;
             files::append_whole(&mut file, &bytes)
-                .map_err(|error| format!("writing {}: {error}", runs_path.display()))
+                .map_err(|error| format!("writing {}: {error}", runs_path.display()).into())
         };
         let measured = startup::measure(
             engine,
