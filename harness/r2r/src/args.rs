@@ -85,6 +85,10 @@ pub(crate) struct RunArgs {
     /// Seed of the start-up run order and of the bootstrap.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
+    /// Cache modes of the start-up runs (default: both where the page cache can be dropped,
+    /// which needs root; warm only otherwise).
+    #[arg(long, value_enum)]
+    pub(crate) cache: Option<CacheArg>,
     /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.
     /// Finished steps are kept; start-up adds only the runs that are missing.
     #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
@@ -162,18 +166,25 @@ pub(crate) enum ReadyArg {
     Log,
 }
 
+impl CacheArg {
+    /// The cache modes this argument names.
+    pub(crate) fn caches(self) -> Vec<r2r_core::measure::startup::Cache> {
+        use r2r_core::measure::startup::Cache;
+        match self {
+            CacheArg::Cold => vec![Cache::Cold],
+            CacheArg::Warm => vec![Cache::Warm],
+            CacheArg::Both => vec![Cache::Cold, Cache::Warm],
+        }
+    }
+}
+
 impl StartupArgs {
     pub(crate) fn options(&self) -> r2r_core::measure::startup::StartupOptions {
-        use r2r_core::measure::startup::Cache;
         r2r_core::measure::startup::StartupOptions {
             warmup: self.warmup,
             min_runs: self.runs.max(1),
             min_duration: std::time::Duration::from_secs_f64(self.min_seconds.max(0.0)),
-            caches: match self.cache {
-                CacheArg::Cold => vec![Cache::Cold],
-                CacheArg::Warm => vec![Cache::Warm],
-                CacheArg::Both => vec![Cache::Cold, Cache::Warm],
-            },
+            caches: self.cache.caches(),
             seed: self.seed,
             ready_timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.1)),
             readiness: match self.ready {

@@ -12,7 +12,7 @@ use r2r_core::model::scenario;
 use r2r_core::run::{self, Measurement, Pipeline, Project, RunSettings};
 
 pub use crate::args::Cli;
-use crate::args::{Command, MeasureCommand};
+use crate::args::{CacheArg, Command, MeasureCommand};
 use crate::{commands, output};
 
 fn find_root(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -213,6 +213,7 @@ async fn with_engine(
                 warmup: arguments.warmup,
                 seed: arguments.seed,
                 resume: arguments.resume.clone(),
+                caches: arguments.cache.map(CacheArg::caches),
                 ..Default::default()
             };
             pipeline.run(&settings).await?

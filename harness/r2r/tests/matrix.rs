@@ -28,6 +28,9 @@ fn run_and_check(scenario: &str, version: &str) {
             "2",
             "--warmup",
             "0",
+            // Cold starts are covered by the quick scenario's tests; here every image starts warm.
+            "--cache",
+            "warm",
         ])
         .output()
         .unwrap();

@@ -18,6 +18,9 @@ fn run(scenario: &str) -> std::path::PathBuf {
             "2",
             "--warmup",
             "0",
+            // Cold starts are covered by the quick scenario's tests; here every image starts warm.
+            "--cache",
+            "warm",
         ])
         .output()
         .unwrap();

@@ -14,11 +14,7 @@ use r2r_core::model::catalog::AppKind;
 
 #[test]
 fn quick_console_images_cold_and_warm() {
-    // The quick scenario under a name of its own: images of this build of the apps, whatever
-    // another checkout built as r2r/quick.
-    let scenarios = tempfile::tempdir().unwrap();
-    let scenario = scenarios.path().join("quick-startup.toml");
-    std::fs::copy(root().join("scenarios/quick.toml"), &scenario).unwrap();
+    let scenario = root().join("scenarios/quick.toml");
     r2r()
         .arg("build")
         .arg("--scenario")

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use crate::build::ImageBuild;
 use crate::model::plan::Plan;
 use crate::results::run_record::{self, RunInfo};
