@@ -124,7 +124,10 @@ fn dotnet8_size_report_rows() {
     // Every cell is filled but the cold start-up, which this warm-only run leaves empty.
     assert!(cells[..6].iter().all(|cell| !cell.is_empty()), "{aot_row}");
     assert_eq!(cells[6], "", "{aot_row}");
-    assert!(cells[7].parse::<f64>().is_ok_and(|ms| ms > 0.0), "{aot_row}");
+    assert!(
+        cells[7].parse::<f64>().is_ok_and(|ms| ms > 0.0),
+        "{aot_row}"
+    );
     // Compared with the published ratios, each against the report's own baseline row.
     let gaps = published_gaps(&run);
     for id in [
