@@ -202,8 +202,16 @@ fn sigint_during_startup_runs_keeps_them_and_resume_finishes() {
         "containers are removed on Ctrl-C"
     );
     let directory = latest_run("quick");
+    let before = std::fs::read_to_string(directory.join("startup-runs.csv")).unwrap();
     let kept = whole_rows(&directory.join("startup-runs.csv"));
     assert!(kept.len() >= 2);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(directory.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["steps"]["sizes"]["status"], "ok", "{info}");
+    assert!(
+        info["steps"].get("startup").is_none(),
+        "start-up did not finish: {info}"
+    );
     let output = common::r2r()
         .args([
             "run",
@@ -217,17 +225,40 @@ fn sigint_during_startup_runs_keeps_them_and_resume_finishes() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "resuming start-up: {} run(s) already recorded",
+            kept.len()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sizes: finished before, kept"), "{stderr}");
+    let after = std::fs::read_to_string(directory.join("startup-runs.csv")).unwrap();
+    assert!(
+        after.starts_with(&before),
+        "the runs recorded before the interruption are kept as they were"
     );
     let rows = whole_rows(&directory.join("startup-runs.csv"));
-    let caches = if rows.iter().any(|row| row["cache"] == "cold") {
-        2
-    } else {
-        1
-    };
-    assert_eq!(rows.len(), 2 * caches * 3);
+    let caches: std::collections::BTreeSet<&str> =
+        rows.iter().map(|row| row["cache"].as_str()).collect();
+    assert_eq!(rows.len(), 2 * caches.len() * 3);
+    // Every image ran every run number once per cache mode.
+    for image in ["no-composite.console", "runtime-composite.console"] {
+        for cache in &caches {
+            let mut numbers: Vec<u64> = rows
+                .iter()
+                .filter(|row| row["image"] == image && row["cache"] == *cache)
+                .map(|row| row["run"].parse().unwrap())
+                .collect();
+            numbers.sort();
+            assert_eq!(numbers, vec![1, 2, 3], "{image} {cache}: every run once");
+        }
+    }
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(directory.join("run.json")).unwrap()).unwrap();
+    for step in ["build", "verify", "sizes", "startup", "report"] {
+        assert_eq!(info["steps"][step]["status"], "ok", "{step}: {info}");
+    }
 }
