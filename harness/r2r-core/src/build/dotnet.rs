@@ -205,7 +205,14 @@ fn cached(
         let _ = std::fs::remove_dir_all(&temporary);
         return Err(error);
     }
-    std::fs::rename(&temporary, &done).map_err(io_error("renaming into", &done))?;
+    if let Err(error) = std::fs::rename(&temporary, &done) {
+        // Another r2r made the same product meanwhile: its copy is as good as ours.
+        if done.is_dir() {
+            let _ = std::fs::remove_dir_all(&temporary);
+            return Ok(done);
+        }
+        return Err(io_error("renaming into", &done)(error));
+    }
     Ok(done)
 }
 

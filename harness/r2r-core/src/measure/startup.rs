@@ -1311,38 +1311,29 @@ mod tests {
         assert!(warm[6..].iter().all(|s| s.primed_by == Priming::WarmRun));
     }
 
-    /// The readiness poll sees a new listener within a fraction of a millisecond: the time
-    /// from `listen` to the probe's accepted connection, median of 15 tries. (With a 2 ms
-    /// pause on tokio's timer the median was 2.75 ms on a loaded 2-core machine; with the
-    /// precise 250 µs pause it is well under 1 ms. The bound leaves room for a loaded machine.)
+    /// The readiness poll finds a listener that appears after it started polling, sends its
+    /// request there once, and reports the answer. (How soon it sees the listener is a
+    /// benchmark: `cargo bench -p r2r-bench --bench probe`.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn readiness_polling_adds_well_under_a_millisecond() {
-        let mut delays = Vec::new();
-        for _ in 0..15 {
+    async fn readiness_polling_finds_a_late_listener() {
+        for _ in 0..3 {
             let port = probe::free_port().unwrap();
             let server = std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(20));
                 let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-                let listening = Instant::now();
                 let (mut socket, _) = listener.accept().unwrap();
-                let accepted = listening.elapsed();
                 use std::io::{Read, Write};
                 let mut buffer = [0u8; 1024];
-                let _ = socket.read(&mut buffer);
+                let read = socket.read(&mut buffer).unwrap();
                 let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-                accepted
+                String::from_utf8_lossy(&buffer[..read]).into_owned()
             });
             probe::wait_for_ok(port, "/", Duration::from_secs(5), READY_POLL_INTERVAL)
                 .await
                 .expect("the server answers");
-            delays.push(server.join().unwrap().as_secs_f64() * 1000.0);
+            let request = server.join().unwrap();
+            assert!(request.starts_with("GET / HTTP/1.1\r\n"), "{request:?}");
         }
-        delays.sort_by(f64::total_cmp);
-        let median = delays[delays.len() / 2];
-        assert!(
-            median < 1.25,
-            "median {median:.3} ms from listen to the probe: {delays:?}"
-        );
     }
 
     #[test]

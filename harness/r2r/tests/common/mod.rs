@@ -37,9 +37,37 @@ pub fn latest_run(scenario: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no latest run of {scenario} in {}", results().display()))
 }
 
+/// The `r2r` executable under test. In the `r2r` package's own tests, the one cargo built for
+/// them. Elsewhere (the fault suite is a package of its own): `R2R_TEST_BINARY` when set, else
+/// `target/<profile>/r2r` after `cargo build -p r2r` (run once per test binary, so the
+/// executable is never older than the sources).
+pub fn r2r_exe() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_r2r") {
+        return PathBuf::from(path);
+    }
+    if let Some(path) = std::env::var_os("R2R_TEST_BINARY") {
+        return PathBuf::from(path);
+    }
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "--quiet", "-p", "r2r"])
+                .current_dir(root())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "cargo build -p r2r failed");
+            // This test binary is target/<profile>/deps/<name>-<hash>.
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().unwrap().parent().unwrap().join("r2r")
+        })
+        .clone()
+}
+
 /// The `r2r` binary, run in the project root with this test's results root.
 pub fn r2r() -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("r2r").unwrap();
+    let mut command = assert_cmd::Command::new(r2r_exe());
     command
         .current_dir(root())
         .env("R2R_RESULTS_DIR", results());

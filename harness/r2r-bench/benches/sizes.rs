@@ -1,7 +1,7 @@
 //! Throughput of the size analysis (SHA-256, tar walk, gzip and zstd of every layer) on a real
 //! image archive. The archive is `R2R_BENCH_ARCHIVE` if set, else the `quick` scenario's
 //! composite runtime image exported through the engine (build it first with
-//! `r2r build --scenario quick`). Run: `cargo bench -p r2r-core --bench sizes`.
+//! `r2r build --scenario quick`). Run: `cargo bench -p r2r-bench --bench sizes`.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Container start-up of each app image of a scenario as criterion benchmarks, one fresh
 //! container per iteration (create -> start -> ready), so that nightly jobs can keep criterion
 //! baselines (`--save-baseline`, `--baseline`). The scenario is `R2R_BENCH_SCENARIO`
-//! (default `quick`); its images must be built. Run: `cargo bench -p r2r-core --bench startup`.
+//! (default `quick`); its images must be built. Run: `cargo bench -p r2r-bench --bench startup`.
 
 use std::path::Path;
 use std::time::Duration;

@@ -12,13 +12,16 @@
 //! export DOCKER_HOST=unix:///run/r2r-faults/docker.sock R2R_STATE_DIR=/var/tmp/r2r-faults
 //! R2R_DOCKERD_ARGS="--data-root=/var/lib/docker-faults --exec-root=/run/r2r-faults-exec" \
 //!   bash scripts/engine.sh
-//! cargo test -p r2r --test faults
+//! cargo test -p r2r-faults
 //! ```
+//!
+//! `scripts/test.sh` does that for the whole suite: these tests against an engine of their own
+//! while the others run against the first.
 //!
 //! Every test that uses the engine or a scenario's results is `#[serial]`: they run one at a
 //! time whatever `--test-threads` says, so a test never finds the engine stopped by another.
 
-#[path = "../common/mod.rs"]
+#[path = "../../../r2r/tests/common/mod.rs"]
 mod common;
 
 mod concurrency;
@@ -47,7 +50,7 @@ pub struct Background {
 impl Background {
     /// Starts `r2r` with `arguments` in the project root.
     pub fn start(arguments: &[&str], env: &[(&str, &Path)]) -> Background {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_r2r"));
+        let mut command = Command::new(common::r2r_exe());
         command
             .args(arguments)
             .current_dir(common::root())

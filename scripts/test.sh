@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The test suite, as CI runs it: two halves at once. The fault suite (harness/r2r-faults, whose
+# tests stop and start their engine) runs against a second engine of its own while every other
+# test runs against the first; the prepared .NET content both use (base tarball, packs,
+# composite, apps) is made once before they start.
+#
+#   scripts/test.sh [--full]
+#
+#   --full   also the tests marked as ignored: whole-scenario rebuilds of every variant and the
+#            size reports with Native AOT (clang and zlib1g-dev are installed for them)
+#
+# Exit 0 when both halves pass, 1 otherwise. The fault suite's output is printed after the
+# other half's. Its engine keeps its state under /var/tmp/r2r-test-faults and
+# /var/lib/r2r-test-faults, and is stopped at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+full=false
+for argument in "$@"; do
+  case "$argument" in
+    --full) full=true ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "test: unknown argument '$argument' (allowed: --full)" >&2; exit 2 ;;
+  esac
+done
+ignored=()
+if $full; then
+  ignored=(--include-ignored)
+  bash scripts/test-tools.sh --aot
+else
+  bash scripts/test-tools.sh
+fi
+bash scripts/engine.sh
+
+started=$(date +%s)
+# One build for both halves. The fault suite's test executable is run directly, so the two
+# halves never wait for each other's cargo.
+cargo test --workspace --no-run
+cargo build -p r2r
+faults_exe=$(cargo test -p r2r-faults --no-run --message-format=json 2>/dev/null |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[ -x "$faults_exe" ] || { echo "test: the fault suite's executable was not found" >&2; exit 1; }
+export R2R_TEST_BINARY="$PWD/${CARGO_TARGET_DIR:-target}/debug/r2r"
+
+# The prepared content, made once: the halves would otherwise make the same things at once.
+scratch=$(mktemp -d)
+R2R_RESULTS_DIR="$scratch/results" "$R2R_TEST_BINARY" build --scenario quick >"$scratch/prepare.log" 2>&1 || {
+  cat "$scratch/prepare.log" >&2
+  echo "test: preparing the quick scenario failed" >&2
+  exit 1
+}
+
+# The fault suite's engine.
+faults_env=(
+  DOCKER_HOST=unix:///run/r2r-test-faults/docker.sock
+  R2R_STATE_DIR=/var/tmp/r2r-test-faults
+  "R2R_DOCKERD_ARGS=--data-root=/var/lib/r2r-test-faults --exec-root=/run/r2r-test-faults-exec"
+)
+mkdir -p /run/r2r-test-faults
+stop_faults_engine() { env "${faults_env[@]}" bash scripts/engine.sh --stop >/dev/null 2>&1 || true; }
+trap 'stop_faults_engine; rm -rf "$scratch"' EXIT
+
+(
+  env "${faults_env[@]}" bash scripts/engine.sh &&
+    cd harness/r2r-faults && env "${faults_env[@]}" "$faults_exe" --test-threads=1 "${ignored[@]}"
+) >"$scratch/faults.log" 2>&1 &
+faults_pid=$!
+
+set +e
+cargo test --workspace --exclude r2r-faults --no-fail-fast -- --test-threads=1 "${ignored[@]}"
+rest=$?
+wait "$faults_pid"
+faults=$?
+set -e
+
+echo "---- the fault suite (against its own engine) ----"
+cat "$scratch/faults.log"
+echo "test: every test but the fault suite: $([ $rest -eq 0 ] && echo passed || echo FAILED); the fault suite: $([ $faults -eq 0 ] && echo passed || echo FAILED); $(( $(date +%s) - started )) s"
+[ $rest -eq 0 ] && [ $faults -eq 0 ]
