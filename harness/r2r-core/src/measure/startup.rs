@@ -1207,7 +1207,7 @@ pub async fn measure_until(
     let done_before = records.len() / pairs;
     // The round in progress (after a resume within a round) or the next one, checked here.
     let mut current_round = done_before + 1;
-    let partial = records.len() % pairs != 0;
+    let partial = !records.len().is_multiple_of(pairs);
     if !partial {
         if let Some(reason) = stop_before(done_before, &records) {
             return Ok(Measured {
