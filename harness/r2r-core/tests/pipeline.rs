@@ -63,6 +63,15 @@ impl BuildObserver for Notes {
 impl StartupObserver for Notes {
     fn started(&self, _: usize) {}
     fn run_finished(&self, _: &RunRecord, _: bool) {}
+    fn precision(&self, rounds: usize, pairs: &[startup::PairStatus], target: f64) {
+        for pair in pairs {
+            self.0.lock().unwrap().push(format!(
+                "precision after {rounds}: {} ±{:.4} of ±{target}",
+                pair.label(),
+                pair.effect.half_width
+            ));
+        }
+    }
 }
 
 impl Observer for Notes {
@@ -492,4 +501,181 @@ async fn a_lost_engine_is_not_mistaken_for_failed_images() {
     );
     let saved = run_record::load(&run.directory, Some(SCENARIO)).unwrap();
     assert_eq!(saved.steps["sizes"].status, StepStatus::Error);
+}
+
+/// The console images' containers take `baseline` and `candidate` long to exit.
+fn console_delays(fixture: &Fixture, baseline: u64, candidate: u64) {
+    for (image, delay) in [
+        ("no-composite.console", baseline),
+        ("runtime-composite.console", candidate),
+    ] {
+        fixture.engine.script(
+            &fixture.reference(image),
+            Script {
+                stdout: vec!["r2r-console-ok".into()],
+                delay: std::time::Duration::from_millis(delay),
+                ..Default::default()
+            },
+        );
+    }
+}
+
+/// summary.json's `startup.precision` of a run.
+fn precision_of(run: &Path) -> serde_json::Value {
+    read_json(&run.join("summary.json"))["startup"]["precision"].clone()
+}
+
+const PAIR: &str = "runtime-composite.console vs no-composite.console (warm)";
+
+#[tokio::test]
+async fn the_precision_loop_stops_once_every_pair_is_resolved() {
+    let fixture = fixture();
+    // The candidate exits after 20 ms, the baseline after 40 ms: about 2× faster, with
+    // little more than the timer's jitter around it.
+    console_delays(&fixture, 40, 20);
+    let settings = RunSettings {
+        runs: 4,
+        precision: Some(0.25),
+        max_runs: Some(40),
+        ..settings()
+    };
+    fixture.pipeline().run(&settings).await.unwrap();
+    let run = fixture.latest();
+    let precision = precision_of(&run);
+    assert_eq!(precision["stopped"], "resolved", "{precision:#}");
+    let rounds = precision["rounds"].as_u64().unwrap();
+    assert!((4..40).contains(&rounds), "{precision:#}");
+    assert_eq!(precision["unresolved"], serde_json::json!([]));
+    assert_eq!(precision["target_pct"], 25.0);
+    let pair = &precision["pairs"][0];
+    assert_eq!(pair["image"], "runtime-composite.console");
+    assert!(pair["half_width_pct"].as_f64().unwrap() <= 25.0);
+    assert!(pair["resolved"].as_bool().unwrap());
+    // Whole rounds only, and no more than needed: the round before the last one was not yet
+    // resolved (or was below the minimum).
+    assert_eq!(startup_rows(&run).len() as u64, 2 * rounds);
+    if rounds > 4 {
+        let notes = fixture.notes.all();
+        let before_last = format!("precision after {}: {PAIR}", rounds - 1);
+        let note = notes.iter().find(|n| n.starts_with(&before_last)).unwrap();
+        let half_width: f64 = note
+            .split('±')
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(half_width > 0.25, "{note}");
+    }
+    // startup.csv carries the paired comparison of the candidate's total time.
+    let data = r2r_core::results::run_data::RunData::load(&run, Some(SCENARIO)).unwrap();
+    let row = data
+        .startup_row("runtime-composite.console", "warm", "total")
+        .unwrap();
+    assert_eq!(row.paired_rounds, rounds);
+    assert_eq!(row.paired_verdict, "faster");
+    let speedup = row.paired_speedup.unwrap();
+    assert!((1.4..2.2).contains(&speedup), "{row:?}");
+    assert!(row.paired_ci95_low.unwrap() < speedup && speedup < row.paired_ci95_high.unwrap());
+    assert!(row.paired_text.contains("× faster (95% CI"), "{row:?}");
+    let baseline = data
+        .startup_row("no-composite.console", "warm", "total")
+        .unwrap();
+    assert_eq!((baseline.paired_rounds, baseline.paired_speedup), (0, None));
+    // The report shows it.
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains(&row.paired_text), "{report}");
+}
+
+#[tokio::test]
+async fn the_precision_loop_stops_at_max_runs_and_names_what_stayed_unresolved() {
+    let fixture = fixture();
+    console_delays(&fixture, 10, 10);
+    let settings = RunSettings {
+        runs: 2,
+        precision: Some(1e-9),
+        max_runs: Some(5),
+        ..settings()
+    };
+    fixture.pipeline().run(&settings).await.unwrap();
+    let run = fixture.latest();
+    let precision = precision_of(&run);
+    assert_eq!(precision["stopped"], "max-runs", "{precision:#}");
+    assert_eq!(precision["rounds"], 5);
+    assert_eq!(precision["unresolved"], serde_json::json!([PAIR]));
+    assert_eq!(startup_rows(&run).len(), 10);
+    // The half-width was shown after every whole round that was followed by another.
+    let notes = fixture.notes.all();
+    for rounds in 1..5 {
+        let prefix = format!("precision after {rounds}: {PAIR} ±");
+        assert!(
+            notes.iter().any(|n| n.starts_with(&prefix)),
+            "{prefix}: {notes:?}"
+        );
+    }
+    assert!(!notes.iter().any(|n| n.starts_with("precision after 5")));
+}
+
+#[tokio::test]
+async fn the_time_budget_stops_the_loop_after_two_rounds_at_least() {
+    let fixture = fixture();
+    console_delays(&fixture, 10, 10);
+    let settings = RunSettings {
+        runs: 10,
+        precision: Some(1e-9),
+        max_duration: Some(std::time::Duration::from_millis(1)),
+        ..settings()
+    };
+    fixture.pipeline().run(&settings).await.unwrap();
+    let precision = precision_of(&fixture.latest());
+    assert_eq!(precision["stopped"], "max-time", "{precision:#}");
+    assert_eq!(
+        precision["rounds"], 2,
+        "the fewest rounds a paired interval needs"
+    );
+    assert_eq!(precision["unresolved"], serde_json::json!([PAIR]));
+}
+
+#[tokio::test]
+async fn an_interrupted_precision_loop_resumes_its_schedule() {
+    let before = starts_before_startup().await;
+    let fixture = fixture();
+    console_delays(&fixture, 10, 10);
+    let settings = RunSettings {
+        runs: 2,
+        precision: Some(1e-9),
+        max_runs: Some(4),
+        ..settings()
+    };
+    // Two warm-up runs, five recorded runs (round 3 half done), then the engine is lost.
+    fixture.engine.lose_after_starts(before + 2 + 5);
+    fixture.pipeline().run(&settings).await.unwrap_err();
+    let run = fixture.latest();
+    let recorded = startup_rows(&run);
+    assert_eq!(recorded.len(), 5);
+    fixture.engine.restore();
+    let resume = RunSettings {
+        resume: Some("latest".into()),
+        ..settings
+    };
+    fixture.pipeline().run(&resume).await.unwrap();
+    let rows = startup_rows(&run);
+    assert_eq!(rows.len(), 8, "four whole rounds of two images");
+    assert_eq!(
+        &rows[..5],
+        &recorded[..],
+        "recorded runs are kept as they were"
+    );
+    for image in ["no-composite.console", "runtime-composite.console"] {
+        let rounds: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["image"] == image)
+            .map(|r| r["round"].as_str())
+            .collect();
+        assert_eq!(rounds, ["1", "2", "3", "4"], "{image}");
+    }
+    let precision = precision_of(&run);
+    assert_eq!(precision["stopped"], "max-runs", "{precision:#}");
+    assert_eq!(precision["rounds"], 4);
+    assert_eq!(precision["unresolved"], serde_json::json!([PAIR]));
 }

@@ -23,10 +23,42 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
     (number(16), number(20))
 }
 
+/// A copy of the recorded run whose runs carry their round (the recorded file predates the
+/// column; with no failed run, a run's number is its round), and its startup.csv written
+/// again from them, paired columns included.
+fn recorded_with_rounds() -> tempfile::TempDir {
+    use r2r_core::measure::startup;
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(recorded()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+    }
+    let mut records = startup::read_runs(&recorded().join("startup-runs.csv")).unwrap();
+    assert!(records.iter().all(|r| r.ok));
+    for record in &mut records {
+        record.round = record.run;
+    }
+    let plan: r2r_core::model::plan::Plan =
+        serde_json::from_slice(&std::fs::read(recorded().join("plan.json")).unwrap()).unwrap();
+    let summaries = startup::summarize(
+        &records,
+        &startup::targets(&plan),
+        &plan.scenario.variants,
+        1,
+    );
+    std::fs::write(
+        copy.path().join("startup.csv"),
+        startup::summary_csv(&summaries).unwrap(),
+    )
+    .unwrap();
+    copy
+}
+
 #[test]
 fn every_plot_of_a_run_in_svg_and_png() {
     let out = tempfile::tempdir().unwrap();
-    let outcome = plot::plot_run(&recorded(), out.path(), &both()).unwrap();
+    let run = recorded_with_rounds();
+    let outcome = plot::plot_run(run.path(), out.path(), &both()).unwrap();
     let names: Vec<&str> = outcome.drawn.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(
         names,
@@ -39,6 +71,7 @@ fn every_plot_of_a_run_in_svg_and_png() {
             "startup-webapi-time-to-main",
             "startup-webapi-first-request",
             "startup-phases",
+            "startup-speedup",
             "size-vs-startup"
         ]
     );
@@ -77,6 +110,15 @@ fn every_plot_of_a_run_in_svg_and_png() {
         !webapi.contains("console"),
         "the web API plot holds only web API images"
     );
+    // The paired speed-ups: every image but the baselines, both cache modes.
+    let speedup = std::fs::read_to_string(out.path().join("startup-speedup.svg")).unwrap();
+    for pair in [
+        "aspnet-composite.webapi vs no-composite.webapi (warm)",
+        "runtime-composite.console vs no-composite.console (cold)",
+    ] {
+        assert!(speedup.contains(pair), "{pair}");
+    }
+    assert!(!speedup.contains("no-composite.webapi vs"));
 }
 
 #[test]
@@ -102,7 +144,15 @@ fn a_run_without_start_up_results_skips_those_plots() {
         .iter()
         .map(|(name, _)| name.as_str())
         .collect();
-    assert_eq!(skipped, ["startup", "startup-phases", "size-vs-startup"]);
+    assert_eq!(
+        skipped,
+        [
+            "startup",
+            "startup-phases",
+            "startup-speedup",
+            "size-vs-startup"
+        ]
+    );
     assert!(outcome.skipped[0].1.contains("startup-runs.csv"));
 }
 

@@ -76,9 +76,10 @@ pub(crate) struct BuildArgs {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) build: BuildArgs,
-    /// Recorded start-up runs per image and cache mode.
-    #[arg(long, default_value_t = 10)]
-    pub(crate) runs: usize,
+    /// Recorded start-up runs per image and cache mode: exactly this many when given alone,
+    /// at least this many with --precision [default: at least 10, until ±3% or the budget]
+    #[arg(long)]
+    pub(crate) runs: Option<usize>,
     /// Unrecorded warm-up start-up runs per image and cache mode.
     #[arg(long, default_value_t = 1)]
     pub(crate) warmup: usize,
@@ -89,6 +90,24 @@ pub(crate) struct RunArgs {
     /// which needs root; warm only otherwise).
     #[arg(long, value_enum)]
     pub(crate) cache: Option<CacheArg>,
+    /// Start-up precision: keep adding whole rounds past --runs until every image's paired
+    /// 95% interval against its baseline (total time, each cache mode) is within ±PCT of its
+    /// speed-up, or a budget (--max-time, --max-runs) is spent; `off`: exactly --runs rounds
+    /// [default: 3%, or off when --runs is given]
+    #[arg(long, value_name = "PCT", value_parser = parse_precision)]
+    pub(crate) precision: Option<Precision>,
+    /// Start-up budget of time: no round starts after this (e.g. 90s, 15m, 1h; `off`: none)
+    /// [default: 15m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_budget)]
+    pub(crate) max_time: Option<Budget>,
+    /// Start-up budget of rounds (recorded runs per image and cache mode; 0: none)
+    /// [default: 100]
+    #[arg(long, value_name = "N")]
+    pub(crate) max_runs: Option<usize>,
+    /// Measure start-up of these images only (plan ids, comma-separated); each one's
+    /// baseline is measured too.
+    #[arg(long, value_name = "IMAGE,...", value_delimiter = ',')]
+    pub(crate) only: Vec<String>,
     /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.
     /// Finished steps are kept; start-up adds only the runs that are missing.
     #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
@@ -143,6 +162,21 @@ pub(crate) struct StartupArgs {
     /// Keep adding rounds until this many seconds have passed.
     #[arg(long, default_value_t = 0.0)]
     pub(crate) min_seconds: f64,
+    /// Keep adding whole rounds past --runs until every image's paired 95% interval against
+    /// its baseline (total time, each cache mode) is within ±PCT of its speed-up, or a budget
+    /// (--max-time, --max-runs) is spent (default: off, exactly --runs rounds).
+    #[arg(long, value_name = "PCT", default_value = "off", value_parser = parse_precision)]
+    pub(crate) precision: Precision,
+    /// Budget of time: no round starts after this (e.g. 90s, 12m, 1h; default: off).
+    #[arg(long, value_name = "DURATION", default_value = "off", value_parser = parse_budget)]
+    pub(crate) max_time: Budget,
+    /// Budget of rounds (recorded runs per image and cache mode; 0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) max_runs: usize,
+    /// Measure these images only (plan ids, comma-separated); each one's baseline is
+    /// measured too.
+    #[arg(long, value_name = "IMAGE,...", value_delimiter = ',')]
+    pub(crate) only: Vec<String>,
     /// Seed of the run order and of the bootstrap.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
@@ -191,6 +225,10 @@ impl StartupArgs {
                 ReadyArg::Http => r2r_core::measure::startup::Readiness::Http,
                 ReadyArg::Log => r2r_core::measure::startup::Readiness::LogLine,
             },
+            precision: self.precision.0,
+            max_duration: self.max_time.0,
+            max_runs: (self.max_runs > 0).then_some(self.max_runs),
+            only: self.only.clone(),
             ..Default::default()
         }
     }
@@ -223,4 +261,124 @@ pub(crate) struct CleanArgs {
     /// Only this scenario's images (default: everything r2r made, bases included).
     #[arg(long, short)]
     pub(crate) scenario: Option<String>,
+}
+
+/// `r2r run`'s start-up defaults: at least this many rounds...
+pub(crate) const RUN_MIN_RUNS: usize = 10;
+/// ...until every pair's 95% interval is within ±3%...
+pub(crate) const RUN_PRECISION: f64 = 0.03;
+/// ...or 15 minutes have passed...
+pub(crate) const RUN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// ...or 100 rounds were recorded.
+pub(crate) const RUN_MAX_RUNS: usize = 100;
+
+impl RunArgs {
+    /// The start-up settings of `r2r run`: with `--runs` alone exactly that many rounds;
+    /// otherwise at least `--runs` (default [`RUN_MIN_RUNS`]) until `--precision` (default
+    /// [`RUN_PRECISION`]) or a budget (defaults [`RUN_MAX_TIME`], [`RUN_MAX_RUNS`]).
+    pub(crate) fn startup_budget(
+        &self,
+    ) -> (
+        usize,
+        Option<f64>,
+        Option<std::time::Duration>,
+        Option<usize>,
+    ) {
+        let runs = self.runs.unwrap_or(RUN_MIN_RUNS).max(1);
+        let precision = match (self.precision, self.runs) {
+            (Some(precision), _) => precision.0,
+            (None, Some(_)) => None,
+            (None, None) => Some(RUN_PRECISION),
+        };
+        let max_time = self.max_time.map_or(Some(RUN_MAX_TIME), |budget| budget.0);
+        let max_runs = match self.max_runs {
+            Some(0) => None,
+            Some(max) => Some(max),
+            None => Some(RUN_MAX_RUNS),
+        };
+        (runs, precision, max_time, max_runs)
+    }
+}
+
+/// A precision target as a fraction (`None`: off).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Precision(pub(crate) Option<f64>);
+
+/// A budget of time (`None`: off).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Budget(pub(crate) Option<std::time::Duration>);
+
+/// Reads a precision in percent: `2%`, `2`, `0.5%`; `off` or `0` for none.
+pub(crate) fn parse_precision(text: &str) -> Result<Precision, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Precision(None));
+    }
+    let number = text.strip_suffix('%').unwrap_or(text).trim();
+    let percent: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a percentage (e.g. 2% or off)"))?;
+    if !percent.is_finite() || !(0.0..100.0).contains(&percent) {
+        return Err(format!("'{text}': a precision is between 0% and 100%"));
+    }
+    Ok(Precision((percent > 0.0).then_some(percent / 100.0)))
+}
+
+/// Reads a duration: `90s`, `12m`, `1h30m`, `1.5h`, a bare number of seconds; `off` or `0`
+/// for none.
+pub(crate) fn parse_budget(text: &str) -> Result<Budget, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Budget(None));
+    }
+    let invalid = || format!("'{text}' is not a duration (e.g. 90s, 12m, 1h30m or off)");
+    let mut seconds = 0.0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1.0,
+            'm' => 60.0,
+            'h' => 3600.0,
+            _ => return Err(invalid()),
+        };
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        seconds += value * unit;
+        number.clear();
+    }
+    if !number.is_empty() {
+        seconds += number.parse::<f64>().map_err(|_| invalid())?;
+    }
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(invalid());
+    }
+    Ok(Budget(
+        (seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precisions_and_budgets_read_as_people_write_them() {
+        assert_eq!(parse_precision("2%").unwrap(), Precision(Some(0.02)));
+        assert_eq!(parse_precision("3").unwrap(), Precision(Some(0.03)));
+        assert_eq!(parse_precision("off").unwrap(), Precision(None));
+        assert_eq!(parse_precision("0%").unwrap(), Precision(None));
+        assert!(parse_precision("two").is_err());
+        assert!(parse_precision("150%").is_err());
+        let secs = |s: u64| Budget(Some(std::time::Duration::from_secs(s)));
+        assert_eq!(parse_budget("90s").unwrap(), secs(90));
+        assert_eq!(parse_budget("12m").unwrap(), secs(720));
+        assert_eq!(parse_budget("1h30m").unwrap(), secs(5400));
+        assert_eq!(parse_budget("45").unwrap(), secs(45));
+        assert_eq!(parse_budget("off").unwrap(), Budget(None));
+        assert!(parse_budget("12 minutes").is_err());
+        assert!(parse_budget("m").is_err());
+    }
 }

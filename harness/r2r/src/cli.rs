@@ -207,13 +207,18 @@ async fn with_engine(
             pipeline.verify(&options).await?.0
         }
         Command::Run(arguments) => {
+            let (runs, precision, max_duration, max_runs) = arguments.startup_budget();
             let settings = RunSettings {
                 rebuild: arguments.build.rebuild,
-                runs: arguments.runs,
+                runs,
                 warmup: arguments.warmup,
                 seed: arguments.seed,
                 resume: arguments.resume.clone(),
                 caches: arguments.cache.map(CacheArg::caches),
+                precision,
+                max_duration,
+                max_runs,
+                only: arguments.only.clone(),
                 ..Default::default()
             };
             pipeline.run(&settings).await?

@@ -278,23 +278,60 @@ pub fn print_sizes(report: &r2r_core::measure::sizes::SizeReport) {
     }
 }
 
-/// Startup progress: a bar with ETA over the recorded runs.
+/// Startup progress: a bar with ETA over the recorded runs and, with a precision target, one
+/// line per pair with its current interval half-width.
 pub struct StartupProgress {
+    multi: indicatif::MultiProgress,
     bar: Option<ProgressBar>,
+    pairs: std::sync::Mutex<Vec<ProgressBar>>,
 }
 
 impl StartupProgress {
     /// A progress display (hidden when stderr is not a terminal).
     pub fn new() -> Self {
-        StartupProgress { bar: bar(0) }
+        let multi = indicatif::MultiProgress::new();
+        let bar = bar(0).map(|bar| multi.add(bar));
+        StartupProgress {
+            multi,
+            bar,
+            pairs: Default::default(),
+        }
     }
 
-    /// Removes the bar.
+    /// Removes the bars.
     pub fn finish(&self) {
+        for pair in self
+            .pairs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            pair.finish_and_clear();
+        }
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
+}
+
+/// One pair's precision for the progress display: "±4.2% of ±3.0% (n = 12)".
+fn pair_progress_text(pair: &r2r_core::measure::startup::PairStatus, target: f64) -> String {
+    let effect = &pair.effect;
+    if !effect.half_width.is_finite() {
+        return format!("too few rounds (n = {})", effect.rounds);
+    }
+    format!(
+        "{} ±{:.1}% (target ±{:.1}%), speed-up {:.3}, n = {}",
+        if effect.resolved_to(target) {
+            "resolved"
+        } else {
+            "open    "
+        },
+        effect.half_width * 100.0,
+        target * 100.0,
+        effect.speedup,
+        effect.rounds
+    )
 }
 
 impl r2r_core::measure::startup::StartupObserver for StartupProgress {
@@ -334,6 +371,87 @@ impl r2r_core::measure::startup::StartupObserver for StartupProgress {
             None => {}
         }
     }
+
+    fn precision(
+        &self,
+        rounds: usize,
+        pairs: &[r2r_core::measure::startup::PairStatus],
+        target: f64,
+    ) {
+        let Some(main) = &self.bar else {
+            let resolved = pairs
+                .iter()
+                .filter(|p| p.effect.resolved_to(target))
+                .count();
+            let widest = pairs
+                .iter()
+                .filter(|p| !p.effect.resolved_to(target))
+                .max_by(|a, b| a.effect.half_width.total_cmp(&b.effect.half_width));
+            eprintln!(
+                "startup round {rounds}: {resolved} of {} pairs within ±{:.1}%{}",
+                pairs.len(),
+                target * 100.0,
+                widest
+                    .map(|p| format!(
+                        "; widest: {} ±{:.1}%",
+                        p.label(),
+                        p.effect.half_width * 100.0
+                    ))
+                    .unwrap_or_default()
+            );
+            return;
+        };
+        // The bar grows past its planned rounds when the target needs more.
+        let planned = main.length().unwrap_or(0);
+        if main.position() >= planned {
+            let per_round = main.position() / rounds.max(1) as u64;
+            main.set_length(main.position() + per_round.max(1));
+        }
+        let mut lines = self.pairs.lock().unwrap_or_else(|p| p.into_inner());
+        while lines.len() < pairs.len() {
+            let line = self.multi.add(ProgressBar::new_spinner());
+            line.set_style(
+                ProgressStyle::with_template("  {prefix:50} {msg}").expect("valid template"),
+            );
+            lines.push(line);
+        }
+        for (line, pair) in lines.iter().zip(pairs) {
+            line.set_prefix(pair.label());
+            line.set_message(pair_progress_text(pair, target));
+        }
+    }
+}
+
+/// Prints why the start-up measurement stopped and, with a precision target, which pairs
+/// stayed wider than it.
+pub fn print_precision(report: &r2r_core::measure::startup::PrecisionReport) {
+    let Some(target) = report.target_pct else {
+        return;
+    };
+    println!(
+        "start-up: {} round(s) in {:.0} s; stopped because {}; target ±{target:.1}%",
+        report.rounds,
+        report.elapsed_seconds,
+        report.stopped.describe()
+    );
+    if report.unresolved.is_empty() {
+        println!("every pair is resolved to ±{target:.1}%");
+    } else {
+        println!(
+            "unresolved (interval wider than ±{target:.1}%): {} of {}",
+            report.unresolved.len(),
+            report.pairs.len()
+        );
+        for pair in report.pairs.iter().filter(|p| !p.resolved) {
+            println!(
+                "  {} vs {} ({}): {}",
+                pair.image,
+                pair.baseline,
+                pair.cache.name(),
+                pair.describe
+            );
+        }
+    }
 }
 
 /// Prints the startup table: per image and cache mode, total time to ready with its 95%
@@ -357,7 +475,9 @@ pub fn print_startup(
             "first request",
             "start→Main",
             "Main→ready",
-            "vs baseline",
+            "vs baseline (paired by round)",
+            "p",
+            "unpaired ratio",
         ]);
     let median = |image: &str, cache: r2r_core::measure::startup::Cache, phase: &str| {
         summaries
@@ -368,12 +488,23 @@ pub fn print_startup(
     };
     for s in summaries.iter().filter(|s| s.phase == "total") {
         let m = &s.summary;
-        let relative = if s.image == s.baseline {
-            "baseline".to_string()
+        let (paired, p_value, relative) = if s.image == s.baseline {
+            ("baseline".to_string(), String::new(), String::new())
         } else {
-            format!(
-                "{:.2} ± {:.2} times faster (SE, n = {}/{})",
-                s.times_faster, s.times_faster_error, m.count, s.baseline_runs
+            (
+                s.paired
+                    .as_ref()
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| "no paired rounds".to_string()),
+                s.paired
+                    .as_ref()
+                    .filter(|p| p.rounds >= 2)
+                    .map(|p| format!("{:.3}", p.p_value))
+                    .unwrap_or_default(),
+                format!(
+                    "{:.2} ± {:.2} (SE, n = {}/{})",
+                    s.times_faster, s.times_faster_error, m.count, s.baseline_runs
+                ),
             )
         };
         table.add_row(vec![
@@ -405,6 +536,8 @@ pub fn print_startup(
             median(&s.image, s.cache, "first_request"),
             median(&s.image, s.cache, "time_to_main"),
             median(&s.image, s.cache, "main_to_ready"),
+            paired,
+            p_value,
             relative,
         ]);
     }
@@ -475,6 +608,20 @@ impl r2r_core::measure::startup::StartupObserver for Console {
     fn run_finished(&self, record: &r2r_core::measure::startup::RunRecord, recorded: bool) {
         with(&self.startup, |p| p.run_finished(record, recorded));
     }
+
+    fn precision(
+        &self,
+        rounds: usize,
+        pairs: &[r2r_core::measure::startup::PairStatus],
+        target: f64,
+    ) {
+        let mut slot = self
+            .startup
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.get_or_insert_with(StartupProgress::new)
+            .precision(rounds, pairs, target);
+    }
 }
 
 impl r2r_core::run::Observer for Console {
@@ -532,5 +679,9 @@ impl r2r_core::run::Observer for Console {
         for line in missing {
             println!("not measured: {line}");
         }
+    }
+
+    fn startup_precision(&self, report: &r2r_core::measure::startup::PrecisionReport) {
+        print_precision(report);
     }
 }

@@ -131,7 +131,7 @@ fn plot_report_and_browser() {
         markdown.contains("| Name | Publish type | Distroless | Globalization | Compressed (MB) |")
     );
     assert!(markdown.contains("| Image | Total (MB) | Owned (MB) | Shared (MB) |"));
-    assert!(markdown.contains("times faster"));
+    assert!(markdown.contains("| Vs baseline, paired | Ratio of means (unpaired) |"));
 
     let html = run.join("report.html");
     let shot = root.path().join("report.png");

@@ -154,7 +154,21 @@ fn quick_console_images_cold_and_warm() {
         number::<f64>(composite, "ci95_low_ms") <= number::<f64>(composite, "mean_ms")
             && number::<f64>(composite, "mean_ms") <= number::<f64>(composite, "ci95_high_ms")
     );
-    assert!(stdout.contains("times faster"), "{stdout}");
+    // Paired by round: 4 rounds of both images, an interval around the geometric-mean ratio.
+    assert_eq!(composite["paired_rounds"], "4");
+    let (low, speedup, high) = (
+        number::<f64>(composite, "paired_ci95_low"),
+        number::<f64>(composite, "paired_speedup"),
+        number::<f64>(composite, "paired_ci95_high"),
+    );
+    assert!(low <= speedup && speedup <= high, "{composite:?}");
+    assert!(
+        composite["paired_text"].ends_with("n = 4)"),
+        "{composite:?}"
+    );
+    assert_eq!(baseline["paired_text"], "");
+    assert!(stdout.contains("vs baseline (paired by round)"), "{stdout}");
+    assert!(stdout.contains("unpaired ratio"), "{stdout}");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(directory.path().join("summary.json")).unwrap())
             .unwrap();

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::containers;
 use crate::engine::{ContainerSpec, Engine, Network};
+use crate::measure::paired::{self, PairedEffect};
 use crate::measure::stats::{self, SeededRandom, Summary};
 use crate::model::catalog::AppKind;
 use crate::model::plan::{labels, Content, Plan};
@@ -90,6 +91,51 @@ pub fn targets(plan: &Plan) -> Vec<Target> {
         .collect()
 }
 
+/// Why a selection of images to measure cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[error("no app image '{image}' in the plan (its app images: {known})")]
+pub struct UnknownImage {
+    /// The name asked for.
+    pub image: String,
+    /// The plan's app images, comma-separated.
+    pub known: String,
+}
+
+/// The targets named in `only` (all with `only` empty), each with its app's baseline, in
+/// the plan's order.
+pub fn select(
+    targets: Vec<Target>,
+    variants: &[String],
+    only: &[String],
+) -> Result<Vec<Target>, UnknownImage> {
+    if only.is_empty() {
+        return Ok(targets);
+    }
+    let mut keep = vec![false; targets.len()];
+    for name in only {
+        let index = targets
+            .iter()
+            .position(|t| &t.image == name)
+            .ok_or_else(|| UnknownImage {
+                image: name.clone(),
+                known: targets
+                    .iter()
+                    .map(|t| t.image.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        keep[index] = true;
+        if let Some(baseline) = baseline_index(&targets, variants, targets[index].kind) {
+            keep[baseline] = true;
+        }
+    }
+    Ok(targets
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(target, kept)| kept.then_some(target))
+        .collect())
+}
+
 /// Settings of a startup measurement.
 #[derive(Debug, Clone)]
 pub struct StartupOptions {
@@ -109,6 +155,24 @@ pub struct StartupOptions {
     pub readiness: Readiness,
     /// Memory limit of each container, bytes.
     pub memory_limit_bytes: i64,
+    /// The precision to reach: keep adding whole rounds (past `min_runs` and `min_duration`)
+    /// until the paired 95% interval of every image against its baseline (total time, each
+    /// cache mode) has a half-width within this fraction of its speed-up (0.02 = ±2%), or a
+    /// budget below is spent. `None`: stop after `min_runs` rounds and `min_duration`.
+    pub precision: Option<f64>,
+    /// Budget of time: no round is started once this much time has passed in this
+    /// measurement (a resumed one counts from its resume), even below `min_runs` (but never
+    /// below 2 rounds, the fewest a paired interval needs). `None`: no limit.
+    pub max_duration: Option<Duration>,
+    /// Budget of rounds: at most this many rounds (recorded runs per image and cache mode),
+    /// earlier ones before a resume included. `None`: no limit.
+    pub max_runs: Option<usize>,
+    /// The scenario's variants, in order: an app's baseline is its image in the first of
+    /// them that has one (empty: the first target of each app).
+    pub variants: Vec<String>,
+    /// Measure these images only (plan ids; empty: every app image), each with its
+    /// baseline (see [`select`]).
+    pub only: Vec<String>,
 }
 
 impl Default for StartupOptions {
@@ -122,6 +186,11 @@ impl Default for StartupOptions {
             ready_timeout: Duration::from_secs(30),
             readiness: Readiness::Http,
             memory_limit_bytes: 1 << 30,
+            precision: None,
+            max_duration: None,
+            max_runs: None,
+            variants: Vec::new(),
+            only: Vec::new(),
         }
     }
 }
@@ -291,6 +360,10 @@ pub struct PhaseSummary {
     /// Standard error of `times_faster` (the two means' standard errors, as independent
     /// series); exactly 0 for the baseline.
     pub times_faster_error: f64,
+    /// The paired comparison with the baseline, round by round (runs of the same round
+    /// only); `None` for the baseline itself and when no round has runs of both.
+    #[serde(default)]
+    pub paired: Option<PairedEffect>,
 }
 
 /// Receives progress.
@@ -299,6 +372,243 @@ pub trait StartupObserver: Send + Sync {
     fn started(&self, total: usize);
     /// One run finished (warm-up runs included when `recorded` is false).
     fn run_finished(&self, record: &RunRecord, recorded: bool);
+    /// A round ended while a precision target is set: every pair's paired comparison so far
+    /// (total time), and the target half-width (a fraction).
+    fn precision(&self, _rounds: usize, _pairs: &[PairStatus], _target: f64) {}
+}
+
+/// One image against its baseline under one cache mode: the paired comparison of their
+/// total start-up times, round by round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairStatus {
+    /// Plan id of the image compared.
+    pub image: String,
+    /// Plan id of its baseline.
+    pub baseline: String,
+    /// Cache mode.
+    pub cache: Cache,
+    /// The comparison (total time, create to ready).
+    pub effect: PairedEffect,
+}
+
+impl PairStatus {
+    /// "webapi image vs its baseline (cache)", for people.
+    pub fn label(&self) -> String {
+        format!(
+            "{} vs {} ({})",
+            self.image,
+            self.baseline,
+            self.cache.name()
+        )
+    }
+}
+
+/// Why a measurement stopped adding rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// No precision target: the minimum runs and time were reached.
+    MinimumReached,
+    /// Every pair reached the precision target.
+    Resolved,
+    /// The budget of rounds (`max_runs`) was spent.
+    MaxRuns,
+    /// The budget of time (`max_duration`) was spent.
+    MaxTime,
+    /// There was nothing to run (no targets or no cache modes).
+    Nothing,
+}
+
+impl StopReason {
+    /// For people: why the measurement stopped.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::MinimumReached => "the minimum runs were reached",
+            StopReason::Resolved => "every pair reached the precision",
+            StopReason::MaxRuns => "the budget of runs was spent",
+            StopReason::MaxTime => "the budget of time was spent",
+            StopReason::Nothing => "there was nothing to run",
+        }
+    }
+}
+
+/// What a measurement recorded and why it stopped.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Every recorded run, earlier ones (before a resume) first.
+    pub records: Vec<RunRecord>,
+    /// Why no further round was started.
+    pub stopped: StopReason,
+    /// Time spent in this measurement (since its resume, if resumed).
+    pub elapsed: Duration,
+    /// Whole rounds recorded (earlier ones included).
+    pub rounds: usize,
+}
+
+/// The precision a measurement reached: summary.json's `precision`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrecisionReport {
+    /// The target half-width of every pair's 95% interval, percent; `None` without a target.
+    pub target_pct: Option<f64>,
+    /// Budget of time, seconds; `None`: none.
+    pub max_seconds: Option<f64>,
+    /// Budget of rounds; `None`: none.
+    pub max_runs: Option<usize>,
+    /// Why no further round was started.
+    pub stopped: StopReason,
+    /// Whole rounds recorded.
+    pub rounds: usize,
+    /// Time the measurement took (since its resume, if resumed), seconds.
+    pub elapsed_seconds: f64,
+    /// Every pair (image against its baseline, cache mode; total time) with its half-width
+    /// reached (percent) and whether it is within the target.
+    pub pairs: Vec<PairPrecision>,
+    /// Labels of the pairs whose interval stayed wider than the target (empty without a
+    /// target).
+    pub unresolved: Vec<String>,
+}
+
+/// One pair's precision in [`PrecisionReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairPrecision {
+    /// Plan id of the image compared.
+    pub image: String,
+    /// Plan id of its baseline.
+    pub baseline: String,
+    /// Cache mode.
+    pub cache: Cache,
+    /// Rounds with runs of both.
+    pub rounds: usize,
+    /// Half-width of the paired 95% interval relative to the speed-up, percent (`None` with
+    /// fewer than 2 rounds).
+    pub half_width_pct: Option<f64>,
+    /// Whether it is within the target (always false without a target).
+    pub resolved: bool,
+    /// The comparison for people ("1.06× faster (95% CI 1.03–1.09, n = 30)").
+    pub describe: String,
+}
+
+impl PrecisionReport {
+    /// The report of a measurement: its stop reason and every pair's precision reached.
+    pub fn new(measured: &Measured, pairs: &[PairStatus], options: &StartupOptions) -> Self {
+        let resolved = |pair: &PairStatus| {
+            options
+                .precision
+                .is_some_and(|target| pair.effect.resolved_to(target))
+        };
+        PrecisionReport {
+            target_pct: options.precision.map(|p| p * 100.0),
+            max_seconds: options.max_duration.map(|d| d.as_secs_f64()),
+            max_runs: options.max_runs,
+            stopped: measured.stopped,
+            rounds: measured.rounds,
+            elapsed_seconds: measured.elapsed.as_secs_f64(),
+            pairs: pairs
+                .iter()
+                .map(|pair| PairPrecision {
+                    image: pair.image.clone(),
+                    baseline: pair.baseline.clone(),
+                    cache: pair.cache,
+                    rounds: pair.effect.rounds,
+                    half_width_pct: Some(pair.effect.half_width * 100.0).filter(|h| h.is_finite()),
+                    resolved: resolved(pair),
+                    describe: pair.effect.describe(),
+                })
+                .collect(),
+            unresolved: if options.precision.is_some() {
+                pairs
+                    .iter()
+                    .filter(|pair| !resolved(pair))
+                    .map(PairStatus::label)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// The index of `kind`'s baseline among `targets`: its image in the first of `variants`
+/// that has one; with no variants given, the first target of that kind.
+pub fn baseline_index(targets: &[Target], variants: &[String], kind: AppKind) -> Option<usize> {
+    if variants.is_empty() {
+        return targets.iter().position(|t| t.kind == kind);
+    }
+    variants.iter().find_map(|variant| {
+        targets
+            .iter()
+            .position(|t| t.kind == kind && t.variants.contains(variant))
+    })
+}
+
+/// `(baseline, candidate)` values of one phase from the rounds where both images have a
+/// successful run under `cache`, in round order. Runs without a round (older files) are not
+/// paired.
+pub fn paired_values(
+    records: &[RunRecord],
+    baseline: &str,
+    candidate: &str,
+    cache: Cache,
+    phase: PhaseAccessor,
+) -> Vec<(f64, f64)> {
+    let by_round = |image: &str| -> BTreeMap<usize, f64> {
+        let mut values = BTreeMap::new();
+        for record in records
+            .iter()
+            .filter(|r| r.ok && r.round > 0 && r.image == image && r.cache == cache)
+        {
+            if let Some(value) = phase(record) {
+                values.entry(record.round).or_insert(value);
+            }
+        }
+        values
+    };
+    let candidates = by_round(candidate);
+    by_round(baseline)
+        .into_iter()
+        .filter_map(|(round, base)| candidates.get(&round).map(|value| (base, *value)))
+        .collect()
+}
+
+/// The seed of one paired comparison's bootstrap (its own stream of the run's seed).
+fn paired_seed(seed: u64, image: &str, cache: Cache, phase: &str) -> u64 {
+    stats::stream_seed(seed, &["paired", image, cache.name(), phase])
+}
+
+/// The paired comparison (total time) of every target that is not its app's baseline with
+/// that baseline, under each of `caches`, from the runs recorded so far.
+pub fn pair_statuses(
+    records: &[RunRecord],
+    targets: &[Target],
+    variants: &[String],
+    caches: &[Cache],
+    seed: u64,
+) -> Vec<PairStatus> {
+    let mut caches = caches.to_vec();
+    caches.sort();
+    caches.dedup();
+    let mut pairs = Vec::new();
+    for target in targets {
+        let Some(baseline) = baseline_index(targets, variants, target.kind).map(|i| &targets[i])
+        else {
+            continue;
+        };
+        if baseline.image == target.image {
+            continue;
+        }
+        for &cache in &caches {
+            let values = paired_values(records, &baseline.image, &target.image, cache, |r| {
+                r.total_ms
+            });
+            pairs.push(PairStatus {
+                image: target.image.clone(),
+                baseline: baseline.image.clone(),
+                cache,
+                effect: paired::compare(&values, paired_seed(seed, &target.image, cache, "total")),
+            });
+        }
+    }
+    pairs
 }
 
 /// Why a run of the schedule happens.
@@ -797,10 +1107,7 @@ async fn engine_lost(engine: &dyn Engine, recorded: usize) -> Option<MeasureErro
 }
 
 /// Measures every target under every cache mode, in the order of the [`Schedule`] of
-/// `options.seed`. `sink` receives each recorded run as it finishes (so nothing is lost if the
-/// measurement is interrupted); an error from it stops the measurement. `prior` are the runs
-/// an interrupted measurement recorded (in order): the schedule continues after them, without
-/// warm-up, and they must be the schedule's first recorded runs (same seed, targets, caches).
+/// `options.seed`: [`measure_until`] without its stop reason.
 pub async fn measure(
     engine: &dyn Engine,
     scenario: &str,
@@ -810,13 +1117,36 @@ pub async fn measure(
     sink: &mut (dyn FnMut(&RunRecord) -> Result<(), SinkError> + Send),
     prior: Vec<RunRecord>,
 ) -> Result<Vec<RunRecord>, MeasureError> {
+    measure_until(engine, scenario, targets, options, observer, sink, prior)
+        .await
+        .map(|measured| measured.records)
+}
+
+/// Measures every target under every cache mode, in the order of the [`Schedule`] of
+/// `options.seed`, whole round after whole round, until the minimum (`min_runs`,
+/// `min_duration`) is reached and, with a precision target, every pair is resolved to it,
+/// or a budget (`max_runs`, `max_duration`) is spent. `sink` receives each recorded run as it
+/// finishes (so nothing is lost if the measurement is interrupted); an error from it stops
+/// the measurement. `prior` are the runs an interrupted measurement recorded (in order): the
+/// schedule continues after them, without warm-up, and they must be the schedule's first
+/// recorded runs (same seed, targets, caches); they count towards every round and budget of
+/// runs.
+pub async fn measure_until(
+    engine: &dyn Engine,
+    scenario: &str,
+    targets: &[Target],
+    options: &StartupOptions,
+    observer: &dyn StartupObserver,
+    sink: &mut (dyn FnMut(&RunRecord) -> Result<(), SinkError> + Send),
+    prior: Vec<RunRecord>,
+) -> Result<Measured, MeasureError> {
+    let started = Instant::now();
     let pairs = targets.len() * {
         let mut caches = options.caches.clone();
         caches.sort();
         caches.dedup();
         caches.len()
     };
-    let planned = pairs * options.min_runs;
     // The runs recorded before an interruption are the schedule's first ones: check it, so
     // that a resume with other settings does not mix two designs in one file.
     let expected: Vec<Step> = Schedule::new(targets.len(), &options.caches, 0, options.seed)
@@ -838,10 +1168,61 @@ pub async fn measure(
         *counts.entry((step.target, step.cache)).or_default() += 1;
     }
     let mut records = prior;
-    if records.len() >= planned && options.min_duration.is_zero() {
-        return Ok(records);
+    if pairs == 0 {
+        return Ok(Measured {
+            records,
+            stopped: StopReason::Nothing,
+            elapsed: started.elapsed(),
+            rounds: 0,
+        });
     }
-    observer.started(planned.saturating_sub(records.len()));
+    // Whole rounds only: before each round, decide whether to start it.
+    let stop_before = |done: usize, records: &[RunRecord]| -> Option<StopReason> {
+        if options.max_runs.is_some_and(|max| done >= max.max(1)) {
+            return Some(StopReason::MaxRuns);
+        }
+        let elapsed = started.elapsed();
+        if done >= 2 && options.max_duration.is_some_and(|max| elapsed >= max) {
+            return Some(StopReason::MaxTime);
+        }
+        let minimum = done >= options.min_runs && elapsed >= options.min_duration;
+        match options.precision {
+            None => minimum.then_some(StopReason::MinimumReached),
+            Some(target) => {
+                let statuses = pair_statuses(
+                    records,
+                    targets,
+                    &options.variants,
+                    &options.caches,
+                    options.seed,
+                );
+                if done > 0 {
+                    observer.precision(done, &statuses, target);
+                }
+                (minimum && statuses.iter().all(|pair| pair.effect.resolved_to(target)))
+                    .then_some(StopReason::Resolved)
+            }
+        }
+    };
+    let done_before = records.len() / pairs;
+    // The round in progress (after a resume within a round) or the next one, checked here.
+    let mut current_round = done_before + 1;
+    let partial = !records.len().is_multiple_of(pairs);
+    if !partial {
+        if let Some(reason) = stop_before(done_before, &records) {
+            return Ok(Measured {
+                records,
+                stopped: reason,
+                elapsed: started.elapsed(),
+                rounds: done_before,
+            });
+        }
+    }
+    let target_rounds = match (options.precision, options.max_runs) {
+        (Some(_), Some(max)) => max.max(options.min_runs),
+        (_, max) => options.min_runs.min(max.unwrap_or(usize::MAX)),
+    };
+    observer.started((pairs * target_rounds).saturating_sub(records.len()));
     let schedule = Schedule::resumed(
         targets.len(),
         &options.caches,
@@ -849,11 +1230,15 @@ pub async fn measure(
         options.seed,
         records.len(),
     );
-    let started = Instant::now();
+    let mut stopped = StopReason::Nothing;
     for step in schedule {
-        // Whole rounds: stop before a round past the minimum once the minimum time is spent.
-        if step.round > options.min_runs && started.elapsed() >= options.min_duration {
-            break;
+        if step.round > current_round {
+            // A new round: the rounds before it are whole.
+            if let Some(reason) = stop_before(step.round - 1, &records) {
+                stopped = reason;
+                break;
+            }
+            current_round = step.round;
         }
         let target = &targets[step.target];
         let mut record = run_once(engine, scenario, target, step.cache, options).await;
@@ -887,7 +1272,13 @@ pub async fn measure(
         observer.run_finished(&record, true);
         records.push(record);
     }
-    Ok(records)
+    let rounds = records.len() / pairs;
+    Ok(Measured {
+        records,
+        stopped,
+        elapsed: started.elapsed(),
+        rounds,
+    })
 }
 
 /// Summarises recorded runs per image, cache mode and phase, with ratios against the
@@ -901,11 +1292,7 @@ pub fn summarize(
 ) -> Vec<PhaseSummary> {
     let mut summaries = Vec::new();
     let baseline_of = |kind: AppKind| -> Option<&Target> {
-        variants.iter().find_map(|variant| {
-            targets
-                .iter()
-                .find(|t| t.kind == kind && t.variants.contains(variant))
-        })
+        baseline_index(targets, variants, kind).map(|i| &targets[i])
     };
     let series = |image: &str, cache: Cache, phase: fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
         records
@@ -947,6 +1334,14 @@ pub fn summarize(
                         None => (0, (f64::NAN, f64::NAN)),
                     }
                 };
+                let paired = (baseline.image != target.image)
+                    .then(|| {
+                        paired_values(records, &baseline.image, &target.image, cache, accessor)
+                    })
+                    .filter(|values| !values.is_empty())
+                    .map(|values| {
+                        paired::compare(&values, paired_seed(seed, &target.image, cache, phase))
+                    });
                 summaries.push(PhaseSummary {
                     image: target.image.clone(),
                     variants: target.variants.join(";"),
@@ -959,6 +1354,7 @@ pub fn summarize(
                     baseline_runs,
                     times_faster: ratio,
                     times_faster_error: error,
+                    paired,
                 });
             }
         }
@@ -1072,6 +1468,41 @@ pub struct SummaryRow {
     pub times_faster: f64,
     /// Standard error of `times_faster`; 0 for the baseline itself.
     pub times_faster_error: f64,
+    /// Rounds with a successful run of both this image and the baseline (the n of the paired
+    /// figures below); 0 for the baseline itself.
+    #[serde(default)]
+    pub paired_rounds: u64,
+    /// Paired speed-up: geometric mean over rounds of baseline / this image, times (above 1:
+    /// faster than the baseline); empty for the baseline itself or below 1 paired round.
+    #[serde(default)]
+    pub paired_speedup: Option<f64>,
+    /// Low end of the paired speed-up's 95% interval (bootstrap-t over rounds), times;
+    /// empty below 2 paired rounds.
+    #[serde(default)]
+    pub paired_ci95_low: Option<f64>,
+    /// High end of the paired speed-up's 95% interval, times; empty below 2 paired rounds.
+    #[serde(default)]
+    pub paired_ci95_high: Option<f64>,
+    /// Half-width of that interval relative to the speed-up, percent (the precision
+    /// reached); empty below 2 paired rounds.
+    #[serde(default)]
+    pub paired_half_width_pct: Option<f64>,
+    /// Two-sided p-value of Wilcoxon's signed-rank test of the per-round log ratios
+    /// (probability, 0-1); empty below 2 paired rounds.
+    #[serde(default)]
+    pub paired_p_value: Option<f64>,
+    /// Minimal detectable effect: the smallest speed-up a paired test at the 5% level finds
+    /// with 80% power for this spread and these rounds, percent; empty below 2 paired rounds.
+    #[serde(default)]
+    pub paired_mde_pct: Option<f64>,
+    /// What the paired interval says: `faster`, `slower`, `no-difference`,
+    /// `too-few-rounds`; empty for the baseline itself.
+    #[serde(default)]
+    pub paired_verdict: String,
+    /// The paired comparison for people: "1.060× faster (95% CI 1.030–1.090, n = 30)" or
+    /// "no difference resolved (±4.0%, n = 10)"; empty for the baseline itself.
+    #[serde(default)]
+    pub paired_text: String,
 }
 
 /// Columns of `startup.csv` that readers need.
@@ -1087,6 +1518,21 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "ci95_high_ms",
     "times_faster",
 ];
+
+/// A finite value rounded to `digits`; `None` for none or a non-finite one.
+fn finite(value: Option<f64>, digits: i32) -> Option<f64> {
+    value.filter(|v| v.is_finite()).map(|v| round_to(v, digits))
+}
+
+/// The kebab-case name of a verdict, as the CSV and JSON write it.
+pub fn verdict_name(verdict: paired::Verdict) -> &'static str {
+    match verdict {
+        paired::Verdict::Faster => "faster",
+        paired::Verdict::Slower => "slower",
+        paired::Verdict::NoDifference => "no-difference",
+        paired::Verdict::TooFewRounds => "too-few-rounds",
+    }
+}
 
 fn round_to(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
@@ -1119,6 +1565,30 @@ impl SummaryRow {
             baseline_runs: s.baseline_runs as u64,
             times_faster: round_to(s.times_faster, 4),
             times_faster_error: round_to(s.times_faster_error, 4),
+            paired_rounds: s.paired.as_ref().map_or(0, |p| p.rounds as u64),
+            paired_speedup: finite(s.paired.as_ref().map(|p| p.speedup), 4),
+            paired_ci95_low: finite(s.paired.as_ref().map(|p| p.ci95_low), 4),
+            paired_ci95_high: finite(s.paired.as_ref().map(|p| p.ci95_high), 4),
+            paired_half_width_pct: finite(s.paired.as_ref().map(|p| p.half_width * 100.0), 3),
+            paired_p_value: finite(s.paired.as_ref().map(|p| p.p_value), 5)
+                .filter(|_| s.paired.as_ref().is_some_and(|p| p.rounds >= 2)),
+            paired_mde_pct: finite(
+                s.paired
+                    .as_ref()
+                    .and_then(|p| p.minimal_detectable)
+                    .map(|m| m * 100.0),
+                3,
+            ),
+            paired_verdict: s
+                .paired
+                .as_ref()
+                .map(|p| verdict_name(p.verdict).to_string())
+                .unwrap_or_default(),
+            paired_text: s
+                .paired
+                .as_ref()
+                .map(PairedEffect::describe)
+                .unwrap_or_default(),
         }
     }
 }
@@ -1141,6 +1611,7 @@ pub fn summary_csv(summaries: &[PhaseSummary]) -> Result<Vec<u8>, csv::Error> {
             baseline_runs: 0,
             times_faster: 0.0,
             times_faster_error: 0.0,
+            paired: None,
         };
         writer.write_record(header_of(&SummaryRow::new(&empty)))?;
     }
@@ -1442,6 +1913,141 @@ mod tests {
                 .unwrap();
         assert_eq!(rows.len(), summaries.len());
         assert_eq!(rows[0], SummaryRow::new(&summaries[0]));
+    }
+
+    /// Runs of two images over rounds where a drift moves both: pairing by round cancels it,
+    /// the ratio of means does not; a round where one side failed is left out of the pairs.
+    #[test]
+    fn pairs_are_taken_round_by_round() {
+        let targets = vec![
+            Target {
+                image: "base.console".into(),
+                reference: "r:b".into(),
+                variants: vec!["base".into()],
+                kind: AppKind::Console,
+            },
+            Target {
+                image: "fast.console".into(),
+                reference: "r:f".into(),
+                variants: vec!["fast".into()],
+                kind: AppKind::Console,
+            },
+        ];
+        let drift = [1.0, 1.6, 0.8, 1.3, 1.1, 0.9, 1.5, 1.2];
+        let mut records = Vec::new();
+        for (index, factor) in drift.iter().enumerate() {
+            let round = index + 1;
+            // The candidate is 1.10× faster in every round, up to ±0.5%.
+            let wobble = 1.0 + 0.005 * if index % 2 == 0 { 1.0 } else { -1.0 };
+            let mut base = record("base.console", Cache::Warm, 300.0 * factor, true);
+            let mut fast = record(
+                "fast.console",
+                Cache::Warm,
+                300.0 * factor / 1.1 * wobble,
+                true,
+            );
+            base.round = round;
+            fast.round = round;
+            // The candidate is listed first in some rounds: order within a round is free.
+            if index % 3 == 0 {
+                records.extend([fast, base]);
+            } else {
+                records.extend([base, fast]);
+            }
+        }
+        // Round 9: the candidate failed; its baseline's run has no partner.
+        let mut lone = record("base.console", Cache::Warm, 250.0, true);
+        lone.round = 9;
+        let mut failed = record("fast.console", Cache::Warm, 90.0, false);
+        failed.round = 9;
+        records.extend([lone, failed]);
+        let values = paired_values(&records, "base.console", "fast.console", Cache::Warm, |r| {
+            r.total_ms
+        });
+        assert_eq!(values.len(), 8);
+        assert!((values[1].0 - 480.0).abs() < 1e-9, "round 2's baseline");
+        let variants = ["base".to_string(), "fast".to_string()];
+        let summaries = summarize(&records, &targets, &variants, 3);
+        let fast = summaries
+            .iter()
+            .find(|s| s.image == "fast.console" && s.phase == "total")
+            .unwrap();
+        let paired = fast.paired.as_ref().unwrap();
+        assert_eq!(paired.rounds, 8);
+        assert!((paired.speedup - 1.1).abs() < 0.01, "{paired:?}");
+        assert!(paired.half_width < 0.01, "the drift cancels: {paired:?}");
+        assert_eq!(paired.verdict, paired::Verdict::Faster);
+        // Unpaired, the drift of ±30% swamps the 10%.
+        assert!(
+            fast.times_faster_error / fast.times_faster > 0.05,
+            "{fast:?}"
+        );
+        let base = summaries
+            .iter()
+            .find(|s| s.image == "base.console" && s.phase == "total")
+            .unwrap();
+        assert!(base.paired.is_none(), "no pair for the baseline itself");
+        // The status the precision loop sees is the same comparison.
+        let statuses = pair_statuses(&records, &targets, &variants, &[Cache::Warm], 3);
+        assert_eq!(statuses.len(), 1);
+        assert_eq!(&statuses[0].effect, paired);
+        assert_eq!(statuses[0].label(), "fast.console vs base.console (warm)");
+        // And the CSV row carries it.
+        let row = SummaryRow::new(fast);
+        assert_eq!(row.paired_rounds, 8);
+        assert_eq!(row.paired_verdict, "faster");
+        assert!(row.paired_text.starts_with("1.1"), "{}", row.paired_text);
+        assert_eq!(SummaryRow::new(base).paired_speedup, None);
+        // Runs from an older file carry no round and are not paired.
+        let old: Vec<RunRecord> = records
+            .iter()
+            .map(|r| RunRecord {
+                round: 0,
+                ..r.clone()
+            })
+            .collect();
+        assert!(
+            paired_values(&old, "base.console", "fast.console", Cache::Warm, |r| r
+                .total_ms)
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_selection_keeps_each_images_baseline() {
+        let target = |image: &str, variant: &str, kind| Target {
+            image: image.into(),
+            reference: format!("r:{image}"),
+            variants: vec![variant.into()],
+            kind,
+        };
+        let targets = vec![
+            target("none.console", "none", AppKind::Console),
+            target("none.webapi", "none", AppKind::Webapi),
+            target("aspnet.webapi", "aspnet", AppKind::Webapi),
+            target("runtime.console", "runtime", AppKind::Console),
+        ];
+        let variants: Vec<String> = ["none", "runtime", "aspnet"].map(String::from).to_vec();
+        let names = |only: &[&str]| -> Vec<String> {
+            let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+            select(targets.clone(), &variants, &only)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.image)
+                .collect()
+        };
+        assert_eq!(names(&["aspnet.webapi"]), ["none.webapi", "aspnet.webapi"]);
+        assert_eq!(names(&[]).len(), 4);
+        let error = select(targets.clone(), &variants, &["nope".into()]).unwrap_err();
+        assert!(
+            error.to_string().contains("none.console, none.webapi"),
+            "{error}"
+        );
+        assert_eq!(
+            baseline_index(&targets, &[], AppKind::Webapi),
+            Some(1),
+            "without variants: the first of the app"
+        );
     }
 
     #[test]

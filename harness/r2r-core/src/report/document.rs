@@ -290,21 +290,32 @@ fn startup_table(data: &RunData) -> Table {
             .startup_row(&row.image, &row.cache, "time_to_main")
             .map(|r| format!("{:.0}", r.median_ms))
             .unwrap_or_default();
-        let relative = if row.image == row.baseline {
-            "baseline".to_string()
-        } else if row.times_faster.is_finite() {
-            format!(
-                "{:.2} ± {:.2} times faster ({})",
-                row.times_faster,
-                row.times_faster_error,
-                if row.baseline_runs > 0 {
-                    format!("SE; n = {} / {}", row.runs, row.baseline_runs)
-                } else {
-                    format!("n = {}", row.runs)
-                }
-            )
+        let (paired, relative) = if row.image == row.baseline {
+            ("baseline".to_string(), String::new())
         } else {
-            String::new()
+            let paired = if row.paired_text.is_empty() {
+                "no paired rounds".to_string()
+            } else {
+                match row.paired_p_value {
+                    Some(p) => format!("{}; p = {p:.3}", row.paired_text),
+                    None => row.paired_text.clone(),
+                }
+            };
+            let relative = if row.times_faster.is_finite() {
+                format!(
+                    "{:.2} ± {:.2} ({})",
+                    row.times_faster,
+                    row.times_faster_error,
+                    if row.baseline_runs > 0 {
+                        format!("SE; n = {} / {}", row.runs, row.baseline_runs)
+                    } else {
+                        format!("n = {}", row.runs)
+                    }
+                )
+            } else {
+                String::new()
+            };
+            (paired, relative)
         };
         rows.push(vec![
             row.image.clone(),
@@ -327,13 +338,14 @@ fn startup_table(data: &RunData) -> Table {
             format!("{:.1}", row.p95_ms),
             main,
             first,
+            paired,
             relative,
         ]);
     }
     Table {
         title: "Start-up".into(),
-        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run; warm = right after a run of the same image. Mean with its studentized-bootstrap 95% interval and n; time to Main from the start request (CLOCK_MONOTONIC); ratios against the first variant's image of the same app, ± one standard error.".into(),
-        headers: ["Image", "Cache", "Runs", "Median (ms)", "Mean (95% CI) (ms)", "SD (ms)", "p95 (ms)", "Time to Main (ms)", "First request (ms)", "Relative"].map(String::from).to_vec(),
+        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run; warm = right after a run of the same image. Mean with its studentized-bootstrap 95% interval and n; time to Main from the start request (CLOCK_MONOTONIC); against the first variant's image of the same app: paired by round (every round runs each image once, in a shuffled order, so the two runs of a round share the machine's state): the geometric mean of the per-round ratios with its bootstrap-t 95% interval over rounds, and Wilcoxon's signed-rank p; \"no difference resolved (±x%)\" when the interval contains 1. Unpaired: the ratio of means ± one standard error, as if the series were independent.".into(),
+        headers: ["Image", "Cache", "Runs", "Median (ms)", "Mean (95% CI) (ms)", "SD (ms)", "p95 (ms)", "Time to Main (ms)", "First request (ms)", "Vs baseline, paired", "Ratio of means (unpaired)"].map(String::from).to_vec(),
         rows,
     }
 }

@@ -189,6 +189,18 @@ enum Chart {
         colours: Vec<usize>,
         legend: Vec<(String, usize)>,
     },
+    /// Estimates with their intervals per category, against a reference value (drawn as a
+    /// vertical line): a point at the estimate, a bar from low to high.
+    Intervals {
+        title: String,
+        value_label: String,
+        categories: Vec<String>,
+        /// (low, estimate, high) per category.
+        intervals: Vec<(f64, f64, f64)>,
+        colours: Vec<usize>,
+        legend: Vec<(String, usize)>,
+        reference: f64,
+    },
     /// Labelled points.
     Scatter {
         title: String,
@@ -404,6 +416,84 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
+        Chart::Intervals {
+            title,
+            value_label,
+            categories,
+            intervals,
+            colours,
+            legend,
+            reference,
+        } => {
+            let n = categories.len();
+            let values = intervals
+                .iter()
+                .flat_map(|(low, mid, high)| [*low, *mid, *high])
+                .chain([*reference])
+                .filter(|v| v.is_finite());
+            let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            let pad = ((max - min) * 0.08).max(0.005);
+            let mut plot = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 22))
+                .margin(15)
+                .x_label_area_size(45)
+                .y_label_area_size(label_width(categories))
+                .build_cartesian_2d((min - pad)..(max + pad), -0.5..(n as f64 - 0.5))
+                .map_err(|e| e.to_string())?;
+            let formatter = |y: &f64| category_label(categories, *y);
+            plot.configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n.max(1))
+                .y_label_formatter(&formatter)
+                .x_desc(value_label.as_str())
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            plot.draw_series(std::iter::once(PathElement::new(
+                vec![(*reference, -0.5), (*reference, n as f64 - 0.5)],
+                BLACK.mix(0.6).stroke_width(1),
+            )))
+            .map_err(|e| e.to_string())?;
+            for (i, (low, mid, high)) in intervals.iter().enumerate() {
+                let y = i as f64;
+                let c = colour(colours.get(i).copied().unwrap_or(0));
+                let mut elements: Vec<DynElement<'static, DB, (f64, f64)>> = Vec::new();
+                if low.is_finite() && high.is_finite() {
+                    elements.push(
+                        PathElement::new(vec![(*low, y), (*high, y)], c.stroke_width(3)).into_dyn(),
+                    );
+                    for end in [*low, *high] {
+                        elements.push(
+                            PathElement::new(
+                                vec![(end, y - 0.2), (end, y + 0.2)],
+                                c.stroke_width(2),
+                            )
+                            .into_dyn(),
+                        );
+                    }
+                }
+                if mid.is_finite() {
+                    elements.push(Circle::new((*mid, y), 5, c.filled()).into_dyn());
+                }
+                plot.draw_series(elements).map_err(|e| e.to_string())?;
+            }
+            for (name, index) in legend {
+                let c = colour(*index);
+                plot.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                    .map_err(|e| e.to_string())?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+            }
+            plot.configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 13))
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
         Chart::Scatter {
             title,
             x_label,
@@ -485,7 +575,9 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
 
 fn chart_height(chart: &Chart) -> u32 {
     match chart {
-        Chart::Bars { categories, .. } | Chart::Strips { categories, .. } => {
+        Chart::Bars { categories, .. }
+        | Chart::Strips { categories, .. }
+        | Chart::Intervals { categories, .. } => {
             (categories.len() as u32 * 38 + 160).clamp(400, 1800)
         }
         _ => 600,
@@ -496,6 +588,7 @@ fn chart_title(chart: &Chart) -> String {
     match chart {
         Chart::Bars { title, .. }
         | Chart::Strips { title, .. }
+        | Chart::Intervals { title, .. }
         | Chart::Scatter { title, .. }
         | Chart::Lines { title, .. } => title.clone(),
     }
@@ -753,6 +846,47 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                     })
                     .collect(),
                 stacked: true,
+            },
+        ));
+    }
+    // The paired speed-up of every image against its baseline, with its 95% interval.
+    let speedups: Vec<&StartupRow> = totals
+        .iter()
+        .copied()
+        .filter(|r| r.image != r.baseline && r.paired_speedup.is_some())
+        .collect();
+    if speedups.is_empty() {
+        no(
+            "startup-speedup",
+            "no paired comparison in startup.csv",
+            &mut skipped,
+        );
+    } else {
+        charts.push((
+            "startup-speedup".to_string(),
+            Chart::Intervals {
+                title: "Start-up speed-up against the baseline, paired by round".into(),
+                value_label: "times faster (geometric mean of per-round ratios, 95% interval; line: no difference)".into(),
+                categories: speedups
+                    .iter()
+                    .map(|r| format!("{} vs {} ({})", r.image, r.baseline, r.cache))
+                    .collect(),
+                intervals: speedups
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.paired_ci95_low.unwrap_or(f64::NAN),
+                            r.paired_speedup.unwrap_or(f64::NAN),
+                            r.paired_ci95_high.unwrap_or(f64::NAN),
+                        )
+                    })
+                    .collect(),
+                colours: speedups
+                    .iter()
+                    .map(|r| usize::from(r.cache == "warm"))
+                    .collect(),
+                legend: vec![("cold cache".into(), 0), ("warm cache".into(), 1)],
+                reference: 1.0,
             },
         ));
     }

@@ -208,6 +208,8 @@ pub trait Observer: BuildObserver + StartupObserver {
         _missing: &[String],
     ) {
     }
+    /// The precision the start-up measurement reached, and why it stopped.
+    fn startup_precision(&self, _report: &crate::measure::startup::PrecisionReport) {}
 }
 
 /// An observer that shows nothing.
@@ -260,6 +262,15 @@ pub struct RunSettings {
     pub caches: Option<Vec<Cache>>,
     /// Settings of the verify step.
     pub verify: VerifyOptions,
+    /// Start-up precision target: every pair's paired 95% half-width, a fraction (see
+    /// [`StartupOptions::precision`]); `None`: exactly `runs` rounds.
+    pub precision: Option<f64>,
+    /// Start-up budget of time (see [`StartupOptions::max_duration`]).
+    pub max_duration: Option<std::time::Duration>,
+    /// Start-up budget of rounds (see [`StartupOptions::max_runs`]).
+    pub max_runs: Option<usize>,
+    /// Start-up of these images only, with their baselines (see [`StartupOptions::only`]).
+    pub only: Vec<String>,
 }
 
 impl Default for RunSettings {
@@ -272,6 +283,10 @@ impl Default for RunSettings {
             resume: None,
             caches: None,
             verify: VerifyOptions::default(),
+            precision: None,
+            max_duration: None,
+            max_runs: None,
+            only: Vec::new(),
         }
     }
 }
@@ -473,6 +488,11 @@ impl Pipeline<'_> {
                 min_runs: settings.runs.max(1),
                 warmup: settings.warmup,
                 seed: settings.seed,
+                precision: settings.precision,
+                max_duration: settings.max_duration,
+                max_runs: settings.max_runs,
+                variants: self.plan.scenario.variants.clone(),
+                only: settings.only.clone(),
                 ..Default::default()
             };
             match &settings.caches {

@@ -134,11 +134,23 @@ impl Pipeline<'_> {
         resume: bool,
     ) -> Result<bool, RunError> {
         let (engine, plan) = (self.engine, self.plan);
+        // Baselines (and so the pairs a precision target applies to) come from the plan.
+        let mut options = options.clone();
+        if options.variants.is_empty() {
+            options.variants = plan.scenario.variants.clone();
+        }
+        let options = &options;
         std::fs::create_dir_all(directory)
             .map_err(|error| RunError::io("creating", directory, error))?;
         let mut targets = Vec::new();
         let mut missing = Vec::new();
-        for target in startup::targets(plan) {
+        let selected = startup::select(
+            startup::targets(plan),
+            &plan.scenario.variants,
+            &options.only,
+        )
+        .map_err(RunError::other)?;
+        for target in selected {
             if engine.inspect_image(&target.reference).await?.is_some() {
                 targets.push(target);
             } else {
@@ -184,7 +196,7 @@ impl Pipeline<'_> {
             files::append_whole(&mut file, &bytes)
                 .map_err(|error| format!("writing {}: {error}", runs_path.display()).into())
         };
-        let measured = startup::measure(
+        let measured = startup::measure_until(
             engine,
             &plan.scenario.name,
             &targets,
@@ -195,7 +207,7 @@ impl Pipeline<'_> {
         )
         .await;
         self.observer.startup_stopped();
-        let records = measured.map_err(|error| {
+        let measured = measured.map_err(|error| {
             RunError::context(
                 format!(
                     "start-up measurement stopped; every run recorded before is kept in {}",
@@ -204,8 +216,17 @@ impl Pipeline<'_> {
                 error,
             )
         })?;
+        let records = &measured.records;
         let summaries =
-            startup::summarize(&records, &targets, &plan.scenario.variants, options.seed);
+            startup::summarize(records, &targets, &plan.scenario.variants, options.seed);
+        let pairs = startup::pair_statuses(
+            records,
+            &targets,
+            &plan.scenario.variants,
+            &options.caches,
+            options.seed,
+        );
+        let precision = startup::PrecisionReport::new(&measured, &pairs, options);
         let summary_path = directory.join("startup.csv");
         let summary_bytes = startup::summary_csv(&summaries).map_err(RunError::other)?;
         files::write_atomically(&summary_path, &summary_bytes)
@@ -216,13 +237,15 @@ impl Pipeline<'_> {
             "min_runs": options.min_runs,
             "caches": options.caches,
             "summaries": summaries,
+            "precision": precision,
             "failed_runs": records.iter().filter(|r| !r.ok).count(),
             "not_measured": missing,
         });
         files::update_summary(directory, "startup", summary)
             .map_err(|error| RunError::io("updating the summary in", directory, error))?;
         self.observer
-            .startup_measured(&summaries, &records, &missing);
+            .startup_measured(&summaries, records, &missing);
+        self.observer.startup_precision(&precision);
         self.observer.note(&format!(
             "startup results written to {}",
             directory.display()
