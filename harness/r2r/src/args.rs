@@ -89,6 +89,8 @@ pub(crate) struct RunArgs {
     /// which needs root; warm only otherwise).
     #[arg(long, value_enum)]
     pub(crate) cache: Option<CacheArg>,
+    #[command(flatten)]
+    pub(crate) placement: PlacementArgs,
     /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.
     /// Finished steps are kept; start-up adds only the runs that are missing.
     #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
@@ -152,9 +154,48 @@ pub(crate) struct StartupArgs {
     /// The web API's readiness signal: the first HTTP 200 on 127.0.0.1, or its ready line in the logs.
     #[arg(long, value_enum, default_value = "http")]
     pub(crate) ready: ReadyArg,
+    #[command(flatten)]
+    pub(crate) placement: PlacementArgs,
     /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/).
     #[arg(long)]
     pub(crate) output: Option<PathBuf>,
+}
+
+/// Where and how the start-up containers run (noise reduction).
+#[derive(Debug, Args)]
+pub(crate) struct PlacementArgs {
+    /// Run the app containers on these CPUs (`1`, `2-3`, `0,2`) and keep r2r off them.
+    #[arg(long, value_name = "CPUS")]
+    pub(crate) cpuset: Option<String>,
+    /// Idle milliseconds before every start-up run (after its page-cache drop).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) pause_ms: u64,
+    /// The console app's network: none (as `docker run --network none`) or host. The web API
+    /// always uses host networking.
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) console_network: NetworkArg,
+}
+
+/// A container network mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum NetworkArg {
+    /// No network.
+    None,
+    /// The host's network.
+    Host,
+}
+
+impl PlacementArgs {
+    pub(crate) fn network(&self) -> r2r_core::engine::Network {
+        match self.console_network {
+            NetworkArg::None => r2r_core::engine::Network::None,
+            NetworkArg::Host => r2r_core::engine::Network::Host,
+        }
+    }
+
+    pub(crate) fn pause(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.pause_ms)
+    }
 }
 
 /// The web API's readiness signal.
@@ -191,6 +232,9 @@ impl StartupArgs {
                 ReadyArg::Http => r2r_core::measure::startup::Readiness::Http,
                 ReadyArg::Log => r2r_core::measure::startup::Readiness::LogLine,
             },
+            cpuset: self.placement.cpuset.clone(),
+            pause: self.placement.pause(),
+            console_network: self.placement.network(),
             ..Default::default()
         }
     }

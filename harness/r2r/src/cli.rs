@@ -135,6 +135,17 @@ pub async fn run(cli: Cli) -> u8 {
         },
         None => None,
     };
+    let cpuset = match &cli.command {
+        Command::Run(a) => a.placement.cpuset.as_deref(),
+        Command::Measure(MeasureCommand::Startup(a)) => a.placement.cpuset.as_deref(),
+        _ => None,
+    };
+    if let Some(cpus) = cpuset {
+        if let Err(error) = r2r_core::support::affinity::parse_cpu_list(cpus) {
+            return output::error(&anyhow::Error::new(error));
+        }
+        keep_off(cpus);
+    }
     let engine: Arc<dyn Engine> = match DockerEngine::connect().await {
         Ok(engine) => Arc::new(engine),
         Err(error) => return output::error(&anyhow::Error::new(error)),
@@ -157,6 +168,23 @@ pub async fn run(cli: Cli) -> u8 {
             eprintln!("interrupted: stopped {stopped} child process(es), removed {removed} container(s); finished results are kept");
             code
         }
+    }
+}
+
+/// Keeps r2r (every thread, and what it starts later) off the app containers' CPUs, saying
+/// where it runs, or why it cannot (the containers still get their CPUs).
+fn keep_off(cpus: &str) {
+    match r2r_core::support::affinity::keep_off(cpus) {
+        Ok(rest) => eprintln!(
+            "app containers on CPU {cpus}; r2r on CPU {}",
+            rest.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Err(error) => eprintln!(
+            "warning: r2r cannot keep itself off CPU {cpus}: {error}; the app containers still run on {cpus}"
+        ),
     }
 }
 
@@ -214,6 +242,9 @@ async fn with_engine(
                 seed: arguments.seed,
                 resume: arguments.resume.clone(),
                 caches: arguments.cache.map(CacheArg::caches),
+                cpuset: arguments.placement.cpuset.clone(),
+                pause: arguments.placement.pause(),
+                console_network: arguments.placement.network(),
                 ..Default::default()
             };
             pipeline.run(&settings).await?

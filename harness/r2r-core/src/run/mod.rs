@@ -260,6 +260,12 @@ pub struct RunSettings {
     pub caches: Option<Vec<Cache>>,
     /// Settings of the verify step.
     pub verify: VerifyOptions,
+    /// CPUs of the start-up containers (`--cpuset`); keeping r2r off them is the caller's part.
+    pub cpuset: Option<String>,
+    /// Idle wait before every start-up run.
+    pub pause: std::time::Duration,
+    /// The console app's network in start-up runs.
+    pub console_network: crate::engine::Network,
 }
 
 impl Default for RunSettings {
@@ -272,6 +278,9 @@ impl Default for RunSettings {
             resume: None,
             caches: None,
             verify: VerifyOptions::default(),
+            cpuset: None,
+            pause: std::time::Duration::ZERO,
+            console_network: crate::engine::Network::None,
         }
     }
 }
@@ -473,6 +482,9 @@ impl Pipeline<'_> {
                 min_runs: settings.runs.max(1),
                 warmup: settings.warmup,
                 seed: settings.seed,
+                cpuset: settings.cpuset.clone(),
+                pause: settings.pause,
+                console_network: settings.console_network,
                 ..Default::default()
             };
             match &settings.caches {
