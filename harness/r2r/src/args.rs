@@ -48,6 +48,9 @@ pub(crate) enum Command {
     /// Compare a run with a baseline run (exit 1 on a significant regression) or with the
     /// published figures.
     Compare(commands::CompareArgs),
+    /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
+    /// --paired-runs N` can measure them beside later images in one run.
+    KeepBaseline(commands::KeepArgs),
     /// Remove the images and containers r2r made (all, or one scenario's).
     Clean(CleanArgs),
 }
@@ -119,7 +122,7 @@ pub(crate) enum MeasureCommand {
 
 /// Which cache modes to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum CacheArg {
+pub enum CacheArg {
     /// Drop the page cache before every run (needs root).
     Cold,
     /// Leave the page cache alone.
@@ -209,7 +212,7 @@ pub(crate) enum ReadyArg {
 
 impl CacheArg {
     /// The cache modes this argument names.
-    pub(crate) fn caches(self) -> Vec<r2r_core::measure::startup::Cache> {
+    pub fn caches(self) -> Vec<r2r_core::measure::startup::Cache> {
         use r2r_core::measure::startup::Cache;
         match self {
             CacheArg::Cold => vec![Cache::Cold],
