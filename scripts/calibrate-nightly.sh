@@ -4,7 +4,7 @@
 # must exit 0 every time: `compare --baseline` of two consecutive runs finds no regression
 # where nothing changed. Prints each try's exit code and verdicts, and "K of N".
 #
-#   scripts/calibrate-nightly.sh [--scenario quick|FILE] [--tries 5] [--runs 2] [--paired-runs 4] [--cache warm]
+#   scripts/calibrate-nightly.sh [--scenario quick|FILE] [--tries 5] [--runs 2] [--paired-runs 6] [--cache warm]
 #
 # Results go to a temporary results directory (R2R_RESULTS_DIR), never to results/. On an
 # engine others use too, give a copy of the scenario under a name of its own (its own images).
@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scenario=quick
 tries=5
 runs=2
-paired=4
+paired=6
 cache=warm
 while [ $# -gt 0 ]; do
   case "$1" in

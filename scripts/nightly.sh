@@ -71,13 +71,15 @@ run_dir=$(readlink -f "$results/latest")
 run_id=$(basename "$run_dir")
 history="$results/history.csv"
 
+first=false
 if [ ! -e "$results/baseline" ]; then
+  first=true
   echo "nightly: no baseline yet; run $run_id becomes the baseline"
   ln -sfn "$run_id" "$results/baseline"
   "$r2r" keep-baseline --scenario "$name" --run "$run_id" || true
 fi
 paired_args=()
-if [ "$paired" -gt 0 ]; then
+if [ "$paired" -gt 0 ] && [ "$first" = false ]; then
   paired_args=(--paired-runs "$paired")
   [ -n "$cache" ] && paired_args+=(--paired-cache "$cache")
 fi

@@ -177,6 +177,10 @@ pub(crate) struct PlacementArgs {
     /// always uses host networking.
     #[arg(long, value_enum, default_value = "none")]
     pub(crate) console_network: NetworkArg,
+    /// Do not count bytes read, major faults and peak memory (no parent cgroup per run, no
+    /// sampling).
+    #[arg(long)]
+    pub(crate) no_counters: bool,
 }
 
 /// A container network mode.
@@ -238,6 +242,7 @@ impl StartupArgs {
             cpuset: self.placement.cpuset.clone(),
             pause: self.placement.pause(),
             console_network: self.placement.network(),
+            counters: !self.placement.no_counters,
             ..Default::default()
         }
     }

@@ -304,6 +304,7 @@ async fn with_engine(
                 cpuset: arguments.placement.cpuset.clone(),
                 pause: arguments.placement.pause(),
                 console_network: arguments.placement.network(),
+                counters: !arguments.placement.no_counters,
                 ..Default::default()
             };
             pipeline.run(&settings).await?

@@ -310,8 +310,9 @@ pub fn paired_rounds(
 
 /// Start-up of one image against its baseline image, from rounds of one run that measured both
 /// (`pairs`: create-to-ready of the baseline image and of the current image in the same round,
-/// ms). The verdict comes from the paired interval ([`crate::measure::paired::compare`]): a
-/// regression when the whole interval says slower and the slow-down is beyond the threshold.
+/// ms). The verdict comes from the paired comparison ([`crate::measure::paired::compare`]): a
+/// regression when the whole 95% interval says slower, Wilcoxon's signed-rank test agrees
+/// (p < alpha) and the slow-down is beyond the threshold.
 pub fn paired_startup_change(
     image: &str,
     cache: &str,
@@ -332,9 +333,13 @@ pub fn paired_startup_change(
     }
     // `speedup` is baseline / current: the relative change of the time is its inverse - 1.
     let change = 1.0 / effect.speedup - 1.0;
+    // Both the interval and Wilcoxon's exact signed-rank test must say so: with few rounds the
+    // bootstrap interval can be narrow by chance, while the rank test cannot reach p < 0.05
+    // with fewer than 6 rounds (its smallest two-sided p at 5 rounds is 1/16).
+    let significant = effect.p_value < thresholds.alpha;
     let verdict = match effect.verdict {
-        Paired::Slower if change > thresholds.startup => Verdict::Regression,
-        Paired::Faster if change < -thresholds.startup => Verdict::Improvement,
+        Paired::Slower if significant && change > thresholds.startup => Verdict::Regression,
+        Paired::Faster if significant && change < -thresholds.startup => Verdict::Improvement,
         _ => Verdict::NoChange,
     };
     MetricChange {
@@ -897,6 +902,9 @@ mod paired_tests {
         // Below the threshold it is no change even when resolved.
         let small = paired_startup_change("a", "warm", &rounds(1.02, 12, 3), 3, thresholds);
         assert_eq!(small.verdict, Verdict::NoChange, "{small:?}");
+        // Four rounds cannot make a regression, however large: the rank test cannot reach 5%.
+        let four = paired_startup_change("a", "warm", &rounds(1.3, 4, 3), 3, thresholds);
+        assert_eq!(four.verdict, Verdict::NoChange, "{four:?}");
         let few = paired_startup_change("a", "warm", &rounds(1.5, 1, 3), 3, thresholds);
         assert_eq!(few.verdict, Verdict::Missing);
     }

@@ -266,6 +266,8 @@ pub struct RunSettings {
     pub pause: std::time::Duration,
     /// The console app's network in start-up runs.
     pub console_network: crate::engine::Network,
+    /// Count bytes read, major faults and peak memory of start-up runs.
+    pub counters: bool,
 }
 
 impl Default for RunSettings {
@@ -281,6 +283,7 @@ impl Default for RunSettings {
             cpuset: None,
             pause: std::time::Duration::ZERO,
             console_network: crate::engine::Network::None,
+            counters: true,
         }
     }
 }
@@ -485,6 +488,7 @@ impl Pipeline<'_> {
                 cpuset: settings.cpuset.clone(),
                 pause: settings.pause,
                 console_network: settings.console_network,
+                counters: settings.counters,
                 ..Default::default()
             };
             match &settings.caches {
