@@ -70,6 +70,8 @@ fn every_plot_of_a_run_in_svg_and_png() {
             "startup-webapi",
             "startup-webapi-time-to-main",
             "startup-webapi-first-request",
+            // The recorded run has the web API's peak memory (no other counters).
+            "startup-webapi-peak-memory",
             "startup-phases",
             "startup-speedup",
             "size-vs-startup"
@@ -226,4 +228,51 @@ fn a_missing_font_is_named() {
     );
     // The system font the PNGs use is found.
     assert!(plot::find_font(None).unwrap().is_file());
+}
+
+/// A run with counters (bytes read, major faults, peak memory) gets their plots beside the
+/// start-up times, one strip per image and cache mode.
+#[test]
+fn counters_are_plotted_beside_the_times() {
+    use r2r_core::measure::startup::{read_runs, runs_csv, Cache};
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(recorded()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let path = dir.path().join("startup-runs.csv");
+    let mut runs = read_runs(&path).unwrap();
+    for (index, run) in runs.iter_mut().enumerate() {
+        let cold = run.cache == Cache::Cold;
+        run.read_bytes = Some(if cold {
+            36_000_000 + index as u64 * 1000
+        } else {
+            0
+        });
+        run.major_faults = Some(if cold { 27 } else { 0 });
+        run.peak_memory_bytes = Some(41_000_000 + index as u64 * 10_000);
+    }
+    std::fs::write(&path, runs_csv(&runs, true).unwrap()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let options = PlotOptions {
+        formats: vec![Format::Svg],
+        font: None,
+    };
+    let outcome = plot::plot_run(dir.path(), out.path(), &options).unwrap();
+    let names: Vec<&str> = outcome.drawn.iter().map(|d| d.name.as_str()).collect();
+    for app in ["console", "webapi"] {
+        for counter in ["read", "major-faults", "peak-memory"] {
+            let name = format!("startup-{app}-{counter}");
+            assert!(names.contains(&name.as_str()), "{name} in {names:?}");
+        }
+    }
+    let read = std::fs::read_to_string(out.path().join("startup-console-read.svg")).unwrap();
+    assert!(read.contains("bytes read from disk"), "{read}");
+    assert!(read.contains("MB (10^6 bytes)"));
+    // The recorded run without counters draws none of them.
+    let plain = tempfile::tempdir().unwrap();
+    let outcome = plot::plot_run(&recorded(), plain.path(), &options).unwrap();
+    assert!(outcome.drawn.iter().all(|d| !d.name.ends_with("-read")));
 }

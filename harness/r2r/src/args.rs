@@ -48,6 +48,9 @@ pub(crate) enum Command {
     /// Compare a run with a baseline run (exit 1 on a significant regression) or with the
     /// published figures.
     Compare(commands::CompareArgs),
+    /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
+    /// --paired-runs N` can measure them beside later images in one run.
+    KeepBaseline(commands::KeepArgs),
     /// Remove the images and containers r2r made (all, or one scenario's).
     Clean(CleanArgs),
 }
@@ -108,6 +111,8 @@ pub(crate) struct RunArgs {
     /// baseline is measured too.
     #[arg(long, value_name = "IMAGE,...", value_delimiter = ',')]
     pub(crate) only: Vec<String>,
+    #[command(flatten)]
+    pub(crate) placement: PlacementArgs,
     /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.
     /// Finished steps are kept; start-up adds only the runs that are missing.
     #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
@@ -136,7 +141,7 @@ pub(crate) enum MeasureCommand {
 
 /// Which cache modes to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum CacheArg {
+pub enum CacheArg {
     /// Drop the page cache before every run (needs root).
     Cold,
     /// Leave the page cache alone.
@@ -186,9 +191,52 @@ pub(crate) struct StartupArgs {
     /// The web API's readiness signal: the first HTTP 200 on 127.0.0.1, or its ready line in the logs.
     #[arg(long, value_enum, default_value = "http")]
     pub(crate) ready: ReadyArg,
+    #[command(flatten)]
+    pub(crate) placement: PlacementArgs,
     /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/).
     #[arg(long)]
     pub(crate) output: Option<PathBuf>,
+}
+
+/// Where and how the start-up containers run (noise reduction).
+#[derive(Debug, Args)]
+pub(crate) struct PlacementArgs {
+    /// Run the app containers on these CPUs (`1`, `2-3`, `0,2`) and keep r2r off them.
+    #[arg(long, value_name = "CPUS")]
+    pub(crate) cpuset: Option<String>,
+    /// Idle milliseconds before every start-up run (after its page-cache drop).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) pause_ms: u64,
+    /// The console app's network: none (as `docker run --network none`) or host. The web API
+    /// always uses host networking.
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) console_network: NetworkArg,
+    /// Do not count bytes read, major faults and peak memory (no parent cgroup per run, no
+    /// sampling).
+    #[arg(long)]
+    pub(crate) no_counters: bool,
+}
+
+/// A container network mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum NetworkArg {
+    /// No network.
+    None,
+    /// The host's network.
+    Host,
+}
+
+impl PlacementArgs {
+    pub(crate) fn network(&self) -> r2r_core::engine::Network {
+        match self.console_network {
+            NetworkArg::None => r2r_core::engine::Network::None,
+            NetworkArg::Host => r2r_core::engine::Network::Host,
+        }
+    }
+
+    pub(crate) fn pause(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.pause_ms)
+    }
 }
 
 /// The web API's readiness signal.
@@ -202,7 +250,7 @@ pub(crate) enum ReadyArg {
 
 impl CacheArg {
     /// The cache modes this argument names.
-    pub(crate) fn caches(self) -> Vec<r2r_core::measure::startup::Cache> {
+    pub fn caches(self) -> Vec<r2r_core::measure::startup::Cache> {
         use r2r_core::measure::startup::Cache;
         match self {
             CacheArg::Cold => vec![Cache::Cold],
@@ -229,6 +277,10 @@ impl StartupArgs {
             max_duration: self.max_time.0,
             max_runs: (self.max_runs > 0).then_some(self.max_runs),
             only: self.only.clone(),
+            cpuset: self.placement.cpuset.clone(),
+            pause: self.placement.pause(),
+            console_network: self.placement.network(),
+            counters: !self.placement.no_counters,
             ..Default::default()
         }
     }

@@ -82,9 +82,16 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Plot(arguments) => {
             Some(results_dir(&cli).and_then(|r| commands::plot_command(&r, arguments)))
         }
-        Command::Compare(arguments) => Some(results_dir(&cli).and_then(|results| {
-            commands::compare_command(&results, || find_root(cli.root.clone()), arguments)
-        })),
+        Command::Compare(arguments) if arguments.paired_runs.is_none() => {
+            Some(results_dir(&cli).and_then(|results| {
+                commands::compare_command(
+                    &results,
+                    || find_root(cli.root.clone()),
+                    arguments,
+                    Vec::new(),
+                )
+            }))
+        }
         Command::Measure(MeasureCommand::Sizes(arguments)) => arguments
             .archive
             .as_ref()
@@ -93,6 +100,10 @@ pub async fn run(cli: Cli) -> u8 {
     };
     if let Some(result) = offline {
         return exit(result);
+    }
+    // Commands that read a run directory and need the engine.
+    if let Command::Compare(_) | Command::KeepBaseline(_) = &cli.command {
+        return exit(with_run_and_engine(&cli).await);
     }
     let project = match project(&cli) {
         Ok(project) => project,
@@ -118,7 +129,11 @@ pub async fn run(cli: Cli) -> u8 {
             a.scenario.as_ref().map(|s| load_plan(&project, s))
         }
         Command::Measure(MeasureCommand::Startup(a)) => Some(load_plan(&project, &a.scenario)),
-        Command::Plan(_) | Command::Report(_) | Command::Plot(_) | Command::Compare(_) => None,
+        Command::Plan(_)
+        | Command::Report(_)
+        | Command::Plot(_)
+        | Command::Compare(_)
+        | Command::KeepBaseline(_) => None,
     };
     let plan = match plan.transpose() {
         Ok(plan) => plan,
@@ -135,6 +150,17 @@ pub async fn run(cli: Cli) -> u8 {
         },
         None => None,
     };
+    let cpuset = match &cli.command {
+        Command::Run(a) => a.placement.cpuset.as_deref(),
+        Command::Measure(MeasureCommand::Startup(a)) => a.placement.cpuset.as_deref(),
+        _ => None,
+    };
+    if let Some(cpus) = cpuset {
+        if let Err(error) = r2r_core::support::affinity::parse_cpu_list(cpus) {
+            return output::error(&anyhow::Error::new(error));
+        }
+        keep_off(cpus);
+    }
     let engine: Arc<dyn Engine> = match DockerEngine::connect().await {
         Ok(engine) => Arc::new(engine),
         Err(error) => return output::error(&anyhow::Error::new(error)),
@@ -157,6 +183,67 @@ pub async fn run(cli: Cli) -> u8 {
             eprintln!("interrupted: stopped {stopped} child process(es), removed {removed} container(s); finished results are kept");
             code
         }
+    }
+}
+
+/// `compare --paired-runs` and `keep-baseline`: a run directory and the engine, under the
+/// scenario's lock.
+async fn with_run_and_engine(cli: &Cli) -> anyhow::Result<bool> {
+    let results = results_dir(cli)?;
+    let select = match &cli.command {
+        Command::Compare(arguments) => &arguments.select,
+        Command::KeepBaseline(arguments) => &arguments.select,
+        _ => unreachable!("only compare and keep-baseline"),
+    };
+    let directory = r2r_core::results::runs::resolve_run(
+        &results,
+        select.scenario.as_deref(),
+        select.run.as_deref(),
+    )?;
+    let scenario = r2r_core::results::run_record::load(&directory, None)?.scenario;
+    let _lock = r2r_core::results::files::lock(
+        &results.join(&scenario),
+        &std::env::args().collect::<Vec<_>>().join(" "),
+    )?;
+    let engine = DockerEngine::connect().await?;
+    match &cli.command {
+        Command::Compare(arguments) => {
+            let work = commands::compare_paired(&engine, &results, arguments);
+            let same_run = tokio::select! {
+                result = work => result?,
+                code = interrupted() => {
+                    let removed = containers::remove_all_live(&engine).await;
+                    anyhow::bail!("interrupted ({code}): removed {removed} container(s)");
+                }
+            };
+            commands::compare_command(
+                &results,
+                || find_root(cli.root.clone()),
+                arguments,
+                same_run,
+            )
+        }
+        Command::KeepBaseline(arguments) => {
+            commands::keep_baseline(&engine, &results, arguments).await
+        }
+        _ => unreachable!("only compare and keep-baseline"),
+    }
+}
+
+/// Keeps r2r (every thread, and what it starts later) off the app containers' CPUs, saying
+/// where it runs, or why it cannot (the containers still get their CPUs).
+fn keep_off(cpus: &str) {
+    match r2r_core::support::affinity::keep_off(cpus) {
+        Ok(rest) => eprintln!(
+            "app containers on CPU {cpus}; r2r on CPU {}",
+            rest.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Err(error) => eprintln!(
+            "warning: r2r cannot keep itself off CPU {cpus}: {error}; the app containers still run on {cpus}"
+        ),
     }
 }
 
@@ -219,6 +306,10 @@ async fn with_engine(
                 max_duration,
                 max_runs,
                 only: arguments.only.clone(),
+                cpuset: arguments.placement.cpuset.clone(),
+                pause: arguments.placement.pause(),
+                console_network: arguments.placement.network(),
+                counters: !arguments.placement.no_counters,
                 ..Default::default()
             };
             pipeline.run(&settings).await?

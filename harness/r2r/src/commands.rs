@@ -84,6 +84,201 @@ pub struct CompareArgs {
     /// Append the run's headline metrics to this history CSV (for trend plots).
     #[arg(long)]
     pub history: Option<PathBuf>,
+    /// Measure start-up of the baseline's images and the current images now, in this many
+    /// paired rounds of one run (needs the engine and the baseline's images: kept by
+    /// `r2r keep-baseline`, or unchanged since). Without it, start-up is compared between the
+    /// two runs' files, labelled "separate runs: drift not cancelled", and never fails alone.
+    #[arg(long, value_name = "N", requires = "baseline")]
+    pub paired_runs: Option<usize>,
+    /// Cache modes of the paired rounds (default: those the current run measured).
+    #[arg(long, value_enum, requires = "paired_runs")]
+    pub paired_cache: Option<crate::args::CacheArg>,
+}
+
+/// `r2r keep-baseline`.
+#[derive(Debug, Args)]
+pub struct KeepArgs {
+    #[command(flatten)]
+    pub select: RunSelect,
+}
+
+/// The tag the kept baseline image of `reference` carries (`repo:tag` -> `repo:tag-baseline`).
+pub fn baseline_reference(reference: &str) -> String {
+    format!("{reference}-baseline")
+}
+
+/// `r2r keep-baseline`: tags the run's app images as the scenario's baseline images, when the
+/// image under the tag is still the one the run built (same input hash).
+pub async fn keep_baseline(
+    engine: &dyn r2r_core::engine::Engine,
+    results: &Path,
+    arguments: &KeepArgs,
+) -> anyhow::Result<bool> {
+    let data = load(results, &arguments.select)?;
+    let mut kept = 0;
+    let mut all = true;
+    for target in r2r_core::measure::startup::targets(&data.plan) {
+        let recorded = data.builds.iter().find(|b| b.id == target.image);
+        let image = engine.inspect_image(&target.reference).await?;
+        let label = image
+            .as_ref()
+            .and_then(|i| i.labels.get(r2r_core::model::plan::labels::INPUT_HASH));
+        match (recorded, label) {
+            (Some(build), Some(hash))
+                if !build.input_hash.is_empty() && *hash == build.input_hash =>
+            {
+                let kept_as = baseline_reference(&target.reference);
+                engine.tag_image(&target.reference, &kept_as).await?;
+                println!("{} kept as {kept_as}", target.image);
+                kept += 1;
+            }
+            _ => {
+                all = false;
+                eprintln!(
+                    "{}: {} is not the image run {} built (rebuilt since, or missing); not kept",
+                    target.image, target.reference, data.info.run_id
+                );
+            }
+        }
+    }
+    println!(
+        "{kept} image(s) of run {} kept as the baseline",
+        data.info.run_id
+    );
+    Ok(all)
+}
+
+/// The paired start-up comparison of `compare --baseline RUN --paired-runs N`: the baseline's
+/// images (kept under their `-baseline` tag, or the current image itself when its inputs are
+/// the baseline's) and the current images measured in the same rounds. Writes the runs to
+/// `compare-startup-runs.csv` in the current run. Returns the same-run changes.
+pub async fn compare_paired(
+    engine: &dyn r2r_core::engine::Engine,
+    results: &Path,
+    arguments: &CompareArgs,
+) -> anyhow::Result<Vec<compare::MetricChange>> {
+    use r2r_core::measure::startup::{self, Cache, StartupOptions, Target};
+    let data = load(results, &arguments.select)?;
+    let baseline_id = arguments.baseline.as_deref().expect("required by clap");
+    let baseline_dir = resolve_run(results, Some(&data.info.scenario), Some(baseline_id))?;
+    let baseline = RunData::load(&baseline_dir, Some(&data.info.scenario))?;
+    let mut targets: Vec<Target> = Vec::new();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for current in startup::targets(&data.plan) {
+        let Some(recorded) = baseline.builds.iter().find(|b| b.id == current.image) else {
+            eprintln!("{}: not in the baseline run", current.image);
+            continue;
+        };
+        let hash_of = |details: Option<r2r_core::engine::ImageDetails>| {
+            details.and_then(|d| {
+                d.labels
+                    .get(r2r_core::model::plan::labels::INPUT_HASH)
+                    .cloned()
+            })
+        };
+        let kept = baseline_reference(&current.reference);
+        let reference = if hash_of(engine.inspect_image(&kept).await?).as_deref()
+            == Some(recorded.input_hash.as_str())
+        {
+            kept
+        } else if hash_of(engine.inspect_image(&current.reference).await?).as_deref()
+            == Some(recorded.input_hash.as_str())
+        {
+            // Unchanged inputs: the current image is the baseline's image.
+            current.reference.clone()
+        } else {
+            eprintln!(
+                "{}: the baseline's image is not on this machine (keep it with `r2r keep-baseline`);                  its start-up is compared across runs",
+                current.image
+            );
+            continue;
+        };
+        targets.push(Target {
+            image: format!("{}@baseline", current.image),
+            reference,
+            ..current.clone()
+        });
+        targets.push(current);
+        pairs.push((targets.len() - 2, targets.len() - 1));
+    }
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let caches = match arguments.paired_cache {
+        Some(cache) => cache.caches(),
+        None => {
+            let mut caches: Vec<Cache> = data.startup_runs.iter().map(|r| r.cache).collect();
+            caches.sort();
+            caches.dedup();
+            if caches.is_empty() {
+                vec![Cache::Warm]
+            } else {
+                caches
+            }
+        }
+    };
+    let options = StartupOptions {
+        min_runs: arguments.paired_runs.unwrap_or(10).max(2),
+        warmup: 1,
+        caches,
+        seed: data.info.run_id.bytes().map(u64::from).sum(),
+        ..Default::default()
+    };
+    let path = data.directory.join("compare-startup-runs.csv");
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    use std::io::Write;
+    file.write_all(&startup::runs_csv(&[], true)?)?;
+    let mut sink = |record: &startup::RunRecord| -> Result<(), startup::SinkError> {
+        file.write_all(&startup::runs_csv(std::slice::from_ref(record), false)?)?;
+        Ok(())
+    };
+    struct Quiet;
+    impl startup::StartupObserver for Quiet {
+        fn started(&self, total: usize) {
+            eprintln!("paired start-up: {total} runs of the baseline's and the current images");
+        }
+        fn run_finished(&self, _: &startup::RunRecord, _: bool) {}
+    }
+    let records = startup::measure(
+        engine,
+        &data.info.scenario,
+        &targets,
+        &options,
+        &Quiet,
+        &mut sink,
+        Vec::new(),
+    )
+    .await?;
+    let thresholds = Thresholds {
+        size: arguments.size_threshold / 100.0,
+        startup: arguments.startup_threshold / 100.0,
+        alpha: arguments.alpha,
+    };
+    let mut changes = Vec::new();
+    for (base, current) in pairs {
+        for cache in &options.caches {
+            let rounds = compare::paired_rounds(
+                &records,
+                &targets[base].image,
+                &targets[current].image,
+                *cache,
+            );
+            let seed = r2r_core::measure::stats::stream_seed(
+                options.seed,
+                &[&targets[current].image, cache.name(), "compare"],
+            );
+            changes.push(compare::paired_startup_change(
+                &targets[current].image,
+                cache.name(),
+                &rounds,
+                seed,
+                thresholds,
+            ));
+        }
+    }
+    eprintln!("paired runs written to {}", path.display());
+    Ok(changes)
 }
 
 fn load(results: &Path, select: &RunSelect) -> anyhow::Result<RunData> {
@@ -159,6 +354,7 @@ pub fn compare_command(
     results: &Path,
     root: impl FnOnce() -> anyhow::Result<PathBuf>,
     arguments: &CompareArgs,
+    same_run: Vec<compare::MetricChange>,
 ) -> anyhow::Result<bool> {
     let data = load(results, &arguments.select)?;
     if arguments.published {
@@ -207,13 +403,23 @@ pub fn compare_command(
         startup: arguments.startup_threshold / 100.0,
         alpha: arguments.alpha,
     };
-    let changes = compare::against_baseline(&data, &baseline, thresholds);
+    let mut changes = compare::against_baseline(&data, &baseline, thresholds);
+    // Start-up measured in the same run replaces the comparison of the two runs' files.
+    for paired in same_run {
+        match changes
+            .iter_mut()
+            .find(|c| c.image == paired.image && c.metric == paired.metric)
+        {
+            Some(change) => *change = paired,
+            None => changes.push(paired),
+        }
+    }
     let path = data.directory.join("compare-baseline.csv");
     r2r_core::results::files::write_atomically(&path, &compare::changes_csv(&changes)?)?;
     let mut table = comfy_table::Table::new();
     table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     table.set_header([
-        "image", "metric", "baseline", "current", "change", "p", "verdict",
+        "image", "metric", "baseline", "current", "change", "p", "verdict", "basis",
     ]);
     for change in &changes {
         let number = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
@@ -231,6 +437,7 @@ pub fn compare_command(
                 .map(|p| format!("{p:.3}"))
                 .unwrap_or_default(),
             change.verdict.word().to_uppercase(),
+            change.basis.words().to_string(),
         ]);
     }
     println!("{table}");
@@ -238,10 +445,17 @@ pub fn compare_command(
         compare::append_history(history, &data)
             .with_context(|| format!("appending to {}", history.display()))?;
     }
-    let regressions = changes
+    let regressions = changes.iter().filter(|c| compare::fails_job(c)).count();
+    let drift_only = changes
         .iter()
-        .filter(|c| c.verdict == Verdict::Regression)
+        .filter(|c| c.verdict == Verdict::Regression && !compare::fails_job(c))
         .count();
+    if drift_only > 0 {
+        println!(
+            "{drift_only} start-up regression(s) between separate runs (drift not cancelled; \
+             not failing: measure both in one run with --paired-runs N)"
+        );
+    }
     let improvements = changes
         .iter()
         .filter(|c| c.verdict == Verdict::Improvement)

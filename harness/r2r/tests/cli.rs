@@ -94,6 +94,35 @@ fn no_engine_says_how_to_start_one() {
         .stderr(predicate::str::contains("scripts/engine.sh"));
 }
 
+#[test]
+fn a_bad_cpu_list_is_refused_before_the_engine_is_reached() {
+    let results = tempfile::tempdir().unwrap();
+    r2r()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .arg("--results-dir")
+        .arg(results.path())
+        .args([
+            "measure",
+            "startup",
+            "--scenario",
+            "quick",
+            "--cpuset",
+            "1-x",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("CPU list '1-x'"));
+    // A good list is taken, and the missing engine is what stops the command.
+    r2r()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .arg("--results-dir")
+        .arg(results.path())
+        .args(["measure", "startup", "--scenario", "quick", "--cpuset", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no Docker engine answers"));
+}
+
 /// A `docker save` archive of two small images, as the in-memory engine writes it.
 fn small_archive(path: &std::path::Path) {
     let engine = r2r_core::engine::fake::FakeEngine::new();

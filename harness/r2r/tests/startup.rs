@@ -88,6 +88,39 @@ fn quick_console_images_cold_and_warm() {
             }
         }
     }
+    // What happened underneath, counted from each run's own parent cgroup: a cold start reads
+    // the app and framework from disk (bytes read, major faults), a warm one finds them in the
+    // page cache; every run has a peak memory (console apps too, though they exit at once).
+    let counted = |run: &std::collections::BTreeMap<String, String>, column: &str| {
+        run[column]
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("{column} not counted: {run:?}"))
+    };
+    for run in &runs {
+        assert!(counted(run, "peak_memory_bytes") > 0, "{run:?}");
+        let (read, _faults) = (counted(run, "read_bytes"), counted(run, "major_faults"));
+        if run["cache"] == "cold" {
+            assert!(
+                read > 1 << 20,
+                "a cold start reads the app from disk: {run:?}"
+            );
+        }
+    }
+    let total_of = |cache: &str, column: &str| -> u64 {
+        runs.iter()
+            .filter(|r| r["cache"] == cache)
+            .map(|r| counted(r, column))
+            .sum()
+    };
+    assert!(total_of("cold", "read_bytes") > 4 * total_of("warm", "read_bytes"));
+    assert!(total_of("cold", "major_faults") >= total_of("warm", "major_faults"));
+    eprintln!(
+        "quick console: bytes read cold {} / warm {}, major faults cold {} / warm {} (sums over runs)",
+        total_of("cold", "read_bytes"),
+        total_of("warm", "read_bytes"),
+        total_of("cold", "major_faults"),
+        total_of("warm", "major_faults"),
+    );
     let median_of = |cache: &str, column: &str| {
         let mut values: Vec<f64> = runs
             .iter()
@@ -330,6 +363,17 @@ fn a_console_and_a_web_api_on_one_runtime_read_the_same_dotnet_time() {
             ))
             .unwrap();
         assert!(records.iter().all(|r| r.ok), "{records:?}");
+        // Peak memory of every app, the web API's above the console's.
+        let peak = |image: &str| {
+            records
+                .iter()
+                .filter(|r| r.image == image)
+                .map(|r| r.peak_memory_bytes.expect("peak memory of every run"))
+                .max()
+                .unwrap()
+        };
+        assert!(peak("no-composite.webapi") > peak("no-composite.console"));
+        assert!(peak("no-composite.console") > 0);
         let median = |image: &str, phase: fn(&RunRecord) -> Option<f64>| {
             let mut values: Vec<f64> = records
                 .iter()

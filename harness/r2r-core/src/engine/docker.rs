@@ -20,7 +20,21 @@ use super::*;
 pub struct DockerEngine {
     docker: Docker,
     host: String,
+    /// How containers are counted on this machine, found on first use.
+    counting: tokio::sync::OnceCell<Option<Counting>>,
 }
+
+/// Where this engine's containers can be counted: its cgroups are this machine's.
+#[derive(Debug, Clone)]
+struct Counting {
+    hierarchy: cgroup::Hierarchy,
+    /// The block device of the engine's data root (cgroup v1: reads are counted on it).
+    device: Option<std::path::PathBuf>,
+}
+
+/// The read limit that makes a v1 kernel count a container's reads without slowing them:
+/// 1 TiB/s, far above any disk.
+pub const COUNTING_READ_BPS: u64 = 1 << 40;
 
 fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> EngineError {
     let action = action.into();
@@ -63,7 +77,54 @@ impl DockerEngine {
             .ping()
             .await
             .map_err(|error| unreachable(error.to_string()))?;
-        Ok(DockerEngine { docker, host })
+        Ok(DockerEngine {
+            docker,
+            host,
+            counting: tokio::sync::OnceCell::new(),
+        })
+    }
+}
+
+impl DockerEngine {
+    /// How this engine's containers are counted, `None` when they cannot be: the engine is not
+    /// on this machine (not a unix socket), its cgroup driver is not `cgroupfs` (a parent cgroup
+    /// would have to be a systemd slice), or no cgroup hierarchy with the memory controller is
+    /// mounted at `/sys/fs/cgroup` (or `/sys/fs/cgroup/unified`).
+    async fn counting(&self) -> Option<&Counting> {
+        self.counting
+            .get_or_init(|| async {
+                if !self.host.starts_with("unix://") {
+                    return None;
+                }
+                let info = self.docker.info().await.ok()?;
+                let driver = info
+                    .cgroup_driver
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                if driver != "cgroupfs" {
+                    tracing::info!("cgroup driver {driver}: start-up counters are not read");
+                    return None;
+                }
+                let version = info
+                    .cgroup_version
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                let roots = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+                let hierarchy = roots
+                    .iter()
+                    .filter_map(|root| cgroup::Hierarchy::detect(Path::new(root)))
+                    .find(|h| match h.version {
+                        cgroup::CgroupVersion::V1 => version != "2",
+                        cgroup::CgroupVersion::V2 => version != "1",
+                    })?;
+                let device = info
+                    .docker_root_dir
+                    .as_deref()
+                    .and_then(|root| cgroup::block_device_of(Path::new(root)));
+                Some(Counting { hierarchy, device })
+            })
+            .await
+            .as_ref()
     }
 }
 
@@ -313,6 +374,17 @@ impl Engine for DockerEngine {
             }),
             binds: None,
             mounts: None,
+            cpuset_cpus: spec.cpuset_cpus.clone(),
+            cgroup_parent: spec.cgroup_parent.clone(),
+            blkio_device_read_bps: (!spec.read_bps_limits.is_empty()).then(|| {
+                spec.read_bps_limits
+                    .iter()
+                    .map(|(path, rate)| bollard::models::ThrottleDevice {
+                        path: Some(path.clone()),
+                        rate: Some(*rate as i64),
+                    })
+                    .collect()
+            }),
             // A container that floods its output fills at most this much of the engine's disk.
             log_config: Some(bollard::models::HostConfigLogConfig {
                 typ: Some("json-file".to_string()),
@@ -480,6 +552,70 @@ impl Engine for DockerEngine {
             Some(Err(error)) => Err(api(format!("reading statistics of container {id}"))(error)),
             None => Ok(None),
         }
+    }
+
+    async fn prepare_counters(
+        &self,
+        spec: &mut ContainerSpec,
+        key: &str,
+    ) -> Result<Option<CounterScope>, EngineError> {
+        let Some(counting) = self.counting().await else {
+            return Ok(None);
+        };
+        let key: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let parent = format!("/r2r-{key}");
+        spec.cgroup_parent = Some(parent.clone());
+        let version = counting.hierarchy.version;
+        if version == cgroup::CgroupVersion::V1 {
+            if let Some(device) = &counting.device {
+                spec.read_bps_limits
+                    .push((device.display().to_string(), COUNTING_READ_BPS));
+            }
+        }
+        Ok(Some(CounterScope {
+            cgroup_parent: parent,
+            version,
+            sample: version == cgroup::CgroupVersion::V1,
+        }))
+    }
+
+    async fn read_counters(
+        &self,
+        _id: &str,
+        scope: &CounterScope,
+    ) -> Result<ResourceCounters, EngineError> {
+        let Some(counting) = self.counting().await else {
+            return Ok(ResourceCounters::default());
+        };
+        let mut counters = counting.hierarchy.read(&scope.cgroup_parent);
+        if scope.version == cgroup::CgroupVersion::V1 && counting.device.is_none() {
+            // Without a read limit the kernel does not count v1 block I/O: 0 would be a lie.
+            counters.read_bytes = None;
+        }
+        Ok(counters)
+    }
+
+    async fn release_counters(&self, scope: &CounterScope) -> Result<(), EngineError> {
+        let Some(counting) = self.counting().await else {
+            return Ok(());
+        };
+        counting
+            .hierarchy
+            .remove(&scope.cgroup_parent)
+            .map(drop)
+            .map_err(|source| EngineError::Io {
+                action: format!("removing cgroup {}", scope.cgroup_parent),
+                source,
+            })
     }
 
     async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError> {

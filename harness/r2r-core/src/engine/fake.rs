@@ -22,7 +22,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::{
-    BuildRequest, ByteStream, ContainerSpec, Engine, EngineError, EngineInfo, ImageDetails, Logs,
+    BuildRequest, ByteStream, ContainerSpec, CounterScope, Engine, EngineError, EngineInfo,
+    ImageDetails, Logs, ResourceCounters,
 };
 
 /// How a container of an image behaves.
@@ -38,6 +39,9 @@ pub struct Script {
     pub delay: Duration,
     /// The engine stops answering when this container starts.
     pub lose_engine: bool,
+    /// What [`Engine::read_counters`] reports for the container (`None`: the engine counts
+    /// nothing for it, and [`Engine::prepare_counters`] returns `None`).
+    pub counters: Option<super::ResourceCounters>,
 }
 
 #[derive(Debug, Clone)]
@@ -648,6 +652,48 @@ impl Engine for FakeEngine {
         drop(self.call(format!("peak_memory {id}"))?);
         Ok(None)
     }
+
+    /// Counts a container when its image's script has counters: the spec gets the parent
+    /// `/r2r-KEY` (the call is recorded as `prepare_counters IMAGE KEY`).
+    async fn prepare_counters(
+        &self,
+        spec: &mut ContainerSpec,
+        key: &str,
+    ) -> Result<Option<CounterScope>, EngineError> {
+        let state = self.call(format!("prepare_counters {} {key}", spec.image))?;
+        let script = state
+            .scripts
+            .get(&spec.image)
+            .unwrap_or(&state.default_script);
+        if script.counters.is_none() {
+            return Ok(None);
+        }
+        let parent = format!("/r2r-{key}");
+        spec.cgroup_parent = Some(parent.clone());
+        Ok(Some(CounterScope {
+            cgroup_parent: parent,
+            version: super::cgroup::CgroupVersion::V2,
+            sample: false,
+        }))
+    }
+
+    async fn read_counters(
+        &self,
+        id: &str,
+        scope: &CounterScope,
+    ) -> Result<ResourceCounters, EngineError> {
+        let state = self.call(format!("read_counters {id} {}", scope.cgroup_parent))?;
+        let container = state
+            .containers
+            .get(id)
+            .ok_or_else(|| not_found("reading a container's counters", id))?;
+        Ok(container.script.counters.unwrap_or_default())
+    }
+
+    async fn release_counters(&self, scope: &CounterScope) -> Result<(), EngineError> {
+        drop(self.call(format!("release_counters {}", scope.cgroup_parent))?);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -762,6 +808,9 @@ mod tests {
             pids_limit: 0,
             user: None,
             read_only_root: true,
+            cpuset_cpus: None,
+            cgroup_parent: None,
+            read_bps_limits: Vec::new(),
         };
         let id = engine.create_container(&spec).await.unwrap();
         engine.start_container(&id).await.unwrap();

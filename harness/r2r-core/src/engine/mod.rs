@@ -5,8 +5,11 @@
 //! docker CLI. [`DockerEngine::connect`] honours `DOCKER_HOST` and negotiates the API version,
 //! so an old engine (20.10, API 1.41) and newer ones both work.
 
+pub mod cgroup;
 pub mod containers;
 pub mod fake;
+
+pub use cgroup::{CounterScope, ResourceCounters};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -144,6 +147,13 @@ pub struct ContainerSpec {
     pub user: Option<String>,
     /// Mount the image's file system read-only (a small `/tmp` tmpfs is writable).
     pub read_only_root: bool,
+    /// CPUs the container may run on (`0`, `1-3`, `0,2`); `None`: any.
+    pub cpuset_cpus: Option<String>,
+    /// The parent cgroup of the container's cgroup (set by [`Engine::prepare_counters`]).
+    pub cgroup_parent: Option<String>,
+    /// Read limits, bytes per second, per block device path (set by
+    /// [`Engine::prepare_counters`]: a limit far above the disk makes the kernel count reads).
+    pub read_bps_limits: Vec<(String, u64)>,
 }
 
 /// The user r2r's containers run as: `nobody`, which every Linux image can run as by number
@@ -267,6 +277,37 @@ pub trait Engine: Send + Sync {
     /// Peak memory use of a running container so far, bytes (cgroup figures; `None` when the
     /// engine does not report it, e.g. on cgroup v2 or after exit).
     async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError>;
+
+    /// Prepares counting what the container about to be created from `spec` does underneath
+    /// (bytes read, major page faults, peak memory): may give it a parent cgroup of its own
+    /// (named after `key`, unique per run) whose counters outlive the container, and whatever
+    /// else the host needs to count. `None` (the default) when this engine cannot count, e.g.
+    /// a remote engine or one whose cgroups r2r cannot read.
+    async fn prepare_counters(
+        &self,
+        spec: &mut ContainerSpec,
+        key: &str,
+    ) -> Result<Option<CounterScope>, EngineError> {
+        let _ = (spec, key);
+        Ok(None)
+    }
+    /// The counters of a container prepared with [`Engine::prepare_counters`], so far: while it
+    /// runs, after it exited, and after it was removed (until [`Engine::release_counters`]).
+    /// Counters the host does not report are `None` (the default: all).
+    async fn read_counters(
+        &self,
+        id: &str,
+        scope: &CounterScope,
+    ) -> Result<ResourceCounters, EngineError> {
+        let _ = (id, scope);
+        Ok(ResourceCounters::default())
+    }
+    /// Releases what [`Engine::prepare_counters`] set up (the parent cgroup), once the
+    /// container is removed.
+    async fn release_counters(&self, scope: &CounterScope) -> Result<(), EngineError> {
+        let _ = scope;
+        Ok(())
+    }
 }
 
 mod docker;

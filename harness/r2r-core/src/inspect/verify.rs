@@ -444,6 +444,9 @@ pub fn container_spec(
         pids_limit: 512,
         user: Some(crate::engine::UNPRIVILEGED_USER.to_string()),
         read_only_root: true,
+        cpuset_cpus: None,
+        cgroup_parent: None,
+        read_bps_limits: Vec::new(),
     }
 }
 

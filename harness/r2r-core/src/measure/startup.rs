@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::containers;
-use crate::engine::{ContainerSpec, Engine, Network};
+use crate::engine::{ContainerSpec, CounterScope, Engine, Network, ResourceCounters};
 use crate::measure::paired::{self, PairedEffect};
 use crate::measure::stats::{self, SeededRandom, Summary};
 use crate::model::catalog::AppKind;
@@ -173,6 +173,18 @@ pub struct StartupOptions {
     /// Measure these images only (plan ids; empty: every app image), each with its
     /// baseline (see [`select`]).
     pub only: Vec<String>,
+    /// CPUs the app containers run on (`1`, `2-3`); `None`: wherever the kernel puts them.
+    /// (Keeping r2r itself off them is the caller's part: [`crate::support::affinity`].)
+    pub cpuset: Option<String>,
+    /// An idle wait before every run, after its page-cache drop (the previous container is
+    /// removed by then), so that the engine's clean-up and the drop's write-back settle first.
+    pub pause: Duration,
+    /// The console app's network (`None`: no network, as `docker run --network none`); the
+    /// web API always runs with host networking.
+    pub console_network: Network,
+    /// Read the container's counters (bytes read, major faults, peak memory) where the engine
+    /// can count them.
+    pub counters: bool,
 }
 
 impl Default for StartupOptions {
@@ -191,6 +203,10 @@ impl Default for StartupOptions {
             max_runs: None,
             variants: Vec::new(),
             only: Vec::new(),
+            cpuset: None,
+            pause: Duration::ZERO,
+            console_network: Network::None,
+            counters: true,
         }
     }
 }
@@ -264,8 +280,17 @@ pub struct RunRecord {
     pub ready_seen_ms: Option<f64>,
     /// From the create call to ready, ms.
     pub total_ms: Option<f64>,
-    /// Peak memory of the container (cgroup), bytes (web API only).
+    /// Peak memory of the container (its cgroup's, page cache included), bytes: console up to
+    /// its exit, web API up to ready and the first request. Empty where the engine cannot count.
     pub peak_memory_bytes: Option<u64>,
+    /// Bytes the container read from block devices (its cgroup's), over the same span. On
+    /// cgroup v1 sampled while the container runs (every [`COUNTER_SAMPLE_INTERVAL`]): reads in
+    /// its last moments before exit can be missed. Empty where the engine cannot count.
+    #[serde(default)]
+    pub read_bytes: Option<u64>,
+    /// Major page faults of the container (pages read from disk), over the same span (count).
+    #[serde(default)]
+    pub major_faults: Option<u64>,
     /// Time of removing the container, ms (what `docker run --rm` also waits for).
     pub remove_ms: Option<f64>,
     /// r2r's CLOCK_MONOTONIC just before the start request, ns.
@@ -306,6 +331,8 @@ impl RunRecord {
             ready_seen_ms: None,
             total_ms: None,
             peak_memory_bytes: None,
+            read_bytes: None,
+            major_faults: None,
             remove_ms: None,
             start_request_ns: None,
             exec_ns: None,
@@ -364,6 +391,40 @@ pub struct PhaseSummary {
     /// only); `None` for the baseline itself and when no round has runs of both.
     #[serde(default)]
     pub paired: Option<PairedEffect>,
+    /// Means of the image's counters in this cache mode (the same for every phase).
+    #[serde(default)]
+    pub counters: CounterMeans,
+}
+
+/// Means over an image's successful runs in one cache mode of what the container did
+/// underneath (`None` where no run was counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterMeans {
+    /// Mean bytes read from block devices.
+    pub read_bytes: Option<f64>,
+    /// Mean major page faults.
+    pub major_faults: Option<f64>,
+    /// Mean peak memory, bytes.
+    pub peak_memory_bytes: Option<f64>,
+}
+
+impl CounterMeans {
+    /// The means of `records` (successful runs of one image and cache mode).
+    pub fn of<'a>(records: impl Iterator<Item = &'a RunRecord> + Clone) -> CounterMeans {
+        let mean = |value: fn(&RunRecord) -> Option<u64>| {
+            let values: Vec<f64> = records
+                .clone()
+                .filter_map(value)
+                .map(|v| v as f64)
+                .collect();
+            (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+        };
+        CounterMeans {
+            read_bytes: mean(|r| r.read_bytes),
+            major_faults: mean(|r| r.major_faults),
+            peak_memory_bytes: mean(|r| r.peak_memory_bytes),
+        }
+    }
 }
 
 /// Receives progress.
@@ -817,7 +878,7 @@ pub fn container_spec(
         command: None,
         env: BTreeMap::new(),
         network: match target.kind {
-            AppKind::Console => Network::None,
+            AppKind::Console => options.console_network,
             AppKind::Webapi => Network::Host,
         },
         labels: BTreeMap::from([
@@ -829,7 +890,21 @@ pub fn container_spec(
         pids_limit: 512,
         user: Some(crate::engine::UNPRIVILEGED_USER.to_string()),
         read_only_root: true,
+        cpuset_cpus: options.cpuset.clone(),
+        cgroup_parent: None,
+        read_bps_limits: Vec::new(),
     }
+}
+
+/// How often a container's counters are sampled while it runs where they vanish with it
+/// (cgroup v1 block I/O).
+pub const COUNTER_SAMPLE_INTERVAL: Duration = Duration::from_millis(2);
+
+/// A key unique to one run of this process (for the run's counting cgroup).
+fn counter_key() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", containers::session())
 }
 
 /// How often the web API's port is polled for readiness. A refused connect on the loopback
@@ -896,6 +971,9 @@ pub async fn run_once(
             return record;
         }
     }
+    if !options.pause.is_zero() {
+        tokio::time::sleep(options.pause).await;
+    }
     let mut spec = container_spec(scenario, target, options);
     let port = match target.kind {
         AppKind::Webapi => match probe::free_port() {
@@ -910,11 +988,25 @@ pub async fn run_once(
         },
         AppKind::Console => 0,
     };
+    let scope: Option<CounterScope> = if options.counters {
+        match engine.prepare_counters(&mut spec, &counter_key()).await {
+            Ok(scope) => scope,
+            Err(error) => {
+                tracing::warn!("counters not read: {error}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let created = Instant::now();
     let id = match containers::create(engine, &spec).await {
         Ok(id) => id,
         Err(error) => {
             record.error = error.to_string();
+            if let Some(scope) = &scope {
+                let _ = engine.release_counters(scope).await;
+            }
             return record;
         }
     };
@@ -976,10 +1068,37 @@ pub async fn run_once(
             }
         }
     };
-    let outcome = tokio::time::timeout(options.ready_timeout, ready).await;
+    // Where a counter vanishes with the container (cgroup v1 block I/O), it is sampled while
+    // the container runs; the largest sample is kept (the counters only grow).
+    let mut sampled = ResourceCounters::default();
+    let outcome = {
+        let sampling = async {
+            match &scope {
+                Some(scope) if scope.sample => loop {
+                    if let Ok(counters) = engine.read_counters(&id, scope).await {
+                        sampled = sampled.max(counters);
+                    }
+                    tokio::time::sleep(COUNTER_SAMPLE_INTERVAL).await;
+                },
+                _ => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            outcome = tokio::time::timeout(options.ready_timeout, ready) => outcome,
+            () = sampling => unreachable!("sampling never ends"),
+        }
+    };
     let total = created.elapsed();
-    if target.kind == AppKind::Webapi {
-        record.peak_memory_bytes = engine.peak_memory(&id).await.ok().flatten();
+    if let Some(scope) = &scope {
+        // Read before the removal: a web API is still running; a console app has exited, and
+        // its parent cgroup keeps what it did.
+        if let Ok(counters) = engine.read_counters(&id, scope).await {
+            sampled = sampled.max(counters);
+        }
+        record.peak_memory_bytes = sampled.peak_memory_bytes;
+        record.read_bytes = sampled.read_bytes;
+        record.major_faults = sampled.major_faults;
     }
     let started_at = engine.container_started_at(&id).await.ok().flatten();
     let logs = engine
@@ -989,6 +1108,11 @@ pub async fn run_once(
     let removing = Instant::now();
     containers::remove(engine, &id).await;
     record.remove_ms = Some(milliseconds(removing.elapsed()));
+    if let Some(scope) = &scope {
+        if let Err(error) = engine.release_counters(scope).await {
+            tracing::warn!("{error}");
+        }
+    }
     let output = format!("{}{}", logs.stdout, logs.stderr);
     record.start_request_ns = Some(start_request);
     record.exec_ns = started_at
@@ -1240,6 +1364,7 @@ pub async fn measure_until(
             }
             current_round = step.round;
         }
+
         let target = &targets[step.target];
         let mut record = run_once(engine, scenario, target, step.cache, options).await;
         record.primed_by = step.primed_by;
@@ -1313,6 +1438,11 @@ pub fn summarize(
                 .iter()
                 .filter(|r| !r.ok && r.image == target.image && r.cache == cache)
                 .count();
+            let counters = CounterMeans::of(
+                records
+                    .iter()
+                    .filter(|r| r.ok && r.image == target.image && r.cache == cache),
+            );
             for (phase, accessor) in PHASES {
                 // Each series resamples from its own stream (seed, image, cache mode, phase).
                 let seed_of = |image: &str| stats::stream_seed(seed, &[image, cache.name(), phase]);
@@ -1355,6 +1485,7 @@ pub fn summarize(
                     times_faster: ratio,
                     times_faster_error: error,
                     paired,
+                    counters,
                 });
             }
         }
@@ -1503,6 +1634,16 @@ pub struct SummaryRow {
     /// "no difference resolved (±4.0%, n = 10)"; empty for the baseline itself.
     #[serde(default)]
     pub paired_text: String,
+    /// Mean bytes read from block devices per run of this image and cache mode (the same on
+    /// every phase row); empty where not counted.
+    #[serde(default)]
+    pub read_bytes_mean: Option<f64>,
+    /// Mean major page faults per run (count); empty where not counted.
+    #[serde(default)]
+    pub major_faults_mean: Option<f64>,
+    /// Mean peak memory per run, bytes; empty where not counted.
+    #[serde(default)]
+    pub peak_memory_bytes_mean: Option<f64>,
 }
 
 /// Columns of `startup.csv` that readers need.
@@ -1589,6 +1730,9 @@ impl SummaryRow {
                 .as_ref()
                 .map(PairedEffect::describe)
                 .unwrap_or_default(),
+            read_bytes_mean: s.counters.read_bytes.map(|v| round_to(v, 1)),
+            major_faults_mean: s.counters.major_faults.map(|v| round_to(v, 2)),
+            peak_memory_bytes_mean: s.counters.peak_memory_bytes.map(|v| round_to(v, 1)),
         }
     }
 }
@@ -1612,6 +1756,7 @@ pub fn summary_csv(summaries: &[PhaseSummary]) -> Result<Vec<u8>, csv::Error> {
             times_faster: 0.0,
             times_faster_error: 0.0,
             paired: None,
+            counters: CounterMeans::default(),
         };
         writer.write_record(header_of(&SummaryRow::new(&empty)))?;
     }
@@ -1838,7 +1983,9 @@ mod tests {
             main_to_ready_ms: Some(1.5),
             ready_seen_ms: Some(0.25),
             total_ms: Some(total),
-            peak_memory_bytes: None,
+            peak_memory_bytes: Some(40_000_000 + total as u64),
+            read_bytes: Some(30_000_000),
+            major_faults: Some(25),
             remove_ms: Some(20.0),
             start_request_ns: Some(1_000_000_000),
             exec_ns: Some(1_000_000_000 + (total / 4.0 * 1e6) as u64),
@@ -1880,6 +2027,15 @@ mod tests {
             "failed runs are not in the statistics"
         );
         assert_eq!(fast_total.failures, 1);
+        // Counter means over the successful runs only (the failed run's are left out).
+        assert_eq!(
+            fast_total.counters,
+            CounterMeans {
+                read_bytes: Some(30_000_000.0),
+                major_faults: Some(25.0),
+                peak_memory_bytes: Some(40_000_100.0),
+            }
+        );
         assert!((fast_total.times_faster - 2.0).abs() < 1e-9);
         assert!(
             summaries.iter().all(|s| s.phase != "first_request"),
@@ -1887,6 +2043,13 @@ mod tests {
         );
         let csv = String::from_utf8(summary_csv(&summaries).unwrap()).unwrap();
         assert!(csv.starts_with("image,variants,app,cache,phase,runs,failures,mean_ms"));
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .ends_with(",read_bytes_mean,major_faults_mean,peak_memory_bytes_mean"),
+            "{csv}"
+        );
         assert!(
             csv.contains("fast.console,fast,console,warm,total,3,1,100.0,"),
             "{csv}"
@@ -2048,6 +2211,79 @@ mod tests {
             Some(1),
             "without variants: the first of the app"
         );
+    }
+
+    /// Counters are prepared before the container is created, read before it is removed
+    /// (every app, not only the web API), and released after; an engine that cannot count
+    /// leaves the columns empty.
+    #[tokio::test]
+    async fn every_run_reads_its_counters_before_removal_and_releases_them_after() {
+        use crate::engine::fake::{FakeEngine, Script};
+        let engine = FakeEngine::new();
+        engine.add_image("r:counted", BTreeMap::new(), &[("app", b"x")]);
+        engine.add_image("r:plain", BTreeMap::new(), &[("app", b"x")]);
+        let console = |counters| Script {
+            stdout: vec![
+                "r2r-main-ns=1".into(),
+                "r2r-console-ok jit_methods=3".into(),
+                "r2r-ready-ns=2".into(),
+            ],
+            counters,
+            ..Default::default()
+        };
+        let counted = ResourceCounters {
+            read_bytes: Some(31_457_280),
+            major_faults: Some(27),
+            peak_memory_bytes: Some(41_099_264),
+        };
+        engine.script("r:counted", console(Some(counted)));
+        engine.script("r:plain", console(None));
+        let target = |reference: &str| Target {
+            image: reference.replace("r:", ""),
+            reference: reference.into(),
+            variants: vec!["v".into()],
+            kind: AppKind::Console,
+        };
+        let options = StartupOptions {
+            cpuset: Some("1".into()),
+            ..Default::default()
+        };
+        let record = run_once(&engine, "s", &target("r:counted"), Cache::Warm, &options).await;
+        assert!(record.ok, "{record:?}");
+        assert_eq!(
+            (
+                record.read_bytes,
+                record.major_faults,
+                record.peak_memory_bytes
+            ),
+            (Some(31_457_280), Some(27), Some(41_099_264))
+        );
+        let calls = engine.calls();
+        let position = |prefix: &str| {
+            calls
+                .iter()
+                .position(|call| call.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {calls:?}"))
+        };
+        assert!(position("prepare_counters r:counted") < position("create_container"));
+        assert!(position("read_counters") < position("remove_container"));
+        assert!(position("remove_container") < position("release_counters /r2r-"));
+        let plain = run_once(&engine, "s", &target("r:plain"), Cache::Warm, &options).await;
+        assert!(plain.ok, "{plain:?}");
+        assert_eq!(
+            (
+                plain.read_bytes,
+                plain.major_faults,
+                plain.peak_memory_bytes
+            ),
+            (None, None, None)
+        );
+        // The spec carries the CPU placement.
+        assert_eq!(
+            container_spec("s", &target("r:plain"), &options).cpuset_cpus,
+            Some("1".to_string())
+        );
+        assert!(engine.containers().is_empty(), "no container left behind");
     }
 
     #[test]

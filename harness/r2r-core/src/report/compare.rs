@@ -88,6 +88,31 @@ mod verdict_word {
     }
 }
 
+/// What a comparison's two numbers come from, and so how far its verdict can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// Exact measurements (sizes): any difference is real.
+    Exact,
+    /// Start-up of two separate runs: the machine's drift between them is in the difference.
+    /// Such a verdict is shown, and never fails the job on its own.
+    SeparateRuns,
+    /// Start-up of the baseline's and the current images measured in the same run, in paired
+    /// rounds: the drift of the machine cancels within a round.
+    SameRun,
+}
+
+impl Basis {
+    /// The words in tables and CSV files.
+    pub fn words(self) -> &'static str {
+        match self {
+            Basis::Exact => "exact",
+            Basis::SeparateRuns => "separate runs: drift not cancelled",
+            Basis::SameRun => "same run, paired rounds",
+        }
+    }
+}
+
 /// One metric of one image, compared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricChange {
@@ -108,6 +133,8 @@ pub struct MetricChange {
     pub p_value: Option<f64>,
     /// The verdict.
     pub verdict: Verdict,
+    /// What the two numbers come from.
+    pub basis: Basis,
 }
 
 /// Welch's two-sample t-test: the two-sided p-value that the means differ. `None` when
@@ -183,9 +210,10 @@ pub fn against_baseline(
                         change: Some(change),
                         p_value: Some(p_value),
                         verdict: verdict(change, p_value, thresholds.size, thresholds.alpha),
+                        basis: Basis::Exact,
                     }
                 }
-                _ => missing(image, metric, "bytes", before, after),
+                _ => missing(image, metric, "bytes", before, after, Basis::Exact),
             });
         }
     }
@@ -216,9 +244,10 @@ pub fn against_baseline(
                         change: Some(change),
                         p_value: Some(p_value),
                         verdict: verdict(change, p_value, thresholds.startup, thresholds.alpha),
+                        basis: Basis::SeparateRuns,
                     }
                 }
-                (b, a, _) => missing(&image, &metric, "ms", b, a),
+                (b, a, _) => missing(&image, &metric, "ms", b, a, Basis::SeparateRuns),
             },
         );
     }
@@ -231,8 +260,10 @@ fn missing(
     unit: &str,
     baseline: Option<f64>,
     current: Option<f64>,
+    basis: Basis,
 ) -> MetricChange {
     MetricChange {
+        basis,
         image: image.to_string(),
         metric: metric.to_string(),
         unit: unit.to_string(),
@@ -244,11 +275,84 @@ fn missing(
     }
 }
 
-/// Whether any metric regressed.
+/// Whether any metric regressed on a basis that can fail a job: exact sizes, or start-up
+/// measured in the same run. A start-up regression between two separate runs does not count
+/// (the machine's drift is in it).
 pub fn has_regression(changes: &[MetricChange]) -> bool {
-    changes
-        .iter()
-        .any(|change| change.verdict == Verdict::Regression)
+    changes.iter().any(fails_job)
+}
+
+/// Whether this change alone fails a job: a regression that is not from two separate runs.
+pub fn fails_job(change: &MetricChange) -> bool {
+    change.verdict == Verdict::Regression && change.basis != Basis::SeparateRuns
+}
+
+/// `(baseline, current)` create-to-ready times, ms, of the rounds in which both images ran
+/// successfully in `cache` mode, in round order.
+pub fn paired_rounds(
+    records: &[crate::measure::startup::RunRecord],
+    baseline_image: &str,
+    image: &str,
+    cache: crate::measure::startup::Cache,
+) -> Vec<(f64, f64)> {
+    let of = |name: &str| -> std::collections::BTreeMap<usize, f64> {
+        records
+            .iter()
+            .filter(|r| r.ok && r.image == name && r.cache == cache)
+            .filter_map(|r| Some((r.round, r.total_ms?)))
+            .collect()
+    };
+    let (base, current) = (of(baseline_image), of(image));
+    base.iter()
+        .filter_map(|(round, b)| Some((*b, *current.get(round)?)))
+        .collect()
+}
+
+/// Start-up of one image against its baseline image, from rounds of one run that measured both
+/// (`pairs`: create-to-ready of the baseline image and of the current image in the same round,
+/// ms). The verdict comes from the paired comparison ([`crate::measure::paired::compare`]): a
+/// regression when the whole 95% interval says slower, Wilcoxon's signed-rank test agrees
+/// (p < alpha) and the slow-down is beyond the threshold.
+pub fn paired_startup_change(
+    image: &str,
+    cache: &str,
+    pairs: &[(f64, f64)],
+    seed: u64,
+    thresholds: Thresholds,
+) -> MetricChange {
+    use crate::measure::paired::{self, Verdict as Paired};
+    let metric = format!("startup_{cache}_total_ms");
+    let mean = |values: Vec<f64>| {
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    let before = mean(pairs.iter().map(|p| p.0).collect());
+    let after = mean(pairs.iter().map(|p| p.1).collect());
+    let effect = paired::compare(pairs, seed);
+    if effect.verdict == Paired::TooFewRounds {
+        return missing(image, &metric, "ms", before, after, Basis::SameRun);
+    }
+    // `speedup` is baseline / current: the relative change of the time is its inverse - 1.
+    let change = 1.0 / effect.speedup - 1.0;
+    // Both the interval and Wilcoxon's exact signed-rank test must say so: with few rounds the
+    // bootstrap interval can be narrow by chance, while the rank test cannot reach p < 0.05
+    // with fewer than 6 rounds (its smallest two-sided p at 5 rounds is 1/16).
+    let significant = effect.p_value < thresholds.alpha;
+    let verdict = match effect.verdict {
+        Paired::Slower if significant && change > thresholds.startup => Verdict::Regression,
+        Paired::Faster if significant && change < -thresholds.startup => Verdict::Improvement,
+        _ => Verdict::NoChange,
+    };
+    MetricChange {
+        image: image.to_string(),
+        metric,
+        unit: "ms".into(),
+        baseline: before,
+        current: after,
+        change: Some(change),
+        p_value: Some(effect.p_value),
+        verdict,
+        basis: Basis::SameRun,
+    }
 }
 
 /// One row of `compare-baseline.csv`: one metric of one image, compared.
@@ -271,6 +375,15 @@ pub struct ChangeRow {
     /// `regression`, `improvement`, `no change` or `missing`.
     #[serde(with = "verdict_word")]
     pub verdict: Verdict,
+    /// What the numbers come from: `exact` (sizes), `same run, paired rounds` (start-up of
+    /// both image sets in one run; p is Wilcoxon's signed-rank test), or `separate runs: drift
+    /// not cancelled` (start-up of two runs; p is Welch's t-test; never fails a job alone).
+    #[serde(default = "separate_runs_words")]
+    pub basis: String,
+}
+
+fn separate_runs_words() -> String {
+    Basis::SeparateRuns.words().to_string()
 }
 
 impl From<&MetricChange> for ChangeRow {
@@ -284,6 +397,7 @@ impl From<&MetricChange> for ChangeRow {
             change_percent: Fixed(change.change.map(|c| c * 100.0)),
             p_value: Fixed(change.p_value),
             verdict: change.verdict,
+            basis: change.basis.words().to_string(),
         }
     }
 }
@@ -664,6 +778,7 @@ mod tests {
                 change_percent: Fixed(Some(25.08)),
                 p_value: Fixed(Some(0.0001)),
                 verdict: Verdict::Regression,
+                basis: Basis::SameRun.words().into(),
             },
             ChangeRow {
                 image: "sdk".into(),
@@ -674,6 +789,7 @@ mod tests {
                 change_percent: Fixed(None),
                 p_value: Fixed(None),
                 verdict: Verdict::Missing,
+                basis: Basis::Exact.words().into(),
             },
             ChangeRow {
                 image: "runtime-deps".into(),
@@ -684,18 +800,19 @@ mod tests {
                 change_percent: Fixed(Some(0.0)),
                 p_value: Fixed(Some(1.0)),
                 verdict: Verdict::NoChange,
+                basis: Basis::Exact.words().into(),
             },
         ];
         let bytes = rows::to_csv(&rows).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with(
+            "image,metric,unit,baseline,current,change_percent,p_value,verdict,basis\n"
+        ));
         assert!(
-            text.starts_with("image,metric,unit,baseline,current,change_percent,p_value,verdict\n")
-        );
-        assert!(
-            text.contains(",412.125,515.500,25.08,0.0001,regression\n"),
+            text.contains(",412.125,515.500,25.08,0.0001,regression,\"same run, paired rounds\"\n"),
             "{text}"
         );
-        assert!(text.contains(",1.0000,no change\n"), "{text}");
+        assert!(text.contains(",1.0000,no change,exact\n"), "{text}");
         let back: Vec<ChangeRow> = rows::from_csv(&bytes).unwrap();
         assert_eq!(back, rows);
         assert_eq!(rows::to_csv(&back).unwrap(), bytes);
@@ -748,5 +865,77 @@ mod tests {
         assert_eq!(verdict(-0.10, 0.01, 0.05, 0.05), Verdict::Improvement);
         assert_eq!(verdict(0.10, 0.20, 0.05, 0.05), Verdict::NoChange);
         assert_eq!(verdict(0.02, 0.0001, 0.05, 0.05), Verdict::NoChange);
+    }
+}
+
+#[cfg(test)]
+mod paired_tests {
+    use super::*;
+    use crate::measure::stats::SeededRandom;
+
+    /// Rounds with a shared drift (the machine) and noise of their own: the candidate takes
+    /// `factor` times the baseline's time.
+    fn rounds(factor: f64, n: usize, seed: u64) -> Vec<(f64, f64)> {
+        let mut random = SeededRandom::new(seed);
+        let mut noise =
+            move || 1.0 + 0.02 * ((random.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5);
+        (0..n)
+            .map(|round| {
+                let drift = 250.0 * (1.0 + 0.3 * (round as f64 * 0.7).sin());
+                (drift * noise(), drift * factor * noise())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_run_pairs_find_a_real_slow_down_and_no_change_where_there_is_none() {
+        let thresholds = Thresholds::default();
+        let slower = paired_startup_change("a", "warm", &rounds(1.10, 12, 1), 7, thresholds);
+        assert_eq!(slower.verdict, Verdict::Regression, "{slower:?}");
+        assert_eq!(slower.basis, Basis::SameRun);
+        assert!((slower.change.unwrap() - 0.10).abs() < 0.02, "{slower:?}");
+        assert!(has_regression(&[slower]));
+        for seed in 0..20 {
+            let same = paired_startup_change("a", "warm", &rounds(1.0, 4, seed), seed, thresholds);
+            assert_ne!(same.verdict, Verdict::Regression, "{same:?}");
+        }
+        // Below the threshold it is no change even when resolved.
+        let small = paired_startup_change("a", "warm", &rounds(1.02, 12, 3), 3, thresholds);
+        assert_eq!(small.verdict, Verdict::NoChange, "{small:?}");
+        // Four rounds cannot make a regression, however large: the rank test cannot reach 5%.
+        let four = paired_startup_change("a", "warm", &rounds(1.3, 4, 3), 3, thresholds);
+        assert_eq!(four.verdict, Verdict::NoChange, "{four:?}");
+        let few = paired_startup_change("a", "warm", &rounds(1.5, 1, 3), 3, thresholds);
+        assert_eq!(few.verdict, Verdict::Missing);
+    }
+
+    #[test]
+    fn rounds_pair_by_round_and_skip_failed_runs() {
+        use crate::measure::startup::{Cache, RunRecord, Target};
+        let target = |image: &str| Target {
+            image: image.into(),
+            reference: image.into(),
+            variants: vec![],
+            kind: crate::model::catalog::AppKind::Console,
+        };
+        let run = |image: &str, round: usize, total: f64, ok: bool| RunRecord {
+            round,
+            ok,
+            total_ms: Some(total),
+            ..RunRecord::new(&target(image), Cache::Warm)
+        };
+        let records = vec![
+            run("b", 1, 100.0, true),
+            run("c", 1, 90.0, true),
+            run("c", 2, 95.0, true),
+            run("b", 2, 105.0, false),
+            run("b", 3, 110.0, true),
+            run("c", 3, 99.0, true),
+        ];
+        assert_eq!(
+            paired_rounds(&records, "b", "c", Cache::Warm),
+            vec![(100.0, 90.0), (110.0, 99.0)]
+        );
+        assert!(paired_rounds(&records, "b", "c", Cache::Cold).is_empty());
     }
 }

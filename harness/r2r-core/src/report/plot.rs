@@ -757,7 +757,9 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                 images.push(run.image.clone());
             }
         }
-        let phases: &[(&str, &str, &str)] = &[
+        // Times, and beside them what the container did underneath (the same strips: each
+        // image cold and warm).
+        let phases: &[(&str, &str, &str, &str)] = &[
             (
                 "",
                 "total_ms",
@@ -766,19 +768,40 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                 } else {
                     "create to first HTTP 200"
                 },
+                "ms",
             ),
             (
                 "-time-to-main",
                 "time_to_main_ms",
                 "start request to Main, on the monotonic clock",
+                "ms",
             ),
             (
                 "-first-request",
                 "first_request_ms",
                 "one request once ready",
+                "ms",
+            ),
+            (
+                "-read",
+                "read_bytes",
+                "bytes read from disk (cgroup)",
+                "MB (10^6 bytes)",
+            ),
+            (
+                "-major-faults",
+                "major_faults",
+                "major page faults (cgroup)",
+                "faults",
+            ),
+            (
+                "-peak-memory",
+                "peak_memory_bytes",
+                "peak memory (cgroup, page cache included)",
+                "MB (10^6 bytes)",
             ),
         ];
-        for (suffix, column, what) in phases {
+        for (suffix, column, what, unit) in phases {
             let mut categories = Vec::new();
             let mut samples = Vec::new();
             let mut colours = Vec::new();
@@ -803,7 +826,7 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
                 format!("startup-{app}{suffix}"),
                 Chart::Strips {
                     title: format!("Start-up of the {app} app: {what}"),
-                    value_label: "ms (box: quartiles, line: min to max, bar: median)".into(),
+                    value_label: format!("{unit} (box: quartiles, line: min to max, bar: median)"),
                     categories,
                     samples,
                     colours,
@@ -928,6 +951,9 @@ fn phase_value(run: &StartupRunRow, column: &str) -> Option<f64> {
     match column {
         "time_to_main_ms" => run.time_to_main_ms,
         "first_request_ms" => run.first_request_ms,
+        "read_bytes" => run.read_bytes.map(|b| b as f64 / MBYTES),
+        "major_faults" => run.major_faults.map(|f| f as f64),
+        "peak_memory_bytes" => run.peak_memory_bytes.map(|b| b as f64 / MBYTES),
         _ => run.total_ms,
     }
 }

@@ -271,6 +271,14 @@ pub struct RunSettings {
     pub max_runs: Option<usize>,
     /// Start-up of these images only, with their baselines (see [`StartupOptions::only`]).
     pub only: Vec<String>,
+    /// CPUs of the start-up containers (`--cpuset`); keeping r2r off them is the caller's part.
+    pub cpuset: Option<String>,
+    /// Idle wait before every start-up run.
+    pub pause: std::time::Duration,
+    /// The console app's network in start-up runs.
+    pub console_network: crate::engine::Network,
+    /// Count bytes read, major faults and peak memory of start-up runs.
+    pub counters: bool,
 }
 
 impl Default for RunSettings {
@@ -287,6 +295,10 @@ impl Default for RunSettings {
             max_duration: None,
             max_runs: None,
             only: Vec::new(),
+            cpuset: None,
+            pause: std::time::Duration::ZERO,
+            console_network: crate::engine::Network::None,
+            counters: true,
         }
     }
 }
@@ -493,6 +505,10 @@ impl Pipeline<'_> {
                 max_runs: settings.max_runs,
                 variants: self.plan.scenario.variants.clone(),
                 only: settings.only.clone(),
+                cpuset: settings.cpuset.clone(),
+                pause: settings.pause,
+                console_network: settings.console_network,
+                counters: settings.counters,
                 ..Default::default()
             };
             match &settings.caches {

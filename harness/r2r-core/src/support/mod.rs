@@ -1,5 +1,6 @@
 //! Small helpers shared by the stages.
 
+pub mod affinity;
 pub mod children;
 pub mod hash;
 pub mod probe;

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Calibration of the nightly comparison (an A/A test): nightly runs of unchanged images, each
+# compared with the run before it (`scripts/nightly.sh --accept`, so the baseline moves on),
+# must exit 0 every time: `compare --baseline` of two consecutive runs finds no regression
+# where nothing changed. Prints each try's exit code and verdicts, and "K of N".
+#
+#   scripts/calibrate-nightly.sh [--scenario quick|FILE] [--tries 5] [--runs 2] [--paired-runs 6] [--cache warm]
+#
+# Results go to a temporary results directory (R2R_RESULTS_DIR), never to results/. On an
+# engine others use too, give a copy of the scenario under a name of its own (its own images).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scenario=quick
+tries=5
+runs=2
+paired=6
+cache=warm
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scenario) scenario=${2:?}; shift 2 ;;
+    --tries) tries=${2:?}; shift 2 ;;
+    --runs) runs=${2:?}; shift 2 ;;
+    --paired-runs) paired=${2:?}; shift 2 ;;
+    --cache) cache=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "calibrate-nightly: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+
+export R2R_BIN=${R2R_BIN:-target/debug/r2r}
+[ -x "$R2R_BIN" ] || cargo build -p r2r
+R2R_RESULTS_DIR=$(mktemp -d)
+export R2R_RESULTS_DIR
+name=$(basename "$scenario" .toml)
+log="$R2R_RESULTS_DIR/calibration.log"
+echo "calibrate-nightly: scenario $name, $tries tries, $runs runs, $paired paired rounds, cache $cache; results in $R2R_RESULTS_DIR"
+
+nightly() {
+  bash scripts/nightly.sh --scenario "$scenario" --runs "$runs" --paired-runs "$paired" --cache "$cache" "$@" >>"$log" 2>&1
+}
+started=$(date +%s)
+nightly || { echo "calibrate-nightly: the first run (the baseline) failed; see $log" >&2; exit 2; }
+passed=0
+for try in $(seq 1 "$tries"); do
+  set +e
+  nightly --accept
+  code=$?
+  set -e
+  run=$(basename "$(readlink -f "$R2R_RESULTS_DIR/$name/latest")")
+  verdicts=$(awk -F, 'NR > 1 && $2 ~ /^startup_/ { printf "%s %s %s%%; ", $1, $2, $6 }' \
+    "$R2R_RESULTS_DIR/$name/$run/compare-baseline.csv" 2>/dev/null || true)
+  echo "try $try: exit $code ($verdicts)"
+  [ "$code" -eq 0 ] && passed=$((passed + 1))
+done
+echo "calibrate-nightly: $passed of $tries consecutive comparisons exited 0 ($(( $(date +%s) - started )) s)"
+[ "$passed" -eq "$tries" ]
