@@ -108,6 +108,10 @@ pub async fn run(cli: Cli) -> u8 {
             Err(error) => output::error(&error),
         };
     }
+    if let Command::Diff(arguments) = &cli.command {
+        // Reads two images only: no lock, so it works beside a running measurement.
+        return exit(diff(&project, arguments).await);
+    }
     // Scenario errors are reported before anything talks to the engine.
     let plan = match &cli.command {
         Command::Build(a) => Some(load_plan(&project, &a.scenario)),
@@ -118,7 +122,11 @@ pub async fn run(cli: Cli) -> u8 {
             a.scenario.as_ref().map(|s| load_plan(&project, s))
         }
         Command::Measure(MeasureCommand::Startup(a)) => Some(load_plan(&project, &a.scenario)),
-        Command::Plan(_) | Command::Report(_) | Command::Plot(_) | Command::Compare(_) => None,
+        Command::Plan(_)
+        | Command::Report(_)
+        | Command::Plot(_)
+        | Command::Compare(_)
+        | Command::Diff(_) => None,
     };
     let plan = match plan.transpose() {
         Ok(plan) => plan,
@@ -238,6 +246,43 @@ async fn with_engine(
         }
         _ => unreachable!("handled before the engine is reached"),
     })
+}
+
+/// `r2r diff`: the anatomy of two images of a scenario, compared per assembly.
+async fn diff(project: &Project, arguments: &crate::args::DiffArgs) -> anyhow::Result<bool> {
+    use r2r_core::measure::anatomy;
+    let plan = load_plan(project, &arguments.scenario)?;
+    let mut images = Vec::new();
+    for id in [&arguments.image_a, &arguments.image_b] {
+        let image = plan.image(id).with_context(|| {
+            let ids: Vec<&str> = plan.images.iter().map(|i| i.id.as_str()).collect();
+            format!(
+                "no image `{id}` in scenario {}; its images: {}",
+                plan.scenario.name,
+                ids.join(", ")
+            )
+        })?;
+        images.push((image.id.clone(), image.reference().to_string()));
+    }
+    let engine = DockerEngine::connect().await?;
+    for (id, reference) in &images {
+        if engine.inspect_image(reference).await?.is_none() {
+            anyhow::bail!(
+                "{id} ({reference}) is not built; run `r2r build --scenario {}`",
+                plan.scenario.name
+            );
+        }
+    }
+    let rows = anatomy::measure_images(&engine, &images).await?;
+    let (a, b): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| row.image == images[0].0);
+    let differences = anatomy::diff(&a, &b);
+    if let Some(path) = &arguments.csv {
+        let bytes = anatomy::diff_csv(&differences)?;
+        r2r_core::results::files::write_atomically(path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    output::print_diff(&images[0].0, &images[1].0, &a, &b, &differences);
+    Ok(true)
 }
 
 /// Measures a `docker save` archive into `output` (default: the current directory).

@@ -118,6 +118,15 @@ impl Pipeline<'_> {
                 error,
             )
         })?;
+        // The anatomy of the same images: where their bytes go, per assembly.
+        let anatomy = crate::measure::anatomy::measure_plan(self.engine, self.plan)
+            .await
+            .map_err(RunError::other)?;
+        let anatomy_path = directory.join("anatomy.csv");
+        let anatomy_bytes =
+            crate::measure::anatomy::anatomy_csv(&anatomy).map_err(RunError::other)?;
+        files::write_atomically(&anatomy_path, &anatomy_bytes)
+            .map_err(|error| RunError::io("writing", &anatomy_path, error))?;
         self.observer.sizes_measured(&report);
         self.observer
             .note(&format!("size results written to {}", directory.display()));
