@@ -291,6 +291,62 @@ pub fn image_totals(rows: &[AnatomyRow]) -> Vec<(String, PartBytes)> {
     result
 }
 
+/// Columns of `anatomy.csv` that readers need.
+pub const ANATOMY_COLUMNS: &[&str] = &[
+    "image",
+    "path",
+    "assembly",
+    "kind",
+    "bytes",
+    "il_metadata_bytes",
+    "native_code_bytes",
+    "rest_bytes",
+    "readytorun_bytes",
+];
+
+/// The names of the groups of [`image_groups`], in order.
+pub const GROUPS: [&str; 5] = [
+    "IL + metadata",
+    "native code",
+    "ReadyToRun tables",
+    "rest of the assemblies",
+    "other files",
+];
+
+/// Per image (in the order the images first appear), its bytes in the [`GROUPS`]: IL +
+/// metadata, native code, ReadyToRun tables, the rest of the assemblies (headers, unwind and
+/// GC info, signatures, padding), and the files that are not assemblies. They add up to the
+/// bytes of the image's regular files.
+pub fn image_groups(rows: &[AnatomyRow]) -> Vec<(String, [u64; 5])> {
+    let mut result: Vec<(String, [u64; 5])> = Vec::new();
+    for row in rows {
+        let index = match result.iter().position(|(image, _)| *image == row.image) {
+            Some(index) => index,
+            None => {
+                result.push((row.image.clone(), [0; 5]));
+                result.len() - 1
+            }
+        };
+        let groups = &mut result[index].1;
+        if row.kind == "other-files" {
+            groups[4] += row.bytes;
+            continue;
+        }
+        groups[0] += row.il_metadata_bytes;
+        groups[1] += row.native_code_bytes;
+        groups[2] += row.readytorun_bytes;
+        groups[3] += row.rest_bytes - row.readytorun_bytes.min(row.rest_bytes);
+    }
+    result
+}
+
+/// Reads `anatomy.csv` of a run directory (`None` when the run has none).
+pub fn read(
+    directory: &std::path::Path,
+) -> Result<Option<Vec<AnatomyRow>>, crate::results::reading::RunDataError> {
+    crate::results::reading::read_csv(&directory.join("anatomy.csv"), ANATOMY_COLUMNS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +377,12 @@ mod tests {
         assert_eq!(rows[0].delta_native_code_bytes, 300);
         assert_eq!(rows[0].delta_il_metadata_bytes, 0);
         assert_eq!(rows[0].delta_rest_bytes, 10);
+        let groups = image_groups(&b);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            groups[0].1.iter().sum::<u64>(),
+            b.iter().map(|r| r.bytes).sum::<u64>()
+        );
         let text = String::from_utf8(diff_csv(&rows).unwrap()).unwrap();
         assert!(
             text.starts_with("assembly,a_bytes,b_bytes,delta_bytes,"),

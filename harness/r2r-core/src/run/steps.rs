@@ -268,6 +268,7 @@ fn plot_title(name: &str) -> String {
     match name {
         "sizes" => "Image sizes: uncompressed, gzip and zstd".to_string(),
         "sharing" => "Owned and shared layers per image (gzip)".to_string(),
+        "anatomy" => "Where the bytes go: IL + metadata, native code and the rest".to_string(),
         "startup-console" => "Start-up of the console app, create to exit".to_string(),
         "startup-console-time-to-main" => "Console app: start request to Main".to_string(),
         "startup-webapi" => "Start-up of the web API, create to first HTTP 200".to_string(),
