@@ -273,8 +273,11 @@ async fn diff(project: &Project, arguments: &crate::args::DiffArgs) -> anyhow::R
             );
         }
     }
-    let rows = anatomy::measure_images(&engine, &images).await?;
-    let (a, b): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| row.image == images[0].0);
+    let mut rows = anatomy::measure_each(&engine, &images).await?.into_iter();
+    let (a, b) = (
+        rows.next().unwrap_or_default(),
+        rows.next().unwrap_or_default(),
+    );
     let differences = anatomy::diff(&a, &b);
     if let Some(path) = &arguments.csv {
         let bytes = anatomy::diff_csv(&differences)?;

@@ -149,24 +149,38 @@ pub fn image_rows(image: &str, analysed: &AnalysedImage<Analysis>) -> Vec<Anatom
     rows
 }
 
-/// Exports `images` (plan id, reference) through the engine as one stream and returns the
-/// rows of each, in the order given. An image missing from the export has no rows.
-pub async fn measure_images(
+/// Exports `images` (plan id, reference) through the engine as one stream (each reference
+/// once) and returns the rows of each, in the order given: an image given twice gets its rows
+/// twice, an image missing from the export none.
+pub async fn measure_each(
     engine: &dyn Engine,
     images: &[(String, String)],
-) -> Result<Vec<AnatomyRow>, ExportError> {
-    let references: Vec<String> = images.iter().map(|(_, r)| r.clone()).collect();
+) -> Result<Vec<Vec<AnatomyRow>>, ExportError> {
+    let mut references: Vec<String> = images.iter().map(|(_, r)| r.clone()).collect();
+    references.sort();
+    references.dedup();
     let analysed = archive::parse_export(engine, &references, |reader| {
         archive::read_image_archives_with(reader, &is_inspected, &analyse)
     })
     .await?;
-    let mut rows = Vec::new();
-    for (id, reference) in images {
-        if let Some(image) = analysed.iter().find(|image| image.tags.contains(reference)) {
-            rows.extend(image_rows(id, image));
-        }
-    }
-    Ok(rows)
+    Ok(images
+        .iter()
+        .map(|(id, reference)| {
+            analysed
+                .iter()
+                .find(|image| image.tags.contains(reference))
+                .map(|image| image_rows(id, image))
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// As [`measure_each`], the rows of all images in one list.
+pub async fn measure_images(
+    engine: &dyn Engine,
+    images: &[(String, String)],
+) -> Result<Vec<AnatomyRow>, ExportError> {
+    Ok(measure_each(engine, images).await?.concat())
 }
 
 /// The anatomy of every image of a plan that is on the engine.
