@@ -159,6 +159,71 @@ fn a_run_without_start_up_results_skips_those_plots() {
 }
 
 #[test]
+fn the_anatomy_plot_stacks_each_images_groups() {
+    use r2r_core::measure::anatomy::{anatomy_csv, AnatomyRow};
+    let row = |image: &str, assembly: &str, kind: &str, il: u64, native: u64| AnatomyRow {
+        image: image.into(),
+        path: format!("app/{assembly}.dll"),
+        assembly: assembly.into(),
+        kind: kind.into(),
+        bytes: il + native + 1000,
+        il_metadata_bytes: il,
+        native_code_bytes: native,
+        rest_bytes: 1000,
+        headers_bytes: 0,
+        metadata_bytes: il / 2,
+        il_bytes: il - il / 2,
+        resources_bytes: 0,
+        readytorun_bytes: 600,
+        signature_bytes: 0,
+        other_bytes: 400,
+        methods: None,
+    };
+    let rows = [
+        row(
+            "no-composite.console",
+            "System.Linq",
+            "r2r",
+            300_000,
+            500_000,
+        ),
+        row(
+            "runtime-composite.console",
+            "System.Linq",
+            "component",
+            300_000,
+            0,
+        ),
+        row(
+            "runtime-composite.console",
+            "System.Linq",
+            "composite-part",
+            0,
+            700_000,
+        ),
+    ];
+    let run = tempfile::tempdir().unwrap();
+    std::fs::write(run.path().join("anatomy.csv"), anatomy_csv(&rows).unwrap()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let options = PlotOptions {
+        formats: vec![Format::Svg],
+        font: None,
+    };
+    let outcome = plot::plot_run(run.path(), out.path(), &options).unwrap();
+    let names: Vec<&str> = outcome.drawn.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["anatomy"]);
+    let svg = std::fs::read_to_string(out.path().join("anatomy.svg")).unwrap();
+    for label in [
+        "Where the bytes go",
+        "runtime-composite.console",
+        "native code",
+        "IL + metadata",
+    ] {
+        assert!(svg.contains(label), "{label}");
+    }
+}
+
+#[test]
 fn a_csv_without_a_needed_column_names_the_file() {
     let run = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(recorded().join("sizes.csv"))

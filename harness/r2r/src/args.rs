@@ -51,8 +51,25 @@ pub(crate) enum Command {
     /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
     /// --paired-runs N` can measure them beside later images in one run.
     KeepBaseline(commands::KeepArgs),
+    /// Which assemblies grew or shrank between two images of a scenario, and by how much
+    /// (IL + metadata, native code, the rest), read from the images' ReadyToRun headers.
+    Diff(DiffArgs),
     /// Remove the images and containers r2r made (all, or one scenario's).
     Clean(CleanArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
+    #[arg(long, short)]
+    pub(crate) scenario: String,
+    /// The first image: a plan id (`r2r plan`), e.g. `no-composite.console`.
+    pub(crate) image_a: String,
+    /// The second image: a plan id, e.g. `runtime-composite.console`.
+    pub(crate) image_b: String,
+    /// Also write the differences as CSV to this file.
+    #[arg(long)]
+    pub(crate) csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -119,6 +119,10 @@ pub async fn run(cli: Cli) -> u8 {
             Err(error) => output::error(&error),
         };
     }
+    if let Command::Diff(arguments) = &cli.command {
+        // Reads two images only: no lock, so it works beside a running measurement.
+        return exit(diff(&project, arguments).await);
+    }
     // Scenario errors are reported before anything talks to the engine.
     let plan = match &cli.command {
         Command::Build(a) => Some(load_plan(&project, &a.scenario)),
@@ -133,7 +137,8 @@ pub async fn run(cli: Cli) -> u8 {
         | Command::Report(_)
         | Command::Plot(_)
         | Command::Compare(_)
-        | Command::KeepBaseline(_) => None,
+        | Command::KeepBaseline(_)
+        | Command::Diff(_) => None,
     };
     let plan = match plan.transpose() {
         Ok(plan) => plan,
@@ -334,6 +339,46 @@ async fn with_engine(
         }
         _ => unreachable!("handled before the engine is reached"),
     })
+}
+
+/// `r2r diff`: the anatomy of two images of a scenario, compared per assembly.
+async fn diff(project: &Project, arguments: &crate::args::DiffArgs) -> anyhow::Result<bool> {
+    use r2r_core::measure::anatomy;
+    let plan = load_plan(project, &arguments.scenario)?;
+    let mut images = Vec::new();
+    for id in [&arguments.image_a, &arguments.image_b] {
+        let image = plan.image(id).with_context(|| {
+            let ids: Vec<&str> = plan.images.iter().map(|i| i.id.as_str()).collect();
+            format!(
+                "no image `{id}` in scenario {}; its images: {}",
+                plan.scenario.name,
+                ids.join(", ")
+            )
+        })?;
+        images.push((image.id.clone(), image.reference().to_string()));
+    }
+    let engine = DockerEngine::connect().await?;
+    for (id, reference) in &images {
+        if engine.inspect_image(reference).await?.is_none() {
+            anyhow::bail!(
+                "{id} ({reference}) is not built; run `r2r build --scenario {}`",
+                plan.scenario.name
+            );
+        }
+    }
+    let mut rows = anatomy::measure_each(&engine, &images).await?.into_iter();
+    let (a, b) = (
+        rows.next().unwrap_or_default(),
+        rows.next().unwrap_or_default(),
+    );
+    let differences = anatomy::diff(&a, &b);
+    if let Some(path) = &arguments.csv {
+        let bytes = anatomy::diff_csv(&differences)?;
+        r2r_core::results::files::write_atomically(path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    output::print_diff(&images[0].0, &images[1].0, &a, &b, &differences);
+    Ok(true)
 }
 
 /// Measures a `docker save` archive into `output` (default: the current directory).

@@ -685,3 +685,67 @@ impl r2r_core::run::Observer for Console {
         print_precision(report);
     }
 }
+
+/// `r2r diff`: each image's totals by part, then the assemblies that changed.
+pub fn print_diff(
+    a: &str,
+    b: &str,
+    a_rows: &[r2r_core::measure::anatomy::AnatomyRow],
+    b_rows: &[r2r_core::measure::anatomy::AnatomyRow],
+    differences: &[r2r_core::measure::anatomy::DiffRow],
+) {
+    use r2r_core::measure::anatomy::image_totals;
+    let mut totals = Table::new();
+    totals.set_header([
+        "image",
+        "files MB",
+        "IL + metadata MB",
+        "native code MB",
+        "rest MB",
+    ]);
+    for (image, bytes) in image_totals(a_rows).iter().chain(&image_totals(b_rows)) {
+        totals.add_row(vec![
+            image.clone(),
+            megabytes(bytes.total()),
+            megabytes(bytes.il_metadata()),
+            megabytes(bytes.native_code),
+            megabytes(bytes.rest()),
+        ]);
+    }
+    println!("{totals}");
+    if differences.is_empty() {
+        println!("no assembly differs between {a} and {b}");
+        return;
+    }
+    let signed = |bytes: i64| format!("{:+.3}", bytes as f64 / 1e6);
+    let mut table = Table::new();
+    table
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header([
+            "assembly",
+            &format!("{a} MB"),
+            &format!("{b} MB"),
+            "Δ MB",
+            "Δ IL + metadata MB",
+            "Δ native code MB",
+            "Δ rest MB",
+        ]);
+    for row in differences {
+        table.add_row(vec![
+            row.assembly.clone(),
+            megabytes(row.a_bytes),
+            megabytes(row.b_bytes),
+            signed(row.delta_bytes),
+            signed(row.delta_il_metadata_bytes),
+            signed(row.delta_native_code_bytes),
+            signed(row.delta_rest_bytes),
+        ]);
+    }
+    println!("{table}");
+    let total: i64 = differences.iter().map(|row| row.delta_bytes).sum();
+    println!(
+        "{} assemblies differ; {b} minus {a}: {} MB",
+        differences.len(),
+        signed(total)
+    );
+}

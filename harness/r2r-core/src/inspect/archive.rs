@@ -857,7 +857,7 @@ pub fn read_image_archive(
 ) -> Result<ImageFilesystem, ArchiveError> {
     let mut layers: HashMap<String, LayerContent> = HashMap::new();
     let index = walk_archive(reader, &mut |name, layer| {
-        let content = read_layer(name, layer, inspect)?;
+        let content = read_layer(name, layer, inspect, &mut |_, _| {})?;
         layers.insert(name.to_string(), content);
         Ok(())
     })?;
@@ -899,10 +899,77 @@ fn remove_under(files: &mut BTreeMap<String, FileRecord>, directory: &str) {
     }
 }
 
+/// Every image of an archive's manifest: its tags, its final file system view, and for each
+/// inspected file of that view what `analyse(path, bytes)` made of its bytes. Layers are read
+/// once, whatever the number of images that share them; only the results are kept.
+pub fn read_image_archives_with<T: Clone>(
+    reader: impl Read,
+    inspect: &dyn Fn(&str) -> bool,
+    analyse: &dyn Fn(&str, &[u8]) -> T,
+) -> Result<Vec<AnalysedImage<T>>, ArchiveError> {
+    let mut layers: HashMap<String, (LayerContent, BTreeMap<String, T>)> = HashMap::new();
+    let index = walk_archive(reader, &mut |name, layer| {
+        let mut results = BTreeMap::new();
+        let content = read_layer(name, layer, inspect, &mut |path, bytes| {
+            results.insert(path.to_string(), analyse(path, bytes));
+        })?;
+        layers.insert(name.to_string(), (content, results));
+        Ok(())
+    })?;
+    let mut images = Vec::new();
+    for entry in &index.manifest {
+        let mut view = ImageFilesystem {
+            layers: entry.layers.clone(),
+            files: BTreeMap::new(),
+        };
+        let mut analysed: BTreeMap<String, T> = BTreeMap::new();
+        for (position, layer_path) in entry.layers.iter().enumerate() {
+            let (content, results) = layers
+                .get(index.resolve(layer_path)?)
+                .ok_or_else(|| index.missing_layer(layer_path))?;
+            for directory in &content.opaque_directories {
+                remove_under(&mut view.files, directory);
+            }
+            for removed in &content.whiteouts {
+                view.files.remove(removed);
+                remove_under(&mut view.files, removed);
+            }
+            for record in &content.entries {
+                let mut record = record.clone();
+                record.layer = position;
+                view.files.insert(record.path.clone(), record);
+            }
+            for (path, result) in results {
+                analysed.insert(path.clone(), result.clone());
+            }
+        }
+        // Only what the final view still holds, as the last layer that wrote it left it.
+        analysed.retain(|path, _| view.files.contains_key(path));
+        images.push(AnalysedImage {
+            tags: entry.tags.clone(),
+            filesystem: view,
+            analysed,
+        });
+    }
+    Ok(images)
+}
+
+/// One image of [`read_image_archives_with`].
+#[derive(Debug, Clone)]
+pub struct AnalysedImage<T> {
+    /// The image's tags in the archive.
+    pub tags: Vec<String>,
+    /// Its final file system view.
+    pub filesystem: ImageFilesystem,
+    /// Per inspected path of the view, the analysis of its bytes.
+    pub analysed: BTreeMap<String, T>,
+}
+
 fn read_layer(
     layer: &str,
     reader: impl Read,
     inspect: &dyn Fn(&str) -> bool,
+    analyse: &mut dyn FnMut(&str, &[u8]),
 ) -> Result<LayerContent, ArchiveError> {
     let layer_error = |entry: &str, source| ArchiveError::Layer {
         layer: layer.to_string(),
@@ -941,6 +1008,7 @@ fn read_layer(
                     .data
                     .read_to_end(&mut bytes)
                     .map_err(|source| layer_error(entry.path, source))?;
+                analyse(&path, &bytes);
                 Some(
                     readytorun::classify(&bytes)
                         .map_err(|error| InspectError::Unreadable(error.to_string())),

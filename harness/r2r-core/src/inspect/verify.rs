@@ -354,7 +354,7 @@ pub fn check_files(
                 ));
             }
             if publish.self_contained && !publish.native {
-                if trimmed_il(publish) {
+                if trimmed_il(publish) && !*composite {
                     // Trimming rewrites the assemblies as IL: no ReadyToRun code is expected.
                     let kinds = managed_kinds(fs, "app");
                     let composites = kinds
@@ -635,7 +635,12 @@ pub async fn verify_image(
             );
             checks.push(sdk_info(engine, plan, image, options).await);
         }
-        Content::App { kind, publish, .. } => {
+        Content::App {
+            kind,
+            publish,
+            composite,
+            ..
+        } => {
             let (run, normal) = match kind {
                 AppKind::Console => run_console(engine, plan, image, options, false).await,
                 AppKind::Webapi => run_webapi(engine, plan, image, options, false).await,
@@ -654,7 +659,7 @@ pub async fn verify_image(
                             .unwrap_or_else(|| "unknown".into())
                     ),
                 });
-            } else if passed && !trimmed_il(publish) {
+            } else if passed && (!trimmed_il(publish) || *composite) {
                 let (_, disabled) = match kind {
                     AppKind::Console => run_console(engine, plan, image, options, true).await,
                     AppKind::Webapi => run_webapi(engine, plan, image, options, true).await,

@@ -1,6 +1,7 @@
 //! Measurements of built images: sizes (per layer, per image, per set, and what a registry
 //! stores), container start-up, and the statistics both report.
 
+pub mod anatomy;
 pub mod layers;
 pub mod paired;
 pub mod registry;

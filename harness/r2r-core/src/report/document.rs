@@ -155,6 +155,11 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
     if !data.sizes.is_empty() {
         sections.extend(size_tables(data));
     }
+    if let Ok(Some(rows)) = crate::measure::anatomy::read(&data.directory) {
+        if !rows.is_empty() {
+            sections.extend(anatomy_tables(data, &rows));
+        }
+    }
     if !data.startup.is_empty() {
         sections.push(Section::Table(startup_table(data)));
     }
@@ -274,6 +279,86 @@ fn size_tables(data: &RunData) -> Vec<Section> {
             note: "All images of a variant (runtime-deps, frameworks, apps) as a registry or a machine stores them: shared layers once.".into(),
             headers: ["Variant", "Images", "Sum as separate images (MB)", "Stored once (MB)", "Stored once, gzip (MB)"].map(String::from).to_vec(),
             rows: sets,
+        }));
+    }
+    sections
+}
+
+/// Most assemblies listed per image in the anatomy differences table.
+const ANATOMY_DIFF_ROWS: usize = 8;
+
+/// Where each image's bytes go, and which assemblies make each app image differ from its
+/// baseline (`anatomy.csv`).
+fn anatomy_tables(data: &RunData, rows: &[crate::measure::anatomy::AnatomyRow]) -> Vec<Section> {
+    use crate::measure::anatomy::{self, GROUPS};
+    let mut headers = vec!["image".to_string(), "files MB".to_string()];
+    headers.extend(GROUPS.iter().map(|group| format!("{group} MB")));
+    headers.push("composite, unattributed MB".into());
+    let table_rows = anatomy::image_groups(rows)
+        .into_iter()
+        .map(|(image, groups)| {
+            let shared: u64 = rows
+                .iter()
+                .filter(|row| row.image == image && row.kind == "composite-shared")
+                .map(|row| row.bytes)
+                .sum();
+            let mut cells = vec![image, mb(groups.iter().sum())];
+            cells.extend(groups.iter().map(|bytes| mb(*bytes)));
+            cells.push(mb(shared));
+            cells
+        })
+        .collect();
+    let mut sections = vec![Section::Table(Table {
+        title: "Where the bytes go".into(),
+        note: "Every regular file of each image, read from its PE sections, CLI header, metadata and ReadyToRun header (anatomy.csv): IL + metadata (method bodies, metadata, resources), native code (runtime functions), ReadyToRun tables, the rest of the assemblies (headers, unwind and GC info, signatures, padding) and the files that are not assemblies; they add up to the files' bytes. The last column is the part of the composite images that no single component owns (generic instantiations, funclets, stubs, shared tables), included in the groups before it.".into(),
+        headers,
+        rows: table_rows,
+    })];
+    let mut diff_rows = Vec::new();
+    for image in app_images(data) {
+        let Some(baseline) = baseline_of(data, &image.role) else {
+            continue;
+        };
+        if baseline.id == image.id {
+            continue;
+        }
+        let of = |id: &str| -> Vec<anatomy::AnatomyRow> {
+            rows.iter().filter(|row| row.image == id).cloned().collect()
+        };
+        let (a, b) = (of(&baseline.id), of(&image.id));
+        if a.is_empty() || b.is_empty() {
+            continue;
+        }
+        for change in anatomy::diff(&a, &b).into_iter().take(ANATOMY_DIFF_ROWS) {
+            let signed = |bytes: i64| format!("{:+.2}", bytes as f64 / MB);
+            diff_rows.push(vec![
+                image.id.clone(),
+                baseline.id.clone(),
+                change.assembly,
+                signed(change.delta_bytes),
+                signed(change.delta_il_metadata_bytes),
+                signed(change.delta_native_code_bytes),
+                signed(change.delta_rest_bytes),
+            ]);
+        }
+    }
+    if !diff_rows.is_empty() {
+        sections.push(Section::Table(Table {
+            title: "Which assemblies make the difference".into(),
+            note: format!("Per app image, the {ANATOMY_DIFF_ROWS} assemblies whose bytes changed most against the baseline (the same app in the scenario's first variant); an assembly's file and its share of a composite count together (`r2r diff` lists them all)."),
+            headers: [
+                "image",
+                "baseline",
+                "assembly",
+                "Δ MB",
+                "Δ IL + metadata MB",
+                "Δ native code MB",
+                "Δ rest MB",
+            ]
+            .iter()
+            .map(|header| header.to_string())
+            .collect(),
+            rows: diff_rows,
         }));
     }
     sections

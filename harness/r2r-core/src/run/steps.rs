@@ -118,6 +118,15 @@ impl Pipeline<'_> {
                 error,
             )
         })?;
+        // The anatomy of the same images: where their bytes go, per assembly.
+        let anatomy = crate::measure::anatomy::measure_plan(self.engine, self.plan)
+            .await
+            .map_err(RunError::other)?;
+        let anatomy_path = directory.join("anatomy.csv");
+        let anatomy_bytes =
+            crate::measure::anatomy::anatomy_csv(&anatomy).map_err(RunError::other)?;
+        files::write_atomically(&anatomy_path, &anatomy_bytes)
+            .map_err(|error| RunError::io("writing", &anatomy_path, error))?;
         self.observer.sizes_measured(&report);
         self.observer
             .note(&format!("size results written to {}", directory.display()));
@@ -282,6 +291,7 @@ fn plot_title(name: &str) -> String {
     match name {
         "sizes" => "Image sizes: uncompressed, gzip and zstd".to_string(),
         "sharing" => "Owned and shared layers per image (gzip)".to_string(),
+        "anatomy" => "Where the bytes go: IL + metadata, native code and the rest".to_string(),
         "startup-console" => "Start-up of the console app, create to exit".to_string(),
         "startup-console-time-to-main" => "Console app: start request to Main".to_string(),
         "startup-webapi" => "Start-up of the web API, create to first HTTP 200".to_string(),

@@ -1,0 +1,406 @@
+//! The anatomy of images: per image and per assembly, the bytes of IL + metadata, of native
+//! code and of the rest ([`crate::inspect::anatomy`]), with each composite image split by
+//! component. Written as `anatomy.csv` by the sizes step; `r2r diff` compares two images.
+//!
+//! The rows of one image add up to the bytes of its regular files: one row per assembly file
+//! (`.dll` under `/usr/share/dotnet` and `/app`), a composite image as one row per component
+//! and one for its shared part, and one row for every other file together.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::inspect::anatomy::{self, AnatomyError, FileAnatomy, PartBytes};
+use crate::inspect::archive::{self, AnalysedImage, ExportError, FileType};
+use crate::inspect::readytorun;
+use crate::model::plan::Plan;
+
+/// The assembly name of the row that holds every file that is not an inspected assembly.
+pub const OTHER_FILES: &str = "(other files)";
+
+/// One row of `anatomy.csv`: the bytes of one assembly file, one component's share of a
+/// composite image, a composite's shared part, or an image's other files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnatomyRow {
+    /// Plan id of the image.
+    pub image: String,
+    /// The file's path in the image (no leading `/`); empty for the other-files row.
+    pub path: String,
+    /// The assembly's simple name (file name without `.dll`, or the component's name);
+    /// `(shared/unattributed)` for a composite's shared part; `(other files)`.
+    pub assembly: String,
+    /// `r2r` (own ReadyToRun code), `il-only`, `component` (code in a composite),
+    /// `composite-part` (a component's share of a composite file), `composite-shared`,
+    /// `native-pe`, `not-pe`, `unreadable` (counted as other), `other-files`.
+    pub kind: String,
+    /// The row's bytes: the sum of the part columns below, bytes.
+    pub bytes: u64,
+    /// IL + metadata: `metadata_bytes + il_bytes + resources_bytes`, bytes.
+    pub il_metadata_bytes: u64,
+    /// Precompiled native code (ReadyToRun runtime functions), bytes.
+    pub native_code_bytes: u64,
+    /// Everything else: `bytes - il_metadata_bytes - native_code_bytes`, bytes.
+    pub rest_bytes: u64,
+    /// DOS and PE headers and section table, bytes.
+    pub headers_bytes: u64,
+    /// CLI header and ECMA-335 metadata, bytes.
+    pub metadata_bytes: u64,
+    /// IL method bodies, bytes.
+    pub il_bytes: u64,
+    /// Managed resources and strong-name signature, bytes.
+    pub resources_bytes: u64,
+    /// ReadyToRun headers and the sections they list, bytes.
+    pub readytorun_bytes: u64,
+    /// Authenticode certificate table, bytes.
+    pub signature_bytes: u64,
+    /// Unwind and GC info, field data, relocations, padding; all of a non-assembly file,
+    /// bytes.
+    pub other_bytes: u64,
+    /// For a `composite-part` row: the methods whose main body is attributed to the
+    /// component (count); empty otherwise.
+    pub methods: Option<u64>,
+}
+
+impl AnatomyRow {
+    fn new(image: &str, path: &str, assembly: &str, kind: &str, bytes: &PartBytes) -> Self {
+        AnatomyRow {
+            image: image.to_string(),
+            path: path.to_string(),
+            assembly: assembly.to_string(),
+            kind: kind.to_string(),
+            bytes: bytes.total(),
+            il_metadata_bytes: bytes.il_metadata(),
+            native_code_bytes: bytes.native_code,
+            rest_bytes: bytes.rest(),
+            headers_bytes: bytes.headers,
+            metadata_bytes: bytes.metadata,
+            il_bytes: bytes.il,
+            resources_bytes: bytes.resources,
+            readytorun_bytes: bytes.readytorun,
+            signature_bytes: bytes.signature,
+            other_bytes: bytes.other,
+            methods: None,
+        }
+    }
+}
+
+/// Which files of an image are read as assemblies.
+pub fn is_inspected(path: &str) -> bool {
+    path.ends_with(".dll") && (path.starts_with("usr/share/dotnet/") || path.starts_with("app/"))
+}
+
+/// What an inspected file is, with its anatomy.
+type Analysis = (String, Result<FileAnatomy, AnatomyError>);
+
+fn analyse(_: &str, bytes: &[u8]) -> Analysis {
+    let kind = readytorun::classify(bytes)
+        .map(|kind| kind.label().to_string())
+        .unwrap_or_else(|_| "unreadable".into());
+    (kind, anatomy::analyse(bytes))
+}
+
+/// The rows of one analysed image.
+pub fn image_rows(image: &str, analysed: &AnalysedImage<Analysis>) -> Vec<AnatomyRow> {
+    let mut rows = Vec::new();
+    let mut other = PartBytes::default();
+    for (path, record) in &analysed.filesystem.files {
+        if record.file_type != FileType::Regular {
+            continue;
+        }
+        let Some((kind, result)) = analysed.analysed.get(path) else {
+            other.other += record.size_bytes;
+            continue;
+        };
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let assembly = name.strip_suffix(".dll").unwrap_or(name);
+        match result {
+            Ok(file) if !file.components.is_empty() => {
+                for share in &file.components {
+                    let kind = if share.assembly == anatomy::SHARED {
+                        "composite-shared"
+                    } else {
+                        "composite-part"
+                    };
+                    let mut row = AnatomyRow::new(image, path, &share.assembly, kind, &share.bytes);
+                    if kind == "composite-part" {
+                        row.methods = Some(share.methods);
+                    }
+                    rows.push(row);
+                }
+            }
+            Ok(file) => rows.push(AnatomyRow::new(image, path, assembly, kind, &file.bytes)),
+            Err(_) => {
+                let bytes = PartBytes {
+                    other: record.size_bytes,
+                    ..PartBytes::default()
+                };
+                rows.push(AnatomyRow::new(image, path, assembly, "unreadable", &bytes));
+            }
+        }
+    }
+    rows.push(AnatomyRow::new(
+        image,
+        "",
+        OTHER_FILES,
+        "other-files",
+        &other,
+    ));
+    rows
+}
+
+/// Exports `images` (plan id, reference) through the engine as one stream (each reference
+/// once) and returns the rows of each, in the order given: an image given twice gets its rows
+/// twice, an image missing from the export none.
+pub async fn measure_each(
+    engine: &dyn Engine,
+    images: &[(String, String)],
+) -> Result<Vec<Vec<AnatomyRow>>, ExportError> {
+    let mut references: Vec<String> = images.iter().map(|(_, r)| r.clone()).collect();
+    references.sort();
+    references.dedup();
+    let analysed = archive::parse_export(engine, &references, |reader| {
+        archive::read_image_archives_with(reader, &is_inspected, &analyse)
+    })
+    .await?;
+    Ok(images
+        .iter()
+        .map(|(id, reference)| {
+            analysed
+                .iter()
+                .find(|image| image.tags.contains(reference))
+                .map(|image| image_rows(id, image))
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// As [`measure_each`], the rows of all images in one list.
+pub async fn measure_images(
+    engine: &dyn Engine,
+    images: &[(String, String)],
+) -> Result<Vec<AnatomyRow>, ExportError> {
+    Ok(measure_each(engine, images).await?.concat())
+}
+
+/// The anatomy of every image of a plan that is on the engine.
+pub async fn measure_plan(
+    engine: &dyn Engine,
+    plan: &Plan,
+) -> Result<Vec<AnatomyRow>, ExportError> {
+    let mut images = Vec::new();
+    for image in &plan.images {
+        if let Ok(Some(_)) = engine.inspect_image(image.reference()).await {
+            images.push((image.id.clone(), image.reference().to_string()));
+        }
+    }
+    if images.is_empty() {
+        return Ok(Vec::new());
+    }
+    measure_images(engine, &images).await
+}
+
+/// `anatomy.csv`.
+pub fn anatomy_csv(rows: &[AnatomyRow]) -> Result<Vec<u8>, csv::Error> {
+    crate::results::rows::to_csv(rows)
+}
+
+/// One assembly's change between two images (a row of `r2r diff`'s CSV).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffRow {
+    /// The assembly (its file and its composite share together); a composite's shared part
+    /// is `<composite file> (shared/unattributed)`; `(other files)`.
+    pub assembly: String,
+    /// Its bytes in the first image (0 when absent), bytes.
+    pub a_bytes: u64,
+    /// Its bytes in the second image (0 when absent), bytes.
+    pub b_bytes: u64,
+    /// `b_bytes - a_bytes`, bytes.
+    pub delta_bytes: i64,
+    /// Change of IL + metadata, bytes.
+    pub delta_il_metadata_bytes: i64,
+    /// Change of native code, bytes.
+    pub delta_native_code_bytes: i64,
+    /// Change of the rest, bytes.
+    pub delta_rest_bytes: i64,
+}
+
+/// Per assembly, the sum of an image's rows: (bytes, IL + metadata, native code, rest).
+fn by_assembly(rows: &[AnatomyRow]) -> BTreeMap<String, [u64; 4]> {
+    let mut result: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    for row in rows {
+        let key = if row.kind == "composite-shared" {
+            let file = row.path.rsplit('/').next().unwrap_or(&row.path);
+            format!("{file} {}", anatomy::SHARED)
+        } else {
+            row.assembly.clone()
+        };
+        let sums = result.entry(key).or_default();
+        sums[0] += row.bytes;
+        sums[1] += row.il_metadata_bytes;
+        sums[2] += row.native_code_bytes;
+        sums[3] += row.rest_bytes;
+    }
+    result
+}
+
+/// The assemblies whose bytes differ between two images' rows, largest change first. Two
+/// images with the same files give none.
+pub fn diff(a: &[AnatomyRow], b: &[AnatomyRow]) -> Vec<DiffRow> {
+    let (a, b) = (by_assembly(a), by_assembly(b));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let delta = |x: u64, y: u64| y as i64 - x as i64;
+    let mut rows: Vec<DiffRow> = keys
+        .into_iter()
+        .filter_map(|key| {
+            let x = a.get(key).copied().unwrap_or_default();
+            let y = b.get(key).copied().unwrap_or_default();
+            (x != y).then(|| DiffRow {
+                assembly: key.clone(),
+                a_bytes: x[0],
+                b_bytes: y[0],
+                delta_bytes: delta(x[0], y[0]),
+                delta_il_metadata_bytes: delta(x[1], y[1]),
+                delta_native_code_bytes: delta(x[2], y[2]),
+                delta_rest_bytes: delta(x[3], y[3]),
+            })
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        y.delta_bytes
+            .unsigned_abs()
+            .cmp(&x.delta_bytes.unsigned_abs())
+            .then_with(|| x.assembly.cmp(&y.assembly))
+    });
+    rows
+}
+
+/// The CSV of a diff.
+pub fn diff_csv(rows: &[DiffRow]) -> Result<Vec<u8>, csv::Error> {
+    crate::results::rows::to_csv(rows)
+}
+
+/// Per image, the sum of its rows by kind group: (image, IL + metadata, native code, rest)
+/// in the order the images first appear.
+pub fn image_totals(rows: &[AnatomyRow]) -> Vec<(String, PartBytes)> {
+    let mut result: Vec<(String, PartBytes)> = Vec::new();
+    for row in rows {
+        let bytes = PartBytes {
+            headers: row.headers_bytes,
+            metadata: row.metadata_bytes,
+            il: row.il_bytes,
+            resources: row.resources_bytes,
+            native_code: row.native_code_bytes,
+            readytorun: row.readytorun_bytes,
+            signature: row.signature_bytes,
+            other: row.other_bytes,
+        };
+        match result.iter_mut().find(|(image, _)| *image == row.image) {
+            Some((_, sum)) => sum.accumulate(&bytes),
+            None => result.push((row.image.clone(), bytes)),
+        }
+    }
+    result
+}
+
+/// Columns of `anatomy.csv` that readers need.
+pub const ANATOMY_COLUMNS: &[&str] = &[
+    "image",
+    "path",
+    "assembly",
+    "kind",
+    "bytes",
+    "il_metadata_bytes",
+    "native_code_bytes",
+    "rest_bytes",
+    "readytorun_bytes",
+];
+
+/// The names of the groups of [`image_groups`], in order.
+pub const GROUPS: [&str; 5] = [
+    "IL + metadata",
+    "native code",
+    "ReadyToRun tables",
+    "rest of the assemblies",
+    "other files",
+];
+
+/// Per image (in the order the images first appear), its bytes in the [`GROUPS`]: IL +
+/// metadata, native code, ReadyToRun tables, the rest of the assemblies (headers, unwind and
+/// GC info, signatures, padding), and the files that are not assemblies. They add up to the
+/// bytes of the image's regular files.
+pub fn image_groups(rows: &[AnatomyRow]) -> Vec<(String, [u64; 5])> {
+    let mut result: Vec<(String, [u64; 5])> = Vec::new();
+    for row in rows {
+        let index = match result.iter().position(|(image, _)| *image == row.image) {
+            Some(index) => index,
+            None => {
+                result.push((row.image.clone(), [0; 5]));
+                result.len() - 1
+            }
+        };
+        let groups = &mut result[index].1;
+        if row.kind == "other-files" {
+            groups[4] += row.bytes;
+            continue;
+        }
+        groups[0] += row.il_metadata_bytes;
+        groups[1] += row.native_code_bytes;
+        groups[2] += row.readytorun_bytes;
+        groups[3] += row.rest_bytes - row.readytorun_bytes.min(row.rest_bytes);
+    }
+    result
+}
+
+/// Reads `anatomy.csv` of a run directory (`None` when the run has none).
+pub fn read(
+    directory: &std::path::Path,
+) -> Result<Option<Vec<AnatomyRow>>, crate::results::reading::RunDataError> {
+    crate::results::reading::read_csv(&directory.join("anatomy.csv"), ANATOMY_COLUMNS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(image: &str, assembly: &str, kind: &str, il: u64, native: u64) -> AnatomyRow {
+        let bytes = PartBytes {
+            il,
+            native_code: native,
+            other: 10,
+            ..PartBytes::default()
+        };
+        AnatomyRow::new(image, &format!("x/{assembly}.dll"), assembly, kind, &bytes)
+    }
+
+    #[test]
+    fn diff_lists_changed_assemblies_largest_first_and_nothing_for_the_same_rows() {
+        let a = vec![row("a", "A", "r2r", 100, 500), row("a", "B", "r2r", 50, 50)];
+        let b = vec![
+            row("b", "A", "component", 100, 0),
+            row("b", "B", "r2r", 50, 50),
+            row("b", "A", "composite-part", 0, 800),
+        ];
+        assert!(diff(&a, &a).is_empty());
+        let rows = diff(&a, &b);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].assembly, "A");
+        assert_eq!(rows[0].delta_bytes, 310);
+        assert_eq!(rows[0].delta_native_code_bytes, 300);
+        assert_eq!(rows[0].delta_il_metadata_bytes, 0);
+        assert_eq!(rows[0].delta_rest_bytes, 10);
+        let groups = image_groups(&b);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            groups[0].1.iter().sum::<u64>(),
+            b.iter().map(|r| r.bytes).sum::<u64>()
+        );
+        let text = String::from_utf8(diff_csv(&rows).unwrap()).unwrap();
+        assert!(
+            text.starts_with("assembly,a_bytes,b_bytes,delta_bytes,"),
+            "{text}"
+        );
+    }
+}
