@@ -112,6 +112,8 @@ pub struct FileRecord {
     pub mode: u32,
     /// The ReadyToRun classification, for inspected files; `Err` holds why it failed.
     pub assembly: Option<Result<AssemblyKind, InspectError>>,
+    /// For an inspected composite image: what it records about its compilation.
+    pub composite: Option<crate::inspect::composite::CompositeFacts>,
 }
 
 /// Why an inspected file has no ReadyToRun classification.
@@ -928,6 +930,7 @@ fn read_layer(
         } else {
             0
         };
+        let mut composite = None;
         let assembly = if file_type == FileType::Regular && inspect(&path) {
             if size_bytes > MAX_INSPECTED_FILE_BYTES {
                 Some(Err(InspectError::TooLarge {
@@ -941,10 +944,14 @@ fn read_layer(
                     .data
                     .read_to_end(&mut bytes)
                     .map_err(|source| layer_error(entry.path, source))?;
-                Some(
-                    readytorun::classify(&bytes)
-                        .map_err(|error| InspectError::Unreadable(error.to_string())),
-                )
+                let kind = readytorun::classify(&bytes)
+                    .map_err(|error| InspectError::Unreadable(error.to_string()));
+                if matches!(kind, Ok(AssemblyKind::CompositeImage { .. })) {
+                    composite = crate::inspect::composite::composite_facts(&bytes)
+                        .ok()
+                        .flatten();
+                }
+                Some(kind)
             }
         } else {
             None
@@ -956,6 +963,7 @@ fn read_layer(
             file_type,
             mode: entry.mode,
             assembly,
+            composite,
         });
         Ok(())
     })?;

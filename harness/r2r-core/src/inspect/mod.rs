@@ -2,5 +2,6 @@
 //! ReadyToRun headers, and the verification that each image is what its variant claims.
 
 pub mod archive;
+pub mod composite;
 pub mod readytorun;
 pub mod verify;
