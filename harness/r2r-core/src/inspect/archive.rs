@@ -114,6 +114,8 @@ pub struct FileRecord {
     pub assembly: Option<Result<AssemblyKind, InspectError>>,
     /// For an inspected composite image: what it records about its compilation.
     pub composite: Option<crate::inspect::composite::CompositeFacts>,
+    /// For an inspected component of a composite: its method definitions with a body (count).
+    pub method_definitions: Option<u32>,
 }
 
 /// Why an inspected file has no ReadyToRun classification.
@@ -931,6 +933,7 @@ fn read_layer(
             0
         };
         let mut composite = None;
+        let mut method_definitions = None;
         let assembly = if file_type == FileType::Regular && inspect(&path) {
             if size_bytes > MAX_INSPECTED_FILE_BYTES {
                 Some(Err(InspectError::TooLarge {
@@ -951,6 +954,9 @@ fn read_layer(
                         .ok()
                         .flatten();
                 }
+                if matches!(kind, Ok(AssemblyKind::CompositeComponent { .. })) {
+                    method_definitions = crate::inspect::composite::method_definitions(&bytes);
+                }
                 Some(kind)
             }
         } else {
@@ -964,6 +970,7 @@ fn read_layer(
             mode: entry.mode,
             assembly,
             composite,
+            method_definitions,
         });
         Ok(())
     })?;

@@ -31,6 +31,9 @@ pub struct ComponentCode {
     pub name: String,
     /// Methods with compiled code in the composite (count).
     pub compiled_methods: u32,
+    /// Length of the component's method entry point array (method rows it can index; 0 when
+    /// the component has no such section, as a facade without methods).
+    pub method_slots: u32,
 }
 
 /// What a composite image records about its compilation.
@@ -88,21 +91,22 @@ pub fn composite_facts(bytes: &[u8]) -> Result<Option<CompositeFacts>, ReadyToRu
         let table = image.slice("component assemblies", rva, count * 16)?;
         for (index, entry) in table.chunks_exact(16).enumerate() {
             let header_rva = u32::from_le_bytes([entry[8], entry[9], entry[10], entry[11]]);
-            let component = read_header(&image, header_rva)?;
-            let compiled_methods = match component
-                .sections
+            let sections = read_core_sections(&image, header_rva)?;
+            let (compiled_methods, method_slots) = match sections
                 .iter()
                 .find(|(kind, _, _)| *kind == SECTION_METHOD_DEF_ENTRY_POINTS)
             {
                 Some((_, rva, size)) => {
                     let array = image.slice("method entry points", *rva, *size as usize)?;
-                    count_native_array(array).unwrap_or(0)
+                    let slots = decode_unsigned(array, 0).map_or(0, |(header, _)| header >> 2);
+                    (count_native_array(array).unwrap_or(0), slots)
                 }
-                None => 0,
+                None => (0, 0),
             };
             components.push(ComponentCode {
                 name: names.get(index).cloned().unwrap_or_default(),
                 compiled_methods,
+                method_slots,
             });
         }
     }
@@ -111,6 +115,26 @@ pub fn composite_facts(bytes: &[u8]) -> Result<Option<CompositeFacts>, ReadyToRu
         sections: header.sections.iter().map(|(kind, _, _)| *kind).collect(),
         components,
     }))
+}
+
+/// The sections of a component's core header (flags, section count, then the sections: the
+/// header without the signature and version of a full ReadyToRun header).
+fn read_core_sections(
+    image: &Image<'_>,
+    rva: u32,
+) -> Result<Vec<(u32, u32, u32)>, ReadyToRunError> {
+    let fixed = image.slice("component ReadyToRun header", rva, 8)?;
+    let count = u32::from_le_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]).min(256);
+    let table = image.slice("component section table", rva + 8, count as usize * 12)?;
+    Ok(table
+        .chunks_exact(12)
+        .map(|entry| {
+            let field = |at: usize| {
+                u32::from_le_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]])
+            };
+            (field(0), field(4), field(8))
+        })
+        .collect())
 }
 
 /// Decodes one unsigned number of the native format at `offset`; returns it and the offset
@@ -195,9 +219,65 @@ fn count_native_array(bytes: &[u8]) -> Option<u32> {
     Some(present)
 }
 
-/// The names of the `AssemblyRef` rows of an ECMA-335 metadata blob whose tables before
-/// `AssemblyRef` are at most `Module` and `Assembly` (as in a composite's manifest).
-fn assembly_ref_names(metadata: &[u8]) -> Option<Vec<String>> {
+/// The number of method definitions with a body (IL) in a managed assembly's metadata;
+/// `None` when the file has none or it cannot be read.
+pub fn method_definitions(bytes: &[u8]) -> Option<u32> {
+    let pe = PE::parse(bytes).ok()?;
+    let image = Image { bytes, pe };
+    let cli = image
+        .pe
+        .header
+        .optional_header?
+        .data_directories
+        .get_clr_runtime_header()
+        .cloned()?;
+    let header = image.slice("CLI header", cli.virtual_address, 16).ok()?;
+    let rva = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    let size = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
+    let metadata = image.slice("metadata", rva, size as usize).ok()?;
+    let (rows, (cursor, heap_sizes, _, _)) = table_rows(metadata)?;
+    // Method definitions with a body (RVA, the first column, not 0): the rows of Module,
+    // TypeRef, TypeDef and Field come first (FieldPtr and MethodPtr only in unoptimised
+    // metadata, not read).
+    if rows[0x03] != 0 || rows[0x05] != 0 {
+        return None;
+    }
+    let string = if heap_sizes & 1 != 0 { 4 } else { 2 };
+    let guid = if heap_sizes & 2 != 0 { 4 } else { 2 };
+    let blob = if heap_sizes & 4 != 0 { 4 } else { 2 };
+    let coded = |tables: &[usize], tag_bits: u32| {
+        let most = tables.iter().map(|t| rows[*t]).max().unwrap_or(0);
+        if most < (1 << (16 - tag_bits)) {
+            2
+        } else {
+            4
+        }
+    };
+    let index = |table: usize| if rows[table] < 1 << 16 { 2 } else { 4 };
+    let module = 2 + string + 3 * guid;
+    let type_ref = coded(&[0x00, 0x1a, 0x23, 0x01], 2) + 2 * string;
+    let type_def = 4 + 2 * string + coded(&[0x02, 0x01, 0x1b], 2) + index(0x04) + index(0x06);
+    let field = 2 + string + blob;
+    let method = 4 + 2 + 2 + string + blob + index(0x08);
+    let start = cursor
+        + rows[0x00] as usize * module
+        + rows[0x01] as usize * type_ref
+        + rows[0x02] as usize * type_def
+        + rows[0x04] as usize * field;
+    let mut with_body = 0;
+    for row in 0..rows[0x06] as usize {
+        let at = start + row * method;
+        let rva = metadata.get(at..at + 4)?;
+        if rva != [0, 0, 0, 0] {
+            with_body += 1;
+        }
+    }
+    Some(with_body)
+}
+
+/// The row counts of a metadata blob's tables and where its `#~` stream's tables begin, with
+/// the heap sizes byte and the `#Strings` heap (offset, size).
+fn table_rows(metadata: &[u8]) -> Option<([u32; 64], (usize, u8, usize, usize))> {
     let u16_at = |at: usize| {
         metadata
             .get(at..at + 2)
@@ -230,11 +310,8 @@ fn assembly_ref_names(metadata: &[u8]) -> Option<Vec<String>> {
         }
     }
     let (tables, _) = tables?;
-    let (strings, strings_size) = strings?;
+    let (strings, strings_size) = strings.unwrap_or((0, 0));
     let heap_sizes = *metadata.get(tables + 6)?;
-    let string_index = if heap_sizes & 1 != 0 { 4 } else { 2 };
-    let guid_index = if heap_sizes & 2 != 0 { 4 } else { 2 };
-    let blob_index = if heap_sizes & 4 != 0 { 4 } else { 2 };
     let valid = u64::from(u32_at(tables + 8)?) | (u64::from(u32_at(tables + 12)?) << 32);
     let mut rows = [0u32; 64];
     let mut cursor = tables + 24;
@@ -244,17 +321,45 @@ fn assembly_ref_names(metadata: &[u8]) -> Option<Vec<String>> {
             cursor += 4;
         }
     }
+    Some((rows, (cursor, heap_sizes, strings, strings_size)))
+}
+
+/// The names of the `AssemblyRef` rows of an ECMA-335 metadata blob whose tables before
+/// `AssemblyRef` are at most `Module` and `Assembly` (as in a composite's manifest).
+fn assembly_ref_names(metadata: &[u8]) -> Option<Vec<String>> {
+    let u16_at = |at: usize| {
+        metadata
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |at: usize| {
+        metadata
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (rows, (cursor, heap_sizes, strings, strings_size)) = table_rows(metadata)?;
+    let string_index = if heap_sizes & 1 != 0 { 4 } else { 2 };
+    let guid_index = if heap_sizes & 2 != 0 { 4 } else { 2 };
+    let blob_index = if heap_sizes & 4 != 0 { 4 } else { 2 };
     const MODULE: usize = 0x00;
+    const TYPE_DEF: usize = 0x02;
     const ASSEMBLY: usize = 0x20;
     const ASSEMBLY_REF: usize = 0x23;
-    if (1..ASSEMBLY_REF).any(|table| table != ASSEMBLY && rows[table] != 0) {
+    // Module, the <Module> type, Assembly: other tables before AssemblyRef are not expected
+    // in a manifest, and the type's coded and table indexes are 2 bytes while tables are small.
+    if (1..ASSEMBLY_REF).any(|table| !matches!(table, TYPE_DEF | ASSEMBLY) && rows[table] != 0)
+        || rows[TYPE_DEF] > 1
+    {
         return None;
     }
+    let type_def_row = 4 + 2 * string_index + 2 + 2 + 2;
     let module_row = 2 + string_index + 3 * guid_index;
     let assembly_row = 4 + 8 + 4 + blob_index + 2 * string_index;
     let reference_row = 8 + 4 + blob_index + string_index + string_index + blob_index;
-    let mut row_at =
-        cursor + rows[MODULE] as usize * module_row + rows[ASSEMBLY] as usize * assembly_row;
+    let mut row_at = cursor
+        + rows[MODULE] as usize * module_row
+        + rows[TYPE_DEF] as usize * type_def_row
+        + rows[ASSEMBLY] as usize * assembly_row;
     let mut names = Vec::new();
     for _ in 0..rows[ASSEMBLY_REF].min(MAX_COMPONENTS as u32) {
         let name_field = row_at + 12 + blob_index;

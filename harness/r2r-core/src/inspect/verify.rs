@@ -275,9 +275,11 @@ pub fn check_image_recipe(
 /// the recipe leaves out (`-r`, single or whole frameworks) kept its own ReadyToRun code;
 /// every other assembly of the compiled frameworks is a component of one composite file that
 /// is present; every root has compiled methods in that composite; and the composite header's
-/// facts match the recipe: one version bubble (`--inputbubble`), partial image (`--partial`),
-/// embedded profile data (`--embed-pgo-data`). The instruction set and the optimisation
-/// switch leave no mark in the ReadyToRun header, so the detail says so instead.
+/// facts match the recipe: embedded profile data (`--embed-pgo-data`). Roots whose method
+/// bodies have no entry points of their own are counted, not failed (generic methods are
+/// compiled as instantiations elsewhere in the image). The version-bubble and partial flags are reported (crossgen2 sets the former on
+/// every composite); the instruction set and the optimisation switch leave no mark in the
+/// ReadyToRun header, so the detail says so instead.
 pub fn check_recipe(
     fs: &ImageFilesystem,
     version: &str,
@@ -290,6 +292,7 @@ pub fn check_recipe(
     let mut problems: Vec<String> = Vec::new();
     let mut owners: BTreeMap<String, usize> = BTreeMap::new();
     let mut components: Vec<String> = Vec::new();
+    let mut methods: BTreeMap<String, u32> = BTreeMap::new();
     let mut kept = 0;
     for framework in &spec.include {
         let dir = framework_dir(*framework, version);
@@ -315,6 +318,9 @@ pub fn check_recipe(
                         None => problems.push(format!(
                             "component {name}: its composite {owner_composite} is missing"
                         )),
+                    }
+                    if let Some(count) = fs.get(path).and_then(|record| record.method_definitions) {
+                        methods.insert(name.clone(), count);
                     }
                     components.push(name);
                 }
@@ -342,22 +348,29 @@ pub fn check_recipe(
                 None => problems.push(format!("{owner} is not a readable composite image")),
                 Some(facts) => {
                     let mut roots = 0;
+                    let mut roots_without_entry_points: Vec<String> = Vec::new();
                     let mut fewest: Option<(u32, String)> = None;
                     let mut unrooted_with_code = 0;
                     for name in &components {
-                        let code = facts.component(name).map(|c| c.compiled_methods);
+                        let component = facts.component(name);
+                        let code = component.map(|c| c.compiled_methods);
                         if recipe.is_root(name) {
                             roots += 1;
-                            match code {
-                                Some(count) if count > 0 => {
+                            match component {
+                                Some(c) if c.compiled_methods > 0 => {
+                                    let count = c.compiled_methods;
                                     if fewest.as_ref().is_none_or(|(least, _)| count < *least) {
                                         fewest = Some((count, name.clone()));
                                     }
                                 }
-                                Some(_) if recipe.partial => {}
-                                Some(_) => problems.push(format!(
-                                    "root {name} has no compiled methods in {owner}"
-                                )),
+                                // Without entry points of its own: a facade, an assembly of
+                                // interfaces or of generic methods only (their code is
+                                // instantiated elsewhere), or outside a partial profile.
+                                Some(_) => {
+                                    if methods.get(name).is_some_and(|count| *count > 0) {
+                                        roots_without_entry_points.push(name.clone());
+                                    }
+                                }
                                 None => problems.push(format!(
                                     "root {name} is not among the components {owner} lists"
                                 )),
@@ -373,20 +386,22 @@ pub fn check_recipe(
                             components.len()
                         ));
                     }
+                    // crossgen2 sets the version-bubble flag on every composite, with or
+                    // without --inputbubble: reported, not checked.
                     let bubble = facts.flags & FLAG_MULTIMODULE_VERSION_BUBBLE != 0;
-                    if bubble != recipe.inputbubble {
-                        problems.push(format!(
-                            "version bubble flag is {bubble}, the recipe's --inputbubble {}",
-                            recipe.inputbubble
-                        ));
-                    }
                     let partial = facts.flags & FLAG_PARTIAL != 0;
                     let pgo = facts.sections.contains(&SECTION_PGO_INSTRUMENTATION_DATA);
                     if recipe.embed_pgo_data && !pgo {
                         problems.push("no embedded profile data section (--embed-pgo-data)".into());
                     }
                     facts_text = format!(
-                        "; {roots} roots with code (fewest: {}), {} unrooted inputs ({unrooted_with_code} with code); header: version bubble {bubble}, partial flag {partial}, profile data {pgo}; instruction set and optimisation are not recorded in the header",
+                        "; {roots} roots, {} with method bodies but no entry points of their own{}; fewest entry points: {}; {} unrooted inputs ({unrooted_with_code} with code); header: version bubble {bubble}, partial flag {partial}, profile data {pgo}; instruction set and optimisation are not recorded in the header",
+                        roots_without_entry_points.len(),
+                        if roots_without_entry_points.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (e.g. {})", roots_without_entry_points.iter().take(3).cloned().collect::<Vec<_>>().join(", "))
+                        },
                         fewest
                             .map(|(count, name)| format!("{name} {count} methods"))
                             .unwrap_or_else(|| "none".into()),
@@ -451,7 +466,7 @@ pub fn read_directory(root: &std::path::Path) -> std::io::Result<ImageFilesystem
                 .to_string_lossy()
                 .into_owned();
             let metadata = entry.metadata()?;
-            let (mut assembly, mut composite) = (None, None);
+            let (mut assembly, mut composite, mut method_definitions) = (None, None, None);
             if relative.ends_with(".dll")
                 && (relative.starts_with("usr/share/dotnet/") || relative.starts_with("app/"))
             {
@@ -462,6 +477,9 @@ pub fn read_directory(root: &std::path::Path) -> std::io::Result<ImageFilesystem
                     composite = crate::inspect::composite::composite_facts(&bytes)
                         .ok()
                         .flatten();
+                }
+                if matches!(kind, Ok(AssemblyKind::CompositeComponent { .. })) {
+                    method_definitions = crate::inspect::composite::method_definitions(&bytes);
                 }
                 assembly = Some(kind);
             }
@@ -476,6 +494,7 @@ pub fn read_directory(root: &std::path::Path) -> std::io::Result<ImageFilesystem
                     mode: metadata.permissions().mode() & 0o7777,
                     assembly,
                     composite,
+                    method_definitions,
                 },
             );
         }
@@ -1097,6 +1116,7 @@ mod tests {
                 path.to_string(),
                 crate::inspect::archive::FileRecord {
                     composite: None,
+                    method_definitions: None,
                     path: path.to_string(),
                     layer: 0,
                     size_bytes: 1,

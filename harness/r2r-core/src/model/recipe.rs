@@ -240,7 +240,9 @@ fn read(path: &Path) -> Result<String, RecipeError> {
 }
 
 /// Reads an assembly list: one simple assembly name a line; `#` starts a comment.
-fn read_list(path: &Path) -> Result<Vec<ListedAssembly>, RecipeError> {
+/// `shown` is the list's path relative to `experiments/`, as entries name it (so that where
+/// the project lies does not change a recipe or the cache keys made from it).
+fn read_list(path: &Path, shown: &str) -> Result<Vec<ListedAssembly>, RecipeError> {
     let text = read(path)?;
     let mut entries: Vec<ListedAssembly> = Vec::new();
     let mut offset = 0;
@@ -259,7 +261,7 @@ fn read_list(path: &Path) -> Result<Vec<ListedAssembly>, RecipeError> {
         }
         entries.push(ListedAssembly {
             name: name.to_string(),
-            at: format!("{}:{}", path.display(), index + 1),
+            at: format!("{shown}:{}", index + 1),
         });
     }
     Ok(entries)
@@ -304,7 +306,7 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
                 )
                 .into());
             }
-            Ok(Some(read_list(&list_path)?))
+            Ok(Some(read_list(&list_path, &format!("recipes/{file}"))?))
         };
         let roots = list("roots", &entry.roots)?;
         let references = list("references", &entry.references)?.unwrap_or_default();
