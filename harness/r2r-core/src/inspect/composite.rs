@@ -275,9 +275,12 @@ pub fn method_definitions(bytes: &[u8]) -> Option<u32> {
     Some(with_body)
 }
 
-/// The row counts of a metadata blob's tables and where its `#~` stream's tables begin, with
-/// the heap sizes byte and the `#Strings` heap (offset, size).
-fn table_rows(metadata: &[u8]) -> Option<([u32; 64], (usize, u8, usize, usize))> {
+/// Where a metadata blob's tables begin, its heap sizes byte, and its `#Strings` heap
+/// (offset, size).
+type TablesAt = (usize, u8, usize, usize);
+
+/// The row counts of a metadata blob's tables, and where they are (see [`TablesAt`]).
+fn table_rows(metadata: &[u8]) -> Option<([u32; 64], TablesAt)> {
     let u16_at = |at: usize| {
         metadata
             .get(at..at + 2)
