@@ -513,6 +513,7 @@ fn scenario_struct() -> impl Strategy<Value = Scenario> {
             variants,
             sdk,
             measure: Vec::new(),
+            recipes: vec!["full".to_string()],
             content_hash: String::new(),
         })
 }

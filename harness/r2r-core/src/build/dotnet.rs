@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::model::catalog::{App, CompositeSpec, Framework, PublishSpec};
+use crate::model::recipe::{Crossgen2Abilities, Recipe, MIBC_FILE};
 use crate::support::hash::InputHasher;
 
 /// The runtime identifier all images are built for.
@@ -67,6 +68,14 @@ pub enum DotnetError {
         #[source]
         source: std::io::Error,
     },
+    /// A composite recipe cannot be applied to this version's frameworks or crossgen2.
+    #[error("recipe `{recipe}`: {message}")]
+    Recipe {
+        /// The recipe's name.
+        recipe: String,
+        /// What is wrong, naming the assembly (with its list's file and line) or the flag.
+        message: String,
+    },
     /// A pack or file expected after a restore is missing.
     #[error("expected {what} at {path}, but it is not there")]
     Missing {
@@ -117,6 +126,13 @@ impl Packs {
             .join("runtimes")
             .join(RUNTIME_IDENTIFIER)
             .join("native")
+    }
+
+    /// The runtime's profile (`tools/StandardOptimizationData.mibc` of the runtime pack).
+    pub fn mibc_path(&self) -> PathBuf {
+        self.pack_root(Framework::Runtime.runtime_pack())
+            .join("tools")
+            .join(MIBC_FILE)
     }
 
     fn pack_root(&self, id: &str) -> PathBuf {
@@ -330,15 +346,21 @@ impl Workspace {
         packs: &Packs,
         frameworks: &[Framework],
         composite: Option<&CompositeSpec>,
+        recipe: &Recipe,
         with_host: bool,
     ) -> Result<PathBuf, DotnetError> {
-        let key = InputHasher::default()
+        let mut hasher = InputHasher::default();
+        hasher
             .part("kind", b"framework-rootfs-v1")
             .part("version", packs.version.as_bytes())
             .part("frameworks", format!("{frameworks:?}").as_bytes())
             .part("composite", format!("{composite:?}").as_bytes())
-            .part("host", &[with_host as u8])
-            .finish();
+            .part("host", &[with_host as u8]);
+        // The default recipe adds nothing, so products made before recipes existed are reused.
+        if composite.is_some() && !recipe.is_default() {
+            hasher.part("recipe", format!("{recipe:?}").as_bytes());
+        }
+        let key = hasher.finish();
         cached(&self.root.join("rootfs"), &key[..16], |out| {
             let dotnet_root = out.join("usr/share/dotnet");
             if with_host {
@@ -349,10 +371,11 @@ impl Workspace {
             }
             if let Some(spec) = composite {
                 let started = Instant::now();
-                self.compile_framework_composite(packs, spec, &dotnet_root, out)?;
+                self.compile_framework_composite(packs, spec, recipe, &dotnet_root, out)?;
                 tracing::info!(
-                    "composite of {:?} compiled in {:.1?}",
+                    "composite of {:?} (recipe {}) compiled in {:.1?}",
                     spec.include,
+                    recipe.name,
                     started.elapsed()
                 );
             }
@@ -412,11 +435,14 @@ impl Workspace {
     }
 
     /// Compiles the assemblies of `spec.include` (already laid out under `dotnet_root`) into
-    /// one composite and puts the rewritten component assemblies back in place.
+    /// one composite by `recipe` and puts the rewritten component assemblies back in place.
     ///
-    /// With `--compositerootpath` at `shared/`, crossgen2 writes each component under the
-    /// output directory at its path relative to `shared/`, and records only the composite's
-    /// file name in it. The composite goes into the first framework's directory: the runtime
+    /// The recipe's roots are inputs, the other assemblies of the included frameworks are
+    /// unrooted inputs (`-u`), and its references (single assemblies, whole frameworks, and
+    /// `spec.references`) are passed with `-r` and keep their shipped code. With
+    /// `--compositerootpath` at `shared/`, crossgen2 writes each component under the output
+    /// directory at its path relative to `shared/`, and records only the composite's file name
+    /// in it. The composite goes into the first compiled framework's directory: the runtime
     /// finds a composite by that name next to the component, or among the composites the
     /// process has already loaded (System.Private.CoreLib's is loaded first), which is how
     /// ASP.NET Core components find a composite in the Microsoft.NETCore.App directory.
@@ -424,25 +450,79 @@ impl Workspace {
         &self,
         packs: &Packs,
         spec: &CompositeSpec,
+        recipe: &Recipe,
         dotnet_root: &Path,
         scratch_parent: &Path,
     ) -> Result<(), DotnetError> {
+        let refuse = |message: String| DotnetError::Recipe {
+            recipe: recipe.name.clone(),
+            message,
+        };
+        let compiled = compiled_frameworks(spec, recipe);
+        let Some(first) = compiled.first().copied() else {
+            // Everything the composite would include stays as shipped.
+            return Ok(());
+        };
+        self.check_recipe(packs, recipe)?;
         let shared = dotnet_root.join("shared");
         let output_dir = scratch_parent.join(".crossgen2-out");
         std::fs::create_dir_all(&output_dir).map_err(io_error("creating", &output_dir))?;
-        let name = composite_file_name(&spec.include);
-        let mut arguments: Vec<String> = vec![
-            "--composite".into(),
-            "--inputbubble".into(),
-            "-O".into(),
-            "--targetos:linux".into(),
-            "--targetarch:x64".into(),
+        let name = composite_file_name(&compiled);
+        let mibc = packs.mibc_path();
+        if recipe.mibc && !mibc.is_file() {
+            return Err(refuse(format!(
+                "the runtime pack of {} has no profile at {}",
+                packs.version,
+                mibc.display()
+            )));
+        }
+        let mut arguments: Vec<String> = recipe.switches(recipe.mibc.then_some(mibc.as_path()));
+        arguments.extend([
+            "--targetos:linux".to_string(),
+            "--targetarch:x64".to_string(),
             format!("--compositerootpath:{}", shared.display()),
-        ];
+        ]);
+        let mut present: Vec<String> = Vec::new();
         for framework in &spec.include {
-            for dll in managed_files(&Self::shared_dir(dotnet_root, *framework, &packs.version))? {
-                arguments.push(dll.display().to_string());
+            let files = managed_files(&Self::shared_dir(dotnet_root, *framework, &packs.version))?;
+            let compiled_here = compiled.contains(framework);
+            for dll in files {
+                let assembly = assembly_name(&dll);
+                present.push(assembly.clone());
+                let path = dll.display().to_string();
+                if !compiled_here || recipe.is_reference(&assembly) {
+                    arguments.push(format!("-r:{path}"));
+                } else if recipe.is_root(&assembly) {
+                    arguments.push(path);
+                } else {
+                    arguments.push(format!("-u:{path}"));
+                }
             }
+        }
+        let frameworks_text = spec
+            .include
+            .iter()
+            .map(|f| f.shared_name())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        for listed in recipe.roots.iter().flatten().chain(&recipe.references) {
+            if !present.contains(&listed.name) && !self.in_any_framework(packs, &listed.name)? {
+                return Err(refuse(format!(
+                    "assembly `{}` ({}) is not an assembly of .NET {}'s frameworks",
+                    listed.name, listed.at, packs.version
+                )));
+            }
+        }
+        if !recipe
+            .roots
+            .iter()
+            .flatten()
+            .any(|root| present.contains(&root.name))
+            && recipe.roots.is_some()
+        {
+            return Err(refuse(format!(
+                "none of its roots is an assembly of {frameworks_text}"
+            )));
         }
         for framework in &spec.references {
             // The referenced framework as shipped: crossgen2 reads its metadata only.
@@ -452,12 +532,45 @@ impl Workspace {
         }
         arguments.push(format!("--out:{}", output_dir.join(&name).display()));
         self.crossgen2(packs, &arguments, scratch_parent)?;
-        let composite = Self::shared_dir(dotnet_root, spec.include[0], &packs.version).join(&name);
+        let composite = Self::shared_dir(dotnet_root, first, &packs.version).join(&name);
         std::fs::rename(output_dir.join(&name), &composite)
             .map_err(io_error("moving the composite to", &composite))?;
         move_over(&output_dir, &shared)?;
         std::fs::remove_dir_all(&output_dir).map_err(io_error("removing", &output_dir))?;
         Ok(())
+    }
+
+    /// Whether an assembly is in the runtime or ASP.NET Core pack of the version.
+    fn in_any_framework(&self, packs: &Packs, assembly: &str) -> Result<bool, DotnetError> {
+        for framework in [Framework::Runtime, Framework::Aspnet] {
+            if packs
+                .managed_dir(framework)
+                .join(format!("{assembly}.dll"))
+                .is_file()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Refuses a recipe whose options or instruction sets this version's crossgen2 does not
+    /// list in its `--help`.
+    pub fn check_recipe(&self, packs: &Packs, recipe: &Recipe) -> Result<(), DotnetError> {
+        let mut command = Command::new(&packs.crossgen2[0]);
+        command.args(&packs.crossgen2[1..]).arg("--help");
+        let help = run(&mut command, "")?;
+        let abilities = Crossgen2Abilities::from_help(&help);
+        match abilities.unknown(recipe) {
+            None => Ok(()),
+            Some(what) => Err(DotnetError::Recipe {
+                recipe: recipe.name.clone(),
+                message: format!(
+                    "the crossgen2 of .NET {} does not know its {what}",
+                    packs.version
+                ),
+            }),
+        }
     }
 
     /// Runs crossgen2 with its arguments in a response file.
@@ -640,6 +753,24 @@ pub fn composite_file_name(include: &[Framework]) -> String {
         [Framework::Aspnet] => "aspnetcore-r2r.dll".to_string(),
         _ => "framework-aspnetcore-r2r.dll".to_string(),
     }
+}
+
+/// The frameworks a composite compiles under a recipe: its `include` without the frameworks
+/// the recipe leaves as shipped. Empty: the image carries its frameworks as shipped.
+pub fn compiled_frameworks(spec: &CompositeSpec, recipe: &Recipe) -> Vec<Framework> {
+    spec.include
+        .iter()
+        .copied()
+        .filter(|framework| !recipe.reference_frameworks.contains(framework))
+        .collect()
+}
+
+/// An assembly's simple name: its file name without `.dll`.
+pub fn assembly_name(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Managed assemblies (`*.dll` that are ECMA-335 images) of a directory, sorted.

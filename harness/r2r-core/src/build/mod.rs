@@ -503,10 +503,19 @@ pub fn assemble_context(
             frameworks,
             composite,
             with_host,
+            recipe,
             ..
         } => {
-            let rootfs =
-                workspace.framework_rootfs(packs, frameworks, composite.as_ref(), *with_host)?;
+            let recipe = recipe
+                .as_ref()
+                .unwrap_or(&catalog.recipes[crate::model::recipe::DEFAULT_RECIPE]);
+            let rootfs = workspace.framework_rootfs(
+                packs,
+                frameworks,
+                composite.as_ref(),
+                recipe,
+                *with_host,
+            )?;
             context.add_tree(&rootfs, "rootfs")?;
             let (name, text) = template(catalog, "frameworks")?;
             context::render(

@@ -112,6 +112,10 @@ pub struct FileRecord {
     pub mode: u32,
     /// The ReadyToRun classification, for inspected files; `Err` holds why it failed.
     pub assembly: Option<Result<AssemblyKind, InspectError>>,
+    /// For an inspected composite image: what it records about its compilation.
+    pub composite: Option<crate::inspect::composite::CompositeFacts>,
+    /// For an inspected component of a composite: its method definitions with a body (count).
+    pub method_definitions: Option<u32>,
 }
 
 /// Why an inspected file has no ReadyToRun classification.
@@ -995,6 +999,8 @@ fn read_layer(
         } else {
             0
         };
+        let mut composite = None;
+        let mut method_definitions = None;
         let assembly = if file_type == FileType::Regular && inspect(&path) {
             if size_bytes > MAX_INSPECTED_FILE_BYTES {
                 Some(Err(InspectError::TooLarge {
@@ -1009,10 +1015,17 @@ fn read_layer(
                     .read_to_end(&mut bytes)
                     .map_err(|source| layer_error(entry.path, source))?;
                 analyse(&path, &bytes);
-                Some(
-                    readytorun::classify(&bytes)
-                        .map_err(|error| InspectError::Unreadable(error.to_string())),
-                )
+                let kind = readytorun::classify(&bytes)
+                    .map_err(|error| InspectError::Unreadable(error.to_string()));
+                if matches!(kind, Ok(AssemblyKind::CompositeImage { .. })) {
+                    composite = crate::inspect::composite::composite_facts(&bytes)
+                        .ok()
+                        .flatten();
+                }
+                if matches!(kind, Ok(AssemblyKind::CompositeComponent { .. })) {
+                    method_definitions = crate::inspect::composite::method_definitions(&bytes);
+                }
+                Some(kind)
             }
         } else {
             None
@@ -1024,6 +1037,8 @@ fn read_layer(
             file_type,
             mode: entry.mode,
             assembly,
+            composite,
+            method_definitions,
         });
         Ok(())
     })?;

@@ -3,5 +3,6 @@
 
 pub mod anatomy;
 pub mod archive;
+pub mod composite;
 pub mod readytorun;
 pub mod verify;

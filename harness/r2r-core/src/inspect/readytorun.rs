@@ -121,14 +121,19 @@ pub enum ReadyToRunError {
     },
 }
 
-struct Image<'a> {
-    bytes: &'a [u8],
-    pe: PE<'a>,
+pub(crate) struct Image<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pe: PE<'a>,
 }
 
 impl Image<'_> {
     /// The file offset of `size` bytes at `rva`.
-    fn slice(&self, what: &'static str, rva: u32, size: usize) -> Result<&[u8], ReadyToRunError> {
+    pub(crate) fn slice(
+        &self,
+        what: &'static str,
+        rva: u32,
+        size: usize,
+    ) -> Result<&[u8], ReadyToRunError> {
         let out = || ReadyToRunError::OutOfBounds { what, rva, size };
         let section = self
             .pe
@@ -155,14 +160,15 @@ impl Image<'_> {
     }
 }
 
-struct Header {
-    major: u16,
-    minor: u16,
-    flags: u32,
-    sections: Vec<(u32, u32, u32)>,
+pub(crate) struct Header {
+    pub(crate) major: u16,
+    pub(crate) minor: u16,
+    pub(crate) flags: u32,
+    /// (type, RVA, size) of each section.
+    pub(crate) sections: Vec<(u32, u32, u32)>,
 }
 
-fn read_header(image: &Image<'_>, rva: u32) -> Result<Header, ReadyToRunError> {
+pub(crate) fn read_header(image: &Image<'_>, rva: u32) -> Result<Header, ReadyToRunError> {
     let fixed = image.slice("ReadyToRun header", rva, 16)?;
     let word =
         |at: usize| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]);

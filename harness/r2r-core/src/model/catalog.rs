@@ -256,6 +256,8 @@ pub struct Catalog {
     pub dotnet_versions: Vec<String>,
     /// Local bases by name (`slim`, `distroless`, ...).
     pub bases: BTreeMap<String, LocalBase>,
+    /// Composite recipes by name (`recipes.toml`).
+    pub recipes: BTreeMap<String, crate::model::recipe::Recipe>,
 }
 
 /// Errors reading the catalog.
@@ -273,6 +275,9 @@ pub enum CatalogError {
     /// A catalog file is malformed or inconsistent.
     #[error(transparent)]
     Invalid(#[from] SourceError),
+    /// The recipes cannot be read.
+    #[error(transparent)]
+    Recipes(#[from] crate::model::recipe::RecipeError),
 }
 
 /// One catalog file and its text, for located errors.
@@ -319,8 +324,10 @@ impl Catalog {
         let dotnet_path = root.join("dotnet.toml");
         let dotnet_text = read(&dotnet_path)?;
         let dotnet: DotnetFile = toml_source::parse(&dotnet_path, &dotnet_text)?;
+        let recipes = crate::model::recipe::load(root)?;
         let catalog = Catalog {
             root: root.to_path_buf(),
+            recipes,
             variants: variants.variants,
             publish: variants.publish,
             apps: apps.apps,
@@ -581,6 +588,14 @@ impl Catalog {
 mod tests {
     use super::*;
 
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+
     /// A copy of the project's catalog with `variants.toml` changed by `edit`.
     fn load_edited(edit: impl Fn(String) -> String) -> Result<Catalog, CatalogError> {
         let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
@@ -596,6 +611,12 @@ mod tests {
             copy.path().join("dotnet.toml"),
         )
         .unwrap();
+        std::fs::copy(
+            experiments.join("recipes.toml"),
+            copy.path().join("recipes.toml"),
+        )
+        .unwrap();
+        copy_dir(&experiments.join("recipes"), &copy.path().join("recipes"));
         let text = std::fs::read_to_string(experiments.join("variants.toml")).unwrap();
         std::fs::write(copy.path().join("variants.toml"), edit(text)).unwrap();
         Catalog::load(copy.path())

@@ -5,5 +5,6 @@ pub mod catalog;
 /// Checks of the names scenario and catalog files give the engine and command lines.
 pub mod names;
 pub mod plan;
+pub mod recipe;
 pub mod scenario;
 pub mod toml_source;

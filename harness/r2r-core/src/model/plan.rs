@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::catalog::{AppKind, Catalog, CompositeSpec, Framework, ImageRole, PublishSpec};
+use crate::model::catalog::{
+    AppKind, Catalog, CompositeSpec, Framework, ImageRole, PublishSpec, Variant,
+};
+use crate::model::recipe::Recipe;
 use crate::model::scenario::{self, Scenario, ScenarioError};
 use crate::model::toml_source::{self, SourceError, Step};
 
@@ -58,6 +61,10 @@ pub enum Content {
         with_host: bool,
         /// All frameworks below and in this image, for references.
         frameworks_below: Vec<Framework>,
+        /// The recipe the composite is compiled by; absent for the default recipe (`full`)
+        /// and for images without a composite.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipe: Option<Recipe>,
     },
     /// The SDK on an aspnet image.
     Sdk,
@@ -89,6 +96,36 @@ pub struct PlannedImage {
     pub content: Content,
     /// Tags, one per variant: `r2r/<scenario>:<variant>-<role>` (see [`image_tag`]).
     pub tags: Vec<String>,
+}
+
+/// The name a variant has in a plan, its results and its tags under a recipe:
+/// `<variant>.<recipe>`, or the variant's own name under the default recipe.
+pub fn recipe_variant(variant: &str, recipe: &str) -> String {
+    if recipe == crate::model::recipe::DEFAULT_RECIPE {
+        variant.to_string()
+    } else {
+        format!("{variant}.{recipe}")
+    }
+}
+
+/// Splits a plan variant name into the catalog variant and the recipe (`full` when it has
+/// no recipe suffix). `None` when the name is neither a catalog variant nor one with a known
+/// recipe after its last `.`.
+pub fn split_recipe_variant<'a>(catalog: &Catalog, name: &'a str) -> Option<(&'a str, &'a str)> {
+    if catalog.variants.contains_key(name) {
+        return Some((name, crate::model::recipe::DEFAULT_RECIPE));
+    }
+    let (variant, recipe) = name.rsplit_once('.')?;
+    (catalog.variants.contains_key(variant) && catalog.recipes.contains_key(recipe))
+        .then_some((variant, recipe))
+}
+
+/// Whether a variant has a framework composite (and so is built once per recipe).
+pub fn has_framework_composite(variant: &Variant) -> bool {
+    variant
+        .images
+        .values()
+        .any(|image| image.composite.is_some())
 }
 
 /// The tag r2r gives the image of `role` in `variant` of a scenario.
@@ -367,13 +404,21 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             format!("the base image: {error}"),
         ));
     }
-    let mut builder = Builder {
-        scenario,
-        images: Vec::new(),
-        keys: BTreeMap::new(),
-    };
+    for (index, recipe) in scenario.recipes.iter().enumerate() {
+        if !catalog.recipes.contains_key(recipe) {
+            return Err(in_scenario(
+                "recipes",
+                Some(index),
+                format!("unknown recipe {}", crate::model::names::shown(recipe)),
+            ));
+        }
+    }
+    // Each variant with a framework composite once per recipe; a name that already carries a
+    // recipe (a plan read back from a run) stays as it is.
+    let mut expanded: Vec<(usize, String, &str, Option<&Recipe>)> = Vec::new();
+    // (index in the scenario's `variants`, plan name, catalog name, recipe unless default)
     for (variant_index, variant_name) in scenario.variants.iter().enumerate() {
-        let Some(variant) = catalog.variants.get(variant_name) else {
+        let Some((catalog_name, recipe_name)) = split_recipe_variant(catalog, variant_name) else {
             return Err(in_scenario(
                 "variants",
                 Some(variant_index),
@@ -383,6 +428,47 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 ),
             ));
         };
+        let variant = &catalog.variants[catalog_name];
+        let recipe_of = |name: &str| {
+            let recipe = &catalog.recipes[name];
+            (!recipe.is_default()).then_some(recipe)
+        };
+        if catalog_name != variant_name.as_str() || !has_framework_composite(variant) {
+            if expanded
+                .iter()
+                .any(|(_, other, _, _)| other == variant_name)
+            {
+                continue;
+            }
+            expanded.push((
+                variant_index,
+                variant_name.clone(),
+                catalog_name,
+                recipe_of(recipe_name),
+            ));
+        } else {
+            for recipe in &scenario.recipes {
+                let name = recipe_variant(catalog_name, recipe);
+                if !expanded.iter().any(|(_, other, _, _)| *other == name) {
+                    expanded.push((variant_index, name, catalog_name, recipe_of(recipe)));
+                }
+            }
+        }
+    }
+    let mut expanded_scenario = scenario.clone();
+    expanded_scenario.variants = expanded
+        .iter()
+        .map(|(_, name, _, _)| name.clone())
+        .collect();
+    let scenario = &expanded_scenario;
+    let mut builder = Builder {
+        scenario,
+        images: Vec::new(),
+        keys: BTreeMap::new(),
+    };
+    for (_, variant_name, catalog_name, recipe) in &expanded {
+        let variant_name = variant_name.as_str();
+        let variant = &catalog.variants[*catalog_name];
         // A variant may stand on a base of its own (e.g. distroless beside the full base).
         let base = match &variant.base {
             Some(name) => match catalog.bases.get(name) {
@@ -427,9 +513,18 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 let Some(parent) = by_role.get(&image.parent).cloned() else {
                     return true;
                 };
+                // A recipe that leaves every framework of the composite as shipped leaves the
+                // image without one (the same image as the variant's without a composite).
+                let composite = image.composite.clone().filter(|spec| match recipe {
+                    Some(recipe) => {
+                        !crate::build::dotnet::compiled_frameworks(spec, recipe).is_empty()
+                    }
+                    None => true,
+                });
                 let content = Content::Frameworks {
+                    recipe: composite.as_ref().and(recipe.cloned()),
                     frameworks: image.frameworks.clone(),
-                    composite: image.composite.clone(),
+                    composite,
                     with_host: image.parent == ImageRole::RuntimeDeps,
                     frameworks_below: catalog.frameworks_below(variant, *role),
                 };

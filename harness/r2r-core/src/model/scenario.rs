@@ -34,6 +34,8 @@ struct ScenarioFile {
     sdk: bool,
     #[serde(default)]
     measure: Vec<Measurement>,
+    #[serde(default)]
+    recipes: Option<Vec<String>>,
 }
 
 /// The base image the runtime-deps images stand on.
@@ -89,6 +91,10 @@ pub struct Scenario {
     pub sdk: bool,
     /// Measurements to take.
     pub measure: Vec<Measurement>,
+    /// Composite recipes (`experiments/recipes.toml`): each variant with a framework
+    /// composite is built once per recipe. Default: `["full"]`.
+    #[serde(default = "default_recipes")]
+    pub recipes: Vec<String>,
     /// SHA-256 of the scenario file's bytes, hex.
     pub content_hash: String,
 }
@@ -107,6 +113,10 @@ impl Scenario {
     pub fn target_framework(&self) -> String {
         format!("net{}.0", self.dotnet_major())
     }
+}
+
+fn default_recipes() -> Vec<String> {
+    vec![crate::model::recipe::DEFAULT_RECIPE.to_string()]
 }
 
 /// Errors finding or reading a scenario.
@@ -247,6 +257,13 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
     };
     check_list(&file.apps, "apps", catalog.apps.keys(), &at)?;
     check_list(&file.variants, "variants", catalog.variants.keys(), &at)?;
+    let recipes = match file.recipes {
+        Some(recipes) => {
+            check_list(&recipes, "recipes", catalog.recipes.keys(), &at)?;
+            recipes
+        }
+        None => default_recipes(),
+    };
     let mut measure = file.measure;
     measure.dedup();
 
@@ -260,6 +277,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         variants: file.variants,
         sdk: file.sdk,
         measure,
+        recipes,
         content_hash: crate::support::hash::sha256_hex(text.as_bytes()),
     })
 }

@@ -636,7 +636,45 @@ fn select<'a>(data: &'a RunData, selector: &str) -> Option<&'a crate::results::r
     }
 }
 
-/// Our ratios beside the published ones.
+/// The recipes (`<variant>.<recipe>` names) under which a run has images of `variant`.
+fn recipes_of(data: &RunData, variant: &str) -> Vec<String> {
+    let prefix = format!("{variant}.");
+    let mut recipes: Vec<String> = data
+        .plan
+        .scenario
+        .variants
+        .iter()
+        .filter_map(|name| name.strip_prefix(&prefix))
+        .filter(|recipe| !recipe.contains('.'))
+        .map(str::to_string)
+        .collect();
+    recipes.dedup();
+    recipes
+}
+
+/// The comparisons once more for each composite recipe of the run: a comparison whose
+/// numerator is `variant:role` is repeated with `variant.recipe:role` and the id
+/// `<id>.<recipe>` for every recipe under which the run built that variant.
+fn with_recipes(data: &RunData, comparisons: &[PublishedComparison]) -> Vec<PublishedComparison> {
+    let mut all = Vec::new();
+    for comparison in comparisons {
+        all.push(comparison.clone());
+        let Some((variant, role)) = comparison.ours_numerator.split_once(':') else {
+            continue;
+        };
+        for recipe in recipes_of(data, variant) {
+            let mut copy = comparison.clone();
+            copy.id = format!("{}.{recipe}", comparison.id);
+            copy.description = format!("{} (recipe {recipe})", comparison.description);
+            copy.ours_numerator = format!("{variant}.{recipe}:{role}");
+            all.push(copy);
+        }
+    }
+    all
+}
+
+/// Our ratios beside the published ones; a comparison of a composite variant is given once
+/// per composite recipe of the run as well (ids `<id>.<recipe>`).
 pub fn against_published(
     data: &RunData,
     figures: &[PublishedFigure],
@@ -644,7 +682,8 @@ pub fn against_published(
 ) -> Vec<PublishedGap> {
     let figure = |id: &str| figures.iter().find(|f| f.id == id);
     let mut gaps = Vec::new();
-    for comparison in comparisons {
+    let comparisons = with_recipes(data, comparisons);
+    for comparison in &comparisons {
         let (Some(numerator), Some(denominator)) = (
             figure(&comparison.numerator),
             figure(&comparison.denominator),

@@ -154,6 +154,9 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
 
     if !data.sizes.is_empty() {
         sections.extend(size_tables(data));
+        if let Some(table) = crate::report::published_rows::table(data) {
+            sections.push(Section::Table(table));
+        }
     }
     if let Ok(Some(rows)) = crate::measure::anatomy::read(&data.directory) {
         if !rows.is_empty() {

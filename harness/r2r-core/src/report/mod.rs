@@ -4,3 +4,4 @@
 pub mod compare;
 pub mod document;
 pub mod plot;
+pub mod published_rows;
