@@ -43,6 +43,7 @@ fn corelib_dir(version: &str) -> String {
 }
 
 #[test]
+#[ignore = "full suite: five framework composites compiled by crossgen2 (.NET 8 and .NET 10), 5-6 minutes on 2 cores"]
 fn every_recipe_is_honoured_and_wrong_layouts_fail() {
     let started = Instant::now();
     let catalog = Catalog::load(&root().join("experiments")).unwrap();

@@ -1,67 +1,17 @@
 //! The commands: arguments mapped to the library's pipeline, its outcomes rendered.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
 use r2r_core::engine::{containers, DockerEngine, Engine};
 use r2r_core::inspect::verify::VerifyOptions;
-use r2r_core::model::catalog::Catalog;
-use r2r_core::model::plan::{self, Plan};
-use r2r_core::model::scenario;
+use r2r_core::model::plan::Plan;
 use r2r_core::run::{self, Measurement, Pipeline, Project, RunSettings};
 
 pub use crate::args::Cli;
 use crate::args::{CacheArg, Command, MeasureCommand};
+use crate::images::{diff, measure_archive};
+use crate::setup::{find_root, keep_off, load_plan, project, results_dir};
 use crate::{commands, output};
-
-fn find_root(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(root) = explicit {
-        return Ok(root);
-    }
-    let start = std::env::current_dir().context("reading the current directory")?;
-    start
-        .ancestors()
-        .find(|dir| dir.join("experiments/variants.toml").is_file())
-        .map(Path::to_path_buf)
-        .with_context(|| {
-            format!(
-                "no r2r project (experiments/variants.toml) in {} or above; pass --root",
-                start.display()
-            )
-        })
-}
-
-/// The results root: `--results-dir`, or `<root>/results`.
-fn results_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
-    match &cli.results_dir {
-        Some(directory) => Ok(directory.clone()),
-        None => Ok(find_root(cli.root.clone())?.join("results")),
-    }
-}
-
-fn project(cli: &Cli) -> anyhow::Result<Project> {
-    let root = find_root(cli.root.clone())?;
-    let catalog = Catalog::load(&root.join("experiments"))?;
-    Ok(Project {
-        work: cli
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| root.join(".r2r/work")),
-        results: cli
-            .results_dir
-            .clone()
-            .unwrap_or_else(|| root.join("results")),
-        root,
-        catalog,
-        detect_sdk: true,
-    })
-}
-
-fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
-    let path = scenario::resolve_path(argument, &project.root.join("scenarios"))?;
-    Ok(plan::load(&path, &project.catalog)?)
-}
 
 fn exit(result: anyhow::Result<bool>) -> u8 {
     match result {
@@ -235,23 +185,6 @@ async fn with_run_and_engine(cli: &Cli) -> anyhow::Result<bool> {
     }
 }
 
-/// Keeps r2r (every thread, and what it starts later) off the app containers' CPUs, saying
-/// where it runs, or why it cannot (the containers still get their CPUs).
-fn keep_off(cpus: &str) {
-    match r2r_core::support::affinity::keep_off(cpus) {
-        Ok(rest) => eprintln!(
-            "app containers on CPU {cpus}; r2r on CPU {}",
-            rest.iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        Err(error) => eprintln!(
-            "warning: r2r cannot keep itself off CPU {cpus}: {error}; the app containers still run on {cpus}"
-        ),
-    }
-}
-
 /// Resolves on SIGINT (130) or SIGTERM (143).
 async fn interrupted() -> u8 {
     let mut terminate =
@@ -339,58 +272,4 @@ async fn with_engine(
         }
         _ => unreachable!("handled before the engine is reached"),
     })
-}
-
-/// `r2r diff`: the anatomy of two images of a scenario, compared per assembly.
-async fn diff(project: &Project, arguments: &crate::args::DiffArgs) -> anyhow::Result<bool> {
-    use r2r_core::measure::anatomy;
-    let plan = load_plan(project, &arguments.scenario)?;
-    let mut images = Vec::new();
-    for id in [&arguments.image_a, &arguments.image_b] {
-        let image = plan.image(id).with_context(|| {
-            let ids: Vec<&str> = plan.images.iter().map(|i| i.id.as_str()).collect();
-            format!(
-                "no image `{id}` in scenario {}; its images: {}",
-                plan.scenario.name,
-                ids.join(", ")
-            )
-        })?;
-        images.push((image.id.clone(), image.reference().to_string()));
-    }
-    let engine = DockerEngine::connect().await?;
-    for (id, reference) in &images {
-        if engine.inspect_image(reference).await?.is_none() {
-            anyhow::bail!(
-                "{id} ({reference}) is not built; run `r2r build --scenario {}`",
-                plan.scenario.name
-            );
-        }
-    }
-    let mut rows = anatomy::measure_each(&engine, &images).await?.into_iter();
-    let (a, b) = (
-        rows.next().unwrap_or_default(),
-        rows.next().unwrap_or_default(),
-    );
-    let differences = anatomy::diff(&a, &b);
-    if let Some(path) = &arguments.csv {
-        let bytes = anatomy::diff_csv(&differences)?;
-        r2r_core::results::files::write_atomically(path, &bytes)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    output::print_diff(&images[0].0, &images[1].0, &a, &b, &differences);
-    Ok(true)
-}
-
-/// Measures a `docker save` archive into `output` (default: the current directory).
-fn measure_archive(archive: &Path, output: Option<PathBuf>) -> anyhow::Result<()> {
-    let report = r2r_core::measure::sizes::measure_archive(archive).map_err(anyhow::Error::msg)?;
-    let directory = match output {
-        Some(directory) => directory,
-        None => std::env::current_dir().context("reading the current directory")?,
-    };
-    r2r_core::measure::sizes::write(&report, &directory)
-        .with_context(|| format!("writing size results to {}", directory.display()))?;
-    output::print_sizes(&report);
-    eprintln!("size results written to {}", directory.display());
-    Ok(())
 }

@@ -6,7 +6,9 @@
 mod args;
 mod cli;
 mod commands;
+mod images;
 mod output;
+mod setup;
 
 use std::process::ExitCode;
 
