@@ -33,14 +33,16 @@ fi
 bash scripts/engine.sh
 
 started=$(date +%s)
-# One build for both halves. The fault suite's test executable is run directly, so the two
-# halves never wait for each other's cargo.
-cargo test --workspace --no-run
-cargo build -p r2r
-faults_exe=$(cargo test -p r2r-faults --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-[ -x "$faults_exe" ] || { echo "test: the fault suite's executable was not found" >&2; exit 1; }
-export R2R_TEST_BINARY="$PWD/${CARGO_TARGET_DIR:-target}/debug/r2r"
+# One build for both halves (the fault suite's executable and the r2r binary the tests run are
+# read from it); the fault suite's executable is then run directly, so the two halves never
+# wait for each other's cargo.
+executables=$(cargo test --workspace --no-run --message-format=json-render-diagnostics |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+faults_exe=$(printf '%s\n' "$executables" | grep '/deps/faults-' | tail -n 1 || true)
+r2r_exe=$(printf '%s\n' "$executables" | grep '/r2r$' | tail -n 1 || true)
+[ -x "$faults_exe" ] || { echo "test: the fault suite's executable was not built" >&2; exit 1; }
+[ -x "$r2r_exe" ] || { echo "test: the r2r binary was not built" >&2; exit 1; }
+export R2R_TEST_BINARY="$r2r_exe"
 
 # The prepared content, made once: the halves would otherwise make the same things at once.
 scratch=$(mktemp -d)
