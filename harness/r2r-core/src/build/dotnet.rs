@@ -758,11 +758,7 @@ pub fn composite_file_name(include: &[Framework]) -> String {
 /// The frameworks a composite compiles under a recipe: its `include` without the frameworks
 /// the recipe leaves as shipped. Empty: the image carries its frameworks as shipped.
 pub fn compiled_frameworks(spec: &CompositeSpec, recipe: &Recipe) -> Vec<Framework> {
-    spec.include
-        .iter()
-        .copied()
-        .filter(|framework| !recipe.reference_frameworks.contains(framework))
-        .collect()
+    recipe.compiled_frameworks(&spec.include)
 }
 
 /// An assembly's simple name: its file name without `.dll`.

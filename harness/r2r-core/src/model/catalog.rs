@@ -13,33 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::names::{self, NameError};
 use crate::model::toml_source::{self, SourceError, Step};
 
-/// A shared framework that an image can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framework {
-    /// `Microsoft.NETCore.App`, the .NET runtime.
-    Runtime,
-    /// `Microsoft.AspNetCore.App`, ASP.NET Core.
-    Aspnet,
-}
-
-impl Framework {
-    /// The shared framework's directory name under `shared/`.
-    pub fn shared_name(self) -> &'static str {
-        match self {
-            Framework::Runtime => "Microsoft.NETCore.App",
-            Framework::Aspnet => "Microsoft.AspNetCore.App",
-        }
-    }
-
-    /// The NuGet runtime pack that carries this framework for linux-x64.
-    pub fn runtime_pack(self) -> &'static str {
-        match self {
-            Framework::Runtime => "Microsoft.NETCore.App.Runtime.linux-x64",
-            Framework::Aspnet => "Microsoft.AspNetCore.App.Runtime.linux-x64",
-        }
-    }
-}
+pub use crate::model::framework::Framework;
 
 /// The role an image plays in a chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! give the engine, and the plan they expand into.
 
 pub mod catalog;
+pub mod framework;
 /// Checks of the names scenario and catalog files give the engine and command lines.
 pub mod names;
 pub mod plan;

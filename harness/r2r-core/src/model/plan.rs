@@ -516,9 +516,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 // A recipe that leaves every framework of the composite as shipped leaves the
                 // image without one (the same image as the variant's without a composite).
                 let composite = image.composite.clone().filter(|spec| match recipe {
-                    Some(recipe) => {
-                        !crate::build::dotnet::compiled_frameworks(spec, recipe).is_empty()
-                    }
+                    Some(recipe) => !recipe.compiled_frameworks(&spec.include).is_empty(),
                     None => true,
                 });
                 let content = Content::Frameworks {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::catalog::Framework;
+use crate::model::framework::Framework;
 use crate::model::names;
 use crate::model::toml_source::{self, SourceError, Step};
 
@@ -123,6 +123,16 @@ pub struct Recipe {
 pub const MIBC_FILE: &str = "StandardOptimizationData.mibc";
 
 impl Recipe {
+    /// The frameworks of `include` this recipe compiles into the composite: those it does not
+    /// leave as shipped. Empty: the image carries its frameworks as shipped.
+    pub fn compiled_frameworks(&self, include: &[Framework]) -> Vec<Framework> {
+        include
+            .iter()
+            .copied()
+            .filter(|framework| !self.reference_frameworks.contains(framework))
+            .collect()
+    }
+
     /// Whether this is the default recipe (no suffix in names, no key change in caches).
     pub fn is_default(&self) -> bool {
         self.name == DEFAULT_RECIPE

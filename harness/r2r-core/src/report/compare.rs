@@ -707,7 +707,7 @@ pub fn against_published(
         let ours_pair = select(data, &comparison.ours_numerator)
             .zip(select(data, &comparison.ours_denominator));
         let ours = ours_pair.map(|(n, d)| {
-            let value = |row: &crate::results::run_data::SizeRow| if compressed { row.gzip_bytes } else { row.content_bytes } as f64 / crate::report::document::MB;
+            let value = |row: &crate::results::run_data::SizeRow| if compressed { row.gzip_bytes } else { row.content_bytes } as f64 / crate::report::MB;
             combine(value(n), value(d))
         });
         gaps.push(PublishedGap {

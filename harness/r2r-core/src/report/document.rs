@@ -4,28 +4,13 @@
 //! shared), the start-up table with confidence intervals and ratios, build times, and the
 //! plots. Both documents come from one list of [`Section`]s, so they always agree.
 
+pub use crate::report::{Table, MB};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::model::plan::{Content, PlannedImage};
 use crate::model::scenario::Base;
 use crate::results::run_data::RunData;
-
-/// Bytes per MB in every table (10^6, as the published reports use).
-pub const MB: f64 = 1e6;
-
-/// A table with a title and a note under it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// Heading.
-    pub title: String,
-    /// One sentence on what the table shows.
-    pub note: String,
-    /// Column headers (with units).
-    pub headers: Vec<String>,
-    /// Cells, row by row, already formatted.
-    pub rows: Vec<Vec<String>>,
-}
 
 /// A plot file to embed.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,3 +5,19 @@ pub mod compare;
 pub mod document;
 pub mod plot;
 pub mod published_rows;
+
+/// Bytes per MB in every table (10^6, as the published reports use).
+pub const MB: f64 = 1e6;
+
+/// A table with a title and a note under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Heading.
+    pub title: String,
+    /// One sentence on what the table shows.
+    pub note: String,
+    /// Column headers (with units).
+    pub headers: Vec<String>,
+    /// Cells, row by row, already formatted.
+    pub rows: Vec<Vec<String>>,
+}

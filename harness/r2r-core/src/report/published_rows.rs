@@ -6,7 +6,7 @@
 //! once more per composite recipe of the run.
 
 use crate::report::compare::PublishedFigure;
-use crate::report::document::{Table, MB};
+use crate::report::{Table, MB};
 use crate::results::run_data::{RunData, SizeRow};
 
 const FIGURES: &str = include_str!("../../../../results/published/figures.csv");

@@ -1,0 +1,31 @@
+//! The shared frameworks an image can carry.
+
+use serde::{Deserialize, Serialize};
+
+/// A shared framework that an image can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framework {
+    /// `Microsoft.NETCore.App`, the .NET runtime.
+    Runtime,
+    /// `Microsoft.AspNetCore.App`, ASP.NET Core.
+    Aspnet,
+}
+
+impl Framework {
+    /// The shared framework's directory name under `shared/`.
+    pub fn shared_name(self) -> &'static str {
+        match self {
+            Framework::Runtime => "Microsoft.NETCore.App",
+            Framework::Aspnet => "Microsoft.AspNetCore.App",
+        }
+    }
+
+    /// The NuGet runtime pack that carries this framework for linux-x64.
+    pub fn runtime_pack(self) -> &'static str {
+        match self {
+            Framework::Runtime => "Microsoft.NETCore.App.Runtime.linux-x64",
+            Framework::Aspnet => "Microsoft.AspNetCore.App.Runtime.linux-x64",
+        }
+    }
+}
