@@ -30,6 +30,8 @@ use std::collections::BTreeMap;
 use goblin::pe::PE;
 use serde::{Deserialize, Serialize};
 
+use crate::inspect::native_format::{decode_unsigned, NativeArray};
+
 /// `RTR` in little-endian.
 const READYTORUN_SIGNATURE: u32 = 0x0052_5452;
 const SECTION_RUNTIME_FUNCTIONS: u32 = 102;
@@ -659,85 +661,17 @@ impl ReadyToRunHeader {
     }
 }
 
-/// The NativeFormat unsigned integer at `offset` of `data`: (value, next offset).
-fn decode_unsigned(data: &[u8], offset: usize) -> Option<(u32, usize)> {
-    let byte = |at: usize| data.get(offset + at).map(|b| u32::from(*b));
-    let first = byte(0)?;
-    Some(if first & 1 == 0 {
-        (first >> 1, offset + 1)
-    } else if first & 2 == 0 {
-        ((first >> 2) | (byte(1)? << 6), offset + 2)
-    } else if first & 4 == 0 {
-        (
-            (first >> 3) | (byte(1)? << 5) | (byte(2)? << 13),
-            offset + 3,
-        )
-    } else if first & 8 == 0 {
-        (
-            (first >> 4) | (byte(1)? << 4) | (byte(2)? << 12) | (byte(3)? << 20),
-            offset + 4,
-        )
-    } else if first & 16 == 0 {
-        (le32(data, offset + 1)?, offset + 5)
-    } else {
-        return None;
-    })
-}
-
 /// The runtime function indices of a `MethodDefEntryPoints` NativeArray (in `data`, which
 /// starts at the array): one per method that has code.
 fn method_entry_points(data: &[u8]) -> Vec<u32> {
-    const BLOCK: u32 = 16;
-    let Some((header, base)) = decode_unsigned(data, 0) else {
+    let Some(array) = NativeArray::parse(data) else {
         return Vec::new();
     };
-    let count = header >> 2;
-    let index_size = header & 3;
-    let mut result = Vec::new();
-    for index in 0..count {
-        let block = (index / BLOCK) as usize;
-        let relative = match index_size {
-            0 => data.get(base + block).map(|b| u32::from(*b)),
-            1 => le16(data, base + 2 * block).map(u32::from),
-            _ => le32(data, base + 4 * block),
-        };
-        let Some(relative) = relative else { break };
-        let mut offset = base + relative as usize;
-        let mut found = true;
-        let mut bit = BLOCK >> 1;
-        while bit > 0 {
-            let Some((value, next)) = decode_unsigned(data, offset) else {
-                found = false;
-                break;
-            };
-            if index & bit != 0 {
-                if value & 2 != 0 {
-                    offset += (value >> 2) as usize;
-                    bit >>= 1;
-                    continue;
-                }
-            } else if value & 1 != 0 {
-                offset = next;
-                bit >>= 1;
-                continue;
-            }
-            if value & 3 == 0 && (value >> 2) == index & (BLOCK - 1) {
-                offset = next;
-                break;
-            }
-            found = false;
-            break;
-        }
-        if !found {
-            continue;
-        }
-        let Some((id, _)) = decode_unsigned(data, offset) else {
-            continue;
-        };
-        let function = if id & 1 != 0 { id >> 2 } else { id >> 1 };
-        result.push(function);
-    }
-    result
+    (0..array.slots())
+        .filter_map(|index| array.element(index).flatten())
+        .filter_map(|offset| decode_unsigned(data, offset))
+        .map(|(id, _)| if id & 1 != 0 { id >> 2 } else { id >> 1 })
+        .collect()
 }
 
 /// Reads the anatomy of a file's bytes. A file that is not a PE file is all
@@ -959,13 +893,6 @@ mod tests {
         assert_eq!(anatomy.bytes.other, 10);
         assert_eq!(anatomy.bytes.total(), anatomy.file_bytes);
         assert!(analyse(b"MZ\0\0").is_err());
-    }
-
-    #[test]
-    fn native_format_unsigned_integers_decode() {
-        assert_eq!(decode_unsigned(&[0x04], 0), Some((2, 1)));
-        assert_eq!(decode_unsigned(&[0x01 | (5 << 2), 1], 0), Some((5 | 64, 2)));
-        assert_eq!(decode_unsigned(&[0x0f, 0, 0, 0], 0), None);
     }
 
     /// Every file of the installed runtime: parts add up, and a ReadyToRun assembly as

@@ -10,6 +10,7 @@
 use goblin::pe::PE;
 use serde::{Deserialize, Serialize};
 
+use crate::inspect::native_format::NativeArray;
 use crate::inspect::readytorun::{read_header, Image, ReadyToRunError};
 
 /// `--partial`: the image holds code for some methods only.
@@ -98,7 +99,7 @@ pub fn composite_facts(bytes: &[u8]) -> Result<Option<CompositeFacts>, ReadyToRu
             {
                 Some((_, rva, size)) => {
                     let array = image.slice("method entry points", *rva, *size as usize)?;
-                    let slots = decode_unsigned(array, 0).map_or(0, |(header, _)| header >> 2);
+                    let slots = NativeArray::parse(array).map_or(0, |array| array.slots());
                     (count_native_array(array).unwrap_or(0), slots)
                 }
                 None => (0, 0),
@@ -137,86 +138,12 @@ fn read_core_sections(
         .collect())
 }
 
-/// Decodes one unsigned number of the native format at `offset`; returns it and the offset
-/// after it.
-fn decode_unsigned(bytes: &[u8], offset: usize) -> Option<(u32, usize)> {
-    let byte = |at: usize| bytes.get(offset + at).map(|b| u32::from(*b));
-    let first = byte(0)?;
-    if first & 1 == 0 {
-        Some((first >> 1, offset + 1))
-    } else if first & 2 == 0 {
-        Some(((first >> 2) | (byte(1)? << 6), offset + 2))
-    } else if first & 4 == 0 {
-        Some((
-            (first >> 3) | (byte(1)? << 5) | (byte(2)? << 13),
-            offset + 3,
-        ))
-    } else if first & 8 == 0 {
-        Some((
-            (first >> 4) | (byte(1)? << 4) | (byte(2)? << 12) | (byte(3)? << 20),
-            offset + 4,
-        ))
-    } else if first & 16 == 0 {
-        Some((
-            byte(1)? | (byte(2)? << 8) | (byte(3)? << 16) | (byte(4)? << 24),
-            offset + 5,
-        ))
-    } else {
-        None
-    }
-}
-
-/// Counts the present elements of a native-format sparse array (blocks of 16 elements, each
-/// a small tree of nodes).
+/// Counts the present elements of a native-format sparse array; `None` when it is malformed.
 fn count_native_array(bytes: &[u8]) -> Option<u32> {
-    const BLOCK: u32 = 16;
-    let (header, base) = decode_unsigned(bytes, 0)?;
-    let elements = (header >> 2).min(MAX_METHODS);
-    let index_size = header & 3;
-    let mut present = 0;
-    for index in 0..elements {
-        let block = (index / BLOCK) as usize;
-        let read = |at: usize, width: usize| {
-            bytes.get(at..at + width).map(|raw| {
-                raw.iter()
-                    .rev()
-                    .fold(0usize, |acc, b| (acc << 8) | *b as usize)
-            })
-        };
-        let mut offset = match index_size {
-            0 => read(base + block, 1)?,
-            1 => read(base + 2 * block, 2)?,
-            _ => read(base + 4 * block, 4)?,
-        } + base;
-        let mut found = false;
-        let mut bit = BLOCK >> 1;
-        loop {
-            if bit == 0 {
-                found = true;
-                break;
-            }
-            let (value, next) = decode_unsigned(bytes, offset)?;
-            if index & bit != 0 {
-                if value & 2 != 0 {
-                    offset += (value >> 2) as usize;
-                    bit >>= 1;
-                    continue;
-                }
-            } else if value & 1 != 0 {
-                offset = next;
-                bit >>= 1;
-                continue;
-            }
-            if value & 3 == 0 && (value >> 2) == (index & (BLOCK - 1)) {
-                found = true;
-            }
-            break;
-        }
-        if found {
-            present += 1;
-        }
-    }
-    Some(present)
+    let array = NativeArray::parse(bytes)?;
+    (0..array.slots().min(MAX_METHODS)).try_fold(0, |present, index| {
+        Some(present + u32::from(array.element(index)?.is_some()))
+    })
 }
 
 /// The number of method definitions with a body (IL) in a managed assembly's metadata;
@@ -383,16 +310,6 @@ fn assembly_ref_names(metadata: &[u8]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn native_numbers_decode_in_all_widths() {
-        assert_eq!(decode_unsigned(&[0x04], 0), Some((2, 1)));
-        assert_eq!(decode_unsigned(&[0x01 | (5 << 2), 1], 0), Some((5 | 64, 2)));
-        assert_eq!(decode_unsigned(&[0x0f, 1, 0, 0, 0], 0), Some((1, 5)));
-        assert_eq!(decode_unsigned(&[0x1f, 1, 0, 0, 0], 0), None);
-        assert_eq!(decode_unsigned(&[0x01], 0), None);
-        assert_eq!(decode_unsigned(&[], 0), None);
-    }
 
     #[test]
     fn an_array_with_one_element_present_counts_one() {

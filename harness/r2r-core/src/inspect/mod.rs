@@ -4,5 +4,6 @@
 pub mod anatomy;
 pub mod archive;
 pub mod composite;
+mod native_format;
 pub mod readytorun;
 pub mod verify;
