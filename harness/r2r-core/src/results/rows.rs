@@ -251,6 +251,15 @@ mod tests {
     }
 
     #[test]
+    fn size_rows_written_before_the_engine_blob_columns_still_read() {
+        let old = b"image,reference,variants,role,layers,engine_size_bytes,content_bytes,tar_bytes,gzip_bytes,zstd_bytes,wasted_bytes,registry_bytes\nrt,r2r/q:rt,a,runtime,2,10,10,2048,120,110,0,\n";
+        let rows: Vec<SizeRow> = from_csv(old).unwrap();
+        assert_eq!(rows[0].engine_blob_bytes, None);
+        assert_eq!(rows[0].engine_blob_compression, "");
+        assert_eq!(rows[0].gzip_bytes, 120);
+    }
+
+    #[test]
     fn layer_rows_round_trip() {
         round_trip(vec![LayerCsvRow {
             chain_id: "sha256:aa".into(),
