@@ -218,28 +218,37 @@ make_root_locked() {
       printf '#!/bin/sh\n# No service starts while packages install: the engines are started by scripts/engine.sh.\nexit 101\n' >"$work/usr/sbin/policy-rc.d" &&
       chmod 755 "$work/usr/sbin/policy-rc.d" &&
       in_root "$work" apt-get update &&
-      in_root "$work" apt-get install -y --no-install-recommends docker.io podman crun &&
+      in_root "$work" apt-get install -y --no-install-recommends docker.io podman &&
       in_root "$work" apt-get clean
   } >"$root_log" 2>&1 || {
     tail -n 25 "$root_log" >&2
     die "making the trixie root failed; full log in $root_log (the partial root $work is left for inspection)"
   }
-  mkdir -p "$work/etc/docker" "$work/etc/containers"
-  echo '{"features":{"containerd-snapshotter":true}}' >"$work/etc/docker/daemon.json"
-  # No systemd and no journald in the root: cgroupfs and a file for events. No network by
-  # default (podman's default network is a bridge on a private range).
-  cat >"$work/etc/containers/containers.conf" <<'CONF'
+  in_root "$work" sh -c 'dpkg-query -W -f="\${Package} \${Version}\n" docker.io containerd podman runc' >"$work/.r2r-versions" 2>/dev/null || true
+  touch "$work/.r2r-ready"
+  mv "$work" "$root"
+  say "made the trixie root in $((SECONDS - started)) s: $(tr '\n' ' ' <"$root/.r2r-versions")"
+}
+
+# The engines' configuration in the trixie root, written at every start (so a root made before
+# a change gets it too).
+configure_root() {
+  mkdir -p "$root/etc/docker" "$root/etc/containers"
+  echo '{"features":{"containerd-snapshotter":true}}' >"$root/etc/docker/daemon.json"
+  # No systemd and no journald in the root: cgroupfs and a file for events. runc, not crun: crun
+  # refuses a host whose cgroups are hybrid (v1 controllers beside a v2 mount), as here. No
+  # network by default (podman's default network is a bridge on a private range).
+  cat >"$root/etc/containers/containers.conf" <<'CONF'
 [containers]
 netns = "none"
+# The compatible API takes no log size per container: every container's log is capped here.
+log_size_max = 4194304
 
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+runtime = "runc"
 CONF
-  in_root "$work" sh -c 'dpkg-query -W -f="\${Package} \${Version}\n" docker.io containerd podman crun' >"$work/.r2r-versions" 2>/dev/null || true
-  touch "$work/.r2r-ready"
-  mv "$work" "$root"
-  say "made the trixie root in $((SECONDS - started)) s: $(tr '\n' ' ' <"$root/.r2r-versions")"
 }
 
 # Starts ENGINE in its own mount namespace rooted in the trixie root, in the background.
@@ -253,6 +262,7 @@ start_root_engine() {
     podman)
       command=(podman system service --time=0 "unix://$(engine_socket "$engine")") ;;
   esac
+  configure_root
   rm -f "$root$(engine_socket "$engine")"
   say "starting ${command[*]} in $root (log: $log)"
   # unshare execs (no fork) and so does the shell: the pid is the engine's. The new root is
