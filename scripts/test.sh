@@ -9,8 +9,16 @@
 #   --full   also the tests marked as ignored: whole-scenario rebuilds of every variant and the
 #            size reports with Native AOT (clang and zlib1g-dev are installed for them)
 #
-# Exit 0 when both halves pass, 1 otherwise. The fault suite's output is printed after the
-# other half's. Its engine keeps its state under /var/tmp/r2r-test-faults and
+# Then the quick scenario (build, verify, sizes, start-up with 2 warm runs: `r2r run --scenario
+# quick --runs 2 --cache warm`) on every engine r2r supports, one after the other: the default
+# engine, Docker with the containerd image store and podman (scripts/engine.sh --engine ...,
+# each in a Debian trixie root of its own, stopped afterwards), with the fault suite's
+# least-privilege test against each, and the sizes compared: the same content bytes for the same
+# image on every engine, gzip and zstd within 1% (scripts/test-engines.sh). R2R_TEST_ENGINES
+# (default "docker docker-containerd podman") names the engines; empty skips this part.
+#
+# Exit 0 when both halves and every engine pass, 1 otherwise. The fault suite's output is printed
+# after the other half's. Its engine keeps its state under /var/tmp/r2r-test-faults and
 # /var/lib/r2r-test-faults, and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +27,7 @@ full=false
 for argument in "$@"; do
   case "$argument" in
     --full) full=true ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "test: unknown argument '$argument' (allowed: --full)" >&2; exit 2 ;;
   esac
 done
@@ -77,5 +85,10 @@ set -e
 
 echo "---- the fault suite (against its own engine) ----"
 cat "$scratch/faults.log"
-echo "test: every test but the fault suite: $([ $rest -eq 0 ] && echo passed || echo FAILED); the fault suite: $([ $faults -eq 0 ] && echo passed || echo FAILED); $(( $(date +%s) - started )) s"
-[ $rest -eq 0 ] && [ $faults -eq 0 ]
+
+# The quick scenario on every engine.
+engines=0
+R2R_FAULTS_EXE="$faults_exe" bash scripts/test-engines.sh "$scratch/engines" || engines=1
+
+echo "test: every test but the fault suite: $([ $rest -eq 0 ] && echo passed || echo FAILED); the fault suite: $([ $faults -eq 0 ] && echo passed || echo FAILED); the quick scenario on every engine: $([ $engines -eq 0 ] && echo passed || echo FAILED); $(( $(date +%s) - started )) s"
+[ $rest -eq 0 ] && [ $faults -eq 0 ] && [ $engines -eq 0 ]

@@ -77,6 +77,58 @@ impl DockerEngine {
             .ping()
             .await
             .map_err(|error| unreachable(error.to_string()))?;
+        let negotiated = docker.client_version();
+        let (major, minor) = MINIMUM_API_VERSION;
+        if (negotiated.major_version, negotiated.minor_version) < (major, minor) {
+            let version = docker.version().await.ok();
+            let engine = version
+                .as_ref()
+                .map(|version| {
+                    let product = version
+                        .components
+                        .iter()
+                        .flatten()
+                        .map(|component| component.name.as_str())
+                        .find(|name| name.contains("Engine"))
+                        .unwrap_or("Docker Engine");
+                    format!("{product} {}", version.version.as_deref().unwrap_or("?"))
+                })
+                .unwrap_or_else(|| "the engine".to_string());
+            return Err(EngineError::Unusable {
+                host,
+                engine,
+                reason: format!(
+                    "it speaks Docker API {negotiated}, and r2r needs {major}.{minor} or newer"
+                ),
+                remedy: "upgrade it (Docker 20.10 or newer, or podman 4 or newer with `podman system service`), \
+                         or point DOCKER_HOST at another engine; `bash scripts/engine.sh --engine docker-containerd|podman` starts one"
+                    .to_string(),
+            });
+        }
+        // A rootless engine on cgroup v1 cannot limit a container's memory or processes, and
+        // every container r2r starts has both limits.
+        if let Ok(info) = docker.info().await {
+            let rootless = info
+                .security_options
+                .iter()
+                .flatten()
+                .any(|option| option.contains("name=rootless"));
+            let version = info
+                .cgroup_version
+                .map(|version| version.to_string())
+                .unwrap_or_default();
+            if rootless && version == "1" {
+                return Err(EngineError::Unusable {
+                    host,
+                    engine: format!(
+                        "a rootless engine ({})",
+                        info.server_version.as_deref().unwrap_or("?")
+                    ),
+                    reason: "on cgroup v1 it cannot limit a container's memory and processes, and r2r limits both in every container".to_string(),
+                    remedy: "use a rootful engine (`bash scripts/engine.sh` starts one), or a cgroup v2 host that delegates the memory and pids controllers to the user".to_string(),
+                });
+            }
+        }
         Ok(DockerEngine {
             docker,
             host,
@@ -128,6 +180,35 @@ impl DockerEngine {
     }
 }
 
+/// How [`EngineInfo::image_store`] names an engine's store.
+fn image_store(podman: bool, containerd_store: bool, driver: &str) -> String {
+    if podman {
+        format!("podman storage ({driver})")
+    } else if containerd_store {
+        format!("containerd snapshotter ({driver})")
+    } else {
+        driver.to_string()
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::image_store;
+
+    #[test]
+    fn each_engine_store_is_named() {
+        assert_eq!(image_store(false, false, "overlay2"), "overlay2");
+        assert_eq!(
+            image_store(false, true, "overlayfs"),
+            "containerd snapshotter (overlayfs)"
+        );
+        assert_eq!(
+            image_store(true, false, "overlay"),
+            "podman storage (overlay)"
+        );
+    }
+}
+
 fn image_details(inspect: bollard::models::ImageInspect) -> ImageDetails {
     ImageDetails {
         id: inspect.id.unwrap_or_default(),
@@ -158,12 +239,35 @@ impl Engine for DockerEngine {
             .info()
             .await
             .map_err(api("reading engine information"))?;
+        let podman = version
+            .components
+            .iter()
+            .flatten()
+            .any(|component| component.name.contains("Podman"))
+            || version
+                .platform
+                .as_ref()
+                .is_some_and(|platform| platform.name.contains("Podman"));
+        let driver = info.driver.unwrap_or_default();
+        let containerd_store = info.driver_status.iter().flatten().any(|pair| {
+            pair.first().map(String::as_str) == Some("driver-type")
+                && pair
+                    .get(1)
+                    .is_some_and(|value| value.contains("containerd.snapshotter"))
+        });
+        let image_store = image_store(podman, containerd_store, &driver);
         Ok(EngineInfo {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
             negotiated_api_version: self.docker.client_version().to_string(),
-            storage_driver: info.driver.unwrap_or_default(),
+            storage_driver: driver,
             host: self.host.clone(),
+            engine: if podman { "podman" } else { "docker" }.to_string(),
+            image_store,
+            cgroup_version: info
+                .cgroup_version
+                .map(|version| version.to_string())
+                .unwrap_or_default(),
         })
     }
 

@@ -366,6 +366,9 @@ impl Engine for FakeEngine {
             negotiated_api_version: "1.41".into(),
             storage_driver: "memory".into(),
             host: "fake://engine".into(),
+            engine: "fake".into(),
+            image_store: "memory".into(),
+            cgroup_version: String::new(),
         })
     }
 

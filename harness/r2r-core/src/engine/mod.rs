@@ -35,6 +35,18 @@ pub enum EngineError {
         /// What failed.
         reason: String,
     },
+    /// An engine answers but r2r cannot work with it (its API is too old, say).
+    #[error("{engine} at {host} answers but cannot be used: {reason}\n  {remedy}")]
+    Unusable {
+        /// Where r2r looked.
+        host: String,
+        /// Which engine, with its version (`Docker Engine 17.06.0`, `Podman Engine 3.0.1`).
+        engine: String,
+        /// What is missing.
+        reason: String,
+        /// What to do about it.
+        remedy: String,
+    },
     /// A build failed; carries the tail of the build log.
     #[error("building {reference} failed: {message}\n--- build log (last lines) ---\n{log_tail}")]
     Build {
@@ -73,6 +85,10 @@ pub enum EngineError {
     },
 }
 
+/// The oldest Docker Engine API version r2r works with (Docker 20.10; podman 4 and newer
+/// serve it too), as (major, minor).
+pub const MINIMUM_API_VERSION: (usize, usize) = (1, 41);
+
 /// Facts about the engine, for results and messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineInfo {
@@ -86,6 +102,19 @@ pub struct EngineInfo {
     pub storage_driver: String,
     /// Where the engine was reached.
     pub host: String,
+    /// Which engine answers the Docker API: `docker` or `podman` (empty in records made
+    /// before it was recorded).
+    #[serde(default)]
+    pub engine: String,
+    /// Where it keeps images: `overlay2` (and other graph drivers) for Docker's classic store,
+    /// `containerd snapshotter (<snapshotter>)` for Docker's containerd image store,
+    /// `podman storage (<driver>)` for podman (empty in older records).
+    #[serde(default)]
+    pub image_store: String,
+    /// The cgroup version its containers run under, `1` or `2` (empty when the engine does
+    /// not say).
+    #[serde(default)]
+    pub cgroup_version: String,
 }
 
 /// What r2r needs to know about an image on the engine.

@@ -38,6 +38,23 @@
 //!   1 MiB, the layers of the manifest by [`MAX_LAYERS_PER_IMAGE`] and
 //!   [`MAX_LAYER_REFERENCES`]. A GNU sparse file is recorded but never read, so its holes are
 //!   never expanded.
+//! - **Compressed layers.** A layer blob that starts with the gzip or zstd magic (the OCI
+//!   layout of `docker save` on the containerd image store keeps layers as the engine stores
+//!   them, gzip-compressed) is decompressed as a stream on its way to the layer reader,
+//!   never to memory or disk, and may expand at most [`MAX_EXPANSION_RATIO`] times the
+//!   compressed bytes read so far (plus [`EXPANSION_ALLOWANCE_BYTES`]): a compression bomb is
+//!   an error naming its entry after a bounded amount of work. A zstd frame may not ask for a
+//!   window over 2^[`MAX_ZSTD_WINDOW_LOG`] bytes. A compressed stream that is cut or corrupt
+//!   is an error naming the layer; it is decompressed to its end, so gzip's own checksum is
+//!   checked too.
+//! - **Digests.** A blob stored under its digest (`blobs/sha256/<hex>`) is hashed as it is
+//!   read, all of it, whatever its kind (layer, config, unread); bytes that hash to another
+//!   digest are [`ArchiveError::Digest`].
+//! - **OCI layout without `manifest.json`.** An archive with `index.json` and no
+//!   `manifest.json` (an OCI image layout, as `podman save --format oci-archive` writes) is
+//!   read through its index: image manifests and nested indexes are JSON blobs of the archive
+//!   (bounded like configs, at most [`MAX_INDEX_DEPTH`] indexes deep), and a manifest whose
+//!   blob the archive does not hold (another platform's) is skipped.
 //! - **Truncation.** Every entry is read to the size its header claims; a stream that ends
 //!   first is an error naming that entry (its source has kind
 //!   [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof)), and the outer archive must end
@@ -51,6 +68,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::inspect::readytorun::{self, AssemblyKind};
 
@@ -74,6 +92,17 @@ const MAX_JSON_TOTAL_BYTES: u64 = 64 << 20;
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 /// Buffer of a layer stream, bytes.
 const LAYER_BUFFER_BYTES: usize = 256 * 1024;
+/// A compressed layer blob may expand to at most this many times the compressed bytes read
+/// so far (plus [`EXPANSION_ALLOWANCE_BYTES`]); more is refused as a compression bomb. Real
+/// layers expand 2 to 10 times; deflate itself cannot exceed about 1,032.
+pub const MAX_EXPANSION_RATIO: u64 = 256;
+/// What any compressed blob may expand to whatever its ratio, bytes (a small blob of a layer
+/// of empty files expands far more than [`MAX_EXPANSION_RATIO`] times, and harmlessly).
+pub const EXPANSION_ALLOWANCE_BYTES: u64 = 64 << 20;
+/// Largest zstd window accepted, as a power of two (8 MiB): the decoder allocates the window
+/// a frame asks for, so a frame may not make it allocate more. zstd's levels 1 to 19 and
+/// containerd's zstd layers (8 MiB windows) stay within it.
+pub const MAX_ZSTD_WINDOW_LOG: u32 = 23;
 
 /// What a path is in the final view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +276,18 @@ pub enum ArchiveError {
         claimed: u64,
         /// The limit, bytes.
         limit: u64,
+    },
+    /// A blob stored under its digest (`blobs/sha256/<hex>`, as the OCI image layout names
+    /// them) whose bytes hash to something else: altered, or cut inside its compressed
+    /// stream.
+    #[error(
+        "image archive entry `{entry}`: its bytes hash to {actual}, not the digest its name gives"
+    )]
+    Digest {
+        /// The outer entry.
+        entry: String,
+        /// `sha256:<hex>` of the bytes read.
+        actual: String,
     },
     /// A layer path leads through more than [`MAX_LINK_HOPS`] links (a loop, most likely).
     #[error("image archive entry `{entry}`: more than {hops} links in a row (a loop?)")]
@@ -600,9 +641,46 @@ pub struct ArchiveIndex {
     /// Entries that are links to another entry (`docker save` links duplicate layers), by
     /// normalised path, to the normalised path they name.
     pub aliases: HashMap<String, String>,
-    /// Regular entries that were neither a tar stream nor a JSON document kept in
-    /// [`ArchiveIndex::configs`] (a compressed layer, for one).
+    /// Regular entries that were neither a layer (a tar stream, plain or compressed) nor a JSON
+    /// document kept in [`ArchiveIndex::configs`].
     pub unread: BTreeSet<String>,
+    /// Every layer handed to the layer reader, by normalised path: how the archive stores it.
+    pub blobs: HashMap<String, StoredBlob>,
+}
+
+/// How an archive stores a layer blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlobCompression {
+    /// An uncompressed tar (`docker save` on the classic store, podman's docker-archive).
+    None,
+    /// gzip (the containerd image store keeps layers as a registry would serve them).
+    Gzip,
+    /// zstd.
+    Zstd,
+}
+
+impl BlobCompression {
+    /// The name used in results: `none`, `gzip` or `zstd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlobCompression::None => "none",
+            BlobCompression::Gzip => "gzip",
+            BlobCompression::Zstd => "zstd",
+        }
+    }
+}
+
+/// One layer blob of an archive, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBlob {
+    /// How it is compressed.
+    pub compression: BlobCompression,
+    /// Its size as the archive stores it (compressed, for a compressed blob): exactly what a
+    /// registry is sent for it when the engine pushes the blob it keeps, bytes.
+    pub stored_bytes: u64,
+    /// Whether its name gave its digest and its bytes were checked against it.
+    pub digest_checked: bool,
 }
 
 impl ArchiveIndex {
@@ -627,7 +705,7 @@ impl ArchiveIndex {
         let stored = self.resolve(path).unwrap_or(path);
         if self.unread.contains(stored) {
             ArchiveError::Manifest(format!(
-                "layer `{path}` is in the archive but is not an uncompressed tar"
+                "layer `{path}` is in the archive but is neither a tar stream nor a gzip or zstd one"
             ))
         } else {
             ArchiveError::Manifest(format!("layer `{path}` is listed but not in the archive"))
@@ -745,9 +823,15 @@ pub fn walk_archive(
             manifest = Some(parse_manifest(&text)?);
             return Ok(());
         }
+        let digest = blob_digest(&name);
+        let consumed = Rc::new(Cell::new(0u64));
+        let mut raw = RawBlob {
+            inner: &mut *entry.data,
+            hasher: digest.map(|_| Sha256::new()),
+            consumed: consumed.clone(),
+        };
         let mut head = [0u8; 512];
-        let length =
-            read_up_to(entry.data, &mut head).map_err(|source| read_error(&name, source))?;
+        let length = read_up_to(&mut raw, &mut head).map_err(|source| read_error(&name, source))?;
         let head = &head[..length];
         if head.first() == Some(&b'{') {
             if entry.size <= MAX_JSON_BYTES {
@@ -757,30 +841,306 @@ pub fn walk_archive(
                     return Err(read_error(&name, io::Error::other(reason)));
                 }
                 let mut bytes = head.to_vec();
-                entry
-                    .data
-                    .read_to_end(&mut bytes)
+                raw.read_to_end(&mut bytes)
                     .map_err(|source| read_error(&name, source))?;
-                index.configs.insert(name, bytes);
+                index.configs.insert(name.clone(), bytes);
             } else {
-                index.unread.insert(name);
+                index.unread.insert(name.clone());
             }
-            return Ok(());
-        }
-        let is_tar = (head.len() >= 262 && &head[257..262] == b"ustar")
-            || (head.len() == 512 && head.iter().all(|byte| *byte == 0));
-        if is_tar {
-            let mut layer =
-                BufReader::with_capacity(LAYER_BUFFER_BYTES, head.chain(&mut *entry.data));
-            on_layer(&name, &mut layer)?;
         } else {
-            index.unread.insert(name);
+            match blob_compression(head) {
+                Some(BlobCompression::None) => {
+                    let mut layer =
+                        BufReader::with_capacity(LAYER_BUFFER_BYTES, head.chain(&mut raw));
+                    on_layer(&name, &mut layer)?;
+                    index.blobs.insert(
+                        name.clone(),
+                        StoredBlob {
+                            compression: BlobCompression::None,
+                            stored_bytes: entry.size,
+                            digest_checked: digest.is_some(),
+                        },
+                    );
+                }
+                Some(compression) => {
+                    let source = BufReader::with_capacity(LAYER_BUFFER_BYTES, head.chain(&mut raw));
+                    let decoder: Box<dyn Read + '_> = match compression {
+                        BlobCompression::Gzip => {
+                            Box::new(flate2::bufread::MultiGzDecoder::new(source))
+                        }
+                        _ => {
+                            let mut decoder = zstd::stream::read::Decoder::with_buffer(source)
+                                .map_err(|source| read_error(&name, source))?;
+                            decoder
+                                .window_log_max(MAX_ZSTD_WINDOW_LOG)
+                                .map_err(|source| read_error(&name, source))?;
+                            Box::new(decoder)
+                        }
+                    };
+                    let mut bounded = Expansion {
+                        inner: decoder,
+                        consumed,
+                        produced: 0,
+                        compression,
+                    };
+                    let mut layer = BufReader::with_capacity(LAYER_BUFFER_BYTES, &mut bounded);
+                    on_layer(&name, &mut layer)?;
+                    // To its end: a cut or corrupt stream (gzip's checksum) is an error here
+                    // even when the tar inside ended early.
+                    drain(&mut layer).map_err(|source| read_error(&name, source))?;
+                    index.blobs.insert(
+                        name.clone(),
+                        StoredBlob {
+                            compression,
+                            stored_bytes: entry.size,
+                            digest_checked: digest.is_some(),
+                        },
+                    );
+                }
+                None => {
+                    index.unread.insert(name.clone());
+                }
+            }
+        }
+        if let Some(expected) = digest {
+            drain(&mut raw).map_err(|source| read_error(&name, source))?;
+            let actual = hex::encode(raw.hasher.take().unwrap_or_default().finalize());
+            if actual != expected {
+                return Err(ArchiveError::Digest {
+                    entry: name,
+                    actual: format!("sha256:{actual}"),
+                });
+            }
         }
         Ok(())
     })?;
-    index.manifest = manifest
-        .ok_or_else(|| ArchiveError::Manifest("no `manifest.json` in the archive".into()))?;
+    index.manifest = match manifest {
+        Some(manifest) => manifest,
+        None if index.configs.contains_key("index.json") => manifest_from_oci_index(&index)?,
+        None => {
+            return Err(ArchiveError::Manifest(
+                "no `manifest.json` (nor an OCI `index.json`) in the archive".into(),
+            ))
+        }
+    };
     Ok(index)
+}
+
+/// The hex digest a blob's name gives: `blobs/sha256/<64 lowercase hex digits>`.
+fn blob_digest(name: &str) -> Option<&str> {
+    let hex = name.strip_prefix("blobs/sha256/")?;
+    (hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(hex)
+}
+
+/// What a blob's first bytes say it is: a tar stream (a ustar header, or the zero block that
+/// starts an empty layer), gzip, zstd, or `None` for anything else.
+fn blob_compression(head: &[u8]) -> Option<BlobCompression> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(BlobCompression::Gzip)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(BlobCompression::Zstd)
+    } else if (head.len() >= 262 && &head[257..262] == b"ustar")
+        || (head.len() == 512 && head.iter().all(|byte| *byte == 0))
+    {
+        Some(BlobCompression::None)
+    } else {
+        None
+    }
+}
+
+/// The bytes of one outer entry as read: counted (for [`Expansion`]) and, for a blob named by
+/// its digest, hashed.
+struct RawBlob<'a> {
+    inner: &'a mut dyn Read,
+    hasher: Option<Sha256>,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl Read for RawBlob<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buffer)?;
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buffer[..count]);
+        }
+        self.consumed.set(self.consumed.get() + count as u64);
+        Ok(count)
+    }
+}
+
+/// A decompressed layer stream that may not outgrow its compressed input: at most
+/// [`MAX_EXPANSION_RATIO`] times the compressed bytes read so far, plus
+/// [`EXPANSION_ALLOWANCE_BYTES`].
+struct Expansion<R> {
+    inner: R,
+    consumed: Rc<Cell<u64>>,
+    produced: u64,
+    compression: BlobCompression,
+}
+
+impl<R: Read> Read for Expansion<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buffer)?;
+        self.produced += count as u64;
+        let consumed = self.consumed.get();
+        let limit = consumed
+            .saturating_mul(MAX_EXPANSION_RATIO)
+            .saturating_add(EXPANSION_ALLOWANCE_BYTES);
+        if self.produced > limit {
+            return Err(io::Error::other(format!(
+                "its {} stream expands to more than {} bytes from {consumed} compressed bytes, \
+                 over {MAX_EXPANSION_RATIO} times plus {EXPANSION_ALLOWANCE_BYTES} bytes: a compression bomb?",
+                self.compression.name(),
+                self.produced
+            )));
+        }
+        Ok(count)
+    }
+}
+
+/// Most nested indexes followed from `index.json` to an image manifest.
+pub const MAX_INDEX_DEPTH: usize = 4;
+
+#[derive(Deserialize)]
+struct OciDescriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct OciIndex {
+    #[serde(default)]
+    manifests: Vec<OciDescriptor>,
+}
+
+#[derive(Deserialize)]
+struct OciManifest {
+    config: OciDescriptor,
+    #[serde(default)]
+    layers: Vec<OciDescriptor>,
+}
+
+/// The blob path of a descriptor's digest (`sha256:<hex>` only).
+fn descriptor_path(descriptor: &OciDescriptor) -> Result<String, ArchiveError> {
+    let path = descriptor
+        .digest
+        .strip_prefix("sha256:")
+        .map(|hex| format!("blobs/sha256/{hex}"))
+        .filter(|path| blob_digest(path).is_some());
+    path.ok_or_else(|| {
+        ArchiveError::Manifest(format!(
+            "`index.json`: `{}` is not a sha256 digest",
+            descriptor.digest
+        ))
+    })
+}
+
+/// The images of an OCI layout, read through `index.json` (see the module doc).
+fn manifest_from_oci_index(index: &ArchiveIndex) -> Result<Vec<ManifestEntry>, ArchiveError> {
+    fn visit(
+        index: &ArchiveIndex,
+        document: &[u8],
+        name: &str,
+        inherited_tags: &[String],
+        depth: usize,
+        images: &mut Vec<ManifestEntry>,
+    ) -> Result<(), ArchiveError> {
+        if depth > MAX_INDEX_DEPTH {
+            return Err(ArchiveError::Manifest(format!(
+                "`{name}`: indexes nested more than {MAX_INDEX_DEPTH} deep"
+            )));
+        }
+        let parsed: OciIndex = serde_json::from_slice(document).map_err(|error| {
+            ArchiveError::Manifest(format!("`{name}` is not an OCI index: {error}"))
+        })?;
+        for descriptor in &parsed.manifests {
+            let path = descriptor_path(descriptor)?;
+            let mut tags: Vec<String> = [
+                "io.containerd.image.name",
+                "org.opencontainers.image.ref.name",
+            ]
+            .iter()
+            .filter_map(|key| descriptor.annotations.get(*key))
+            .filter(|name| name.contains(':') || name.contains('/'))
+            .take(1)
+            .cloned()
+            .collect();
+            if tags.is_empty() {
+                tags = inherited_tags.to_vec();
+            }
+            // Another platform's manifest, or one not exported: not in the archive.
+            let Some(bytes) = index.configs.get(&path) else {
+                continue;
+            };
+            let nested = descriptor.media_type.contains("index")
+                || descriptor.media_type.contains("manifest.list");
+            if nested {
+                visit(index, bytes, &path, &tags, depth + 1, images)?;
+                continue;
+            }
+            let manifest: OciManifest = serde_json::from_slice(bytes).map_err(|error| {
+                ArchiveError::Manifest(format!("`{path}` is not an image manifest: {error}"))
+            })?;
+            let layers = manifest
+                .layers
+                .iter()
+                .map(descriptor_path)
+                .collect::<Result<Vec<_>, _>>()?;
+            if layers.len() > MAX_LAYERS_PER_IMAGE {
+                return Err(ArchiveError::Manifest(format!(
+                    "`{path}` lists {} layers, over the limit of {MAX_LAYERS_PER_IMAGE}",
+                    layers.len()
+                )));
+            }
+            images.push(ManifestEntry {
+                config: descriptor_path(&manifest.config)?,
+                tags,
+                layers,
+            });
+            let references: usize = images.iter().map(|image| image.layers.len()).sum();
+            if references > MAX_LAYER_REFERENCES {
+                return Err(ArchiveError::Manifest(format!(
+                    "the OCI index lists {references} layers in all, over the limit of {MAX_LAYER_REFERENCES}"
+                )));
+            }
+        }
+        Ok(())
+    }
+    let mut images = Vec::new();
+    visit(
+        index,
+        &index.configs["index.json"],
+        "index.json",
+        &[],
+        0,
+        &mut images,
+    )?;
+    if images.is_empty() {
+        return Err(ArchiveError::Manifest(
+            "`index.json` leads to no image manifest in the archive".into(),
+        ));
+    }
+    Ok(images)
+}
+
+/// A reference as the engines compare names: `localhost/` (podman's prefix for images built
+/// or tagged without a registry), `docker.io/` and `docker.io/library/` (the containerd
+/// store's full names) are dropped, so that `r2r/quick:x`, `localhost/r2r/quick:x` and
+/// `docker.io/r2r/quick:x` are one name. Used to find an image of a plan among the tags an
+/// engine's export gives it.
+pub fn familiar_reference(reference: &str) -> &str {
+    for prefix in ["localhost/", "docker.io/library/", "docker.io/"] {
+        if let Some(rest) = reference.strip_prefix(prefix) {
+            return rest;
+        }
+    }
+    reference
 }
 
 /// A blocking [`Read`] over chunks arriving on a channel (from an async export stream).
@@ -1142,6 +1502,48 @@ mod tests {
         assert!(error.to_string().contains("../../etc/passwd"), "{error}");
         assert_eq!(normalise("./a/../b"), Some("b".into()));
         assert_eq!(normalise("a/../../b"), None);
+    }
+
+    #[test]
+    fn familiar_references_drop_the_engines_prefixes() {
+        assert_eq!(familiar_reference("localhost/r2r/quick:x"), "r2r/quick:x");
+        assert_eq!(familiar_reference("docker.io/r2r/quick:x"), "r2r/quick:x");
+        assert_eq!(
+            familiar_reference("docker.io/library/debian:13"),
+            "debian:13"
+        );
+        assert_eq!(familiar_reference("r2r/quick:x"), "r2r/quick:x");
+        // A registry on this machine is a registry, not podman's local prefix.
+        assert_eq!(
+            familiar_reference("localhost:5000/r2r/quick:x"),
+            "localhost:5000/r2r/quick:x"
+        );
+    }
+
+    #[test]
+    fn blob_names_and_kinds_are_recognised() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            blob_digest(&format!("blobs/sha256/{hex}")),
+            Some(hex.as_str())
+        );
+        assert_eq!(
+            blob_digest(&format!("blobs/sha256/{}", "A".repeat(64))),
+            None
+        );
+        assert_eq!(blob_digest("blobs/sha256/abc"), None);
+        assert_eq!(blob_digest(&format!("blobs/sha512/{hex}")), None);
+        assert_eq!(
+            blob_compression(b"\x1f\x8b\x08\x00"),
+            Some(BlobCompression::Gzip)
+        );
+        assert_eq!(
+            blob_compression(b"\x28\xb5\x2f\xfd\x00"),
+            Some(BlobCompression::Zstd)
+        );
+        assert_eq!(blob_compression(&[0u8; 512]), Some(BlobCompression::None));
+        assert_eq!(blob_compression(&[0u8; 100]), None);
+        assert_eq!(blob_compression(b"PK\x03\x04"), None);
     }
 
     #[test]

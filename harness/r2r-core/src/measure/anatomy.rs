@@ -168,7 +168,13 @@ pub async fn measure_each(
         .map(|(id, reference)| {
             analysed
                 .iter()
-                .find(|image| image.tags.contains(reference))
+                .find(|image| {
+                    let wanted = archive::familiar_reference(reference);
+                    image
+                        .tags
+                        .iter()
+                        .any(|tag| archive::familiar_reference(tag) == wanted)
+                })
                 .map(|image| image_rows(id, image))
                 .unwrap_or_default()
         })

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::inspect::archive::{
     layer_change, walk_archive, walk_tar, ArchiveError, ArchiveIndex, FileType, LayerChange,
-    ManifestEntry,
+    ManifestEntry, StoredBlob,
 };
 
 /// gzip level of `docker push`.
@@ -361,6 +361,9 @@ pub struct ArchiveImage {
     pub tags: Vec<String>,
     /// Its analysis.
     pub analysis: ImageAnalysis,
+    /// Per layer, bottom first: how the archive stores its blob (compressed or not, its
+    /// stored size).
+    pub stored: Vec<Option<StoredBlob>>,
 }
 
 /// Measures every image of an archive. A layer that several images share (as in
@@ -376,9 +379,18 @@ pub fn analyze_archive(reader: impl Read) -> Result<Vec<ArchiveImage>, ArchiveEr
         .iter()
         .map(|image| {
             let analysis = analyze_image(image, &index, &measured)?;
+            let stored = image
+                .layers
+                .iter()
+                .map(|path| {
+                    let path = index.resolve(path).ok()?;
+                    index.blobs.get(path).copied()
+                })
+                .collect();
             Ok(ArchiveImage {
                 tags: image.tags.clone(),
                 analysis,
+                stored,
             })
         })
         .collect()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
-use crate::inspect::archive::{ArchiveError, ExportError};
+use crate::inspect::archive::{ArchiveError, BlobCompression, ExportError, StoredBlob};
 use crate::measure::layers::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
 use crate::measure::registry;
 use crate::model::plan::Plan;
@@ -44,6 +44,14 @@ pub struct ImageSizes {
     pub wasted_bytes: u64,
     /// Sum of the layer blobs a registry stored for the image, bytes (with `--registry`).
     pub registry_bytes: Option<u64>,
+    /// Sum of the layer blobs as the engine keeps them, when it keeps every one compressed
+    /// (Docker's containerd image store: gzip), bytes: exactly what it pushes. Absent when
+    /// its export holds uncompressed tars: then `gzip_bytes` is the estimate.
+    #[serde(default)]
+    pub engine_blob_bytes: Option<u64>,
+    /// How those blobs are compressed: `gzip`, `zstd` or `mixed`; empty when absent.
+    #[serde(default)]
+    pub engine_blob_compression: String,
 }
 
 /// One layer (in the context of the layers below it).
@@ -101,6 +109,31 @@ struct Measured {
     engine_size: Option<u64>,
     analysis: ImageAnalysis,
     registry: Option<Vec<registry::StoredLayer>>,
+    /// How the export stored each layer, bottom first.
+    stored: Vec<Option<StoredBlob>>,
+}
+
+/// The engine's own compressed size of an image's layers: `(bytes, compression)` when every
+/// layer blob of the export is compressed, `None` otherwise.
+fn engine_blobs(stored: &[Option<StoredBlob>]) -> Option<(u64, String)> {
+    let blobs: Vec<StoredBlob> = stored.iter().copied().collect::<Option<_>>()?;
+    if blobs.is_empty()
+        || blobs
+            .iter()
+            .any(|blob| blob.compression == BlobCompression::None)
+    {
+        return None;
+    }
+    let first = blobs[0].compression;
+    let compression = if blobs.iter().all(|blob| blob.compression == first) {
+        first.name()
+    } else {
+        "mixed"
+    };
+    Some((
+        blobs.iter().map(|blob| blob.stored_bytes).sum(),
+        compression.to_string(),
+    ))
 }
 
 /// Why images could not be measured at all (a single missing image is [`Unmeasured`]).
@@ -166,8 +199,12 @@ pub async fn measure_plan(
         crate::inspect::archive::parse_export(engine, &references, analyze_reader).await?
     };
     let mut by_tag: HashMap<String, ImageAnalysis> = HashMap::new();
+    let mut stored_by_tag: HashMap<String, Vec<Option<StoredBlob>>> = HashMap::new();
     for archive_image in analyses {
         for tag in archive_image.tags {
+            // As the engine names it: podman's `localhost/r2r/...` is the plan's `r2r/...`.
+            let tag = crate::inspect::archive::familiar_reference(&tag).to_string();
+            stored_by_tag.insert(tag.clone(), archive_image.stored.clone());
             by_tag.insert(tag, archive_image.analysis.clone());
         }
     }
@@ -179,7 +216,8 @@ pub async fn measure_plan(
     }
     let mut measured = Vec::new();
     for (image, details) in present {
-        let Some(analysis) = by_tag.get(image.reference()).cloned() else {
+        let familiar = crate::inspect::archive::familiar_reference(image.reference());
+        let Some(analysis) = by_tag.get(familiar).cloned() else {
             unmeasured.push(Unmeasured {
                 image: image.id.clone(),
                 reason: "not found in the exported archive".into(),
@@ -209,6 +247,7 @@ pub async fn measure_plan(
             engine_size: Some(details.size_bytes),
             analysis,
             registry,
+            stored: stored_by_tag.get(familiar).cloned().unwrap_or_default(),
         });
     }
     let mut sets: Vec<(String, Vec<usize>)> = plan
@@ -265,6 +304,7 @@ pub fn measure_archive(path: &Path) -> Result<SizeReport, SizesError> {
                 engine_size: None,
                 analysis: image.analysis,
                 registry: None,
+                stored: image.stored,
             }
         })
         .collect();
@@ -302,6 +342,7 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
                 row.registry_bytes = row.registry_bytes.or(registry_bytes);
                 row.images.push(m.image.clone());
             }
+            let engine_blobs = engine_blobs(&m.stored);
             ImageSizes {
                 image: m.image.clone(),
                 reference: m.reference.clone(),
@@ -315,6 +356,8 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
                 zstd_bytes: m.analysis.total(|f| f.zstd_bytes),
                 wasted_bytes: m.analysis.wasted_bytes,
                 registry_bytes: stored,
+                engine_blob_bytes: engine_blobs.as_ref().map(|(bytes, _)| *bytes),
+                engine_blob_compression: engine_blobs.map(|(_, name)| name).unwrap_or_default(),
             }
         })
         .collect();
@@ -361,6 +404,8 @@ impl From<&ImageSizes> for SizeRow {
             zstd_bytes: image.zstd_bytes,
             wasted_bytes: image.wasted_bytes,
             registry_bytes: image.registry_bytes,
+            engine_blob_bytes: image.engine_blob_bytes,
+            engine_blob_compression: image.engine_blob_compression.clone(),
         }
     }
 }
@@ -445,6 +490,33 @@ pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engines_blob_size_is_given_only_when_every_layer_is_kept_compressed() {
+        let blob = |compression, stored_bytes| {
+            Some(StoredBlob {
+                compression,
+                stored_bytes,
+                digest_checked: true,
+            })
+        };
+        let gzip = BlobCompression::Gzip;
+        assert_eq!(
+            engine_blobs(&[blob(gzip, 10), blob(gzip, 5)]),
+            Some((15, "gzip".to_string()))
+        );
+        assert_eq!(
+            engine_blobs(&[blob(gzip, 10), blob(BlobCompression::Zstd, 5)]),
+            Some((15, "mixed".to_string()))
+        );
+        // One uncompressed or unknown layer: the engine's own figure is not known exactly.
+        assert_eq!(
+            engine_blobs(&[blob(gzip, 10), blob(BlobCompression::None, 5)]),
+            None
+        );
+        assert_eq!(engine_blobs(&[blob(gzip, 10), None]), None);
+        assert_eq!(engine_blobs(&[]), None);
+    }
 
     #[test]
     fn archive_errors_name_the_file_and_keep_their_cause() {

@@ -38,6 +38,14 @@ pub struct SizeRow {
     /// Sum of the layer blobs a registry stored for the image, bytes (empty without
     /// `--registry`).
     pub registry_bytes: Option<u64>,
+    /// Sum of the layer blobs as the engine keeps them compressed (Docker's containerd image
+    /// store), bytes: exact, what the engine pushes; empty when the engine's export holds
+    /// uncompressed tars (older files have no such column).
+    #[serde(default)]
+    pub engine_blob_bytes: Option<u64>,
+    /// Their compression: `gzip`, `zstd` or `mixed`; empty with `engine_blob_bytes`.
+    #[serde(default)]
+    pub engine_blob_compression: String,
 }
 
 /// One row of `layers.csv`: one distinct layer (by chain id).
@@ -220,6 +228,8 @@ mod tests {
                 zstd_bytes: 80_000_002,
                 wasted_bytes: 17,
                 registry_bytes: Some(92_100_000),
+                engine_blob_bytes: Some(91_900_000),
+                engine_blob_compression: "gzip".into(),
             },
             SizeRow {
                 image: "app:latest".into(),
@@ -234,8 +244,19 @@ mod tests {
                 zstd_bytes: 110,
                 wasted_bytes: 0,
                 registry_bytes: None,
+                engine_blob_bytes: None,
+                engine_blob_compression: String::new(),
             },
         ]);
+    }
+
+    #[test]
+    fn size_rows_written_before_the_engine_blob_columns_still_read() {
+        let old = b"image,reference,variants,role,layers,engine_size_bytes,content_bytes,tar_bytes,gzip_bytes,zstd_bytes,wasted_bytes,registry_bytes\nrt,r2r/q:rt,a,runtime,2,10,10,2048,120,110,0,\n";
+        let rows: Vec<SizeRow> = from_csv(old).unwrap();
+        assert_eq!(rows[0].engine_blob_bytes, None);
+        assert_eq!(rows[0].engine_blob_compression, "");
+        assert_eq!(rows[0].gzip_bytes, 120);
     }
 
     #[test]
