@@ -160,8 +160,7 @@ pub async fn measure_each(
     let mut references: Vec<String> = images.iter().map(|(_, r)| r.clone()).collect();
     references.sort();
     references.dedup();
-    let analysed =
-        archive::parse_export(engine, &references, |reader| read_archive(reader)).await?;
+    let analysed = archive::parse_export(engine, &references, read_archive).await?;
     Ok(rows_of(images, &analysed))
 }
 

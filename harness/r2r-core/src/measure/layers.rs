@@ -248,7 +248,7 @@ pub fn code_version() -> &'static str {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            if state % 5 == 0 {
+            if state.is_multiple_of(5) {
                 probe.extend_from_slice(&state.to_le_bytes()[..3]);
             } else {
                 probe.extend_from_slice(words[(state >> 40) as usize % words.len()].as_bytes());
@@ -807,6 +807,9 @@ pub fn analyze_archive(reader: impl Read) -> Result<Vec<ArchiveImage>, ArchiveEr
         .collect())
 }
 
+/// An image of an archive with its config as the archive holds it (if it does).
+pub(crate) type ImageWithConfig = (ArchiveImage, Option<Vec<u8>>);
+
 /// As [`analyze_archive`], with layers measured before taken from `cache` and new ones kept
 /// in it; each image comes with its config as the archive holds it. `eager`: compress layers
 /// as they are read even when their diff id is known only at their end (the cache holds none
@@ -815,7 +818,7 @@ pub(crate) fn analyze_archive_cached(
     reader: impl Read,
     cache: Option<&MeasurementCache>,
     eager: bool,
-) -> Result<Vec<(ArchiveImage, Option<Vec<u8>>)>, ArchiveError> {
+) -> Result<Vec<ImageWithConfig>, ArchiveError> {
     let (index, measured) = measure_layers(reader, cache, eager, SPOOL_LIMIT_BYTES)?;
     index
         .manifest
