@@ -471,6 +471,157 @@ async fn a_measurement_alone_is_a_run_of_its_own() {
     assert!(!fixture._directory.path().join("latest").exists());
 }
 
+/// The size step's files of a directory, by name.
+fn size_files(directory: &Path) -> BTreeMap<&'static str, Vec<u8>> {
+    ["sizes.csv", "layers.csv", "sharing.csv", "anatomy.csv"]
+        .into_iter()
+        .map(|name| (name, std::fs::read(directory.join(name)).unwrap()))
+        .collect()
+}
+
+/// The `sizes` key of a directory's summary.json.
+fn sizes_summary(directory: &Path) -> serde_json::Value {
+    read_json(&directory.join("summary.json"))["sizes"].clone()
+}
+
+#[tokio::test]
+async fn sizes_from_the_layer_cache_are_the_same_to_the_byte() {
+    let fixture = fixture();
+    fixture.pipeline().build(false).await.unwrap();
+    let base = fixture._directory.path();
+    let engine = &fixture.engine;
+    let measure = |name: &'static str| {
+        let directory = base.join(name);
+        let pipeline = fixture.pipeline();
+        async move {
+            let exports_before = engine.calls().len();
+            assert!(pipeline
+                .measure_alone(Some(&directory), Measurement::Sizes { registry: None })
+                .await
+                .unwrap());
+            let exports: Vec<String> = engine.calls()[exports_before..]
+                .iter()
+                .filter(|call| call.starts_with("export_images"))
+                .cloned()
+                .collect();
+            (directory, exports)
+        }
+    };
+    let cache = fixture
+        .project
+        .work
+        .join(r2r_core::measure::cache::CACHE_DIRECTORY);
+    assert!(!cache.exists());
+    let (cold, exports) = measure("cold").await;
+    // Sizes and anatomy read one export of the images.
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    // The same files as each measured alone without a cache.
+    let plain = r2r_core::measure::sizes::measure_plan(&fixture.engine, &fixture.plan, None)
+        .await
+        .unwrap();
+    let plain_anatomy = r2r_core::measure::anatomy::measure_plan(&fixture.engine, &fixture.plan)
+        .await
+        .unwrap();
+    assert!(!plain_anatomy.is_empty());
+    let files = size_files(&cold);
+    assert_eq!(
+        r2r_core::measure::sizes::sizes_csv(&plain).unwrap(),
+        files["sizes.csv"]
+    );
+    assert_eq!(
+        r2r_core::measure::sizes::layers_csv(&plain).unwrap(),
+        files["layers.csv"]
+    );
+    assert_eq!(
+        r2r_core::measure::sizes::sharing_csv(&plain).unwrap(),
+        files["sharing.csv"]
+    );
+    assert_eq!(
+        r2r_core::measure::anatomy::anatomy_csv(&plain_anatomy).unwrap(),
+        files["anatomy.csv"]
+    );
+    let entries = |kind: &str| -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(cache.join(kind))
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+    };
+    let layers = entries("layers");
+    let images = entries("images");
+    assert!(layers.len() >= 3, "{layers:?}");
+    assert_eq!(images.len(), entries("anatomy").len());
+    assert!(!images.is_empty());
+    // The spool is empty once the step is done.
+    assert_eq!(entries("spool"), Vec::<PathBuf>::new());
+
+    // Warm: nothing is exported, and every file is the same to the byte.
+    let (warm, exports) = measure("warm").await;
+    assert_eq!(exports, Vec::<String>::new());
+    assert_eq!(size_files(&warm), size_files(&cold));
+    assert_eq!(sizes_summary(&warm), sizes_summary(&cold));
+
+    // Half warm: one image's config and anatomy are gone, and so is its top layer; it is
+    // exported again, its other layers are taken from the cache, the rest is not exported.
+    let console = fixture
+        .engine
+        .inspect_image(&fixture.reference("runtime-composite.console"))
+        .await
+        .unwrap()
+        .unwrap();
+    let hex = |id: &str| id.trim_start_matches("sha256:").to_string();
+    std::fs::remove_file(cache.join("images").join(hex(&console.id))).unwrap();
+    std::fs::remove_file(cache.join("anatomy").join(hex(&console.id))).unwrap();
+    std::fs::remove_file(
+        cache
+            .join("layers")
+            .join(hex(console.layers.last().unwrap())),
+    )
+    .unwrap();
+    let (half, exports) = measure("half").await;
+    let only_console = format!(
+        "export_images {}",
+        fixture.reference("runtime-composite.console")
+    );
+    assert_eq!(exports, vec![only_console]);
+    assert_eq!(size_files(&half), size_files(&cold));
+    assert!(cache
+        .join("layers")
+        .join(hex(console.layers.last().unwrap()))
+        .is_file());
+
+    // A corrupt layer entry and a foreign one are measured again (with a warning), to the
+    // same figures, and replaced.
+    let bottom = cache.join("layers").join(hex(&console.layers[0]));
+    let good = std::fs::read(&bottom).unwrap();
+    std::fs::write(&bottom, &good[..good.len() / 2]).unwrap();
+    let foreign = &layers[layers.len() - 1];
+    let text = std::fs::read(foreign).unwrap();
+    let line_end = text.iter().position(|b| *b == b'\n').unwrap();
+    let mut fields: Vec<String> = String::from_utf8(text[..line_end].to_vec())
+        .unwrap()
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    fields[1] = "m0-an-older-measuring-code".into();
+    let mut rewritten = fields.join(" ").into_bytes();
+    rewritten.extend_from_slice(&text[line_end..]);
+    std::fs::write(foreign, &rewritten).unwrap();
+    // Every image that holds them is exported again.
+    std::fs::remove_dir_all(cache.join("images")).unwrap();
+    let (repaired, exports) = measure("repaired").await;
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    assert_eq!(size_files(&repaired), size_files(&cold));
+    assert_eq!(std::fs::read(&bottom).unwrap(), good);
+    assert_eq!(std::fs::read(foreign).unwrap(), text);
+
+    // Deleted: measured again from scratch, the same.
+    std::fs::remove_dir_all(&cache).unwrap();
+    let (again, exports) = measure("again").await;
+    assert_eq!(exports.len(), 1);
+    assert_eq!(size_files(&again), size_files(&cold));
+}
+
 #[tokio::test]
 async fn a_lost_engine_is_not_mistaken_for_failed_images() {
     let fixture = fixture();

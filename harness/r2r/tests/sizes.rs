@@ -278,3 +278,64 @@ fn missing_images_and_an_unreachable_registry_do_not_stop_the_others() {
         .assert()
         .code(2);
 }
+
+/// The layer cache never changes a figure: the quick scenario's images measured with an empty
+/// cache, again with it warm, and again with one layer's entry corrupt give the same files,
+/// byte for byte; the corrupt entry is named in a warning and written again.
+#[test]
+fn a_warm_or_damaged_layer_cache_changes_no_byte() {
+    r2r()
+        .args(["build", "--scenario", "quick"])
+        .assert()
+        .success();
+    let directory = tempfile::tempdir().unwrap();
+    let work = directory.path().join("work");
+    let measure = |name: &str| {
+        let out = directory.path().join(name);
+        let output = r2r()
+            .env("R2R_WORK_DIR", &work)
+            .args(["measure", "sizes", "--scenario", "quick", "--output"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        (out, stderr)
+    };
+    let files = |directory: &std::path::Path| -> BTreeMap<&'static str, Vec<u8>> {
+        ["sizes.csv", "layers.csv", "sharing.csv", "anatomy.csv"]
+            .into_iter()
+            .map(|name| (name, std::fs::read(directory.join(name)).unwrap()))
+            .collect()
+    };
+    let (cold, _) = measure("cold");
+    let cache = work.join("sizes-cache");
+    let layers = csv_rows(&cold.join("layers.csv"));
+    let entry = |diff_id: &str| {
+        cache
+            .join("layers")
+            .join(diff_id.trim_start_matches("sha256:"))
+    };
+    for layer in &layers {
+        assert!(entry(&layer["diff_id"]).is_file(), "{layer:?}");
+    }
+    let (warm, stderr) = measure("warm");
+    assert!(!stderr.contains("size cache"), "{stderr}");
+    assert_eq!(files(&warm), files(&cold));
+
+    // The runtime layer's entry cut in half: ignored with a warning naming it, measured again.
+    let largest = layers
+        .iter()
+        .max_by_key(|layer| number::<u64>(layer, "tar_bytes"))
+        .unwrap();
+    let path = entry(&largest["diff_id"]);
+    let good = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    let (repaired, stderr) = measure("repaired");
+    assert!(
+        stderr.contains(&format!("ignoring size cache entry {}", path.display())),
+        "{stderr}"
+    );
+    assert_eq!(files(&repaired), files(&cold));
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+}

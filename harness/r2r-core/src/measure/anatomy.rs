@@ -14,6 +14,7 @@ use crate::engine::Engine;
 use crate::inspect::anatomy::{self, AnatomyError, FileAnatomy, PartBytes};
 use crate::inspect::archive::{self, AnalysedImage, ExportError, FileType};
 use crate::inspect::readytorun;
+use crate::measure::cache::MeasurementCache;
 use crate::model::plan::Plan;
 
 /// The assembly name of the row that holds every file that is not an inspected assembly.
@@ -91,7 +92,7 @@ pub fn is_inspected(path: &str) -> bool {
 }
 
 /// What an inspected file is, with its anatomy.
-type Analysis = (String, Result<FileAnatomy, AnatomyError>);
+pub(crate) type Analysis = (String, Result<FileAnatomy, AnatomyError>);
 
 fn analyse(_: &str, bytes: &[u8]) -> Analysis {
     let kind = readytorun::classify(bytes)
@@ -159,11 +160,24 @@ pub async fn measure_each(
     let mut references: Vec<String> = images.iter().map(|(_, r)| r.clone()).collect();
     references.sort();
     references.dedup();
-    let analysed = archive::parse_export(engine, &references, |reader| {
-        archive::read_image_archives_with(reader, &is_inspected, &analyse)
-    })
-    .await?;
-    Ok(images
+    let analysed = archive::parse_export(engine, &references, read_archive).await?;
+    Ok(rows_of(images, &analysed))
+}
+
+/// Every image of an archive stream with its inspected files analysed.
+pub(crate) fn read_archive(
+    reader: impl std::io::Read,
+) -> Result<Vec<AnalysedImage<Analysis>>, archive::ArchiveError> {
+    archive::read_image_archives_with(reader, &is_inspected, &analyse)
+}
+
+/// The rows of each image (plan id, reference) of `analysed`, in the order given: an image
+/// missing from it gets none.
+pub(crate) fn rows_of(
+    images: &[(String, String)],
+    analysed: &[AnalysedImage<Analysis>],
+) -> Vec<Vec<AnatomyRow>> {
+    images
         .iter()
         .map(|(id, reference)| {
             analysed
@@ -178,7 +192,7 @@ pub async fn measure_each(
                 .map(|image| image_rows(id, image))
                 .unwrap_or_default()
         })
-        .collect())
+        .collect()
 }
 
 /// As [`measure_each`], the rows of all images in one list.
@@ -204,6 +218,134 @@ pub async fn measure_plan(
         return Ok(Vec::new());
     }
     measure_images(engine, &images).await
+}
+
+/// The version of the anatomy code, as the cache keys an image's rows by: a hash of the
+/// source that reads images and takes their anatomy, as compiled in.
+pub fn code_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let source = crate::support::hash::sha256_hex(
+            [
+                include_str!("anatomy.rs"),
+                include_str!("../inspect/anatomy.rs"),
+                include_str!("../inspect/archive.rs"),
+                include_str!("../inspect/composite.rs"),
+                include_str!("../inspect/readytorun.rs"),
+            ]
+            .concat()
+            .as_bytes(),
+        );
+        format!("a-{}", &source[..16])
+    })
+}
+
+/// As [`measure_plan`], with `cache`: an image's rows are kept under its image id (the same
+/// id is the same files), so an image measured before is not exported again.
+pub async fn measure_plan_cached(
+    engine: &dyn Engine,
+    plan: &Plan,
+    cache: Option<&MeasurementCache>,
+) -> Result<Vec<AnatomyRow>, ExportError> {
+    let mut images = Vec::new();
+    for image in &plan.images {
+        if let Ok(Some(details)) = engine.inspect_image(image.reference()).await {
+            images.push((image.id.clone(), image.reference().to_string(), details.id));
+        }
+    }
+    let pending = Pending::new(cache, images);
+    let missing = pending.missing();
+    let measured = if missing.is_empty() {
+        Vec::new()
+    } else {
+        measure_each(engine, &missing).await?
+    };
+    Ok(pending.finish(measured))
+}
+
+/// The rows of a plan's images as far as a cache has them.
+pub(crate) struct Pending<'c> {
+    cache: Option<&'c MeasurementCache>,
+    /// Per image, in plan order: plan id, reference, image id, and its rows when cached.
+    images: Vec<(String, String, String, Option<Vec<AnatomyRow>>)>,
+}
+
+impl<'c> Pending<'c> {
+    /// Looks each image (plan id, reference, image id) up in `cache`.
+    pub(crate) fn new(
+        cache: Option<&'c MeasurementCache>,
+        images: Vec<(String, String, String)>,
+    ) -> Pending<'c> {
+        let images = images
+            .into_iter()
+            .map(|(id, reference, image_id)| {
+                let cached: Option<Vec<AnatomyRow>> = cache
+                    .and_then(|cache| {
+                        let bytes = cache.anatomy(code_version(), &image_id)?;
+                        match serde_json::from_slice::<Vec<AnatomyRow>>(&bytes) {
+                            Ok(rows) => Some(rows),
+                            Err(error) => {
+                                cache.reject_entry("anatomy", &image_id, &error.to_string());
+                                None
+                            }
+                        }
+                    })
+                    .map(|rows| {
+                        rows.into_iter()
+                            .map(|row| AnatomyRow {
+                                image: id.clone(),
+                                ..row
+                            })
+                            .collect()
+                    });
+                (id, reference, image_id, cached)
+            })
+            .collect();
+        Pending { cache, images }
+    }
+
+    /// The images (plan id, reference) whose rows must be measured, in plan order.
+    pub(crate) fn missing(&self) -> Vec<(String, String)> {
+        self.images
+            .iter()
+            .filter(|(_, _, _, rows)| rows.is_none())
+            .map(|(id, reference, _, _)| (id.clone(), reference.clone()))
+            .collect()
+    }
+
+    /// Every image's rows in plan order, `measured` giving those of [`Pending::missing`] (in
+    /// its order); the measured ones are kept in the cache.
+    pub(crate) fn finish(self, measured: Vec<Vec<AnatomyRow>>) -> Vec<AnatomyRow> {
+        let mut measured = measured.into_iter();
+        let mut rows = Vec::new();
+        for (_, _, image_id, cached) in self.images {
+            let image_rows = match cached {
+                Some(image_rows) => image_rows,
+                None => {
+                    let image_rows = measured.next().unwrap_or_default();
+                    // An image missing from the export has no rows: nothing to keep.
+                    if let (Some(cache), false) = (self.cache, image_rows.is_empty()) {
+                        let anonymous: Vec<AnatomyRow> = image_rows
+                            .iter()
+                            .map(|row| AnatomyRow {
+                                image: String::new(),
+                                ..row.clone()
+                            })
+                            .collect();
+                        match serde_json::to_vec(&anonymous) {
+                            Ok(bytes) => cache.store_anatomy(code_version(), &image_id, &bytes),
+                            Err(error) => {
+                                tracing::warn!("not caching the anatomy of {image_id}: {error}")
+                            }
+                        }
+                    }
+                    image_rows
+                }
+            };
+            rows.extend(image_rows);
+        }
+        rows
+    }
 }
 
 /// `anatomy.csv`.

@@ -3,29 +3,41 @@
 //!
 //! An image archive (`docker save`, legacy or OCI layout) is read as a stream. Each layer's
 //! bytes go through SHA-256 (its diff id) and a tar reader (file sizes, for the engine's own
-//! accounting and for waste) on the reading thread, while a gzip (level 6, what `docker push`
-//! sends) and a zstd (level 3, what containerd's zstd layers use) compressor each run on
-//! their own thread, fed the same chunks through small bounded channels: no layer is ever held
-//! in memory and both cores compress. Each compressor cuts what it receives into blocks of the
-//! same size before compressing, so a layer's compressed size depends on its bytes only, never
-//! on how the stream happened to be read. Layers already measured (known by diff id) are skipped.
+//! accounting and for waste) on the reading thread, and into a temporary file (a spool) that
+//! a pool of compressor threads, one per core, reads: a gzip (level 6, what `docker push`
+//! sends) and a zstd (level 3, what containerd's zstd layers use) job per layer. The reader
+//! goes on with the next layer while the compressors work, so different layers compress on
+//! different cores at once; while more than [`SPOOL_LIMIT_BYTES`] of earlier layers wait for
+//! the compressors, the reader waits before it starts another layer, so the spool stays
+//! bounded (it is unlinked from the start and gone when its jobs end). No layer is ever held
+//! in memory. Each compressor cuts what it reads into blocks of the same size before
+//! compressing, so a layer's compressed size depends on its bytes only, never on how the
+//! stream happened to be read or spooled: one layer, one gzip figure.
+//!
+//! With a [`MeasurementCache`], a layer measured before is not compressed again: a layer
+//! named by its digest (an OCI layout blob) and known to the cache is skipped unread; any
+//! other layer is hashed and spooled, and compressed only if its diff id is not in the cache.
+//! Layers already measured within an archive (known by path) are read once.
 //!
 //! Archives are read under the rules of [`crate::inspect::archive`] (it walks the archive and judges
-//! every layer entry): nothing is written to disk, a path or hard link that climbs out of its
+//! every layer entry): nothing is written to disk but the spool, a path or hard link that climbs out of its
 //! root is an error naming the entry, sizes from headers are never allocated, and a stream
 //! cut short is an error naming the entry that was cut.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufReader, Read, Write};
-use std::sync::Arc;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::inspect::archive::{
     layer_change, walk_archive, walk_tar, ArchiveError, ArchiveIndex, FileType, LayerChange,
-    ManifestEntry, StoredBlob,
+    StoredBlob,
 };
+use crate::measure::cache::{LayerMeasurement, MeasurementCache};
 
 /// gzip level of `docker push`.
 pub const GZIP_LEVEL: u32 = 6;
@@ -35,6 +47,12 @@ pub const ZSTD_LEVEL: i32 = 3;
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Size of the blocks every compressor is fed, bytes (the last block of a layer is shorter).
 const COMPRESS_BLOCK_BYTES: usize = 1 << 20;
+/// Most bytes of finished layers that may wait in the spool for the compressors before the
+/// reader waits for them (the layer being read comes on top), bytes.
+pub const SPOOL_LIMIT_BYTES: u64 = 512 << 20;
+/// Revision of what a layer's measurement holds and how it is taken; part of
+/// [`code_version`]. Raise it when the figures or the file lists of a layer would change.
+const MEASURE_REVISION: u32 = 1;
 
 /// Figures of one layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,8 +137,6 @@ impl Write for CountingSink {
     }
 }
 
-type Chunk = Arc<[u8]>;
-
 /// Feeds an encoder in blocks of [`COMPRESS_BLOCK_BYTES`], whatever sizes the input arrives
 /// in, so the compressed size depends on the bytes only.
 ///
@@ -137,9 +153,10 @@ struct FixedBlocks<W: Write> {
 
 impl<W: Write> FixedBlocks<W> {
     fn new(inner: W) -> Self {
+        // Grows with the layer up to one block: a small layer never takes a whole block.
         FixedBlocks {
             inner,
-            block: Vec::with_capacity(COMPRESS_BLOCK_BYTES),
+            block: Vec::new(),
         }
     }
 
@@ -166,116 +183,384 @@ impl<W: Write> FixedBlocks<W> {
     }
 }
 
-/// A compressor on its own thread, fed chunks over a bounded channel.
-struct Compressor {
-    sender: std::sync::mpsc::SyncSender<Chunk>,
-    handle: std::thread::JoinHandle<std::io::Result<u64>>,
+/// The two compressed figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codec {
+    /// gzip level [`GZIP_LEVEL`].
+    Gzip,
+    /// zstd level [`ZSTD_LEVEL`].
+    Zstd,
 }
 
-impl Compressor {
-    fn gzip() -> Compressor {
-        Self::spawn(|receiver| {
-            let mut blocks = FixedBlocks::new(flate2::write::GzEncoder::new(
-                CountingSink::default(),
-                flate2::Compression::new(GZIP_LEVEL),
-            ));
-            for chunk in receiver {
+impl Codec {
+    /// The compressed size of everything `next` hands out (until it gives an empty slice).
+    fn compressed_size(
+        self,
+        next: &mut dyn FnMut() -> std::io::Result<Option<Vec<u8>>>,
+    ) -> std::io::Result<u64> {
+        fn run<W: Write>(
+            encoder: W,
+            next: &mut dyn FnMut() -> std::io::Result<Option<Vec<u8>>>,
+        ) -> std::io::Result<W> {
+            let mut blocks = FixedBlocks::new(encoder);
+            while let Some(chunk) = next()? {
                 blocks.push(&chunk)?;
             }
-            Ok(blocks.finish()?.finish()?.0)
+            blocks.finish()
+        }
+        Ok(match self {
+            Codec::Gzip => {
+                let encoder = flate2::write::GzEncoder::new(
+                    CountingSink::default(),
+                    flate2::Compression::new(GZIP_LEVEL),
+                );
+                run(encoder, next)?.finish()?.0
+            }
+            Codec::Zstd => {
+                let encoder =
+                    zstd::stream::write::Encoder::new(CountingSink::default(), ZSTD_LEVEL)?;
+                run(encoder, next)?.finish()?.0
+            }
         })
     }
 
-    fn zstd() -> Compressor {
-        Self::spawn(|receiver| {
-            let mut blocks = FixedBlocks::new(zstd::stream::write::Encoder::new(
-                CountingSink::default(),
-                ZSTD_LEVEL,
-            )?);
-            for chunk in receiver {
-                blocks.push(&chunk)?;
+    fn size_of(self, bytes: &[u8]) -> std::io::Result<u64> {
+        let mut chunks = bytes.chunks(CHUNK_BYTES);
+        self.compressed_size(&mut || Ok(chunks.next().map(<[u8]>::to_vec)))
+    }
+}
+
+/// The version of this measuring code, as the cache keys entries by: the measurement's
+/// revision, the compression levels and block size, the gzip and zstd sizes of a fixed
+/// input (so a change of the linked compressors that would change a figure changes it too),
+/// and a hash of the source that walks layers (this module and the archive reader).
+pub fn code_version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        // 1.5 MiB of words in a fixed pseudo-random order, with some random bytes between:
+        // matches near and far, literals, and more than one block.
+        let words = [
+            "System.", "Runtime", "dotnet", "usr/share/", ".dll", "\0\0\0\0", "Microsoft", "Core",
+            "composite", "r2r", "\n", "ReadyToRun", "libcoreclr.so", "{\"a\":1}", " ", "x86_64",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut probe = Vec::with_capacity(3 << 19);
+        while probe.len() < 3 << 19 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if state.is_multiple_of(5) {
+                probe.extend_from_slice(&state.to_le_bytes()[..3]);
+            } else {
+                probe.extend_from_slice(words[(state >> 40) as usize % words.len()].as_bytes());
             }
-            Ok(blocks.finish()?.finish()?.0)
+        }
+        let size = |codec: Codec| {
+            codec
+                .size_of(&probe)
+                .map(|size| size.to_string())
+                .unwrap_or_else(|_| "x".into())
+        };
+        // The code that walks a layer and takes its figures, as compiled in.
+        let source = crate::support::hash::sha256_hex(
+            [
+                include_str!("layers.rs"),
+                include_str!("../inspect/archive.rs"),
+            ]
+            .concat()
+            .as_bytes(),
+        );
+        format!(
+            "m{MEASURE_REVISION}-gzip{GZIP_LEVEL}-zstd{ZSTD_LEVEL}-b{COMPRESS_BLOCK_BYTES}-{}.{}-{}",
+            size(Codec::Gzip),
+            size(Codec::Zstd),
+            &source[..16]
+        )
+    })
+}
+
+/// What the tar reader learned of one layer's files: what waste is computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LayerFiles {
+    /// Regular files and links written: path -> size.
+    pub(crate) written: Vec<(String, u64)>,
+    /// Paths whited out.
+    pub(crate) whiteouts: Vec<String>,
+    /// Directories made opaque.
+    pub(crate) opaque: Vec<String>,
+}
+
+/// What a [`Spool`]'s writer and readers share.
+#[derive(Default)]
+struct SpoolState {
+    /// Bytes written so far.
+    written: u64,
+    /// Whether the writer is done (the layer ended, or reading it failed).
+    closed: bool,
+}
+
+/// One layer's bytes in an unlinked temporary file: written once by the reading thread, read
+/// by each compressor at its own pace (a reader that catches up with the writer waits).
+struct Spool {
+    file: std::fs::File,
+    state: Mutex<SpoolState>,
+    grown: Condvar,
+}
+
+impl Spool {
+    fn new(directory: &Path) -> std::io::Result<Spool> {
+        std::fs::create_dir_all(directory)?;
+        Ok(Spool {
+            file: tempfile::tempfile_in(directory)?,
+            state: Mutex::new(SpoolState::default()),
+            grown: Condvar::new(),
         })
     }
 
-    fn spawn(
-        work: impl FnOnce(std::sync::mpsc::Receiver<Chunk>) -> std::io::Result<u64> + Send + 'static,
-    ) -> Compressor {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(8);
-        Compressor {
-            sender,
-            handle: std::thread::spawn(move || work(receiver)),
+    fn lock(&self) -> std::sync::MutexGuard<'_, SpoolState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn append(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let offset = self.lock().written;
+        self.file.write_all_at(bytes, offset)?;
+        self.lock().written = offset + bytes.len() as u64;
+        self.grown.notify_all();
+        Ok(())
+    }
+
+    fn close(&self) -> u64 {
+        let mut state = self.lock();
+        state.closed = true;
+        self.grown.notify_all();
+        state.written
+    }
+
+    /// The next bytes from `offset` (at most [`CHUNK_BYTES`]), waiting for the writer;
+    /// `None` at the end.
+    fn read_from(&self, offset: u64) -> std::io::Result<Option<Vec<u8>>> {
+        let available = {
+            let mut state = self.lock();
+            while state.written <= offset && !state.closed {
+                state = self
+                    .grown
+                    .wait(state)
+                    .unwrap_or_else(|poison| poison.into_inner());
+            }
+            state.written.saturating_sub(offset)
+        };
+        if available == 0 {
+            return Ok(None);
+        }
+        let mut chunk = vec![0; (available as usize).min(CHUNK_BYTES)];
+        self.file.read_exact_at(&mut chunk, offset)?;
+        Ok(Some(chunk))
+    }
+}
+
+/// The compressed sizes of one layer, filled in by its jobs.
+#[derive(Default)]
+struct Slot {
+    /// gzip and zstd results, once known.
+    results: Mutex<[Option<std::io::Result<u64>>; 2]>,
+}
+
+impl Slot {
+    fn take(&self) -> std::io::Result<(u64, u64)> {
+        let mut results = self
+            .results
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let mut take = |index: usize| {
+            results[index]
+                .take()
+                .unwrap_or_else(|| Err(std::io::Error::other("the compressor did not finish")))
+        };
+        Ok((take(0)?, take(1)?))
+    }
+}
+
+/// Bytes of spooled layers whose jobs have not ended.
+#[derive(Default)]
+struct Backlog {
+    bytes: Mutex<u64>,
+    shrunk: Condvar,
+}
+
+impl Backlog {
+    fn add(&self, bytes: u64) {
+        *self
+            .bytes
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) += bytes;
+    }
+
+    fn remove(&self, bytes: u64) {
+        let mut backlog = self
+            .bytes
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *backlog = backlog.saturating_sub(bytes);
+        self.shrunk.notify_all();
+    }
+
+    fn wait_below(&self, limit: u64) {
+        let mut backlog = self
+            .bytes
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        while *backlog > limit {
+            backlog = self
+                .shrunk
+                .wait(backlog)
+                .unwrap_or_else(|poison| poison.into_inner());
+        }
+    }
+}
+
+/// One compression of one spooled layer.
+struct Job {
+    codec: Codec,
+    spool: Arc<Spool>,
+    slot: Arc<Slot>,
+    /// Jobs of the layer still running (the last one frees its bytes from the backlog).
+    running: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Job {
+    fn run(self, backlog: &Backlog) {
+        let spool = &self.spool;
+        let mut offset = 0;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.codec.compressed_size(&mut || {
+                let chunk = spool.read_from(offset)?;
+                offset += chunk.as_ref().map_or(0, |chunk| chunk.len() as u64);
+                Ok(chunk)
+            })
+        }))
+        .unwrap_or_else(|_| Err(std::io::Error::other("the compressor panicked")));
+        let index = match self.codec {
+            Codec::Gzip => 0,
+            Codec::Zstd => 1,
+        };
+        self.slot
+            .results
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())[index] = Some(result);
+        if self
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            backlog.remove(spool.lock().written);
+        }
+    }
+}
+
+/// Compressor threads, one per core, taking jobs in the order given.
+struct Pool {
+    sender: Option<std::sync::mpsc::Sender<Job>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    backlog: Arc<Backlog>,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        let threads = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2)
+            .clamp(1, 4);
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let backlog = Arc::new(Backlog::default());
+        let workers = (0..threads)
+            .map(|_| {
+                let receiver = receiver.clone();
+                let backlog = backlog.clone();
+                std::thread::spawn(move || loop {
+                    let job = receiver
+                        .lock()
+                        .unwrap_or_else(|poison| poison.into_inner())
+                        .recv();
+                    match job {
+                        Ok(job) => job.run(&backlog),
+                        Err(_) => return,
+                    }
+                })
+            })
+            .collect();
+        Pool {
+            sender: Some(sender),
+            workers,
+            backlog,
         }
     }
 
-    fn finish(self) -> std::io::Result<u64> {
-        drop(self.sender);
-        self.handle
-            .join()
-            .map_err(|_| std::io::Error::other("compressor thread panicked"))?
+    /// Queues a layer's gzip and zstd jobs.
+    fn submit(&self, spool: &Arc<Spool>, slot: &Arc<Slot>) {
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(2));
+        for codec in [Codec::Gzip, Codec::Zstd] {
+            let job = Job {
+                codec,
+                spool: spool.clone(),
+                slot: slot.clone(),
+                running: running.clone(),
+            };
+            if let Some(sender) = &self.sender {
+                // Fails only when every worker is gone; the slot then reports it.
+                let _ = sender.send(job);
+            }
+        }
+    }
+
+    /// Waits for every queued job.
+    fn finish(mut self) {
+        self.sender = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
     }
 }
 
-/// Passes everything read through SHA-256 and the compressors.
-struct Tee<R> {
+/// Passes everything read through SHA-256 and into the spool.
+struct Tee<'s, R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
-    compressors: Vec<Compressor>,
-    failed: bool,
+    spool: &'s Spool,
 }
 
-impl<R: Read> Read for Tee<R> {
+impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         let count = self.inner.read(buffer)?;
         if count > 0 {
             self.hasher.update(&buffer[..count]);
             self.bytes += count as u64;
-            let chunk: Chunk = Arc::from(&buffer[..count]);
-            for compressor in &self.compressors {
-                if compressor.sender.send(chunk.clone()).is_err() {
-                    self.failed = true;
-                }
-            }
+            self.spool.append(&buffer[..count])?;
         }
         Ok(count)
     }
 }
 
-/// What the tar reader learned of one layer's files.
-#[derive(Default)]
-struct LayerFiles {
-    /// Regular files and links written: path -> size.
-    written: Vec<(String, u64)>,
-    /// Paths whited out.
-    whiteouts: Vec<String>,
-    /// Directories made opaque.
-    opaque: Vec<String>,
-}
-
-/// Measures one layer stream completely (diff id, sizes, file list).
-fn measure_layer(
+/// Reads one layer stream completely into `spool`: its diff id, tar size, entries and file
+/// list (the compressed figures are left at 0 for the compressors).
+fn read_layer(
     name: &str,
     reader: impl Read,
-    compress: bool,
+    spool: &Spool,
 ) -> Result<(LayerFigures, LayerFiles), ArchiveError> {
     let error = |entry: &str, source: std::io::Error| ArchiveError::Layer {
         layer: name.to_string(),
         entry: entry.to_string(),
         source,
     };
-    let compressors = if compress {
-        vec![Compressor::gzip(), Compressor::zstd()]
-    } else {
-        Vec::new()
-    };
     let mut tee = Tee {
         inner: reader,
         hasher: Sha256::new(),
         bytes: 0,
-        compressors,
-        failed: false,
+        spool,
     };
     let mut files = LayerFiles::default();
     let mut content_bytes: u64 = 0;
@@ -314,30 +599,165 @@ fn measure_layer(
     )?;
     // The tar reader stops at the end-of-archive marker; the stream's padding counts too.
     std::io::copy(&mut tee, &mut std::io::sink()).map_err(|source| error("<end>", source))?;
-    let Tee {
-        hasher,
-        bytes,
-        compressors,
-        ..
-    } = tee;
-    let mut compressed = compressors.into_iter().map(Compressor::finish);
-    let mut next = || {
-        compressed
-            .next()
-            .transpose()
-            .map_err(|source| error("<compression>", source))
-            .map(Option::unwrap_or_default)
-    };
-    let (gzip_bytes, zstd_bytes) = (next()?, next()?);
     let figures = LayerFigures {
-        diff_id: format!("sha256:{}", hex::encode(hasher.finalize())),
-        tar_bytes: bytes,
+        diff_id: format!("sha256:{}", hex::encode(tee.hasher.finalize())),
+        tar_bytes: tee.bytes,
         content_bytes,
-        gzip_bytes,
-        zstd_bytes,
+        gzip_bytes: 0,
+        zstd_bytes: 0,
         entries,
     };
     Ok((figures, files))
+}
+
+/// Measures one layer stream completely (diff id, sizes, file list) on this thread and the
+/// compressor pool.
+#[cfg(test)]
+fn measure_layer(name: &str, reader: impl Read) -> Result<LayerMeasurement, ArchiveError> {
+    let pool = Pool::new();
+    let spool =
+        Arc::new(
+            Spool::new(&std::env::temp_dir()).map_err(|source| ArchiveError::Layer {
+                layer: name.to_string(),
+                entry: "<spool>".into(),
+                source,
+            })?,
+        );
+    let slot = Arc::new(Slot::default());
+    pool.submit(&spool, &slot);
+    let read = read_layer(name, reader, &spool);
+    spool.close();
+    pool.finish();
+    let (mut figures, files) = read?;
+    let (gzip, zstd) = slot.take().map_err(|source| ArchiveError::Layer {
+        layer: name.to_string(),
+        entry: "<compression>".into(),
+        source,
+    })?;
+    figures.gzip_bytes = gzip;
+    figures.zstd_bytes = zstd;
+    Ok(LayerMeasurement { figures, files })
+}
+
+/// The diff id a layer's path in an archive names, when it is content-addressed: an OCI
+/// layout blob (`blobs/sha256/<hex>`) is named by the digest of its bytes.
+fn named_digest(path: &str) -> Option<String> {
+    let hex = path.strip_prefix("blobs/sha256/")?;
+    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| format!("sha256:{hex}"))
+}
+
+/// A layer read and spooled, waiting for its compressed sizes.
+struct Pending {
+    name: String,
+    figures: LayerFigures,
+    files: LayerFiles,
+    slot: Arc<Slot>,
+}
+
+/// Every layer of an archive measured (or found in `cache`), by its normalised path. The
+/// reader waits before a layer while more than `spool_limit` bytes wait for the compressors.
+/// `eager`: compress every layer the cache does not know by name as it is read, without
+/// waiting for its diff id (when the cache is unlikely to hold any of them).
+fn measure_layers(
+    reader: impl Read,
+    cache: Option<&MeasurementCache>,
+    eager: bool,
+    spool_limit: u64,
+) -> Result<(ArchiveIndex, HashMap<String, LayerMeasurement>), ArchiveError> {
+    // Beside the cache (the work directory's disk), else where temporary files go.
+    let spool_directory = cache
+        .map(MeasurementCache::spool_directory)
+        .filter(|directory| std::fs::create_dir_all(directory).is_ok())
+        .unwrap_or_else(std::env::temp_dir);
+    let pool = Pool::new();
+    let backlog = pool.backlog.clone();
+    let mut known: HashMap<String, LayerMeasurement> = HashMap::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    let walked = walk_archive(reader, &mut |name, layer| {
+        let layer_error = |entry: &str, source| ArchiveError::Layer {
+            layer: name.to_string(),
+            entry: entry.to_string(),
+            source,
+        };
+        let named = named_digest(name);
+        if let (Some(cache), Some(diff_id)) = (cache, &named) {
+            if let Some(measurement) = cache.layer(diff_id) {
+                // Skipped unread: the archive walk drains it.
+                known.insert(name.to_string(), measurement);
+                return Ok(());
+            }
+        }
+        backlog.wait_below(spool_limit);
+        let spool = Arc::new(Spool::new(&spool_directory).map_err(|e| layer_error("<spool>", e))?);
+        let slot = Arc::new(Slot::default());
+        // Without a cache, named by a digest the cache lacks, or eagerly, the layer is
+        // compressed as it is read; otherwise once its diff id is known and found missing.
+        let compress_now = cache.is_none() || named.is_some() || eager;
+        if compress_now {
+            pool.submit(&spool, &slot);
+        }
+        let read = read_layer(name, layer, &spool);
+        let bytes = spool.lock().written;
+        if compress_now {
+            backlog.add(bytes);
+        }
+        spool.close();
+        let (figures, files) = read?;
+        if !compress_now {
+            if let Some(cached) = cache.and_then(|cache| cache.layer(&figures.diff_id)) {
+                let same = cached.files == files
+                    && (
+                        cached.figures.tar_bytes,
+                        cached.figures.content_bytes,
+                        cached.figures.entries,
+                    ) == (figures.tar_bytes, figures.content_bytes, figures.entries);
+                if same {
+                    known.insert(name.to_string(), cached);
+                    return Ok(());
+                }
+                if let Some(cache) = cache {
+                    cache.reject_entry(
+                        "layers",
+                        &figures.diff_id,
+                        "its file list or sizes differ from the layer's bytes",
+                    );
+                }
+            }
+            backlog.add(bytes);
+            pool.submit(&spool, &slot);
+        }
+        pending.push(Pending {
+            name: name.to_string(),
+            figures,
+            files,
+            slot,
+        });
+        Ok(())
+    });
+    pool.finish();
+    let index = walked?;
+    for Pending {
+        name,
+        mut figures,
+        files,
+        slot,
+    } in pending
+    {
+        let (gzip, zstd) = slot.take().map_err(|source| ArchiveError::Layer {
+            layer: name.clone(),
+            entry: "<compression>".into(),
+            source,
+        })?;
+        figures.gzip_bytes = gzip;
+        figures.zstd_bytes = zstd;
+        let measurement = LayerMeasurement { figures, files };
+        if let Some(cache) = cache {
+            cache.store_layer(&measurement);
+        }
+        known.insert(name, measurement);
+    }
+    Ok((index, known))
 }
 
 #[derive(Deserialize, Default)]
@@ -349,9 +769,25 @@ struct HistoryEntry {
 }
 
 #[derive(Deserialize, Default)]
+struct RootFs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
 struct ImageConfig {
     #[serde(default)]
     history: Vec<HistoryEntry>,
+    #[serde(default)]
+    rootfs: RootFs,
+}
+
+/// The layer diff ids an image config lists (`rootfs.diff_ids`), bottom first; empty when
+/// the config is unreadable.
+pub(crate) fn config_diff_ids(config: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<ImageConfig>(config)
+        .map(|config| config.rootfs.diff_ids)
+        .unwrap_or_default()
 }
 
 /// One image of an archive.
@@ -369,16 +805,38 @@ pub struct ArchiveImage {
 /// Measures every image of an archive. A layer that several images share (as in
 /// `docker save a b c`) is read and compressed once.
 pub fn analyze_archive(reader: impl Read) -> Result<Vec<ArchiveImage>, ArchiveError> {
-    let mut measured: HashMap<String, (LayerFigures, LayerFiles)> = HashMap::new();
-    let index = walk_archive(reader, &mut |name, layer| {
-        measured.insert(name.to_string(), measure_layer(name, layer, true)?);
-        Ok(())
-    })?;
+    Ok(analyze_archive_cached(reader, None, true)?
+        .into_iter()
+        .map(|(image, _)| image)
+        .collect())
+}
+
+/// An image of an archive with its config as the archive holds it (if it does).
+pub(crate) type ImageWithConfig = (ArchiveImage, Option<Vec<u8>>);
+
+/// As [`analyze_archive`], with layers measured before taken from `cache` and new ones kept
+/// in it; each image comes with its config as the archive holds it. `eager`: compress layers
+/// as they are read even when their diff id is known only at their end (the cache holds none
+/// of the archive's layers, most likely).
+pub(crate) fn analyze_archive_cached(
+    reader: impl Read,
+    cache: Option<&MeasurementCache>,
+    eager: bool,
+) -> Result<Vec<ImageWithConfig>, ArchiveError> {
+    let (index, measured) = measure_layers(reader, cache, eager, SPOOL_LIMIT_BYTES)?;
     index
         .manifest
         .iter()
         .map(|image| {
-            let analysis = analyze_image(image, &index, &measured)?;
+            let layers = image
+                .layers
+                .iter()
+                .map(|path| {
+                    measured
+                        .get(index.resolve(path)?)
+                        .ok_or_else(|| index.missing_layer(path))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let stored = image
                 .layers
                 .iter()
@@ -387,23 +845,24 @@ pub fn analyze_archive(reader: impl Read) -> Result<Vec<ArchiveImage>, ArchiveEr
                     index.blobs.get(path).copied()
                 })
                 .collect();
-            Ok(ArchiveImage {
-                tags: image.tags.clone(),
-                analysis,
-                stored,
-            })
+            let config = index.configs.get(&image.config);
+            let analysis = analyze_image(config.map(Vec::as_slice), &layers);
+            Ok((
+                ArchiveImage {
+                    tags: image.tags.clone(),
+                    analysis,
+                    stored,
+                },
+                config.cloned(),
+            ))
         })
         .collect()
 }
 
-fn analyze_image(
-    image: &ManifestEntry,
-    archive: &ArchiveIndex,
-    measured: &HashMap<String, (LayerFigures, LayerFiles)>,
-) -> Result<ImageAnalysis, ArchiveError> {
-    let config: ImageConfig = archive
-        .configs
-        .get(&image.config)
+/// The analysis of an image from its config (for the instructions; `None` or unreadable:
+/// none) and its layers' measurements, bottom first.
+pub(crate) fn analyze_image(config: Option<&[u8]>, layers: &[&LayerMeasurement]) -> ImageAnalysis {
+    let config: ImageConfig = config
         .and_then(|bytes| serde_json::from_slice(bytes).ok())
         .unwrap_or_default();
     let instructions: Vec<String> = config
@@ -421,10 +880,8 @@ fn analyze_image(
     let mut present: BTreeMap<String, (usize, u64)> = BTreeMap::new();
     let mut wasted: Vec<WastedFile> = Vec::new();
     let mut parent: Option<String> = None;
-    for (index, layer_path) in image.layers.iter().enumerate() {
-        let (figures, files) = measured
-            .get(archive.resolve(layer_path)?)
-            .ok_or_else(|| archive.missing_layer(layer_path))?;
+    for (index, measurement) in layers.iter().enumerate() {
+        let (figures, files) = (&measurement.figures, &measurement.files);
         let figures = figures.clone();
         // Waste: what this layer hides of the layers below.
         let mut hide = |prefix_or_path: &str, whole_directory: bool| {
@@ -484,7 +941,7 @@ fn analyze_image(
     wasted.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.path.cmp(&b.path)));
     wasted.truncate(20);
     analysis.wasted_files = wasted;
-    Ok(analysis)
+    analysis
 }
 
 /// Per image within a set: its total and how much of it no other image of the set has.
@@ -764,7 +1221,7 @@ mod tests {
             "only {} bytes of files under /usr/lib",
             layer.len()
         );
-        let measure = |reader: &mut dyn Read| measure_layer("layer.tar", reader, true).unwrap().0;
+        let measure = |reader: &mut dyn Read| measure_layer("layer.tar", reader).unwrap().figures;
         // Whole buffers at a time, small fixed reads, and reads of pseudo-random sizes (as a
         // socket delivers them).
         let whole = measure(&mut Chunked {
@@ -816,6 +1273,134 @@ mod tests {
             "{} vs {one_shot}",
             whole.gzip_bytes
         );
+    }
+
+    /// An OCI layout archive: layers as `blobs/sha256/<digest>` (the digest of `name_bytes`,
+    /// whatever bytes are stored under it).
+    fn oci_archive(layers: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let names: Vec<String> = layers
+            .iter()
+            .map(|(name_bytes, _)| {
+                format!("blobs/sha256/{}", hex::encode(Sha256::digest(name_bytes)))
+            })
+            .collect();
+        let manifest = serde_json::json!([{ "Config": "blobs/sha256/c", "RepoTags": ["x:y"], "Layers": names }]);
+        let mut add = |name: &str, bytes: &[u8]| {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, name, bytes).unwrap();
+        };
+        for (name, (_, bytes)) in names.iter().zip(layers) {
+            add(name, bytes);
+        }
+        add(
+            "blobs/sha256/c",
+            br#"{"history":[{"created_by":"ADD rootfs"}]}"#,
+        );
+        add("manifest.json", manifest.to_string().as_bytes());
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn layers_compressed_side_by_side_give_the_serial_figures() {
+        let real = real_layer();
+        let layers = [
+            real.clone(),
+            layer_tar(&[("a", &vec![b'x'; 3_000_000]), ("b", b"1")]),
+            layer_tar(&[("d", &real[..1_500_000])]),
+            layer_tar(&[("c", b"small")]),
+        ];
+        let bytes = archive(&layers);
+        // The compressors far behind (every layer waits in the spool), or never behind (the
+        // reader waits for each layer's jobs before the next): the same figures, and each the
+        // size of one gzip and one zstd stream of the layer fed in one piece.
+        for limit in [u64::MAX, 0] {
+            let (index, measured) = measure_layers(bytes.as_slice(), None, true, limit).unwrap();
+            for (path, layer) in index.manifest[0].layers.iter().zip(&layers) {
+                let figures = &measured[path].figures;
+                assert_eq!(figures.tar_bytes, layer.len() as u64);
+                assert_eq!(
+                    figures.gzip_bytes,
+                    Codec::Gzip.size_of(layer).unwrap(),
+                    "{path} (limit {limit})"
+                );
+                assert_eq!(figures.zstd_bytes, Codec::Zstd.size_of(layer).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn a_cached_layer_is_not_compressed_again_and_gives_the_same_figures() {
+        let directory = tempfile::tempdir().unwrap();
+        let cache = MeasurementCache::open(directory.path());
+        let bottom = layer_tar(&[("etc/config", b"12345"), ("usr/gone", b"xyz")]);
+        let top = layer_tar(&[("etc/config", b"123"), ("usr/.wh.gone", b"")]);
+        let bytes = archive(&[bottom.clone(), top.clone()]);
+        let plain = analyze_archive(bytes.as_slice()).unwrap();
+        let cold = analyze_archive_cached(bytes.as_slice(), Some(&cache), true).unwrap();
+        let warm = analyze_archive_cached(bytes.as_slice(), Some(&cache), false).unwrap();
+        assert_eq!(cold[0].0, plain[0]);
+        assert_eq!(warm, cold);
+        // Cold again, each layer compressed once its diff id is known missing: the same.
+        let other = tempfile::tempdir().unwrap();
+        let lazy = MeasurementCache::open(other.path());
+        assert_eq!(
+            analyze_archive_cached(bytes.as_slice(), Some(&lazy), false).unwrap(),
+            cold
+        );
+        assert!(cold[0].1.as_deref().unwrap().starts_with(b"{\"history\""));
+        for layer in &plain[0].analysis.layers {
+            let entry = cache.layer(&layer.figures.diff_id).unwrap();
+            assert_eq!(entry.figures, layer.figures);
+        }
+        assert!(cache.warnings().is_empty(), "{:?}", cache.warnings());
+        // The spool is gone.
+        assert_eq!(
+            std::fs::read_dir(cache.spool_directory()).unwrap().count(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_layer_named_by_a_digest_the_cache_knows_is_taken_from_it_and_still_checked() {
+        let directory = tempfile::tempdir().unwrap();
+        let cache = MeasurementCache::open(directory.path());
+        let first = layer_tar(&[("etc/os", b"one")]);
+        let other = layer_tar(&[("etc/os", b"another, longer file")]);
+        let honest = oci_archive(&[(first.clone(), first.clone())]);
+        let measured = analyze_archive_cached(honest.as_slice(), Some(&cache), false).unwrap();
+        assert_eq!(
+            measured[0].0.analysis.layers[0].figures.tar_bytes,
+            first.len() as u64
+        );
+        // Warm: the same figures from the cache.
+        let warm = analyze_archive_cached(honest.as_slice(), Some(&cache), false).unwrap();
+        assert_eq!(warm[0].0, measured[0].0);
+        // The same name over other bytes: the archive's digest check refuses the blob, with
+        // the cache as without it (a known name never vouches for other bytes).
+        let lying = oci_archive(&[(first.clone(), other.clone())]);
+        for cache in [Some(&cache), None] {
+            let error = analyze_archive_cached(lying.as_slice(), cache, false).unwrap_err();
+            assert!(matches!(error, ArchiveError::Digest { .. }), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn the_code_version_names_levels_block_and_compressors() {
+        let version = code_version();
+        assert!(
+            version.starts_with(&format!(
+                "m{MEASURE_REVISION}-gzip6-zstd3-b{COMPRESS_BLOCK_BYTES}-"
+            )),
+            "{version}"
+        );
+        assert!(
+            !version.contains(' ') && !version.contains('x'),
+            "{version}"
+        );
+        assert_eq!(code_version(), version);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! stores), container start-up, and the statistics both report.
 
 pub mod anatomy;
+pub mod cache;
 pub mod layers;
 pub mod paired;
 pub mod registry;

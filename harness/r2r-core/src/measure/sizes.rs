@@ -6,11 +6,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
-use crate::inspect::archive::{ArchiveError, BlobCompression, ExportError, StoredBlob};
+use crate::engine::{Engine, ImageDetails};
+use crate::inspect::archive::{
+    AnalysedImage, ArchiveError, BlobCompression, ExportError, StoredBlob,
+};
+use crate::measure::anatomy::{self, AnatomyRow};
+use crate::measure::cache::{LayerMeasurement, MeasurementCache};
 use crate::measure::layers::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
 use crate::measure::registry;
 use crate::model::plan::Plan;
@@ -171,6 +176,164 @@ pub async fn measure_plan(
     plan: &Plan,
     registry_address: Option<SocketAddr>,
 ) -> Result<SizeReport, SizesError> {
+    measure_plan_cached(engine, plan, registry_address, None).await
+}
+
+/// The analysis of an image from `cache` alone: its config and how the export stored its
+/// layers (both under its image id), and every layer the engine lists for it. `None` when something is missing, or when the config lists
+/// other layers than the engine (then with a warning).
+/// `read` holds the entries read so far (images share layers).
+fn cached_image(
+    cache: &MeasurementCache,
+    details: &ImageDetails,
+    read: &mut HashMap<String, Option<LayerMeasurement>>,
+) -> Option<(ImageAnalysis, Vec<Option<StoredBlob>>)> {
+    let config = cache.image_config(&details.id)?;
+    let stored = cache.image_stored(&details.id)?;
+    let Ok(stored) = serde_json::from_slice::<Vec<Option<StoredBlob>>>(&stored) else {
+        cache.reject_entry("stored", &details.id, "it is not a list of stored blobs");
+        return None;
+    };
+    if layers::config_diff_ids(&config) != details.layers {
+        cache.reject_entry(
+            "images",
+            &details.id,
+            "its config lists other layers than the engine reports",
+        );
+        return None;
+    }
+    for diff_id in &details.layers {
+        if !read.contains_key(diff_id) {
+            read.insert(diff_id.clone(), cache.layer(diff_id));
+        }
+    }
+    let measured: Vec<&LayerMeasurement> = details
+        .layers
+        .iter()
+        .map(|diff_id| read[diff_id].as_ref())
+        .collect::<Option<_>>()?;
+    Some((layers::analyze_image(Some(&config), &measured), stored))
+}
+
+/// As [`measure_plan`], with a cache of layer measurements: an image whose config and layers
+/// are all in `cache` is not exported at all; the others are exported together, and of their
+/// layers only those the cache lacks are compressed (and then kept in it). The figures are
+/// the same with or without the cache, warm or cold.
+pub async fn measure_plan_cached(
+    engine: &dyn Engine,
+    plan: &Plan,
+    registry_address: Option<SocketAddr>,
+    cache: Option<Arc<MeasurementCache>>,
+) -> Result<SizeReport, SizesError> {
+    Ok(measure(engine, plan, registry_address, cache, false)
+        .await?
+        .0)
+}
+
+/// As [`measure_plan_cached`], and the anatomy of the same images (`anatomy.csv`'s rows, as
+/// [`anatomy::measure_plan_cached`] gives them) from the same export: one stream read by
+/// both analyses side by side. Only images that one of them lacks in `cache` are exported.
+pub async fn measure_plan_with_anatomy(
+    engine: &dyn Engine,
+    plan: &Plan,
+    registry_address: Option<SocketAddr>,
+    cache: Option<Arc<MeasurementCache>>,
+) -> Result<(SizeReport, Vec<AnatomyRow>), SizesError> {
+    let (report, rows) = measure(engine, plan, registry_address, cache, true).await?;
+    Ok((report, rows.unwrap_or_default()))
+}
+
+/// Passes every byte read on to a second reader (through a bounded channel), until that
+/// reader is gone.
+struct CopyingReader<R> {
+    inner: R,
+    copy: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+}
+
+impl<R: std::io::Read> std::io::Read for CopyingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buffer)?;
+        if count > 0 {
+            if let Some(copy) = &self.copy {
+                if copy.send(buffer[..count].to_vec()).is_err() {
+                    self.copy = None;
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// Reads what a [`CopyingReader`] passes on.
+struct CopyReader {
+    receiver: std::sync::mpsc::Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    position: usize,
+}
+
+impl std::io::Read for CopyReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.position == self.current.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => (self.current, self.position) = (chunk, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let count = buffer.len().min(self.current.len() - self.position);
+        buffer[..count].copy_from_slice(&self.current[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
+    }
+}
+
+/// What one export gives: each image's size analysis with its config, and the anatomy
+/// reader's result when it was asked for.
+type Exported = (
+    Vec<(ArchiveImage, Option<Vec<u8>>)>,
+    Option<Result<Vec<AnalysedImage<anatomy::Analysis>>, ArchiveError>>,
+);
+
+/// The size analysis of an archive stream, and with `with_anatomy` the anatomy reader on a
+/// thread of its own reading a copy of the same stream.
+fn analyze_export(
+    reader: impl std::io::Read,
+    cache: Option<&MeasurementCache>,
+    eager: bool,
+    with_anatomy: bool,
+) -> Result<Exported, ArchiveError> {
+    if !with_anatomy {
+        return Ok((layers::analyze_archive_cached(reader, cache, eager)?, None));
+    }
+    let (sender, receiver) = std::sync::mpsc::sync_channel(16);
+    let anatomy_reader = std::thread::spawn(move || {
+        anatomy::read_archive(CopyReader {
+            receiver,
+            current: Vec::new(),
+            position: 0,
+        })
+    });
+    let reader = CopyingReader {
+        inner: reader,
+        copy: Some(sender),
+    };
+    // The size analysis drops its reader (and so the copy's sender) when it returns.
+    let sizes = layers::analyze_archive_cached(reader, cache, eager);
+    let analysed = anatomy_reader.join().unwrap_or_else(|_| {
+        Err(ArchiveError::Read {
+            entry: "<anatomy>".into(),
+            source: std::io::Error::other("the anatomy reader panicked"),
+        })
+    });
+    Ok((sizes?, Some(analysed)))
+}
+
+async fn measure(
+    engine: &dyn Engine,
+    plan: &Plan,
+    registry_address: Option<SocketAddr>,
+    cache: Option<Arc<MeasurementCache>>,
+    with_anatomy: bool,
+) -> Result<(SizeReport, Option<Vec<AnatomyRow>>), SizesError> {
     let mut unmeasured = Vec::new();
     let mut present = Vec::new();
     for image in &plan.images {
@@ -189,25 +352,100 @@ pub async fn measure_plan(
             }),
         }
     }
-    let references: Vec<String> = present
-        .iter()
-        .map(|(image, _)| image.reference().to_string())
-        .collect();
-    let analyses: Vec<ArchiveImage> = if references.is_empty() {
-        Vec::new()
-    } else {
-        crate::inspect::archive::parse_export(engine, &references, analyze_reader).await?
-    };
     let mut by_tag: HashMap<String, ImageAnalysis> = HashMap::new();
     let mut stored_by_tag: HashMap<String, Vec<Option<StoredBlob>>> = HashMap::new();
-    for archive_image in analyses {
-        for tag in archive_image.tags {
-            // As the engine names it: podman's `localhost/r2r/...` is the plan's `r2r/...`.
-            let tag = crate::inspect::archive::familiar_reference(&tag).to_string();
-            stored_by_tag.insert(tag.clone(), archive_image.stored.clone());
-            by_tag.insert(tag, archive_image.analysis.clone());
+    let mut references: Vec<String> = Vec::new();
+    let mut read = HashMap::new();
+    for (image, details) in &present {
+        let reference = image.reference().to_string();
+        if by_tag.contains_key(&reference) || references.contains(&reference) {
+            continue;
+        }
+        match cache
+            .as_deref()
+            .and_then(|cache| cached_image(cache, details, &mut read))
+        {
+            Some((analysis, stored)) => {
+                stored_by_tag.insert(reference.clone(), stored);
+                by_tag.insert(reference, analysis);
+            }
+            None => references.push(reference),
         }
     }
+    let anatomy_pending = with_anatomy.then(|| {
+        anatomy::Pending::new(
+            cache.as_deref(),
+            present
+                .iter()
+                .map(|(image, details)| {
+                    (
+                        image.id.clone(),
+                        image.reference().to_string(),
+                        details.id.clone(),
+                    )
+                })
+                .collect(),
+        )
+    });
+    let anatomy_missing = anatomy_pending
+        .as_ref()
+        .map(anatomy::Pending::missing)
+        .unwrap_or_default();
+    // One export: the images the size analysis lacks, then those only the anatomy lacks.
+    let mut exported = references.clone();
+    for (_, reference) in &anatomy_missing {
+        if !exported.contains(reference) {
+            exported.push(reference.clone());
+        }
+    }
+    let mut anatomy_measured = Vec::new();
+    if !exported.is_empty() {
+        // When the cache holds none of the exported layers (a first run), every layer is
+        // compressed as it streams in, without waiting for its diff id.
+        let eager = match cache.as_deref() {
+            None => true,
+            Some(cache) => !present
+                .iter()
+                .filter(|(image, _)| exported.iter().any(|r| r == image.reference()))
+                .flat_map(|(_, details)| &details.layers)
+                .any(|diff_id| cache.has_layer(diff_id)),
+        };
+        let reader_cache = cache.clone();
+        let with_anatomy = !anatomy_missing.is_empty();
+        let (analyses, analysed) =
+            crate::inspect::archive::parse_export(engine, &exported, move |reader| {
+                analyze_export(reader, reader_cache.as_deref(), eager, with_anatomy)
+            })
+            .await?;
+        if let Some(analysed) = analysed {
+            let analysed = analysed.map_err(|cause| ExportError::Archive {
+                references: exported.join(" "),
+                cause,
+            })?;
+            anatomy_measured = anatomy::rows_of(&anatomy_missing, &analysed);
+        }
+        let ids: HashMap<&str, &str> = present
+            .iter()
+            .map(|(image, details)| (image.reference(), details.id.as_str()))
+            .collect();
+        for (archive_image, config) in analyses {
+            for tag in archive_image.tags {
+                // As the engine names it: podman's `localhost/r2r/...` is the plan's `r2r/...`.
+                let tag = crate::inspect::archive::familiar_reference(&tag).to_string();
+                if let (Some(cache), Some(config), Some(id)) =
+                    (cache.as_deref(), &config, ids.get(tag.as_str()))
+                {
+                    if let Ok(stored) = serde_json::to_vec(&archive_image.stored) {
+                        cache.store_image_stored(id, &stored);
+                    }
+                    cache.store_image_config(id, config);
+                }
+                stored_by_tag.insert(tag.clone(), archive_image.stored.clone());
+                by_tag.insert(tag, archive_image.analysis.clone());
+            }
+        }
+    }
+    let anatomy_rows = anatomy_pending.map(|pending| pending.finish(anatomy_measured));
     let mut registry_errors = Vec::new();
     if let Some(address) = registry_address {
         if let Err(error) = registry::check(address).await {
@@ -271,7 +509,7 @@ pub async fn measure_plan(
     report.unmeasured = unmeasured;
     report.registry = registry_address.map(|address| address.to_string());
     report.registry_errors = registry_errors;
-    Ok(report)
+    Ok((report, anatomy_rows))
 }
 
 /// Measures the images of an archive file (no engine needed).

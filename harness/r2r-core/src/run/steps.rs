@@ -109,19 +109,29 @@ impl Pipeline<'_> {
             "measuring sizes of {} images",
             self.plan.images.len()
         ));
-        let report = crate::measure::sizes::measure_plan(self.engine, self.plan, registry)
-            .await
-            .map_err(RunError::other)?;
+        // Layers measured by an earlier run are taken from the cache under the work directory.
+        let cache = std::sync::Arc::new(crate::measure::cache::MeasurementCache::open(
+            &self
+                .project
+                .work
+                .join(crate::measure::cache::CACHE_DIRECTORY),
+        ));
+        // The anatomy of the same images (where their bytes go, per assembly) is read from the
+        // same export.
+        let (report, anatomy) = crate::measure::sizes::measure_plan_with_anatomy(
+            self.engine,
+            self.plan,
+            registry,
+            Some(cache),
+        )
+        .await
+        .map_err(RunError::other)?;
         crate::measure::sizes::write(&report, directory).map_err(|error| {
             RunError::context(
                 format!("writing size results to {}", directory.display()),
                 error,
             )
         })?;
-        // The anatomy of the same images: where their bytes go, per assembly.
-        let anatomy = crate::measure::anatomy::measure_plan(self.engine, self.plan)
-            .await
-            .map_err(RunError::other)?;
         let anatomy_path = directory.join("anatomy.csv");
         let anatomy_bytes =
             crate::measure::anatomy::anatomy_csv(&anatomy).map_err(RunError::other)?;
