@@ -68,9 +68,11 @@ fi
 # Keep what the next night needs (the cache holds DIR): the baseline and the latest merge.
 keep_latest=$(readlink "$dir/latest")
 keep_baseline=$(readlink "$dir/baseline")
-for merge in "$dir"/*/; do
+for merge in "$dir"/*; do
   name=$(basename "$merge")
-  if [ -e "$merge/merged.json" ] && [ "$name" != "$keep_latest" ] && [ "$name" != "$keep_baseline" ]; then
+  # Only merge directories themselves: `latest` and `baseline` are links to them.
+  if [ -d "$merge" ] && [ ! -L "$merge" ] && [ -e "$merge/merged.json" ] \
+    && [ "$name" != "$keep_latest" ] && [ "$name" != "$keep_baseline" ]; then
     rm -rf -- "$merge"
   fi
 done
