@@ -126,6 +126,10 @@ impl MachineRun {
     }
 }
 
+/// One machine's comparison with its baseline run: the machine's label, the .NET versions
+/// when they changed (`(baseline, current)`), and the metrics compared.
+pub type MachineComparison = (String, Option<(String, String)>, Vec<MetricChange>);
+
 /// Runs of several machines.
 #[derive(Debug, Clone)]
 pub struct Merged {
@@ -385,11 +389,7 @@ impl Merged {
     /// Each machine's run against the same machine's run of `baseline`: `(machine, version
     /// change, changes)`; machines the baseline lacks are left out (see
     /// [`Merged::without_baseline`]).
-    pub fn against(
-        &self,
-        baseline: &Merged,
-        thresholds: Thresholds,
-    ) -> Vec<(String, Option<(String, String)>, Vec<MetricChange>)> {
+    pub fn against(&self, baseline: &Merged, thresholds: Thresholds) -> Vec<MachineComparison> {
         self.runs
             .iter()
             .filter_map(|run| {
@@ -673,7 +673,7 @@ fn mb(bytes: u64) -> String {
 /// start-up per machine, and the comparison with a baseline merge when there is one.
 pub fn markdown(
     merged: &Merged,
-    comparison: Option<&[(String, Option<(String, String)>, Vec<MetricChange>)]>,
+    comparison: Option<&[MachineComparison]>,
     without_baseline: &[String],
 ) -> String {
     let mut out = format!("# r2r: runs of {} machine(s)\n\n", merged.runs.len());
