@@ -6,7 +6,8 @@
 #
 #   scripts/nightly.sh [--scenario NAME] [--runs N] [--paired-runs N] [--cache MODE] [--accept]
 #
-#   --scenario NAME    the scenario to run (default: quick; a name or a scenario file)
+#   --scenario NAME    the scenario to run (default: nightly, the quick scenario on the newest
+#                      .NET 10 patch; a name or a scenario file)
 #   --runs N           recorded start-up runs per image and cache mode (default: 10)
 #   --paired-runs N    paired rounds of the baseline's and this run's images, measured together
 #                      after the run (default: 10; 0: compare the two runs' files only, a
@@ -21,12 +22,12 @@
 # images in the same shuffled rounds, so the machine's drift cancels.
 #
 # Files, under ${R2R_RESULTS_DIR:-results}/<scenario>/: `baseline` (a link to the accepted run;
-# the first run becomes it), `history.csv` (run_id,image,metric,value), `trends/` (trend
+# the first run becomes it), `history.csv` (run_id,image,metric,value,dotnet), `trends/` (trend
 # plots). R2R_BIN runs another r2r binary (default: a release build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scenario=quick
+scenario=nightly
 runs=10
 paired=10
 cache=
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --paired-runs) paired=${2:?--paired-runs needs a number}; shift 2 ;;
     --cache) cache=${2:?--cache needs cold, warm or both}; shift 2 ;;
     --accept) accept=true; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "nightly: unknown argument '$1' (allowed: --scenario NAME, --runs N, --paired-runs N, --cache MODE, --accept)" >&2; exit 2 ;;
   esac
 done

@@ -48,6 +48,9 @@ pub(crate) enum Command {
     /// Compare a run with a baseline run (exit 1 on a significant regression) or with the
     /// published figures.
     Compare(commands::CompareArgs),
+    /// Merge run directories from several machines into one report: sizes side by side per
+    /// machine and platform, start-up per machine; compare with a baseline merge.
+    Merge(commands::MergeArgs),
     /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
     /// --paired-runs N` can measure them beside later images in one run.
     KeepBaseline(commands::KeepArgs),

@@ -42,6 +42,9 @@ pub async fn run(cli: Cli) -> u8 {
                 )
             }))
         }
+        Command::Merge(arguments) => {
+            Some(results_dir(&cli).and_then(|r| commands::merge_command(&r, arguments)))
+        }
         Command::Measure(MeasureCommand::Sizes(arguments)) => arguments
             .archive
             .as_ref()
@@ -87,6 +90,7 @@ pub async fn run(cli: Cli) -> u8 {
         | Command::Report(_)
         | Command::Plot(_)
         | Command::Compare(_)
+        | Command::Merge(_)
         | Command::KeepBaseline(_)
         | Command::Diff(_) => None,
     };

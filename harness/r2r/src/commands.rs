@@ -95,6 +95,87 @@ pub struct CompareArgs {
     pub paired_cache: Option<crate::args::CacheArg>,
 }
 
+/// `r2r merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Run directories, one per machine, each as DIR or LABEL=DIR (the label names the
+    /// machine; default: its host name from run.json).
+    #[arg(required = true, value_name = "[LABEL=]DIR")]
+    pub runs: Vec<String>,
+    /// Where to write the merge (default: <results>/merged/<merge-id>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A merged directory to compare with: each machine against its own run there (exit 1 on
+    /// an exact size regression of the same .NET version).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Size changes within this many percent are noise.
+    #[arg(long, default_value_t = 1.0)]
+    pub size_threshold: f64,
+    /// Start-up changes within this many percent are noise.
+    #[arg(long, default_value_t = 5.0)]
+    pub startup_threshold: f64,
+    /// Significance level of the start-up test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Append the merge's headline metrics (images as `<machine>/<image>`) to this history CSV.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+}
+
+/// `r2r merge`: `Ok(false)` (exit 1) when a machine's sizes regressed against the baseline.
+pub fn merge_command(results: &Path, arguments: &MergeArgs) -> anyhow::Result<bool> {
+    use r2r_core::report::merge;
+    let inputs: Vec<merge::MergeInput> = arguments
+        .runs
+        .iter()
+        .map(|run| merge::MergeInput::parse(run))
+        .collect();
+    let merged = merge::load(&inputs)?;
+    let baseline = arguments
+        .baseline
+        .as_deref()
+        .map(merge::load_merged)
+        .transpose()
+        .context("reading the baseline merge")?;
+    let out = arguments
+        .out
+        .clone()
+        .unwrap_or_else(|| results.join("merged").join(runs::new_run_id()));
+    let thresholds = Thresholds {
+        size: arguments.size_threshold / 100.0,
+        startup: arguments.startup_threshold / 100.0,
+        alpha: arguments.alpha,
+    };
+    let outcome = merge::write(
+        &merged,
+        &out,
+        baseline.as_ref(),
+        thresholds,
+        arguments.history.as_deref(),
+    )?;
+    for (machine, platform) in merged.columns() {
+        println!("{machine}: {platform}");
+    }
+    if baseline.is_some() {
+        for machine in &outcome.without_baseline {
+            println!("{machine}: the baseline has no run of this machine");
+        }
+        println!(
+            "{} regression(s), {} size change(s) with a .NET version change, against {}",
+            outcome.regressions,
+            outcome.version_changes,
+            arguments
+                .baseline
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+        );
+    }
+    println!("merged into {}", out.display());
+    Ok(outcome.regressions == 0)
+}
+
 /// `r2r keep-baseline`.
 #[derive(Debug, Args)]
 pub struct KeepArgs {
@@ -404,6 +485,14 @@ pub fn compare_command(
         alpha: arguments.alpha,
     };
     let mut changes = compare::against_baseline(&data, &baseline, thresholds);
+    let version_change = compare::version_change(&data, &baseline);
+    if let Some(versions) = &version_change {
+        println!(
+            ".NET {}: sizes that changed with it are marked VERSION CHANGE (what the new version \
+             brings, not a regression of the same build; they do not fail the comparison)",
+            compare::version_change_words(versions)
+        );
+    }
     // Start-up measured in the same run replaces the comparison of the two runs' files.
     for paired in same_run {
         match changes
@@ -460,8 +549,19 @@ pub fn compare_command(
         .iter()
         .filter(|c| c.verdict == Verdict::Improvement)
         .count();
+    let with_version = changes
+        .iter()
+        .filter(|c| c.verdict == Verdict::VersionChange)
+        .count();
     println!(
-        "{regressions} regression(s), {improvements} improvement(s) against {}",
+        "{regressions} regression(s), {improvements} improvement(s){} against {}",
+        match &version_change {
+            Some(versions) => format!(
+                ", {with_version} size change(s) with .NET {}",
+                compare::version_change_words(versions)
+            ),
+            None => String::new(),
+        },
         baseline_dir.display()
     );
     eprintln!("written to {}", path.display());

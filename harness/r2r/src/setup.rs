@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use r2r_core::model::catalog::Catalog;
+use r2r_core::model::feed::NugetFeeds;
 use r2r_core::model::plan::{self, Plan};
 use r2r_core::model::scenario;
 use r2r_core::run::Project;
@@ -38,12 +39,15 @@ pub(crate) fn results_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 
 pub(crate) fn project(cli: &Cli) -> anyhow::Result<Project> {
     let root = find_root(cli.root.clone())?;
-    let catalog = Catalog::load(&root.join("experiments"))?;
+    let work = cli
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| root.join(".r2r/work"));
+    // .NET versions are resolved against the feeds that restore in the work directory uses.
+    let catalog = Catalog::load(&root.join("experiments"))?
+        .with_versions(std::sync::Arc::new(NugetFeeds::for_work_dir(&work)));
     Ok(Project {
-        work: cli
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| root.join(".r2r/work")),
+        work,
         results: cli
             .results_dir
             .clone()

@@ -63,12 +63,49 @@ fn bad_toml_unknown_field_and_version_exit_2() {
     for (text, expected) in [
         ("dotnet = \"10.0.12\"\nbase = [\n", ":2:"),
         ("dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\nspeed = 1\n", "unknown field `speed`"),
-        ("dotnet = \"7.0.1\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\n", "allowed: 8.0.30"),
+        ("dotnet = \"7.0.1\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\n", ".NET 7.0.1 is not served"),
         ("dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"desktop\"]\nvariants = [\"no-composite\"]\n", "unknown app `desktop`; allowed: console, webapi"),
     ] {
         let file = scenario_file(text);
         r2r().args(["verify", "--scenario", &file.path().display().to_string()]).assert().code(2).stderr(predicate::str::contains(expected));
     }
+}
+
+#[test]
+fn a_band_plans_on_the_newest_patch_the_feed_serves() {
+    let file = scenario_file(
+        "dotnet = \"10.0\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\n",
+    );
+    let path = file.path().display().to_string();
+    let output = r2r()
+        .args(["plan", "--scenario", &path, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["scenario"]["dotnet_request"], "10.0");
+    // The same answer as the library's, from the same feed.
+    let packs = r2r_core::model::dotnet_version::packs(false);
+    let feeds = r2r_core::model::feed::NugetFeeds::for_work_dir(&common::root().join(".r2r/work"));
+    let expected = r2r_core::model::dotnet_version::resolve(
+        &r2r_core::model::dotnet_version::VersionRequest::parse("10.0").unwrap(),
+        &packs,
+        &feeds,
+    )
+    .unwrap()
+    .version;
+    assert_eq!(plan["scenario"]["dotnet"], expected.as_str());
+    r2r()
+        .args(["plan", "--scenario", &path])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "(.NET {expected}, the newest 10.0 served,"
+        )));
 }
 
 #[test]

@@ -274,12 +274,9 @@ impl Workspace {
         let major = version.split('.').next().unwrap_or("0");
         let target_framework = format!("net{major}.0");
         let packages = self.root.join("packages");
-        let ids = [
-            Framework::Runtime.runtime_pack(),
-            Framework::Aspnet.runtime_pack(),
-            "Microsoft.NETCore.App.Crossgen2.linux-x64",
-            "Microsoft.NETCore.App.Host.linux-x64",
-        ];
+        // The packs a version is resolved against (the Native AOT compiler is restored by
+        // `dotnet publish` itself).
+        let ids = crate::model::dotnet_version::packs(false);
         let downloads: String = ids
             .iter()
             .map(|id| format!("    <PackageDownload Include=\"{id}\" Version=\"[{version}]\" />\n"))
@@ -305,12 +302,12 @@ impl Workspace {
                 self.dotnet_command().arg("restore").arg(&project_path).arg("--packages").arg(&packages),
                 &format!(
                     "\n  the packs of .NET {version} could not be restored from the NuGet feeds this machine is configured for; \
-                     pick a version that they serve (experiments/dotnet.toml)"
+                     a scenario's `dotnet` is resolved against them (`10.0` follows the newest patch they serve)"
                 ),
             )?;
         }
         let tools = packs
-            .pack_root("Microsoft.NETCore.App.Crossgen2.linux-x64")
+            .pack_root(crate::model::dotnet_version::CROSSGEN2_PACK)
             .join("tools");
         let crossgen2 =
             if tools.join("crossgen2").is_file() && !tools.join("crossgen2.dll").is_file() {

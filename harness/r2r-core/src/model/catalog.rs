@@ -2,14 +2,18 @@
 //!
 //! Read from `experiments/`: `variants.toml` (each variant's images, which frameworks go into
 //! which composite, which image each stands on), `apps/apps.toml` (the sample apps) and
-//! `dotnet.toml` (the .NET versions whose packs are known to be served, and the local bases).
+//! `dotnet.toml` (the local bases). Which .NET versions exist is asked of NuGet
+//! ([`crate::model::dotnet_version`]).
 //! The catalog is data; the plan expander turns it and a scenario into images to build.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::dotnet_version::VersionSource;
+use crate::model::feed::NugetFeeds;
 use crate::model::names::{self, NameError};
 use crate::model::toml_source::{self, SourceError, Step};
 
@@ -211,7 +215,6 @@ struct AppsFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DotnetFile {
-    versions: Vec<String>,
     bases: BTreeMap<String, LocalBase>,
 }
 
@@ -226,8 +229,10 @@ pub struct Catalog {
     pub publish: BTreeMap<String, PublishProfile>,
     /// Apps by name.
     pub apps: BTreeMap<String, App>,
-    /// Supported .NET versions (exact patch versions).
-    pub dotnet_versions: Vec<String>,
+    /// Where .NET versions come from: the NuGet feeds this machine is configured for and
+    /// the packs restored here ([`crate::model::feed::NugetFeeds`] of the project's
+    /// `.r2r/work` unless replaced, e.g. with [`Catalog::with_versions`]).
+    pub versions: Arc<dyn VersionSource>,
     /// Local bases by name (`slim`, `distroless`, ...).
     pub bases: BTreeMap<String, LocalBase>,
     /// Composite recipes by name (`recipes.toml`).
@@ -287,6 +292,27 @@ fn read(path: &Path) -> Result<String, CatalogError> {
 }
 
 impl Catalog {
+    /// The catalog with another source of .NET versions (the feeds of another work
+    /// directory, or fixed answers).
+    pub fn with_versions(mut self, versions: Arc<dyn VersionSource>) -> Catalog {
+        self.versions = versions;
+        self
+    }
+
+    /// Whether any of `variants` publishes an app with Native AOT (which needs the ILCompiler
+    /// packs).
+    pub fn needs_native_aot(&self, variants: &[String]) -> bool {
+        variants
+            .iter()
+            .filter_map(|name| self.variants.get(name))
+            .flat_map(|variant| variant.apps.values())
+            .any(|placement| {
+                self.publish
+                    .get(&placement.publish)
+                    .is_some_and(|profile| profile.native)
+            })
+    }
+
     /// Reads the catalog from an `experiments/` directory and checks it for consistency.
     pub fn load(root: &Path) -> Result<Catalog, CatalogError> {
         let variants_path = root.join("variants.toml");
@@ -305,7 +331,9 @@ impl Catalog {
             variants: variants.variants,
             publish: variants.publish,
             apps: apps.apps,
-            dotnet_versions: dotnet.versions,
+            versions: Arc::new(NugetFeeds::for_work_dir(
+                &root.parent().unwrap_or(root).join(".r2r/work"),
+            )),
             bases: dotnet.bases,
         };
         let variants_source = Source {
@@ -394,13 +422,6 @@ impl Catalog {
                 &place,
                 names::check_relative_path(project),
                 &format!("app `{name}`: project "),
-            )?;
-        }
-        for (index, version) in self.dotnet_versions.iter().enumerate() {
-            dotnet.check(
-                &[Step::Key("versions"), Step::Index(index)],
-                names::check_version(version),
-                "",
             )?;
         }
         for (name, base) in &self.bases {

@@ -2,6 +2,8 @@
 //! give the engine, and the plan they expand into.
 
 pub mod catalog;
+pub mod dotnet_version;
+pub mod feed;
 pub mod framework;
 /// Checks of the names scenario and catalog files give the engine and command lines.
 pub mod names;

@@ -227,9 +227,14 @@ impl Plan {
         let scenario = &self.scenario;
         let _ = writeln!(
             out,
-            "scenario {} (.NET {}, base {}, {} images)",
+            "scenario {} (.NET {}{}, base {}, {} images)",
             scenario.name,
             scenario.dotnet,
+            if scenario.requested_dotnet() == scenario.dotnet {
+                String::new()
+            } else {
+                format!(", the newest {} served", scenario.requested_dotnet())
+            },
             scenario.base.image(),
             self.images.len()
         );

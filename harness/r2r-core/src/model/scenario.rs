@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::catalog::Catalog;
+use crate::model::dotnet_version::{self, VersionRequest};
 use crate::model::names;
 use crate::model::toml_source::{self, SourceError, Step};
 
@@ -79,8 +80,13 @@ pub struct Scenario {
     pub path: PathBuf,
     /// What the scenario is for.
     pub description: String,
-    /// The exact .NET version, e.g. `10.0.12`.
+    /// The exact .NET version, e.g. `10.0.15`: the scenario's `dotnet` resolved at load
+    /// time ([`crate::model::dotnet_version`]).
     pub dotnet: String,
+    /// The `dotnet` the scenario file gives: an exact version, or a band (`10.0`, `10.0.*`)
+    /// that resolved to [`Scenario::dotnet`]. Empty in plans written before bands existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dotnet_request: String,
     /// The base of the runtime-deps images.
     pub base: Base,
     /// The apps to build, by catalog name, in file order.
@@ -107,6 +113,15 @@ impl Scenario {
             .next()
             .and_then(|major| major.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// The `dotnet` the scenario asked for (the exact version when the plan does not say).
+    pub fn requested_dotnet(&self) -> &str {
+        if self.dotnet_request.is_empty() {
+            &self.dotnet
+        } else {
+            &self.dotnet_request
+        }
     }
 
     /// The target framework moniker of the apps (`net10.0`).
@@ -219,17 +234,12 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
             name
         }
     };
-    names::check_version(&file.dotnet).map_err(|error| at_key("dotnet", error.to_string()))?;
-    if !catalog.dotnet_versions.contains(&file.dotnet) {
-        return Err(at_key(
+    let request = VersionRequest::parse(&file.dotnet).map_err(|error| {
+        at_key(
             "dotnet",
-            format!(
-                "unknown .NET version `{}`; allowed: {} (experiments/dotnet.toml)",
-                file.dotnet,
-                catalog.dotnet_versions.join(", ")
-            ),
-        ));
-    }
+            format!("{error}; give an exact version (`10.0.12`) or a band to follow (`10.0`)"),
+        )
+    })?;
     let base = if let Some(local) = catalog.bases.get(&file.base) {
         Base::Local {
             name: file.base.clone(),
@@ -266,12 +276,18 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
     };
     let mut measure = file.measure;
     measure.dedup();
+    // Asked last: the packs a version needs depend on the variants, and everything else is
+    // checked before a feed is.
+    let packs = dotnet_version::packs(catalog.needs_native_aot(&file.variants));
+    let resolved = dotnet_version::resolve(&request, &packs, catalog.versions.as_ref())
+        .map_err(|error| at_key("dotnet", error.to_string()))?;
 
     Ok(Scenario {
         name,
         path: path.to_path_buf(),
         description: file.description.unwrap_or_default(),
-        dotnet: file.dotnet,
+        dotnet: resolved.version,
+        dotnet_request: file.dotnet,
         base,
         apps: file.apps,
         variants: file.variants,
@@ -371,6 +387,14 @@ mod tests {
         Catalog::load(&root).expect("the repository's catalog loads")
     }
 
+    /// The catalog with a feed that serves these versions.
+    fn serving(versions: &[&str]) -> Catalog {
+        let packs = dotnet_version::packs(true);
+        catalog().with_versions(std::sync::Arc::new(dotnet_version::FixedVersions::serving(
+            &packs, versions,
+        )))
+    }
+
     const GOOD: &str = r#"
 description = "test"
 dotnet = "10.0.12"
@@ -391,7 +415,12 @@ variants = ["no-composite", "runtime-composite"]
     }
 
     fn error_of(text: &str) -> SourceError {
-        parse(Path::new("s.toml"), text, &catalog()).unwrap_err()
+        parse(
+            Path::new("s.toml"),
+            text,
+            &serving(&["8.0.33", "10.0.12", "10.0.15"]),
+        )
+        .unwrap_err()
     }
 
     #[test]
@@ -411,12 +440,32 @@ variants = ["no-composite", "runtime-composite"]
     }
 
     #[test]
-    fn unknown_dotnet_version_lists_supported_versions() {
+    fn unknown_dotnet_version_lists_served_versions() {
         let error = error_of(&GOOD.replace("10.0.12", "10.0.99"));
         assert_eq!(error.line, Some(3));
         assert!(
-            error.message.contains("10.0.99") && error.message.contains("8.0.33"),
+            error.message.contains("10.0.99") && error.message.contains("8.0.33, 10.0.12, 10.0.15"),
             "{error}"
+        );
+        let error = error_of(&GOOD.replace("10.0.12", "10.x"));
+        assert_eq!(error.line, Some(3));
+        assert!(error.message.contains("a band to follow"), "{error}");
+    }
+
+    #[test]
+    fn a_band_resolves_to_the_newest_served_patch_and_keeps_what_was_asked() {
+        let catalog = serving(&["10.0.12", "10.0.14", "10.0.15", "9.0.22"]);
+        for band in ["10.0", "10.0.*"] {
+            let text = GOOD.replace("10.0.12", band);
+            let scenario = parse(Path::new("q.toml"), &text, &catalog).unwrap();
+            assert_eq!(scenario.dotnet, "10.0.15");
+            assert_eq!(scenario.dotnet_request, band);
+            assert_eq!(scenario.requested_dotnet(), band);
+        }
+        let exact = parse(Path::new("q.toml"), GOOD, &catalog).unwrap();
+        assert_eq!(
+            (exact.dotnet.as_str(), exact.requested_dotnet()),
+            ("10.0.12", "10.0.12")
         );
     }
 
@@ -471,7 +520,9 @@ variants = ["no-composite", "runtime-composite"]
         );
         for name in names {
             let path = resolve_path(&name, &dir).unwrap();
-            load(&path, &catalog()).unwrap_or_else(|error| panic!("{error}"));
+            // Served: the versions they pin, and a newer patch for the ones that follow 10.0.
+            let catalog = serving(&["8.0.33", "10.0.12", "10.0.15"]);
+            load(&path, &catalog).unwrap_or_else(|error| panic!("{error}"));
         }
     }
 }

@@ -43,6 +43,10 @@ pub enum Verdict {
     NoChange,
     /// In only one of the two runs.
     Missing,
+    /// A size that changed together with the .NET version (the two runs resolved different
+    /// versions): what the new version brings, not a regression of the same build. Never
+    /// fails a job.
+    VersionChange,
 }
 
 impl Verdict {
@@ -53,6 +57,7 @@ impl Verdict {
             Verdict::Improvement => "improvement",
             Verdict::NoChange => "no change",
             Verdict::Missing => "missing",
+            Verdict::VersionChange => "version change",
         }
     }
 
@@ -63,6 +68,7 @@ impl Verdict {
             Verdict::Improvement,
             Verdict::NoChange,
             Verdict::Missing,
+            Verdict::VersionChange,
         ]
         .into_iter()
         .find(|verdict| verdict.word() == word)
@@ -82,7 +88,7 @@ mod verdict_word {
         let word = String::deserialize(deserializer)?;
         Verdict::from_word(&word).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "verdict '{word}': allowed values are regression, improvement, no change, missing"
+                "verdict '{word}': allowed values are regression, improvement, no change, missing, version change"
             ))
         })
     }
@@ -171,13 +177,29 @@ fn verdict(change: f64, p_value: f64, threshold: f64, alpha: f64) -> Verdict {
     }
 }
 
+/// The .NET versions of a baseline run and a run when they differ: `(baseline, current)`.
+/// Runs that do not record a version count as unchanged.
+pub fn version_change(current: &RunData, baseline: &RunData) -> Option<(String, String)> {
+    let (before, after) = (&baseline.info.dotnet.runtime, &current.info.dotnet.runtime);
+    (!before.is_empty() && !after.is_empty() && before != after)
+        .then(|| (before.clone(), after.clone()))
+}
+
+/// A version change in words: `10.0.14 → 10.0.15`.
+pub fn version_change_words((before, after): &(String, String)) -> String {
+    format!("{before} → {after}")
+}
+
 /// Compares a run with a baseline run of the same scenario: per image the content and gzip
 /// sizes, and per image and cache mode the start-up total (create to ready) from the raw runs.
+/// When the two runs resolved different .NET versions, a size that differs is a
+/// [`Verdict::VersionChange`], not a regression or an improvement of the same build.
 pub fn against_baseline(
     current: &RunData,
     baseline: &RunData,
     thresholds: Thresholds,
 ) -> Vec<MetricChange> {
+    let versions_differ = version_change(current, baseline).is_some();
     let mut changes = Vec::new();
     let mut images: Vec<&str> = current
         .sizes
@@ -209,7 +231,11 @@ pub fn against_baseline(
                         current: Some(after),
                         change: Some(change),
                         p_value: Some(p_value),
-                        verdict: verdict(change, p_value, thresholds.size, thresholds.alpha),
+                        verdict: if versions_differ && after != before {
+                            Verdict::VersionChange
+                        } else {
+                            verdict(change, p_value, thresholds.size, thresholds.alpha)
+                        },
                         basis: Basis::Exact,
                     }
                 }
@@ -372,7 +398,8 @@ pub struct ChangeRow {
     pub change_percent: Fixed<2>,
     /// Two-sided p-value of the difference (0 or 1 for exact sizes), 4 decimals.
     pub p_value: Fixed<4>,
-    /// `regression`, `improvement`, `no change` or `missing`.
+    /// `regression`, `improvement`, `no change`, `missing` or `version change` (a size that
+    /// changed with the runs' .NET version).
     #[serde(with = "verdict_word")]
     pub verdict: Verdict,
     /// What the numbers come from: `exact` (sizes), `same run, paired rounds` (start-up of
@@ -434,11 +461,10 @@ pub fn headline_metrics(data: &RunData) -> Vec<(String, String, f64)> {
     metrics
 }
 
-/// Adds a run's headline metrics to a history CSV (`run_id,image,metric,value`), replacing
+/// Adds a run's headline metrics to a history CSV (`run_id,image,metric,value,dotnet`), replacing
 /// rows the same run wrote before; the file is rewritten whole.
 pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
-    let mut rows: Vec<HistoryRow> =
-        read_csv(path, rows::header::<HistoryRow>())?.unwrap_or_default();
+    let mut rows: Vec<HistoryRow> = read_csv(path, rows::HISTORY_COLUMNS)?.unwrap_or_default();
     rows.retain(|row| row.run_id != data.info.run_id);
     rows.extend(
         headline_metrics(data)
@@ -448,6 +474,7 @@ pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
                 image,
                 metric,
                 value,
+                dotnet: data.info.dotnet.runtime.clone(),
             }),
     );
     let csv_error = |error: String| RunDataError::Csv {

@@ -99,11 +99,16 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
     let info = &data.info;
     let scenario = &data.plan.scenario;
     let mut about = format!(
-        "Scenario `{}` ({}), run {}: .NET {}, base {}, {} variant(s).",
+        "Scenario `{}` ({}), run {}: .NET {}{}, base {}, {} variant(s).",
         scenario.name,
         scenario.description,
         info.run_id,
         scenario.dotnet,
+        match &info.dotnet.requested {
+            Some(band) if *band != scenario.dotnet =>
+                format!(" (`{band}`: the newest patch the NuGet feed served)"),
+            _ => String::new(),
+        },
         base_name(&scenario.base),
         scenario.variants.len()
     );
@@ -116,6 +121,9 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
         machine.memory_bytes as f64 / 1024f64.powi(3),
         machine.kernel
     );
+    if !machine.architecture.is_empty() {
+        let _ = write!(about, " Platform: {}.", machine.platform());
+    }
     if let Some(engine) = &info.engine {
         let store = if engine.image_store.is_empty() {
             &engine.storage_driver

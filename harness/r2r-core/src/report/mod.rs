@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod document;
+pub mod merge;
 pub mod plot;
 pub mod published_rows;
 

@@ -214,6 +214,8 @@ enum Chart {
         y_label: String,
         x_labels: Vec<String>,
         series: Vec<(String, Vec<Option<f64>>)>,
+        /// Vertical marks before an index with their label (where the .NET version changed).
+        marks: Vec<(usize, String)>,
     },
 }
 
@@ -527,6 +529,7 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
             y_label,
             x_labels,
             series,
+            marks,
         } => {
             let n = x_labels.len().max(1);
             let max = upper(series.iter().flat_map(|(_, v)| v.iter().flatten().copied()));
@@ -560,6 +563,21 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                     });
                 plot.draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))
                     .map_err(|e| e.to_string())?;
+            }
+            let grey = RGBColor(110, 110, 110);
+            for (index, label) in marks {
+                let x = *index as f64 - 0.5;
+                plot.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, 0.0), (x, max)],
+                    grey.stroke_width(1),
+                )))
+                .map_err(|e| e.to_string())?;
+                plot.draw_series(std::iter::once(Text::new(
+                    label.clone(),
+                    (x, max * 0.97),
+                    ("sans-serif", 12).into_font().color(&grey),
+                )))
+                .map_err(|e| e.to_string())?;
             }
             plot.configure_series_labels()
                 .position(SeriesLabelPosition::LowerLeft)
@@ -1007,15 +1025,33 @@ pub fn plot_run(
     Ok(outcome)
 }
 
-/// Trend plots from a history CSV (`run_id,image,metric,value`, as `compare --history`
-/// writes it): one plot per metric, one line per image over the runs in run-id order.
+/// Where the .NET version changes along runs (`versions[i]`: run `i`'s version, empty when
+/// unknown): `(i, "10.0.14 → 10.0.15")` for each run on another version than the last known.
+pub fn version_marks(versions: &[String]) -> Vec<(usize, String)> {
+    let mut marks = Vec::new();
+    let mut last: Option<&str> = None;
+    for (index, version) in versions.iter().enumerate() {
+        if version.is_empty() {
+            continue;
+        }
+        if let Some(previous) = last.filter(|previous| previous != version) {
+            marks.push((index, format!(".NET {previous} → {version}")));
+        }
+        last = Some(version);
+    }
+    marks
+}
+
+/// Trend plots from a history CSV (`run_id,image,metric,value,dotnet`, as `compare
+/// --history` writes it): one plot per metric, one line per image over the runs in run-id
+/// order, a vertical mark where the runs' .NET version changed.
 pub fn plot_trend(
     history_csv: &Path,
     out_dir: &Path,
     options: &PlotOptions,
 ) -> Result<PlotOutcome, PlotError> {
     let rows: Vec<HistoryRow> =
-        read_csv(history_csv, rows::header::<HistoryRow>())?.ok_or_else(|| RunDataError::Io {
+        read_csv(history_csv, rows::HISTORY_COLUMNS)?.ok_or_else(|| RunDataError::Io {
             path: history_csv.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such history file"),
         })?;
@@ -1023,6 +1059,21 @@ pub fn plot_trend(
     let mut runs: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();
     runs.sort();
     runs.dedup();
+    // A run's versions: one, or several when it merges machines on different versions.
+    let versions: Vec<String> = runs
+        .iter()
+        .map(|run| {
+            let mut versions: Vec<&str> = rows
+                .iter()
+                .filter(|r| r.run_id == *run && !r.dotnet.is_empty())
+                .map(|r| r.dotnet.as_str())
+                .collect();
+            versions.sort();
+            versions.dedup();
+            versions.join(", ")
+        })
+        .collect();
+    let marks = version_marks(&versions);
     let mut metrics: Vec<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
     metrics.sort();
     metrics.dedup();
@@ -1059,6 +1110,7 @@ pub fn plot_trend(
             },
             x_labels: runs.iter().map(|r| r.to_string()).collect(),
             series,
+            marks: marks.clone(),
         };
         let name = format!("trend-{}", metric.replace('_', "-"));
         outcome

@@ -108,7 +108,14 @@ pub struct HistoryRow {
     pub metric: String,
     /// The value, in the metric's unit (bytes or ms).
     pub value: f64,
+    /// The exact .NET version of the run (`run.json`); empty in rows written before it was
+    /// recorded.
+    #[serde(default)]
+    pub dotnet: String,
 }
+
+/// The columns a `history.csv` must have (files written before `dotnet` existed lack it).
+pub const HISTORY_COLUMNS: &[&str] = &["run_id", "image", "metric", "value"];
 
 /// A number written with `DIGITS` decimals (and a `+` on positive values when `PLUS`); an
 /// absent number is an empty cell. Read back, a cell gives the number it shows.
@@ -204,7 +211,7 @@ mod tests {
     fn the_header_is_the_field_names_also_without_rows() {
         assert_eq!(
             header::<HistoryRow>(),
-            ["run_id", "image", "metric", "value"]
+            ["run_id", "image", "metric", "value", "dotnet"]
         );
         assert_eq!(
             to_csv::<SharingRow>(&[]).unwrap(),
@@ -298,14 +305,24 @@ mod tests {
                 image: "no-composite.console".into(),
                 metric: "gzip_bytes".into(),
                 value: 68_587_642.0,
+                dotnet: "10.0.14".into(),
             },
             HistoryRow {
                 run_id: "20261124T203435Z".into(),
                 image: "no-composite.console".into(),
                 metric: "startup_warm_total_median_ms".into(),
                 value: 412.125,
+                dotnet: String::new(),
             },
         ]);
+    }
+
+    #[test]
+    fn history_files_without_the_version_column_still_read() {
+        let rows: Vec<HistoryRow> =
+            from_csv(b"run_id,image,metric,value\n20261124T203435Z,a,gzip_bytes,5\n").unwrap();
+        assert_eq!(rows[0].dotnet, "");
+        assert_eq!(rows[0].value, 5.0);
     }
 
     #[test]

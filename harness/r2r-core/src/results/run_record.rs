@@ -58,13 +58,25 @@ pub struct Machine {
     pub kernel: String,
     /// Operating system (`PRETTY_NAME` of `/etc/os-release`).
     pub os: String,
+    /// The host's architecture as container platforms name it (`amd64`, `arm64`); empty in
+    /// runs recorded before it was (those ran on amd64: see [`Machine::platform`]).
+    #[serde(default)]
+    pub architecture: String,
+    /// The host's name (`/proc/sys/kernel/hostname`); empty in runs recorded before it was.
+    #[serde(default)]
+    pub hostname: String,
 }
 
 /// .NET versions of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct DotnetVersions {
-    /// The runtime version the scenario pins (the images' frameworks).
+    /// The exact runtime version of the images' frameworks: the scenario's `dotnet` as it
+    /// resolved when the run started.
     pub runtime: String,
+    /// The scenario's `dotnet` as written, when it is a band (`10.0`) rather than the exact
+    /// version; absent for exact versions and in runs recorded before bands existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<String>,
     /// The host SDK that published the apps (`dotnet --version`), when found.
     pub sdk: Option<String>,
 }
@@ -195,7 +207,32 @@ impl Machine {
             memory_bytes,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
             os,
+            architecture: oci_architecture(std::env::consts::ARCH).to_string(),
+            hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
         }
+    }
+
+    /// The platform the host's images are for (`linux/amd64`, `linux/arm64`). Runs recorded
+    /// before the architecture was are `linux/amd64`: r2r built only for linux-x64 then.
+    pub fn platform(&self) -> String {
+        let architecture = if self.architecture.is_empty() {
+            "amd64"
+        } else {
+            &self.architecture
+        };
+        format!("linux/{architecture}")
+    }
+}
+
+/// A Rust target architecture (`std::env::consts::ARCH`) as container platforms name it.
+pub fn oci_architecture(rust: &str) -> &str {
+    match rust {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        other => other,
     }
 }
 
@@ -322,7 +359,8 @@ mod tests {
             machine: Machine::current(),
             engine: None,
             dotnet: DotnetVersions {
-                runtime: "10.0.12".into(),
+                runtime: "10.0.15".into(),
+                requested: Some("10.0".into()),
                 sdk: None,
             },
             git: None,
@@ -377,5 +415,25 @@ mod tests {
         assert!(machine.cores >= 1);
         assert!(machine.memory_bytes > 0);
         assert!(!machine.kernel.is_empty());
+        assert_eq!(
+            machine.architecture,
+            oci_architecture(std::env::consts::ARCH)
+        );
+        assert!(machine.platform().starts_with("linux/"));
+        assert!(!machine.hostname.is_empty());
+    }
+
+    #[test]
+    fn runs_recorded_before_the_architecture_are_amd64() {
+        let old = r#"{"cpu":"x","cores":2,"memory_bytes":1,"kernel":"6","os":"Debian"}"#;
+        let machine: Machine = serde_json::from_str(old).unwrap();
+        assert_eq!(machine.platform(), "linux/amd64");
+        let arm = Machine {
+            architecture: "arm64".into(),
+            ..machine
+        };
+        assert_eq!(arm.platform(), "linux/arm64");
+        assert_eq!(oci_architecture("aarch64"), "arm64");
+        assert_eq!(oci_architecture("x86_64"), "amd64");
     }
 }

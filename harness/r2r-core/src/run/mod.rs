@@ -50,6 +50,25 @@ pub enum RunError {
         /// Its hash now (first 12 hex digits).
         now: String,
     },
+    /// The scenario's `dotnet` band resolves to another version than the run being resumed
+    /// started with (the feed served a new patch meanwhile).
+    #[error(
+        "{} was started on .NET {then}; the scenario's `{requested}` resolves to {now} now, and one run holds one version, so start a new run of {}",
+        directory.display(),
+        file.display()
+    )]
+    VersionChanged {
+        /// The run directory.
+        directory: PathBuf,
+        /// The scenario file.
+        file: PathBuf,
+        /// What the scenario asks for (`10.0`).
+        requested: String,
+        /// The version the run started with.
+        then: String,
+        /// The version it resolves to now.
+        now: String,
+    },
     /// The run to resume cannot be found.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
@@ -337,6 +356,15 @@ impl Run {
                     now: short(&plan.scenario.content_hash),
                 });
             }
+            if !info.dotnet.runtime.is_empty() && info.dotnet.runtime != plan.scenario.dotnet {
+                return Err(RunError::VersionChanged {
+                    directory,
+                    file: plan.scenario.path.clone(),
+                    requested: plan.scenario.requested_dotnet().to_string(),
+                    then: info.dotnet.runtime.clone(),
+                    now: plan.scenario.dotnet.clone(),
+                });
+            }
             observer.note(&format!(
                 "resuming run {} ({} step(s) finished)",
                 directory.display(),
@@ -608,6 +636,8 @@ impl Run {
             engine: None,
             dotnet: run_record::DotnetVersions {
                 runtime: plan.scenario.dotnet.clone(),
+                requested: (plan.scenario.requested_dotnet() != plan.scenario.dotnet)
+                    .then(|| plan.scenario.requested_dotnet().to_string()),
                 sdk: if project.detect_sdk {
                     run_record::sdk_version()
                 } else {
