@@ -142,6 +142,7 @@ fn image_details(inspect: bollard::models::ImageInspect) -> ImageDetails {
             .root_fs
             .and_then(|root| root.layers)
             .unwrap_or_default(),
+        architecture: inspect.architecture.unwrap_or_default(),
     }
 }
 
@@ -181,14 +182,19 @@ impl Engine for DockerEngine {
         on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync),
     ) -> Result<String, EngineError> {
         let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
-        let options = BuildImageOptionsBuilder::default()
+        let mut options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(&request.reference)
             .labels(&labels)
             .rm(true)
             .forcerm(true)
-            .networkmode("none")
-            .build();
+            .networkmode("none");
+        if !request.platform.is_default() || request.platform.is_emulated() {
+            // The classic builder looks `FROM` up for this platform (and the image it commits
+            // inherits its parent's architecture).
+            options = options.platform(request.platform.name());
+        }
+        let options = options.build();
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(request.context)));
@@ -228,6 +234,7 @@ impl Engine for DockerEngine {
         tarball: &Path,
         reference: &str,
         changes: &[String],
+        platform: crate::model::platform::Platform,
     ) -> Result<(), EngineError> {
         let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
         let file = tokio::fs::File::open(tarball)
@@ -237,12 +244,17 @@ impl Engine for DockerEngine {
                 source,
             })?;
         let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
-        let options = CreateImageOptionsBuilder::default()
+        let mut options = CreateImageOptionsBuilder::default()
             .from_src("-")
             .repo(repo)
             .tag(tag)
-            .changes(changes.to_vec())
-            .build();
+            .changes(changes.to_vec());
+        if !platform.is_default() || platform.is_emulated() {
+            // The engine writes the platform's OS and architecture into the image config
+            // (without it, its own).
+            options = options.platform(platform.name());
+        }
+        let options = options.build();
         self.docker
             .create_image(Some(options), Some(body), None)
             .try_collect::<Vec<_>>()
@@ -315,6 +327,7 @@ impl Engine for DockerEngine {
                 labels: summary.labels.into_iter().collect(),
                 size_bytes: summary.size.max(0) as u64,
                 layers: Vec::new(),
+                architecture: String::new(),
             })
             .collect())
     }
