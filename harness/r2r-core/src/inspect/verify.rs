@@ -970,9 +970,11 @@ pub async fn verify_image(
     } else {
         options
     };
+    // What runs a container: app images, and framework and sdk images on x64 (elsewhere they
+    // have no `dotnet` command).
     let runs = !matches!(image.content, Content::RuntimeDeps)
-        && !(matches!(image.content, Content::Frameworks { .. } | Content::Sdk)
-            && !image.platform.is_default());
+        && (!matches!(image.content, Content::Frameworks { .. } | Content::Sdk)
+            || image.platform.is_default());
     if runs {
         if let Err(reason) = crate::support::emulation::can_run(image.platform) {
             checks.push(Check {
