@@ -2,8 +2,8 @@
 # Makes the root file system of a .NET "runtime-deps" base from Debian bookworm's packages, as a
 # tarball (not an image: r2r imports it through the Engine API). No container registry is needed.
 #
-#   scripts/bootstrap-base.sh slim|distroless OUTPUT.tar [--icu]
-#   (--icu may come anywhere: r2r calls `bootstrap-base.sh slim --icu OUTPUT.tar`)
+#   scripts/bootstrap-base.sh slim|distroless OUTPUT.tar [--icu] [--arch amd64|arm64]
+#   (options may come anywhere: r2r calls `bootstrap-base.sh slim --icu --arch arm64 OUTPUT.tar`)
 #
 #   slim        `debootstrap --variant=minbase bookworm` plus the libraries .NET needs
 #               (ca-certificates libc6 libgcc-s1 libssl3 libstdc++6 tzdata zlib1g), trimmed: no
@@ -16,6 +16,11 @@
 #               and app, /etc/nsswitch.conf, /tmp and /home/app. No shell, no package manager,
 #               no coreutils.
 #   --icu       add libicu72 (without it .NET needs DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1).
+#   --arch A    the Debian architecture of the root (default: the machine's). Another one than
+#               the machine's (`--arch arm64` on x64) runs debootstrap's second stage and apt in
+#               the chroot through QEMU: Debian's qemu-user-static and binfmt-support are
+#               installed when missing, binfmt_misc is mounted and the qemu-<cpu> handler
+#               enabled (each step only when needed, so running it again changes nothing).
 #
 # Needs root (debootstrap, chroot). Installs debootstrap with apt when it is missing. The
 # debootstrap result is cached as a tarball in ${R2R_STATE_DIR:-/var/tmp/r2r}/debootstrap-cache
@@ -28,21 +33,27 @@ prog=bootstrap-base
 say() { echo "$prog: $*"; }
 die() { echo "$prog: error: $*" >&2; exit 1; }
 usage() {
-  echo "usage: $0 slim|distroless OUTPUT.tar [--icu]" >&2
+  echo "usage: $0 slim|distroless OUTPUT.tar [--icu] [--arch amd64|arm64]" >&2
   exit 2
 }
 
 # --- arguments -----------------------------------------------------------------------------
 icu=no
+arch=
 positional=()
+expect_arch=no
 for arg in "$@"; do
+  if [ "$expect_arch" = yes ]; then arch=$arg; expect_arch=no; continue; fi
   case "$arg" in
     --icu) icu=yes ;;
+    --arch) expect_arch=yes ;;
+    --arch=*) arch=${arg#--arch=} ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     -*) echo "$prog: unknown option '$arg'" >&2; usage ;;
     *) positional+=("$arg") ;;
   esac
 done
+[ "$expect_arch" = no ] || { echo "$prog: --arch needs a value (amd64 or arm64)" >&2; usage; }
 [ "${#positional[@]}" -eq 2 ] || usage
 kind=${positional[0]}
 output=${positional[1]}
@@ -95,7 +106,38 @@ if ! command -v debootstrap >/dev/null 2>&1; then
   { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; } \
     >"$work/apt.log" 2>&1 || { tail -n 25 "$work/apt.log" >&2; die "installing debootstrap failed"; }
 fi
-arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+host_arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+arch=${arch:-$host_arch}
+case "$arch" in
+  amd64) qemu_cpu=x86_64 ;;
+  arm64) qemu_cpu=aarch64 ;;
+  *) die "unknown architecture '$arch' (amd64 or arm64)" ;;
+esac
+
+# --- 0. another architecture: QEMU through binfmt_misc ---------------------------------------
+if [ "$arch" != "$host_arch" ]; then
+  binfmt=/proc/sys/fs/binfmt_misc
+  if ! command -v "qemu-$qemu_cpu-static" >/dev/null 2>&1 || ! command -v update-binfmts >/dev/null 2>&1; then
+    say "$arch on $host_arch: installing Debian's qemu-user-static and binfmt-support"
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-user-static binfmt-support; } \
+      >"$work/apt-qemu.log" 2>&1 || { tail -n 25 "$work/apt-qemu.log" >&2; die "installing qemu-user-static and binfmt-support failed"; }
+  fi
+  if [ ! -e "$binfmt/register" ]; then
+    say "mounting binfmt_misc on $binfmt"
+    mount -t binfmt_misc binfmt_misc "$binfmt" || die "cannot mount binfmt_misc on $binfmt (a container without the privilege?)"
+  fi
+  if [ ! -e "$binfmt/qemu-$qemu_cpu" ]; then
+    say "registering the binfmt_misc handler qemu-$qemu_cpu"
+    update-binfmts --enable "qemu-$qemu_cpu" >/dev/null 2>&1 || update-binfmts --import "qemu-$qemu_cpu" >/dev/null 2>&1 || true
+  fi
+  [ -e "$binfmt/qemu-$qemu_cpu" ] || die "no binfmt_misc handler qemu-$qemu_cpu after update-binfmts; $arch programs cannot run here"
+  if [ "$(head -n1 "$binfmt/qemu-$qemu_cpu")" != enabled ]; then
+    echo 1 >"$binfmt/qemu-$qemu_cpu" || die "cannot enable the binfmt_misc handler qemu-$qemu_cpu"
+  fi
+  grep -q '^flags:.*F' "$binfmt/qemu-$qemu_cpu" ||
+    say "warning: the handler qemu-$qemu_cpu lacks the F flag: the chroot finds the emulator, containers will not"
+  say "$arch programs run through $(sed -n 's/^interpreter //p' "$binfmt/qemu-$qemu_cpu") (flags $(sed -n 's/^flags: //p' "$binfmt/qemu-$qemu_cpu"))"
+fi
 cached="$cache/bookworm-minbase-$arch.tar"
 exec 9>"$cache/.lock"
 flock 9   # two runs at once: the second waits and then uses the first one's cache
@@ -293,7 +335,7 @@ partial="$output.partial.$$"
 tar --sort=name --numeric-owner --mtime=@0 --format=gnu -cf "$partial" -C "$root" .
 mv -f "$partial" "$output"
 bytes=$(stat -c %s "$output")
-say "$kind$([ "$icu" = yes ] && echo ' +icu') base -> $output"
+say "$kind$([ "$icu" = yes ] && echo ' +icu') base ($arch) -> $output"
 say "  $(numfmt --to=iec --suffix=B "$bytes" 2>/dev/null || echo "$bytes bytes") ($bytes bytes), $(find "$root" -mindepth 1 | wc -l) entries, sha256 $(sha256sum "$output" | cut -c1-16)"
 say "  packages: $versions"
 say "  made in $(since "$t") after the packages; $(since "$started") in all"

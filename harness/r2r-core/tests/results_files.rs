@@ -227,7 +227,10 @@ fn history_keeps_one_set_of_rows_per_run() {
         compare::headline_metrics(&data).len(),
         "a second append of the same run replaces its rows"
     );
-    assert!(text.starts_with("run_id,image,metric,value,dotnet\n"), "{text}");
+    assert!(
+        text.starts_with("run_id,image,metric,value,dotnet\n"),
+        "{text}"
+    );
     assert!(text.contains("20261124T203435Z,no-composite.console,startup_warm_total_median_ms,"));
 }
 

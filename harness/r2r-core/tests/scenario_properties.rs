@@ -505,7 +505,7 @@ fn scenario_struct() -> impl Strategy<Value = Scenario> {
     let base = prop_oneof![
         3 => select(catalog().bases.keys().cloned().collect::<Vec<_>>()).prop_map(|name| {
             let local = &catalog().bases[&name];
-            Base::Local { name, image: local.image.clone(), script_args: local.script_args.clone(), icu: local.icu }
+            Base::Local { name, image: local.image.clone(), script_args: local.script_args.clone(), icu: local.icu, platform: Default::default() }
         }),
         1 => plausible_name().prop_map(|image| Base::Reference { image }),
     ];
@@ -529,6 +529,7 @@ fn scenario_struct() -> impl Strategy<Value = Scenario> {
             sdk,
             measure: Vec::new(),
             recipes: vec!["full".to_string()],
+            platforms: vec![r2r_core::model::platform::Platform::default()],
             content_hash: String::new(),
         })
 }

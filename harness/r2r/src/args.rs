@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use r2r_core::model::platform::Platform;
+
 use crate::commands;
 
 /// Builds the composite ReadyToRun container image matrix and proves each image is what its
@@ -73,6 +75,11 @@ pub(crate) struct DiffArgs {
     /// Also write the differences as CSV to this file.
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +90,11 @@ pub(crate) struct ScenarioArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +105,11 @@ pub(crate) struct BuildArgs {
     /// Rebuild images even when their inputs are unchanged.
     #[arg(long)]
     pub(crate) rebuild: bool,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +164,11 @@ pub(crate) struct VerifyArgs {
     /// Seconds one verification container may run.
     #[arg(long, default_value_t = 90)]
     pub(crate) timeout: u64,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +197,12 @@ pub(crate) struct StartupArgs {
     /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
     #[arg(long, short)]
     pub(crate) scenario: String,
+    /// Measure this platform's images only (start-up is refused for a platform this machine
+    /// only emulates): `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
     /// Cache mode.
     #[arg(long, value_enum, default_value = "both")]
     pub(crate) cache: CacheArg,
@@ -326,6 +354,11 @@ pub(crate) struct SizesArgs {
     /// an archive, the current directory).
     #[arg(long)]
     pub(crate) output: Option<PathBuf>,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform, conflicts_with = "archive")]
+    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +366,11 @@ pub(crate) struct CleanArgs {
     /// Only this scenario's images (default: everything r2r made, bases included).
     #[arg(long, short)]
     pub(crate) scenario: Option<String>,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform, requires = "scenario")]
+    pub(crate) platform: Option<Platform>,
 }
 
 /// `r2r run`'s start-up defaults: at least this many rounds...
@@ -381,6 +419,12 @@ pub(crate) struct Precision(pub(crate) Option<f64>);
 pub(crate) struct Budget(pub(crate) Option<std::time::Duration>);
 
 /// Reads a precision in percent: `2%`, `2`, `0.5%`; `off` or `0` for none.
+/// Reads `--platform`: `linux/amd64` or `linux/arm64` (or the runtime identifiers
+/// `linux-x64`, `linux-arm64`); anything else is refused with the allowed values.
+pub(crate) fn parse_platform(text: &str) -> Result<Platform, String> {
+    Platform::parse(text.trim()).map_err(|error| error.to_string())
+}
+
 pub(crate) fn parse_precision(text: &str) -> Result<Precision, String> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("off") {
@@ -452,5 +496,42 @@ mod tests {
         assert_eq!(parse_budget("off").unwrap(), Budget(None));
         assert!(parse_budget("12 minutes").is_err());
         assert!(parse_budget("m").is_err());
+    }
+
+    #[test]
+    fn platforms_are_parsed_and_bad_ones_list_the_allowed() {
+        assert_eq!(parse_platform("linux/arm64"), Ok(Platform::LinuxArm64));
+        assert_eq!(parse_platform("linux-x64"), Ok(Platform::LinuxAmd64));
+        let error = parse_platform("linux/s390x").unwrap_err();
+        assert!(
+            error.contains("unknown platform `linux/s390x`; allowed: linux/amd64, linux/arm64"),
+            "{error}"
+        );
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "r2r",
+            "build",
+            "--scenario",
+            "quick",
+            "--platform",
+            "linux/arm64",
+        ])
+        .unwrap();
+        assert!(
+            matches!(&cli.command, Command::Build(a) if a.platform == Some(Platform::LinuxArm64))
+        );
+        let error = <Cli as clap::Parser>::try_parse_from([
+            "r2r",
+            "run",
+            "--scenario",
+            "quick",
+            "--platform",
+            "arm",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("allowed: linux/amd64, linux/arm64"),
+            "{error}"
+        );
     }
 }

@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> u8 {
         Err(error) => return output::error(&error),
     };
     if let Command::Plan(arguments) = &cli.command {
-        return match load_plan(&project, &arguments.scenario) {
+        return match load_plan(&project, &arguments.scenario, arguments.platform) {
             Ok(plan) if arguments.json => output::json(&plan),
             Ok(plan) => {
                 print!("{}", plan.describe());
@@ -78,14 +78,20 @@ pub async fn run(cli: Cli) -> u8 {
     }
     // Scenario errors are reported before anything talks to the engine.
     let plan = match &cli.command {
-        Command::Build(a) => Some(load_plan(&project, &a.scenario)),
-        Command::Run(a) => Some(load_plan(&project, &a.build.scenario)),
-        Command::Verify(a) => Some(load_plan(&project, &a.scenario)),
-        Command::Clean(a) => a.scenario.as_ref().map(|s| load_plan(&project, s)),
-        Command::Measure(MeasureCommand::Sizes(a)) => {
-            a.scenario.as_ref().map(|s| load_plan(&project, s))
+        Command::Build(a) => Some(load_plan(&project, &a.scenario, a.platform)),
+        Command::Run(a) => Some(load_plan(&project, &a.build.scenario, a.build.platform)),
+        Command::Verify(a) => Some(load_plan(&project, &a.scenario, a.platform)),
+        Command::Clean(a) => a
+            .scenario
+            .as_ref()
+            .map(|s| load_plan(&project, s, a.platform)),
+        Command::Measure(MeasureCommand::Sizes(a)) => a
+            .scenario
+            .as_ref()
+            .map(|s| load_plan(&project, s, a.platform)),
+        Command::Measure(MeasureCommand::Startup(a)) => {
+            Some(load_plan(&project, &a.scenario, a.platform))
         }
-        Command::Measure(MeasureCommand::Startup(a)) => Some(load_plan(&project, &a.scenario)),
         Command::Plan(_)
         | Command::Report(_)
         | Command::Plot(_)

@@ -246,6 +246,14 @@ pub async fn compare_paired(
     let mut targets: Vec<Target> = Vec::new();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     for current in startup::targets(&data.plan) {
+        if let Some(reason) = data
+            .plan
+            .image(&current.image)
+            .and_then(startup::not_timed_reason)
+        {
+            eprintln!("{}: not timed: {reason}", current.image);
+            continue;
+        }
         let Some(recorded) = baseline.builds.iter().find(|b| b.id == current.image) else {
             eprintln!("{}: not in the baseline run", current.image);
             continue;

@@ -16,7 +16,7 @@ pub(crate) async fn diff(
     arguments: &crate::args::DiffArgs,
 ) -> anyhow::Result<bool> {
     use r2r_core::measure::anatomy;
-    let plan = load_plan(project, &arguments.scenario)?;
+    let plan = load_plan(project, &arguments.scenario, arguments.platform)?;
     let mut images = Vec::new();
     for id in [&arguments.image_a, &arguments.image_b] {
         let image = plan.image(id).with_context(|| {

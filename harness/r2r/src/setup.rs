@@ -58,9 +58,22 @@ pub(crate) fn project(cli: &Cli) -> anyhow::Result<Project> {
     })
 }
 
-pub(crate) fn load_plan(project: &Project, argument: &str) -> anyhow::Result<Plan> {
+/// A scenario's plan; with `platform` (`--platform`), for that platform only
+/// ([`scenario::Scenario::for_platform`]).
+pub(crate) fn load_plan(
+    project: &Project,
+    argument: &str,
+    platform: Option<r2r_core::model::platform::Platform>,
+) -> anyhow::Result<Plan> {
     let path = scenario::resolve_path(argument, &project.root.join("scenarios"))?;
-    Ok(plan::load(&path, &project.catalog)?)
+    let plan = plan::load(&path, &project.catalog)?;
+    Ok(match platform {
+        None => plan,
+        Some(platform) => plan::try_expand(
+            &scenario::load(&path, &project.catalog)?.for_platform(platform),
+            &project.catalog,
+        )?,
+    })
 }
 
 /// Keeps r2r (every thread, and what it starts later) off the app containers' CPUs, saying

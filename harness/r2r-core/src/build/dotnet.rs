@@ -12,10 +12,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::model::catalog::{App, CompositeSpec, Framework, PublishSpec};
+use crate::model::platform::Platform;
 use crate::model::recipe::{Crossgen2Abilities, Recipe, MIBC_FILE};
 use crate::support::hash::InputHasher;
 
-/// The runtime identifier all images are built for.
+/// The runtime identifier of x64 images (the default platform); [`Packs::platform`] says
+/// which one a set of packs is for.
 pub const RUNTIME_IDENTIFIER: &str = "linux-x64";
 
 /// Name of the composite file of the runtime framework alone.
@@ -108,29 +110,36 @@ pub struct Packs {
     pub packages: PathBuf,
     /// The crossgen2 command (a native executable, or `dotnet crossgen2.dll`).
     pub crossgen2: Vec<String>,
+    /// The platform the runtime packs are for (crossgen2 is always the machine's).
+    pub platform: Platform,
 }
 
 impl Packs {
     /// Directory of a framework's managed assemblies inside its runtime pack.
     pub fn managed_dir(&self, framework: Framework) -> PathBuf {
-        self.pack_root(framework.runtime_pack())
+        self.pack_root(&self.runtime_pack(framework))
             .join("runtimes")
-            .join(RUNTIME_IDENTIFIER)
+            .join(self.platform.runtime_identifier())
             .join("lib")
             .join(&self.target_framework)
     }
 
     /// Directory of a framework's native files inside its runtime pack.
     pub fn native_dir(&self, framework: Framework) -> PathBuf {
-        self.pack_root(framework.runtime_pack())
+        self.pack_root(&self.runtime_pack(framework))
             .join("runtimes")
-            .join(RUNTIME_IDENTIFIER)
+            .join(self.platform.runtime_identifier())
             .join("native")
+    }
+
+    /// The runtime pack of a framework for the packs' platform.
+    pub fn runtime_pack(&self, framework: Framework) -> String {
+        framework.runtime_pack_for(self.platform.runtime_identifier())
     }
 
     /// The runtime's profile (`tools/StandardOptimizationData.mibc` of the runtime pack).
     pub fn mibc_path(&self) -> PathBuf {
-        self.pack_root(Framework::Runtime.runtime_pack())
+        self.pack_root(&self.runtime_pack(Framework::Runtime))
             .join("tools")
             .join(MIBC_FILE)
     }
@@ -269,14 +278,25 @@ impl Workspace {
         command
     }
 
-    /// Restores the runtime, ASP.NET Core, app host and crossgen2 packs of `version`.
+    /// Restores the runtime, ASP.NET Core, app host and crossgen2 packs of `version` for x64.
     pub fn restore_packs(&self, version: &str) -> Result<Packs, DotnetError> {
+        self.restore_packs_for(version, Platform::default())
+    }
+
+    /// Restores the runtime, ASP.NET Core and app host packs of `version` for `platform`, and
+    /// the crossgen2 pack of this machine (x64), which compiles for every platform.
+    pub fn restore_packs_for(
+        &self,
+        version: &str,
+        platform: Platform,
+    ) -> Result<Packs, DotnetError> {
         let major = version.split('.').next().unwrap_or("0");
         let target_framework = format!("net{major}.0");
         let packages = self.root.join("packages");
-        // The packs a version is resolved against (the Native AOT compiler is restored by
-        // `dotnet publish` itself).
-        let ids = crate::model::dotnet_version::packs(false);
+        // The packs a version is resolved against, for the platform's runtime identifier
+        // (the Native AOT compiler is restored by `dotnet publish` itself).
+        let rid = platform.runtime_identifier();
+        let ids = crate::model::dotnet_version::packs_for(rid, "linux-x64", false);
         let downloads: String = ids
             .iter()
             .map(|id| format!("    <PackageDownload Include=\"{id}\" Version=\"[{version}]\" />\n"))
@@ -289,19 +309,23 @@ impl Workspace {
             target_framework,
             packages: packages.clone(),
             crossgen2: Vec::new(),
+            platform,
         };
         let all_present = ids
             .iter()
             .all(|id| packs.pack_root(id).join(".nupkg.metadata").is_file());
         if !all_present {
-            let directory = self.root.join(format!("restore-{version}"));
+            let directory = match platform.suffix() {
+                None => self.root.join(format!("restore-{version}")),
+                Some(_) => self.root.join(format!("restore-{version}-{rid}")),
+            };
             std::fs::create_dir_all(&directory).map_err(io_error("creating", &directory))?;
             let project_path = directory.join("restore.csproj");
             std::fs::write(&project_path, project).map_err(io_error("writing", &project_path))?;
             run(
                 self.dotnet_command().arg("restore").arg(&project_path).arg("--packages").arg(&packages),
                 &format!(
-                    "\n  the packs of .NET {version} could not be restored from the NuGet feeds this machine is configured for; \
+                    "\n  the {rid} packs of .NET {version} could not be restored from the NuGet feeds this machine is configured for; \
                      a scenario's `dotnet` is resolved against them (`10.0` follows the newest patch they serve)"
                 ),
             )?;
@@ -353,6 +377,10 @@ impl Workspace {
             .part("frameworks", format!("{frameworks:?}").as_bytes())
             .part("composite", format!("{composite:?}").as_bytes())
             .part("host", &[with_host as u8]);
+        // The default platform adds nothing, so x64 products made before platforms are reused.
+        if !packs.platform.is_default() {
+            hasher.part("platform", packs.platform.name().as_bytes());
+        }
         // The default recipe adds nothing, so products made before recipes existed are reused.
         if composite.is_some() && !recipe.is_default() {
             hasher.part("recipe", format!("{recipe:?}").as_bytes());
@@ -389,9 +417,20 @@ impl Workspace {
 
     /// The `dotnet` muxer (from the local SDK install: it is version independent), hostfxr of
     /// the scenario's version, and `/usr/bin/dotnet`.
+    ///
+    /// On another platform than the machine's only hostfxr: the muxer is not in any NuGet
+    /// pack (the SDK's is the machine's architecture), so those images have no `dotnet`
+    /// command, and their framework-dependent apps start through their app host
+    /// ([`Self::publish_app`]), which finds the frameworks in `/usr/share/dotnet`.
     fn lay_out_host(&self, packs: &Packs, dotnet_root: &Path) -> Result<(), DotnetError> {
         let fxr = dotnet_root.join("host/fxr").join(&packs.version);
         std::fs::create_dir_all(&fxr).map_err(io_error("creating", &fxr))?;
+        if !packs.platform.is_default() {
+            let hostfxr = packs.native_dir(Framework::Runtime).join("libhostfxr.so");
+            return std::fs::copy(&hostfxr, fxr.join("libhostfxr.so"))
+                .map(|_| ())
+                .map_err(io_error("copying", &hostfxr));
+        }
         let muxer = dotnet_root.join("dotnet");
         std::fs::copy(&self.dotnet, &muxer)
             .map_err(io_error("copying the dotnet host to", &muxer))?;
@@ -476,7 +515,7 @@ impl Workspace {
         let mut arguments: Vec<String> = recipe.switches(recipe.mibc.then_some(mibc.as_path()));
         arguments.extend([
             "--targetos:linux".to_string(),
-            "--targetarch:x64".to_string(),
+            format!("--targetarch:{}", packs.platform.crossgen_arch()),
             format!("--compositerootpath:{}", shared.display()),
         ]);
         let mut present: Vec<String> = Vec::new();
@@ -619,6 +658,9 @@ impl Workspace {
             .part("kind", b"app-v1")
             .part("version", packs.version.as_bytes())
             .part("publish", format!("{publish:?}{composite}").as_bytes());
+        if !packs.platform.is_default() {
+            hasher.part("platform", packs.platform.name().as_bytes());
+        }
         // Every app source counts (the apps share files in apps/shared/).
         let apps_dir = self.experiments.join("apps");
         for file in source_files(&apps_dir)? {
@@ -627,6 +669,10 @@ impl Workspace {
             hasher.part(&relative.display().to_string(), &bytes);
         }
         let key = hasher.finish();
+        let name = match packs.platform.suffix() {
+            None => name.to_string(),
+            Some(suffix) => format!("{name}-{suffix}"),
+        };
         cached(
             &self.root.join("apps"),
             &format!("{name}-{}", &key[..16]),
@@ -652,8 +698,17 @@ impl Workspace {
                 if publish.self_contained {
                     command
                         .arg("-r")
-                        .arg(RUNTIME_IDENTIFIER)
+                        .arg(packs.platform.runtime_identifier())
                         .arg("--self-contained")
+                        .arg(format!("-p:R2rRuntimeVersion={}", packs.version));
+                } else if !packs.platform.is_default() {
+                    // No `dotnet` command in these images (see `lay_out_host`): the app host of
+                    // the platform, pinned to the scenario's version, starts the app.
+                    command
+                        .arg("-r")
+                        .arg(packs.platform.runtime_identifier())
+                        .arg("--no-self-contained")
+                        .arg("-p:UseAppHost=true")
                         .arg(format!("-p:R2rRuntimeVersion={}", packs.version));
                 } else {
                     command
@@ -724,7 +779,7 @@ impl Workspace {
             "--inputbubble".into(),
             "-O".into(),
             "--targetos:linux".into(),
-            "--targetarch:x64".into(),
+            format!("--targetarch:{}", packs.platform.crossgen_arch()),
         ];
         arguments.extend(
             managed_files(publish_dir)?
@@ -849,14 +904,15 @@ fn framework_deps_json(
         }
     }
     let version = packs.target_framework.trim_start_matches("net");
+    let rid = packs.platform.runtime_identifier();
     let target = format!(".NETCoreApp,Version=v{version}");
-    let package = format!("{}/{}", framework.runtime_pack(), packs.version);
+    let package = format!("{}/{}", packs.runtime_pack(framework), packs.version);
     let document = serde_json::json!({
-        "runtimeTarget": { "name": format!("{target}/{RUNTIME_IDENTIFIER}"), "signature": "" },
+        "runtimeTarget": { "name": format!("{target}/{rid}"), "signature": "" },
         "compilationOptions": {},
         "targets": {
             target.clone(): {},
-            format!("{target}/{RUNTIME_IDENTIFIER}"): {
+            format!("{target}/{rid}"): {
                 package.clone(): { "runtime": runtime, "native": native }
             }
         },

@@ -15,6 +15,7 @@ use crate::build::dotnet::{Packs, Workspace};
 use crate::engine::{BuildRequest, Engine, EngineError};
 use crate::model::catalog::Catalog;
 use crate::model::plan::{labels, Content, Parent, Plan, PlannedImage};
+use crate::model::platform::Platform;
 use crate::model::scenario::Base;
 use crate::support::hash::InputHasher;
 use context::ContextBuilder;
@@ -153,7 +154,21 @@ pub async fn ensure_base(
     workspace: &Workspace,
     scripts: &Path,
 ) -> Result<(), BuildError> {
-    if engine.inspect_image(base.image()).await?.is_some() {
+    if let Some(details) = engine.inspect_image(base.image()).await? {
+        let platform = base.platform();
+        if !platform.is_default()
+            && !details.architecture.is_empty()
+            && details.architecture != platform.architecture()
+        {
+            return Err(BuildError::Base {
+                image: base.image().to_string(),
+                message: format!(
+                    "the image's config says {}, not {}; remove it (it is made again from the tarball)",
+                    details.architecture,
+                    platform.architecture()
+                ),
+            });
+        }
         return Ok(());
     }
     match base {
@@ -170,6 +185,7 @@ pub async fn ensure_base(
             name,
             image,
             script_args,
+            platform,
             ..
         } => {
             let directory = workspace.root.join("bases");
@@ -177,7 +193,10 @@ pub async fn ensure_base(
                 image: image.clone(),
                 message: format!("creating {}: {error}", directory.display()),
             })?;
-            let tarball = directory.join(format!("{name}.tar"));
+            let tarball = match platform.suffix() {
+                None => directory.join(format!("{name}.tar")),
+                Some(suffix) => directory.join(format!("{name}-{suffix}.tar")),
+            };
             if !tarball.is_file() {
                 let script = scripts.join("bootstrap-base.sh");
                 tracing::info!("making base {image} with {}", script.display());
@@ -211,7 +230,9 @@ pub async fn ensure_base(
                 format!("LABEL {}=base", labels::ROLE),
                 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
             ];
-            engine.import_rootfs(&tarball, image, &changes).await?;
+            engine
+                .import_rootfs(&tarball, image, &changes, *platform)
+                .await?;
             Ok(())
         }
     }
@@ -241,7 +262,7 @@ pub trait Preparation: Send + Sync {
 pub struct HostPreparation {
     catalog: Catalog,
     workspace: Workspace,
-    packs: std::sync::OnceLock<Packs>,
+    packs: std::sync::OnceLock<BTreeMap<Platform, Packs>>,
 }
 
 impl HostPreparation {
@@ -260,9 +281,19 @@ impl Preparation for HostPreparation {
     async fn prepare(&self, plan: &Plan) -> Result<(), BuildError> {
         let workspace = self.workspace.clone();
         let version = plan.scenario.dotnet.clone();
-        let packs = tokio::task::spawn_blocking(move || workspace.restore_packs(&version))
-            .await
-            .expect("restore task does not panic")?;
+        let platforms = plan.scenario.platforms.clone();
+        let packs = tokio::task::spawn_blocking(move || {
+            platforms
+                .into_iter()
+                .map(|platform| {
+                    workspace
+                        .restore_packs_for(&version, platform)
+                        .map(|packs| (platform, packs))
+                })
+                .collect::<Result<BTreeMap<Platform, Packs>, _>>()
+        })
+        .await
+        .expect("restore task does not panic")?;
         let _ = self.packs.set(packs);
         Ok(())
     }
@@ -275,8 +306,9 @@ impl Preparation for HostPreparation {
         let packs = self
             .packs
             .get()
+            .and_then(|packs| packs.get(&image.platform))
             .cloned()
-            .ok_or_else(|| "the packs are not restored".to_string())?;
+            .ok_or_else(|| format!("the {} packs are not restored", image.platform))?;
         let (image, plan, catalog, workspace) = (
             image.clone(),
             plan.clone(),
@@ -431,6 +463,7 @@ async fn build_one(
                 reference: image.reference().to_string(),
                 context,
                 labels,
+                platform: image.platform,
             };
             let on_line = |line: &str| observer.line(image, line);
             let id = engine
@@ -441,6 +474,22 @@ async fn build_one(
             id
         }
     };
+    if !image.platform.is_default() {
+        // The image config must name the platform (the engine's builder takes it from the
+        // base), or the engine would run and report it as an image of its own architecture.
+        let architecture = engine
+            .inspect_image(&id)
+            .await
+            .map_err(|error| error.to_string())?
+            .map(|details| details.architecture)
+            .unwrap_or_default();
+        if architecture != image.platform.architecture() {
+            return Err(format!(
+                "the engine made a `{architecture}` image, not {}",
+                image.platform
+            ));
+        }
+    }
     for tag in &image.tags[1..] {
         engine
             .tag_image(&id, tag)
@@ -543,7 +592,9 @@ pub fn assemble_context(
             let definition = &catalog.apps[app];
             let published = workspace.publish_app(packs, app, definition, publish, *composite)?;
             context.add_tree(&published, "app")?;
-            let entrypoint = if publish.self_contained {
+            // Self-contained apps, and framework-dependent ones on a platform whose images
+            // have no `dotnet` command, start through their app host.
+            let entrypoint = if publish.self_contained || !image.platform.is_default() {
                 format!("[\"/app/{}\"]", definition.assembly)
             } else {
                 format!("[\"dotnet\", \"/app/{}.dll\"]", definition.assembly)

@@ -223,6 +223,109 @@ fn image_details(inspect: bollard::models::ImageInspect) -> ImageDetails {
             .root_fs
             .and_then(|root| root.layers)
             .unwrap_or_default(),
+        architecture: inspect.architecture.unwrap_or_default(),
+    }
+}
+
+impl DockerEngine {
+    /// Loads a root file system tarball as a one-layer image (the `docker save` layout: its
+    /// config with the platform's OS and architecture, `ENV` and `LABEL` changes applied, the
+    /// tarball as the layer), through a temporary archive next to the tarball.
+    async fn load_rootfs(
+        &self,
+        tarball: &Path,
+        reference: &str,
+        changes: &[String],
+        platform: crate::model::platform::Platform,
+    ) -> Result<(), EngineError> {
+        use sha2::Digest;
+        let io = |action: String| move |source: std::io::Error| EngineError::Io { action, source };
+        let archive = tarball.with_extension(format!("load-{}.tar", std::process::id()));
+        let (tarball_owned, archive_owned) = (tarball.to_path_buf(), archive.clone());
+        let (reference_owned, changes_owned) = (reference.to_string(), changes.to_vec());
+        tokio::task::spawn_blocking(move || -> Result<(), EngineError> {
+            let tarball = tarball_owned;
+            let mut file = std::fs::File::open(&tarball)
+                .map_err(io(format!("opening {}", tarball.display())))?;
+            let mut hasher = sha2::Sha256::new();
+            std::io::copy(&mut file, &mut hasher)
+                .map_err(io(format!("reading {}", tarball.display())))?;
+            let diff_id = format!("sha256:{:x}", hasher.finalize());
+            let mut env = Vec::new();
+            let mut labels = serde_json::Map::new();
+            for change in &changes_owned {
+                if let Some(rest) = change.strip_prefix("ENV ") {
+                    env.push(rest.to_string());
+                } else if let Some((key, value)) = change
+                    .strip_prefix("LABEL ")
+                    .and_then(|rest| rest.split_once('='))
+                {
+                    labels.insert(key.to_string(), serde_json::Value::from(value));
+                }
+            }
+            let config = serde_json::json!({
+                "architecture": platform.architecture(),
+                "os": "linux",
+                "config": { "Env": env, "Labels": labels },
+                "rootfs": { "type": "layers", "diff_ids": [diff_id] },
+                "history": [{ "created_by": "r2r: root file system of a local base" }],
+            });
+            let config_bytes = serde_json::to_vec(&config).expect("JSON values serialise");
+            let config_name = format!("{:x}.json", sha2::Sha256::digest(&config_bytes));
+            let manifest = serde_json::json!([{
+                "Config": config_name,
+                "RepoTags": [reference_owned],
+                "Layers": ["layer/layer.tar"],
+            }]);
+            let manifest_bytes = serde_json::to_vec(&manifest).expect("JSON values serialise");
+            let write = || -> std::io::Result<()> {
+                let mut builder = tar::Builder::new(std::fs::File::create(&archive_owned)?);
+                let entry = |name: &str, size: u64| {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_path(name)?;
+                    header.set_size(size);
+                    header.set_mode(0o644);
+                    header.set_cksum();
+                    Ok::<_, std::io::Error>(header)
+                };
+                builder.append(
+                    &entry(&config_name, config_bytes.len() as u64)?,
+                    &config_bytes[..],
+                )?;
+                let layer = std::fs::File::open(&tarball)?;
+                let size = layer.metadata()?.len();
+                builder.append(&entry("layer/layer.tar", size)?, layer)?;
+                builder.append(
+                    &entry("manifest.json", manifest_bytes.len() as u64)?,
+                    &manifest_bytes[..],
+                )?;
+                builder.into_inner()?.sync_all()
+            };
+            write().map_err(io(format!("writing {}", archive_owned.display())))
+        })
+        .await
+        .map_err(|error| EngineError::Io {
+            action: "making the image archive".into(),
+            source: std::io::Error::other(error.to_string()),
+        })??;
+        let file = tokio::fs::File::open(&archive)
+            .await
+            .map_err(io(format!("opening {}", archive.display())))?;
+        let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build();
+        let loaded = self
+            .docker
+            .import_image(options, body, None)
+            .try_collect::<Vec<_>>()
+            .await;
+        let _ = std::fs::remove_file(&archive);
+        loaded.map_err(api(format!(
+            "loading {} as {reference} ({platform})",
+            tarball.display()
+        )))?;
+        Ok(())
     }
 }
 
@@ -285,14 +388,19 @@ impl Engine for DockerEngine {
         on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync),
     ) -> Result<String, EngineError> {
         let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
-        let options = BuildImageOptionsBuilder::default()
+        let mut options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(&request.reference)
             .labels(&labels)
             .rm(true)
             .forcerm(true)
-            .networkmode("none")
-            .build();
+            .networkmode("none");
+        if !request.platform.is_default() || request.platform.is_emulated() {
+            // The classic builder looks `FROM` up for this platform (and the image it commits
+            // inherits its parent's architecture).
+            options = options.platform(request.platform.name());
+        }
+        let options = options.build();
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(request.context)));
@@ -332,7 +440,16 @@ impl Engine for DockerEngine {
         tarball: &Path,
         reference: &str,
         changes: &[String],
+        platform: crate::model::platform::Platform,
     ) -> Result<(), EngineError> {
+        if !platform.is_default() || platform.is_emulated() {
+            // dockerd 20.10's import writes its own architecture whatever `platform` says (it
+            // passes the OS on, not the architecture): load the root file system as an image
+            // archive whose config names the platform instead.
+            return self
+                .load_rootfs(tarball, reference, changes, platform)
+                .await;
+        }
         let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
         let file = tokio::fs::File::open(tarball)
             .await
@@ -341,12 +458,17 @@ impl Engine for DockerEngine {
                 source,
             })?;
         let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
-        let options = CreateImageOptionsBuilder::default()
+        let mut options = CreateImageOptionsBuilder::default()
             .from_src("-")
             .repo(repo)
             .tag(tag)
-            .changes(changes.to_vec())
-            .build();
+            .changes(changes.to_vec());
+        if !platform.is_default() || platform.is_emulated() {
+            // The engine writes the platform's OS and architecture into the image config
+            // (without it, its own).
+            options = options.platform(platform.name());
+        }
+        let options = options.build();
         self.docker
             .create_image(Some(options), Some(body), None)
             .try_collect::<Vec<_>>()
@@ -419,6 +541,7 @@ impl Engine for DockerEngine {
                 labels: summary.labels.into_iter().collect(),
                 size_bytes: summary.size.max(0) as u64,
                 layers: Vec::new(),
+                architecture: String::new(),
             })
             .collect())
     }

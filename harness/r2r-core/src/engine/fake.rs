@@ -57,6 +57,7 @@ struct Image {
     labels: BTreeMap<String, String>,
     layers: Vec<Layer>,
     history: Vec<String>,
+    architecture: String,
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +213,7 @@ impl FakeEngine {
                 labels,
                 layers: vec![layer],
                 history: vec![format!("ADD {reference}")],
+                architecture: "amd64".into(),
             },
         );
         state.tags.insert(reference.to_string(), id.clone());
@@ -284,6 +286,7 @@ impl FakeEngine {
             labels: image.labels.clone(),
             size_bytes: image.layers.iter().map(|l| l.tar.len() as u64).sum(),
             layers: image.layers.iter().map(|l| l.diff_id.clone()).collect(),
+            architecture: image.architecture.clone(),
         }
     }
 
@@ -420,6 +423,8 @@ impl Engine for FakeEngine {
                 labels: request.labels.clone(),
                 layers,
                 history,
+                // As the engine's builder does: the architecture of the parent.
+                architecture: parent_image.architecture.clone(),
             },
         );
         state.tags.insert(request.reference.clone(), id.clone());
@@ -432,6 +437,7 @@ impl Engine for FakeEngine {
         tarball: &Path,
         reference: &str,
         changes: &[String],
+        platform: crate::model::platform::Platform,
     ) -> Result<(), EngineError> {
         drop(self.call(format!("import_rootfs {reference}"))?);
         let bytes = std::fs::read(tarball).map_err(|source| EngineError::Io {
@@ -458,6 +464,7 @@ impl Engine for FakeEngine {
                     tar: Bytes::from(bytes),
                 }],
                 history: vec!["import".into()],
+                architecture: platform.architecture().to_string(),
             },
         );
         state.tags.insert(reference.to_string(), id);
@@ -725,6 +732,7 @@ mod tests {
                     reference: "child:1".into(),
                     context: context("base:1"),
                     labels: labels(&[("k", "child")]),
+                    platform: Default::default(),
                 },
                 &quiet,
             )
@@ -749,6 +757,7 @@ mod tests {
                     reference: "broken:1".into(),
                     context: context("base:1"),
                     labels: BTreeMap::new(),
+                    platform: Default::default(),
                 },
                 &quiet,
             )
@@ -768,6 +777,7 @@ mod tests {
                     reference: "app:1".into(),
                     context: context("base:1"),
                     labels: BTreeMap::new(),
+                    platform: Default::default(),
                 },
                 &quiet,
             )

@@ -130,6 +130,9 @@ pub struct ImageDetails {
     pub size_bytes: u64,
     /// Layer diff ids, bottom first.
     pub layers: Vec<String>,
+    /// The architecture its config names (`amd64`, `arm64`); empty when the engine did not
+    /// say (image listings).
+    pub architecture: String,
 }
 
 /// A request to build one image from an in-memory context.
@@ -141,6 +144,9 @@ pub struct BuildRequest {
     pub context: Bytes,
     /// Labels put on the image.
     pub labels: BTreeMap<String, String>,
+    /// The platform to build for: passed to the engine (its `FROM` must name an image of that
+    /// platform) for any platform but the default, so x64 builds are requested as before.
+    pub platform: crate::model::platform::Platform,
 }
 
 /// Network mode of a container. r2r never uses a bridge network.
@@ -223,12 +229,14 @@ pub trait Engine: Send + Sync {
         request: BuildRequest,
         on_line: &(dyn for<'line> Fn(&'line str) + Send + Sync),
     ) -> Result<String, EngineError>;
-    /// Imports a root filesystem tarball as an image with Dockerfile `changes` (e.g. `LABEL`).
+    /// Imports a root filesystem tarball as an image with Dockerfile `changes` (e.g. `LABEL`),
+    /// its config naming `platform`'s architecture.
     async fn import_rootfs(
         &self,
         tarball: &Path,
         reference: &str,
         changes: &[String],
+        platform: crate::model::platform::Platform,
     ) -> Result<(), EngineError>;
     /// Pulls an image from its registry.
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;

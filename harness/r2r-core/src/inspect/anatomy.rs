@@ -661,6 +661,39 @@ impl ReadyToRunHeader {
     }
 }
 
+/// The code ranges (begin, end RVA) of a ReadyToRun `RuntimeFunctions` table. x64 entries
+/// are 12 bytes (begin, end, unwind data). arm64 entries are 8 bytes (begin, unwind data): the
+/// function's length, in 4-byte instructions, is in the unwind data, packed into the entry
+/// itself when its low two bits are set (bits 2-12), otherwise in the first word of the unwind
+/// record it points at (bits 0-17), read through `word_at`. Other architectures: none read.
+fn runtime_functions(
+    table: &[u8],
+    architecture: crate::inspect::readytorun::CodeArchitecture,
+    word_at: impl Fn(u32) -> Option<u32>,
+) -> Vec<(u32, u32)> {
+    use crate::inspect::readytorun::CodeArchitecture;
+    match architecture {
+        CodeArchitecture::X64 => table
+            .chunks_exact(12)
+            .map(|entry| (le32(entry, 0).unwrap_or(0), le32(entry, 4).unwrap_or(0)))
+            .collect(),
+        CodeArchitecture::Arm64 => table
+            .chunks_exact(8)
+            .map(|entry| {
+                let begin = le32(entry, 0).unwrap_or(0);
+                let unwind = le32(entry, 4).unwrap_or(0);
+                let instructions = if unwind & 3 != 0 {
+                    (unwind >> 2) & 0x7ff
+                } else {
+                    word_at(unwind).map_or(0, |word| word & 0x3_ffff)
+                };
+                (begin, begin.saturating_add(instructions * 4))
+            })
+            .collect(),
+        CodeArchitecture::Other(_) => Vec::new(),
+    }
+}
+
 /// The runtime function indices of a `MethodDefEntryPoints` NativeArray (in `data`, which
 /// starts at the array): one per method that has code.
 fn method_entry_points(data: &[u8]) -> Vec<u32> {
@@ -778,13 +811,17 @@ pub fn analyse(bytes: &[u8]) -> Result<FileAnatomy, AnatomyError> {
     if let Some(rva) = runtime_header {
         let header = ReadyToRunHeader::read(&view, rva, true)?;
         header.claim(&view, &mut claims, true, None);
-        // The native code of every runtime function (x64: begin, end, unwind data).
+        // The native code of every runtime function: x64 entries are begin, end, unwind data;
+        // arm64 entries begin and unwind data, whose first word holds the length.
+        let architecture =
+            crate::inspect::readytorun::code_architecture(pe.header.coff_header.machine);
         let functions: Vec<(u32, u32)> = match header.section(SECTION_RUNTIME_FUNCTIONS) {
-            Some((rva, size)) => view
-                .slice("runtime functions", rva, size as usize)?
-                .chunks_exact(12)
-                .map(|entry| (le32(entry, 0).unwrap_or(0), le32(entry, 4).unwrap_or(0)))
-                .collect(),
+            Some((rva, size)) => {
+                let table = view.slice("runtime functions", rva, size as usize)?;
+                runtime_functions(table, architecture, |unwind| {
+                    view.u32_at("unwind data", unwind).ok()
+                })
+            }
             None => Vec::new(),
         };
         let mut owner_of = vec![None; functions.len()];
@@ -886,6 +923,34 @@ pub fn by_name<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_functions_are_read_per_architecture() {
+        use crate::inspect::readytorun::CodeArchitecture;
+        let words =
+            |values: &[u32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        // x64: begin, end, unwind.
+        let x64 = words(&[0x1000, 0x1040, 0x9000, 0x1040, 0x1100, 0x9010]);
+        assert_eq!(
+            runtime_functions(&x64, CodeArchitecture::X64, |_| None),
+            [(0x1000, 0x1040), (0x1040, 0x1100)]
+        );
+        // arm64: begin, unwind; the first from its unwind record (0x20 instructions, with
+        // other header bits set above bit 17), the second packed into the entry (5
+        // instructions in bits 2-12, flag 1).
+        let arm64 = words(&[0x2000, 0x9000, 0x2080, (5 << 2) | 1]);
+        let record = |rva: u32| (rva == 0x9000).then_some(0x0840_0020 | (1 << 21));
+        assert_eq!(
+            runtime_functions(&arm64, CodeArchitecture::Arm64, record),
+            [(0x2000, 0x2080), (0x2080, 0x2094)]
+        );
+        // An unreadable unwind record gives an empty range, never a guess.
+        assert_eq!(
+            runtime_functions(&arm64[..8], CodeArchitecture::Arm64, |_| None),
+            [(0x2000, 0x2000)]
+        );
+        assert!(runtime_functions(&x64, CodeArchitecture::Other(0x14c), |_| None).is_empty());
+    }
 
     #[test]
     fn non_pe_files_are_other_and_garbage_never_panics() {

@@ -145,6 +145,10 @@ pub struct FileRecord {
     pub composite: Option<crate::inspect::composite::CompositeFacts>,
     /// For an inspected component of a composite: its method definitions with a body (count).
     pub method_definitions: Option<u32>,
+    /// For an inspected file with precompiled code (ReadyToRun, component, composite): the
+    /// architecture its PE machine field names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::inspect::readytorun::CodeArchitecture>,
 }
 
 /// Why an inspected file has no ReadyToRun classification.
@@ -1361,6 +1365,7 @@ fn read_layer(
         };
         let mut composite = None;
         let mut method_definitions = None;
+        let mut code = None;
         let assembly = if file_type == FileType::Regular && inspect(&path) {
             if size_bytes > MAX_INSPECTED_FILE_BYTES {
                 Some(Err(InspectError::TooLarge {
@@ -1385,6 +1390,7 @@ fn read_layer(
                 if matches!(kind, Ok(AssemblyKind::CompositeComponent { .. })) {
                     method_definitions = crate::inspect::composite::method_definitions(&bytes);
                 }
+                code = readytorun::precompiled_code(&kind, &bytes);
                 Some(kind)
             }
         } else {
@@ -1399,6 +1405,7 @@ fn read_layer(
             assembly,
             composite,
             method_definitions,
+            code,
         });
         Ok(())
     })?;

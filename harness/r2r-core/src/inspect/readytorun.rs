@@ -25,6 +25,65 @@ const MAX_NAME_BYTES: usize = 4096;
 /// Most sections read from a header.
 const MAX_SECTIONS: u32 = 256;
 
+/// The code a ReadyToRun image holds, from its PE machine field. crossgen2 writes the target's
+/// machine XOR a value naming the OS (so the Windows loader refuses the file): Linux `0x7B79`,
+/// Apple `0x4644`, FreeBSD `0xADC4`, NetBSD `0x1993`, Windows `0`. x64 on Linux is `0xFD1D`,
+/// arm64 on Linux `0xD11D`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeArchitecture {
+    /// x64 (`IMAGE_FILE_MACHINE_AMD64`, `0x8664`): runtime functions of 12 bytes (begin, end,
+    /// unwind data).
+    X64,
+    /// arm64 (`IMAGE_FILE_MACHINE_ARM64`, `0xAA64`): runtime functions of 8 bytes (begin,
+    /// unwind data; the length is in the unwind data).
+    Arm64,
+    /// Any other machine value (IL-only assemblies say i386, `0x14C`).
+    Other(u16),
+}
+
+/// The OS values crossgen2 XORs into the machine field (Windows, Linux, Apple, FreeBSD, NetBSD).
+const MACHINE_OS_OVERRIDES: [u16; 5] = [0, 0x7B79, 0x4644, 0xADC4, 0x1993];
+
+/// Reads the PE machine field of a ReadyToRun image (see [`CodeArchitecture`]).
+pub fn code_architecture(machine: u16) -> CodeArchitecture {
+    for os in MACHINE_OS_OVERRIDES {
+        match machine ^ os {
+            0x8664 => return CodeArchitecture::X64,
+            0xAA64 => return CodeArchitecture::Arm64,
+            _ => {}
+        }
+    }
+    CodeArchitecture::Other(machine)
+}
+
+/// The PE machine field of a file (`None`: not a PE file, or cut short).
+pub fn pe_machine(bytes: &[u8]) -> Option<u16> {
+    let at = u32::from_le_bytes(bytes.get(0x3c..0x40)?.try_into().ok()?) as usize;
+    if bytes.get(at..at.checked_add(4)?)? != b"PE\0\0" {
+        return None;
+    }
+    Some(u16::from_le_bytes(
+        bytes.get(at + 4..at + 6)?.try_into().ok()?,
+    ))
+}
+
+/// The architecture of a classified file's precompiled code: for ReadyToRun files, components
+/// and composites, from their machine field; `None` for anything else.
+pub fn precompiled_code<E>(
+    kind: &Result<AssemblyKind, E>,
+    bytes: &[u8],
+) -> Option<CodeArchitecture> {
+    match kind {
+        Ok(
+            AssemblyKind::ReadyToRun { .. }
+            | AssemblyKind::CompositeComponent { .. }
+            | AssemblyKind::CompositeImage { .. },
+        ) => pe_machine(bytes).map(code_architecture),
+        _ => None,
+    }
+}
+
 /// What a file is, as far as ReadyToRun is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -285,6 +344,18 @@ pub fn classify_path(path: &Path) -> Result<AssemblyKind, ReadyToRunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_fields_of_readytorun_images_name_their_code() {
+        // Linux: the machine XOR 0x7B79.
+        assert_eq!(code_architecture(0xFD1D), CodeArchitecture::X64);
+        assert_eq!(code_architecture(0xD11D), CodeArchitecture::Arm64);
+        // Windows and Apple.
+        assert_eq!(code_architecture(0x8664), CodeArchitecture::X64);
+        assert_eq!(code_architecture(0xAA64 ^ 0x4644), CodeArchitecture::Arm64);
+        // IL-only assemblies say i386.
+        assert_eq!(code_architecture(0x014C), CodeArchitecture::Other(0x014C));
+    }
 
     #[test]
     fn non_pe_and_truncated_files_never_panic() {

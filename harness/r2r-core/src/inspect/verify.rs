@@ -46,6 +46,10 @@ pub struct ImageVerification {
     pub role: String,
     /// The checks, in order.
     pub checks: Vec<Check>,
+    /// Whether its behaviour was checked under emulation (an image of another platform than
+    /// the machine's, run through binfmt_misc and QEMU); absent when it ran natively.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emulated: bool,
 }
 
 impl ImageVerification {
@@ -467,6 +471,7 @@ pub fn read_directory(root: &std::path::Path) -> std::io::Result<ImageFilesystem
                 .into_owned();
             let metadata = entry.metadata()?;
             let (mut assembly, mut composite, mut method_definitions) = (None, None, None);
+            let mut code = None;
             if relative.ends_with(".dll")
                 && (relative.starts_with("usr/share/dotnet/") || relative.starts_with("app/"))
             {
@@ -481,6 +486,7 @@ pub fn read_directory(root: &std::path::Path) -> std::io::Result<ImageFilesystem
                 if matches!(kind, Ok(AssemblyKind::CompositeComponent { .. })) {
                     method_definitions = crate::inspect::composite::method_definitions(&bytes);
                 }
+                code = crate::inspect::readytorun::precompiled_code(&kind, &bytes);
                 assembly = Some(kind);
             }
             use std::os::unix::fs::PermissionsExt;
@@ -492,6 +498,7 @@ pub fn read_directory(root: &std::path::Path) -> std::io::Result<ImageFilesystem
                     size_bytes: metadata.len(),
                     file_type: archive::FileType::Regular,
                     mode: metadata.permissions().mode() & 0o7777,
+                    code,
                     assembly,
                     composite,
                     method_definitions,
@@ -647,23 +654,91 @@ pub fn check_files(
     let self_contained =
         matches!(&image.content, Content::App { publish, .. } if publish.self_contained);
     if !matches!(image.content, Content::RuntimeDeps) && !self_contained {
-        let host = fs.get("usr/share/dotnet/dotnet").is_some()
-            && fs
-                .get(&format!(
-                    "usr/share/dotnet/host/fxr/{version}/libhostfxr.so"
-                ))
-                .is_some();
-        passed &= host;
-        details.push(format!(
-            "dotnet host {}",
-            if host { "present" } else { "MISSING" }
-        ));
+        let hostfxr = fs
+            .get(&format!(
+                "usr/share/dotnet/host/fxr/{version}/libhostfxr.so"
+            ))
+            .is_some();
+        if image.platform.is_default() {
+            let host = fs.get("usr/share/dotnet/dotnet").is_some() && hostfxr;
+            passed &= host;
+            details.push(format!(
+                "dotnet host {}",
+                if host { "present" } else { "MISSING" }
+            ));
+        } else {
+            // No `dotnet` command on this platform: hostfxr, and the app's own app host.
+            passed &= hostfxr;
+            details.push(format!(
+                "hostfxr {} (no dotnet command on {})",
+                if hostfxr { "present" } else { "MISSING" },
+                image.platform
+            ));
+            if let Content::App { app, .. } = &image.content {
+                let executable = format!("app/{}", catalog.apps[app].assembly);
+                let present = fs
+                    .get(&executable)
+                    .is_some_and(|record| record.mode & 0o111 != 0);
+                passed &= present;
+                details.push(format!(
+                    "app host {executable} {}",
+                    if present {
+                        "present, executable"
+                    } else {
+                        "MISSING"
+                    }
+                ));
+            }
+        }
+    }
+    if !image.platform.is_default() {
+        let (ok, detail) = check_code_architecture(fs, image.platform);
+        passed &= ok;
+        details.push(detail);
     }
     Check {
         name: "files".into(),
         passed,
         detail: details.join("; "),
     }
+}
+
+/// The precompiled code of an image of another platform than x64 must be that platform's:
+/// every ReadyToRun file, component and composite under `/usr/share/dotnet` and `/app` says
+/// so in its PE machine field.
+fn check_code_architecture(
+    fs: &ImageFilesystem,
+    platform: crate::model::platform::Platform,
+) -> (bool, String) {
+    use crate::inspect::readytorun::CodeArchitecture;
+    let expected = match platform {
+        crate::model::platform::Platform::LinuxAmd64 => CodeArchitecture::X64,
+        crate::model::platform::Platform::LinuxArm64 => CodeArchitecture::Arm64,
+    };
+    let mut matching = 0usize;
+    let mut other: Vec<String> = Vec::new();
+    for record in fs.files.values() {
+        match record.code {
+            Some(code) if code == expected => matching += 1,
+            Some(code) => other.push(format!("{} ({code:?})", record.path)),
+            None => {}
+        }
+    }
+    let ok = other.is_empty();
+    let detail = if ok {
+        format!(
+            "{matching} precompiled files, all {}",
+            platform.architecture()
+        )
+    } else {
+        format!(
+            "{} precompiled files are not {}: {}",
+            other.len(),
+            platform.architecture(),
+            other.into_iter().take(5).collect::<Vec<_>>().join(", ")
+        )
+    };
+    (ok, detail)
 }
 
 /// Reads an image's file system through the engine's export, classifying every `.dll` under
@@ -883,8 +958,48 @@ pub async fn verify_image(
             detail: error.to_string(),
         }),
     }
+    let emulated = image.platform.is_emulated();
+    let emulated_options;
+    let options = if emulated {
+        // Every instruction is translated: the same program takes several times as long.
+        emulated_options = VerifyOptions {
+            run_timeout: options.run_timeout * EMULATION_SLOWDOWN,
+            ..options.clone()
+        };
+        &emulated_options
+    } else {
+        options
+    };
+    // What runs a container: app images, and framework and sdk images on x64 (elsewhere they
+    // have no `dotnet` command).
+    let runs = !matches!(image.content, Content::RuntimeDeps)
+        && (!matches!(image.content, Content::Frameworks { .. } | Content::Sdk)
+            || image.platform.is_default());
+    if runs {
+        if let Err(reason) = crate::support::emulation::can_run(image.platform) {
+            checks.push(Check {
+                name: "run".into(),
+                passed: false,
+                detail: format!(
+                    "not run: this machine cannot run {}: {reason}",
+                    image.platform
+                ),
+            });
+            return ImageVerification {
+                id: image.id.clone(),
+                reference: image.reference().to_string(),
+                variants: image.variants.clone(),
+                role: image.role.clone(),
+                checks,
+                emulated,
+            };
+        }
+    }
     match &image.content {
         Content::RuntimeDeps => {}
+        // Framework images of another platform than x64 have no `dotnet` command (no NuGet
+        // pack carries that platform's muxer): their frameworks run through the apps on them.
+        Content::Frameworks { .. } | Content::Sdk if !image.platform.is_default() => {}
         Content::Frameworks {
             frameworks_below, ..
         } => checks.push(list_runtimes(engine, plan, image, options, frameworks_below).await),
@@ -940,8 +1055,12 @@ pub async fn verify_image(
         variants: image.variants.clone(),
         role: image.role.clone(),
         checks,
+        emulated: emulated && runs,
     }
 }
+
+/// How many times longer a container run may take under emulation than natively.
+pub const EMULATION_SLOWDOWN: u32 = 5;
 
 /// The size of an app image's `/app`, bytes, as its files check recorded it.
 fn app_bytes(verification: &ImageVerification) -> Option<f64> {
@@ -1125,6 +1244,7 @@ mod tests {
                 crate::inspect::archive::FileRecord {
                     composite: None,
                     method_definitions: None,
+                    code: None,
                     path: path.to_string(),
                     layer: 0,
                     size_bytes: 1,

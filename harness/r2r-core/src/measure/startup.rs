@@ -91,6 +91,32 @@ pub fn targets(plan: &Plan) -> Vec<Target> {
         .collect()
 }
 
+/// Why the start-up of an image is not timed on this machine: it is of a platform this
+/// machine runs only under emulation (QEMU through binfmt_misc), which slows every instruction
+/// by an unknown factor, so its times would say nothing about the platform. `None`: it is
+/// timed.
+pub fn not_timed_reason(image: &crate::model::plan::PlannedImage) -> Option<String> {
+    image.platform.is_emulated().then(|| {
+        format!(
+            "{} runs on this {} machine only under emulation; start-up is never timed under emulation (measure it on a {} machine)",
+            image.platform,
+            std::env::consts::ARCH,
+            image.platform
+        )
+    })
+}
+
+/// Start-up was asked for images that this machine runs only under emulation, and nothing
+/// else.
+#[derive(Debug, thiserror::Error)]
+#[error("start-up is never timed under emulation: {reason}; images refused: {images}")]
+pub struct EmulatedStartup {
+    /// Why, naming the platform and the machine.
+    pub reason: String,
+    /// The images asked for, comma-separated.
+    pub images: String,
+}
+
 /// Why a selection of images to measure cannot be made.
 #[derive(Debug, thiserror::Error)]
 #[error("no app image '{image}' in the plan (its app images: {known})")]

@@ -28,4 +28,13 @@ impl Framework {
             Framework::Aspnet => "Microsoft.AspNetCore.App.Runtime.linux-x64",
         }
     }
+
+    /// The NuGet runtime pack that carries this framework for a runtime identifier
+    /// (`linux-arm64`).
+    pub fn runtime_pack_for(self, runtime_identifier: &str) -> String {
+        match self {
+            Framework::Runtime => format!("Microsoft.NETCore.App.Runtime.{runtime_identifier}"),
+            Framework::Aspnet => format!("Microsoft.AspNetCore.App.Runtime.{runtime_identifier}"),
+        }
+    }
 }

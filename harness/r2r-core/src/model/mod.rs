@@ -8,6 +8,7 @@ pub mod framework;
 /// Checks of the names scenario and catalog files give the engine and command lines.
 pub mod names;
 pub mod plan;
+pub mod platform;
 pub mod recipe;
 pub mod scenario;
 pub mod toml_source;

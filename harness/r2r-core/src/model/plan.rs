@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::catalog::{
     AppKind, Catalog, CompositeSpec, Framework, ImageRole, PublishSpec, Variant,
 };
+use crate::model::platform::Platform;
 use crate::model::recipe::Recipe;
 use crate::model::scenario::{self, Scenario, ScenarioError};
 use crate::model::toml_source::{self, SourceError, Step};
@@ -33,6 +34,9 @@ pub mod labels {
     pub const INPUT_HASH: &str = "r2r.input-hash";
     /// The .NET version.
     pub const DOTNET: &str = "r2r.dotnet";
+    /// The platform (`linux/arm64`); only on images of a platform other than x64, so x64
+    /// images keep the labels (and input hashes) they had before platforms existed.
+    pub const PLATFORM: &str = "r2r.platform";
 }
 
 /// What an image stands on.
@@ -96,6 +100,9 @@ pub struct PlannedImage {
     pub content: Content,
     /// Tags, one per variant: `r2r/<scenario>:<variant>-<role>` (see [`image_tag`]).
     pub tags: Vec<String>,
+    /// The platform it is built for; absent (x64) in plans before platforms existed.
+    #[serde(default, skip_serializing_if = "Platform::is_default")]
+    pub platform: Platform,
 }
 
 /// The name a variant has in a plan, its results and its tags under a recipe:
@@ -141,14 +148,18 @@ impl PlannedImage {
 
     /// Labels that identify the image (the input hash is added at build time).
     pub fn labels(&self, scenario: &Scenario) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut labels = BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::SCENARIO.to_string(), scenario.name.clone()),
             (labels::VARIANTS.to_string(), self.variants.join(",")),
             (labels::ROLE.to_string(), self.role.clone()),
             (labels::IMAGE.to_string(), self.id.clone()),
             (labels::DOTNET.to_string(), scenario.dotnet.clone()),
-        ])
+        ]);
+        if !self.platform.is_default() {
+            labels.insert(labels::PLATFORM.to_string(), self.platform.to_string());
+        }
+        labels
     }
 }
 
@@ -183,8 +194,15 @@ impl Plan {
 
     /// Every base the plan stands on: the scenario's first, then the variants' own (local
     /// bases of the catalog), each once.
+    /// On a platform other than x64 they are the same bases made for that platform
+    /// ([`crate::model::scenario::Base::for_platform`]).
     pub fn bases(&self, catalog: &Catalog) -> Vec<crate::model::scenario::Base> {
-        let mut bases = vec![self.scenario.base.clone()];
+        let mut bases: Vec<crate::model::scenario::Base> = self
+            .scenario
+            .platforms
+            .iter()
+            .map(|platform| self.scenario.base.for_platform(*platform))
+            .collect();
         for image in &self.images {
             let Parent::Base(reference) = &image.parent else {
                 continue;
@@ -195,17 +213,24 @@ impl Plan {
             if let Some((name, local)) = catalog
                 .bases
                 .iter()
-                .find(|(_, local)| &local.image == reference)
+                .find(|(_, local)| image.platform.base_image(&local.image) == *reference)
             {
-                bases.push(crate::model::scenario::Base::Local {
+                let base = crate::model::scenario::Base::Local {
                     name: name.clone(),
                     image: local.image.clone(),
                     script_args: local.script_args.clone(),
                     icu: local.icu,
-                });
+                    platform: Platform::default(),
+                };
+                bases.push(base.for_platform(image.platform));
             }
         }
         bases
+    }
+
+    /// Whether the plan has images of a platform this machine runs only through an emulator.
+    pub fn has_emulated_images(&self) -> bool {
+        self.images.iter().any(|image| image.platform.is_emulated())
     }
 
     /// The ids of an image and all images above it that depend on it.
@@ -225,9 +250,22 @@ impl Plan {
     pub fn describe(&self) -> String {
         let mut out = String::new();
         let scenario = &self.scenario;
+        let platforms = if scenario.platforms == [Platform::default()] {
+            String::new()
+        } else {
+            format!(
+                ", platforms {}",
+                scenario
+                    .platforms
+                    .iter()
+                    .map(|platform| platform.name())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            )
+        };
         let _ = writeln!(
             out,
-            "scenario {} (.NET {}{}, base {}, {} images)",
+            "scenario {} (.NET {}{}, base {}{platforms}, {} images)",
             scenario.name,
             scenario.dotnet,
             if scenario.requested_dotnet() == scenario.dotnet {
@@ -244,7 +282,12 @@ impl Plan {
                 Parent::Image(id) => id.clone(),
             };
             let _ = writeln!(out, "{:>3}. {}  on {}", index + 1, image.id, parent);
-            let _ = writeln!(out, "     adds: {}", describe_content(&image.content));
+            let mut adds = describe_content(&image.content);
+            if !image.platform.is_default() {
+                // No `dotnet` command on other platforms (see `build::dotnet`): hostfxr only.
+                adds = adds.replace(" + dotnet host", " + hostfxr");
+            }
+            let _ = writeln!(out, "     adds: {adds}");
             let _ = writeln!(out, "     tags: {}", image.tags.join(", "));
         }
         out
@@ -418,12 +461,33 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             ));
         }
     }
-    // Each variant with a framework composite once per recipe; a name that already carries a
-    // recipe (a plan read back from a run) stays as it is.
-    let mut expanded: Vec<(usize, String, &str, Option<&Recipe>)> = Vec::new();
-    // (index in the scenario's `variants`, plan name, catalog name, recipe unless default)
-    for (variant_index, variant_name) in scenario.variants.iter().enumerate() {
-        let Some((catalog_name, recipe_name)) = split_recipe_variant(catalog, variant_name) else {
+    if let crate::model::scenario::Base::Reference { image } = &scenario.base {
+        if let Some(platform) = scenario.platforms.iter().find(|p| !p.is_default()) {
+            return Err(in_scenario(
+                "platforms",
+                None,
+                format!("{platform} needs a local base, not the image reference `{image}`"),
+            ));
+        }
+    }
+    // Each variant with a framework composite once per recipe, and every variant once per
+    // platform (platform by platform: x64's variants first, under their own names); a name
+    // that already carries a recipe or a platform (a plan read back from a run) stays as it is.
+    let mut expanded: Vec<(usize, String, &str, Option<&Recipe>, Platform)> = Vec::new();
+    // (index in the scenario's `variants`, plan name, catalog name, recipe unless default,
+    // platform)
+    for (variant_index, variant_name, platform) in scenario.platforms.iter().flat_map(|platform| {
+        scenario
+            .variants
+            .iter()
+            .enumerate()
+            .map(move |(index, name)| (index, name, *platform))
+    }) {
+        let (unsuffixed, named_platform) = Platform::split_variant(variant_name);
+        if named_platform.suffix().is_some() && named_platform != platform {
+            continue;
+        }
+        let Some((catalog_name, recipe_name)) = split_recipe_variant(catalog, unsuffixed) else {
             return Err(in_scenario(
                 "variants",
                 Some(variant_index),
@@ -438,41 +502,44 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             let recipe = &catalog.recipes[name];
             (!recipe.is_default()).then_some(recipe)
         };
-        if catalog_name != variant_name.as_str() || !has_framework_composite(variant) {
-            if expanded
-                .iter()
-                .any(|(_, other, _, _)| other == variant_name)
-            {
+        if catalog_name != unsuffixed || !has_framework_composite(variant) {
+            let name = platform.variant_name(unsuffixed);
+            if expanded.iter().any(|(_, other, ..)| *other == name) {
                 continue;
             }
             expanded.push((
                 variant_index,
-                variant_name.clone(),
+                name,
                 catalog_name,
                 recipe_of(recipe_name),
+                platform,
             ));
         } else {
             for recipe in &scenario.recipes {
-                let name = recipe_variant(catalog_name, recipe);
-                if !expanded.iter().any(|(_, other, _, _)| *other == name) {
-                    expanded.push((variant_index, name, catalog_name, recipe_of(recipe)));
+                let name = platform.variant_name(&recipe_variant(catalog_name, recipe));
+                if !expanded.iter().any(|(_, other, ..)| *other == name) {
+                    expanded.push((
+                        variant_index,
+                        name,
+                        catalog_name,
+                        recipe_of(recipe),
+                        platform,
+                    ));
                 }
             }
         }
     }
     let mut expanded_scenario = scenario.clone();
-    expanded_scenario.variants = expanded
-        .iter()
-        .map(|(_, name, _, _)| name.clone())
-        .collect();
+    expanded_scenario.variants = expanded.iter().map(|(_, name, ..)| name.clone()).collect();
     let scenario = &expanded_scenario;
     let mut builder = Builder {
         scenario,
         images: Vec::new(),
         keys: BTreeMap::new(),
     };
-    for (_, variant_name, catalog_name, recipe) in &expanded {
+    for (_, variant_name, catalog_name, recipe, platform) in &expanded {
         let variant_name = variant_name.as_str();
+        let platform = *platform;
         let variant = &catalog.variants[*catalog_name];
         // A variant may stand on a base of its own (e.g. distroless beside the full base).
         let base = match &variant.base {
@@ -484,7 +551,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                             format!("base `{name}`: {error}"),
                         )
                     })?;
-                    local.image.clone()
+                    platform.base_image(&local.image)
                 }
                 None => {
                     return Err(in_catalog(
@@ -493,7 +560,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                     ))
                 }
             },
-            None => scenario.base.image().to_string(),
+            None => scenario.base.for_platform(platform).image().to_string(),
         };
         if variant.images.contains_key(&ImageRole::RuntimeDeps) {
             return Err(in_catalog(
@@ -506,6 +573,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             "runtime-deps",
             Parent::Base(base),
             Content::RuntimeDeps,
+            platform,
         );
         let mut by_role: BTreeMap<ImageRole, String> =
             BTreeMap::from([(ImageRole::RuntimeDeps, deps)]);
@@ -531,7 +599,13 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                     with_host: image.parent == ImageRole::RuntimeDeps,
                     frameworks_below: catalog.frameworks_below(variant, *role),
                 };
-                let id = builder.add(variant_name, role.name(), Parent::Image(parent), content);
+                let id = builder.add(
+                    variant_name,
+                    role.name(),
+                    Parent::Image(parent),
+                    content,
+                    platform,
+                );
                 by_role.insert(*role, id);
                 false
             });
@@ -545,7 +619,13 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         }
         if scenario.sdk {
             if let Some(aspnet) = by_role.get(&ImageRole::Aspnet).cloned() {
-                builder.add(variant_name, "sdk", Parent::Image(aspnet), Content::Sdk);
+                builder.add(
+                    variant_name,
+                    "sdk",
+                    Parent::Image(aspnet),
+                    Content::Sdk,
+                    platform,
+                );
             }
         }
         for (app_index, app_name) in scenario.apps.iter().enumerate() {
@@ -581,7 +661,13 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 publish: catalog.publish_spec(placement),
                 composite: placement.composite,
             };
-            builder.add(variant_name, app_name, Parent::Image(parent), content);
+            builder.add(
+                variant_name,
+                app_name,
+                Parent::Image(parent),
+                content,
+                platform,
+            );
         }
     }
     let plan = Plan {
@@ -642,8 +728,18 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn add(&mut self, variant: &str, role: &str, parent: Parent, content: Content) -> String {
-        let key = format!("{role}|{parent:?}|{content:?}");
+    fn add(
+        &mut self,
+        variant: &str,
+        role: &str,
+        parent: Parent,
+        content: Content,
+        platform: Platform,
+    ) -> String {
+        let mut key = format!("{role}|{parent:?}|{content:?}");
+        if !platform.is_default() {
+            key.push_str(&format!("|{platform}"));
+        }
         let tag = image_tag(&self.scenario.name, variant, role);
         if let Some(id) = self.keys.get(&key) {
             let image = self
@@ -660,8 +756,10 @@ impl Builder<'_> {
         let id = match (&content, &parent) {
             // One runtime-deps per base: the scenario's is `runtime-deps`, another base's is
             // named after the variant that asks for it.
-            (Content::RuntimeDeps, Parent::Base(base)) if *base == self.scenario.base.image() => {
-                role.to_string()
+            (Content::RuntimeDeps, Parent::Base(base))
+                if *base == self.scenario.base.for_platform(platform).image() =>
+            {
+                platform.variant_name(role)
             }
             (Content::RuntimeDeps, _) => format!("{variant}.{role}"),
             _ => format!("{variant}.{role}"),
@@ -674,6 +772,7 @@ impl Builder<'_> {
             parent,
             content,
             tags: vec![tag],
+            platform,
         });
         id
     }
@@ -795,6 +894,106 @@ mod tests {
         assert!(plan
             .describe()
             .contains("composite of Microsoft.AspNetCore.App referencing Microsoft.NETCore.App"));
+    }
+
+    fn plan_of(text: &str) -> Plan {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let catalog = Catalog::load(&root.join("experiments")).unwrap();
+        let scenario = parse(Path::new("t.toml"), text, &catalog).unwrap().scenario;
+        expand(&scenario, &catalog)
+    }
+
+    #[test]
+    fn arm64_images_sit_beside_the_x64_ones_unchanged() {
+        let x64 = plan_for(&["no-composite", "runtime-composite"], &["console"], false);
+        let both = plan_of(
+            "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\", \"runtime-composite\"]\nsdk = false\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n",
+        );
+        assert_parents_first(&both);
+        // The x64 half is the x64 plan, image for image (ids, tags, labels, content).
+        assert_eq!(both.images[..x64.images.len()], x64.images[..]);
+        for image in &x64.images {
+            assert_eq!(image.labels(&both.scenario), image.labels(&x64.scenario));
+        }
+        let arm: Vec<&PlannedImage> = both.images[x64.images.len()..].iter().collect();
+        let ids: Vec<&str> = arm.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "runtime-deps.arm64",
+                "no-composite.arm64.runtime",
+                "no-composite.arm64.aspnet",
+                "no-composite.arm64.console",
+                "runtime-composite.arm64.runtime",
+                "runtime-composite.arm64.aspnet",
+                "runtime-composite.arm64.console"
+            ]
+        );
+        assert!(arm.iter().all(|i| i.platform == Platform::LinuxArm64));
+        assert_eq!(
+            arm[0].parent,
+            Parent::Base("r2r/base:bookworm-slim-arm64".into())
+        );
+        assert_eq!(
+            arm[3].tags,
+            ["r2r/t:no-composite.arm64-console"],
+            "arm64 tags are distinct"
+        );
+        assert_eq!(
+            arm[3].labels(&both.scenario).get(labels::PLATFORM),
+            Some(&"linux/arm64".to_string())
+        );
+        assert_eq!(
+            both.scenario.variants,
+            [
+                "no-composite",
+                "runtime-composite",
+                "no-composite.arm64",
+                "runtime-composite.arm64"
+            ]
+        );
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let catalog = Catalog::load(&root.join("experiments")).unwrap();
+        let bases = both.bases(&catalog);
+        assert_eq!(bases.len(), 2);
+        assert_eq!(bases[1].image(), "r2r/base:bookworm-slim-arm64");
+        assert_eq!(bases[1].platform(), Platform::LinuxArm64);
+        assert!(
+            matches!(&bases[1], crate::model::scenario::Base::Local { script_args, .. }
+            if script_args == &["slim", "--arch", "arm64"])
+        );
+        // A plan read back from a run (its variants already expanded) expands the same.
+        let again = expand(&both.scenario, &catalog);
+        assert_eq!(again.images, both.images);
+        // As JSON, x64 images carry no platform; arm64 ones do, and read back.
+        let json = serde_json::to_string(&both).unwrap();
+        let back: Plan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, both);
+        let x64_json = serde_json::to_string(&x64).unwrap();
+        assert!(!x64_json.contains("platform"), "{x64_json}");
+    }
+
+    #[test]
+    fn one_platform_alone_has_its_own_name_and_base() {
+        let plan = plan_of(
+            "dotnet = \"10.0.12\"\nbase = \"distroless\"\napps = [\"console\"]\nvariants = [\"no-composite\"]\n",
+        );
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let catalog = Catalog::load(&root.join("experiments")).unwrap();
+        let arm = expand(&plan.scenario.for_platform(Platform::LinuxArm64), &catalog);
+        assert_eq!(arm.scenario.name, "t-arm64");
+        assert_eq!(arm.images[0].id, "runtime-deps.arm64");
+        assert_eq!(
+            arm.images[0].parent,
+            Parent::Base("r2r/base:bookworm-distroless-arm64".into())
+        );
+        assert_eq!(
+            arm.images.last().unwrap().tags,
+            ["r2r/t-arm64:no-composite.arm64-console"]
+        );
+        let bases = arm.bases(&catalog);
+        assert_eq!(bases.len(), 1, "{bases:?}");
+        assert!(arm.has_emulated_images() == cfg!(target_arch = "x86_64"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::catalog::Catalog;
 use crate::model::dotnet_version::{self, VersionRequest};
 use crate::model::names;
+use crate::model::platform::{self, Platform};
 use crate::model::toml_source::{self, SourceError, Step};
 
 /// A measurement a scenario asks for.
@@ -37,6 +38,8 @@ struct ScenarioFile {
     measure: Vec<Measurement>,
     #[serde(default)]
     recipes: Option<Vec<String>>,
+    #[serde(default)]
+    platforms: Option<Vec<String>>,
 }
 
 /// The base image the runtime-deps images stand on.
@@ -53,6 +56,9 @@ pub enum Base {
         script_args: Vec<String>,
         /// Whether it carries ICU.
         icu: bool,
+        /// The platform it is made for (`--arch` of the script); absent for x64.
+        #[serde(default, skip_serializing_if = "Platform::is_default")]
+        platform: Platform,
     },
     /// An image reference that must be on the machine or pullable.
     Reference {
@@ -66,6 +72,43 @@ impl Base {
     pub fn image(&self) -> &str {
         match self {
             Base::Local { image, .. } | Base::Reference { image } => image,
+        }
+    }
+
+    /// The platform the base is for (an image reference: the default; only x64 scenarios
+    /// may name one).
+    pub fn platform(&self) -> Platform {
+        match self {
+            Base::Local { platform, .. } => *platform,
+            Base::Reference { .. } => Platform::default(),
+        }
+    }
+
+    /// The same base for `platform`: a local base made by the script with `--arch` and
+    /// imported under a reference of its own ([`Platform::base_image`]); an image reference
+    /// stays as it is.
+    pub fn for_platform(&self, platform: Platform) -> Base {
+        match self {
+            Base::Local {
+                name,
+                image,
+                script_args,
+                icu,
+                platform: own,
+            } if *own == Platform::default() => {
+                let mut script_args = script_args.clone();
+                if !platform.is_default() {
+                    script_args.extend(["--arch".to_string(), platform.architecture().to_string()]);
+                }
+                Base::Local {
+                    name: name.clone(),
+                    image: platform.base_image(image),
+                    script_args,
+                    icu: *icu,
+                    platform,
+                }
+            }
+            other => other.clone(),
         }
     }
 }
@@ -101,6 +144,14 @@ pub struct Scenario {
     /// composite is built once per recipe. Default: `["full"]`.
     #[serde(default = "default_recipes")]
     pub recipes: Vec<String>,
+    /// The platforms every image is built for, in file order (`platforms = ["linux/amd64",
+    /// "linux/arm64"]`). Default: `linux/amd64` alone, which is then not written (a plan of
+    /// x64 images reads and writes as before platforms existed).
+    #[serde(
+        default = "default_platforms",
+        skip_serializing_if = "is_default_platforms"
+    )]
+    pub platforms: Vec<Platform>,
     /// SHA-256 of the scenario file's bytes, hex.
     pub content_hash: String,
 }
@@ -132,6 +183,36 @@ impl Scenario {
 
 fn default_recipes() -> Vec<String> {
     vec![crate::model::recipe::DEFAULT_RECIPE.to_string()]
+}
+
+fn default_platforms() -> Vec<Platform> {
+    vec![Platform::default()]
+}
+
+fn is_default_platforms(platforms: &[Platform]) -> bool {
+    platforms == [Platform::default()]
+}
+
+impl Scenario {
+    /// The scenario for one platform only, as `--platform` asks: its images are built for
+    /// `platform` alone. On a platform other than the default, the name gets the platform's
+    /// suffix (`quick-arm64`), so those runs have results, a `latest`, a lock and tags of their
+    /// own and the scenario's x64 runs stay as they are.
+    pub fn for_platform(&self, platform: Platform) -> Scenario {
+        let mut scenario = self.clone();
+        scenario.platforms = vec![platform];
+        if let Some(suffix) = platform.suffix() {
+            if !self.name.ends_with(&format!("-{suffix}")) {
+                scenario.name = format!("{}-{suffix}", self.name);
+            }
+        }
+        scenario
+    }
+
+    /// Whether the scenario builds images for `platform`.
+    pub fn has_platform(&self, platform: Platform) -> bool {
+        self.platforms.contains(&platform)
+    }
 }
 
 /// Errors finding or reading a scenario.
@@ -246,6 +327,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
             image: local.image.clone(),
             script_args: local.script_args.clone(),
             icu: local.icu,
+            platform: Platform::default(),
         }
     } else if file.base.contains(':') || file.base.contains('/') {
         names::check_reference(&file.base)
@@ -274,11 +356,45 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         }
         None => default_recipes(),
     };
+    let platforms = match file.platforms {
+        Some(names) => check_platforms(&names, &at)?,
+        None => default_platforms(),
+    };
+    if let Base::Reference { image } = &base {
+        if platforms.iter().any(|platform| !platform.is_default()) {
+            return Err(at_key(
+                "platforms",
+                format!(
+                    "platforms other than linux/amd64 need a local base (one of: {}); `{image}` would be pulled under the same reference for each platform",
+                    catalog.bases.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    if file.sdk {
+        if let Some(platform) = platforms.iter().find(|platform| !platform.is_default()) {
+            return Err(at_key(
+                "sdk",
+                format!("sdk images copy this machine's .NET SDK (x64); there is none for {platform}: set `sdk = false` or leave {platform} out of `platforms`"),
+            ));
+        }
+    }
     let mut measure = file.measure;
     measure.dedup();
     // Asked last: the packs a version needs depend on the variants, and everything else is
     // checked before a feed is.
-    let packs = dotnet_version::packs(catalog.needs_native_aot(&file.variants));
+    // (every platform's packs: a band resolves to a patch served for all of them).
+    let native_aot = catalog.needs_native_aot(&file.variants);
+    let mut packs = Vec::new();
+    for platform in &platforms {
+        for pack in
+            dotnet_version::packs_for(platform.runtime_identifier(), "linux-x64", native_aot)
+        {
+            if !packs.contains(&pack) {
+                packs.push(pack);
+            }
+        }
+    }
     let resolved = dotnet_version::resolve(&request, &packs, catalog.versions.as_ref())
         .map_err(|error| at_key("dotnet", error.to_string()))?;
 
@@ -294,6 +410,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         sdk: file.sdk,
         measure,
         recipes,
+        platforms,
         content_hash: crate::support::hash::sha256_hex(text.as_bytes()),
     })
 }
@@ -328,6 +445,34 @@ fn name_from_file(path: &Path) -> String {
         }
     }
     name
+}
+
+/// Reads `platforms`: every entry a known platform, none twice, not empty; an error names the
+/// entry's line and the allowed values.
+fn check_platforms(
+    names: &[String],
+    at: &dyn Fn(&[Step<'_>], String) -> SourceError,
+) -> Result<Vec<Platform>, SourceError> {
+    let allowed = platform::ALL.map(Platform::name).join(", ");
+    if names.is_empty() {
+        return Err(at(
+            &[Step::Key("platforms")],
+            format!("`platforms` is empty; allowed: {allowed}"),
+        ));
+    }
+    let mut platforms = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let here = [Step::Key("platforms"), Step::Index(index)];
+        let platform = Platform::parse(name).map_err(|error| at(&here, error.to_string()))?;
+        if platforms.contains(&platform) {
+            return Err(at(
+                &here,
+                format!("`{platform}` is listed twice in `platforms`"),
+            ));
+        }
+        platforms.push(platform);
+    }
+    Ok(platforms)
 }
 
 fn check_list<'a>(
@@ -508,6 +653,77 @@ variants = ["no-composite", "runtime-composite"]
         assert!(!is_valid_reference("evil; rm -rf /"));
         let error = error_of(&format!("name = \"UPPER\"\n{GOOD}"));
         assert_eq!(error.line, Some(1));
+    }
+
+    #[test]
+    fn platforms_default_to_x64_and_are_read_in_order() {
+        let scenario = parse(Path::new("scenarios/quick.toml"), GOOD, &catalog()).unwrap();
+        assert_eq!(scenario.platforms, [Platform::LinuxAmd64]);
+        // The default is not written: an x64 plan reads and writes as before.
+        let json = serde_json::to_string(&scenario).unwrap();
+        assert!(!json.contains("platforms"), "{json}");
+        let text = format!("{GOOD}platforms = [\"linux/arm64\", \"linux/amd64\"]\n");
+        let scenario = parse(Path::new("s.toml"), &text, &catalog()).unwrap();
+        assert_eq!(
+            scenario.platforms,
+            [Platform::LinuxArm64, Platform::LinuxAmd64]
+        );
+        let back: Scenario =
+            serde_json::from_str(&serde_json::to_string(&scenario).unwrap()).unwrap();
+        assert_eq!(back.platforms, scenario.platforms);
+    }
+
+    #[test]
+    fn a_bad_platform_names_file_line_and_allowed_values() {
+        let error = error_of(&format!(
+            "{GOOD}platforms = [\n  \"linux/amd64\",\n  \"linux/riscv64\",\n]\n"
+        ));
+        assert_eq!(error.line, Some(9), "{error}");
+        let text = error.to_string();
+        assert!(text.starts_with("s.toml:9:"), "{text}");
+        assert!(
+            text.contains("unknown platform `linux/riscv64`; allowed: linux/amd64, linux/arm64"),
+            "{text}"
+        );
+
+        let error = error_of(&format!("{GOOD}platforms = []\n"));
+        assert_eq!(error.line, Some(7), "{error}");
+        assert!(
+            error
+                .message
+                .contains("empty; allowed: linux/amd64, linux/arm64"),
+            "{error}"
+        );
+
+        let error = error_of(&format!(
+            "{GOOD}platforms = [\"linux/arm64\", \"linux-arm64\"]\n"
+        ));
+        assert_eq!(error.line, Some(7), "{error}");
+        assert!(error.message.contains("listed twice"), "{error}");
+
+        let error = error_of(&format!("{GOOD}platforms = \"linux/arm64\"\n"));
+        assert_eq!(error.line, Some(7), "{error}");
+    }
+
+    #[test]
+    fn arm64_needs_a_local_base() {
+        let text = GOOD.replace("\"slim\"", "\"mcr.microsoft.com/dotnet/runtime-deps:10.0\"");
+        assert!(parse(Path::new("s.toml"), &text, &catalog()).is_ok());
+        let error = error_of(&format!("{text}platforms = [\"linux/arm64\"]\n"));
+        assert_eq!(error.line, Some(7), "{error}");
+        assert!(error.message.contains("need a local base"), "{error}");
+        assert!(error.message.contains("slim"), "{error}");
+    }
+
+    #[test]
+    fn one_platform_of_a_scenario_gets_a_name_of_its_own() {
+        let scenario = parse(Path::new("scenarios/quick.toml"), GOOD, &catalog()).unwrap();
+        let arm = scenario.for_platform(Platform::LinuxArm64);
+        assert_eq!(arm.name, "quick-arm64");
+        assert_eq!(arm.platforms, [Platform::LinuxArm64]);
+        assert_eq!(arm.for_platform(Platform::LinuxArm64).name, "quick-arm64");
+        let x64 = scenario.for_platform(Platform::LinuxAmd64);
+        assert_eq!(x64, scenario);
     }
 
     #[test]

@@ -75,14 +75,82 @@ fn app_images(data: &RunData) -> Vec<&PlannedImage> {
         .collect()
 }
 
-/// The baseline image of an app: the app's image in the scenario's first variant that has it.
-fn baseline_of<'a>(data: &'a RunData, app_role: &str) -> Option<&'a PlannedImage> {
+/// The baseline image of an app image: the same app's image in the scenario's first variant
+/// that has it on the same platform (arm64 images against arm64 ones).
+fn baseline_of<'a>(data: &'a RunData, of: &PlannedImage) -> Option<&'a PlannedImage> {
     data.plan.scenario.variants.iter().find_map(|variant| {
         data.plan.images.iter().find(|image| {
-            image.role == app_role
+            image.role == of.role
+                && image.platform == of.platform
                 && image.variants.contains(variant)
                 && matches!(image.content, Content::App { .. })
         })
+    })
+}
+
+/// With images of several platforms: every app image's sizes per platform, side by side
+/// (the same variant and app), and the ratio of each platform's compressed size to the
+/// first platform's. Sizes are exact (read from the images' layers), so platforms compare
+/// as any two images do; start-up is only timed on the machine's own platform.
+fn platform_table(data: &RunData) -> Option<Table> {
+    use crate::model::platform::Platform;
+    let platforms = &data.plan.scenario.platforms;
+    if platforms.len() < 2 {
+        return None;
+    }
+    let first = platforms[0];
+    let mut headers = vec!["Variant".to_string(), "App".to_string()];
+    for platform in platforms {
+        headers.push(format!("{platform} uncompressed (MB)"));
+        headers.push(format!("{platform} compressed (MB)"));
+    }
+    for platform in &platforms[1..] {
+        headers.push(format!(
+            "{} / {} compressed",
+            platform.architecture(),
+            first.architecture()
+        ));
+    }
+    let mut rows = Vec::new();
+    for image in app_images(data)
+        .into_iter()
+        .filter(|image| image.platform == first)
+    {
+        let variant = image.variants.first().cloned().unwrap_or_default();
+        let (plain, _) = Platform::split_variant(&variant);
+        let mut row = vec![plain.to_string(), image.role.clone()];
+        let mut gzip = Vec::new();
+        for platform in platforms {
+            let name = platform.variant_name(plain);
+            let size = data
+                .plan
+                .images
+                .iter()
+                .find(|other| {
+                    other.role == image.role
+                        && other.platform == *platform
+                        && other.variants.contains(&name)
+                })
+                .and_then(|other| data.size_row(&other.id));
+            row.push(size.map(|s| mb(s.content_bytes)).unwrap_or_default());
+            row.push(size.map(|s| mb(s.gzip_bytes)).unwrap_or_default());
+            gzip.push(size.map(|s| s.gzip_bytes));
+        }
+        for other in &gzip[1..] {
+            row.push(match (gzip[0], other) {
+                (Some(base), Some(other)) if base > 0 => {
+                    format!("{:.3}", *other as f64 / base as f64)
+                }
+                _ => String::new(),
+            });
+        }
+        rows.push(row);
+    }
+    Some(Table {
+        title: "Sizes by platform".into(),
+        note: "Each app image of the scenario on every platform it is built for, side by side: the same variant and app, the same .NET version and base (each platform's own build of it); compressed = gzip level 6 of the layers. Exact: read from the images' layers, whatever machine built them. Images of a platform this machine only emulates are not timed.".into(),
+        headers,
+        rows,
     })
 }
 
@@ -91,6 +159,52 @@ fn parent_name(image: &PlannedImage) -> String {
         crate::model::plan::Parent::Image(id) => id.clone(),
         crate::model::plan::Parent::Base(reference) => reference.clone(),
     }
+}
+
+/// What the report says about the platforms of a run with images of several (or another)
+/// platform: which ones, and how their behaviour was verified (natively, under emulation,
+/// from `verify.json`), and that start-up under emulation is never timed.
+fn platforms_text(data: &RunData) -> String {
+    let scenario = &data.plan.scenario;
+    let names: Vec<&str> = scenario.platforms.iter().map(|p| p.name()).collect();
+    let mut text = format!("Platforms: {}.", names.join(", "));
+    let verifications: Vec<crate::inspect::verify::ImageVerification> =
+        std::fs::read(data.directory.join("verify.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+    for platform in &scenario.platforms {
+        let ids: Vec<&str> = data
+            .plan
+            .images
+            .iter()
+            .filter(|image| image.platform == *platform)
+            .map(|image| image.id.as_str())
+            .collect();
+        let checked: Vec<_> = verifications
+            .iter()
+            .filter(|v| ids.contains(&v.id.as_str()) && v.checks.iter().any(|c| c.name == "run"))
+            .collect();
+        let emulated = checked.iter().filter(|v| v.emulated).count();
+        let passed = checked.iter().filter(|v| v.passed()).count();
+        if checked.is_empty() {
+            let _ = write!(text, " {platform}: behaviour not verified in this run.");
+        } else if emulated > 0 {
+            let _ = write!(
+                text,
+                " {platform}: behaviour verified under emulation (QEMU through binfmt_misc on this {} machine): {passed} of {} images passed; start-up is never timed under emulation.",
+                std::env::consts::ARCH,
+                checked.len()
+            );
+        } else {
+            let _ = write!(
+                text,
+                " {platform}: behaviour verified natively: {passed} of {} images passed.",
+                checked.len()
+            );
+        }
+    }
+    text
 }
 
 /// The sections of a run's report, in order.
@@ -160,9 +274,15 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
         );
     }
     sections.push(Section::Text(about));
+    if scenario.platforms != [crate::model::platform::Platform::default()] {
+        sections.push(Section::Text(platforms_text(data)));
+    }
 
     if !data.sizes.is_empty() {
         sections.extend(size_tables(data));
+        if let Some(table) = platform_table(data) {
+            sections.push(Section::Table(table));
+        }
         if let Some(table) = crate::report::published_rows::table(data) {
             sections.push(Section::Table(table));
         }
@@ -193,7 +313,7 @@ fn size_tables(data: &RunData) -> Vec<Section> {
         let Some(size) = data.size_row(&image.id) else {
             continue;
         };
-        let ratio = baseline_of(data, &image.role)
+        let ratio = baseline_of(data, image)
             .and_then(|baseline| data.size_row(&baseline.id))
             .map(|baseline| format!("{:.2}", size.gzip_bytes as f64 / baseline.gzip_bytes as f64))
             .unwrap_or_default();
@@ -352,7 +472,7 @@ fn anatomy_tables(data: &RunData, rows: &[crate::measure::anatomy::AnatomyRow]) 
     })];
     let mut diff_rows = Vec::new();
     for image in app_images(data) {
-        let Some(baseline) = baseline_of(data, &image.role) else {
+        let Some(baseline) = baseline_of(data, image) else {
             continue;
         };
         if baseline.id == image.id {

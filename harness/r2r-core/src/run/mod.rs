@@ -523,7 +523,25 @@ impl Pipeline<'_> {
                 .step(self.engine, Step::Sizes, self.sizes(None, &directory))
                 .await?;
         }
-        if measure.contains(&Measurement::Startup) && !kept(&run, Step::Startup) {
+        let app_images = crate::measure::startup::targets(self.plan);
+        let timed = app_images.is_empty()
+            || app_images.iter().any(|target| {
+                self.plan
+                    .image(&target.image)
+                    .is_some_and(|image| crate::measure::startup::not_timed_reason(image).is_none())
+            });
+        if measure.contains(&Measurement::Startup) && !timed {
+            // Every app image is of a platform this machine only emulates: the other steps
+            // stand, start-up is left out and the run says why.
+            let reason = self
+                .plan
+                .images
+                .iter()
+                .find_map(crate::measure::startup::not_timed_reason)
+                .unwrap_or_default();
+            self.observer.note(&format!("startup: skipped: {reason}"));
+        }
+        if measure.contains(&Measurement::Startup) && timed && !kept(&run, Step::Startup) {
             let mut options = StartupOptions {
                 min_runs: settings.runs.max(1),
                 warmup: settings.warmup,

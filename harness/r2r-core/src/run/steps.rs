@@ -88,6 +88,7 @@ impl Pipeline<'_> {
                             plan.scenario.name
                         ),
                     }],
+                    emulated: false,
                 }
             };
             self.observer.verified(&result);
@@ -169,6 +170,30 @@ impl Pipeline<'_> {
             &options.only,
         )
         .map_err(RunError::other)?;
+        // Images of a platform this machine only emulates are never timed; alone, they are
+        // refused.
+        let (selected, emulated): (Vec<_>, Vec<_>) = selected.into_iter().partition(|target| {
+            plan.image(&target.image)
+                .and_then(startup::not_timed_reason)
+                .is_none()
+        });
+        let not_timed: Vec<String> = emulated.iter().map(|t| t.image.clone()).collect();
+        if let Some(first) = emulated.first() {
+            let reason = plan
+                .image(&first.image)
+                .and_then(startup::not_timed_reason)
+                .unwrap_or_default();
+            if selected.is_empty() {
+                return Err(RunError::other(startup::EmulatedStartup {
+                    reason,
+                    images: not_timed.join(", "),
+                }));
+            }
+            self.observer.note(&format!(
+                "start-up of {} not timed: {reason}",
+                not_timed.join(", ")
+            ));
+        }
         for target in selected {
             if engine.inspect_image(&target.reference).await?.is_some() {
                 targets.push(target);
@@ -259,6 +284,7 @@ impl Pipeline<'_> {
             "precision": precision,
             "failed_runs": records.iter().filter(|r| !r.ok).count(),
             "not_measured": missing,
+            "not_timed_emulated": not_timed,
         });
         files::update_summary(directory, "startup", summary)
             .map_err(|error| RunError::io("updating the summary in", directory, error))?;

@@ -39,6 +39,7 @@ fn image(
         reference: reference.clone(),
         context: context.into_inner().unwrap().into(),
         labels: BTreeMap::new(),
+        platform: Default::default(),
     };
     runtime
         .block_on(engine.build_image(request, &|_| {}))

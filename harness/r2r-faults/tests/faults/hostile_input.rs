@@ -177,6 +177,7 @@ fn an_image_with_two_identical_layers_is_measured() {
                 reference: reference.into(),
                 context: context.into_inner().unwrap().into(),
                 labels: Default::default(),
+                platform: Default::default(),
             },
             &|_| {},
         ))
