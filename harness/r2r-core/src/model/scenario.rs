@@ -534,7 +534,8 @@ mod tests {
 
     /// The catalog with a feed that serves these versions.
     fn serving(versions: &[&str]) -> Catalog {
-        let packs = dotnet_version::packs(true);
+        let mut packs = dotnet_version::packs(true);
+        packs.extend(dotnet_version::packs_for("linux-arm64", "linux-x64", true));
         catalog().with_versions(std::sync::Arc::new(dotnet_version::FixedVersions::serving(
             &packs, versions,
         )))
