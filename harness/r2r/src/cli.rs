@@ -76,6 +76,40 @@ pub async fn run(cli: Cli) -> u8 {
         // Reads two images only: no lock, so it works beside a running measurement.
         return exit(diff(&project, arguments).await);
     }
+    // Signals are taken from here on. While the plan loads (which may ask the NuGet feeds
+    // through the .NET SDK) there is nothing to keep: the children are stopped and r2r exits.
+    // Afterwards a signal goes to the select below, which also removes containers.
+    // `phase`: None while loading, Some(None) once running, Some(Some(code)) when a signal
+    // stopped the loading.
+    let phase: Arc<std::sync::Mutex<Option<Option<u8>>>> = Arc::new(std::sync::Mutex::new(None));
+    let (signalled, signal) = tokio::sync::oneshot::channel::<u8>();
+    {
+        let phase = Arc::clone(&phase);
+        tokio::spawn(async move {
+            let code = interrupted().await;
+            let loading = {
+                let mut phase = phase
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if phase.is_none() {
+                    *phase = Some(Some(code));
+                    true
+                } else {
+                    false
+                }
+            };
+            if loading {
+                let stopped = tokio::task::spawn_blocking(|| {
+                    r2r_core::support::children::terminate_all(std::time::Duration::from_secs(5))
+                })
+                .await
+                .unwrap_or(0);
+                eprintln!("interrupted: stopped {stopped} child process(es), removed 0 container(s); nothing was built or measured yet");
+                std::process::exit(i32::from(code));
+            }
+            let _ = signalled.send(code);
+        });
+    }
     // Scenario errors are reported before anything talks to the engine.
     let plan = match &cli.command {
         Command::Build(a) => Some(load_plan(&project, &a.scenario, a.platform)),
@@ -100,6 +134,21 @@ pub async fn run(cli: Cli) -> u8 {
         | Command::KeepBaseline(_)
         | Command::Diff(_) => None,
     };
+    let stopped_by_signal = {
+        let mut phase = phase
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if phase.is_some() {
+            true
+        } else {
+            *phase = Some(None);
+            false
+        }
+    };
+    if stopped_by_signal {
+        // A signal stopped the loading: its handler reports it and exits.
+        std::future::pending::<()>().await;
+    }
     let plan = match plan.transpose() {
         Ok(plan) => plan,
         Err(error) => return output::error(&error),
@@ -142,7 +191,7 @@ pub async fn run(cli: Cli) -> u8 {
     let work = with_engine(&cli, &project, plan, engine.as_ref());
     tokio::select! {
         result = work => exit(result),
-        code = interrupted() => {
+        Ok(code) = signal => {
             let stopped = tokio::task::spawn_blocking(|| r2r_core::support::children::terminate_all(std::time::Duration::from_secs(5))).await.unwrap_or(0);
             let removed = containers::remove_all_live(engine.as_ref()).await;
             eprintln!("interrupted: stopped {stopped} child process(es), removed {removed} container(s); finished results are kept");

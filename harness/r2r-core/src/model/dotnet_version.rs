@@ -270,11 +270,12 @@ pub enum VersionError {
 }
 
 fn not_served(requested: &str, feeds: &[String], served: &[String], missing: &[String]) -> String {
-    let feeds = if feeds.is_empty() {
-        "no NuGet feed is configured".to_string()
-    } else {
-        format!("the NuGet feeds ({})", feeds.join(", "))
-    };
+    if feeds.is_empty() {
+        return format!(
+            ".NET {requested} cannot be restored: no NuGet feed is configured on this machine (`dotnet nuget list source` lists none) and its packs are not restored here"
+        );
+    }
+    let feeds = format!("the NuGet feeds ({})", feeds.join(", "));
     let served = if served.is_empty() {
         "none".to_string()
     } else {
@@ -583,7 +584,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            text.contains("no NuGet feed is configured") && text.contains("serve: none"),
+            text.contains("no NuGet feed is configured")
+                && text.contains(".NET 9.0 cannot be restored"),
             "{text}"
         );
     }
