@@ -363,13 +363,15 @@ fn a_console_and_a_web_api_on_one_runtime_read_the_same_dotnet_time() {
             ))
             .unwrap();
         assert!(records.iter().all(|r| r.ok), "{records:?}");
-        // Peak memory of every app, the web API's above the console's.
+        // Peak memory of every app, the web API's above the console's. Peak memory counts the
+        // page cache a run brings in, and the first run of the shared runtime's files pays for
+        // them (whichever app it is), so each app is taken at its least: its own memory.
         let peak = |image: &str| {
             records
                 .iter()
                 .filter(|r| r.image == image)
                 .map(|r| r.peak_memory_bytes.expect("peak memory of every run"))
-                .max()
+                .min()
                 .unwrap()
         };
         assert!(peak("no-composite.webapi") > peak("no-composite.console"));
