@@ -275,7 +275,7 @@ async fn get_json(
         .get(url)
         .send()
         .await
-        .map_err(|error| format!("GET {url}: {}", error_chain(&error)))?;
+        .map_err(|error| format!("GET {url}: {}", crate::support::error_chain(&error)))?;
     if response.status() == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }
@@ -285,21 +285,10 @@ async fn get_json(
     let bytes = response
         .bytes()
         .await
-        .map_err(|error| format!("GET {url}: {}", error_chain(&error)))?;
+        .map_err(|error| format!("GET {url}: {}", crate::support::error_chain(&error)))?;
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|error| format!("GET {url}: not JSON: {error}"))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn ask_http_async(
@@ -313,7 +302,12 @@ async fn ask_http_async(
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("r2r/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|error| format!("cannot make an HTTP client: {}", error_chain(&error)))?;
+        .map_err(|error| {
+            format!(
+                "cannot make an HTTP client: {}",
+                crate::support::error_chain(&error)
+            )
+        })?;
     let document = get_json(&client, index)
         .await?
         .ok_or_else(|| format!("GET {index}: not found"))?;

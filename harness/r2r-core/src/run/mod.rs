@@ -158,17 +158,7 @@ impl RunError {
     }
 }
 
-/// An error and its causes, joined with `: ` (as `{:#}` of an `anyhow` error shows them).
-pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::support::error_chain;
 
 /// The steps of a run, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
