@@ -140,24 +140,9 @@ fn quick_console_images_cold_and_warm() {
             median_of(cache, "total_ms"),
         );
     }
-    let cold: Vec<f64> = runs
-        .iter()
-        .filter(|r| r["cache"] == "cold")
-        .map(|r| number::<f64>(r, "total_ms"))
-        .collect();
-    let warm: Vec<f64> = runs
-        .iter()
-        .filter(|r| r["cache"] == "warm")
-        .map(|r| number::<f64>(r, "total_ms"))
-        .collect();
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    assert!(
-        median(cold) > median(warm),
-        "a dropped page cache makes starts slower"
-    );
+    // Whether a cold start is also slower in time depends on this machine's disk and on what
+    // else runs beside the test (the medians are printed above); what the cache mode must
+    // change is asserted on the counters: bytes read and major faults.
     let summary = rows(&directory.path().join("startup.csv"));
     let composite = summary
         .iter()
