@@ -1345,6 +1345,9 @@ fn read_layer(
         source,
     };
     let mut content = LayerContent::default();
+    // One buffer for every inspected file of the layer: grown to the largest, never zeroed or
+    // faulted in again for the next.
+    let mut bytes = Vec::new();
     walk_tar(reader, false, &layer_error, &mut |entry| {
         let (path, file_type) = match layer_change(layer, &entry)? {
             LayerChange::Nothing => return Ok(()),
@@ -1374,7 +1377,7 @@ fn read_layer(
                 }))
             } else {
                 // Grows with the bytes that actually arrive, whatever the header claims.
-                let mut bytes = Vec::new();
+                bytes.clear();
                 entry
                     .data
                     .read_to_end(&mut bytes)

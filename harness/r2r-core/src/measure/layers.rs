@@ -5,9 +5,9 @@
 //! bytes go through SHA-256 (its diff id) and a tar reader (file sizes, for the engine's own
 //! accounting and for waste) on the reading thread, and into a temporary file (a spool) that
 //! a pool of compressor threads, one per core, reads: a gzip (level 6, what `docker push`
-//! sends) and a zstd (level 3, what containerd's zstd layers use) job per layer. The reader
-//! goes on with the next layer while the compressors work, so different layers compress on
-//! different cores at once; while more than [`SPOOL_LIMIT_BYTES`] of earlier layers wait for
+//! sends) and a zstd (level 3, what containerd's zstd layers use) job per layer. The
+//! reader goes on with the next layer while the compressors work, so different layers compress
+//! on different cores at once; while more than [`SPOOL_LIMIT_BYTES`] of earlier layers wait for
 //! the compressors, the reader waits before it starts another layer, so the spool stays
 //! bounded (it is unlinked from the start and gone when its jobs end). No layer is ever held
 //! in memory. Each compressor cuts what it reads into blocks of the same size before
@@ -137,52 +137,6 @@ impl Write for CountingSink {
     }
 }
 
-/// Feeds an encoder in blocks of [`COMPRESS_BLOCK_BYTES`], whatever sizes the input arrives
-/// in, so the compressed size depends on the bytes only.
-///
-/// This matters for gzip: zlib-rs compresses levels 3 to 6 with `deflate_medium`, which keeps
-/// the match it found one position ahead only until it next refills its window; how much it
-/// can refill, and so where those matches are dropped, depends on how much input each call
-/// hands it. Fed the reads of a socket as they come, one layer of 84,889,600 bytes gave four
-/// gzip sizes a few kilobytes apart in four runs. Cut at the same offsets every time, the
-/// encoder sees the same calls and writes the same stream.
-struct FixedBlocks<W: Write> {
-    inner: W,
-    block: Vec<u8>,
-}
-
-impl<W: Write> FixedBlocks<W> {
-    fn new(inner: W) -> Self {
-        // Grows with the layer up to one block: a small layer never takes a whole block.
-        FixedBlocks {
-            inner,
-            block: Vec::new(),
-        }
-    }
-
-    /// Adds bytes; every block filled is written to the encoder.
-    fn push(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        while !bytes.is_empty() {
-            let take = (COMPRESS_BLOCK_BYTES - self.block.len()).min(bytes.len());
-            self.block.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if self.block.len() == COMPRESS_BLOCK_BYTES {
-                self.inner.write_all(&self.block)?;
-                self.block.clear();
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the last, shorter block and returns the encoder.
-    fn finish(mut self) -> std::io::Result<W> {
-        if !self.block.is_empty() {
-            self.inner.write_all(&self.block)?;
-        }
-        Ok(self.inner)
-    }
-}
-
 /// The two compressed figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -193,40 +147,59 @@ enum Codec {
 }
 
 impl Codec {
-    /// The compressed size of everything `next` hands out (until it gives an empty slice).
-    fn compressed_size(
-        self,
-        next: &mut dyn FnMut() -> std::io::Result<Option<Vec<u8>>>,
-    ) -> std::io::Result<u64> {
-        fn run<W: Write>(
-            encoder: W,
-            next: &mut dyn FnMut() -> std::io::Result<Option<Vec<u8>>>,
-        ) -> std::io::Result<W> {
-            let mut blocks = FixedBlocks::new(encoder);
-            while let Some(chunk) = next()? {
-                blocks.push(&chunk)?;
-            }
-            blocks.finish()
-        }
+    fn encoder(self) -> std::io::Result<Encoder> {
         Ok(match self {
-            Codec::Gzip => {
-                let encoder = flate2::write::GzEncoder::new(
-                    CountingSink::default(),
-                    flate2::Compression::new(GZIP_LEVEL),
-                );
-                run(encoder, next)?.finish()?.0
-            }
-            Codec::Zstd => {
-                let encoder =
-                    zstd::stream::write::Encoder::new(CountingSink::default(), ZSTD_LEVEL)?;
-                run(encoder, next)?.finish()?.0
-            }
+            Codec::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                CountingSink::default(),
+                flate2::Compression::new(GZIP_LEVEL),
+            )),
+            Codec::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(
+                CountingSink::default(),
+                ZSTD_LEVEL,
+            )?),
         })
     }
 
+    /// The compressed size of `bytes`, fed in blocks as every compressor is.
     fn size_of(self, bytes: &[u8]) -> std::io::Result<u64> {
-        let mut chunks = bytes.chunks(CHUNK_BYTES);
-        self.compressed_size(&mut || Ok(chunks.next().map(<[u8]>::to_vec)))
+        let mut encoder = self.encoder()?;
+        for block in bytes.chunks(COMPRESS_BLOCK_BYTES) {
+            encoder.block(block)?;
+        }
+        encoder.finish()
+    }
+}
+
+/// One layer's compression under way, fed in blocks of [`COMPRESS_BLOCK_BYTES`] (the last one
+/// shorter), whatever sizes the layer's bytes arrived in, so that its compressed size
+/// depends on the bytes only.
+///
+/// This matters for gzip: zlib-rs compresses levels 3 to 6 with `deflate_medium`, which keeps
+/// the match it found one position ahead only until it next refills its window; how much it
+/// can refill, and so where those matches are dropped, depends on how much input each call
+/// hands it. Fed the reads of a socket as they come, one layer of 84,889,600 bytes gave four
+/// gzip sizes a few kilobytes apart in four runs. Cut at the same offsets every time, the
+/// encoder sees the same calls and writes the same stream.
+enum Encoder {
+    Gzip(flate2::write::GzEncoder<CountingSink>),
+    Zstd(zstd::stream::write::Encoder<'static, CountingSink>),
+}
+
+impl Encoder {
+    /// Compresses the next block: [`COMPRESS_BLOCK_BYTES`] long unless it is the last.
+    fn block(&mut self, block: &[u8]) -> std::io::Result<()> {
+        match self {
+            Encoder::Gzip(encoder) => encoder.write_all(block),
+            Encoder::Zstd(encoder) => encoder.write_all(block),
+        }
+    }
+
+    /// Ends the stream; its size, bytes.
+    fn finish(self) -> std::io::Result<u64> {
+        Ok(match self {
+            Encoder::Gzip(encoder) => encoder.finish()?.0,
+            Encoder::Zstd(encoder) => encoder.finish()?.0,
+        })
     }
 }
 
@@ -338,25 +311,27 @@ impl Spool {
         state.written
     }
 
-    /// The next bytes from `offset` (at most [`CHUNK_BYTES`]), waiting for the writer;
-    /// `None` at the end.
-    fn read_from(&self, offset: u64) -> std::io::Result<Option<Vec<u8>>> {
+    /// Bytes written so far, bytes.
+    fn written(&self) -> u64 {
+        self.lock().written
+    }
+
+    /// Fills `block` from `offset`, waiting for the writer until the whole block is written or
+    /// the layer has ended; how many bytes it holds (fewer only at the end, 0 past it).
+    fn read_block(&self, offset: u64, block: &mut [u8]) -> std::io::Result<usize> {
+        let wanted = offset + block.len() as u64;
         let available = {
             let mut state = self.lock();
-            while state.written <= offset && !state.closed {
+            while state.written < wanted && !state.closed {
                 state = self
                     .grown
                     .wait(state)
                     .unwrap_or_else(|poison| poison.into_inner());
             }
-            state.written.saturating_sub(offset)
+            state.written.saturating_sub(offset).min(block.len() as u64) as usize
         };
-        if available == 0 {
-            return Ok(None);
-        }
-        let mut chunk = vec![0; (available as usize).min(CHUNK_BYTES)];
-        self.file.read_exact_at(&mut chunk, offset)?;
-        Ok(Some(chunk))
+        self.file.read_exact_at(&mut block[..available], offset)?;
+        Ok(available)
     }
 }
 
@@ -430,15 +405,22 @@ struct Job {
 }
 
 impl Job {
-    fn run(self, backlog: &Backlog) {
+    /// Compresses the layer, reading it block by block into `block` (the worker's buffer of
+    /// [`COMPRESS_BLOCK_BYTES`]).
+    fn run(self, backlog: &Backlog, block: &mut [u8]) {
         let spool = &self.spool;
-        let mut offset = 0;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.codec.compressed_size(&mut || {
-                let chunk = spool.read_from(offset)?;
-                offset += chunk.as_ref().map_or(0, |chunk| chunk.len() as u64);
-                Ok(chunk)
-            })
+            let mut encoder = self.codec.encoder()?;
+            let mut offset = 0;
+            loop {
+                let count = spool.read_block(offset, block)?;
+                if count == 0 {
+                    break;
+                }
+                encoder.block(&block[..count])?;
+                offset += count as u64;
+            }
+            encoder.finish()
         }))
         .unwrap_or_else(|_| Err(std::io::Error::other("the compressor panicked")));
         let index = match self.codec {
@@ -454,7 +436,7 @@ impl Job {
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
             == 1
         {
-            backlog.remove(spool.lock().written);
+            backlog.remove(spool.written());
         }
     }
 }
@@ -479,14 +461,17 @@ impl Pool {
             .map(|_| {
                 let receiver = receiver.clone();
                 let backlog = backlog.clone();
-                std::thread::spawn(move || loop {
-                    let job = receiver
-                        .lock()
-                        .unwrap_or_else(|poison| poison.into_inner())
-                        .recv();
-                    match job {
-                        Ok(job) => job.run(&backlog),
-                        Err(_) => return,
+                std::thread::spawn(move || {
+                    let mut block = vec![0; COMPRESS_BLOCK_BYTES];
+                    loop {
+                        let job = receiver
+                            .lock()
+                            .unwrap_or_else(|poison| poison.into_inner())
+                            .recv();
+                        match job {
+                            Ok(job) => job.run(&backlog, &mut block),
+                            Err(_) => return,
+                        }
                     }
                 })
             })
@@ -698,7 +683,7 @@ fn measure_layers(
             pool.submit(&spool, &slot);
         }
         let read = read_layer(name, layer, &spool);
-        let bytes = spool.lock().written;
+        let bytes = spool.written();
         if compress_now {
             backlog.add(bytes);
         }
