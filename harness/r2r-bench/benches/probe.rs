@@ -2,6 +2,8 @@
 //! the probe's accepted connection, with the poll interval start-up measurements use. This is
 //! the part of "to ready" that is r2r's own. Run: `cargo bench -p r2r-bench --bench probe`.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -53,5 +55,9 @@ fn listen_to_accept(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, listen_to_accept);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = listen_to_accept
+}
 criterion_main!(benches);

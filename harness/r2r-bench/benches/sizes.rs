@@ -2,6 +2,11 @@
 //! image archive. The archive is `R2R_BENCH_ARCHIVE` if set, else the `quick` scenario's
 //! composite runtime image exported through the engine (build it first with
 //! `r2r build --scenario quick`). Run: `cargo bench -p r2r-bench --bench sizes`.
+//!
+//! Beside the whole analysis, its two compressors alone on the same bytes (one core each):
+//! what a first run of `r2r measure sizes` cannot go below, whatever the rest of it does.
+
+mod common;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,7 +53,24 @@ fn analysis(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The bytes in memory, so that only compression is timed.
+    let whole = std::fs::read(&path).expect("archive");
+    let mut group = c.benchmark_group("compressors");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(bytes));
+    group.bench_function("gzip_level_6", |b| {
+        b.iter(|| r2r_core::measure::layers::gzip_size(&whole).expect("gzip"))
+    });
+    group.bench_function("zstd_level_3", |b| {
+        b.iter(|| r2r_core::measure::layers::zstd_size(&whole).expect("zstd"))
+    });
+    group.finish();
 }
 
-criterion_group!(benches, analysis);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = analysis
+}
 criterion_main!(benches);

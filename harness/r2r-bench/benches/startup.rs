@@ -3,6 +3,8 @@
 //! baselines (`--save-baseline`, `--baseline`). The scenario is `R2R_BENCH_SCENARIO`
 //! (default `quick`); its images must be built. Run: `cargo bench -p r2r-bench --bench startup`.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -55,5 +57,9 @@ fn startup_benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, startup_benches);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = startup_benches
+}
 criterion_main!(benches);

@@ -170,6 +170,18 @@ impl Codec {
     }
 }
 
+/// The gzip figure of a layer's bytes, as the size analysis takes it (level [`GZIP_LEVEL`],
+/// fed in the same blocks), bytes.
+pub fn gzip_size(bytes: &[u8]) -> std::io::Result<u64> {
+    Codec::Gzip.size_of(bytes)
+}
+
+/// The zstd figure of a layer's bytes, as the size analysis takes it (level [`ZSTD_LEVEL`],
+/// fed in the same blocks), bytes.
+pub fn zstd_size(bytes: &[u8]) -> std::io::Result<u64> {
+    Codec::Zstd.size_of(bytes)
+}
+
 /// One layer's compression under way, fed in blocks of [`COMPRESS_BLOCK_BYTES`] (the last one
 /// shorter), whatever sizes the layer's bytes arrived in, so that its compressed size
 /// depends on the bytes only.

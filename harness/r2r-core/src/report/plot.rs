@@ -153,6 +153,15 @@ pub fn find_font(explicit: Option<&Path>) -> Result<PathBuf, PlotError> {
     })
 }
 
+/// Finds a font as [`find_font`] does and makes it plotters' "sans-serif" for this process,
+/// for drawing done outside r2r's own plots (criterion's charts in the benchmarks): plotters
+/// is built here to draw text with fonts given to it, not with system ones. Returns the font.
+pub fn use_font(explicit: Option<&Path>) -> Result<PathBuf, PlotError> {
+    let path = find_font(explicit)?;
+    register(&path)?;
+    Ok(path)
+}
+
 static FONT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
 /// Registers the font once per process; later calls reuse the first font.
