@@ -10,6 +10,10 @@
 # and the anatomy of every assembly. Its results, cache and lock go to a temporary directory
 # (never the project's results/ or work directory).
 #   scripts/bench-sizes.sh [--scenario NAME] [--runs N] [--no-gzip] [R2R_BINARY]
+# Each row also gives the CPU time of the command's own processes (user + system) and, when
+# the engine's dockerd runs on this machine and its /proc entry is readable, the CPU time
+# dockerd spent meanwhile (the export is mostly its work): with both, a row's wall time can be
+# set against what two cores could do at best.
 # Defaults: the composite scenario, 3 runs, target/release/r2r (built when missing). Needs
 # GNU time (Debian's `time`), installed when missing.
 set -euo pipefail
@@ -43,11 +47,26 @@ done
 
 # A fixed pipeline, then its arguments -> "seconds peak_kib" on stdout. The pipeline reads its
 # arguments as "$1", "$2"...: image names and paths are never pasted into the shell text.
+# The engine's daemon, when it is a process here: its CPU ticks (user + system) so far.
+dockerd_pid=$(pgrep -xo dockerd || true)
+ticks_per_second=$(getconf CLK_TCK)
+dockerd_ticks() {
+  [ -n "$dockerd_pid" ] && awk '{ print $14 + $15 }' "/proc/$dockerd_pid/stat" 2>/dev/null || echo -
+}
+# "seconds peak_kib cpu_seconds dockerd_cpu_seconds" on stdout (the last "-" when unknown).
 measure() {
-  local pipeline=$1
+  local pipeline=$1 before after
   shift
-  /usr/bin/time -f '%e %M' -o "$work/time" bash -c "$pipeline" measure "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-  cat "$work/time"
+  before=$(dockerd_ticks)
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time" bash -c "$pipeline" measure "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  after=$(dockerd_ticks)
+  local seconds kib user system
+  read -r seconds kib user system <"$work/time"
+  local engine=-
+  if [ "$before" != - ] && [ "$after" != - ]; then
+    engine=$(echo "($after - $before) / $ticks_per_second" | bc -l)
+  fi
+  echo "$seconds $kib $(echo "$user + $system" | bc -l) $engine"
 }
 save='docker save -- "$@" > /dev/null'
 gzip='docker save -- "$@" | gzip -6 > /dev/null'
@@ -55,11 +74,13 @@ gzip='docker save -- "$@" | gzip -6 > /dev/null'
 sizes='R2R_WORK_DIR=$2 "$1" --results-dir "$3" measure sizes --scenario "$4" --output "$3/out"'
 run_sizes() { measure "$sizes" "$r2r" "$work/work" "$work/results" "$scenario"; }
 
-declare -A walls peaks
-record() { # row, "seconds kib"
-  local seconds kib
-  read -r seconds kib <<<"$2"
+declare -A walls peaks cpus engines
+record() { # row, "seconds kib cpu_seconds dockerd_cpu_seconds"
+  local seconds kib cpu engine
+  read -r seconds kib cpu engine <<<"$2"
   walls[$1]+="$seconds "
+  cpus[$1]+="$cpu "
+  [ "$engine" = - ] || engines[$1]+="$engine "
   if [ -z "${peaks[$1]:-}" ] || [ "$kib" -gt "${peaks[$1]}" ]; then peaks[$1]=$kib; fi
 }
 stream=$(docker save -- "${images[@]}" | wc -c)
@@ -78,16 +99,18 @@ floor=$(echo "${walls[floor]}" | median)
 echo "scenario $scenario: ${#images[@]} images, a $(echo "$stream / 1000000" | bc -l | xargs printf '%.0f') MB docker save stream; $runs run(s) of each, in turn"
 echo "load before: $load_before"
 echo "load after:  $load_after"
-printf '%-46s | %13s | %8s | %11s | %s\n' command "wall (median)" "× floor" "peak memory" "every run (s)"
+printf '%-46s | %13s | %8s | %9s | %12s | %11s | %s\n' command "wall (median)" "× floor" "CPU (own)" "CPU (dockerd)" "peak memory" "every run (s)"
 row() { # row key, label
   [ -n "${walls[$1]:-}" ] || return 0
-  local wall
+  local wall engine=–
   wall=$(echo "${walls[$1]}" | median)
-  printf '%-46s | %11.2f s | %7.2f× | %7.1f MiB | %s\n' "$2" "$wall" "$(echo "$wall / $floor" | bc -l)" \
-    "$(echo "${peaks[$1]} / 1024" | bc -l)" "${walls[$1]}"
+  if [ -n "${engines[$1]:-}" ]; then engine=$(printf '%.2f s' "$(echo "${engines[$1]}" | median)"); fi
+  printf '%-46s | %11.2f s | %7.2f× | %7.2f s | %13s | %7.1f MiB | %s\n' "$2" "$wall" "$(echo "$wall / $floor" | bc -l)" \
+    "$(echo "${cpus[$1]}" | median)" "$engine" "$(echo "${peaks[$1]} / 1024" | bc -l)" "${walls[$1]}"
 }
 row floor "docker save IMAGES > /dev/null (the floor)"
 row cold "r2r measure sizes (cache empty)"
 row warm "r2r measure sizes, second run (cache warm)"
 row gzip "docker save IMAGES | gzip -6 > /dev/null"
+echo "CPU: medians of user + system seconds, of the command's own processes and of dockerd during it"
 echo "peak memory: the largest process of the pipeline (GNU time of the shell running it)"
