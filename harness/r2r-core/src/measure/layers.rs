@@ -1166,11 +1166,12 @@ mod tests {
                 };
                 if metadata.is_dir() {
                     collect(&path, files, budget);
-                } else if metadata.is_file() && metadata.len() <= 1 << 20 {
-                    if std::fs::File::open(&path).is_ok() {
-                        *budget = budget.saturating_sub(metadata.len());
-                        files.push(path);
-                    }
+                } else if metadata.is_file()
+                    && metadata.len() <= 1 << 20
+                    && std::fs::File::open(&path).is_ok()
+                {
+                    *budget = budget.saturating_sub(metadata.len());
+                    files.push(path);
                 }
             }
         }

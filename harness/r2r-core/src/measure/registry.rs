@@ -33,9 +33,9 @@ pub enum RegistryError {
     Push {
         /// The registry.
         address: SocketAddr,
-        /// The engine's error.
+        /// The engine's error (boxed: it is large, and every other error of this type small).
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     /// The manifest could not be read.
     #[error("manifest of {reference}: {message}")]
@@ -110,11 +110,17 @@ pub async fn push_and_read(
     engine
         .tag_image(image, &reference)
         .await
-        .map_err(|source| RegistryError::Push { address, source })?;
+        .map_err(|source| RegistryError::Push {
+            address,
+            source: Box::new(source),
+        })?;
     let pushed = engine
         .push_image(&reference)
         .await
-        .map_err(|source| RegistryError::Push { address, source });
+        .map_err(|source| RegistryError::Push {
+            address,
+            source: Box::new(source),
+        });
     let _ = engine.remove_image(&reference).await;
     pushed?;
     let path = format!("/v2/{repository}/manifests/{tag}");

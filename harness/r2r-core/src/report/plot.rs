@@ -762,34 +762,31 @@ fn run_charts(run_dir: &Path) -> Result<Charts, PlotError> {
             },
         ));
     }
-    match crate::measure::anatomy::read(run_dir)?.filter(|rows| !rows.is_empty()) {
-        Some(rows) => {
-            let groups = crate::measure::anatomy::image_groups(&rows);
-            charts.push((
-                "anatomy".to_string(),
-                Chart::Bars {
-                    title: "Where the bytes go".into(),
-                    value_label: "MB (10^6 bytes), uncompressed files".into(),
-                    categories: groups.iter().map(|(image, _)| image.clone()).collect(),
-                    series: crate::measure::anatomy::GROUPS
-                        .iter()
-                        .enumerate()
-                        .map(|(index, name)| {
-                            (
-                                name.to_string(),
-                                groups
-                                    .iter()
-                                    .map(|(_, bytes)| bytes[index] as f64 / MBYTES)
-                                    .collect(),
-                            )
-                        })
-                        .collect(),
-                    stacked: true,
-                },
-            ));
-        }
-        // Runs recorded before the anatomy existed have none: nothing to say.
-        None => {}
+    // Runs recorded before the anatomy existed have none: nothing to say.
+    if let Some(rows) = crate::measure::anatomy::read(run_dir)?.filter(|rows| !rows.is_empty()) {
+        let groups = crate::measure::anatomy::image_groups(&rows);
+        charts.push((
+            "anatomy".to_string(),
+            Chart::Bars {
+                title: "Where the bytes go".into(),
+                value_label: "MB (10^6 bytes), uncompressed files".into(),
+                categories: groups.iter().map(|(image, _)| image.clone()).collect(),
+                series: crate::measure::anatomy::GROUPS
+                    .iter()
+                    .enumerate()
+                    .map(|(index, name)| {
+                        (
+                            name.to_string(),
+                            groups
+                                .iter()
+                                .map(|(_, bytes)| bytes[index] as f64 / MBYTES)
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+                stacked: true,
+            },
+        ));
     }
     let runs: Vec<StartupRunRow> = runs
         .unwrap_or_default()
