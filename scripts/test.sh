@@ -9,6 +9,8 @@
 #   --full   also the tests marked as ignored: whole-scenario rebuilds of every variant and the
 #            size reports with Native AOT (clang and zlib1g-dev are installed for them)
 #
+# Formatting (rustfmt) and clippy's lints are checked first; a warning fails the suite.
+#
 # Then the quick scenario (build, verify, sizes, start-up with 2 warm runs: `r2r run --scenario
 # quick --runs 2 --cache warm`) on every engine r2r supports, one after the other: the default
 # engine, Docker with the containerd image store and podman (scripts/engine.sh --engine ...,
@@ -39,6 +41,19 @@ else
   bash scripts/test-tools.sh
 fi
 bash scripts/engine.sh
+
+# Lints first: unformatted code and clippy's warnings fail the suite (each skipped, with a note,
+# where the toolchain lacks it).
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all --check
+else
+  echo "test: rustfmt is not installed; formatting not checked" >&2
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+else
+  echo "test: clippy is not installed; lints not checked" >&2
+fi
 
 started=$(date +%s)
 # One build for both halves (the fault suite's executable and the r2r binary the tests run are
