@@ -11,8 +11,8 @@
 # (never the project's results/ or work directory).
 #   scripts/bench-sizes.sh [--scenario NAME] [--runs N] [--no-gzip] [R2R_BINARY]
 # Each row also gives the CPU time of the command's own processes (user + system) and, when
-# the engine's dockerd runs on this machine and its /proc entry is readable, the CPU time
-# dockerd spent meanwhile (the export is mostly its work): with both, a row's wall time can be
+# the engine is the host dockerd scripts/engine.sh started, the CPU time dockerd spent
+# meanwhile (the export is mostly its work): with both, a row's wall time can be
 # set against what two cores could do at best.
 # Defaults: the composite scenario, 3 runs, target/release/r2r (built when missing). Needs
 # GNU time (Debian's `time`), installed when missing.
@@ -47,8 +47,14 @@ done
 
 # A fixed pipeline, then its arguments -> "seconds peak_kib" on stdout. The pipeline reads its
 # arguments as "$1", "$2"...: image names and paths are never pasted into the shell text.
-# The engine's daemon, when it is a process here: its CPU ticks (user + system) so far.
-dockerd_pid=$(pgrep -xo dockerd || true)
+# The engine's daemon, when it is the host dockerd scripts/engine.sh started (its pid file) and
+# DOCKER_HOST does not name another engine: its CPU ticks (user + system) so far.
+dockerd_pid=
+pidfile=${R2R_STATE_DIR:-/var/tmp/r2r}/dockerd.pid
+if [ "${DOCKER_HOST:-unix:///var/run/docker.sock}" = unix:///var/run/docker.sock ] && [ -r "$pidfile" ]; then
+  dockerd_pid=$(cat "$pidfile")
+  [ "$(cat "/proc/$dockerd_pid/comm" 2>/dev/null)" = dockerd ] || dockerd_pid=
+fi
 ticks_per_second=$(getconf CLK_TCK)
 dockerd_ticks() {
   [ -n "$dockerd_pid" ] && awk '{ print $14 + $15 }' "/proc/$dockerd_pid/stat" 2>/dev/null || echo -
