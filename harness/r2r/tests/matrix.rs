@@ -3,44 +3,11 @@
 //! files and component headers read from the images, apps run in containers, and precompiled
 //! code shown to be used.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
 
 fn run_and_check(scenario: &str, version: &str) {
-    let root = root();
-    let results = tempfile::tempdir().unwrap();
-    let output = Command::cargo_bin("r2r")
-        .unwrap()
-        .current_dir(&root)
-        .env("R2R_RESULTS_DIR", results.path())
-        .args([
-            "run",
-            "--scenario",
-            scenario,
-            "--runs",
-            "2",
-            "--warmup",
-            "0",
-            // Cold starts are covered by the quick scenario's tests; here every image starts warm.
-            "--cache",
-            "warm",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let path = results.path().join(scenario).join("latest/verify.json");
+    let run = common::run_warm(scenario);
+    let path = run.join("verify.json");
     let verify: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let images = verify.as_array().unwrap();
     assert_eq!(images.len(), 15, "{verify:#}");
@@ -109,9 +76,7 @@ fn dotnet10_all_five_variants_build_and_verify() {
     run_and_check("composite", "10.0.12");
     // The web APIs' start-up with the alternative readiness signal: the ready line in the logs.
     let directory = tempfile::tempdir().unwrap();
-    let output = Command::cargo_bin("r2r")
-        .unwrap()
-        .current_dir(root())
+    let output = common::r2r()
         .env("R2R_RESULTS_DIR", directory.path())
         .args([
             "measure",

@@ -9,28 +9,7 @@ mod common;
 use std::path::Path;
 
 fn run(scenario: &str) -> std::path::PathBuf {
-    let output = common::r2r()
-        .args([
-            "run",
-            "--scenario",
-            scenario,
-            "--runs",
-            "2",
-            "--warmup",
-            "0",
-            // Cold starts are covered by the quick scenario's tests; here every image starts warm.
-            "--cache",
-            "warm",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    common::latest_run(scenario)
+    common::run_warm(scenario)
 }
 
 fn verifications(run: &Path) -> Vec<serde_json::Value> {

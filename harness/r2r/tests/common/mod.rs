@@ -74,6 +74,33 @@ pub fn r2r() -> assert_cmd::Command {
     command
 }
 
+/// `r2r run --scenario <scenario>` with two warm runs per image and no warm-up (cold starts are
+/// covered by the quick scenario's tests), asserted to succeed; the run's directory.
+#[allow(dead_code)] // not every test binary runs whole scenarios
+pub fn run_warm(scenario: &str) -> PathBuf {
+    let output = r2r()
+        .args([
+            "run",
+            "--scenario",
+            scenario,
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--cache",
+            "warm",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "r2r run --scenario {scenario}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    latest_run(scenario)
+}
+
 /// The rows of a CSV file as column -> value maps.
 pub fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut reader =
