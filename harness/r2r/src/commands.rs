@@ -72,15 +72,9 @@ pub struct CompareArgs {
     /// Compare with a baseline run: a run id under results/<scenario>/ or a run directory.
     #[arg(long)]
     pub baseline: Option<String>,
-    /// Size changes within this many percent are noise.
-    #[arg(long, default_value_t = 1.0)]
-    pub size_threshold: f64,
-    /// Start-up changes within this many percent are noise.
-    #[arg(long, default_value_t = 5.0)]
-    pub startup_threshold: f64,
-    /// Significance level of the start-up test.
-    #[arg(long, default_value_t = 0.05)]
-    pub alpha: f64,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
     /// Append the run's headline metrics to this history CSV (for trend plots).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -93,6 +87,31 @@ pub struct CompareArgs {
     /// Cache modes of the paired rounds (default: those the current run measured).
     #[arg(long, value_enum, requires = "paired_runs")]
     pub paired_cache: Option<crate::args::CacheArg>,
+}
+
+/// The noise thresholds of `r2r compare` and `r2r merge`.
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
+    /// Size changes within this many percent are noise.
+    #[arg(long, default_value_t = 1.0)]
+    pub size_threshold: f64,
+    /// Start-up changes within this many percent are noise.
+    #[arg(long, default_value_t = 5.0)]
+    pub startup_threshold: f64,
+    /// Significance level of the start-up test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+}
+
+impl ThresholdArgs {
+    /// As the comparison takes them (fractions, not percent).
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            size: self.size_threshold / 100.0,
+            startup: self.startup_threshold / 100.0,
+            alpha: self.alpha,
+        }
+    }
 }
 
 /// `r2r merge`.
@@ -109,15 +128,9 @@ pub struct MergeArgs {
     /// an exact size regression of the same .NET version).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Size changes within this many percent are noise.
-    #[arg(long, default_value_t = 1.0)]
-    pub size_threshold: f64,
-    /// Start-up changes within this many percent are noise.
-    #[arg(long, default_value_t = 5.0)]
-    pub startup_threshold: f64,
-    /// Significance level of the start-up test.
-    #[arg(long, default_value_t = 0.05)]
-    pub alpha: f64,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
     /// Append the merge's headline metrics (images as `<machine>/<image>`) to this history CSV.
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -142,11 +155,7 @@ pub fn merge_command(results: &Path, arguments: &MergeArgs) -> anyhow::Result<bo
         .out
         .clone()
         .unwrap_or_else(|| results.join("merged").join(runs::new_run_id()));
-    let thresholds = Thresholds {
-        size: arguments.size_threshold / 100.0,
-        startup: arguments.startup_threshold / 100.0,
-        alpha: arguments.alpha,
-    };
+    let thresholds = arguments.thresholds.thresholds();
     let outcome = merge::write(
         &merged,
         &out,
@@ -339,11 +348,7 @@ pub async fn compare_paired(
         Vec::new(),
     )
     .await?;
-    let thresholds = Thresholds {
-        size: arguments.size_threshold / 100.0,
-        startup: arguments.startup_threshold / 100.0,
-        alpha: arguments.alpha,
-    };
+    let thresholds = arguments.thresholds.thresholds();
     let mut changes = Vec::new();
     for (base, current) in pairs {
         for cache in &options.caches {
@@ -487,11 +492,7 @@ pub fn compare_command(
     let scenario = data.info.scenario.clone();
     let baseline_dir = resolve_run(results, Some(&scenario), Some(baseline))?;
     let baseline = RunData::load(&baseline_dir, Some(&scenario))?;
-    let thresholds = Thresholds {
-        size: arguments.size_threshold / 100.0,
-        startup: arguments.startup_threshold / 100.0,
-        alpha: arguments.alpha,
-    };
+    let thresholds = arguments.thresholds.thresholds();
     let mut changes = compare::against_baseline(&data, &baseline, thresholds);
     let version_change = compare::version_change(&data, &baseline);
     if let Some(versions) = &version_change {
