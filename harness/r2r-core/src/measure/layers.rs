@@ -625,15 +625,14 @@ fn measure_layer(name: &str, reader: impl Read) -> Result<LayerMeasurement, Arch
     let read = read_layer(name, reader, &spool);
     spool.close();
     pool.finish();
-    let (mut figures, files) = read?;
-    let (gzip, zstd) = slot.take().map_err(|source| ArchiveError::Layer {
-        layer: name.to_string(),
-        entry: "<compression>".into(),
-        source,
-    })?;
-    figures.gzip_bytes = gzip;
-    figures.zstd_bytes = zstd;
-    Ok(LayerMeasurement { figures, files })
+    let (figures, files) = read?;
+    let pending = Pending {
+        name: name.to_string(),
+        figures,
+        files,
+        slot,
+    };
+    Ok(pending.measured()?.1)
 }
 
 /// The diff id a layer's path in an archive names, when it is content-addressed: an OCI
@@ -650,6 +649,26 @@ struct Pending {
     figures: LayerFigures,
     files: LayerFiles,
     slot: Arc<Slot>,
+}
+
+impl Pending {
+    /// Its name and measurement, the compressed sizes filled in once its jobs have ended.
+    fn measured(self) -> Result<(String, LayerMeasurement), ArchiveError> {
+        let Pending {
+            name,
+            mut figures,
+            files,
+            slot,
+        } = self;
+        let (gzip, zstd) = slot.take().map_err(|source| ArchiveError::Layer {
+            layer: name.clone(),
+            entry: "<compression>".into(),
+            source,
+        })?;
+        figures.gzip_bytes = gzip;
+        figures.zstd_bytes = zstd;
+        Ok((name, LayerMeasurement { figures, files }))
+    }
 }
 
 /// Every layer of an archive measured (or found in `cache`), by its normalised path. The
@@ -734,21 +753,8 @@ fn measure_layers(
     });
     pool.finish();
     let index = walked?;
-    for Pending {
-        name,
-        mut figures,
-        files,
-        slot,
-    } in pending
-    {
-        let (gzip, zstd) = slot.take().map_err(|source| ArchiveError::Layer {
-            layer: name.clone(),
-            entry: "<compression>".into(),
-            source,
-        })?;
-        figures.gzip_bytes = gzip;
-        figures.zstd_bytes = zstd;
-        let measurement = LayerMeasurement { figures, files };
+    for layer in pending {
+        let (name, measurement) = layer.measured()?;
         if let Some(cache) = cache {
             cache.store_layer(&measurement);
         }
