@@ -73,20 +73,27 @@ our_pid() {
   echo "$pid"
 }
 
+# Sends SIGTERM to a daemon this script started and waits up to 60 s for it to exit.
+#   terminate NAME PID PIDFILE LOG
+terminate() {
+  local name=$1 pid=$2 file=$3 log_file=$4
+  say "stopping $name (pid $pid)"
+  kill -TERM "$pid"
+  # dockerd stops its containers (10 s each by default) and its containerd before it exits.
+  for _ in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$file"; say "$name (pid $pid) has exited"; return 0; }
+    sleep 0.5
+  done
+  die "$name (pid $pid) did not exit within 60 s after SIGTERM; see $log_file"
+}
+
 stop_engine() {
   local pid
   if ! pid=$(our_pid); then
     say "no dockerd started by this script is running (pid file $pidfile)"
     return 0
   fi
-  say "stopping dockerd (pid $pid)"
-  kill -TERM "$pid"
-  # dockerd stops its containers (10 s each by default) and its containerd before it exits.
-  for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; say "dockerd (pid $pid) has exited"; return 0; }
-    sleep 0.5
-  done
-  die "dockerd (pid $pid) did not exit within 60 s after SIGTERM; see $log"
+  terminate dockerd "$pid" "$pidfile" "$log"
 }
 
 install_docker() {
@@ -331,13 +338,7 @@ stop_root_engine() {
     say "no $engine started by this script is running (pid file $state/$engine.pid)"
     return 0
   fi
-  say "stopping $engine (pid $pid)"
-  kill -TERM "$pid"
-  for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$state/$engine.pid"; say "$engine (pid $pid) has exited"; return 0; }
-    sleep 0.5
-  done
-  die "$engine (pid $pid) did not exit within 60 s after SIGTERM; see $state/$engine.log"
+  terminate "$engine" "$pid" "$state/$engine.pid" "$state/$engine.log"
 }
 
 # --- arguments -----------------------------------------------------------------------------
