@@ -114,7 +114,9 @@ fn sigterm_while_the_sdk_restores_stops_it_and_exits_143() {
         &["build", "--scenario", "quick"],
         &[("R2R_WORK_DIR", work.path())],
     );
-    let children = wait_for_descendant(&mut build, "dotnet", Duration::from_secs(300));
+    // `dotnet restore` itself: loading the scenario also runs short `dotnet` commands (the
+    // NuGet feed list, the SDK version), which may end before the signal arrives.
+    let children = wait_for_descendant(&mut build, "dotnet restore", Duration::from_secs(300));
     interrupt_and_check(build, libc::SIGTERM, 143, children);
     assert!(containers_of("quick").is_empty());
 }
@@ -144,7 +146,9 @@ fn sigint_while_crossgen2_compiles_stops_it_and_exits_130() {
         &["build", "--scenario", "quick", "--rebuild"],
         &[("R2R_WORK_DIR", work.path())],
     );
-    let children = wait_for_descendant(&mut build, "crossgen2", Duration::from_secs(600));
+    // The compile, named by its response file: before it, the build asks crossgen2 for its
+    // `--help` to check the recipe, a process that ends within a second.
+    let children = wait_for_descendant(&mut build, ".crossgen2.rsp", Duration::from_secs(600));
     interrupt_and_check(build, libc::SIGINT, 130, children);
     assert!(containers_of("quick").is_empty());
 }
