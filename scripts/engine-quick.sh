@@ -3,7 +3,8 @@
 # --scenario quick --runs 2 --cache warm` (build, verify, sizes, start-up with few runs, report)
 # against the engine DOCKER_HOST names, into a results directory of its own. Prints one line:
 #
-#   ENGINE  build B/N  verify V/N  sizes ok|...  startup R runs ok  (engine, store, cgroup)  S s
+#   ENGINE  build B/N  verify V/N  sizes ok|...  startup R runs ok  (engine, store, cgroup)
+#     counted: peak memory P/R, bytes read B/R, major faults F/R  S s  (r2r exit X)
 #
 # and writes per image `image content_bytes tar_bytes gzip_bytes zstd_bytes engine_size_bytes`
 # (tab-separated, bytes) to SIZES.tsv, for comparing engines (scripts/engine-compare.sh).
@@ -12,8 +13,9 @@
 #
 # Environment: DOCKER_HOST (the engine), R2R_TEST_BINARY (the r2r binary; default
 # target/debug/r2r), R2R_QUICK_SCENARIO (default quick: another scenario of the same images, so
-# that the tags others use on a shared engine are left alone). Exit 0 when every step passed, 1
-# otherwise (the end of the run's output is printed).
+# that the tags others use on a shared engine are left alone). Exit 0 when every step passed and
+# every run that was counted at all has all three counters; 1 otherwise (the end of the run's
+# output is printed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -39,7 +41,7 @@ if [ ! -d "$run_dir" ]; then
   exit 1
 fi
 
-python3 - "$run_dir" "$label" "$seconds" "$sizes_out" "$status" <<'PY'
+if python3 - "$run_dir" "$label" "$seconds" "$sizes_out" "$status" <<'PY'
 import csv, json, os, sys
 run, label, seconds, sizes_out, status = sys.argv[1:6]
 
@@ -69,12 +71,21 @@ with open(sizes_out, "w") as out:
         out.write("\t".join([row["image"], row["content_bytes"], row["tar_bytes"], row["gzip_bytes"],
                              row["zstd_bytes"], row.get("engine_size_bytes", "")]) + "\n")
 runs_ok = runs = 0
+# The counters of each run (empty where not counted): where r2r counts a run at all (its peak
+# memory), it counts bytes read and major faults too.
+counters = ("peak_memory_bytes", "read_bytes", "major_faults")
+counted = {name: 0 for name in counters}
+partly = 0
 runs_path = os.path.join(run, "startup-runs.csv")
 if os.path.exists(runs_path):
     with open(runs_path) as f:
         for row in csv.DictReader(f):
             runs += 1
             runs_ok += row["ok"] == "true"
+            present = [row.get(name, "") != "" for name in counters]
+            for name, there in zip(counters, present):
+                counted[name] += there
+            partly += any(present) and not all(present)
 engine = load("engine.json", {})
 record = load("run.json", {})
 steps = record.get("steps", {})
@@ -83,9 +94,21 @@ def step_status(name):
 print(f"{label}  build {built}/{len(builds)}  verify {verified}/{len(verify)}  "
       f"sizes {step_status('sizes')} ({len(rows)} images)  startup {runs_ok}/{runs} runs ok  "
       f"({engine.get('engine', '?')} {engine.get('version', '?')}, {engine.get('image_store') or engine.get('storage_driver', '?')}, "
-      f"cgroup v{engine.get('cgroup_version') or '?'})  {seconds} s  (r2r exit {status})")
+      f"cgroup v{engine.get('cgroup_version') or '?'})  counted: peak memory {counted['peak_memory_bytes']}/{runs}, "
+      f"bytes read {counted['read_bytes']}/{runs}, major faults {counted['major_faults']}/{runs}  "
+      f"{seconds} s  (r2r exit {status})")
+if partly:
+    print(f"{label}: {partly} run(s) counted in part: a counter is missing where the others were read",
+          file=sys.stderr)
+    sys.exit(1)
 PY
+then
+  counters_status=0
+else
+  counters_status=1
+fi
 if [ "$status" != 0 ]; then
   tail -n 60 "$log" >&2
   exit 1
 fi
+exit $counters_status

@@ -169,15 +169,43 @@ impl DockerEngine {
                         cgroup::CgroupVersion::V1 => version != "2",
                         cgroup::CgroupVersion::V2 => version != "1",
                     })?;
-                let device = info
-                    .docker_root_dir
-                    .as_deref()
-                    .and_then(|root| cgroup::block_device_of(Path::new(root)));
+                let device = match info.docker_root_dir.as_deref() {
+                    Some(root) => data_root_device(&self.host, Path::new(root)).await,
+                    None => None,
+                };
                 Some(Counting { hierarchy, device })
             })
             .await
             .as_ref()
     }
+}
+
+/// The block device holding an engine's data root, `root` as the engine names it. An engine in a
+/// mount namespace of its own (a chroot, a pivot_root) names a path of its own root, so the path
+/// is looked up through `/proc/<pid>/root` of the process answering on the socket (its peer
+/// credentials); as given when that process cannot be seen.
+async fn data_root_device(host: &str, root: &Path) -> Option<std::path::PathBuf> {
+    let engine_pid = match host.strip_prefix("unix://") {
+        Some(socket) => match tokio::net::UnixStream::connect(socket).await {
+            Ok(stream) => stream.peer_cred().ok().and_then(|cred| cred.pid()),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let seen = engine_pid.map(|pid| {
+        Path::new(&format!("/proc/{pid}/root")).join(root.strip_prefix("/").unwrap_or(root))
+    });
+    let device = seen
+        .as_deref()
+        .and_then(cgroup::block_device_of)
+        .or_else(|| cgroup::block_device_of(root));
+    if device.is_none() {
+        tracing::info!(
+            "no block device found under the engine's data root {}: bytes read are not counted",
+            root.display()
+        );
+    }
+    device
 }
 
 /// How [`EngineInfo::image_store`] names an engine's store.
