@@ -13,9 +13,9 @@
 #
 # Environment: DOCKER_HOST (the engine), R2R_TEST_BINARY (the r2r binary; default
 # target/debug/r2r), R2R_QUICK_SCENARIO (default quick: another scenario of the same images, so
-# that the tags others use on a shared engine are left alone). Exit 0 when every step passed and
-# every run that was counted at all has all three counters; 1 otherwise (the end of the run's
-# output is printed).
+# that the tags others use on a shared engine are left alone). Exit 0 when every step passed,
+# every run that was counted at all has all three counters and the run left no cgroup of its
+# own behind; 1 otherwise (the end of the run's output is printed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,11 +28,16 @@ r2r=${R2R_TEST_BINARY:-target/debug/r2r}
 mkdir -p "$results"
 log="$results/run.log"
 
+# The cgroups r2r makes for counting (`r2r-*` under each controller): a run leaves none behind.
+cgroups() { find /sys/fs/cgroup -maxdepth 2 -type d -name 'r2r-*' 2>/dev/null | sort; }
+cgroups_before=$(cgroups)
+
 started=$(date +%s)
 status=0
 scenario=${R2R_QUICK_SCENARIO:-quick}
 "$r2r" --results-dir "$results" run --scenario "$scenario" --runs 2 --cache warm >"$log" 2>&1 || status=$?
 seconds=$(( $(date +%s) - started ))
+left=$(comm -13 <(printf '%s\n' "$cgroups_before") <(cgroups) | sed '/^$/d')
 
 run_dir="$results/$(basename "$scenario" .toml)/latest"
 if [ ! -d "$run_dir" ]; then
@@ -105,6 +110,11 @@ PY
 then
   counters_status=0
 else
+  counters_status=1
+fi
+if [ -n "$left" ]; then
+  echo "$label: the run left $(printf '%s\n' "$left" | wc -l) cgroup(s) behind:" >&2
+  printf '%s\n' "$left" | head -n 5 >&2
   counters_status=1
 fi
 if [ "$status" != 0 ]; then

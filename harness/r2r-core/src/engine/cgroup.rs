@@ -191,8 +191,10 @@ impl Hierarchy {
         }
     }
 
-    /// Removes `group` (empty by then) from every hierarchy it was created in. Returns how
-    /// many directories were removed; the first error, if any, after trying them all.
+    /// Removes `group` (empty by then) from every hierarchy it was created in, with the child
+    /// groups an engine left in it (podman leaves its empty `conmon`), deepest first. Returns
+    /// how many of the group's own directories were removed; the first error, if any, after
+    /// trying them all.
     pub fn remove(&self, group: &str) -> std::io::Result<usize> {
         let group = group.trim_start_matches('/');
         if group.is_empty() || group.contains("..") {
@@ -211,6 +213,9 @@ impl Hierarchy {
             if !directory.is_dir() {
                 continue;
             }
+            if let Err(error) = remove_children(&directory) {
+                first_error.get_or_insert(error);
+            }
             match std::fs::remove_dir(&directory) {
                 Ok(()) => removed += 1,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -224,6 +229,23 @@ impl Hierarchy {
             None => Ok(removed),
         }
     }
+}
+
+/// Removes the child groups (directories) under a cgroup directory, deepest first; the kernel's
+/// files in each go with it.
+fn remove_children(directory: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        if !path.is_dir() || path.is_symlink() {
+            continue;
+        }
+        remove_children(&path)?;
+        match std::fs::remove_dir(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The whole block device that holds `path` (e.g. `/dev/vda` for a file on `/dev/vda1`), for a
@@ -354,7 +376,9 @@ mod tests {
             }
         );
         // Removing: files in the way make rmdir fail (a real cgroup directory holds only
-        // kernel files, which rmdir ignores); the empty cpuset group goes.
+        // kernel files, which rmdir ignores); the empty cpuset group goes, with the empty
+        // child group an engine left in it.
+        std::fs::create_dir_all(dir.path().join("cpuset/r2r-1-2/conmon/inner")).unwrap();
         assert!(v1.remove("/r2r-1-2").is_err());
         assert!(!dir.path().join("cpuset/r2r-1-2").exists());
         assert_eq!(v1.remove("/../etc").unwrap(), 0);
