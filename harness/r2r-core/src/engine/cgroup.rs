@@ -69,6 +69,12 @@ pub struct CounterScope {
     /// Whether a counter vanishes with the container (cgroup v1's block I/O), so that it must
     /// be sampled while the container runs.
     pub sample: bool,
+    /// The child group where the engine keeps its own processes for the container, under
+    /// [`CounterScope::cgroup_parent`] (podman: `<parent>/conmon`, its monitor and the cleanup
+    /// it starts), `None` for engines that keep none there. Its counters are the engine's work,
+    /// not the container's: they are taken off, and while the group is absent the parent is
+    /// not read at all (see [`Hierarchy::read_without`]).
+    pub engine_group: Option<String>,
 }
 
 /// Bytes read, from cgroup v1's `blkio.throttle.io_service_bytes` (or `_recursive`): the sum of
@@ -189,6 +195,51 @@ impl Hierarchy {
                 peak_memory_bytes: read("", "memory.peak").as_deref().and_then(parse_number),
             },
         }
+    }
+
+    /// The counters of `group` without those of its child `engine_group` (a path under
+    /// `group`): bytes read and major faults of the group less the child's, and peak memory the
+    /// highest of its other children (a peak cannot be subtracted). Empty while `engine_group`
+    /// does not exist, before the engine made it or after it removed it: the group's counters
+    /// then hold the engine's work with nothing to take it off by. A read during which the
+    /// child went away is empty too.
+    pub fn read_without(&self, group: &str, engine_group: &str) -> ResourceCounters {
+        let marker = self.group("memory", engine_group);
+        if !marker.is_dir() {
+            return ResourceCounters::default();
+        }
+        let whole = self.read(group);
+        let engine = self.read(engine_group);
+        let peak = self.children_peak(group, &marker);
+        if !marker.is_dir() {
+            return ResourceCounters::default();
+        }
+        // A counter the child lacks was not counted in it (its controller has no such
+        // group): nothing of it is in the parent's.
+        let less = |all: Option<u64>, part: Option<u64>| {
+            all.map(|all| all.saturating_sub(part.unwrap_or(0)))
+        };
+        ResourceCounters {
+            read_bytes: less(whole.read_bytes, engine.read_bytes),
+            major_faults: less(whole.major_faults, engine.major_faults),
+            peak_memory_bytes: peak,
+        }
+    }
+
+    /// The highest peak memory of the child groups of `group` but `skip`.
+    fn children_peak(&self, group: &str, skip: &Path) -> Option<u64> {
+        let file = match self.version {
+            CgroupVersion::V1 => "memory.max_usage_in_bytes",
+            CgroupVersion::V2 => "memory.peak",
+        };
+        std::fs::read_dir(self.group("memory", group))
+            .ok()?
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.path())
+            .filter(|path| path.is_dir() && path != skip)
+            .filter_map(|path| std::fs::read_to_string(path.join(file)).ok())
+            .filter_map(|text| parse_number(&text))
+            .max()
     }
 
     /// Removes `group` (empty by then) from every hierarchy it was created in, with the child
@@ -382,6 +433,62 @@ mod tests {
         assert!(v1.remove("/r2r-1-2").is_err());
         assert!(!dir.path().join("cpuset/r2r-1-2").exists());
         assert_eq!(v1.remove("/../etc").unwrap(), 0);
+    }
+
+    #[test]
+    fn an_engine_group_under_the_parent_is_taken_off() {
+        // podman's layout on cgroup v1: the container's group and the monitor's `conmon`
+        // beside it, under the parent r2r gave.
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("memory/memory.stat", "");
+        let blkio = "blkio.throttle.io_service_bytes_recursive";
+        write("memory/r2r-1-3/memory.stat", "total_pgmajfault 70\n");
+        write("memory/r2r-1-3/memory.max_usage_in_bytes", "90000000\n");
+        write(&format!("blkio/r2r-1-3/{blkio}"), "254:0 Read 60000000\n");
+        write(
+            "memory/r2r-1-3/libpod-ab/memory.stat",
+            "total_pgmajfault 27\n",
+        );
+        write(
+            "memory/r2r-1-3/libpod-ab/memory.max_usage_in_bytes",
+            "40000000\n",
+        );
+        write("memory/r2r-1-3/conmon/memory.stat", "total_pgmajfault 43\n");
+        write(
+            "memory/r2r-1-3/conmon/memory.max_usage_in_bytes",
+            "50000000\n",
+        );
+        write(
+            &format!("blkio/r2r-1-3/conmon/{blkio}"),
+            "254:0 Read 24000000\n",
+        );
+        let v1 = Hierarchy::detect(dir.path()).unwrap();
+        assert_eq!(
+            v1.read_without("/r2r-1-3", "/r2r-1-3/conmon"),
+            ResourceCounters {
+                read_bytes: Some(36_000_000),
+                major_faults: Some(27),
+                peak_memory_bytes: Some(40_000_000),
+            }
+        );
+        // The whole parent, as read for other engines, holds the monitor's work.
+        assert_eq!(v1.read("/r2r-1-3").major_faults, Some(70));
+        // The container gone: no peak of its own, the sums still without the monitor's.
+        std::fs::remove_dir_all(dir.path().join("memory/r2r-1-3/libpod-ab")).unwrap();
+        let after = v1.read_without("/r2r-1-3", "/r2r-1-3/conmon");
+        assert_eq!(after.peak_memory_bytes, None);
+        assert_eq!(after.major_faults, Some(27));
+        // The monitor's group gone (or not yet made): nothing is known.
+        std::fs::remove_dir_all(dir.path().join("memory/r2r-1-3/conmon")).unwrap();
+        assert_eq!(
+            v1.read_without("/r2r-1-3", "/r2r-1-3/conmon"),
+            ResourceCounters::default()
+        );
     }
 
     #[test]

@@ -30,6 +30,9 @@ struct Counting {
     hierarchy: cgroup::Hierarchy,
     /// The block device of the engine's data root (cgroup v1: reads are counted on it).
     device: Option<std::path::PathBuf>,
+    /// The engine is podman, which puts the container's monitor (conmon) in a child group
+    /// `conmon` of the container's cgroup parent.
+    podman: bool,
 }
 
 /// The read limit that makes a v1 kernel count a container's reads without slowing them:
@@ -173,7 +176,16 @@ impl DockerEngine {
                     Some(root) => data_root_device(&self.host, Path::new(root)).await,
                     None => None,
                 };
-                Some(Counting { hierarchy, device })
+                let podman = self
+                    .docker
+                    .version()
+                    .await
+                    .is_ok_and(|version| is_podman(&version));
+                Some(Counting {
+                    hierarchy,
+                    device,
+                    podman,
+                })
             })
             .await
             .as_ref()
@@ -206,6 +218,19 @@ async fn data_root_device(host: &str, root: &Path) -> Option<std::path::PathBuf>
         );
     }
     device
+}
+
+/// Whether the engine answering is podman (its Docker-compatible service names itself so).
+fn is_podman(version: &bollard::models::SystemVersion) -> bool {
+    version
+        .components
+        .iter()
+        .flatten()
+        .any(|component| component.name.contains("Podman"))
+        || version
+            .platform
+            .as_ref()
+            .is_some_and(|platform| platform.name.contains("Podman"))
 }
 
 /// How [`EngineInfo::image_store`] names an engine's store.
@@ -370,15 +395,7 @@ impl Engine for DockerEngine {
             .info()
             .await
             .map_err(api("reading engine information"))?;
-        let podman = version
-            .components
-            .iter()
-            .flatten()
-            .any(|component| component.name.contains("Podman"))
-            || version
-                .platform
-                .as_ref()
-                .is_some_and(|platform| platform.name.contains("Podman"));
+        let podman = is_podman(&version);
         let driver = info.driver.unwrap_or_default();
         let containerd_store = info.driver_status.iter().flatten().any(|pair| {
             pair.first().map(String::as_str) == Some("driver-type")
@@ -836,10 +853,14 @@ impl Engine for DockerEngine {
                     .push((device.display().to_string(), COUNTING_READ_BPS));
             }
         }
+        // podman's monitor shares the parent: counters are known only while its group is
+        // there (see `Hierarchy::read_without`), so they are sampled on every version.
+        let engine_group = counting.podman.then(|| format!("{parent}/conmon"));
         Ok(Some(CounterScope {
             cgroup_parent: parent,
             version,
-            sample: version == cgroup::CgroupVersion::V1,
+            sample: version == cgroup::CgroupVersion::V1 || engine_group.is_some(),
+            engine_group,
         }))
     }
 
@@ -851,7 +872,12 @@ impl Engine for DockerEngine {
         let Some(counting) = self.counting().await else {
             return Ok(ResourceCounters::default());
         };
-        let mut counters = counting.hierarchy.read(&scope.cgroup_parent);
+        let mut counters = match &scope.engine_group {
+            Some(engine_group) => counting
+                .hierarchy
+                .read_without(&scope.cgroup_parent, engine_group),
+            None => counting.hierarchy.read(&scope.cgroup_parent),
+        };
         if scope.version == cgroup::CgroupVersion::V1 && counting.device.is_none() {
             // Without a read limit the kernel does not count v1 block I/O: 0 would be a lie.
             counters.read_bytes = None;

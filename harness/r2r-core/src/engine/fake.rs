@@ -684,6 +684,7 @@ impl Engine for FakeEngine {
             cgroup_parent: parent,
             version: super::cgroup::CgroupVersion::V2,
             sample: false,
+            engine_group: None,
         }))
     }
 
