@@ -190,7 +190,11 @@ pub async fn run(cli: Cli) -> u8 {
     }
     let work = with_engine(&cli, &project, plan, engine.as_ref());
     tokio::select! {
-        result = work => exit(result),
+        result = work => {
+            // Whatever cut the work short left its counting cgroups: release them.
+            containers::release_all_counters(engine.as_ref()).await;
+            exit(result)
+        }
         Ok(code) = signal => {
             let stopped = tokio::task::spawn_blocking(|| r2r_core::support::children::terminate_all(std::time::Duration::from_secs(5))).await.unwrap_or(0);
             let removed = containers::remove_all_live(engine.as_ref()).await;

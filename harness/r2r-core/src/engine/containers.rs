@@ -1,16 +1,19 @@
 //! Running containers so that none is ever left behind.
 //!
-//! Every container r2r creates is recorded in a process-wide set until it is removed;
-//! [`remove_all_live`] removes whatever is still there (the binary calls it on Ctrl-C or
-//! SIGTERM), and [`run_to_exit`] removes its container on every path, time-outs included.
+//! Every container r2r creates is recorded in a process-wide set until it is removed, and so is
+//! every counting cgroup until it is released; [`remove_all_live`] removes whatever is still
+//! there (the binary calls it on Ctrl-C or SIGTERM), and [`run_to_exit`] removes its container
+//! on every path, time-outs included.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::engine::{ContainerSpec, Engine, EngineError, Logs};
+use crate::engine::{ContainerSpec, CounterScope, Engine, EngineError, Logs};
 
 static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+static COUNTING: Mutex<Vec<CounterScope>> = Mutex::new(Vec::new());
 
 /// Label key naming the r2r process that created a container.
 pub const SESSION_LABEL: &str = "r2r.session";
@@ -58,6 +61,37 @@ pub async fn start(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, 
     Ok(id)
 }
 
+fn counting() -> std::sync::MutexGuard<'static, Vec<CounterScope>> {
+    COUNTING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sets up the counters of a container about to be created ([`Engine::prepare_counters`]),
+/// recording them until [`release_counters`] so that an interrupted run releases them too.
+pub async fn prepare_counters(
+    engine: &dyn Engine,
+    spec: &mut ContainerSpec,
+    key: &str,
+) -> Result<Option<CounterScope>, EngineError> {
+    let scope = engine.prepare_counters(spec, key).await?;
+    if let Some(scope) = &scope {
+        counting().push(scope.clone());
+    }
+    Ok(scope)
+}
+
+/// Releases counters set up by [`prepare_counters`] once their container is removed, and
+/// forgets them; on an error they stay recorded, for [`remove_all_live`] to try again.
+pub async fn release_counters(
+    engine: &dyn Engine,
+    scope: &CounterScope,
+) -> Result<(), EngineError> {
+    engine.release_counters(scope).await?;
+    counting().retain(|live| live != scope);
+    Ok(())
+}
+
 /// Removes a container (killing it if needed) and forgets it. Errors are logged, not
 /// returned: removal is best effort and is retried by [`remove_all_live`].
 pub async fn remove(engine: &dyn Engine, id: &str) {
@@ -88,7 +122,20 @@ pub async fn remove_all_live(engine: &dyn Engine) -> usize {
             tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         }
     }
+    // The counting cgroups of those containers, now empty.
+    release_all_counters(engine).await;
     removed.len()
+}
+
+/// Releases every counter set up by [`prepare_counters`] and not yet released: those of a run
+/// cut short by an error (the engine lost, say) or a signal. Errors are logged.
+pub async fn release_all_counters(engine: &dyn Engine) {
+    let scopes: Vec<CounterScope> = counting().clone();
+    for scope in &scopes {
+        if let Err(error) = release_counters(engine, scope).await {
+            tracing::warn!("{error}");
+        }
+    }
 }
 
 /// Removes containers of a scenario (label `r2r.scenario`) that no running r2r owns: those an

@@ -889,14 +889,28 @@ impl Engine for DockerEngine {
         let Some(counting) = self.counting().await else {
             return Ok(());
         };
-        counting
-            .hierarchy
-            .remove(&scope.cgroup_parent)
-            .map(drop)
-            .map_err(|source| EngineError::Io {
-                action: format!("removing cgroup {}", scope.cgroup_parent),
-                source,
-            })
+        // The runtime may still be tearing the container's own group down (its last process
+        // being reaped) when the engine reports the container removed: a busy group is tried
+        // again for up to a second.
+        let mut attempts = 0;
+        loop {
+            match counting.hierarchy.remove(&scope.cgroup_parent) {
+                Ok(_) => return Ok(()),
+                Err(source)
+                    if source.raw_os_error() == Some(nix::errno::Errno::EBUSY as i32)
+                        && attempts < 50 =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(source) => {
+                    return Err(EngineError::Io {
+                        action: format!("removing cgroup {}", scope.cgroup_parent),
+                        source,
+                    })
+                }
+            }
+        }
     }
 
     async fn list_containers(&self, labels: &[String]) -> Result<Vec<String>, EngineError> {

@@ -1015,7 +1015,7 @@ pub async fn run_once(
         AppKind::Console => 0,
     };
     let scope: Option<CounterScope> = if options.counters {
-        match engine.prepare_counters(&mut spec, &counter_key()).await {
+        match containers::prepare_counters(engine, &mut spec, &counter_key()).await {
             Ok(scope) => scope,
             Err(error) => {
                 tracing::warn!("counters not read: {error}");
@@ -1031,7 +1031,7 @@ pub async fn run_once(
         Err(error) => {
             record.error = error.to_string();
             if let Some(scope) = &scope {
-                let _ = engine.release_counters(scope).await;
+                let _ = containers::release_counters(engine, scope).await;
             }
             return record;
         }
@@ -1135,7 +1135,7 @@ pub async fn run_once(
     containers::remove(engine, &id).await;
     record.remove_ms = Some(milliseconds(removing.elapsed()));
     if let Some(scope) = &scope {
-        if let Err(error) = engine.release_counters(scope).await {
+        if let Err(error) = containers::release_counters(engine, scope).await {
             tracing::warn!("{error}");
         }
     }

@@ -98,6 +98,28 @@ fn interrupt_and_check(run: Background, signal: i32, code: i32, children: Vec<Pr
     stderr
 }
 
+/// The counting cgroups of the r2r process `pid` (`/sys/fs/cgroup/<controller>/r2r-<pid>-*`, or
+/// `/sys/fs/cgroup/r2r-<pid>-*` on cgroup v2).
+fn cgroups_of(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("r2r-{pid}-");
+    let root = Path::new("/sys/fs/cgroup");
+    let mut places = vec![root.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        places.extend(entries.flatten().map(|entry| entry.path()));
+    }
+    places
+        .iter()
+        .filter_map(|place| std::fs::read_dir(place).ok())
+        .flat_map(|entries| entries.flatten().map(|entry| entry.path()))
+        .filter(|path| {
+            path.is_dir()
+                && path
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with(&prefix))
+        })
+        .collect()
+}
+
 /// The work directory r2r uses when none is given.
 fn default_work_dir() -> PathBuf {
     std::env::var_os("R2R_WORK_DIR")
@@ -197,6 +219,7 @@ fn sigint_during_startup_runs_keeps_them_and_resume_finishes() {
         Duration::from_secs(120),
         |_| !containers_of("quick").is_empty(),
     );
+    let pid = run.child.id();
     run.signal(libc::SIGINT);
     let (code, stderr) = run.finish(Duration::from_secs(60));
     assert_eq!(code, Some(130), "{stderr}");
@@ -205,6 +228,9 @@ fn sigint_during_startup_runs_keeps_them_and_resume_finishes() {
         containers_of("quick").is_empty(),
         "containers are removed on Ctrl-C"
     );
+    // And the cgroup the live container was counted in (`r2r-<pid>-...` in each controller).
+    let left = cgroups_of(pid);
+    assert!(left.is_empty(), "cgroups left on Ctrl-C: {left:?}");
     let directory = latest_run("quick");
     let before = std::fs::read_to_string(directory.join("startup-runs.csv")).unwrap();
     let kept = whole_rows(&directory.join("startup-runs.csv"));
