@@ -249,8 +249,8 @@ pub fn code_version() -> &'static str {
         // The code that walks a layer and takes its figures, as compiled in.
         let source = crate::support::hash::sha256_hex(
             [
-                include_str!("layers.rs"),
-                include_str!("../inspect/archive.rs"),
+                include_str!("layers.rs").to_string(),
+                crate::inspect::archive::source_text(),
             ]
             .concat()
             .as_bytes(),
