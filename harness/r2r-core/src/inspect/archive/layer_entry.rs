@@ -47,9 +47,9 @@ pub(crate) enum LayerChange {
     },
 }
 
-/// Applies the path rules of the [`archive`](super) module doc to one entry of `layer`: its name is normalised
-/// (an escape is [`ArchiveError::LayerEscape`]), whiteouts must name a file, a hard link's
-/// target is normalised (an escape is an error too), a symbolic link's is kept as written.
+/// Applies the path rules of the [`archive`](super) module doc to one entry of `layer`: its name is
+/// normalised (an escape is [`ArchiveError::LayerEscape`]), whiteouts must name a file, a hard
+/// link's target is normalised (an escape is an error too), a symbolic link's is kept as written.
 pub(crate) fn layer_change(layer: &str, entry: &TarEntry<'_>) -> Result<LayerChange, ArchiveError> {
     let refuse = |reason: &str| ArchiveError::Layer {
         layer: layer.to_string(),

@@ -152,9 +152,9 @@ pub(crate) struct TarEntry<'e> {
     pub(crate) data: &'e mut dyn Read,
 }
 
-/// Reads a tar stream entry by entry, under the rules of the [`archive`](super) module doc:
-/// the headers before each entry are bounded, each entry's data is drained to its claimed size
-/// (an early end is an error naming it), and with `require_end_marker` a stream that stops without the
+/// Reads a tar stream entry by entry, under the rules of the [`archive`](super) module doc: the
+/// headers before each entry are bounded, each entry's data is drained to its claimed size (an
+/// early end is an error naming it), and with `require_end_marker` a stream that stops without the
 /// end-of-archive marker is an error too. `error` builds the error for an entry name.
 pub(crate) fn walk_tar(
     reader: impl Read,

@@ -88,8 +88,9 @@ struct LayerContent {
 }
 
 /// Reads an image archive from `reader` into the first image's final file system view.
-/// `inspect(path)` says which regular files to read and classify as assemblies. The rules of
-/// the [`archive`](super) module doc apply; a layer the manifest lists but the archive lacks is an error.
+/// `inspect(path)` says which regular files to read and classify as assemblies. The rules of the
+/// [`archive`](super) module doc apply; a layer the manifest lists but the archive lacks is an
+/// error.
 pub fn read_image_archive(
     reader: impl Read,
     inspect: &dyn Fn(&str) -> bool,

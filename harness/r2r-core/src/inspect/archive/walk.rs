@@ -24,8 +24,8 @@ const LAYER_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Walks an image archive: `manifest.json` and configs are collected, links between entries
 /// recorded, and every layer (a tar stream, possibly empty) handed to `on_layer` with its
-/// normalised path. Entries and headers are read under the rules of the [`archive`](super) module doc: an
-/// error names the entry, and nothing is allocated on a header's word.
+/// normalised path. Entries and headers are read under the rules of the [`archive`](super) module
+/// doc: an error names the entry, and nothing is allocated on a header's word.
 pub fn walk_archive(
     reader: impl Read,
     on_layer: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), ArchiveError>,
