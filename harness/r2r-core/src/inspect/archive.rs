@@ -1,9 +1,9 @@
 //! Reading an image archive (`docker save` format, legacy or OCI layout) as a stream, into
 //! the image's final file system view: every layer applied in order, whiteouts honoured.
 //!
-//! Nothing is extracted to disk and no layer is held in memory: each layer tar is read entry
-//! by entry; only the files a caller asks for (`inspect`) are read, one at a time, and
-//! reduced to their [`AssemblyKind`].
+//! Nothing is extracted to disk and no layer is held in memory: each layer tar is read entry by
+//! entry; only the files a caller asks for (`inspect`) are read, one at a time, and reduced to
+//! their [`AssemblyKind`](crate::inspect::readytorun::AssemblyKind).
 //!
 //! # What a hostile archive can and cannot do
 //!

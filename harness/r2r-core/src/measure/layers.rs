@@ -14,10 +14,10 @@
 //! compressing, so a layer's compressed size depends on its bytes only, never on how the
 //! stream happened to be read or spooled: one layer, one gzip figure.
 //!
-//! With a [`MeasurementCache`], a layer measured before is not compressed again: a layer
-//! named by its digest (an OCI layout blob) and known to the cache is skipped unread; any
-//! other layer is hashed and spooled, and compressed only if its diff id is not in the cache.
-//! Layers already measured within an archive (known by path) are read once.
+//! With a [`MeasurementCache`](crate::measure::cache::MeasurementCache), a layer measured before is
+//! not compressed again: a layer named by its digest (an OCI layout blob) and known to the cache is
+//! skipped unread; any other layer is hashed and spooled, and compressed only if its diff id is not
+//! in the cache. Layers already measured within an archive (known by path) are read once.
 //!
 //! Archives are read under the rules of [`crate::inspect::archive`] (it walks the archive and judges
 //! every layer entry): nothing is written to disk but the spool, a path or hard link that climbs out of its

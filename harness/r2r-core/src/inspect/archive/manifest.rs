@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::blobs::{blob_digest, StoredBlob};
 use super::{normalise, ArchiveError, MAX_LAYERS_PER_IMAGE, MAX_LAYER_REFERENCES, MAX_LINK_HOPS};
 
-/// One image of an archive's `manifest.json`; [`walk_archive`] normalises its paths.
+/// One image of an archive's `manifest.json`; [`walk_archive`](super::walk_archive) normalises its
+/// paths.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ManifestEntry {
     /// Path of the image's config in the archive.
