@@ -244,6 +244,7 @@ fn the_cycle_finder_finds_a_three_cycle_and_accepts_a_dag() {
 fn comments_literals_and_test_items_are_not_code() {
     let text = r##"
 use crate::a::{b::{self, C}, d as e};
+use crate::g::*;
 // use crate::commented::Out;
 /* use crate::blocked::Out; */
 const NAME: &str = "crate::in_a_string::Out { sizes.csv";
@@ -284,6 +285,7 @@ mod more_tests;
             "crate::a::b",
             "crate::a::b::C",
             "crate::a::d",
+            "crate::g",
             "crate::f::g::h"
         ]
     );

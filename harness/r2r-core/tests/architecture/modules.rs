@@ -81,7 +81,17 @@ pub(crate) fn read_tree(
                     }
                 }
             }
-            Some((Token::Punct('*'), _)) => return i + 1,
+            Some((Token::Punct('*'), _)) => {
+                // A glob needs the module it empties.
+                if segments.len() > prefix.len() {
+                    paths.push(WrittenPath {
+                        segments,
+                        binding: None,
+                        offset,
+                    });
+                }
+                return i + 1;
+            }
             _ => break,
         }
         match tokens.get(i) {
