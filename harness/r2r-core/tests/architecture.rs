@@ -9,6 +9,16 @@
 //! a `#[cfg(test)]` module of its own (`#[cfg(test)] mod tests;`, with or without
 //! `#[path = "…"]`) is test code as a whole.
 //!
+//! # The checks
+//!
+//! - Every `.rs` file of this crate (`src/` and `tests/`) has at most [`MAX_FILE_LINES`] lines.
+//! - The binary's `src/` has fewer than [`MAX_BINARY_LINES`] lines in all.
+//! - No string literal of production code names a result file (a name ending in `.csv`,
+//!   `.json`, `.md` or `.html`) outside this crate's `src/results/`, in this crate or in the
+//!   binary; allowed are the [`NOT_RESULT_FILES`] and names that are only a placeholder
+//!   (`{}.json`, `{:x}.json`: a blob named by its digest).
+//! - No import circle between the top-level modules of this crate, nor between its files.
+//!
 //! # How the module graph is built
 //!
 //! Every `.rs` file under `src/` is one module, named by its path as the compiler names it:
