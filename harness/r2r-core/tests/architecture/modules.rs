@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::source::{is_ident_char, SourceFile};
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Token {
+enum Token {
     Ident(String),
     PathSeparator,
     Punct(char),
 }
 
 /// The tokens of blanked code, each with its offset.
-pub(crate) fn tokens(code: &[char]) -> Vec<(Token, usize)> {
+fn tokens(code: &[char]) -> Vec<(Token, usize)> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < code.len() {
@@ -42,15 +42,15 @@ pub(crate) fn tokens(code: &[char]) -> Vec<(Token, usize)> {
 /// One path read from code: its segments as written, the name a `use` binds it to, and
 /// where it starts.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct WrittenPath {
-    pub(crate) segments: Vec<String>,
-    pub(crate) binding: Option<String>,
-    pub(crate) offset: usize,
+struct WrittenPath {
+    segments: Vec<String>,
+    binding: Option<String>,
+    offset: usize,
 }
 
 /// Reads the path (or `use` tree) starting at token `start`; the paths and the index of the
 /// first token after it. `prefix` is the group's prefix inside a brace group.
-pub(crate) fn read_tree(
+fn read_tree(
     tokens: &[(Token, usize)],
     start: usize,
     prefix: &[String],
@@ -145,8 +145,7 @@ pub(crate) struct PathUse {
 }
 
 /// Every path of a file's non-test code that names something of the crate, made absolute.
-/// `modules`: every module that is a file; `bindings` is only read for the file's own `use`
-/// aliases.
+/// `modules`: every module that is a file.
 pub(crate) fn paths_of(file: &SourceFile, modules: &BTreeSet<Vec<String>>) -> Vec<PathUse> {
     let tokens = tokens(&file.lexed.code);
     // Inline modules: (name, brace depth inside them).
@@ -234,7 +233,7 @@ pub(crate) fn paths_of(file: &SourceFile, modules: &BTreeSet<Vec<String>>) -> Ve
 
 /// `segments` written in module `current`, made absolute; `None` when it names nothing of
 /// the crate (another crate, a local item).
-pub(crate) fn absolute_path(
+fn absolute_path(
     segments: &[String],
     current: &[String],
     aliases: &HashMap<String, Vec<String>>,
@@ -274,11 +273,11 @@ pub(crate) fn absolute_path(
 /// The crate's modules and what they import.
 pub(crate) struct ModuleGraph {
     /// Every file module.
-    pub(crate) modules: BTreeSet<Vec<String>>,
+    modules: BTreeSet<Vec<String>>,
     /// Per module, its non-test paths.
-    pub(crate) paths: BTreeMap<Vec<String>, (String, Vec<PathUse>)>,
+    paths: BTreeMap<Vec<String>, (String, Vec<PathUse>)>,
     /// Per module, the names its `use` declarations bind, to their absolute paths.
-    pub(crate) bindings: HashMap<Vec<String>, HashMap<String, Vec<String>>>,
+    bindings: HashMap<Vec<String>, HashMap<String, Vec<String>>>,
 }
 
 impl ModuleGraph {
@@ -308,7 +307,7 @@ impl ModuleGraph {
     }
 
     /// The file module an absolute path leads to, through re-exports.
-    pub(crate) fn target(&self, absolute: &[String]) -> Vec<String> {
+    fn target(&self, absolute: &[String]) -> Vec<String> {
         let mut path = absolute.to_vec();
         for _ in 0..16 {
             let length = (1..=path.len())
@@ -335,7 +334,7 @@ impl ModuleGraph {
 /// An edge of a graph with the first place that makes it.
 pub(crate) type Edges = BTreeMap<String, BTreeMap<String, String>>;
 
-pub(crate) fn display(module: &[String]) -> String {
+fn display(module: &[String]) -> String {
     if module.len() == 1 {
         "crate".to_string()
     } else {

@@ -65,7 +65,7 @@ pub(crate) struct Lexed {
     /// Its string literals.
     pub(crate) literals: Vec<Literal>,
     /// Offsets where lines start.
-    pub(crate) line_starts: Vec<usize>,
+    line_starts: Vec<usize>,
 }
 
 impl Lexed {
@@ -201,7 +201,7 @@ pub(crate) fn lex(text: &str) -> Lexed {
 }
 
 /// Index just past the bracket group opening at `open` (`(`, `[` or `{`), in blanked code.
-pub(crate) fn past_group(code: &[char], open: usize) -> usize {
+fn past_group(code: &[char], open: usize) -> usize {
     let mut depth = 0usize;
     for (index, c) in code.iter().enumerate().skip(open) {
         match c {
@@ -222,7 +222,7 @@ pub(crate) fn past_group(code: &[char], open: usize) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct TestItems {
     /// The whole file is test code (`#![cfg(test)]`).
-    pub(crate) whole_file: bool,
+    whole_file: bool,
     /// `#[cfg(test)] mod name;` declarations: the module name and its `#[path]`, if any.
     pub(crate) modules: Vec<(String, Option<String>)>,
 }
@@ -320,7 +320,7 @@ pub(crate) struct SourceFile {
 }
 
 /// The module a file under `src/` is, by its path.
-pub(crate) fn module_of(relative_to_src: &str) -> Vec<String> {
+fn module_of(relative_to_src: &str) -> Vec<String> {
     let mut segments: Vec<String> = relative_to_src
         .trim_end_matches(".rs")
         .split('/')
@@ -382,7 +382,7 @@ pub(crate) fn load_crate(crate_root: &Path) -> Vec<SourceFile> {
 }
 
 /// `path` with `.` and `..` resolved as text.
-pub(crate) fn normalise_path(path: &Path) -> PathBuf {
+fn normalise_path(path: &Path) -> PathBuf {
     let mut parts: Vec<std::ffi::OsString> = Vec::new();
     for component in path.components() {
         match component {
