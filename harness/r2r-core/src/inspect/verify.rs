@@ -331,7 +331,7 @@ pub async fn verify_image(
         && (!matches!(image.content, Content::Frameworks { .. } | Content::Sdk)
             || image.platform.is_default());
     if runs {
-        if let Err(reason) = crate::support::emulation::can_run(image.platform) {
+        if let Err(reason) = crate::model::emulation::can_run(image.platform) {
             checks.push(Check {
                 name: "run".into(),
                 passed: false,

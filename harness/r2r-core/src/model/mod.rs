@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod dotnet_version;
+pub mod emulation;
 pub mod feed;
 pub mod framework;
 /// Checks of the names scenario and catalog files give the engine and command lines.

@@ -2,7 +2,6 @@
 
 pub mod affinity;
 pub mod children;
-pub mod emulation;
 pub mod hash;
 pub mod probe;
 
