@@ -48,7 +48,7 @@ pub fn check_recipe(
 ) -> Check {
     use crate::inspect::composite::{FLAG_PARTIAL, SECTION_PGO_INSTRUMENTATION_DATA};
     use crate::inspect::readytorun::FLAG_MULTIMODULE_VERSION_BUBBLE;
-    let compiled = crate::build::dotnet::compiled_frameworks(spec, recipe);
+    let compiled = recipe.compiled_frameworks(&spec.include);
     let mut problems: Vec<String> = Vec::new();
     let mut owners: BTreeMap<String, usize> = BTreeMap::new();
     let mut components: Vec<String> = Vec::new();
