@@ -517,7 +517,7 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 .caption(title, ("sans-serif", 22))
                 .margin(15)
                 .x_label_area_size(45)
-                .y_label_area_size(70)
+                .y_label_area_size(80)
                 .build_cartesian_2d(0.0..x_max, 0.0..y_max)
                 .map_err(|e| e.to_string())?;
             plot.configure_mesh()
@@ -554,7 +554,7 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Dr
                 .x_labels(n.min(8))
                 .x_label_formatter(&formatter)
                 .y_desc(y_label.as_str())
-                .label_style(("sans-serif", 12))
+                .label_style(("sans-serif", 13))
                 .draw()
                 .map_err(|e| e.to_string())?;
             for (s, (name, values)) in series.iter().enumerate() {
