@@ -407,7 +407,8 @@ mod tests {
 
     #[tokio::test]
     async fn exports_an_archive_the_size_analysis_reads() {
-        let engine = FakeEngine::new();
+        // The images part alone: exporting needs nothing else.
+        let engine = FakeImages::new();
         engine.add_image("base:1", BTreeMap::new(), &[("etc/os", b"debian")]);
         let quiet = |_: &str| {};
         engine
@@ -435,6 +436,43 @@ mod tests {
             images[0].analysis.layers[0].figures.diff_id,
             images[1].analysis.layers[0].figures.diff_id
         );
+    }
+
+    #[tokio::test]
+    async fn the_parts_of_an_engine_share_its_images_containers_and_calls() {
+        let engine = FakeEngine::new();
+        engine.add_image("app:1", BTreeMap::new(), &[("app/x", b"1")]);
+        let spec = ContainerSpec {
+            image: "app:1".into(),
+            entrypoint: None,
+            command: None,
+            env: BTreeMap::new(),
+            network: crate::engine::Network::None,
+            labels: BTreeMap::new(),
+            memory_limit_bytes: 0,
+            pids_limit: 0,
+            user: None,
+            read_only_root: true,
+            cpuset_cpus: None,
+            cgroup_parent: None,
+            read_bps_limits: Vec::new(),
+        };
+        let containers: &dyn Containers = engine.as_containers();
+        let id = containers.create_container(&spec).await.unwrap();
+        let images: &dyn Images = engine.as_images();
+        let error = images.remove_image("app:1").await.unwrap_err().to_string();
+        assert!(error.contains("container is using"), "{error}");
+        let counters: &dyn Counters = engine.as_counters();
+        counters.info().await.unwrap();
+        assert_eq!(
+            engine.calls(),
+            [
+                "create_container app:1".to_string(),
+                "remove_image app:1".to_string(),
+                "info".to_string()
+            ]
+        );
+        assert_eq!(engine.containers(), [id]);
     }
 
     #[tokio::test]
