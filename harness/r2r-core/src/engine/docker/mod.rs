@@ -1,5 +1,6 @@
-//! [`Engine`] on a real Docker engine (or one that speaks its API) through `bollard`: connecting
-//! here, and one part of the engine in each module ([`Images`], [`Containers`], [`Counters`]).
+//! [`super::Engine`] on a real Docker engine (or one that speaks its API) through `bollard`:
+//! connecting here, and one part of the engine in each module ([`super::Images`],
+//! [`super::Containers`], [`super::Counters`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +15,7 @@ mod images;
 
 use counters::Counting;
 
-/// [`Engine`] on a real Docker engine through `bollard`.
+/// [`super::Engine`] on a real Docker engine through `bollard`.
 pub struct DockerEngine {
     docker: Docker,
     host: String,
