@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::StreamExt;
-use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::engine::{DockerEngine, Images};
 
 fn archive() -> (PathBuf, Option<tempfile::TempDir>) {
     if let Some(path) = std::env::var_os("R2R_BENCH_ARCHIVE") {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::engine::{DockerEngine, Images};
 use r2r_core::run::Project;
 
 use crate::output;

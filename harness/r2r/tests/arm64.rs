@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{csv_rows, latest_run, number, r2r};
-use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::engine::{DockerEngine, Images};
 
 const SCENARIO: &str = "quick-platforms";
 

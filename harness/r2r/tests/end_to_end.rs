@@ -8,7 +8,7 @@ mod common;
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
-use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::engine::{Containers, DockerEngine, Images};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

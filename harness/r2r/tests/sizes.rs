@@ -8,7 +8,7 @@ mod common;
 use common::{csv_rows, number, r2r, root};
 use std::collections::{BTreeMap, BTreeSet};
 
-use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::engine::{DockerEngine, Images};
 
 #[test]
 fn quick_images_measured_against_engine_and_registry() {

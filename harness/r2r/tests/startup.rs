@@ -8,7 +8,7 @@ mod common;
 use common::{csv_rows as rows, number, r2r, root};
 use std::time::Duration;
 
-use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::engine::{Containers, DockerEngine};
 use r2r_core::measure::startup::{self, Cache, RunRecord, StartupOptions, Target};
 use r2r_core::model::catalog::AppKind;
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::build::dotnet::{Packs, Workspace};
-use crate::engine::{BuildRequest, Engine, EngineError};
+use crate::engine::{BuildRequest, EngineError, Images};
 use crate::model::catalog::Catalog;
 use crate::model::plan::{labels, Content, Parent, Plan, PlannedImage};
 use crate::model::platform::Platform;
@@ -149,7 +149,7 @@ pub enum AssembleError {
 /// Makes sure the scenario's base image exists: a local base is bootstrapped from Debian's
 /// packages with `scripts/bootstrap-base.sh` and imported; an image reference is pulled.
 pub async fn ensure_base(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     base: &Base,
     workspace: &Workspace,
     scripts: &Path,
@@ -326,7 +326,7 @@ impl Preparation for HostPreparation {
 
 /// Builds every image of the plan. Per-image failures are recorded, not returned.
 pub async fn build_plan(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     plan: &Plan,
     catalog: &Catalog,
     workspace: &Workspace,
@@ -349,7 +349,7 @@ pub async fn build_plan(
 /// [`build_plan`] with the content preparation given: the bases are made or pulled, then
 /// `preparation` is readied once and asked for each image's context.
 pub async fn build_plan_with(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     plan: &Plan,
     catalog: &Catalog,
     workspace: &Workspace,
@@ -417,7 +417,7 @@ pub async fn build_plan_with(
 
 #[allow(clippy::too_many_arguments)]
 async fn build_one(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     plan: &Plan,
     preparation: &dyn Preparation,
     image: &PlannedImage,

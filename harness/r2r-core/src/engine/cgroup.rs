@@ -58,7 +58,7 @@ impl ResourceCounters {
     }
 }
 
-/// Where an engine counts a container: set up by [`crate::engine::Engine::prepare_counters`]
+/// Where an engine counts a container: set up by [`crate::engine::Counters::prepare_counters`]
 /// before the container is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterScope {

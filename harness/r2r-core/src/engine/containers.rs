@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::engine::{ContainerSpec, CounterScope, Engine, EngineError, Logs};
+use crate::engine::{ContainerSpec, Containers, CounterScope, Counters, Engine, EngineError, Logs};
 
 static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
@@ -41,7 +41,7 @@ pub fn live_containers() -> Vec<String> {
 }
 
 /// Creates a container with this session's label, recording it as live.
-pub async fn create(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
+pub async fn create(engine: &dyn Containers, spec: &ContainerSpec) -> Result<String, EngineError> {
     let mut spec = spec.clone();
     spec.labels
         .insert(SESSION_LABEL.to_string(), session().to_string());
@@ -52,7 +52,7 @@ pub async fn create(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String,
 
 /// Creates and starts a container, recording it as live. On a start failure the container
 /// is removed before the error is returned.
-pub async fn start(engine: &dyn Engine, spec: &ContainerSpec) -> Result<String, EngineError> {
+pub async fn start(engine: &dyn Containers, spec: &ContainerSpec) -> Result<String, EngineError> {
     let id = create(engine, spec).await?;
     if let Err(error) = engine.start_container(&id).await {
         remove(engine, &id).await;
@@ -67,10 +67,10 @@ fn counting() -> std::sync::MutexGuard<'static, Vec<CounterScope>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Sets up the counters of a container about to be created ([`Engine::prepare_counters`]),
+/// Sets up the counters of a container about to be created ([`Counters::prepare_counters`]),
 /// recording them until [`release_counters`] so that an interrupted run releases them too.
 pub async fn prepare_counters(
-    engine: &dyn Engine,
+    engine: &dyn Counters,
     spec: &mut ContainerSpec,
     key: &str,
 ) -> Result<Option<CounterScope>, EngineError> {
@@ -84,7 +84,7 @@ pub async fn prepare_counters(
 /// Releases counters set up by [`prepare_counters`] once their container is removed, and
 /// forgets them; on an error they stay recorded, for [`remove_all_live`] to try again.
 pub async fn release_counters(
-    engine: &dyn Engine,
+    engine: &dyn Counters,
     scope: &CounterScope,
 ) -> Result<(), EngineError> {
     engine.release_counters(scope).await?;
@@ -94,7 +94,7 @@ pub async fn release_counters(
 
 /// Removes a container (killing it if needed) and forgets it. Errors are logged, not
 /// returned: removal is best effort and is retried by [`remove_all_live`].
-pub async fn remove(engine: &dyn Engine, id: &str) {
+pub async fn remove(engine: &dyn Containers, id: &str) {
     match engine.remove_container(id).await {
         Ok(()) => {
             live().remove(id);
@@ -129,7 +129,7 @@ pub async fn remove_all_live(engine: &dyn Engine) -> usize {
 
 /// Releases every counter set up by [`prepare_counters`] and not yet released: those of a run
 /// cut short by an error (the engine lost, say) or a signal. Errors are logged.
-pub async fn release_all_counters(engine: &dyn Engine) {
+pub async fn release_all_counters(engine: &dyn Counters) {
     let scopes: Vec<CounterScope> = counting().clone();
     for scope in &scopes {
         if let Err(error) = release_counters(engine, scope).await {
@@ -143,7 +143,7 @@ pub async fn release_all_counters(engine: &dyn Engine) {
 /// stopped containers across a restart). Call it while holding the scenario's results lock,
 /// so no other r2r is working on the scenario. Returns the ids removed.
 pub async fn remove_leftovers(
-    engine: &dyn Engine,
+    engine: &dyn Containers,
     scenario: &str,
 ) -> Result<Vec<String>, EngineError> {
     let filter = [
@@ -181,7 +181,7 @@ pub const LOG_CAP_BYTES: usize = 256 * 1024;
 
 /// Creates, starts and waits for a container, then collects its output and removes it.
 pub async fn run_to_exit(
-    engine: &dyn Engine,
+    engine: &dyn Containers,
     spec: &ContainerSpec,
     timeout: Duration,
 ) -> Result<ExitOutcome, EngineError> {

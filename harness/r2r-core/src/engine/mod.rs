@@ -1,5 +1,7 @@
 //! The one trait in front of the Docker Engine API, in the terms r2r needs (build, import,
-//! export, run, remove), and its implementation on `bollard`.
+//! export, run, remove), and its implementation on `bollard`. [`Engine`] is made of three
+//! parts, each a trait of its own: [`Images`], [`Containers`] and [`Counters`], so that a
+//! stage asks only for what it uses and its tests fake only that.
 //!
 //! Everything that talks to an engine goes through [`Engine`]; nothing in r2r runs the
 //! docker CLI. [`DockerEngine::connect`] honours `DOCKER_HOST` and negotiates the API version,
@@ -184,10 +186,10 @@ pub struct ContainerSpec {
     pub read_only_root: bool,
     /// CPUs the container may run on (`0`, `1-3`, `0,2`); `None`: any.
     pub cpuset_cpus: Option<String>,
-    /// The parent cgroup of the container's cgroup (set by [`Engine::prepare_counters`]).
+    /// The parent cgroup of the container's cgroup (set by [`Counters::prepare_counters`]).
     pub cgroup_parent: Option<String>,
     /// Read limits, bytes per second, per block device path (set by
-    /// [`Engine::prepare_counters`]: a limit far above the disk makes the kernel count reads).
+    /// [`Counters::prepare_counters`]: a limit far above the disk makes the kernel count reads).
     pub read_bps_limits: Vec<(String, u64)>,
 }
 
@@ -209,17 +211,17 @@ pub struct Logs {
     pub truncated: bool,
 }
 
-/// How often the default [`Engine::follow_logs`] asks for the output again.
+/// How often the default [`Containers::follow_logs`] asks for the output again.
 pub const FOLLOW_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A stream of byte chunks.
 pub type ByteStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send + 'a>>;
 
-/// The Docker Engine, in r2r's terms.
+/// Images on the engine: build, import, pull, inspect, list, tag, export, push and remove
+/// them. What building images, measuring their sizes and layers, and pushing them to a
+/// registry need.
 #[async_trait]
-pub trait Engine: Send + Sync {
-    /// Facts about the engine.
-    async fn info(&self) -> Result<EngineInfo, EngineError>;
+pub trait Images: Send + Sync {
     /// An image by reference or id, `None` when it does not exist.
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageDetails>, EngineError>;
     /// Builds an image from an in-memory context; `on_line` sees every line of build output.
@@ -250,7 +252,12 @@ pub trait Engine: Send + Sync {
     fn export_images<'a>(&'a self, references: &'a [String]) -> ByteStream<'a>;
     /// Pushes an image (tagged `registry/repository:tag`) to its registry.
     async fn push_image(&self, reference: &str) -> Result<(), EngineError>;
+}
 
+/// Containers on the engine: create, start, wait for, read the output of, list and remove
+/// them. What running images (verifying them, timing their start-up) needs.
+#[async_trait]
+pub trait Containers: Send + Sync {
     /// Creates a container; returns its id.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
     /// Starts a created container.
@@ -265,7 +272,7 @@ pub trait Engine: Send + Sync {
     /// The container's output (standard output and error, interleaved as they come) from its
     /// start, followed as it grows, until the container stops or the stream is dropped.
     ///
-    /// The default implementation polls [`Engine::container_logs`] every
+    /// The default implementation polls [`Containers::container_logs`] every
     /// [`FOLLOW_POLL_INTERVAL`] and yields what is new (at most [`containers::LOG_CAP_BYTES`]
     /// per stream), and never ends on its own; engines that can stream their logs override it.
     fn follow_logs<'a>(&'a self, id: &'a str) -> ByteStream<'a> {
@@ -311,10 +318,18 @@ pub trait Engine: Send + Sync {
         let _ = id;
         Ok(None)
     }
+}
+
+/// The engine itself and what its containers do underneath: facts about the engine (which
+/// also show it still answers), and the host's counters of a container (bytes read, major
+/// page faults, peak memory), read from the cgroups the engine puts it in.
+#[async_trait]
+pub trait Counters: Send + Sync {
+    /// Facts about the engine.
+    async fn info(&self) -> Result<EngineInfo, EngineError>;
     /// Peak memory use of a running container so far, bytes (cgroup figures; `None` when the
     /// engine does not report it, e.g. on cgroup v2 or after exit).
     async fn peak_memory(&self, id: &str) -> Result<Option<u64>, EngineError>;
-
     /// Prepares counting what the container about to be created from `spec` does underneath
     /// (bytes read, major page faults, peak memory): may give it a parent cgroup of its own
     /// (named after `key`, unique per run) whose counters outlive the container, and whatever
@@ -328,8 +343,8 @@ pub trait Engine: Send + Sync {
         let _ = (spec, key);
         Ok(None)
     }
-    /// The counters of a container prepared with [`Engine::prepare_counters`], so far: while it
-    /// runs, after it exited, and after it was removed (until [`Engine::release_counters`]).
+    /// The counters of a container prepared with [`Counters::prepare_counters`], so far: while it
+    /// runs, after it exited, and after it was removed (until [`Counters::release_counters`]).
     /// Counters the host does not report are `None` (the default: all).
     async fn read_counters(
         &self,
@@ -339,13 +354,20 @@ pub trait Engine: Send + Sync {
         let _ = (id, scope);
         Ok(ResourceCounters::default())
     }
-    /// Releases what [`Engine::prepare_counters`] set up (the parent cgroup), once the
+    /// Releases what [`Counters::prepare_counters`] set up (the parent cgroup), once the
     /// container is removed.
     async fn release_counters(&self, scope: &CounterScope) -> Result<(), EngineError> {
         let _ = scope;
         Ok(())
     }
 }
+
+/// The Docker Engine, in r2r's terms: every part of it. Anything that implements the parts is
+/// an engine; a stage that needs one part takes `&dyn Images`, `&dyn Containers` or
+/// `&dyn Counters` (an `&dyn Engine` gives each).
+pub trait Engine: Images + Containers + Counters {}
+
+impl<T: Images + Containers + Counters + ?Sized> Engine for T {}
 
 mod docker;
 pub use docker::DockerEngine;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineError, Images};
 use crate::support::probe;
 
 /// Errors talking to the registry; each names the registry and what was asked.
@@ -100,7 +100,7 @@ pub async fn check(address: SocketAddr) -> Result<(), RegistryError> {
 /// Pushes `image` as `<address>/<repository>:<tag>` and returns the layers the registry
 /// stores for it, bottom first. The extra tag is removed afterwards.
 pub async fn push_and_read(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     address: SocketAddr,
     image: &str,
     repository: &str,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, ImageDetails};
+use crate::engine::{ImageDetails, Images};
 use crate::inspect::archive::{
     AnalysedImage, ArchiveError, BlobCompression, ExportError, StoredBlob,
 };
@@ -172,7 +172,7 @@ pub fn analyze_reader(reader: impl std::io::Read) -> Result<Vec<ArchiveImage>, A
 
 /// Measures every image of a plan that exists on the engine.
 pub async fn measure_plan(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     plan: &Plan,
     registry_address: Option<SocketAddr>,
 ) -> Result<SizeReport, SizesError> {
@@ -220,7 +220,7 @@ fn cached_image(
 /// layers only those the cache lacks are compressed (and then kept in it). The figures are
 /// the same with or without the cache, warm or cold.
 pub async fn measure_plan_cached(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     plan: &Plan,
     registry_address: Option<SocketAddr>,
     cache: Option<Arc<MeasurementCache>>,
@@ -234,7 +234,7 @@ pub async fn measure_plan_cached(
 /// [`anatomy::measure_plan_cached`] gives them) from the same export: one stream read by
 /// both analyses side by side. Only images that one of them lacks in `cache` are exported.
 pub async fn measure_plan_with_anatomy(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     plan: &Plan,
     registry_address: Option<SocketAddr>,
     cache: Option<Arc<MeasurementCache>>,
@@ -328,7 +328,7 @@ fn analyze_export(
 }
 
 async fn measure(
-    engine: &dyn Engine,
+    engine: &dyn Images,
     plan: &Plan,
     registry_address: Option<SocketAddr>,
     cache: Option<Arc<MeasurementCache>>,

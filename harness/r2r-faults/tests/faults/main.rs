@@ -37,7 +37,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use r2r_core::engine::{DockerEngine, Engine};
+use r2r_core::engine::{Containers, Counters, DockerEngine, Images};
 pub use serial_test::serial;
 
 /// An `r2r` process running in the background, its stderr collected as it comes.

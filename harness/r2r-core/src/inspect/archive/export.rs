@@ -83,7 +83,7 @@ impl Read for ChannelReader {
 /// whatever the images' size. An export error wins over the parser's (which then only saw a
 /// cut stream).
 pub async fn parse_export<T: Send + 'static>(
-    engine: &dyn crate::engine::Engine,
+    engine: &dyn crate::engine::Images,
     references: &[String],
     parse: impl FnOnce(ChannelReader) -> Result<T, ArchiveError> + Send + 'static,
 ) -> Result<T, ExportError> {
