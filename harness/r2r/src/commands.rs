@@ -12,14 +12,14 @@ use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;
 use r2r_core::run::compare::{self as comparison, load_run};
 use r2r_core::run::settings::StartupSettings;
-use r2r_core::run::{draw_plots, write_report};
+use r2r_core::run::{draw_plots, find_root, write_report};
 
 use crate::args::{
     Cli, CompareArgs, FormatArg, KeepArgs, MergeArgs, PlotArgs, ReportArgs, RunSelect, ScenarioArgs,
 };
 use crate::output::{self, Console};
 use crate::session::on_run_engine;
-use crate::setup::{find_root, load_plan, project};
+use crate::setup::{load_plan, project};
 
 fn load(results: &Path, select: &RunSelect) -> anyhow::Result<RunData> {
     Ok(load_run(
@@ -41,16 +41,11 @@ pub(crate) fn plan(cli: &Cli, arguments: &ScenarioArgs) -> anyhow::Result<bool> 
 }
 
 fn formats(arguments: &[FormatArg]) -> Vec<Format> {
-    arguments
-        .iter()
-        .map(|f| {
-            if *f == FormatArg::Png {
-                Format::Png
-            } else {
-                Format::Svg
-            }
-        })
-        .collect()
+    let format = |f: &FormatArg| match f {
+        FormatArg::Png => Format::Png,
+        FormatArg::Svg => Format::Svg,
+    };
+    arguments.iter().map(format).collect()
 }
 
 fn print_outcome(outcome: &plot::PlotOutcome) {
@@ -159,7 +154,7 @@ pub(crate) async fn compare(
 ) -> anyhow::Result<bool> {
     let data = load(results, &arguments.select)?;
     let Some(baseline) = &arguments.baseline else {
-        let published = find_root(cli.root.clone())?.join("results/published");
+        let published = find_root(cli.root.as_deref())?.join("results/published");
         let (gaps, file) = comparison::with_published(&data, &published)?;
         print!("{}", console::published_gaps(&gaps));
         eprintln!("written to {}", file.display());

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use r2r_core::build::{seconds_text, BuildObserver, BuildStatus, ImageBuild};
+use r2r_core::build::{BuildObserver, BuildStatus, ImageBuild};
 use r2r_core::inspect::verify::ImageVerification;
 use r2r_core::model::plan::PlannedImage;
 use r2r_core::report::console;
@@ -81,12 +81,7 @@ impl BuildObserver for BuildProgress {
     }
 
     fn image_finished(&self, image: &PlannedImage, build: &ImageBuild) {
-        let text = format!(
-            "{} {} ({})",
-            build.status.word(),
-            image.id,
-            seconds_text(build.seconds)
-        );
+        let text = console::image_built(&image.id, build);
         match &self.bar {
             Some(bar) => {
                 bar.println(text);
@@ -179,26 +174,6 @@ impl StartupProgress {
     }
 }
 
-/// One pair's precision for the progress display: "±4.2% of ±3.0% (n = 12)".
-fn pair_progress_text(pair: &r2r_core::measure::startup::PairStatus, target: f64) -> String {
-    let effect = &pair.effect;
-    if !effect.half_width.is_finite() {
-        return format!("too few rounds (n = {})", effect.rounds);
-    }
-    format!(
-        "{} ±{:.1}% (target ±{:.1}%), speed-up {:.3}, n = {}",
-        if effect.resolved_to(target) {
-            "resolved"
-        } else {
-            "open    "
-        },
-        effect.half_width * 100.0,
-        target * 100.0,
-        effect.speedup,
-        effect.rounds
-    )
-}
-
 impl r2r_core::measure::startup::StartupObserver for StartupProgress {
     fn started(&self, total: usize) {
         if let Some(bar) = &self.bar {
@@ -215,16 +190,7 @@ impl r2r_core::measure::startup::StartupObserver for StartupProgress {
     }
 
     fn run_finished(&self, record: &r2r_core::measure::startup::RunRecord, recorded: bool) {
-        let text = format!(
-            "{} {} {} {}",
-            if recorded { "run" } else { "warm-up" },
-            record.image,
-            record.cache.name(),
-            match record.total_ms {
-                Some(ms) if record.ok => format!("{ms:.0} ms"),
-                _ => format!("FAILED: {}", record.error.lines().next().unwrap_or("")),
-            }
-        );
+        let text = console::run_line(record, recorded);
         match &self.bar {
             Some(bar) => {
                 if recorded {
@@ -244,26 +210,7 @@ impl r2r_core::measure::startup::StartupObserver for StartupProgress {
         target: f64,
     ) {
         let Some(main) = &self.bar else {
-            let resolved = pairs
-                .iter()
-                .filter(|p| p.effect.resolved_to(target))
-                .count();
-            let widest = pairs
-                .iter()
-                .filter(|p| !p.effect.resolved_to(target))
-                .max_by(|a, b| a.effect.half_width.total_cmp(&b.effect.half_width));
-            eprintln!(
-                "startup round {rounds}: {resolved} of {} pairs within ±{:.1}%{}",
-                pairs.len(),
-                target * 100.0,
-                widest
-                    .map(|p| format!(
-                        "; widest: {} ±{:.1}%",
-                        p.label(),
-                        p.effect.half_width * 100.0
-                    ))
-                    .unwrap_or_default()
-            );
+            eprintln!("{}", console::round_precision(rounds, pairs, target));
             return;
         };
         // The bar grows past its planned rounds when the target needs more.
@@ -282,7 +229,7 @@ impl r2r_core::measure::startup::StartupObserver for StartupProgress {
         }
         for (line, pair) in lines.iter().zip(pairs) {
             line.set_prefix(pair.label());
-            line.set_message(pair_progress_text(pair, target));
+            line.set_message(console::pair_precision(pair, target));
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::inspect::verify::ImageVerification;
 use crate::measure::anatomy::{image_totals, AnatomyRow, DiffRow};
 use crate::measure::paired::{PairedEffect, Verdict as Paired};
 use crate::measure::sizes::SizeReport;
-use crate::measure::startup::{PhaseSummary, PrecisionReport, RunRecord};
+use crate::measure::startup::{PairStatus, PhaseSummary, PrecisionReport, RunRecord};
 use crate::report::compare::{self, PublishedGap};
 use crate::run::compare::BaselineComparison;
 
@@ -469,6 +469,76 @@ pub fn published_gaps(gaps: &[PublishedGap]) -> String {
         ]);
     }
     fit(render(table))
+}
+
+/// A built image for the progress display: "built runtime-composite.runtime (12.3 s)".
+pub fn image_built(id: &str, build: &ImageBuild) -> String {
+    format!(
+        "{} {id} ({})",
+        build.status.word(),
+        seconds_text(build.seconds)
+    )
+}
+
+/// A start-up run for the progress display: "run no-composite.console warm 123 ms", or its
+/// first error line.
+pub fn run_line(record: &RunRecord, recorded: bool) -> String {
+    format!(
+        "{} {} {} {}",
+        if recorded { "run" } else { "warm-up" },
+        record.image,
+        record.cache.name(),
+        match record.total_ms {
+            Some(ms) if record.ok => format!("{ms:.0} ms"),
+            _ => format!("FAILED: {}", record.error.lines().next().unwrap_or("")),
+        }
+    )
+}
+
+/// One pair's precision for the progress display: "open     ±4.2% (target ±3.0%), speed-up
+/// 1.063, n = 12".
+pub fn pair_precision(pair: &PairStatus, target: f64) -> String {
+    let effect = &pair.effect;
+    if !effect.half_width.is_finite() {
+        return format!("too few rounds (n = {})", effect.rounds);
+    }
+    format!(
+        "{} ±{:.1}% (target ±{:.1}%), speed-up {:.3}, n = {}",
+        if effect.resolved_to(target) {
+            "resolved"
+        } else {
+            "open    "
+        },
+        effect.half_width * 100.0,
+        target * 100.0,
+        effect.speedup,
+        effect.rounds
+    )
+}
+
+/// The precision after a round, in one line: how many pairs are within the target, and the
+/// widest of the others.
+pub fn round_precision(rounds: usize, pairs: &[PairStatus], target: f64) -> String {
+    let resolved = pairs
+        .iter()
+        .filter(|p| p.effect.resolved_to(target))
+        .count();
+    let widest = pairs
+        .iter()
+        .filter(|p| !p.effect.resolved_to(target))
+        .max_by(|a, b| a.effect.half_width.total_cmp(&b.effect.half_width));
+    format!(
+        "startup round {rounds}: {resolved} of {} pairs within ±{:.1}%{}",
+        pairs.len(),
+        target * 100.0,
+        widest
+            .map(|p| format!(
+                "; widest: {} ±{:.1}%",
+                p.label(),
+                p.effect.half_width * 100.0
+            ))
+            .unwrap_or_default()
+    )
 }
 
 #[cfg(test)]

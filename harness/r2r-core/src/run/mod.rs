@@ -7,6 +7,7 @@
 
 mod clean;
 pub mod compare;
+mod project;
 pub mod settings;
 mod steps;
 
@@ -25,6 +26,7 @@ use crate::results::run_record::{self, RunInfo, RunInfoError, StepStatus};
 use crate::results::runs::{self, ResolveError};
 
 pub use clean::{clean, remove_leftovers, CleanOutcome};
+pub use project::{find_root, results_root, ProjectError};
 pub use settings::{StartupDefaults, StartupSettings};
 pub use steps::{draw_plots, write_report, ReportOutcome};
 
