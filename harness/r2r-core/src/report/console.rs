@@ -10,7 +10,7 @@ use crate::measure::anatomy::{image_totals, AnatomyRow, DiffRow};
 use crate::measure::paired::{PairedEffect, Verdict as Paired};
 use crate::measure::sizes::SizeReport;
 use crate::measure::startup::{PairStatus, PhaseSummary, PrecisionReport, RunRecord};
-use crate::report::compare::{self, PublishedGap};
+use crate::report::compare::{self, Basis, PublishedGap};
 use crate::run::compare::BaselineComparison;
 
 /// The widest a table may be, in columns.
@@ -63,21 +63,29 @@ fn fit(text: String) -> String {
 
 /// The table as text, its first column (the names) kept whole up to 40 columns: the other
 /// columns wrap first.
-fn render(mut table: Table) -> String {
-    let longest = table
-        .row_iter()
-        .filter_map(|row| row.cell_iter().next())
-        .flat_map(|cell| {
-            cell.content()
-                .lines()
-                .map(|l| l.chars().count())
-                .collect::<Vec<_>>()
-        })
-        .max()
-        .unwrap_or(0);
-    if let Some(column) = table.column_mut(0) {
-        let width = u16::try_from(longest.min(40)).unwrap_or(40);
-        column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width + 2)));
+fn render(table: Table) -> String {
+    render_keeping(table, &[0])
+}
+
+/// The table as text, the cells of `columns` kept whole up to 40 columns each: the other
+/// columns wrap first.
+fn render_keeping(mut table: Table, columns: &[usize]) -> String {
+    for &index in columns {
+        let longest = table
+            .row_iter()
+            .filter_map(|row| row.cell_iter().nth(index))
+            .flat_map(|cell| {
+                cell.content()
+                    .lines()
+                    .map(|l| l.chars().count())
+                    .collect::<Vec<_>>()
+            })
+            .max()
+            .unwrap_or(0);
+        if let Some(column) = table.column_mut(index) {
+            let width = u16::try_from(longest.min(40)).unwrap_or(40);
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width + 2)));
+        }
     }
     format!("{table}\n")
 }
@@ -384,8 +392,9 @@ pub fn diff(
     fit(text)
 }
 
-/// `r2r compare --baseline`: the .NET version change (if any), every metric compared, and
-/// how many regressed or improved.
+/// `r2r compare --baseline`: the .NET version change (if any), every metric compared (start-up
+/// verdicts marked with what they come from: `*` separate runs, `°` the same run), and how
+/// many regressed or improved.
 pub fn baseline_comparison(comparison: &BaselineComparison) -> String {
     let mut text = String::new();
     if let Some(versions) = &comparison.version_change {
@@ -396,15 +405,20 @@ pub fn baseline_comparison(comparison: &BaselineComparison) -> String {
         );
     }
     let mut table = table(&[
-        "image", "metric", "baseline", "current", "change", "p", "verdict", "basis",
+        "image", "metric", "baseline", "current", "change", "p", "verdict",
     ]);
-    let number = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    // Bytes are whole numbers; times have a decimal.
+    let number = |v: Option<f64>, unit: &str| match v {
+        Some(v) if unit == "bytes" => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "-".into(),
+    };
     for change in &comparison.changes {
         table.add_row([
             change.image.clone(),
             change.metric.clone(),
-            number(change.baseline),
-            number(change.current),
+            number(change.baseline, &change.unit),
+            number(change.current, &change.unit),
             change
                 .change
                 .map(|c| format!("{:+.2}%", c * 100.0))
@@ -413,11 +427,19 @@ pub fn baseline_comparison(comparison: &BaselineComparison) -> String {
                 .p_value
                 .map(|p| format!("{p:.3}"))
                 .unwrap_or_default(),
-            change.verdict.word().to_uppercase(),
-            change.basis.words().to_string(),
+            format!(
+                "{}{}",
+                change.verdict.word().to_uppercase(),
+                basis_mark(change.basis)
+            ),
         ]);
     }
-    text += &render(table);
+    text += &render_keeping(table, &[0, 1, 2, 3, 4, 5, 6]);
+    for basis in [Basis::SeparateRuns, Basis::SameRun] {
+        if comparison.changes.iter().any(|c| c.basis == basis) {
+            text += &format!("{} start-up: {}\n", basis_mark(basis), basis.words());
+        }
+    }
     let drift_only = comparison.drift_only();
     if drift_only > 0 {
         text += &format!(
@@ -440,6 +462,15 @@ pub fn baseline_comparison(comparison: &BaselineComparison) -> String {
         comparison.baseline.display()
     );
     fit(text)
+}
+
+/// The mark of a comparison's basis after its verdict (its words go under the table).
+fn basis_mark(basis: Basis) -> &'static str {
+    match basis {
+        Basis::Exact => "",
+        Basis::SeparateRuns => "*",
+        Basis::SameRun => "°",
+    }
 }
 
 /// `r2r compare --published`: each published figure beside ours.
