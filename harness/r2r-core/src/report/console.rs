@@ -67,12 +67,13 @@ fn render(table: Table) -> String {
     render_keeping(table, &[0])
 }
 
-/// The table as text, the cells of `columns` kept whole up to 40 columns each: the other
-/// columns wrap first.
+/// The table as text, the cells of `columns` kept whole up to 40 columns each (the first of
+/// them narrower when they would not fit together): the other columns wrap first.
 fn render_keeping(mut table: Table, columns: &[usize]) -> String {
-    for &index in columns {
-        let longest = table
+    let longest = |table: &Table, index: usize| {
+        table
             .row_iter()
+            .chain(table.header())
             .filter_map(|row| row.cell_iter().nth(index))
             .flat_map(|cell| {
                 cell.content()
@@ -81,10 +82,25 @@ fn render_keeping(mut table: Table, columns: &[usize]) -> String {
                     .collect::<Vec<_>>()
             })
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+    };
+    // Content and padding of each kept column.
+    let mut widths: Vec<usize> = columns
+        .iter()
+        .map(|&index| longest(&table, index).min(40) + 2)
+        .collect();
+    // What the others need at least (a few columns of content and padding), and the borders.
+    let others = table.column_count().saturating_sub(columns.len()) * 8;
+    let borders = table.column_count() + 1;
+    let needed = widths.iter().sum::<usize>() + others + borders;
+    if let Some(first) = widths.first_mut() {
+        let over = needed.saturating_sub(usize::from(WIDTH));
+        *first = first.saturating_sub(over).max(12);
+    }
+    for (&index, width) in columns.iter().zip(widths) {
         if let Some(column) = table.column_mut(index) {
-            let width = u16::try_from(longest.min(40)).unwrap_or(40);
-            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width + 2)));
+            let width = u16::try_from(width).unwrap_or(WIDTH);
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
         }
     }
     format!("{table}\n")
