@@ -642,6 +642,35 @@ mod tests {
     }
 
     #[test]
+    fn progress_lines_say_which_pairs_are_resolved() {
+        let effect = |half_width: f64| -> PairedEffect {
+            from(
+                json!({"rounds": 12, "speedup": 1.0634, "ci95_low": 1.03, "ci95_high": 1.09,
+                        "half_width": half_width, "p_value": 0.01, "minimal_detectable": null,
+                        "verdict": "faster"}),
+            )
+        };
+        let pair = |image: &str, half_width: f64| PairStatus {
+            image: image.into(),
+            baseline: OTHER.into(),
+            cache: crate::measure::startup::Cache::Warm,
+            effect: effect(half_width),
+        };
+        let pairs = [pair(LONG, 0.042), pair("runtime-composite.console", 0.01)];
+        assert_eq!(
+            pair_precision(&pairs[0], 0.03),
+            "open     ±4.2% (target ±3.0%), speed-up 1.063, n = 12"
+        );
+        assert!(pair_precision(&pairs[1], 0.03).starts_with("resolved ±1.0%"));
+        let line = round_precision(5, &pairs, 0.03);
+        assert!(
+            line.starts_with("startup round 5: 1 of 2 pairs within ±3.0%; widest: "),
+            "{line}"
+        );
+        assert!(line.contains(LONG) && line.ends_with("±4.2%"), "{line}");
+    }
+
+    #[test]
     fn every_table_fits_120_columns_with_long_names() {
         let tags = vec![
             format!("r2r/composite-recipes-net10:{LONG}"),
