@@ -225,6 +225,11 @@ pub async fn compare_paired(
     caches.sort();
     caches.dedup();
     let options = settings.options(&StartupDefaults::paired(caches), Vec::new(), || true);
+    observer.note(&format!(
+        "paired start-up: {} image(s) beside the baseline's, {} round(s)",
+        pairs.len(),
+        options.min_runs
+    ));
     let file = current.directory.join("compare-startup-runs.csv");
     let mut written = startup::runs_csv(&[], true)
         .map_err(|error| RunError::context(format!("writing {}", file.display()), error))?;

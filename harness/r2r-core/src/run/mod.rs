@@ -1,7 +1,9 @@
 //! The run pipeline: a run directory opened or resumed, the steps (build, verify, sizes,
 //! start-up, report) each recorded in `run.json` with a typed status whatever happens, a step
 //! that failed because the engine went away turned into an error of the run with the exact
-//! `--resume` command, the `latest` link, and the clean sweep.
+//! `--resume` command, the `latest` link, and the clean sweep. Beside it: the project and its
+//! plans ([`Project::open`]), the start-up settings of every command ([`settings`]), and what
+//! is done with a finished run ([`compare`]: comparisons, paired start-up, kept baselines).
 //!
 //! Nothing here prints: progress and tables go to an [`Observer`], which the binary renders.
 
