@@ -14,6 +14,7 @@ use r2r_core::measure::startup::{self, Cache, RunRecord, StartupObserver, Startu
 use r2r_core::model::catalog::Catalog;
 use r2r_core::model::plan::{self, labels, Parent, Plan, PlannedImage};
 use r2r_core::results::run_record::{self, StepStatus};
+use r2r_core::run::settings::{Budget, CacheModes, Precision, StartupSettings};
 use r2r_core::run::{self, Measurement, Observer, Pipeline, Project, RunError, RunSettings};
 
 /// Content preparation without the host: a Dockerfile on the parent and one file.
@@ -159,10 +160,13 @@ impl Fixture {
 
 fn settings() -> RunSettings {
     RunSettings {
-        runs: 3,
-        warmup: 1,
-        seed: 7,
-        caches: Some(vec![Cache::Warm]),
+        startup: StartupSettings {
+            runs: Some(3),
+            warmup: 1,
+            seed: 7,
+            cache: Some(CacheModes::Warm),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -685,9 +689,12 @@ async fn the_precision_loop_stops_once_every_pair_is_resolved() {
     // little more than the timer's jitter around it.
     console_delays(&fixture, 40, 20);
     let settings = RunSettings {
-        runs: 4,
-        precision: Some(0.25),
-        max_runs: Some(40),
+        startup: StartupSettings {
+            runs: Some(4),
+            precision: Some(Precision(Some(0.25))),
+            max_runs: Some(40),
+            ..settings().startup
+        },
         ..settings()
     };
     fixture.pipeline().run(&settings).await.unwrap();
@@ -743,9 +750,12 @@ async fn the_precision_loop_stops_at_max_runs_and_names_what_stayed_unresolved()
     let fixture = fixture();
     console_delays(&fixture, 10, 10);
     let settings = RunSettings {
-        runs: 2,
-        precision: Some(1e-9),
-        max_runs: Some(5),
+        startup: StartupSettings {
+            runs: Some(2),
+            precision: Some(Precision(Some(1e-9))),
+            max_runs: Some(5),
+            ..settings().startup
+        },
         ..settings()
     };
     fixture.pipeline().run(&settings).await.unwrap();
@@ -772,9 +782,12 @@ async fn the_time_budget_stops_the_loop_after_two_rounds_at_least() {
     let fixture = fixture();
     console_delays(&fixture, 10, 10);
     let settings = RunSettings {
-        runs: 10,
-        precision: Some(1e-9),
-        max_duration: Some(std::time::Duration::from_millis(1)),
+        startup: StartupSettings {
+            runs: Some(10),
+            precision: Some(Precision(Some(1e-9))),
+            max_time: Some(Budget(Some(std::time::Duration::from_millis(1)))),
+            ..settings().startup
+        },
         ..settings()
     };
     fixture.pipeline().run(&settings).await.unwrap();
@@ -793,9 +806,12 @@ async fn an_interrupted_precision_loop_resumes_its_schedule() {
     let fixture = fixture();
     console_delays(&fixture, 10, 10);
     let settings = RunSettings {
-        runs: 2,
-        precision: Some(1e-9),
-        max_runs: Some(4),
+        startup: StartupSettings {
+            runs: Some(2),
+            precision: Some(Precision(Some(1e-9))),
+            max_runs: Some(4),
+            ..settings().startup
+        },
         ..settings()
     };
     // Two warm-up runs, five recorded runs (round 3 half done), then the engine is lost.

@@ -1,12 +1,13 @@
-//! The command line: every command, argument and option of `r2r`.
+//! The command line: every command, argument and option of `r2r`, parsed and validated;
+//! nothing here runs anything.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use r2r_core::model::platform::Platform;
-
-use crate::commands;
+use r2r_core::report::compare::Thresholds;
+use r2r_core::run::settings::{CacheModes, StartupSettings};
 
 /// Builds the composite ReadyToRun container image matrix and proves each image is what its
 /// variant claims.
@@ -44,18 +45,18 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Write report.md and report.html of a run (tables in the published reports' shapes,
     /// start-up with confidence intervals, the plots).
-    Report(commands::ReportArgs),
+    Report(ReportArgs),
     /// Draw a run's plots (SVG, PNG), or trend plots from a history file.
-    Plot(commands::PlotArgs),
+    Plot(PlotArgs),
     /// Compare a run with a baseline run (exit 1 on a significant regression) or with the
     /// published figures.
-    Compare(commands::CompareArgs),
+    Compare(CompareArgs),
     /// Merge run directories from several machines into one report: sizes side by side per
     /// machine and platform, start-up per machine; compare with a baseline merge.
-    Merge(commands::MergeArgs),
+    Merge(MergeArgs),
     /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
     /// --paired-runs N` can measure them beside later images in one run.
-    KeepBaseline(commands::KeepArgs),
+    KeepBaseline(KeepArgs),
     /// Which assemblies grew or shrank between two images of a scenario, and by how much
     /// (IL + metadata, native code, the rest), read from the images' ReadyToRun headers.
     Diff(DiffArgs),
@@ -116,40 +117,8 @@ pub(crate) struct BuildArgs {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) build: BuildArgs,
-    /// Recorded start-up runs per image and cache mode: exactly this many when given alone,
-    /// at least this many with --precision [default: at least 10, until ±3% or the budget]
-    #[arg(long)]
-    pub(crate) runs: Option<usize>,
-    /// Unrecorded warm-up start-up runs per image and cache mode.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) warmup: usize,
-    /// Seed of the start-up run order and of the bootstrap.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) seed: u64,
-    /// Cache modes of the start-up runs (default: both where the page cache can be dropped,
-    /// which needs root; warm only otherwise).
-    #[arg(long, value_enum)]
-    pub(crate) cache: Option<CacheArg>,
-    /// Start-up precision: keep adding whole rounds past --runs until every image's paired
-    /// 95% interval against its baseline (total time, each cache mode) is within ±PCT of its
-    /// speed-up, or a budget (--max-time, --max-runs) is spent; `off`: exactly --runs rounds
-    /// [default: 3%, or off when --runs is given]
-    #[arg(long, value_name = "PCT", value_parser = parse_precision)]
-    pub(crate) precision: Option<Precision>,
-    /// Start-up budget of time: no round starts after this (e.g. 90s, 15m, 1h; `off`: none)
-    /// [default: 15m]
-    #[arg(long, value_name = "DURATION", value_parser = parse_budget)]
-    pub(crate) max_time: Option<Budget>,
-    /// Start-up budget of rounds (recorded runs per image and cache mode; 0: none)
-    /// [default: 100]
-    #[arg(long, value_name = "N")]
-    pub(crate) max_runs: Option<usize>,
-    /// Measure start-up of these images only (plan ids, comma-separated); each one's
-    /// baseline is measured too.
-    #[arg(long, value_name = "IMAGE,...", value_delimiter = ',')]
-    pub(crate) only: Vec<String>,
     #[command(flatten)]
-    pub(crate) placement: PlacementArgs,
+    pub(crate) startup: StartupSettings,
     /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.
     /// Finished steps are kept; start-up adds only the runs that are missing.
     #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
@@ -181,17 +150,6 @@ pub(crate) enum MeasureCommand {
     Startup(StartupArgs),
 }
 
-/// Which cache modes to measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CacheArg {
-    /// Drop the page cache before every run (needs root).
-    Cold,
-    /// Leave the page cache alone.
-    Warm,
-    /// Both, interleaved.
-    Both,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct StartupArgs {
     /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
@@ -203,135 +161,11 @@ pub(crate) struct StartupArgs {
     /// scenario's `platforms`).
     #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
     pub(crate) platform: Option<Platform>,
-    /// Cache mode.
-    #[arg(long, value_enum, default_value = "both")]
-    pub(crate) cache: CacheArg,
-    /// Recorded runs per image and cache mode, at least.
-    #[arg(long, default_value_t = 10)]
-    pub(crate) runs: usize,
-    /// Unrecorded warm-up runs per image and cache mode.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) warmup: usize,
-    /// Keep adding rounds until this many seconds have passed.
-    #[arg(long, default_value_t = 0.0)]
-    pub(crate) min_seconds: f64,
-    /// Keep adding whole rounds past --runs until every image's paired 95% interval against
-    /// its baseline (total time, each cache mode) is within ±PCT of its speed-up, or a budget
-    /// (--max-time, --max-runs) is spent (default: off, exactly --runs rounds).
-    #[arg(long, value_name = "PCT", default_value = "off", value_parser = parse_precision)]
-    pub(crate) precision: Precision,
-    /// Budget of time: no round starts after this (e.g. 90s, 12m, 1h; default: off).
-    #[arg(long, value_name = "DURATION", default_value = "off", value_parser = parse_budget)]
-    pub(crate) max_time: Budget,
-    /// Budget of rounds (recorded runs per image and cache mode; 0: none).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub(crate) max_runs: usize,
-    /// Measure these images only (plan ids, comma-separated); each one's baseline is
-    /// measured too.
-    #[arg(long, value_name = "IMAGE,...", value_delimiter = ',')]
-    pub(crate) only: Vec<String>,
-    /// Seed of the run order and of the bootstrap.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) seed: u64,
-    /// Seconds a run may take to become ready.
-    #[arg(long, default_value_t = 30.0)]
-    pub(crate) timeout: f64,
-    /// The web API's readiness signal: the first HTTP 200 on 127.0.0.1, or its ready line in the logs.
-    #[arg(long, value_enum, default_value = "http")]
-    pub(crate) ready: ReadyArg,
     #[command(flatten)]
-    pub(crate) placement: PlacementArgs,
+    pub(crate) startup: StartupSettings,
     /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/).
     #[arg(long)]
     pub(crate) output: Option<PathBuf>,
-}
-
-/// Where and how the start-up containers run (noise reduction).
-#[derive(Debug, Args)]
-pub(crate) struct PlacementArgs {
-    /// Run the app containers on these CPUs (`1`, `2-3`, `0,2`) and keep r2r off them.
-    #[arg(long, value_name = "CPUS")]
-    pub(crate) cpuset: Option<String>,
-    /// Idle milliseconds before every start-up run (after its page-cache drop).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    pub(crate) pause_ms: u64,
-    /// The console app's network: none (as `docker run --network none`) or host. The web API
-    /// always uses host networking.
-    #[arg(long, value_enum, default_value = "none")]
-    pub(crate) console_network: NetworkArg,
-    /// Do not count bytes read, major faults and peak memory (no parent cgroup per run, no
-    /// sampling).
-    #[arg(long)]
-    pub(crate) no_counters: bool,
-}
-
-/// A container network mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum NetworkArg {
-    /// No network.
-    None,
-    /// The host's network.
-    Host,
-}
-
-impl PlacementArgs {
-    pub(crate) fn network(&self) -> r2r_core::engine::Network {
-        match self.console_network {
-            NetworkArg::None => r2r_core::engine::Network::None,
-            NetworkArg::Host => r2r_core::engine::Network::Host,
-        }
-    }
-
-    pub(crate) fn pause(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.pause_ms)
-    }
-}
-
-/// The web API's readiness signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum ReadyArg {
-    /// First HTTP 200 on 127.0.0.1.
-    Http,
-    /// The app's ready line in its output.
-    Log,
-}
-
-impl CacheArg {
-    /// The cache modes this argument names.
-    pub fn caches(self) -> Vec<r2r_core::measure::startup::Cache> {
-        use r2r_core::measure::startup::Cache;
-        match self {
-            CacheArg::Cold => vec![Cache::Cold],
-            CacheArg::Warm => vec![Cache::Warm],
-            CacheArg::Both => vec![Cache::Cold, Cache::Warm],
-        }
-    }
-}
-
-impl StartupArgs {
-    pub(crate) fn options(&self) -> r2r_core::measure::startup::StartupOptions {
-        r2r_core::measure::startup::StartupOptions {
-            warmup: self.warmup,
-            min_runs: self.runs.max(1),
-            min_duration: std::time::Duration::from_secs_f64(self.min_seconds.max(0.0)),
-            caches: self.cache.caches(),
-            seed: self.seed,
-            ready_timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.1)),
-            readiness: match self.ready {
-                ReadyArg::Http => r2r_core::measure::startup::Readiness::Http,
-                ReadyArg::Log => r2r_core::measure::startup::Readiness::LogLine,
-            },
-            precision: self.precision.0,
-            max_duration: self.max_time.0,
-            max_runs: (self.max_runs > 0).then_some(self.max_runs),
-            only: self.only.clone(),
-            cpuset: self.placement.cpuset.clone(),
-            pause: self.placement.pause(),
-            console_network: self.placement.network(),
-            counters: !self.placement.no_counters,
-            ..Default::default()
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -373,130 +207,147 @@ pub(crate) struct CleanArgs {
     pub(crate) platform: Option<Platform>,
 }
 
-/// `r2r run`'s start-up defaults: at least this many rounds...
-pub(crate) const RUN_MIN_RUNS: usize = 10;
-/// ...until every pair's 95% interval is within ±3%...
-pub(crate) const RUN_PRECISION: f64 = 0.03;
-/// ...or 15 minutes have passed...
-pub(crate) const RUN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-/// ...or 100 rounds were recorded.
-pub(crate) const RUN_MAX_RUNS: usize = 100;
+/// Which run a command reads.
+#[derive(Debug, Args)]
+pub(crate) struct RunSelect {
+    /// The scenario whose runs are meant (results/<scenario>/).
+    #[arg(long, short)]
+    pub(crate) scenario: Option<String>,
+    /// A run id under results/<scenario>/ (default: `latest`), or a path to a run directory.
+    #[arg(long)]
+    pub(crate) run: Option<String>,
+}
 
-impl RunArgs {
-    /// The start-up settings of `r2r run`: with `--runs` alone exactly that many rounds;
-    /// otherwise at least `--runs` (default [`RUN_MIN_RUNS`]) until `--precision` (default
-    /// [`RUN_PRECISION`]) or a budget (defaults [`RUN_MAX_TIME`], [`RUN_MAX_RUNS`]).
-    pub(crate) fn startup_budget(
-        &self,
-    ) -> (
-        usize,
-        Option<f64>,
-        Option<std::time::Duration>,
-        Option<usize>,
-    ) {
-        let runs = self.runs.unwrap_or(RUN_MIN_RUNS).max(1);
-        let precision = match (self.precision, self.runs) {
-            (Some(precision), _) => precision.0,
-            (None, Some(_)) => None,
-            (None, None) => Some(RUN_PRECISION),
-        };
-        let max_time = self.max_time.map_or(Some(RUN_MAX_TIME), |budget| budget.0);
-        let max_runs = match self.max_runs {
-            Some(0) => None,
-            Some(max) => Some(max),
-            None => Some(RUN_MAX_RUNS),
-        };
-        (runs, precision, max_time, max_runs)
+/// Plot file formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum FormatArg {
+    /// Scalable vector graphics (no font file needed).
+    Svg,
+    /// Bitmap (needs a TrueType font: R2R_FONT, --font or Debian's fonts-dejavu-core).
+    Png,
+}
+
+/// `r2r report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) select: RunSelect,
+}
+
+/// `r2r plot`.
+#[derive(Debug, Args)]
+pub(crate) struct PlotArgs {
+    #[command(flatten)]
+    pub(crate) select: RunSelect,
+    /// Formats to write.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,png")]
+    pub(crate) format: Vec<FormatArg>,
+    /// A TrueType font for PNG text (default: R2R_FONT, then the system's DejaVu Sans).
+    #[arg(long)]
+    pub(crate) font: Option<PathBuf>,
+    /// Draw trend plots from this history file (written by `compare --history`) instead.
+    #[arg(long)]
+    pub(crate) trend: Option<PathBuf>,
+    /// Directory for the plot files (default: <run>/plots, or beside the history file).
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `r2r compare`.
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    #[command(flatten)]
+    pub(crate) select: RunSelect,
+    /// Compare with the published figures in results/published/.
+    #[arg(
+        long,
+        conflicts_with = "baseline",
+        required_unless_present = "baseline"
+    )]
+    pub(crate) published: bool,
+    /// Compare with a baseline run: a run id under results/<scenario>/ or a run directory.
+    #[arg(long)]
+    pub(crate) baseline: Option<String>,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub(crate) thresholds: ThresholdArgs,
+    /// Append the run's headline metrics to this history CSV (for trend plots).
+    #[arg(long)]
+    pub(crate) history: Option<PathBuf>,
+    /// Measure start-up of the baseline's images and the current images now, in this many
+    /// paired rounds of one run (needs the engine and the baseline's images: kept by
+    /// `r2r keep-baseline`, or unchanged since). Without it, start-up is compared between the
+    /// two runs' files, labelled "separate runs: drift not cancelled", and never fails alone.
+    #[arg(long, value_name = "N", requires = "baseline")]
+    pub(crate) paired_runs: Option<usize>,
+    /// Cache modes of the paired rounds (default: those the current run measured).
+    #[arg(long, value_enum, requires = "paired_runs")]
+    pub(crate) paired_cache: Option<CacheModes>,
+}
+
+/// The noise thresholds of `r2r compare` and `r2r merge`.
+#[derive(Debug, Args)]
+pub(crate) struct ThresholdArgs {
+    /// Size changes within this many percent are noise.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) size_threshold: f64,
+    /// Start-up changes within this many percent are noise.
+    #[arg(long, default_value_t = 5.0)]
+    pub(crate) startup_threshold: f64,
+    /// Significance level of the start-up test.
+    #[arg(long, default_value_t = 0.05)]
+    pub(crate) alpha: f64,
+}
+
+impl ThresholdArgs {
+    /// As the comparison takes them (fractions, not percent).
+    pub(crate) fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            size: self.size_threshold / 100.0,
+            startup: self.startup_threshold / 100.0,
+            alpha: self.alpha,
+        }
     }
 }
 
-/// A precision target as a fraction (`None`: off).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Precision(pub(crate) Option<f64>);
+/// `r2r merge`.
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// Run directories, one per machine, each as DIR or LABEL=DIR (the label names the
+    /// machine; default: its host name from run.json).
+    #[arg(required = true, value_name = "[LABEL=]DIR")]
+    pub(crate) runs: Vec<String>,
+    /// Where to write the merge (default: <results>/merged/<merge-id>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// A merged directory to compare with: each machine against its own run there (exit 1 on
+    /// an exact size regression of the same .NET version).
+    #[arg(long)]
+    pub(crate) baseline: Option<PathBuf>,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub(crate) thresholds: ThresholdArgs,
+    /// Append the merge's headline metrics (images as `<machine>/<image>`) to this history CSV.
+    #[arg(long)]
+    pub(crate) history: Option<PathBuf>,
+}
 
-/// A budget of time (`None`: off).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Budget(pub(crate) Option<std::time::Duration>);
+/// `r2r keep-baseline`.
+#[derive(Debug, Args)]
+pub(crate) struct KeepArgs {
+    #[command(flatten)]
+    pub(crate) select: RunSelect,
+}
 
-/// Reads a precision in percent: `2%`, `2`, `0.5%`; `off` or `0` for none.
 /// Reads `--platform`: `linux/amd64` or `linux/arm64` (or the runtime identifiers
 /// `linux-x64`, `linux-arm64`); anything else is refused with the allowed values.
 pub(crate) fn parse_platform(text: &str) -> Result<Platform, String> {
     Platform::parse(text.trim()).map_err(|error| error.to_string())
 }
 
-pub(crate) fn parse_precision(text: &str) -> Result<Precision, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(Precision(None));
-    }
-    let number = text.strip_suffix('%').unwrap_or(text).trim();
-    let percent: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a percentage (e.g. 2% or off)"))?;
-    if !percent.is_finite() || !(0.0..100.0).contains(&percent) {
-        return Err(format!("'{text}': a precision is between 0% and 100%"));
-    }
-    Ok(Precision((percent > 0.0).then_some(percent / 100.0)))
-}
-
-/// Reads a duration: `90s`, `12m`, `1h30m`, `1.5h`, a bare number of seconds; `off` or `0`
-/// for none.
-pub(crate) fn parse_budget(text: &str) -> Result<Budget, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(Budget(None));
-    }
-    let invalid = || format!("'{text}' is not a duration (e.g. 90s, 12m, 1h30m or off)");
-    let mut seconds = 0.0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1.0,
-            'm' => 60.0,
-            'h' => 3600.0,
-            _ => return Err(invalid()),
-        };
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        seconds += value * unit;
-        number.clear();
-    }
-    if !number.is_empty() {
-        seconds += number.parse::<f64>().map_err(|_| invalid())?;
-    }
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(invalid());
-    }
-    Ok(Budget(
-        (seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn precisions_and_budgets_read_as_people_write_them() {
-        assert_eq!(parse_precision("2%").unwrap(), Precision(Some(0.02)));
-        assert_eq!(parse_precision("3").unwrap(), Precision(Some(0.03)));
-        assert_eq!(parse_precision("off").unwrap(), Precision(None));
-        assert_eq!(parse_precision("0%").unwrap(), Precision(None));
-        assert!(parse_precision("two").is_err());
-        assert!(parse_precision("150%").is_err());
-        let secs = |s: u64| Budget(Some(std::time::Duration::from_secs(s)));
-        assert_eq!(parse_budget("90s").unwrap(), secs(90));
-        assert_eq!(parse_budget("12m").unwrap(), secs(720));
-        assert_eq!(parse_budget("1h30m").unwrap(), secs(5400));
-        assert_eq!(parse_budget("45").unwrap(), secs(45));
-        assert_eq!(parse_budget("off").unwrap(), Budget(None));
-        assert!(parse_budget("12 minutes").is_err());
-        assert!(parse_budget("m").is_err());
-    }
 
     #[test]
     fn platforms_are_parsed_and_bad_ones_list_the_allowed() {

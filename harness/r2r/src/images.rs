@@ -7,14 +7,14 @@ use anyhow::Context;
 use r2r_core::engine::{DockerEngine, Images};
 use r2r_core::run::Project;
 
-use crate::output;
+use r2r_core::report::console;
+
+use crate::args::DiffArgs;
 use crate::setup::load_plan;
 
-/// `r2r diff`: the anatomy of two images of a scenario, compared per assembly.
-pub(crate) async fn diff(
-    project: &Project,
-    arguments: &crate::args::DiffArgs,
-) -> anyhow::Result<bool> {
+/// `r2r diff`: the anatomy of two images of a scenario, compared per assembly. Reads two
+/// images only: no lock, so it works beside a running measurement.
+pub(crate) async fn diff(project: &Project, arguments: &DiffArgs) -> anyhow::Result<bool> {
     use r2r_core::measure::anatomy;
     let plan = load_plan(project, &arguments.scenario, arguments.platform)?;
     let mut images = Vec::new();
@@ -49,12 +49,14 @@ pub(crate) async fn diff(
         r2r_core::results::files::write_atomically(path, &bytes)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    output::print_diff(&images[0].0, &images[1].0, &a, &b, &differences);
+    let (a_id, b_id) = (&images[0].0, &images[1].0);
+    print!("{}", console::diff(a_id, b_id, &a, &b, &differences));
     Ok(true)
 }
 
-/// Measures a `docker save` archive into `output` (default: the current directory).
-pub(crate) fn measure_archive(archive: &Path, output: Option<PathBuf>) -> anyhow::Result<()> {
+/// `r2r measure sizes --archive`: measures a `docker save` archive into `output` (default:
+/// the current directory).
+pub(crate) fn measure_archive(archive: &Path, output: Option<PathBuf>) -> anyhow::Result<bool> {
     let report = r2r_core::measure::sizes::measure_archive(archive).map_err(anyhow::Error::msg)?;
     let directory = match output {
         Some(directory) => directory,
@@ -62,7 +64,7 @@ pub(crate) fn measure_archive(archive: &Path, output: Option<PathBuf>) -> anyhow
     };
     r2r_core::measure::sizes::write(&report, &directory)
         .with_context(|| format!("writing size results to {}", directory.display()))?;
-    output::print_sizes(&report);
+    print!("{}", console::sizes(&report));
     eprintln!("size results written to {}", directory.display());
-    Ok(())
+    Ok(true)
 }

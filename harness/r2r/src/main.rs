@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod images;
 mod output;
+mod session;
 mod setup;
 
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    let arguments = cli::Cli::parse();
+    let arguments = args::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,79 +1,37 @@
 //! Where r2r works and runs: the project root, the results root, a scenario's plan, and the
 //! CPUs r2r keeps itself on.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
-use r2r_core::model::catalog::Catalog;
-use r2r_core::model::feed::NugetFeeds;
-use r2r_core::model::plan::{self, Plan};
-use r2r_core::model::scenario;
-use r2r_core::run::Project;
+use r2r_core::model::plan::Plan;
+use r2r_core::run::{self, Project};
 
 use crate::args::Cli;
 
-pub(crate) fn find_root(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(root) = explicit {
-        return Ok(root);
-    }
-    let start = std::env::current_dir().context("reading the current directory")?;
-    start
-        .ancestors()
-        .find(|dir| dir.join("experiments/variants.toml").is_file())
-        .map(Path::to_path_buf)
-        .with_context(|| {
-            format!(
-                "no r2r project (experiments/variants.toml) in {} or above; pass --root",
-                start.display()
-            )
-        })
-}
-
 /// The results root: `--results-dir`, or `<root>/results`.
 pub(crate) fn results_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
-    match &cli.results_dir {
-        Some(directory) => Ok(directory.clone()),
-        None => Ok(find_root(cli.root.clone())?.join("results")),
-    }
+    Ok(run::results_root(
+        cli.root.as_deref(),
+        cli.results_dir.as_deref(),
+    )?)
 }
 
+/// The project: `--root` (or found upwards), `--work-dir`, `--results-dir`.
 pub(crate) fn project(cli: &Cli) -> anyhow::Result<Project> {
-    let root = find_root(cli.root.clone())?;
-    let work = cli
-        .work_dir
-        .clone()
-        .unwrap_or_else(|| root.join(".r2r/work"));
-    // .NET versions are resolved against the feeds that restore in the work directory uses.
-    let catalog = Catalog::load(&root.join("experiments"))?
-        .with_versions(std::sync::Arc::new(NugetFeeds::for_work_dir(&work)));
-    Ok(Project {
-        work,
-        results: cli
-            .results_dir
-            .clone()
-            .unwrap_or_else(|| root.join("results")),
-        root,
-        catalog,
-        detect_sdk: true,
-    })
+    Ok(Project::open(
+        cli.root.as_deref(),
+        cli.work_dir.as_deref(),
+        cli.results_dir.as_deref(),
+    )?)
 }
 
-/// A scenario's plan; with `platform` (`--platform`), for that platform only
-/// ([`scenario::Scenario::for_platform`]).
+/// A scenario's plan ([`Project::load_plan`]).
 pub(crate) fn load_plan(
     project: &Project,
-    argument: &str,
+    scenario: &str,
     platform: Option<r2r_core::model::platform::Platform>,
 ) -> anyhow::Result<Plan> {
-    let path = scenario::resolve_path(argument, &project.root.join("scenarios"))?;
-    let plan = plan::load(&path, &project.catalog)?;
-    Ok(match platform {
-        None => plan,
-        Some(platform) => plan::try_expand(
-            &scenario::load(&path, &project.catalog)?.for_platform(platform),
-            &project.catalog,
-        )?,
-    })
+    Ok(project.load_plan(scenario, platform)?)
 }
 
 /// Keeps r2r (every thread, and what it starts later) off the app containers' CPUs, saying

@@ -162,7 +162,8 @@ pub fn select(
         .collect())
 }
 
-/// Settings of a startup measurement.
+/// Settings of a startup measurement, as the measurement takes them: made from what a person
+/// asks for by [`crate::run::settings::StartupSettings::options`].
 #[derive(Debug, Clone)]
 pub struct StartupOptions {
     /// Unrecorded runs of each target and cache mode first.
@@ -214,26 +215,14 @@ pub struct StartupOptions {
 }
 
 impl Default for StartupOptions {
+    /// `r2r measure startup` with no flag given: the defaults of
+    /// [`crate::run::settings::StartupSettings`], for every app of the plan.
     fn default() -> Self {
-        StartupOptions {
-            warmup: 1,
-            min_runs: 10,
-            min_duration: Duration::ZERO,
-            caches: vec![Cache::Cold, Cache::Warm],
-            seed: 1,
-            ready_timeout: Duration::from_secs(30),
-            readiness: Readiness::Http,
-            memory_limit_bytes: 1 << 30,
-            precision: None,
-            max_duration: None,
-            max_runs: None,
-            variants: Vec::new(),
-            only: Vec::new(),
-            cpuset: None,
-            pause: Duration::ZERO,
-            console_network: Network::None,
-            counters: true,
-        }
+        crate::run::settings::StartupSettings::default().options(
+            &crate::run::settings::StartupDefaults::measure(),
+            Vec::new(),
+            || true,
+        )
     }
 }
 

@@ -2,6 +2,7 @@
 //! or the published figures. Everything here reads exported files.
 
 pub mod compare;
+pub mod console;
 pub mod document;
 pub mod merge;
 pub mod plot;

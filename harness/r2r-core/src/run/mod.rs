@@ -1,11 +1,16 @@
 //! The run pipeline: a run directory opened or resumed, the steps (build, verify, sizes,
 //! start-up, report) each recorded in `run.json` with a typed status whatever happens, a step
 //! that failed because the engine went away turned into an error of the run with the exact
-//! `--resume` command, the `latest` link, and the clean sweep.
+//! `--resume` command, the `latest` link, and the clean sweep. Beside it: the project and its
+//! plans ([`Project::open`]), the start-up settings of every command ([`settings`]), and what
+//! is done with a finished run ([`compare`]: comparisons, paired start-up, kept baselines).
 //!
 //! Nothing here prints: progress and tables go to an [`Observer`], which the binary renders.
 
 mod clean;
+pub mod compare;
+mod project;
+pub mod settings;
 mod steps;
 
 use std::error::Error as StdError;
@@ -16,13 +21,15 @@ use crate::build::{BuildError, BuildObserver, ImageBuild, Preparation};
 use crate::engine::{Engine, EngineError};
 use crate::inspect::verify::{ImageVerification, VerifyOptions};
 use crate::measure::sizes::SizeReport;
-use crate::measure::startup::{Cache, PhaseSummary, RunRecord, StartupObserver, StartupOptions};
+use crate::measure::startup::{PhaseSummary, RunRecord, StartupObserver, StartupOptions};
 use crate::model::catalog::Catalog;
 use crate::model::plan::Plan;
 use crate::results::run_record::{self, RunInfo, RunInfoError, StepStatus};
 use crate::results::runs::{self, ResolveError};
 
 pub use clean::{clean, remove_leftovers, CleanOutcome};
+pub use project::{find_root, results_root, ProjectError};
+pub use settings::{StartupDefaults, StartupSettings};
 pub use steps::{draw_plots, write_report, ReportOutcome};
 
 /// A boxed error from another module, carried by [`RunError`].
@@ -254,62 +261,16 @@ pub struct Project {
 }
 
 /// Settings of `r2r run`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunSettings {
     /// Rebuild images even when their inputs are unchanged.
     pub rebuild: bool,
-    /// Recorded start-up runs per image and cache mode.
-    pub runs: usize,
-    /// Unrecorded warm-up runs per image and cache mode.
-    pub warmup: usize,
-    /// Seed of the start-up run order and of the bootstrap.
-    pub seed: u64,
     /// The run to finish (a run id, `latest` or a path) instead of starting a new one.
     pub resume: Option<String>,
-    /// Cache modes of the start-up step; `None`: both when the page cache can be dropped,
-    /// warm only otherwise.
-    pub caches: Option<Vec<Cache>>,
     /// Settings of the verify step.
     pub verify: VerifyOptions,
-    /// Start-up precision target: every pair's paired 95% half-width, a fraction (see
-    /// [`StartupOptions::precision`]); `None`: exactly `runs` rounds.
-    pub precision: Option<f64>,
-    /// Start-up budget of time (see [`StartupOptions::max_duration`]).
-    pub max_duration: Option<std::time::Duration>,
-    /// Start-up budget of rounds (see [`StartupOptions::max_runs`]).
-    pub max_runs: Option<usize>,
-    /// Start-up of these images only, with their baselines (see [`StartupOptions::only`]).
-    pub only: Vec<String>,
-    /// CPUs of the start-up containers (`--cpuset`); keeping r2r off them is the caller's part.
-    pub cpuset: Option<String>,
-    /// Idle wait before every start-up run.
-    pub pause: std::time::Duration,
-    /// The console app's network in start-up runs.
-    pub console_network: crate::engine::Network,
-    /// Count bytes read, major faults and peak memory of start-up runs.
-    pub counters: bool,
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        RunSettings {
-            rebuild: false,
-            runs: 10,
-            warmup: 1,
-            seed: 1,
-            resume: None,
-            caches: None,
-            verify: VerifyOptions::default(),
-            precision: None,
-            max_duration: None,
-            max_runs: None,
-            only: Vec::new(),
-            cpuset: None,
-            pause: std::time::Duration::ZERO,
-            console_network: crate::engine::Network::None,
-            counters: true,
-        }
-    }
+    /// Settings of the start-up step, resolved with [`StartupDefaults::run`].
+    pub startup: StartupSettings,
 }
 
 /// An open run: its directory and its record.
@@ -532,30 +493,17 @@ impl Pipeline<'_> {
             self.observer.note(&format!("startup: skipped: {reason}"));
         }
         if measure.contains(&Measurement::Startup) && timed && !kept(&run, Step::Startup) {
-            let mut options = StartupOptions {
-                min_runs: settings.runs.max(1),
-                warmup: settings.warmup,
-                seed: settings.seed,
-                precision: settings.precision,
-                max_duration: settings.max_duration,
-                max_runs: settings.max_runs,
-                variants: self.plan.scenario.variants.clone(),
-                only: settings.only.clone(),
-                cpuset: settings.cpuset.clone(),
-                pause: settings.pause,
-                console_network: settings.console_network,
-                counters: settings.counters,
-                ..Default::default()
-            };
-            match &settings.caches {
-                Some(caches) => options.caches = caches.clone(),
-                None => {
-                    if crate::measure::startup::drop_page_cache().is_err() {
+            let options = settings.startup.options(
+                &StartupDefaults::run(),
+                self.plan.scenario.variants.clone(),
+                || {
+                    let droppable = crate::measure::startup::drop_page_cache().is_ok();
+                    if !droppable {
                         self.observer.note("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
-                        options.caches = vec![Cache::Warm];
                     }
-                }
-            }
+                    droppable
+                },
+            );
             let resumed = run.resumed;
             ok &= run
                 .step(

@@ -1,0 +1,217 @@
+//! How a command that talks to the engine runs: the scenario's lock, the signals (SIGINT and
+//! SIGTERM stop the children and remove the containers r2r started), the CPUs r2r keeps
+//! itself off, the engine connected, and what an interrupted r2r left behind removed first.
+
+use std::sync::{Arc, Mutex};
+
+use r2r_core::engine::{containers, DockerEngine, Engine};
+use r2r_core::model::plan::Plan;
+use r2r_core::results::files::{lock, ResultsLock};
+use r2r_core::run::{self, Pipeline, Project};
+
+use crate::args::{Cli, RunSelect};
+use crate::output::{self, Console};
+use crate::setup::{keep_off, project, results_dir};
+
+/// What an engine command works on: a plan (`Plan`), or maybe one (`Option<Plan>`).
+pub(crate) trait Planned {
+    /// The scenario the lock and the leftovers belong to.
+    fn scenario(&self) -> Option<&str>;
+}
+
+impl Planned for Plan {
+    fn scenario(&self) -> Option<&str> {
+        Some(&self.scenario.name)
+    }
+}
+
+impl Planned for Option<Plan> {
+    fn scenario(&self) -> Option<&str> {
+        self.as_ref().map(|plan| plan.scenario.name.as_str())
+    }
+}
+
+/// The engine, the project, the plan and the console of an engine command.
+pub(crate) struct Session<'a, P> {
+    pub(crate) engine: &'a dyn Engine,
+    pub(crate) project: &'a Project,
+    pub(crate) plan: &'a P,
+    pub(crate) console: &'a Console,
+}
+
+impl<'a> Session<'a, Plan> {
+    /// The pipeline over the plan, reporting to the console.
+    pub(crate) fn pipeline(&self) -> Pipeline<'a> {
+        Pipeline {
+            engine: self.engine,
+            plan: self.plan,
+            project: self.project,
+            preparation: None,
+            observer: self.console,
+        }
+    }
+}
+
+fn one_line(arguments: &[String]) -> String {
+    arguments.join(" ")
+}
+
+/// Runs `work` on the engine for the plan `load` makes, under the scenario's lock, with the
+/// app containers' CPUs (`cpuset`) kept free of r2r; a signal stops it and removes what it
+/// started. Returns the exit code.
+pub(crate) async fn on_engine<P: Planned>(
+    cli: &Cli,
+    load: impl FnOnce(&Project) -> anyhow::Result<P>,
+    cpuset: Option<&str>,
+    work: impl AsyncFnOnce(Session<'_, P>) -> anyhow::Result<bool>,
+) -> u8 {
+    let project = match project(cli) {
+        Ok(project) => project,
+        Err(error) => return output::error(&error),
+    };
+    // Signals are taken from here on. While the plan loads (which may ask the NuGet feeds
+    // through the .NET SDK) there is nothing to keep: the children are stopped and r2r exits.
+    // Afterwards a signal goes to the select below, which also removes containers.
+    // `phase`: None while loading, Some(None) once running, Some(Some(code)) when a signal
+    // stopped the loading.
+    let phase: Arc<Mutex<Option<Option<u8>>>> = Arc::new(Mutex::new(None));
+    let (signalled, signal) = tokio::sync::oneshot::channel::<u8>();
+    {
+        let phase = Arc::clone(&phase);
+        tokio::spawn(async move {
+            let code = interrupted().await;
+            let loading = {
+                let mut phase = phase.lock().unwrap_or_else(|p| p.into_inner());
+                let loading = phase.is_none();
+                if loading {
+                    *phase = Some(Some(code));
+                }
+                loading
+            };
+            if loading {
+                let stopped = stop_children().await;
+                eprintln!("interrupted: stopped {stopped} child process(es), removed 0 container(s); nothing was built or measured yet");
+                std::process::exit(i32::from(code));
+            }
+            let _ = signalled.send(code);
+        });
+    }
+    // Scenario errors are reported before anything talks to the engine.
+    let plan = load(&project);
+    let stopped_by_signal = {
+        let mut phase = phase.lock().unwrap_or_else(|p| p.into_inner());
+        let stopped = phase.is_some();
+        if !stopped {
+            *phase = Some(None);
+        }
+        stopped
+    };
+    if stopped_by_signal {
+        // A signal stopped the loading: its handler reports it and exits.
+        std::future::pending::<()>().await;
+    }
+    let started = start(&project, plan, cpuset).await;
+    let (plan, _lock, engine) = match started {
+        Ok(started) => started,
+        Err(error) => return output::error(&error),
+    };
+    let console = Console::new();
+    let session = Session {
+        engine: &engine,
+        project: &project,
+        plan: &plan,
+        console: &console,
+    };
+    tokio::select! {
+        result = work(session) => {
+            // Whatever cut the work short left its counting cgroups: release them.
+            containers::release_all_counters(&engine).await;
+            output::exit_code(result)
+        }
+        Ok(code) = signal => {
+            let stopped = stop_children().await;
+            let removed = containers::remove_all_live(&engine).await;
+            eprintln!("interrupted: stopped {stopped} child process(es), removed {removed} container(s); finished results are kept");
+            code
+        }
+    }
+}
+
+/// The scenario's lock taken, the CPUs checked and kept, the engine connected and the
+/// leftovers of an interrupted r2r removed.
+async fn start<P: Planned>(
+    project: &Project,
+    plan: anyhow::Result<P>,
+    cpuset: Option<&str>,
+) -> anyhow::Result<(P, Option<ResultsLock>, DockerEngine)> {
+    let plan = plan?;
+    // One r2r at a time per scenario: a second one would share its images and results.
+    let lock = match plan.scenario() {
+        Some(scenario) => Some(lock(
+            &project.results.join(scenario),
+            &one_line(&std::env::args().collect::<Vec<_>>()),
+        )?),
+        None => None,
+    };
+    if let Some(cpus) = cpuset {
+        r2r_core::support::affinity::parse_cpu_list(cpus)?;
+        keep_off(cpus);
+    }
+    let engine = DockerEngine::connect().await?;
+    if let Some(scenario) = plan.scenario() {
+        match run::remove_leftovers(&engine, scenario).await? {
+            0 => {}
+            removed => eprintln!("removed {removed} container(s) an interrupted r2r left behind"),
+        }
+    }
+    Ok((plan, lock, engine))
+}
+
+/// Runs `work` on the engine for the run `select` names, under its scenario's lock; a signal
+/// removes the containers it started and ends it with an error.
+pub(crate) async fn on_run_engine<T>(
+    cli: &Cli,
+    select: &RunSelect,
+    work: impl AsyncFnOnce(&DockerEngine) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let results = results_dir(cli)?;
+    let directory = r2r_core::results::runs::resolve_run(
+        &results,
+        select.scenario.as_deref(),
+        select.run.as_deref(),
+    )?;
+    let scenario = r2r_core::results::run_record::load(&directory, None)?.scenario;
+    let _lock = lock(
+        &results.join(&scenario),
+        &one_line(&std::env::args().collect::<Vec<_>>()),
+    )?;
+    let engine = DockerEngine::connect().await?;
+    tokio::select! {
+        result = work(&engine) => result,
+        code = interrupted() => {
+            let removed = containers::remove_all_live(&engine).await;
+            anyhow::bail!("interrupted ({code}): removed {removed} container(s)");
+        }
+    }
+}
+
+async fn stop_children() -> usize {
+    tokio::task::spawn_blocking(|| {
+        r2r_core::support::children::terminate_all(std::time::Duration::from_secs(5))
+    })
+    .await
+    .unwrap_or(0)
+}
+
+/// Resolves on SIGINT (130) or SIGTERM (143).
+async fn interrupted() -> u8 {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => 130,
+        _ = terminate.recv() => 143,
+    }
+}
