@@ -988,7 +988,7 @@ mod paired_tests {
             round,
             ok,
             total_ms: Some(total),
-            ..RunRecord::new(&target(image), Cache::Warm)
+            ..target(image).record(Cache::Warm)
         };
         let records = vec![
             run("b", 1, 100.0, true),

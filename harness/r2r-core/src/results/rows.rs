@@ -1,121 +1,18 @@
-//! The rows of the result CSV files, one type per file, used both to write and to read it:
-//! a file's columns are the type's fields, in order, under their names. `sizes.csv`,
-//! `layers.csv` and `sharing.csv` (the sizes step), and `history.csv` (`r2r compare
-//! --history`). The rows of the comparison files are beside the comparisons, in
-//! [`crate::report::compare`].
+//! How a result CSV file is written and read: a row type states its columns once (its fields,
+//! in order, under their serde names), [`to_csv`] writes the header from the type and one
+//! line per row, [`from_csv`] reads rows back by the columns' names. Each file's row type
+//! lives in its own module beside its file name ([`crate::results::sizes`],
+//! [`crate::results::startup_runs`], ...); they are re-exported here.
 //!
 //! Cells: integers in decimal, an absent value is an empty cell, lists are `;`-joined.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// One row of `sizes.csv`: the sizes of one image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SizeRow {
-    /// Plan id of the image (or, measured from an archive, its first tag).
-    pub image: String,
-    /// The image reference measured.
-    pub reference: String,
-    /// Variants the image belongs to, `;`-joined (empty for an archive).
-    pub variants: String,
-    /// Role (`runtime-deps`, `runtime`, `aspnet`, `console`, `webapi`, `sdk`; empty for an
-    /// archive).
-    pub role: String,
-    /// Number of layers.
-    pub layers: u64,
-    /// The engine's size of the image, bytes (empty when measured from an archive).
-    pub engine_size_bytes: Option<u64>,
-    /// Sum of the layers' file contents as the engine accounts them, bytes.
-    pub content_bytes: u64,
-    /// Sum of the uncompressed layer tars, bytes.
-    pub tar_bytes: u64,
-    /// Sum of the layer tars compressed with gzip level 6 (what a registry stores), bytes.
-    pub gzip_bytes: u64,
-    /// Sum of the layer tars compressed with zstd level 3, bytes.
-    pub zstd_bytes: u64,
-    /// Files a later layer overwrites or deletes (still stored and pulled), bytes.
-    pub wasted_bytes: u64,
-    /// Sum of the layer blobs a registry stored for the image, bytes (empty without
-    /// `--registry`).
-    pub registry_bytes: Option<u64>,
-    /// Sum of the layer blobs as the engine keeps them compressed (Docker's containerd image
-    /// store), bytes: exact, what the engine pushes; empty when the engine's export holds
-    /// uncompressed tars (older files have no such column).
-    #[serde(default)]
-    pub engine_blob_bytes: Option<u64>,
-    /// Their compression: `gzip`, `zstd` or `mixed`; empty with `engine_blob_bytes`.
-    #[serde(default)]
-    pub engine_blob_compression: String,
-}
-
-/// One row of `layers.csv`: one distinct layer (by chain id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerCsvRow {
-    /// `sha256:<hex>` identifying the layer together with every layer below it.
-    pub chain_id: String,
-    /// `sha256:<hex>` of the uncompressed layer tar.
-    pub diff_id: String,
-    /// The instruction that made the layer (from the image history; may be empty).
-    pub created_by: String,
-    /// Number of entries in the layer tar.
-    pub entries: u64,
-    /// The layer's file contents as the engine accounts them, bytes.
-    pub content_bytes: u64,
-    /// The uncompressed layer tar, bytes.
-    pub tar_bytes: u64,
-    /// The layer tar compressed with gzip level 6, bytes.
-    pub gzip_bytes: u64,
-    /// The layer tar compressed with zstd level 3, bytes.
-    pub zstd_bytes: u64,
-    /// The blob a registry stored, bytes (empty without `--registry`).
-    pub registry_bytes: Option<u64>,
-    /// Images containing the layer, `;`-joined.
-    pub images: String,
-}
-
-/// One row of `sharing.csv`: one image of a set, with the set's totals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SharingRow {
-    /// The set: a variant name or `all`.
-    pub set: String,
-    /// Which figure the bytes are of: `content` or `gzip`.
-    pub figure: String,
-    /// Plan id of the image.
-    pub image: String,
-    /// The image's size, bytes.
-    pub total_bytes: u64,
-    /// Layers (by chain id) no other image of the set has, bytes.
-    pub owned_bytes: u64,
-    /// Layers at least one other image of the set has, bytes.
-    pub shared_bytes: u64,
-    /// Sum of the set's images as separate images, bytes.
-    pub set_sum_bytes: u64,
-    /// The set stored once (union of its layers by chain id), bytes.
-    pub set_stored_once_bytes: u64,
-    /// `set_sum_bytes - set_stored_once_bytes`, bytes.
-    pub set_saved_bytes: u64,
-}
-
-/// One row of `history.csv`: one headline metric of one image in one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryRow {
-    /// The run's id (`run.json`), which sorts by time.
-    pub run_id: String,
-    /// Plan id of the image.
-    pub image: String,
-    /// The metric: `content_bytes`, `gzip_bytes` (bytes) or
-    /// `startup_<cache>_total_median_ms` (ms).
-    pub metric: String,
-    /// The value, in the metric's unit (bytes or ms).
-    pub value: f64,
-    /// The exact .NET version of the run (`run.json`); empty in rows written before it was
-    /// recorded.
-    #[serde(default)]
-    pub dotnet: String,
-}
-
-/// The columns a `history.csv` must have (files written before `dotnet` existed lack it).
-pub const HISTORY_COLUMNS: &[&str] = &["run_id", "image", "metric", "value"];
+pub use crate::results::history::{HistoryRow, HISTORY_COLUMNS};
+pub use crate::results::layers::LayerCsvRow;
+pub use crate::results::sharing::SharingRow;
+pub use crate::results::sizes::SizeRow;
 
 /// A number written with `DIGITS` decimals (and a `+` on positive values when `PLUS`); an
 /// absent number is an empty cell. Read back, a cell gives the number it shows.
@@ -190,9 +87,19 @@ pub fn to_csv<T: Serialize + DeserializeOwned>(rows: &[T]) -> Result<Vec<u8>, cs
 }
 
 /// Reads every row of CSV bytes by the columns' names (run directories are read with
-/// [`crate::results::run_data::read_csv`], which also names missing columns).
+/// [`crate::results::reading::read_csv`], which also names missing columns).
 pub fn from_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, csv::Error> {
     csv::Reader::from_reader(bytes).deserialize().collect()
+}
+
+/// The number in column `column` of a row, read by the column's name through the row's
+/// serde form (so that readers need no list of columns); `None` for an empty cell, a cell
+/// that is not a number, or no such column.
+pub fn number<T: Serialize>(row: &T, column: &str) -> Option<f64> {
+    match serde_json::to_value(row).ok()? {
+        serde_json::Value::Object(map) => map.get(column)?.as_f64(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,28 @@
+//! Reading what the measured apps print: their lines carry numbers after a key
+//! (`r2r-main-ns=<CLOCK_MONOTONIC ns>`, `r2r-ready-ns=...`).
+
+/// The unsigned integer after `key` in `output` (e.g. `r2r-main-ns=`).
+pub fn integer_after(output: &str, key: &str) -> Option<u64> {
+    let start = output.find(key)? + key.len();
+    let rest = &output[start..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_number_after_a_key_is_read_up_to_its_last_digit() {
+        let output = "r2r-main-ns=1234567890123456\nr2r-console-ok jit_methods=3\n";
+        assert_eq!(
+            integer_after(output, "r2r-main-ns="),
+            Some(1_234_567_890_123_456)
+        );
+        assert_eq!(integer_after(output, "jit_methods="), Some(3));
+        assert_eq!(integer_after(output, "r2r-ready-ns="), None);
+    }
+}
