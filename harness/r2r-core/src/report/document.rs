@@ -455,7 +455,10 @@ fn anatomy_tables(data: &RunData, rows: &[crate::measure::anatomy::AnatomyRow]) 
         .map(|(image, groups)| {
             let shared: u64 = rows
                 .iter()
-                .filter(|row| row.image == image && row.kind == "composite-shared")
+                .filter(|row| {
+                    row.image == image
+                        && row.kind == crate::results::anatomy::AnatomyKind::CompositeShared
+                })
                 .map(|row| row.bytes)
                 .sum();
             let mut cells = vec![image, mb(groups.iter().sum())];

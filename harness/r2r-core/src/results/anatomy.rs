@@ -43,6 +43,44 @@ pub enum AnatomyKind {
     OtherFiles,
 }
 
+impl AnatomyKind {
+    /// The name the `kind` column writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnatomyKind::ReadyToRun => "r2r",
+            AnatomyKind::IlOnly => "il-only",
+            AnatomyKind::Component => "component",
+            AnatomyKind::Composite => "composite",
+            AnatomyKind::CompositePart => "composite-part",
+            AnatomyKind::CompositeShared => "composite-shared",
+            AnatomyKind::NativePe => "native-pe",
+            AnatomyKind::NotPe => "not-pe",
+            AnatomyKind::Unreadable => "unreadable",
+            AnatomyKind::OtherFiles => "other-files",
+        }
+    }
+}
+
+/// A `kind` cell that names no [`AnatomyKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown anatomy kind '{0}'")]
+pub struct UnknownAnatomyKind(pub String);
+
+impl std::str::FromStr for AnatomyKind {
+    type Err = UnknownAnatomyKind;
+
+    fn from_str(text: &str) -> Result<AnatomyKind, UnknownAnatomyKind> {
+        serde_json::from_value(serde_json::Value::from(text))
+            .map_err(|_| UnknownAnatomyKind(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for AnatomyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One row of `anatomy.csv`: the bytes of one assembly file, one component's share of a
 /// composite image, a composite's shared part, or an image's other files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,3 +6,6 @@ pub const MARKDOWN: &str = "report.md";
 
 /// The HTML report's name in a run directory.
 pub const HTML: &str = "report.html";
+
+/// The folder of a run directory with its plots (SVG and PNG), which the report embeds.
+pub const PLOTS: &str = "plots";

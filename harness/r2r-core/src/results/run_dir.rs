@@ -133,6 +133,11 @@ impl RunDir {
         self.path(report_files::HTML)
     }
 
+    /// The `plots` folder.
+    pub fn plots(&self) -> PathBuf {
+        self.path(report_files::PLOTS)
+    }
+
     /// `compare-baseline.csv` (`r2r compare --baseline`, `r2r merge --baseline`).
     pub fn compare_baseline_csv(&self) -> PathBuf {
         self.path(compare_files::BASELINE)

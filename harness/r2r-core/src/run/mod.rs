@@ -21,6 +21,7 @@ use crate::model::catalog::Catalog;
 use crate::model::plan::Plan;
 use crate::results::run_record::{self, RunInfo, RunInfoError, StepStatus};
 use crate::results::runs::{self, ResolveError};
+use crate::results::{build_file, engine_file, plan_file, verify_file, RunDir};
 
 pub use clean::{clean, remove_leftovers, CleanOutcome};
 pub use steps::{draw_plots, write_report, ReportOutcome};
@@ -377,14 +378,18 @@ impl Run {
             .map_err(|error| RunError::io("creating", &directory, error))?;
         let run = Run::open_in(project, plan, &directory);
         run.info.save(&run.directory)?;
-        write_json(&run.directory.join("plan.json"), plan)?;
+        let run_dir = RunDir::new(&run.directory);
+        plan_file::write(&run_dir, plan)
+            .map_err(|error| RunError::io("writing", &run_dir.plan_json(), error))?;
         Ok(run)
     }
 
     /// Records the engine (`engine.json` and run.json's `engine`).
     pub async fn record_engine(&mut self, engine: &dyn Engine) -> Result<(), RunError> {
         let engine_info = engine.info().await?;
-        write_json(&self.directory.join("engine.json"), &engine_info)?;
+        let run_dir = RunDir::new(&self.directory);
+        engine_file::write(&run_dir, &engine_info)
+            .map_err(|error| RunError::io("writing", &run_dir.engine_json(), error))?;
         self.info.engine = Some(engine_info);
         self.info.save(&self.directory)?;
         Ok(())
@@ -486,7 +491,9 @@ impl Pipeline<'_> {
         let mut ok = run
             .step(self.engine, Step::Build, async {
                 let (built, builds) = self.build(settings.rebuild).await?;
-                write_json(&directory.join("build.json"), &builds)?;
+                let run_dir = RunDir::new(&directory);
+                build_file::write(&run_dir, &builds)
+                    .map_err(|error| RunError::io("writing", &run_dir.build_json(), error))?;
                 Ok(built)
             })
             .await?;
@@ -502,7 +509,9 @@ impl Pipeline<'_> {
             ok &= run
                 .step(self.engine, Step::Verify, async {
                     let (verified, verifications) = self.verify(&settings.verify).await?;
-                    write_json(&directory.join("verify.json"), &verifications)?;
+                    let run_dir = RunDir::new(&directory);
+                    verify_file::write(&run_dir, &verifications)
+                        .map_err(|error| RunError::io("writing", &run_dir.verify_json(), error))?;
                     Ok(verified)
                 })
                 .await?;
