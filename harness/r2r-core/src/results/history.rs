@@ -33,3 +33,17 @@ pub const HISTORY_COLUMNS: &[&str] = &["run_id", "image", "metric", "value"];
 pub fn read(path: &Path) -> Result<Option<Vec<HistoryRow>>, RunDataError> {
     reading::read_csv(path, HISTORY_COLUMNS)
 }
+
+/// Writes a history file whole (its folder created when missing).
+pub fn write(path: &Path, rows: &[HistoryRow]) -> Result<(), RunDataError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| RunDataError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    crate::results::files::write_csv(path, rows).map_err(|source| RunDataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

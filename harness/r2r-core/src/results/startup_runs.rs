@@ -36,6 +36,29 @@ impl Cache {
     }
 }
 
+/// A cache mode that is neither `cold` nor `warm`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown cache mode '{0}' (cold or warm)")]
+pub struct UnknownCache(pub String);
+
+impl std::str::FromStr for Cache {
+    type Err = UnknownCache;
+
+    fn from_str(text: &str) -> Result<Cache, UnknownCache> {
+        match text {
+            "cold" => Ok(Cache::Cold),
+            "warm" => Ok(Cache::Warm),
+            _ => Err(UnknownCache(text.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What filled the page cache for a run: the run before it of the same image, with no cache
 /// drop in between (a warm run), or the drop itself (a cold run).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
