@@ -697,7 +697,7 @@ pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
     run.write_rows(&sharing_rows_of(report))?;
     summary_file::update(
         directory,
-        "sizes",
+        summary_file::SIZES,
         serde_json::to_value(report).map_err(std::io::Error::other)?,
     )
 }

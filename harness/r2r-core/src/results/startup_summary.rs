@@ -122,3 +122,83 @@ impl CsvFile for SummaryRow {
     const NAME: &'static str = FILE;
     const REQUIRED: &'static [&'static str] = SUMMARY_COLUMNS;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{rows, RunDir};
+
+    fn row() -> SummaryRow {
+        SummaryRow {
+            image: "aspnet-composite.webapi".into(),
+            variants: "aspnet-composite".into(),
+            app: "webapi".into(),
+            cache: "warm".into(),
+            phase: "total".into(),
+            runs: 10,
+            failures: 0,
+            mean_ms: 212.5,
+            stddev_ms: 4.25,
+            stderr_ms: 1.344,
+            median_ms: 211.0,
+            min_ms: 205.125,
+            max_ms: 220.0,
+            p95_ms: 219.5,
+            ci95_low_ms: 209.75,
+            ci95_high_ms: 215.25,
+            outliers: 1,
+            baseline: "no-composite.webapi".into(),
+            baseline_runs: 10,
+            times_faster: 1.0612,
+            times_faster_error: 0.0101,
+            paired_rounds: 10,
+            paired_speedup: Some(1.0598),
+            paired_ci95_low: Some(1.041),
+            paired_ci95_high: Some(1.0788),
+            paired_half_width_pct: Some(1.774),
+            paired_p_value: Some(0.00195),
+            paired_mde_pct: Some(1.2),
+            paired_verdict: "faster".into(),
+            paired_text: "1.060× faster (95% CI 1.041–1.079, n = 10)".into(),
+            read_bytes_mean: None,
+            major_faults_mean: Some(27.5),
+            peak_memory_bytes_mean: Some(41_099_264.0),
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_through_the_run_directory_with_the_header_of_the_type() {
+        let directory = tempfile::tempdir().unwrap();
+        let run = RunDir::new(directory.path());
+        let rows = vec![
+            row(),
+            SummaryRow {
+                image: "no-composite.webapi".into(),
+                paired_speedup: None,
+                paired_verdict: String::new(),
+                paired_text: String::new(),
+                ..row()
+            },
+        ];
+        run.write_rows(&rows).unwrap();
+        let text = std::fs::read_to_string(run.startup_csv()).unwrap();
+        assert_eq!(
+            text.lines().next().unwrap(),
+            rows::header::<SummaryRow>().join(",")
+        );
+        assert_eq!(run.read_rows::<SummaryRow>().unwrap().unwrap(), rows);
+        // A file without the newer columns still reads; they take their defaults.
+        std::fs::write(
+            run.startup_csv(),
+            "image,variants,app,cache,phase,runs,failures,mean_ms,stddev_ms,median_ms,min_ms,max_ms,p95_ms,ci95_low_ms,ci95_high_ms,outliers,baseline,times_faster,times_faster_error\n\
+             a,a,console,cold,total,3,0,1,0,1,1,1,1,1,1,0,a,1,0\n",
+        )
+        .unwrap();
+        let old = run.read_rows::<SummaryRow>().unwrap().unwrap();
+        assert_eq!((old[0].paired_rounds, old[0].read_bytes_mean), (0, None));
+        // A file without a column readers need is refused, naming it.
+        std::fs::write(run.startup_csv(), "image,app\na,console\n").unwrap();
+        let error = run.read_rows::<SummaryRow>().unwrap_err().to_string();
+        assert!(error.contains("missing column(s) cache, phase"), "{error}");
+    }
+}

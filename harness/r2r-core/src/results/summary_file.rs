@@ -8,6 +8,12 @@ use crate::results::files;
 /// The file's name in a run directory.
 pub const FILE: &str = "summary.json";
 
+/// The sizes step's key (the sizes report).
+pub const SIZES: &str = "sizes";
+
+/// The start-up step's key (its summaries and the precision reached).
+pub const STARTUP: &str = "startup";
+
 /// Sets one top-level key of the run's `summary.json` (each measurement step owns a key);
 /// the other keys are kept.
 pub fn update(directory: &Path, key: &str, value: serde_json::Value) -> std::io::Result<()> {

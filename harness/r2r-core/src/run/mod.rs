@@ -590,25 +590,27 @@ impl Pipeline<'_> {
     pub async fn measure_alone(
         &self,
         output: Option<&Path>,
-        measurement: Measurement<'_>,
+        measurement: StandaloneMeasurement<'_>,
     ) -> Result<bool, RunError> {
         if let Some(directory) = output {
             std::fs::create_dir_all(directory)
                 .map_err(|error| RunError::io("creating", directory, error))?;
             return match measurement {
-                Measurement::Sizes { registry } => self.sizes(registry, directory).await,
-                Measurement::Startup(options) => self.startup(options, directory, false).await,
+                StandaloneMeasurement::Sizes { registry } => self.sizes(registry, directory).await,
+                StandaloneMeasurement::Startup(options) => {
+                    self.startup(options, directory, false).await
+                }
             };
         }
         let mut run = Run::open(self.project, self.plan, None, self.observer)?;
         run.record_engine(self.engine).await?;
         let directory = run.directory.clone();
         let result = match measurement {
-            Measurement::Sizes { registry } => {
+            StandaloneMeasurement::Sizes { registry } => {
                 run.step(self.engine, Step::Sizes, self.sizes(registry, &directory))
                     .await
             }
-            Measurement::Startup(options) => {
+            StandaloneMeasurement::Startup(options) => {
                 run.step(
                     self.engine,
                     Step::Startup,
@@ -622,9 +624,14 @@ impl Pipeline<'_> {
     }
 }
 
-/// What [`Pipeline::measure_alone`] measures.
+/// [`StandaloneMeasurement`] under the name callers used before it had its own.
+pub use self::StandaloneMeasurement as Measurement;
+
+/// What [`Pipeline::measure_alone`] measures: one measurement step run on its own (`r2r
+/// sizes`, `r2r startup`), apart from a scenario's
+/// [`crate::model::scenario::Measurement`]s.
 #[derive(Debug, Clone, Copy)]
-pub enum Measurement<'a> {
+pub enum StandaloneMeasurement<'a> {
     /// Sizes, optionally also as a registry on 127.0.0.1 stores them.
     Sizes {
         /// The registry's address.

@@ -275,27 +275,29 @@ impl Pipeline<'_> {
         let rows: Vec<SummaryRow> = summaries.iter().map(SummaryRow::new).collect();
         run.write_rows(&rows)
             .map_err(|error| RunError::io("writing", &run.startup_csv(), error))?;
-        let summary = serde_json::json!({
-            "seed": options.seed,
-            "warmup": options.warmup,
-            "min_runs": options.min_runs,
-            "caches": options.caches,
-            "summaries": summaries,
-            "precision": precision,
-            "failed_runs": records.iter().filter(|r| !r.ok).count(),
-            "not_measured": missing,
-            "not_timed_emulated": not_timed,
-        });
-        summary_file::update(directory, "startup", summary)
+        let failed_runs = records.iter().filter(|r| !r.ok).count();
+        let summary = startup::StartupSummary {
+            seed: options.seed,
+            warmup: options.warmup,
+            min_runs: options.min_runs,
+            caches: options.caches.clone(),
+            summaries,
+            precision,
+            failed_runs,
+            not_measured: missing,
+            not_timed_emulated: not_timed,
+        };
+        let value = serde_json::to_value(&summary).map_err(RunError::other)?;
+        summary_file::update(directory, summary_file::STARTUP, value)
             .map_err(|error| RunError::io("updating the summary in", directory, error))?;
         self.observer
-            .startup_measured(&summaries, records, &missing);
-        self.observer.startup_precision(&precision);
+            .startup_measured(&summary.summaries, records, &summary.not_measured);
+        self.observer.startup_precision(&summary.precision);
         self.observer.note(&format!(
             "startup results written to {}",
             directory.display()
         ));
-        Ok(missing.is_empty() && records.iter().all(|r| r.ok))
+        Ok(summary.not_measured.is_empty() && failed_runs == 0)
     }
 
     /// Plots and report of a finished run. Without a font PNGs are skipped with a note; SVG

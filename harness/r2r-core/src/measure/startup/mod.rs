@@ -40,7 +40,8 @@ pub use schedule::{
 };
 pub use summary::{
     pair_statuses, paired_values, summarize, summary_csv, verdict_name, CounterMeans, Measured,
-    PairPrecision, PairStatus, PhaseAccessor, PhaseSummary, PrecisionReport, StopReason, PHASES,
+    PairPrecision, PairStatus, PhaseAccessor, PhaseSummary, PrecisionReport, StartupSummary,
+    StopReason, PHASES,
 };
 pub use targets::{
     baseline_index, not_timed_reason, select, targets, EmulatedStartup, Target, UnknownImage,

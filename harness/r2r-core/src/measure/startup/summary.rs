@@ -168,6 +168,30 @@ pub struct Measured {
     pub rounds: usize,
 }
 
+/// The start-up step's part of `summary.json` (its `startup` key): the settings that shaped
+/// the measurement, every phase summary and the precision reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupSummary {
+    /// Seed of the run order and of the bootstrap.
+    pub seed: u64,
+    /// Unrecorded runs of each target and cache mode first.
+    pub warmup: usize,
+    /// Recorded runs of each target and cache mode asked for, at least.
+    pub min_runs: usize,
+    /// Cache modes measured.
+    pub caches: Vec<Cache>,
+    /// Statistics per image, cache mode and phase.
+    pub summaries: Vec<PhaseSummary>,
+    /// The precision reached and why the measurement stopped.
+    pub precision: PrecisionReport,
+    /// Recorded runs that failed (count).
+    pub failed_runs: usize,
+    /// Images not measured, with the reason (not built).
+    pub not_measured: Vec<String>,
+    /// Images not timed: of a platform this machine only emulates.
+    pub not_timed_emulated: Vec<String>,
+}
+
 /// The precision a measurement reached: summary.json's `precision`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrecisionReport {
