@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::run_dir::CsvFile;
+use crate::results::csv_rows::CsvFile;
 
 /// The file's name in a run directory.
 pub const FILE: &str = "anatomy.csv";

@@ -54,18 +54,9 @@ pub fn append_whole(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sets one top-level key of the run's `summary.json` (each measurement step owns a key).
-pub fn update_summary(
-    directory: &Path,
-    key: &str,
-    value: serde_json::Value,
-) -> std::io::Result<()> {
-    crate::results::summary_file::update(directory, key, value)
-}
-
 /// Writes rows as a whole CSV file (the header from the row type, then one line per row).
 pub fn write_csv<T: Serialize + DeserializeOwned>(path: &Path, rows: &[T]) -> std::io::Result<()> {
-    let bytes = crate::results::rows::to_csv(rows)
+    let bytes = crate::results::csv_rows::to_csv(rows)
         .map_err(|error| std::io::Error::other(format!("writing {}: {error}", path.display())))?;
     write_atomically(path, &bytes)
 }

@@ -10,6 +10,7 @@
 pub mod anatomy;
 pub mod build_file;
 pub mod compare_files;
+pub mod csv_rows;
 pub mod engine_file;
 pub mod files;
 pub mod history;
@@ -30,4 +31,5 @@ pub mod startup_summary;
 pub mod summary_file;
 pub mod verify_file;
 
-pub use run_dir::{CsvFile, RunDir};
+pub use csv_rows::CsvFile;
+pub use run_dir::RunDir;

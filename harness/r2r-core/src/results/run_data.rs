@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::build::ImageBuild;
 use crate::model::plan::Plan;
-use crate::results::rows;
-use crate::results::run_dir::{CsvFile, RunDir};
+use crate::results::csv_rows::{self as rows, CsvFile};
+use crate::results::run_dir::RunDir;
 use crate::results::run_record::{self, RunInfo};
 use crate::results::{build_file, plan_file};
 

@@ -4,24 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use crate::results::reading::{self, RunDataError};
+
+pub use crate::results::csv_rows::CsvFile;
 use crate::results::{
     anatomy, build_file, compare_files, engine_file, files, layers, plan_file, report_files,
     run_record, sharing, sizes, startup_runs, startup_summary, summary_file, verify_file,
 };
-
-/// A row type that is one line of a result CSV file: the file's name, and the columns a file
-/// must have to be read (files written by an older r2r may lack newer columns). The header is
-/// the type's fields ([`rows::header`]).
-pub trait CsvFile: Serialize + DeserializeOwned {
-    /// The file's name in a run directory.
-    const NAME: &'static str;
-    /// Columns every readable file has.
-    const REQUIRED: &'static [&'static str];
-}
 
 /// One run's directory (`<results>/<scenario>/<run-id>/`) and the paths of its files.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

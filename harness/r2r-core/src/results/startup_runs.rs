@@ -6,9 +6,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::catalog::AppKind;
+use crate::results::csv_rows as rows;
+use crate::results::csv_rows::CsvFile;
 use crate::results::reading::{self, RunDataError};
-use crate::results::rows;
-use crate::results::run_dir::CsvFile;
 
 /// The file's name in a run directory.
 pub const FILE: &str = "startup-runs.csv";

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::run_dir::CsvFile;
+use crate::results::csv_rows::CsvFile;
 
 /// The file's name in a run directory.
 pub const FILE: &str = "startup.csv";
@@ -126,7 +126,7 @@ impl CsvFile for SummaryRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{rows, RunDir};
+    use crate::results::{csv_rows as rows, RunDir};
 
     fn row() -> SummaryRow {
         SummaryRow {

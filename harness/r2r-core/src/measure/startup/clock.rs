@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use crate::support::app_output::round_ms;
+
+pub use crate::support::app_output::interval_ms;
+
 /// Why the page cache could not be dropped.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheDropError {
@@ -44,17 +48,6 @@ pub fn realtime_offset_ns() -> i128 {
     let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
         .expect("CLOCK_REALTIME is always readable");
     real.tv_sec() as i128 * 1_000_000_000 + real.tv_nsec() as i128 - monotonic as i128
-}
-
-/// Milliseconds from instant `from` to instant `to` (nanoseconds of one clock); negative if
-/// `to` came first.
-pub fn interval_ms(from: u64, to: u64) -> f64 {
-    round_ms((to as i128 - from as i128) as f64 / 1e6)
-}
-
-/// Milliseconds to 0.001 ms, as the CSV keeps them.
-pub(crate) fn round_ms(milliseconds: f64) -> f64 {
-    (milliseconds * 1000.0).round() / 1000.0
 }
 
 /// A duration in milliseconds, to 0.001 ms.

@@ -9,14 +9,14 @@ use futures_util::StreamExt;
 use crate::engine::containers;
 use crate::engine::{ContainerSpec, CounterScope, Engine, Network, ResourceCounters};
 use crate::measure::startup::clock::{
-    drop_page_cache, interval_ms, milliseconds, monotonic_ns, realtime_offset_ns, round_ms,
+    drop_page_cache, interval_ms, milliseconds, monotonic_ns, realtime_offset_ns,
 };
 use crate::measure::startup::options::{Readiness, StartupOptions};
 use crate::measure::startup::targets::Target;
 use crate::model::catalog::AppKind;
 use crate::model::plan::labels;
 use crate::results::startup_runs::{Cache, RunRecord};
-use crate::support::app_output::integer_after;
+use crate::support::app_output::{integer_after, round_ms};
 use crate::support::probe;
 
 /// The container of one start-up run of `target`: labelled with the scenario and image, with
