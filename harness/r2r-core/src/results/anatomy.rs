@@ -75,6 +75,29 @@ impl std::str::FromStr for AnatomyKind {
     }
 }
 
+/// A kind reads as the name the column writes (`kind.starts_with("composite")`).
+impl std::ops::Deref for AnatomyKind {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.name()
+    }
+}
+
+/// A kind equals the name the column writes for it.
+impl PartialEq<str> for AnatomyKind {
+    fn eq(&self, name: &str) -> bool {
+        self.name() == name
+    }
+}
+
+/// A kind equals the name the column writes for it.
+impl PartialEq<&str> for AnatomyKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.name() == *name
+    }
+}
+
 impl std::fmt::Display for AnatomyKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
