@@ -522,17 +522,12 @@ mod tests {
 
     fn record(image: &str, cache: Cache, total: f64, ok: bool) -> RunRecord {
         RunRecord {
-            image: image.into(),
-            variants: image.into(),
-            app: AppKind::Console,
-            cache,
             primed_by: Priming::ColdRun,
             round: 1,
             run: 1,
             ok,
             create_ms: Some(10.0),
             start_to_ready_ms: Some(total - 10.0),
-            first_request_ms: None,
             time_to_main_ms: Some(total / 2.0),
             start_to_exec_ms: Some(total / 4.0),
             exec_to_main_ms: Some(total / 4.0),
@@ -546,8 +541,7 @@ mod tests {
             start_request_ns: Some(1_000_000_000),
             exec_ns: Some(1_000_000_000 + (total / 4.0 * 1e6) as u64),
             main_ns: Some(1_000_000_000 + (total / 2.0 * 1e6) as u64),
-            ready_ns: None,
-            error: String::new(),
+            ..RunRecord::new(image, &[image.to_string()], AppKind::Console, cache)
         }
     }
 
