@@ -139,10 +139,6 @@ pub struct RunRecord {
     /// Major page faults of the container (pages read from disk), over the same span (count).
     #[serde(default)]
     pub major_faults: Option<u64>,
-    /// Minor page faults of the container (pages mapped without a read), over the same span
-    /// (count); empty where the engine cannot count.
-    #[serde(default)]
-    pub minor_faults: Option<u64>,
     /// Time of removing the container, ms (what `docker run --rm` also waits for).
     pub remove_ms: Option<f64>,
     /// r2r's CLOCK_MONOTONIC just before the start request, ns.
@@ -186,7 +182,6 @@ impl RunRecord {
             peak_memory_bytes: None,
             read_bytes: None,
             major_faults: None,
-            minor_faults: None,
             remove_ms: None,
             start_request_ns: None,
             exec_ns: None,
