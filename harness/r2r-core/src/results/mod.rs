@@ -4,8 +4,9 @@
 //! paths. The measurement, run and report stages write and read through these modules, so a
 //! file's name and columns are stated in one place.
 //!
-//! Below every other stage but `model` and `support`: nothing here uses the measurement, run
-//! or report stages.
+//! The bottom of the pipeline's output side: nothing here uses the measurement, run or report
+//! stages (they use this); it only names the plan, the engine's description and the builds it
+//! stores.
 
 pub mod anatomy;
 pub mod build_file;

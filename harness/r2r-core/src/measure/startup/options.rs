@@ -12,7 +12,8 @@ use crate::results::startup_runs::Cache;
 #[serde(rename_all = "kebab-case")]
 pub enum Readiness {
     /// At the first HTTP 200 on 127.0.0.1: once the app's ready line arrives on its output
-    /// (or the output ends), the port is polled every [`READY_POLL_INTERVAL`].
+    /// (or the output ends), the port is polled every
+    /// [`READY_POLL_INTERVAL`](crate::measure::startup::READY_POLL_INTERVAL).
     Http,
     /// When the app's ready line (`r2r-ready`) arrives on its output, followed as a stream.
     LogLine,
