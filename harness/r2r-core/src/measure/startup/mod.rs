@@ -16,8 +16,8 @@
 //! namespace share. r2r reads it just before the start request; the apps print it at `Main`
 //! (`r2r-main-ns=`) and once ready (`r2r-ready-ns=`).
 //!
-//! One concern a file: [`options`] (the settings), [`targets`] (which images, and each one's
-//! baseline), [`clock`] (the clocks and the page-cache drop), [`run_once`] (one run),
+//! One concern a file: [`options`] (the settings), [`targets`](mod@targets) (which images, and each one's
+//! baseline), [`clock`] (the clocks and the page-cache drop), [`run_once`](mod@run_once) (one run),
 //! [`schedule`] (the order of runs and the measurement that follows it) and [`summary`] (the
 //! statistics of the runs). A run's row (`startup-runs.csv`) and a summary's row
 //! (`startup.csv`) are result files: [`crate::results::startup_runs`],
