@@ -165,7 +165,7 @@ fn the_anatomy_plot_stacks_each_images_groups() {
         image: image.into(),
         path: format!("app/{assembly}.dll"),
         assembly: assembly.into(),
-        kind: kind.into(),
+        kind: kind.parse().unwrap(),
         bytes: il + native + 1000,
         il_metadata_bytes: il,
         native_code_bytes: native,

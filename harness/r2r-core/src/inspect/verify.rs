@@ -177,7 +177,7 @@ async fn run_console(
             let ok = outcome.exit_code == Some(0) && output.contains("r2r-console-ok");
             let jit = number_after(&output, "jit_methods=");
             let detail = if ok {
-                let key = |name| crate::measure::startup::integer_after(&output, name);
+                let key = |name| crate::support::app_output::integer_after(&output, name);
                 format!(
                     "exit 0 in {:.0?}; Main to ready {} ms; {} jitted methods",
                     outcome.elapsed,

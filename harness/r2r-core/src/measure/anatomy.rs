@@ -13,76 +13,41 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::inspect::anatomy::{self, AnatomyError, FileAnatomy, PartBytes};
 use crate::inspect::archive::{self, AnalysedImage, ExportError, FileType};
-use crate::inspect::readytorun;
+use crate::inspect::readytorun::{self, AssemblyKind};
 use crate::measure::cache::MeasurementCache;
 use crate::model::plan::Plan;
+use crate::results::{CsvFile, RunDir};
+
+pub use crate::results::anatomy::{AnatomyKind, AnatomyRow};
 
 /// The assembly name of the row that holds every file that is not an inspected assembly.
 pub const OTHER_FILES: &str = "(other files)";
 
-/// One row of `anatomy.csv`: the bytes of one assembly file, one component's share of a
-/// composite image, a composite's shared part, or an image's other files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnatomyRow {
-    /// Plan id of the image.
-    pub image: String,
-    /// The file's path in the image (no leading `/`); empty for the other-files row.
-    pub path: String,
-    /// The assembly's simple name (file name without `.dll`, or the component's name);
-    /// `(shared/unattributed)` for a composite's shared part; `(other files)`.
-    pub assembly: String,
-    /// `r2r` (own ReadyToRun code), `il-only`, `component` (code in a composite),
-    /// `composite-part` (a component's share of a composite file), `composite-shared`,
-    /// `native-pe`, `not-pe`, `unreadable` (counted as other), `other-files`.
-    pub kind: String,
-    /// The row's bytes: the sum of the part columns below, bytes.
-    pub bytes: u64,
-    /// IL + metadata: `metadata_bytes + il_bytes + resources_bytes`, bytes.
-    pub il_metadata_bytes: u64,
-    /// Precompiled native code (ReadyToRun runtime functions), bytes.
-    pub native_code_bytes: u64,
-    /// Everything else: `bytes - il_metadata_bytes - native_code_bytes`, bytes.
-    pub rest_bytes: u64,
-    /// DOS and PE headers and section table, bytes.
-    pub headers_bytes: u64,
-    /// CLI header and ECMA-335 metadata, bytes.
-    pub metadata_bytes: u64,
-    /// IL method bodies, bytes.
-    pub il_bytes: u64,
-    /// Managed resources and strong-name signature, bytes.
-    pub resources_bytes: u64,
-    /// ReadyToRun headers and the sections they list, bytes.
-    pub readytorun_bytes: u64,
-    /// Authenticode certificate table, bytes.
-    pub signature_bytes: u64,
-    /// Unwind and GC info, field data, relocations, padding; all of a non-assembly file,
-    /// bytes.
-    pub other_bytes: u64,
-    /// For a `composite-part` row: the methods whose main body is attributed to the
-    /// component (count); empty otherwise.
-    pub methods: Option<u64>,
-}
-
-impl AnatomyRow {
-    fn new(image: &str, path: &str, assembly: &str, kind: &str, bytes: &PartBytes) -> Self {
-        AnatomyRow {
-            image: image.to_string(),
-            path: path.to_string(),
-            assembly: assembly.to_string(),
-            kind: kind.to_string(),
-            bytes: bytes.total(),
-            il_metadata_bytes: bytes.il_metadata(),
-            native_code_bytes: bytes.native_code,
-            rest_bytes: bytes.rest(),
-            headers_bytes: bytes.headers,
-            metadata_bytes: bytes.metadata,
-            il_bytes: bytes.il,
-            resources_bytes: bytes.resources,
-            readytorun_bytes: bytes.readytorun,
-            signature_bytes: bytes.signature,
-            other_bytes: bytes.other,
-            methods: None,
-        }
+/// The row of `bytes` of one assembly (or share, or group of files) of an image.
+fn anatomy_row(
+    image: &str,
+    path: &str,
+    assembly: &str,
+    kind: AnatomyKind,
+    bytes: &PartBytes,
+) -> AnatomyRow {
+    AnatomyRow {
+        image: image.to_string(),
+        path: path.to_string(),
+        assembly: assembly.to_string(),
+        kind,
+        bytes: bytes.total(),
+        il_metadata_bytes: bytes.il_metadata(),
+        native_code_bytes: bytes.native_code,
+        rest_bytes: bytes.rest(),
+        headers_bytes: bytes.headers,
+        metadata_bytes: bytes.metadata,
+        il_bytes: bytes.il,
+        resources_bytes: bytes.resources,
+        readytorun_bytes: bytes.readytorun,
+        signature_bytes: bytes.signature,
+        other_bytes: bytes.other,
+        methods: None,
     }
 }
 
@@ -92,12 +57,24 @@ pub fn is_inspected(path: &str) -> bool {
 }
 
 /// What an inspected file is, with its anatomy.
-pub(crate) type Analysis = (String, Result<FileAnatomy, AnatomyError>);
+pub(crate) type Analysis = (AnatomyKind, Result<FileAnatomy, AnatomyError>);
+
+/// The anatomy row kind of a file ReadyToRun classified.
+pub fn kind_of(kind: &AssemblyKind) -> AnatomyKind {
+    match kind {
+        AssemblyKind::NotPortableExecutable => AnatomyKind::NotPe,
+        AssemblyKind::NativePortableExecutable => AnatomyKind::NativePe,
+        AssemblyKind::IlOnly => AnatomyKind::IlOnly,
+        AssemblyKind::ReadyToRun { .. } => AnatomyKind::ReadyToRun,
+        AssemblyKind::CompositeComponent { .. } => AnatomyKind::Component,
+        AssemblyKind::CompositeImage { .. } => AnatomyKind::Composite,
+    }
+}
 
 fn analyse(_: &str, bytes: &[u8]) -> Analysis {
     let kind = readytorun::classify(bytes)
-        .map(|kind| kind.label().to_string())
-        .unwrap_or_else(|_| "unreadable".into());
+        .map(|kind| kind_of(&kind))
+        .unwrap_or(AnatomyKind::Unreadable);
     (kind, anatomy::analyse(bytes))
 }
 
@@ -119,32 +96,38 @@ pub fn image_rows(image: &str, analysed: &AnalysedImage<Analysis>) -> Vec<Anatom
             Ok(file) if !file.components.is_empty() => {
                 for share in &file.components {
                     let kind = if share.assembly == anatomy::SHARED {
-                        "composite-shared"
+                        AnatomyKind::CompositeShared
                     } else {
-                        "composite-part"
+                        AnatomyKind::CompositePart
                     };
-                    let mut row = AnatomyRow::new(image, path, &share.assembly, kind, &share.bytes);
-                    if kind == "composite-part" {
+                    let mut row = anatomy_row(image, path, &share.assembly, kind, &share.bytes);
+                    if kind == AnatomyKind::CompositePart {
                         row.methods = Some(share.methods);
                     }
                     rows.push(row);
                 }
             }
-            Ok(file) => rows.push(AnatomyRow::new(image, path, assembly, kind, &file.bytes)),
+            Ok(file) => rows.push(anatomy_row(image, path, assembly, *kind, &file.bytes)),
             Err(_) => {
                 let bytes = PartBytes {
                     other: record.size_bytes,
                     ..PartBytes::default()
                 };
-                rows.push(AnatomyRow::new(image, path, assembly, "unreadable", &bytes));
+                rows.push(anatomy_row(
+                    image,
+                    path,
+                    assembly,
+                    AnatomyKind::Unreadable,
+                    &bytes,
+                ));
             }
         }
     }
-    rows.push(AnatomyRow::new(
+    rows.push(anatomy_row(
         image,
         "",
         OTHER_FILES,
-        "other-files",
+        AnatomyKind::OtherFiles,
         &other,
     ));
     rows
@@ -228,6 +211,7 @@ pub fn code_version() -> &'static str {
         let source = crate::support::hash::sha256_hex(
             [
                 include_str!("anatomy.rs"),
+                include_str!("../results/anatomy.rs"),
                 include_str!("../inspect/anatomy.rs"),
                 include_str!("../inspect/archive.rs"),
                 include_str!("../inspect/composite.rs"),
@@ -353,6 +337,11 @@ pub fn anatomy_csv(rows: &[AnatomyRow]) -> Result<Vec<u8>, csv::Error> {
     crate::results::rows::to_csv(rows)
 }
 
+/// Writes `anatomy.csv` into a run directory (whole, atomically).
+pub fn write(rows: &[AnatomyRow], directory: &std::path::Path) -> std::io::Result<()> {
+    RunDir::new(directory).write_rows(rows)
+}
+
 /// One assembly's change between two images (a row of `r2r diff`'s CSV).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffRow {
@@ -377,7 +366,7 @@ pub struct DiffRow {
 fn by_assembly(rows: &[AnatomyRow]) -> BTreeMap<String, [u64; 4]> {
     let mut result: BTreeMap<String, [u64; 4]> = BTreeMap::new();
     for row in rows {
-        let key = if row.kind == "composite-shared" {
+        let key = if row.kind == AnatomyKind::CompositeShared {
             let file = row.path.rsplit('/').next().unwrap_or(&row.path);
             format!("{file} {}", anatomy::SHARED)
         } else {
@@ -454,17 +443,7 @@ pub fn image_totals(rows: &[AnatomyRow]) -> Vec<(String, PartBytes)> {
 }
 
 /// Columns of `anatomy.csv` that readers need.
-pub const ANATOMY_COLUMNS: &[&str] = &[
-    "image",
-    "path",
-    "assembly",
-    "kind",
-    "bytes",
-    "il_metadata_bytes",
-    "native_code_bytes",
-    "rest_bytes",
-    "readytorun_bytes",
-];
+pub const ANATOMY_COLUMNS: &[&str] = AnatomyRow::REQUIRED;
 
 /// The names of the groups of [`image_groups`], in order.
 pub const GROUPS: [&str; 5] = [
@@ -490,7 +469,7 @@ pub fn image_groups(rows: &[AnatomyRow]) -> Vec<(String, [u64; 5])> {
             }
         };
         let groups = &mut result[index].1;
-        if row.kind == "other-files" {
+        if row.kind == AnatomyKind::OtherFiles {
             groups[4] += row.bytes;
             continue;
         }
@@ -506,30 +485,34 @@ pub fn image_groups(rows: &[AnatomyRow]) -> Vec<(String, [u64; 5])> {
 pub fn read(
     directory: &std::path::Path,
 ) -> Result<Option<Vec<AnatomyRow>>, crate::results::reading::RunDataError> {
-    crate::results::reading::read_csv(&directory.join("anatomy.csv"), ANATOMY_COLUMNS)
+    RunDir::new(directory).read_rows()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(image: &str, assembly: &str, kind: &str, il: u64, native: u64) -> AnatomyRow {
+    fn row(image: &str, assembly: &str, kind: AnatomyKind, il: u64, native: u64) -> AnatomyRow {
         let bytes = PartBytes {
             il,
             native_code: native,
             other: 10,
             ..PartBytes::default()
         };
-        AnatomyRow::new(image, &format!("x/{assembly}.dll"), assembly, kind, &bytes)
+        anatomy_row(image, &format!("x/{assembly}.dll"), assembly, kind, &bytes)
     }
 
     #[test]
     fn diff_lists_changed_assemblies_largest_first_and_nothing_for_the_same_rows() {
-        let a = vec![row("a", "A", "r2r", 100, 500), row("a", "B", "r2r", 50, 50)];
+        use AnatomyKind::{Component, CompositePart, ReadyToRun};
+        let a = vec![
+            row("a", "A", ReadyToRun, 100, 500),
+            row("a", "B", ReadyToRun, 50, 50),
+        ];
         let b = vec![
-            row("b", "A", "component", 100, 0),
-            row("b", "B", "r2r", 50, 50),
-            row("b", "A", "composite-part", 0, 800),
+            row("b", "A", Component, 100, 0),
+            row("b", "B", ReadyToRun, 50, 50),
+            row("b", "A", CompositePart, 0, 800),
         ];
         assert!(diff(&a, &a).is_empty());
         let rows = diff(&a, &b);

@@ -19,45 +19,11 @@ use crate::measure::cache::{LayerMeasurement, MeasurementCache};
 use crate::measure::layers::{self, ArchiveImage, ImageAnalysis, LayerFigures, SetSharing};
 use crate::measure::registry;
 use crate::model::plan::Plan;
-use crate::results::files;
-use crate::results::rows::{self, LayerCsvRow, SharingRow, SizeRow};
-
-/// Sizes of one image.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImageSizes {
-    /// Plan id (or the archive's tag).
-    pub image: String,
-    /// The reference measured.
-    pub reference: String,
-    /// Variants it belongs to (`;`-separated in CSV).
-    pub variants: Vec<String>,
-    /// Role.
-    pub role: String,
-    /// Number of layers.
-    pub layers: usize,
-    /// The engine's size of the image, bytes (absent when measured from an archive).
-    pub engine_size_bytes: Option<u64>,
-    /// Sum of layer contents as the engine accounts them, bytes.
-    pub content_bytes: u64,
-    /// Sum of uncompressed layer tars, bytes.
-    pub tar_bytes: u64,
-    /// Sum of gzip level 6 layers (a registry's compressed size), bytes.
-    pub gzip_bytes: u64,
-    /// Sum of zstd level 3 layers, bytes.
-    pub zstd_bytes: u64,
-    /// Bytes of files a later layer overwrites or deletes, bytes.
-    pub wasted_bytes: u64,
-    /// Sum of the layer blobs a registry stored for the image, bytes (with `--registry`).
-    pub registry_bytes: Option<u64>,
-    /// Sum of the layer blobs as the engine keeps them, when it keeps every one compressed
-    /// (Docker's containerd image store: gzip), bytes: exactly what it pushes. Absent when
-    /// its export holds uncompressed tars: then `gzip_bytes` is the estimate.
-    #[serde(default)]
-    pub engine_blob_bytes: Option<u64>,
-    /// How those blobs are compressed: `gzip`, `zstd` or `mixed`; empty when absent.
-    #[serde(default)]
-    pub engine_blob_compression: String,
-}
+use crate::results::layers::LayerCsvRow;
+use crate::results::rows;
+use crate::results::sharing::SharingRow;
+use crate::results::sizes::SizeRow;
+use crate::results::{summary_file, RunDir};
 
 /// One layer (in the context of the layers below it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,8 +57,10 @@ pub struct Unmeasured {
 pub struct SizeReport {
     /// Scenario name (or `archive`).
     pub scenario: String,
-    /// Per image.
-    pub images: Vec<ImageSizes>,
+    /// Per image: the rows of `sizes.csv` (in `summary.json` each with its variants as a
+    /// list).
+    #[serde(with = "images_json")]
+    pub images: Vec<SizeRow>,
     /// Per distinct layer.
     pub layers: Vec<LayerRow>,
     /// Sharing within each variant's images and over all images, by content and gzip bytes.
@@ -581,12 +549,12 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
                 row.images.push(m.image.clone());
             }
             let engine_blobs = engine_blobs(&m.stored);
-            ImageSizes {
+            SizeRow {
                 image: m.image.clone(),
                 reference: m.reference.clone(),
-                variants: m.variants.clone(),
+                variants: m.variants.join(";"),
                 role: m.role.clone(),
-                layers: m.analysis.layers.len(),
+                layers: m.analysis.layers.len() as u64,
                 engine_size_bytes: m.engine_size,
                 content_bytes: m.analysis.total(|f| f.content_bytes),
                 tar_bytes: m.analysis.total(|f| f.tar_bytes),
@@ -627,24 +595,40 @@ fn assemble(scenario: &str, measured: Vec<Measured>, sets: &[(String, Vec<usize>
     }
 }
 
-impl From<&ImageSizes> for SizeRow {
-    fn from(image: &ImageSizes) -> SizeRow {
-        SizeRow {
-            image: image.image.clone(),
-            reference: image.reference.clone(),
-            variants: image.variants.join(";"),
-            role: image.role.clone(),
-            layers: image.layers as u64,
-            engine_size_bytes: image.engine_size_bytes,
-            content_bytes: image.content_bytes,
-            tar_bytes: image.tar_bytes,
-            gzip_bytes: image.gzip_bytes,
-            zstd_bytes: image.zstd_bytes,
-            wasted_bytes: image.wasted_bytes,
-            registry_bytes: image.registry_bytes,
-            engine_blob_bytes: image.engine_blob_bytes,
-            engine_blob_compression: image.engine_blob_compression.clone(),
+/// `summary.json`'s `images`: the size rows, each with its variants as a list of names.
+mod images_json {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    use crate::results::sizes::SizeRow;
+
+    pub fn serialize<S: Serializer>(rows: &[SizeRow], serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let mut images = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut value = serde_json::to_value(row).map_err(S::Error::custom)?;
+            let variants: Vec<&str> = row.variants.split(';').filter(|v| !v.is_empty()).collect();
+            value["variants"] = Value::from(variants);
+            images.push(value);
         }
+        images.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<SizeRow>, D::Error> {
+        let images = Vec::<Value>::deserialize(deserializer)?;
+        images
+            .into_iter()
+            .map(|mut value| {
+                if let Some(list) = value["variants"].as_array() {
+                    let joined: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+                    value["variants"] = Value::from(joined.join(";"));
+                }
+                serde_json::from_value(value).map_err(D::Error::custom)
+            })
+            .collect()
     }
 }
 
@@ -682,45 +666,38 @@ fn sharing_rows(set: &SetSharing) -> impl Iterator<Item = SharingRow> + '_ {
 
 /// `sizes.csv`: one [`SizeRow`] per image.
 pub fn sizes_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let rows: Vec<SizeRow> = report.images.iter().map(SizeRow::from).collect();
-    rows::to_csv(&rows)
+    rows::to_csv(&report.images)
 }
 
 /// `layers.csv`: one [`LayerCsvRow`] per distinct layer.
 pub fn layers_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let rows: Vec<LayerCsvRow> = report.layers.iter().map(LayerCsvRow::from).collect();
-    rows::to_csv(&rows)
+    rows::to_csv(&layer_rows(report))
 }
 
 /// `sharing.csv`: one [`SharingRow`] per image of each set, with the set's totals.
 pub fn sharing_csv(report: &SizeReport) -> Result<Vec<u8>, csv::Error> {
-    let rows: Vec<SharingRow> = report.sets.iter().flat_map(sharing_rows).collect();
-    rows::to_csv(&rows)
+    rows::to_csv(&sharing_rows_of(report))
 }
 
-/// Writes the report's files into `directory` (each written whole, then renamed).
+fn layer_rows(report: &SizeReport) -> Vec<LayerCsvRow> {
+    report.layers.iter().map(LayerCsvRow::from).collect()
+}
+
+fn sharing_rows_of(report: &SizeReport) -> Vec<SharingRow> {
+    report.sets.iter().flat_map(sharing_rows).collect()
+}
+
+/// Writes the report's files into `directory` (each written whole, then renamed):
+/// `sizes.csv`, `layers.csv`, `sharing.csv` and the `sizes` key of `summary.json`.
 pub fn write(report: &SizeReport, directory: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(directory)?;
-    let files: [(&str, Vec<u8>); 3] = [
-        (
-            "sizes.csv",
-            sizes_csv(report).map_err(std::io::Error::other)?,
-        ),
-        (
-            "layers.csv",
-            layers_csv(report).map_err(std::io::Error::other)?,
-        ),
-        (
-            "sharing.csv",
-            sharing_csv(report).map_err(std::io::Error::other)?,
-        ),
-    ];
-    for (name, bytes) in files {
-        files::write_atomically(&directory.join(name), &bytes)?;
-    }
-    files::update_summary(
+    let run = RunDir::new(directory);
+    run.write_rows(&report.images)?;
+    run.write_rows(&layer_rows(report))?;
+    run.write_rows(&sharing_rows_of(report))?;
+    summary_file::update(
         directory,
-        "sizes",
+        summary_file::SIZES,
         serde_json::to_value(report).map_err(std::io::Error::other)?,
     )
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::results::rows::{self, Fixed, HistoryRow};
+use crate::results::history::{self, HistoryRow};
+use crate::results::published;
+use crate::results::rows::{self, Fixed};
 use crate::results::run_data::{read_csv, RunData, RunDataError};
 
 /// Thresholds of a baseline comparison.
@@ -464,7 +466,7 @@ pub fn headline_metrics(data: &RunData) -> Vec<(String, String, f64)> {
 /// Adds a run's headline metrics to a history CSV (`run_id,image,metric,value,dotnet`), replacing
 /// rows the same run wrote before; the file is rewritten whole.
 pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
-    let mut rows: Vec<HistoryRow> = read_csv(path, rows::HISTORY_COLUMNS)?.unwrap_or_default();
+    let mut rows: Vec<HistoryRow> = history::read(path)?.unwrap_or_default();
     rows.retain(|row| row.run_id != data.info.run_id);
     rows.extend(
         headline_metrics(data)
@@ -477,22 +479,7 @@ pub fn append_history(path: &Path, data: &RunData) -> Result<(), RunDataError> {
                 dotnet: data.info.dotnet.runtime.clone(),
             }),
     );
-    let csv_error = |error: String| RunDataError::Csv {
-        path: path.to_path_buf(),
-        line: None,
-        message: error,
-    };
-    let bytes = rows::to_csv(&rows).map_err(|e| csv_error(e.to_string()))?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| RunDataError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    crate::results::files::write_atomically(path, &bytes).map_err(|source| RunDataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    history::write(path, &rows)
 }
 
 /// How a published comparison combines its two figures.
@@ -609,35 +596,13 @@ pub enum PublishedError {
 pub fn load_published(
     directory: &Path,
 ) -> Result<(Vec<PublishedFigure>, Vec<PublishedComparison>), PublishedError> {
-    let figures_path = directory.join("figures.csv");
-    let comparisons_path = directory.join("comparisons.csv");
-    let figures: Vec<PublishedFigure> = read_csv(
-        &figures_path,
-        &[
-            "id",
-            "source",
-            "report",
-            "row",
-            "base",
-            "uncompressed_mb",
-            "compressed_mb",
-        ],
-    )?
-    .ok_or_else(|| PublishedError::Missing(figures_path.clone()))?;
-    let comparisons: Vec<PublishedComparison> = read_csv(
-        &comparisons_path,
-        &[
-            "id",
-            "kind",
-            "description",
-            "numerator",
-            "denominator",
-            "figure",
-            "ours_numerator",
-            "ours_denominator",
-        ],
-    )?
-    .ok_or_else(|| PublishedError::Missing(comparisons_path.clone()))?;
+    let figures_path = directory.join(published::FIGURES);
+    let comparisons_path = directory.join(published::COMPARISONS);
+    let figures: Vec<PublishedFigure> = read_csv(&figures_path, rows::header::<PublishedFigure>())?
+        .ok_or_else(|| PublishedError::Missing(figures_path.clone()))?;
+    let comparisons: Vec<PublishedComparison> =
+        read_csv(&comparisons_path, rows::header::<PublishedComparison>())?
+            .ok_or_else(|| PublishedError::Missing(comparisons_path.clone()))?;
     for comparison in &comparisons {
         for figure in [&comparison.numerator, &comparison.denominator] {
             if !figures.iter().any(|f| &f.id == figure) {
@@ -988,7 +953,7 @@ mod paired_tests {
             round,
             ok,
             total_ms: Some(total),
-            ..RunRecord::new(&target(image), Cache::Warm)
+            ..target(image).record(Cache::Warm)
         };
         let records = vec![
             run("b", 1, 100.0, true),

@@ -10,7 +10,9 @@ use std::path::Path;
 
 use crate::model::plan::{Content, PlannedImage};
 use crate::model::scenario::Base;
+use crate::results::anatomy::{AnatomyKind, AnatomyRow};
 use crate::results::run_data::RunData;
+use crate::results::verify_file;
 
 /// A plot file to embed.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,9 +171,9 @@ fn platforms_text(data: &RunData) -> String {
     let names: Vec<&str> = scenario.platforms.iter().map(|p| p.name()).collect();
     let mut text = format!("Platforms: {}.", names.join(", "));
     let verifications: Vec<crate::inspect::verify::ImageVerification> =
-        std::fs::read(data.directory.join("verify.json"))
+        verify_file::read(&data.run_dir())
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .flatten()
             .unwrap_or_default();
     for platform in &scenario.platforms {
         let ids: Vec<&str> = data
@@ -287,7 +289,7 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
             sections.push(Section::Table(table));
         }
     }
-    if let Ok(Some(rows)) = crate::measure::anatomy::read(&data.directory) {
+    if let Ok(Some(rows)) = data.run_dir().read_rows::<AnatomyRow>() {
         if !rows.is_empty() {
             sections.extend(anatomy_tables(data, &rows));
         }
@@ -455,7 +457,7 @@ fn anatomy_tables(data: &RunData, rows: &[crate::measure::anatomy::AnatomyRow]) 
         .map(|(image, groups)| {
             let shared: u64 = rows
                 .iter()
-                .filter(|row| row.image == image && row.kind == "composite-shared")
+                .filter(|row| row.image == image && row.kind == AnatomyKind::CompositeShared)
                 .map(|row| row.bytes)
                 .sum();
             let mut cells = vec![image, mb(groups.iter().sum())];
@@ -735,8 +737,9 @@ pub fn html(data: &RunData, sections: &[Section], report_dir: &Path) -> String {
 /// Writes `report.md` and `report.html` into the run directory; returns their paths.
 pub fn write(data: &RunData, plots: &[PlotRef]) -> std::io::Result<Vec<std::path::PathBuf>> {
     let sections = sections(data, plots);
-    let md_path = data.directory.join("report.md");
-    let html_path = data.directory.join("report.html");
+    let run = data.run_dir();
+    let md_path = run.report_md();
+    let html_path = run.report_html();
     crate::results::files::write_atomically(&md_path, markdown(data, &sections).as_bytes())?;
     crate::results::files::write_atomically(
         &html_path,

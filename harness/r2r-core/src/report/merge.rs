@@ -7,10 +7,10 @@
 //! itself be the baseline of a later merge: each machine's run is then compared with the same
 //! machine's run of the baseline ([`crate::report::compare::against_baseline`]).
 //!
-//! An image's platform is read from what its run records: a `platform` column of `sizes.csv`,
-//! a `platform` of the image or the scenario in `plan.json`, and otherwise the platform of
-//! the host the run measured on (`run.json`'s machine; `linux/amd64` for runs recorded before
-//! the machine's architecture was).
+//! An image's platform is read from what its run records: the image's `platform` in
+//! `plan.json` when it is not the default one, and otherwise the platform of the host the run
+//! measured on (`run.json`'s machine; `linux/amd64` for runs recorded before the machine's
+//! architecture was).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -20,11 +20,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::compare::{self, MetricChange, Thresholds, Verdict};
 use crate::report::MB;
-use crate::results::rows::{self, Fixed, HistoryRow};
-use crate::results::run_data::{read_csv, RunData, RunDataError};
+use crate::results::history::{self, HistoryRow};
+use crate::results::rows::{self, Fixed};
+use crate::results::run_data::{RunData, RunDataError};
+use crate::results::startup_runs::Cache;
+use crate::results::{compare_files, RunDir};
 
 /// The file naming the runs of a merged directory.
-pub const MERGED_FILE: &str = "merged.json";
+pub const MERGED_FILE: &str = compare_files::MERGED;
 
 /// Errors merging runs.
 #[derive(Debug, thiserror::Error)]
@@ -157,40 +160,15 @@ pub fn normalize_platform(text: &str) -> String {
     }
 }
 
-/// Platforms a run records for its images: a `platform` column of `sizes.csv`, or a
-/// `platform` of an image (or of the scenario, for every image) in `plan.json`.
-fn recorded_platforms(directory: &Path, data: &RunData) -> BTreeMap<String, String> {
-    let mut platforms = BTreeMap::new();
-    let plan: Option<serde_json::Value> = std::fs::read(directory.join("plan.json"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(plan) = &plan {
-        let scenario = plan["scenario"]["platform"].as_str();
-        for image in plan["images"].as_array().into_iter().flatten() {
-            let Some(id) = image["id"].as_str() else {
-                continue;
-            };
-            if let Some(platform) = image["platform"].as_str().or(scenario) {
-                platforms.insert(id.to_string(), normalize_platform(platform));
-            }
-        }
-    }
-    if let Ok(mut reader) = csv::Reader::from_path(directory.join("sizes.csv")) {
-        let headers = reader.headers().cloned().unwrap_or_default();
-        let image = headers.iter().position(|h| h == "image");
-        let platform = headers.iter().position(|h| h == "platform");
-        if let (Some(image), Some(platform)) = (image, platform) {
-            for record in reader.records().flatten() {
-                if let (Some(id), Some(value)) = (record.get(image), record.get(platform)) {
-                    if !value.is_empty() {
-                        platforms.insert(id.to_string(), normalize_platform(value));
-                    }
-                }
-            }
-        }
-    }
-    platforms.retain(|id, _| data.size_row(id).is_some() || data.plan.image(id).is_some());
-    platforms
+/// Platforms a run records for its images: each image's `platform` in `plan.json` that is
+/// not the default one (the default is left out of the file, so the host's stands for it).
+fn recorded_platforms(data: &RunData) -> BTreeMap<String, String> {
+    data.plan
+        .images
+        .iter()
+        .filter(|image| !image.platform.is_default())
+        .map(|image| (image.id.clone(), image.platform.name().to_string()))
+        .collect()
 }
 
 fn check_label(label: &str) -> Result<(), MergeError> {
@@ -237,7 +215,7 @@ pub fn load(inputs: &[MergeInput]) -> Result<Merged, MergeError> {
             });
         }
         let host_platform = data.info.machine.platform();
-        let mut image_platforms = recorded_platforms(&directory, &data);
+        let mut image_platforms = recorded_platforms(&data);
         image_platforms.retain(|_, platform| *platform != host_platform);
         runs.push(MachineRun {
             label,
@@ -289,7 +267,7 @@ pub struct MergedStartupRow {
     /// Plan id of the image.
     pub image: String,
     /// `cold` or `warm`.
-    pub cache: String,
+    pub cache: Cache,
     /// Recorded runs.
     pub runs: u64,
     /// Median create-to-ready time, ms, 3 decimals.
@@ -356,13 +334,16 @@ impl Merged {
         let mut rows = Vec::new();
         for run in &self.runs {
             for summary in run.data.startup.iter().filter(|r| r.phase == "total") {
+                let Ok(cache) = summary.cache.parse::<Cache>() else {
+                    continue;
+                };
                 rows.push(MergedStartupRow {
                     machine: run.label.clone(),
                     platform: run.platform_of(&summary.image).to_string(),
                     run_id: run.data.info.run_id.clone(),
                     dotnet: run.data.info.dotnet.runtime.clone(),
                     image: summary.image.clone(),
-                    cache: summary.cache.clone(),
+                    cache,
                     runs: summary.runs,
                     median_ms: Fixed(Some(summary.median_ms)),
                     mean_ms: Fixed(Some(summary.mean_ms)),
@@ -446,7 +427,7 @@ pub struct MergeOutcome {
 
 /// The runs of a merged directory (written by [`write`]), as a merge.
 pub fn load_merged(directory: &Path) -> Result<Merged, MergeError> {
-    let path = directory.join(MERGED_FILE);
+    let path = RunDir::new(directory).merged_json();
     let bytes = std::fs::read(&path).map_err(io_error("reading", &path))?;
     let record: MergedRecord = serde_json::from_slice(&bytes).map_err(|error| MergeError::Io {
         action: "reading",
@@ -458,7 +439,9 @@ pub fn load_merged(directory: &Path) -> Result<Merged, MergeError> {
         .iter()
         .map(|run| MergeInput {
             label: Some(run.machine.clone()),
-            directory: directory.join("runs").join(&run.machine),
+            directory: directory
+                .join(compare_files::MERGED_RUNS)
+                .join(&run.machine),
         })
         .collect();
     load(&inputs)
@@ -545,7 +528,7 @@ pub fn write(
         runs: Vec::new(),
     };
     for run in &merged.runs {
-        let copy = out.join("runs").join(&run.label);
+        let copy = out.join(compare_files::MERGED_RUNS).join(&run.label);
         let source = run
             .data
             .directory
@@ -567,11 +550,12 @@ pub fn write(
         });
     }
     let json = serde_json::to_vec_pretty(&record).expect("the merge record serialises");
-    write_file(&out.join(MERGED_FILE), &json, &mut outcome.written)?;
-    let sizes_path = out.join("sizes.csv");
+    let out_dir = RunDir::new(out);
+    write_file(&out_dir.merged_json(), &json, &mut outcome.written)?;
+    let sizes_path = out_dir.sizes_csv();
     let sizes = csv_bytes(&merged.size_rows(), &sizes_path)?;
     write_file(&sizes_path, &sizes, &mut outcome.written)?;
-    let startup_path = out.join("startup.csv");
+    let startup_path = out_dir.startup_csv();
     let startup = csv_bytes(&merged.startup_rows(), &startup_path)?;
     write_file(&startup_path, &startup, &mut outcome.written)?;
     let comparison = baseline.map(|baseline| {
@@ -605,7 +589,7 @@ pub fn write(
                 })
             })
             .collect();
-        let path = out.join("compare-baseline.csv");
+        let path = out_dir.compare_baseline_csv();
         let bytes = csv_bytes(&rows, &path)?;
         write_file(&path, &bytes, &mut outcome.written)?;
         let all = comparison.iter().flat_map(|(_, _, changes)| changes);
@@ -614,12 +598,12 @@ pub fn write(
     }
     let report = markdown(merged, comparison.as_deref(), &outcome.without_baseline);
     write_file(
-        &out.join("report.md"),
+        &out_dir.report_md(),
         report.as_bytes(),
         &mut outcome.written,
     )?;
     if let Some(history) = history {
-        let mut rows: Vec<HistoryRow> = read_csv(history, rows::HISTORY_COLUMNS)
+        let mut rows: Vec<HistoryRow> = history::read(history)
             .map_err(|source| MergeError::Run {
                 directory: history.to_path_buf(),
                 source,
@@ -766,7 +750,7 @@ pub fn markdown(
                 vec![
                     r.image.clone(),
                     r.platform.clone(),
-                    r.cache.clone(),
+                    r.cache.to_string(),
                     r.runs.to_string(),
                     number(r.median_ms),
                     format!("{} – {}", number(r.ci95_low_ms), number(r.ci95_high_ms)),

@@ -7,6 +7,9 @@ use std::fs::File;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 /// Writes a file whole: to a temporary name beside it, flushed to disk, then renamed over it.
 /// On any failure the temporary file is removed and `path` is left as it was.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -51,23 +54,18 @@ pub fn append_whole(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sets one top-level key of the run's `summary.json` (each measurement step owns a key).
-pub fn update_summary(
-    directory: &Path,
-    key: &str,
-    value: serde_json::Value,
-) -> std::io::Result<()> {
-    let path = directory.join("summary.json");
-    let mut summary = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
-            .unwrap_or_default(),
-        Err(_) => serde_json::Map::new(),
-    };
-    summary.insert(key.to_string(), value);
-    write_atomically(
-        &path,
-        &serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?,
-    )
+/// Writes rows as a whole CSV file (the header from the row type, then one line per row).
+pub fn write_csv<T: Serialize + DeserializeOwned>(path: &Path, rows: &[T]) -> std::io::Result<()> {
+    let bytes = crate::results::csv_rows::to_csv(rows)
+        .map_err(|error| std::io::Error::other(format!("writing {}: {error}", path.display())))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes a value as a whole JSON file (pretty-printed).
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|error| std::io::Error::other(format!("writing {}: {error}", path.display())))?;
+    write_atomically(path, &bytes)
 }
 
 /// Name of the lock file in a scenario's results directory.

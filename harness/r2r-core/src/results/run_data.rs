@@ -6,18 +6,22 @@ use std::path::{Path, PathBuf};
 
 use crate::build::ImageBuild;
 use crate::model::plan::Plan;
+use crate::results::csv_rows::{self as rows, CsvFile};
+use crate::results::run_dir::RunDir;
 use crate::results::run_record::{self, RunInfo};
+use crate::results::{build_file, plan_file};
 
 pub use crate::results::reading::{read_csv, read_json, RunDataError};
 
-pub use crate::results::rows::{SharingRow, SizeRow};
+pub use crate::results::sharing::SharingRow;
+pub use crate::results::sizes::SizeRow;
 
 /// One row of `startup.csv` (the type that writes it).
-pub use crate::measure::startup::SummaryRow as StartupRow;
+pub use crate::results::startup_summary::SummaryRow as StartupRow;
 
 /// One row of `startup-runs.csv`: the phases of one recorded run (the type that writes it).
 /// Empty cells are `None`.
-pub use crate::measure::startup::RunRecord as StartupRunRow;
+pub use crate::results::startup_runs::RunRecord as StartupRunRow;
 
 /// Everything a run directory holds that reports, plots and comparisons read.
 #[derive(Debug, Clone)]
@@ -41,27 +45,13 @@ pub struct RunData {
 }
 
 /// Columns of `sizes.csv` that readers need.
-pub const SIZE_COLUMNS: &[&str] = &[
-    "image",
-    "variants",
-    "role",
-    "content_bytes",
-    "gzip_bytes",
-    "zstd_bytes",
-];
+pub const SIZE_COLUMNS: &[&str] = SizeRow::REQUIRED;
 /// Columns of `sharing.csv` that readers need.
-pub const SHARING_COLUMNS: &[&str] = &[
-    "set",
-    "figure",
-    "image",
-    "total_bytes",
-    "owned_bytes",
-    "shared_bytes",
-];
+pub const SHARING_COLUMNS: &[&str] = SharingRow::REQUIRED;
 /// Columns of `startup.csv` that readers need.
-pub const STARTUP_COLUMNS: &[&str] = crate::measure::startup::SUMMARY_COLUMNS;
+pub const STARTUP_COLUMNS: &[&str] = StartupRow::REQUIRED;
 /// Columns of `startup-runs.csv` that readers need.
-pub const STARTUP_RUN_COLUMNS: &[&str] = crate::measure::startup::RUN_COLUMNS;
+pub const STARTUP_RUN_COLUMNS: &[&str] = StartupRunRow::REQUIRED;
 
 impl RunData {
     /// Reads a run directory. `expected_scenario` refuses a run of another scenario.
@@ -70,9 +60,9 @@ impl RunData {
         expected_scenario: Option<&str>,
     ) -> Result<RunData, RunDataError> {
         let info = run_record::load(directory, expected_scenario)?;
-        let plan_path = directory.join("plan.json");
-        let plan: Plan = read_json(&plan_path)?.ok_or_else(|| RunDataError::Io {
-            path: plan_path.clone(),
+        let run = RunDir::new(directory);
+        let plan = plan_file::read(&run)?.ok_or_else(|| RunDataError::Io {
+            path: run.plan_json(),
             source: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "missing: every run writes plan.json first",
@@ -80,15 +70,19 @@ impl RunData {
         })?;
         Ok(RunData {
             directory: directory.to_path_buf(),
-            builds: read_json(&directory.join("build.json"))?.unwrap_or_default(),
-            sizes: read_csv(&directory.join("sizes.csv"), SIZE_COLUMNS)?.unwrap_or_default(),
-            sharing: read_csv(&directory.join("sharing.csv"), SHARING_COLUMNS)?.unwrap_or_default(),
-            startup: read_csv(&directory.join("startup.csv"), STARTUP_COLUMNS)?.unwrap_or_default(),
-            startup_runs: read_csv(&directory.join("startup-runs.csv"), STARTUP_RUN_COLUMNS)?
-                .unwrap_or_default(),
+            builds: build_file::read(&run)?.unwrap_or_default(),
+            sizes: run.read_rows()?.unwrap_or_default(),
+            sharing: run.read_rows()?.unwrap_or_default(),
+            startup: run.read_rows()?.unwrap_or_default(),
+            startup_runs: run.read_rows()?.unwrap_or_default(),
             info,
             plan,
         })
+    }
+
+    /// The run directory, for the paths of its other files.
+    pub fn run_dir(&self) -> RunDir {
+        RunDir::new(&self.directory)
     }
 
     /// The startup summary row of an image, cache mode and phase.
@@ -103,24 +97,19 @@ impl RunData {
         self.sizes.iter().find(|row| row.image == image)
     }
 
-    /// Recorded values of a phase (`total_ms`, `first_request_ms`, ...) of an image and cache
-    /// mode, successful runs only.
+    /// Recorded values of a column (`total_ms`, `first_request_ms`, ...) of an image and
+    /// cache mode, successful runs only; a name that is not a column of `startup-runs.csv`
+    /// gives the total times.
     pub fn run_values(&self, image: &str, cache: &str, column: &str) -> Vec<f64> {
+        let column = if rows::header::<StartupRunRow>().contains(&column) {
+            column
+        } else {
+            "total_ms"
+        };
         self.startup_runs
             .iter()
             .filter(|run| run.ok && run.image == image && run.cache.name() == cache)
-            .filter_map(|run| match column {
-                "create_ms" => run.create_ms,
-                "start_to_ready_ms" => run.start_to_ready_ms,
-                "first_request_ms" => run.first_request_ms,
-                "time_to_main_ms" => run.time_to_main_ms,
-                "start_to_exec_ms" => run.start_to_exec_ms,
-                "exec_to_main_ms" => run.exec_to_main_ms,
-                "main_to_ready_ms" => run.main_to_ready_ms,
-                "ready_seen_ms" => run.ready_seen_ms,
-                "remove_ms" => run.remove_ms,
-                _ => run.total_ms,
-            })
+            .filter_map(|run| rows::number(run, column))
             .collect()
     }
 }

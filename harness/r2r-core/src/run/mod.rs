@@ -26,6 +26,7 @@ use crate::model::catalog::Catalog;
 use crate::model::plan::Plan;
 use crate::results::run_record::{self, RunInfo, RunInfoError, StepStatus};
 use crate::results::runs::{self, ResolveError};
+use crate::results::{build_file, engine_file, plan_file, verify_file, RunDir};
 
 pub use clean::{clean, remove_leftovers, CleanOutcome};
 pub use project::{find_root, results_root, ProjectError};
@@ -338,14 +339,18 @@ impl Run {
             .map_err(|error| RunError::io("creating", &directory, error))?;
         let run = Run::open_in(project, plan, &directory);
         run.info.save(&run.directory)?;
-        write_json(&run.directory.join("plan.json"), plan)?;
+        let run_dir = RunDir::new(&run.directory);
+        plan_file::write(&run_dir, plan)
+            .map_err(|error| RunError::io("writing", &run_dir.plan_json(), error))?;
         Ok(run)
     }
 
     /// Records the engine (`engine.json` and run.json's `engine`).
     pub async fn record_engine(&mut self, engine: &dyn Engine) -> Result<(), RunError> {
         let engine_info = engine.info().await?;
-        write_json(&self.directory.join("engine.json"), &engine_info)?;
+        let run_dir = RunDir::new(&self.directory);
+        engine_file::write(&run_dir, &engine_info)
+            .map_err(|error| RunError::io("writing", &run_dir.engine_json(), error))?;
         self.info.engine = Some(engine_info);
         self.info.save(&self.directory)?;
         Ok(())
@@ -447,7 +452,9 @@ impl Pipeline<'_> {
         let mut ok = run
             .step(self.engine, Step::Build, async {
                 let (built, builds) = self.build(settings.rebuild).await?;
-                write_json(&directory.join("build.json"), &builds)?;
+                let run_dir = RunDir::new(&directory);
+                build_file::write(&run_dir, &builds)
+                    .map_err(|error| RunError::io("writing", &run_dir.build_json(), error))?;
                 Ok(built)
             })
             .await?;
@@ -463,7 +470,9 @@ impl Pipeline<'_> {
             ok &= run
                 .step(self.engine, Step::Verify, async {
                     let (verified, verifications) = self.verify(&settings.verify).await?;
-                    write_json(&directory.join("verify.json"), &verifications)?;
+                    let run_dir = RunDir::new(&directory);
+                    verify_file::write(&run_dir, &verifications)
+                        .map_err(|error| RunError::io("writing", &run_dir.verify_json(), error))?;
                     Ok(verified)
                 })
                 .await?;
@@ -529,25 +538,27 @@ impl Pipeline<'_> {
     pub async fn measure_alone(
         &self,
         output: Option<&Path>,
-        measurement: Measurement<'_>,
+        measurement: StandaloneMeasurement<'_>,
     ) -> Result<bool, RunError> {
         if let Some(directory) = output {
             std::fs::create_dir_all(directory)
                 .map_err(|error| RunError::io("creating", directory, error))?;
             return match measurement {
-                Measurement::Sizes { registry } => self.sizes(registry, directory).await,
-                Measurement::Startup(options) => self.startup(options, directory, false).await,
+                StandaloneMeasurement::Sizes { registry } => self.sizes(registry, directory).await,
+                StandaloneMeasurement::Startup(options) => {
+                    self.startup(options, directory, false).await
+                }
             };
         }
         let mut run = Run::open(self.project, self.plan, None, self.observer)?;
         run.record_engine(self.engine).await?;
         let directory = run.directory.clone();
         let result = match measurement {
-            Measurement::Sizes { registry } => {
+            StandaloneMeasurement::Sizes { registry } => {
                 run.step(self.engine, Step::Sizes, self.sizes(registry, &directory))
                     .await
             }
-            Measurement::Startup(options) => {
+            StandaloneMeasurement::Startup(options) => {
                 run.step(
                     self.engine,
                     Step::Startup,
@@ -561,9 +572,14 @@ impl Pipeline<'_> {
     }
 }
 
-/// What [`Pipeline::measure_alone`] measures.
+/// [`StandaloneMeasurement`] under the name callers used before it had its own.
+pub use self::StandaloneMeasurement as Measurement;
+
+/// What [`Pipeline::measure_alone`] measures: one measurement step run on its own (`r2r
+/// sizes`, `r2r startup`), apart from a scenario's
+/// [`crate::model::scenario::Measurement`]s.
 #[derive(Debug, Clone, Copy)]
-pub enum Measurement<'a> {
+pub enum StandaloneMeasurement<'a> {
     /// Sizes, optionally also as a registry on 127.0.0.1 stores them.
     Sizes {
         /// The registry's address.

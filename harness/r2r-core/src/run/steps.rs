@@ -11,6 +11,8 @@ use crate::report::document::{self, PlotRef};
 use crate::report::plot::{self, Format, PlotOptions};
 use crate::results::files;
 use crate::results::run_data::RunData;
+use crate::results::startup_summary::SummaryRow;
+use crate::results::{report_files, summary_file, RunDir};
 
 use super::{Pipeline, RunError};
 
@@ -133,11 +135,9 @@ impl Pipeline<'_> {
                 error,
             )
         })?;
-        let anatomy_path = directory.join("anatomy.csv");
-        let anatomy_bytes =
-            crate::measure::anatomy::anatomy_csv(&anatomy).map_err(RunError::other)?;
-        files::write_atomically(&anatomy_path, &anatomy_bytes)
-            .map_err(|error| RunError::io("writing", &anatomy_path, error))?;
+        let run = RunDir::new(directory);
+        run.write_rows(&anatomy)
+            .map_err(|error| RunError::io("writing", &run.anatomy_csv(), error))?;
         self.observer.sizes_measured(&report);
         self.observer
             .note(&format!("size results written to {}", directory.display()));
@@ -209,7 +209,8 @@ impl Pipeline<'_> {
         }
         // Runs are appended to startup-runs.csv as they finish, each row whole (a full disk
         // cuts the file back to its last whole row): an interruption keeps every finished run.
-        let runs_path = directory.join("startup-runs.csv");
+        let run = RunDir::new(directory);
+        let runs_path = run.startup_runs_csv();
         let prior = if resume {
             startup::read_runs(&runs_path).map_err(RunError::other)?
         } else {
@@ -271,31 +272,32 @@ impl Pipeline<'_> {
             options.seed,
         );
         let precision = startup::PrecisionReport::new(&measured, &pairs, options);
-        let summary_path = directory.join("startup.csv");
-        let summary_bytes = startup::summary_csv(&summaries).map_err(RunError::other)?;
-        files::write_atomically(&summary_path, &summary_bytes)
-            .map_err(|error| RunError::io("writing", &summary_path, error))?;
-        let summary = serde_json::json!({
-            "seed": options.seed,
-            "warmup": options.warmup,
-            "min_runs": options.min_runs,
-            "caches": options.caches,
-            "summaries": summaries,
-            "precision": precision,
-            "failed_runs": records.iter().filter(|r| !r.ok).count(),
-            "not_measured": missing,
-            "not_timed_emulated": not_timed,
-        });
-        files::update_summary(directory, "startup", summary)
+        let rows: Vec<SummaryRow> = summaries.iter().map(SummaryRow::new).collect();
+        run.write_rows(&rows)
+            .map_err(|error| RunError::io("writing", &run.startup_csv(), error))?;
+        let failed_runs = records.iter().filter(|r| !r.ok).count();
+        let summary = startup::StartupSummary {
+            seed: options.seed,
+            warmup: options.warmup,
+            min_runs: options.min_runs,
+            caches: options.caches.clone(),
+            summaries,
+            precision,
+            failed_runs,
+            not_measured: missing,
+            not_timed_emulated: not_timed,
+        };
+        let value = serde_json::to_value(&summary).map_err(RunError::other)?;
+        summary_file::update(directory, summary_file::STARTUP, value)
             .map_err(|error| RunError::io("updating the summary in", directory, error))?;
         self.observer
-            .startup_measured(&summaries, records, &missing);
-        self.observer.startup_precision(&precision);
+            .startup_measured(&summary.summaries, records, &summary.not_measured);
+        self.observer.startup_precision(&summary.precision);
         self.observer.note(&format!(
             "startup results written to {}",
             directory.display()
         ));
-        Ok(missing.is_empty() && records.iter().all(|r| r.ok))
+        Ok(summary.not_measured.is_empty() && failed_runs == 0)
     }
 
     /// Plots and report of a finished run. Without a font PNGs are skipped with a note; SVG
@@ -341,7 +343,7 @@ fn plot_title(name: &str) -> String {
 
 /// The SVG plots in `<run>/plots`, in name order, as the report embeds them.
 fn plot_refs(directory: &Path) -> Vec<PlotRef> {
-    let mut names: Vec<String> = std::fs::read_dir(directory.join("plots"))
+    let mut names: Vec<String> = std::fs::read_dir(RunDir::new(directory).plots())
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
@@ -357,7 +359,7 @@ fn plot_refs(directory: &Path) -> Vec<PlotRef> {
             let stem = name.trim_end_matches(".svg").to_string();
             PlotRef {
                 title: plot_title(&stem),
-                path: format!("plots/{name}"),
+                path: format!("{}/{name}", report_files::PLOTS),
             }
         })
         .collect()
@@ -384,7 +386,7 @@ pub fn draw_plots(
     font: Option<PathBuf>,
     output: Option<PathBuf>,
 ) -> Result<plot::PlotOutcome, RunError> {
-    let out = output.unwrap_or_else(|| data.directory.join("plots"));
+    let out = output.unwrap_or_else(|| data.run_dir().plots());
     std::fs::create_dir_all(&out).map_err(|error| RunError::io("creating", &out, error))?;
     plot::plot_run(
         &data.directory,

@@ -1,6 +1,7 @@
 //! Small helpers shared by the stages.
 
 pub mod affinity;
+pub mod app_output;
 pub mod children;
 pub mod hash;
 pub mod probe;

@@ -1,0 +1,19 @@
+//! The files comparisons write into a run (or merged) directory (`r2r compare`, `r2r
+//! merge`). Their rows are built beside the comparisons, in the report stage; their names are
+//! here, with every other file of a run directory.
+
+/// A run against a baseline run, metric by metric (`r2r compare --baseline`, and a merge
+/// against a baseline merge).
+pub const BASELINE: &str = "compare-baseline.csv";
+
+/// A run's ratios beside the published ones (`r2r compare --published`).
+pub const PUBLISHED: &str = "compare-published.csv";
+
+/// The start-up runs of a comparison of two images (`r2r compare --startup-runs`).
+pub const STARTUP_RUNS: &str = "compare-startup-runs.csv";
+
+/// The runs a merged directory holds (`r2r merge`).
+pub const MERGED: &str = "merged.json";
+
+/// The folder of a merged directory with a copy of each machine's run (`runs/<machine>/`).
+pub const MERGED_RUNS: &str = "runs";
