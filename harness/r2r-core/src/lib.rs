@@ -14,10 +14,17 @@
 //! - [`results`]: result files written whole, the run record (`run.json`), and reading a run
 //!   directory back.
 //! - [`report`]: the report, plots and comparisons, all drawn from exported files.
+//! - [`run`]: the pipeline that runs the stages in order and records each step.
+//! - [`console`]: the text a terminal shows of each command's outcome.
 //! - [`support`]: small helpers shared by the stages (content hashes, child processes, the
 //!   loopback HTTP probe).
+//!
+//! Each module imports only modules listed before it in this order: `support`, `model`,
+//! `engine`, `inspect`, `build`, `measure`, `results`, `report`, `run`, `console` (the
+//! architecture test checks it).
 
 pub mod build;
+pub mod console;
 pub mod engine;
 pub mod inspect;
 pub mod measure;

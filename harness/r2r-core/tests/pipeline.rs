@@ -15,7 +15,9 @@ use r2r_core::model::catalog::Catalog;
 use r2r_core::model::plan::{self, labels, Parent, Plan, PlannedImage};
 use r2r_core::results::run_record::{self, StepStatus};
 use r2r_core::run::settings::{Budget, CacheModes, Precision, StartupSettings};
-use r2r_core::run::{self, Measurement, Observer, Pipeline, Project, RunError, RunSettings};
+use r2r_core::run::{
+    self, Observer, Pipeline, Project, RunError, RunSettings, StandaloneMeasurement as Measurement,
+};
 
 /// Content preparation without the host: a Dockerfile on the parent and one file.
 struct Dockerfiles;

@@ -4,7 +4,7 @@
 
 use r2r_core::inspect::verify::VerifyOptions;
 use r2r_core::run::settings::StartupDefaults;
-use r2r_core::run::{self, Measurement, RunSettings};
+use r2r_core::run::{self, RunSettings, StandaloneMeasurement as Measurement};
 
 use crate::args::{Cli, Command, MeasureCommand};
 use crate::commands;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use r2r_core::report::console;
+use r2r_core::console;
 use r2r_core::report::plot::{self, Format, PlotOptions};
 use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;

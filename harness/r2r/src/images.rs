@@ -7,7 +7,7 @@ use anyhow::Context;
 use r2r_core::engine::{DockerEngine, Images};
 use r2r_core::run::Project;
 
-use r2r_core::report::console;
+use r2r_core::console;
 
 use crate::args::DiffArgs;
 use crate::setup::load_plan;

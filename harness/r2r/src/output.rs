@@ -1,14 +1,14 @@
 //! What the binary prints: progress on stderr (bars on a terminal, plain lines otherwise),
-//! the tables of [`r2r_core::report::console`] and JSON on stdout, errors as `error: ...`
+//! the tables of [`r2r_core::console`] and JSON on stdout, errors as `error: ...`
 //! with their causes, and the exit codes.
 
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use r2r_core::build::{BuildObserver, BuildStatus, ImageBuild};
+use r2r_core::console;
 use r2r_core::inspect::verify::ImageVerification;
 use r2r_core::model::plan::PlannedImage;
-use r2r_core::report::console;
 
 /// Prints an error chain and returns exit code 2.
 pub fn error(error: &anyhow::Error) -> u8 {

@@ -185,7 +185,7 @@ async fn run_console(
                         .zip(key("r2r-ready-ns="))
                         .map(|(main, ready)| format!(
                             "{:.1}",
-                            crate::measure::startup::interval_ms(main, ready)
+                            crate::support::app_output::interval_ms(main, ready)
                         ))
                         .unwrap_or("?".into()),
                     jit.unwrap_or(f64::NAN)

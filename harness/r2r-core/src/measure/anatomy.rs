@@ -208,12 +208,13 @@ pub async fn measure_plan(
 pub fn code_version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     VERSION.get_or_init(|| {
+        let archive = crate::inspect::archive::source_text();
         let source = crate::support::hash::sha256_hex(
             [
                 include_str!("anatomy.rs"),
                 include_str!("../results/anatomy.rs"),
                 include_str!("../inspect/anatomy.rs"),
-                include_str!("../inspect/archive.rs"),
+                archive.as_str(),
                 include_str!("../inspect/composite.rs"),
                 include_str!("../inspect/readytorun.rs"),
             ]

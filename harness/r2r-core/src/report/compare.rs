@@ -581,7 +581,10 @@ pub enum PublishedError {
     #[error("{0}: missing; the published dataset lives in results/published/")]
     Missing(PathBuf),
     /// A comparison names a figure that is not in figures.csv.
-    #[error("{file}: comparison '{comparison}' names figure '{figure}', which figures.csv does not have")]
+    #[error(
+        "{file}: comparison '{comparison}' names figure '{figure}', which {} does not have",
+        crate::results::published::FIGURES
+    )]
     UnknownFigure {
         /// comparisons.csv.
         file: PathBuf,

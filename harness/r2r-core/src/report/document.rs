@@ -468,7 +468,10 @@ fn anatomy_tables(data: &RunData, rows: &[crate::measure::anatomy::AnatomyRow]) 
         .collect();
     let mut sections = vec![Section::Table(Table {
         title: "Where the bytes go".into(),
-        note: "Every regular file of each image, read from its PE sections, CLI header, metadata and ReadyToRun header (anatomy.csv): IL + metadata (method bodies, metadata, resources), native code (runtime functions), ReadyToRun tables, the rest of the assemblies (headers, unwind and GC info, signatures, padding) and the files that are not assemblies; they add up to the files' bytes. The last column is the part of the composite images that no single component owns (generic instantiations, funclets, stubs, shared tables), included in the groups before it.".into(),
+        note: format!(
+            "Every regular file of each image, read from its PE sections, CLI header, metadata and ReadyToRun header ({}): IL + metadata (method bodies, metadata, resources), native code (runtime functions), ReadyToRun tables, the rest of the assemblies (headers, unwind and GC info, signatures, padding) and the files that are not assemblies; they add up to the files' bytes. The last column is the part of the composite images that no single component owns (generic instantiations, funclets, stubs, shared tables), included in the groups before it.",
+            crate::results::anatomy::FILE
+        ),
         headers,
         rows: table_rows,
     })];

@@ -2,7 +2,6 @@
 //! or the published figures. Everything here reads exported files.
 
 pub mod compare;
-pub mod console;
 pub mod document;
 pub mod merge;
 pub mod plot;

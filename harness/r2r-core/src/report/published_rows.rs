@@ -9,8 +9,7 @@ use crate::report::compare::PublishedFigure;
 use crate::report::{Table, MB};
 use crate::results::run_data::{RunData, SizeRow};
 
-const FIGURES: &str = include_str!("../../../../results/published/figures.csv");
-const ROWS: &str = include_str!("../../../../results/published/rows.csv");
+use crate::results::published::{FIGURES_TEXT as FIGURES, ROWS_TEXT as ROWS};
 
 /// One published row and the image of ours that rebuilds it.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -111,7 +110,9 @@ pub fn table(data: &RunData) -> Option<Table> {
     Some(Table {
         title: format!("The published {report}, row for row"),
         note: format!(
-            "Each published row (results/published/figures.csv) beside the image of this run that rebuilds it (results/published/rows.csv); sizes in MB (10^6 bytes), compressed = gzip; ratios are compressed sizes against the first row ({}), theirs and ours. Their bases and app differ from ours, so the ratios carry over, the sizes do not.",
+            "Each published row (results/published/{}) beside the image of this run that rebuilds it (results/published/{}); sizes in MB (10^6 bytes), compressed = gzip; ratios are compressed sizes against the first row ({}), theirs and ours. Their bases and app differ from ours, so the ratios carry over, the sizes do not.",
+            crate::results::published::FIGURES,
+            crate::results::published::ROWS,
             baseline_figure.row
         ),
         headers: [

@@ -160,6 +160,13 @@ impl CsvFile for AnatomyRow {
     ];
 }
 
+impl crate::results::run_dir::RunDir {
+    /// `anatomy.csv`.
+    pub fn anatomy_csv(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,3 +17,10 @@ pub fn write(run: &RunDir, builds: &[ImageBuild]) -> std::io::Result<()> {
 pub fn read(run: &RunDir) -> Result<Option<Vec<ImageBuild>>, RunDataError> {
     reading::read_json(&run.build_json())
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `build.json`.
+    pub fn build_json(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

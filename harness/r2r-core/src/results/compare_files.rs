@@ -17,3 +17,25 @@ pub const MERGED: &str = "merged.json";
 
 /// The folder of a merged directory with a copy of each machine's run (`runs/<machine>/`).
 pub const MERGED_RUNS: &str = "runs";
+
+impl crate::results::run_dir::RunDir {
+    /// `compare-baseline.csv` (`r2r compare --baseline`, `r2r merge --baseline`).
+    pub fn compare_baseline_csv(&self) -> std::path::PathBuf {
+        self.path(BASELINE)
+    }
+
+    /// `compare-published.csv` (`r2r compare --published`).
+    pub fn compare_published_csv(&self) -> std::path::PathBuf {
+        self.path(PUBLISHED)
+    }
+
+    /// `compare-startup-runs.csv` (`r2r compare --startup-runs`).
+    pub fn compare_startup_runs_csv(&self) -> std::path::PathBuf {
+        self.path(STARTUP_RUNS)
+    }
+
+    /// `merged.json` (a merged directory).
+    pub fn merged_json(&self) -> std::path::PathBuf {
+        self.path(MERGED)
+    }
+}

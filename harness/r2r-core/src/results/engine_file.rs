@@ -17,3 +17,10 @@ pub fn write(run: &RunDir, engine: &EngineInfo) -> std::io::Result<()> {
 pub fn read(run: &RunDir) -> Result<Option<EngineInfo>, RunDataError> {
     reading::read_json(&run.engine_json())
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `engine.json`.
+    pub fn engine_json(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

@@ -37,3 +37,10 @@ impl CsvFile for LayerCsvRow {
     const NAME: &'static str = FILE;
     const REQUIRED: &'static [&'static str] = &["chain_id", "diff_id", "tar_bytes", "images"];
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `layers.csv`.
+    pub fn layers_csv(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

@@ -17,3 +17,10 @@ pub fn write(run: &RunDir, plan: &Plan) -> std::io::Result<()> {
 pub fn read(run: &RunDir) -> Result<Option<Plan>, RunDataError> {
     reading::read_json(&run.plan_json())
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `plan.json`.
+    pub fn plan_json(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

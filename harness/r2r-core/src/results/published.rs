@@ -7,3 +7,13 @@ pub const FIGURES: &str = "figures.csv";
 
 /// The published comparisons: ratios (or deltas) between two published figures.
 pub const COMPARISONS: &str = "comparisons.csv";
+
+/// Which of r2r's images (`variant:role`) rebuilds each published row.
+pub const ROWS: &str = "rows.csv";
+
+/// The published figures as compiled in, so that a report of any run directory can print
+/// them.
+pub const FIGURES_TEXT: &str = include_str!("../../../../results/published/figures.csv");
+
+/// The published rows' mapping to r2r's images, as compiled in.
+pub const ROWS_TEXT: &str = include_str!("../../../../results/published/rows.csv");

@@ -9,3 +9,20 @@ pub const HTML: &str = "report.html";
 
 /// The folder of a run directory with its plots (SVG and PNG), which the report embeds.
 pub const PLOTS: &str = "plots";
+
+impl crate::results::run_dir::RunDir {
+    /// `report.md`.
+    pub fn report_md(&self) -> std::path::PathBuf {
+        self.path(MARKDOWN)
+    }
+
+    /// `report.html`.
+    pub fn report_html(&self) -> std::path::PathBuf {
+        self.path(HTML)
+    }
+
+    /// The `plots` folder.
+    pub fn plots(&self) -> std::path::PathBuf {
+        self.path(PLOTS)
+    }
+}

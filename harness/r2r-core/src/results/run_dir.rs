@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::results::reading::{self, RunDataError};
 
 pub use crate::results::csv_rows::CsvFile;
-use crate::results::{
-    anatomy, build_file, compare_files, engine_file, files, layers, plan_file, report_files,
-    run_record, sharing, sizes, startup_runs, startup_summary, summary_file, verify_file,
-};
+use crate::results::files;
 
 /// One run's directory (`<results>/<scenario>/<run-id>/`) and the paths of its files.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +34,11 @@ impl RunDir {
         self.directory.join(name)
     }
 
+    /// `run.json`.
+    pub fn run_json(&self) -> std::path::PathBuf {
+        self.path(crate::results::run_record::FILE)
+    }
+
     /// The path of the CSV file of row type `T`.
     pub fn csv_path<T: CsvFile>(&self) -> PathBuf {
         self.path(T::NAME)
@@ -50,101 +52,6 @@ impl RunDir {
     /// Reads the CSV file of row type `T`; `Ok(None)` when the run has none.
     pub fn read_rows<T: CsvFile>(&self) -> Result<Option<Vec<T>>, RunDataError> {
         reading::read_csv(&self.csv_path::<T>(), T::REQUIRED)
-    }
-
-    /// `run.json`.
-    pub fn run_json(&self) -> PathBuf {
-        self.path(run_record::FILE)
-    }
-
-    /// `plan.json`.
-    pub fn plan_json(&self) -> PathBuf {
-        self.path(plan_file::FILE)
-    }
-
-    /// `engine.json`.
-    pub fn engine_json(&self) -> PathBuf {
-        self.path(engine_file::FILE)
-    }
-
-    /// `build.json`.
-    pub fn build_json(&self) -> PathBuf {
-        self.path(build_file::FILE)
-    }
-
-    /// `verify.json`.
-    pub fn verify_json(&self) -> PathBuf {
-        self.path(verify_file::FILE)
-    }
-
-    /// `summary.json`.
-    pub fn summary_json(&self) -> PathBuf {
-        self.path(summary_file::FILE)
-    }
-
-    /// `sizes.csv`.
-    pub fn sizes_csv(&self) -> PathBuf {
-        self.path(sizes::FILE)
-    }
-
-    /// `layers.csv`.
-    pub fn layers_csv(&self) -> PathBuf {
-        self.path(layers::FILE)
-    }
-
-    /// `sharing.csv`.
-    pub fn sharing_csv(&self) -> PathBuf {
-        self.path(sharing::FILE)
-    }
-
-    /// `anatomy.csv`.
-    pub fn anatomy_csv(&self) -> PathBuf {
-        self.path(anatomy::FILE)
-    }
-
-    /// `startup.csv`.
-    pub fn startup_csv(&self) -> PathBuf {
-        self.path(startup_summary::FILE)
-    }
-
-    /// `startup-runs.csv`.
-    pub fn startup_runs_csv(&self) -> PathBuf {
-        self.path(startup_runs::FILE)
-    }
-
-    /// `report.md`.
-    pub fn report_md(&self) -> PathBuf {
-        self.path(report_files::MARKDOWN)
-    }
-
-    /// `report.html`.
-    pub fn report_html(&self) -> PathBuf {
-        self.path(report_files::HTML)
-    }
-
-    /// The `plots` folder.
-    pub fn plots(&self) -> PathBuf {
-        self.path(report_files::PLOTS)
-    }
-
-    /// `compare-baseline.csv` (`r2r compare --baseline`, `r2r merge --baseline`).
-    pub fn compare_baseline_csv(&self) -> PathBuf {
-        self.path(compare_files::BASELINE)
-    }
-
-    /// `compare-published.csv` (`r2r compare --published`).
-    pub fn compare_published_csv(&self) -> PathBuf {
-        self.path(compare_files::PUBLISHED)
-    }
-
-    /// `compare-startup-runs.csv` (`r2r compare --startup-runs`).
-    pub fn compare_startup_runs_csv(&self) -> PathBuf {
-        self.path(compare_files::STARTUP_RUNS)
-    }
-
-    /// `merged.json` (a merged directory).
-    pub fn merged_json(&self) -> PathBuf {
-        self.path(compare_files::MERGED)
     }
 }
 
@@ -163,7 +70,7 @@ impl From<&Path> for RunDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::rows;
+    use crate::results::{rows, startup_runs};
 
     #[test]
     fn every_file_is_named_in_its_module() {

@@ -42,3 +42,10 @@ impl CsvFile for SharingRow {
         "shared_bytes",
     ];
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `sharing.csv`.
+    pub fn sharing_csv(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

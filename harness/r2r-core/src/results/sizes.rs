@@ -57,3 +57,10 @@ impl CsvFile for SizeRow {
         "zstd_bytes",
     ];
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `sizes.csv`.
+    pub fn sizes_csv(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

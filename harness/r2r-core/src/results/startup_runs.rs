@@ -228,6 +228,13 @@ pub fn runs_csv(records: &[RunRecord], header: bool) -> Result<Vec<u8>, csv::Err
         .map_err(|error| csv::Error::from(error.into_error()))
 }
 
+impl crate::results::run_dir::RunDir {
+    /// `startup-runs.csv`.
+    pub fn startup_runs_csv(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

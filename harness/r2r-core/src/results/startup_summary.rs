@@ -123,6 +123,13 @@ impl CsvFile for SummaryRow {
     const REQUIRED: &'static [&'static str] = SUMMARY_COLUMNS;
 }
 
+impl crate::results::run_dir::RunDir {
+    /// `startup.csv`.
+    pub fn startup_csv(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

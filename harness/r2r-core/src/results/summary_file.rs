@@ -26,3 +26,10 @@ pub fn update(directory: &Path, key: &str, value: serde_json::Value) -> std::io:
     summary.insert(key.to_string(), value);
     files::write_json(&path, &summary)
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `summary.json`.
+    pub fn summary_json(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

@@ -21,3 +21,10 @@ pub fn write<T: Serialize>(run: &RunDir, verifications: &[T]) -> std::io::Result
 pub fn read<T: DeserializeOwned>(run: &RunDir) -> Result<Option<Vec<T>>, RunDataError> {
     reading::read_json(&run.verify_json())
 }
+
+impl crate::results::run_dir::RunDir {
+    /// `verify.json`.
+    pub fn verify_json(&self) -> std::path::PathBuf {
+        self.path(FILE)
+    }
+}

@@ -113,7 +113,7 @@ pub fn with_baseline(
             None => changes.push(paired),
         }
     }
-    let file = current.directory.join("compare-baseline.csv");
+    let file = current.run_dir().compare_baseline_csv();
     let bytes = compare::changes_csv(&changes)
         .map_err(|error| RunError::context(format!("writing {}", file.display()), error))?;
     write_atomically(&file, &bytes).map_err(|error| RunError::io("writing", &file, error))?;
@@ -138,7 +138,7 @@ pub fn with_published(
 ) -> Result<(Vec<PublishedGap>, PathBuf), RunError> {
     let (figures, comparisons) = compare::load_published(published).map_err(RunError::other)?;
     let gaps = compare::against_published(current, &figures, &comparisons);
-    let file = current.directory.join("compare-published.csv");
+    let file = current.run_dir().compare_published_csv();
     let bytes = compare::gaps_csv(&gaps)
         .map_err(|error| RunError::context(format!("writing {}", file.display()), error))?;
     write_atomically(&file, &bytes).map_err(|error| RunError::io("writing", &file, error))?;
@@ -230,7 +230,7 @@ pub async fn compare_paired(
         pairs.len(),
         options.min_runs
     ));
-    let file = current.directory.join("compare-startup-runs.csv");
+    let file = current.run_dir().compare_startup_runs_csv();
     let mut written = startup::runs_csv(&[], true)
         .map_err(|error| RunError::context(format!("writing {}", file.display()), error))?;
     write_atomically(&file, &written).map_err(|error| RunError::io("writing", &file, error))?;

@@ -10,7 +10,7 @@
 mod clean;
 pub mod compare;
 mod project;
-pub mod settings;
+pub use crate::measure::startup::settings;
 mod steps;
 
 use std::error::Error as StdError;
@@ -571,9 +571,6 @@ impl Pipeline<'_> {
         result
     }
 }
-
-/// [`StandaloneMeasurement`] under the name callers used before it had its own.
-pub use self::StandaloneMeasurement as Measurement;
 
 /// What [`Pipeline::measure_alone`] measures: one measurement step run on its own (`r2r
 /// sizes`, `r2r startup`), apart from a scenario's

@@ -27,6 +27,7 @@ pub mod clock;
 pub mod options;
 pub mod run_once;
 pub mod schedule;
+pub mod settings;
 pub mod summary;
 pub mod targets;
 

@@ -20,7 +20,7 @@ pub enum Readiness {
 }
 
 /// Settings of a startup measurement, as the measurement takes them: made from what a person
-/// asks for by [`crate::run::settings::StartupSettings::options`].
+/// asks for by [`crate::measure::startup::settings::StartupSettings::options`].
 #[derive(Debug, Clone)]
 pub struct StartupOptions {
     /// Unrecorded runs of each target and cache mode first.
@@ -69,16 +69,4 @@ pub struct StartupOptions {
     /// Read the container's counters (bytes read, major faults, peak memory) where the engine
     /// can count them.
     pub counters: bool,
-}
-
-impl Default for StartupOptions {
-    /// `r2r measure startup` with no flag given: the defaults of
-    /// [`crate::run::settings::StartupSettings`], for every app of the plan.
-    fn default() -> Self {
-        crate::run::settings::StartupSettings::default().options(
-            &crate::run::settings::StartupDefaults::measure(),
-            Vec::new(),
-            || true,
-        )
-    }
 }

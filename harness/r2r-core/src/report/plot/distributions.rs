@@ -153,7 +153,13 @@ pub(super) fn add(inputs: &Inputs, charts: &mut Charts) {
         .filter(|r| r.ok && r.total_ms.is_some())
         .collect();
     if runs.is_empty() {
-        charts.skip("startup", "no successful runs in startup-runs.csv");
+        charts.skip(
+            "startup",
+            &format!(
+                "no successful runs in {}",
+                crate::results::startup_runs::FILE
+            ),
+        );
     }
     let mut apps: Vec<&str> = runs.iter().map(|r| r.app.name()).collect();
     apps.sort();

@@ -27,7 +27,7 @@ use plotters::prelude::{DrawingArea, DrawingBackend};
 use crate::measure::anatomy::AnatomyRow;
 use crate::results::rows::{self, HistoryRow};
 use crate::results::run_data::{
-    self, read_csv, RunDataError, SharingRow, SizeRow, StartupRow, StartupRunRow,
+    read_csv, RunDataError, SharingRow, SizeRow, StartupRow, StartupRunRow,
 };
 use bars::Bars;
 use canvas::{prepare_fonts, DrawResult, Figure};
@@ -133,14 +133,12 @@ struct Inputs {
 
 /// Reads the files of `run_dir` the plots are drawn from.
 fn load_inputs(run_dir: &Path) -> Result<Inputs, PlotError> {
+    let run = crate::results::RunDir::new(run_dir);
     Ok(Inputs {
-        sizes: read_csv(&run_dir.join("sizes.csv"), run_data::SIZE_COLUMNS)?,
-        sharing: read_csv(&run_dir.join("sharing.csv"), run_data::SHARING_COLUMNS)?,
-        runs: read_csv(
-            &run_dir.join("startup-runs.csv"),
-            run_data::STARTUP_RUN_COLUMNS,
-        )?,
-        summary: read_csv(&run_dir.join("startup.csv"), run_data::STARTUP_COLUMNS)?,
+        sizes: run.read_rows::<SizeRow>()?,
+        sharing: run.read_rows::<SharingRow>()?,
+        runs: run.read_rows::<StartupRunRow>()?,
+        summary: run.read_rows::<StartupRow>()?,
         anatomy: crate::measure::anatomy::read(run_dir)?,
     })
 }

@@ -13,7 +13,10 @@ pub(super) fn add(inputs: &Inputs, charts: &mut Charts) {
     let summary = inputs.summary.as_deref().unwrap_or_default();
     let totals: Vec<&StartupRow> = summary.iter().filter(|r| r.phase == "total").collect();
     if totals.is_empty() {
-        return charts.skip("startup-phases", "no startup.csv in the run");
+        return charts.skip(
+            "startup-phases",
+            &format!("no {} in the run", crate::results::startup_summary::FILE),
+        );
     }
     let median = |total: &StartupRow, phase: &str| {
         summary

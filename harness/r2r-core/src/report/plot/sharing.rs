@@ -15,7 +15,13 @@ pub(super) fn add(inputs: &Inputs, charts: &mut Charts) {
         .filter(|r| r.set == "all" && r.figure == "gzip")
         .collect();
     if shared.is_empty() {
-        return charts.skip("sharing", "no sharing.csv rows for the set 'all'");
+        return charts.skip(
+            "sharing",
+            &format!(
+                "no {} rows for the set 'all'",
+                crate::results::sharing::FILE
+            ),
+        );
     }
     let megabytes =
         |bytes: fn(&SharingRow) -> u64| shared.iter().map(|r| bytes(r) as f64 / MB).collect();

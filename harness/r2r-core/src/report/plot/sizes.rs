@@ -8,7 +8,10 @@ use crate::report::MB;
 /// Adds the `sizes` chart (skipped when the run has no `sizes.csv`).
 pub(super) fn add(inputs: &Inputs, charts: &mut Charts) {
     let Some(rows) = inputs.sizes.as_ref().filter(|rows| !rows.is_empty()) else {
-        return charts.skip("sizes", "no sizes.csv in the run");
+        return charts.skip(
+            "sizes",
+            &format!("no {} in the run", crate::results::sizes::FILE),
+        );
     };
     let megabytes = |bytes: fn(&crate::results::run_data::SizeRow) -> u64| {
         rows.iter().map(|r| bytes(r) as f64 / MB).collect()

@@ -101,7 +101,13 @@ pub(super) fn add(inputs: &Inputs, charts: &mut Charts) {
         .filter(|r| r.phase == "total" && r.image != r.baseline && r.paired_speedup.is_some())
         .collect();
     if speedups.is_empty() {
-        return charts.skip("startup-speedup", "no paired comparison in startup.csv");
+        return charts.skip(
+            "startup-speedup",
+            &format!(
+                "no paired comparison in {}",
+                crate::results::startup_summary::FILE
+            ),
+        );
     }
     charts.add(
         "startup-speedup",

@@ -395,6 +395,14 @@ pub fn parse_budget(text: &str) -> Result<Budget, String> {
     ))
 }
 
+impl Default for StartupOptions {
+    /// `r2r measure startup` with no flag given: the defaults of
+    /// [`StartupSettings`], for every app of the plan.
+    fn default() -> Self {
+        StartupSettings::default().options(&StartupDefaults::measure(), Vec::new(), || true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
