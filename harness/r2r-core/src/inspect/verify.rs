@@ -42,7 +42,7 @@ pub struct ImageVerification {
     /// The variants it belongs to.
     pub variants: Vec<String>,
     /// Its role.
-    pub role: String,
+    pub role: crate::model::plan::PlannedRole,
     /// The checks, in order.
     pub checks: Vec<Check>,
     /// Whether its behaviour was checked under emulation (an image of another platform than

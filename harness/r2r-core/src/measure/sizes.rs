@@ -449,7 +449,7 @@ async fn measure(
             image: image.id.clone(),
             reference: image.reference().to_string(),
             variants: image.variants.clone(),
-            role: image.role.clone(),
+            role: image.role.to_string(),
             engine_size: Some(details.size_bytes),
             analysis,
             registry,

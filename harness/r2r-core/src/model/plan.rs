@@ -85,13 +85,46 @@ pub enum Content {
     },
 }
 
+/// The role an image of the plan plays: a framework image of a chain, or an app's image.
+/// Written as its name (`runtime-deps`, `runtime`, `aspnet`, `sdk`, or the app's catalog
+/// name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PlannedRole {
+    /// A framework image of a chain.
+    Framework(ImageRole),
+    /// The image of the app of this catalog name.
+    App(String),
+}
+
+impl PlannedRole {
+    /// The name used in tags, labels, tables and result files.
+    pub fn name(&self) -> &str {
+        match self {
+            PlannedRole::Framework(role) => role.name(),
+            PlannedRole::App(app) => app,
+        }
+    }
+
+    /// Whether this is the base of a chain: the native dependencies of .NET.
+    pub fn is_runtime_deps(&self) -> bool {
+        *self == PlannedRole::Framework(ImageRole::RuntimeDeps)
+    }
+}
+
+impl std::fmt::Display for PlannedRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One image to build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedImage {
     /// Unique id within the plan, e.g. `runtime-composite.runtime`.
     pub id: String,
-    /// Role name: `runtime-deps`, `runtime`, `aspnet`, `sdk`, or the app kind.
-    pub role: String,
+    /// Its role: a framework image, or an app's image.
+    pub role: PlannedRole,
     /// Variants (scenario order) this image belongs to.
     pub variants: Vec<String>,
     /// What it stands on.
@@ -152,7 +185,7 @@ impl PlannedImage {
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::SCENARIO.to_string(), scenario.name.clone()),
             (labels::VARIANTS.to_string(), self.variants.join(",")),
-            (labels::ROLE.to_string(), self.role.clone()),
+            (labels::ROLE.to_string(), self.role.to_string()),
             (labels::IMAGE.to_string(), self.id.clone()),
             (labels::DOTNET.to_string(), scenario.dotnet.clone()),
         ]);
@@ -570,7 +603,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         }
         let deps = builder.add(
             variant_name,
-            "runtime-deps",
+            PlannedRole::Framework(ImageRole::RuntimeDeps),
             Parent::Base(base),
             Content::RuntimeDeps,
             platform,
@@ -601,7 +634,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 };
                 let id = builder.add(
                     variant_name,
-                    role.name(),
+                    PlannedRole::Framework(*role),
                     Parent::Image(parent),
                     content,
                     platform,
@@ -621,7 +654,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             if let Some(aspnet) = by_role.get(&ImageRole::Aspnet).cloned() {
                 builder.add(
                     variant_name,
-                    "sdk",
+                    PlannedRole::Framework(ImageRole::Sdk),
                     Parent::Image(aspnet),
                     Content::Sdk,
                     platform,
@@ -663,7 +696,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             };
             builder.add(
                 variant_name,
-                app_name,
+                PlannedRole::App(app_name.to_string()),
                 Parent::Image(parent),
                 content,
                 platform,
@@ -731,7 +764,7 @@ impl Builder<'_> {
     fn add(
         &mut self,
         variant: &str,
-        role: &str,
+        role: PlannedRole,
         parent: Parent,
         content: Content,
         platform: Platform,
@@ -740,7 +773,7 @@ impl Builder<'_> {
         if !platform.is_default() {
             key.push_str(&format!("|{platform}"));
         }
-        let tag = image_tag(&self.scenario.name, variant, role);
+        let tag = image_tag(&self.scenario.name, variant, role.name());
         if let Some(id) = self.keys.get(&key) {
             let image = self
                 .images
@@ -759,7 +792,7 @@ impl Builder<'_> {
             (Content::RuntimeDeps, Parent::Base(base))
                 if *base == self.scenario.base.for_platform(platform).image() =>
             {
-                platform.variant_name(role)
+                platform.variant_name(role.name())
             }
             (Content::RuntimeDeps, _) => format!("{variant}.{role}"),
             _ => format!("{variant}.{role}"),
@@ -767,7 +800,7 @@ impl Builder<'_> {
         self.keys.insert(key, id.clone());
         self.images.push(PlannedImage {
             id: id.clone(),
-            role: role.to_string(),
+            role,
             variants: vec![variant.to_string()],
             parent,
             content,
@@ -1008,7 +1041,7 @@ mod tests {
         let deps: Vec<(&str, &str)> = plan
             .images
             .iter()
-            .filter(|i| i.role == "runtime-deps")
+            .filter(|i| i.role.is_runtime_deps())
             .map(|i| {
                 (
                     i.id.as_str(),

@@ -65,7 +65,7 @@ fn publish_type(image: &PlannedImage) -> String {
             let composite = if *composite { ", composite" } else { "" };
             format!("{}{composite}", publish.profile)
         }
-        _ => image.role.clone(),
+        _ => image.role.to_string(),
     }
 }
 
@@ -120,7 +120,7 @@ fn platform_table(data: &RunData) -> Option<Table> {
     {
         let variant = image.variants.first().cloned().unwrap_or_default();
         let (plain, _) = Platform::split_variant(&variant);
-        let mut row = vec![plain.to_string(), image.role.clone()];
+        let mut row = vec![plain.to_string(), image.role.to_string()];
         let mut gzip = Vec::new();
         for platform in platforms {
             let name = platform.variant_name(plain);
