@@ -20,8 +20,9 @@
 //!   loopback HTTP probe).
 //!
 //! Each module imports only modules listed before it in this order: `support`, `model`,
-//! `engine`, `inspect`, `build`, `measure`, `results`, `report`, `run`, `console` (the
-//! architecture test checks it).
+//! `engine`, `inspect`, `build`, `results`, `measure`, `report`, `run`, `console` (the
+//! architecture test checks it). `results` sits below `measure`: the measurements write their
+//! rows through the result files' modules, which know nothing of how a row was measured.
 
 pub mod build;
 pub mod console;

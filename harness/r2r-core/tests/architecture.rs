@@ -216,6 +216,39 @@ fn the_top_level_modules_of_the_library_import_no_circle() {
     );
 }
 
+/// The order of r2r-core's top-level modules, lowest first, as `src/lib.rs` states it: each
+/// imports only modules before it.
+const LAYERS: &[&str] = &[
+    "support", "model", "engine", "inspect", "build", "results", "measure", "report", "run",
+    "console",
+];
+
+#[test]
+fn each_top_level_module_imports_only_the_ones_below_it() {
+    let graph = ModuleGraph::new(&load_crate(&core_root()));
+    let edges = folder_edges(&graph);
+    let rank = |module: &str| LAYERS.iter().position(|layer| *layer == module);
+    let mut found = Vec::new();
+    for (from, targets) in &edges {
+        for (to, place) in targets {
+            match (rank(from), rank(to)) {
+                (Some(low), Some(high)) if high < low => {}
+                (None, _) => found.push(format!("{from} is not in the order of src/lib.rs")),
+                (_, None) => found.push(format!("{to} is not in the order of src/lib.rs")),
+                _ => found.push(format!("{from} -> {to} imports upwards ({place})")),
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    assert!(
+        found.is_empty(),
+        "r2r-core's modules must import only those below them ({}):\n  {}",
+        LAYERS.join(" < "),
+        found.join("\n  ")
+    );
+}
+
 #[test]
 fn the_files_of_the_library_import_no_circle() {
     let graph = ModuleGraph::new(&load_crate(&core_root()));
