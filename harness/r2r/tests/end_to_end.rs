@@ -56,6 +56,78 @@ fn read_json(path: &Path) -> serde_json::Value {
     .unwrap()
 }
 
+/// The values at `path` of a JSON document: segments split by `.`, `*` for every value of a
+/// map, a `[*]` suffix for every element of the array found.
+fn json_nodes<'a>(value: &'a serde_json::Value, path: &str) -> Vec<&'a serde_json::Value> {
+    let mut current = vec![value];
+    for segment in path.split('.').filter(|segment| !segment.is_empty()) {
+        let (name, each) = match segment.strip_suffix("[*]") {
+            Some(name) => (name, true),
+            None => (segment, false),
+        };
+        let mut next = Vec::new();
+        for node in current {
+            let children: Vec<&serde_json::Value> = match name {
+                "*" => node
+                    .as_object()
+                    .map(|map| map.values().collect())
+                    .unwrap_or_default(),
+                "" => vec![node],
+                name => node.get(name).into_iter().collect(),
+            };
+            for child in children {
+                if each {
+                    next.extend(child.as_array().into_iter().flatten());
+                } else {
+                    next.push(child);
+                }
+            }
+        }
+        current = next;
+    }
+    current
+}
+
+/// Every CSV header and JSON key set of the run directory is the one captured from a run of
+/// the quick scenario (`harness/r2r-core/tests/data/formats-quick.txt`): a change of any
+/// result file's format shows here, on a real run.
+fn assert_formats_as_captured(run: &Path) {
+    let fixture = root().join("harness/r2r-core/tests/data/formats-quick.txt");
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    let mut checked = 0;
+    for line in text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+    {
+        let (left, expected) = line.split_once(": ").unwrap();
+        let (file, path) = left.split_once(' ').unwrap_or((left, ""));
+        let found = if file.ends_with(".csv") {
+            let content = std::fs::read_to_string(run.join(file)).unwrap();
+            content.lines().next().unwrap_or_default().to_string()
+        } else {
+            let document = read_json(&run.join(file));
+            let keys: std::collections::BTreeSet<&str> = json_nodes(&document, path)
+                .into_iter()
+                .filter_map(|node| node.as_object())
+                .flat_map(|map| map.keys().map(String::as_str))
+                .collect();
+            keys.into_iter().collect::<Vec<_>>().join(",")
+        };
+        assert_eq!(
+            found,
+            expected,
+            "{file} {path}: the format of {}",
+            run.display()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 20,
+        "{checked} formats checked from {}",
+        fixture.display()
+    );
+}
+
 #[test]
 fn quick_scenario_end_to_end() {
     let root = root();
@@ -94,6 +166,7 @@ fn quick_scenario_end_to_end() {
     ] {
         assert!(latest.join(file).is_file(), "{file} written by r2r run");
     }
+    assert_formats_as_captured(&latest);
     let summary = read_json(&latest.join("summary.json"));
     assert!(
         summary["sizes"].is_object() && summary["startup"].is_object(),
