@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod document;
 pub mod merge;
+pub mod nightly;
 pub mod plot;
 pub mod published_rows;
 
