@@ -56,6 +56,15 @@ pub(crate) enum Command {
     /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
     /// --paired-runs N` can measure them beside later images in one run.
     KeepBaseline(commands::KeepArgs),
+    /// After a run: compare it with the scenario's baseline (the first run becomes it), add it
+    /// to the history, redraw the trend plots; exit 1 on a regression.
+    Nightly(crate::nightly::NightlyArgs),
+    /// Merge the machines' runs of a night, compare with the baseline merge (the first becomes
+    /// it), add to the history, keep only the latest merge and the baseline.
+    NightlyMerge(crate::nightly::NightlyMergeArgs),
+    /// Print what a run directory holds (counts, sizes, start-up summaries) as text, JSON or
+    /// one field, or the statistics of a series of numbers.
+    Show(crate::nightly::ShowArgs),
     /// Which assemblies grew or shrank between two images of a scenario, and by how much
     /// (IL + metadata, native code, the rest), read from the images' ReadyToRun headers.
     Diff(DiffArgs),

@@ -23,6 +23,9 @@ fn exit(result: anyhow::Result<bool>) -> u8 {
 
 /// Runs the command; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
+    if let Some(code) = crate::nightly::dispatch(&cli).await {
+        return code;
+    }
     // Commands that read run directories, and an archive, need neither the experiment catalog
     // nor an engine.
     let offline = match &cli.command {
@@ -132,6 +135,9 @@ pub async fn run(cli: Cli) -> u8 {
         | Command::Compare(_)
         | Command::Merge(_)
         | Command::KeepBaseline(_)
+        | Command::Nightly(_)
+        | Command::NightlyMerge(_)
+        | Command::Show(_)
         | Command::Diff(_) => None,
     };
     let stopped_by_signal = {
