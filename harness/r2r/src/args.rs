@@ -64,7 +64,10 @@ pub(crate) enum Command {
     NightlyMerge(crate::nightly::NightlyMergeArgs),
     /// Print what a run directory holds (counts, sizes, start-up summaries) as text, JSON or
     /// one field, or the statistics of a series of numbers.
-    Show(crate::nightly::ShowArgs),
+    Show(crate::show::ShowArgs),
+    /// Compare the sizes of the same images measured on several engines: equal content
+    /// bytes, gzip and zstd within 1% of the first engine's (exit 1 otherwise).
+    CompareEngines(crate::show::CompareEnginesArgs),
     /// Which assemblies grew or shrank between two images of a scenario, and by how much
     /// (IL + metadata, native code, the rest), read from the images' ReadyToRun headers.
     Diff(DiffArgs),

@@ -138,6 +138,7 @@ pub async fn run(cli: Cli) -> u8 {
         | Command::Nightly(_)
         | Command::NightlyMerge(_)
         | Command::Show(_)
+        | Command::CompareEngines(_)
         | Command::Diff(_) => None,
     };
     let stopped_by_signal = {

@@ -10,6 +10,7 @@ mod images;
 mod nightly;
 mod output;
 mod setup;
+mod show;
 
 use std::process::ExitCode;
 

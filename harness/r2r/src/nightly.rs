@@ -1,8 +1,7 @@
-//! `r2r nightly`, `r2r nightly-merge` and `r2r show`: the nightly's baseline rules
-//! ([`r2r_core::report::nightly`]) around `compare`, `keep-baseline` and `merge`, and a run's
-//! files as JSON for scripts ([`r2r_core::report::show`]).
+//! `r2r nightly` and `r2r nightly-merge`: the nightly's baseline rules
+//! ([`r2r_core::report::nightly`]) around `compare`, `keep-baseline` and `merge`; and the
+//! dispatch of the commands scripts call (`show`, `compare-engines` in [`crate::show`]).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -10,7 +9,6 @@ use clap::{Args, ValueEnum};
 use r2r_core::engine::{containers, DockerEngine};
 use r2r_core::report::nightly::{self, Comparison};
 use r2r_core::report::plot::{self, Format, PlotOptions};
-use r2r_core::report::show;
 use r2r_core::results::runs::{self, resolve_run};
 
 use crate::args::{CacheArg, Cli, Command};
@@ -73,29 +71,6 @@ pub struct NightlyMergeArgs {
     pub thresholds: ThresholdArgs,
 }
 
-/// `r2r show`.
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    /// The scenario whose run is meant (results/<scenario>/).
-    #[arg(long, short)]
-    pub scenario: Option<String>,
-    /// A run id under results/<scenario>/ (default: `latest`), or a path to a run directory
-    /// (also one of `r2r measure ... --output DIR`).
-    #[arg(long)]
-    pub run: Option<String>,
-    /// Print the whole view as JSON.
-    #[arg(long, conflicts_with = "field")]
-    pub json: bool,
-    /// Print one field of the JSON view by its dotted path, e.g. `run.run_id` or
-    /// `builds.passed` (a string as it is, a list of values one a line).
-    #[arg(long, value_name = "PATH")]
-    pub field: Option<String>,
-    /// Instead of a run: the summary statistics (count, mean, standard deviation, median,
-    /// quartiles, IQR, MAD, min, max) of the numbers in FILE (`-`: standard input), as JSON.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "run"])]
-    pub describe: Option<PathBuf>,
-}
-
 /// Trend plot formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlotFormat {
@@ -105,12 +80,14 @@ pub enum PlotFormat {
     Png,
 }
 
-/// Runs `nightly`, `nightly-merge` or `show`; `None` for the other commands.
+/// Runs `nightly`, `nightly-merge`, `show` or `compare-engines`; `None` for the other
+/// commands.
 pub async fn dispatch(cli: &Cli) -> Option<u8> {
     let code = match &cli.command {
         Command::Nightly(arguments) => night(cli, arguments).await,
         Command::NightlyMerge(arguments) => merge_night(arguments),
-        Command::Show(arguments) => show_command(cli, arguments),
+        Command::Show(arguments) => crate::show::show_command(cli, arguments),
+        Command::CompareEngines(arguments) => crate::show::compare_engines(arguments),
         _ => return None,
     };
     Some(code.unwrap_or_else(|error| output::error(&error)))
@@ -314,76 +291,4 @@ fn merge_night(arguments: &NightlyMergeArgs) -> anyhow::Result<u8> {
         &arguments.plots,
     )?;
     Ok(night.exit_code)
-}
-
-/// `r2r show`.
-fn show_command(cli: &Cli, arguments: &ShowArgs) -> anyhow::Result<u8> {
-    if let Some(file) = &arguments.describe {
-        let mut text = String::new();
-        if file.as_os_str() == "-" {
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading standard input")?;
-        } else {
-            text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-        }
-        let numbers = show::parse_numbers(&text).map_err(anyhow::Error::msg)?;
-        let Some(description) = show::describe(&numbers) else {
-            bail!("no numbers to describe");
-        };
-        return Ok(print_value(&serde_json::to_value(description)?, arguments));
-    }
-    let directory = match (&arguments.scenario, &arguments.run) {
-        (None, Some(run)) => PathBuf::from(run),
-        _ => resolve_run(
-            &results_dir(cli)?,
-            arguments.scenario.as_deref(),
-            arguments.run.as_deref(),
-        )?,
-    };
-    let view = show::view(&directory)?;
-    if !arguments.json && arguments.field.is_none() {
-        print_text(&view);
-        return Ok(0);
-    }
-    Ok(print_value(&serde_json::to_value(&view)?, arguments))
-}
-
-fn print_value(value: &serde_json::Value, arguments: &ShowArgs) -> u8 {
-    match &arguments.field {
-        Some(path) => match show::field(value, path) {
-            Some(text) => {
-                println!("{text}");
-                0
-            }
-            None => output::error(&anyhow::Error::new(show::ShowError::NoField {
-                field: path.clone(),
-            })),
-        },
-        None => output::json(value),
-    }
-}
-
-fn print_text(view: &show::RunView) {
-    println!("directory: {}", view.directory.display());
-    if let Some(run) = &view.run {
-        println!(
-            "run: {} of scenario {} (.NET {})",
-            run.run_id, run.scenario, run.dotnet.runtime
-        );
-        for (step, state) in &run.steps {
-            println!("step {step}: {}", state.status.name());
-        }
-    }
-    println!(
-        "build: {}/{}  verify: {}/{}  sizes: {} image(s)  start-up: {}/{} runs ok",
-        view.builds.passed,
-        view.builds.total,
-        view.verify.passed,
-        view.verify.total,
-        view.sizes.len(),
-        view.startup_runs_total.ok,
-        view.startup_runs_total.runs
-    );
 }

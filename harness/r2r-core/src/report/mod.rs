@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod document;
+pub mod engines;
 pub mod merge;
 pub mod nightly;
 pub mod plot;
