@@ -171,3 +171,25 @@ fn nights_of_merges_keep_the_latest_and_the_baseline() {
     assert_eq!(merges(), [baseline_of(&dir)]);
     assert!(dir.join("history.csv").is_file());
 }
+
+#[test]
+fn engines_compare_equal_content_and_close_compressed_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let docker = run_of(dir.path(), "docker", 1);
+    let podman = run_of(dir.path(), "podman", 1);
+    let compare = |other: &Path| {
+        let mut command = r2r();
+        command
+            .arg("compare-engines")
+            .arg(format!("docker={}", docker.display()))
+            .arg(format!("podman={}", other.display()));
+        command.assert()
+    };
+    compare(&podman)
+        .code(0)
+        .stdout(predicate::str::contains("the same sizes on every engine"));
+    let doubled = run_of(dir.path(), "podman-gzip", 2);
+    compare(&doubled)
+        .code(1)
+        .stdout(predicate::str::contains("FAIL"));
+}
