@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use r2r_core::model::platform::Platform;
-use r2r_core::report::compare::Thresholds;
+use r2r_core::report::compare::ThresholdSettings;
+use r2r_core::report::engines::TOLERANCE;
 use r2r_core::run::settings::{CacheModes, StartupSettings};
 
 /// Builds the composite ReadyToRun container image matrix and proves each image is what its
@@ -57,6 +58,18 @@ pub(crate) enum Command {
     /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
     /// --paired-runs N` can measure them beside later images in one run.
     KeepBaseline(KeepArgs),
+    /// After a run: compare it with the scenario's baseline (the first run becomes it), add it
+    /// to the history, redraw the trend plots; exit 1 on a regression.
+    Nightly(NightlyArgs),
+    /// Merge the machines' runs of a night, compare with the baseline merge (the first becomes
+    /// it), add to the history, keep only the latest merge and the baseline.
+    NightlyMerge(NightlyMergeArgs),
+    /// Print what a run directory holds (counts, sizes, start-up summaries) as text, JSON or
+    /// one field, or the statistics of a series of numbers.
+    Show(ShowArgs),
+    /// Compare the sizes of the same images measured on several engines: equal content
+    /// bytes, gzip and zstd within 1% of the first engine's (exit 1 otherwise).
+    CompareEngines(CompareEnginesArgs),
     /// Which assemblies grew or shrank between two images of a scenario, and by how much
     /// (IL + metadata, native code, the rest), read from the images' ReadyToRun headers.
     Diff(DiffArgs),
@@ -270,7 +283,7 @@ pub(crate) struct CompareArgs {
     pub(crate) baseline: Option<String>,
     /// What counts as a change.
     #[command(flatten)]
-    pub(crate) thresholds: ThresholdArgs,
+    pub(crate) thresholds: ThresholdSettings,
     /// Append the run's headline metrics to this history CSV (for trend plots).
     #[arg(long)]
     pub(crate) history: Option<PathBuf>,
@@ -283,31 +296,6 @@ pub(crate) struct CompareArgs {
     /// Cache modes of the paired rounds (default: those the current run measured).
     #[arg(long, value_enum, requires = "paired_runs")]
     pub(crate) paired_cache: Option<CacheModes>,
-}
-
-/// The noise thresholds of `r2r compare` and `r2r merge`.
-#[derive(Debug, Args)]
-pub(crate) struct ThresholdArgs {
-    /// Size changes within this many percent are noise.
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) size_threshold: f64,
-    /// Start-up changes within this many percent are noise.
-    #[arg(long, default_value_t = 5.0)]
-    pub(crate) startup_threshold: f64,
-    /// Significance level of the start-up test.
-    #[arg(long, default_value_t = 0.05)]
-    pub(crate) alpha: f64,
-}
-
-impl ThresholdArgs {
-    /// As the comparison takes them (fractions, not percent).
-    pub(crate) fn thresholds(&self) -> Thresholds {
-        Thresholds {
-            size: self.size_threshold / 100.0,
-            startup: self.startup_threshold / 100.0,
-            alpha: self.alpha,
-        }
-    }
 }
 
 /// `r2r merge`.
@@ -326,7 +314,7 @@ pub(crate) struct MergeArgs {
     pub(crate) baseline: Option<PathBuf>,
     /// What counts as a change.
     #[command(flatten)]
-    pub(crate) thresholds: ThresholdArgs,
+    pub(crate) thresholds: ThresholdSettings,
     /// Append the merge's headline metrics (images as `<machine>/<image>`) to this history CSV.
     #[arg(long)]
     pub(crate) history: Option<PathBuf>,
@@ -337,6 +325,91 @@ pub(crate) struct MergeArgs {
 pub(crate) struct KeepArgs {
     #[command(flatten)]
     pub(crate) select: RunSelect,
+}
+
+/// `r2r nightly`.
+#[derive(Debug, Args)]
+pub(crate) struct NightlyArgs {
+    /// The scenario (its results are <results>/<scenario>/: the runs, `baseline`,
+    /// `history.csv`, `trends/`).
+    #[arg(long, short)]
+    pub(crate) scenario: String,
+    /// The run to judge: a run id of the scenario (default: `latest`).
+    #[arg(long)]
+    pub(crate) run: Option<String>,
+    /// Paired start-up rounds of the baseline's and this run's images, measured together now
+    /// (needs the engine; 0: compare the two runs' files only, a start-up verdict that never
+    /// fails). None on the first night: the run is its own baseline.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) paired_runs: usize,
+    /// Cache modes of the paired rounds (default: those the run measured).
+    #[arg(long, value_enum)]
+    pub(crate) paired_cache: Option<CacheModes>,
+    /// Make this run the baseline after comparing (also after a regression: accepting is a
+    /// decision, e.g. after an intended change).
+    #[arg(long)]
+    pub(crate) accept: bool,
+    /// Do not keep the app images of a run that becomes the baseline under `<tag>-baseline`
+    /// (`r2r keep-baseline`); no engine is needed then without paired rounds.
+    #[arg(long)]
+    pub(crate) no_keep: bool,
+    /// Formats of the trend plots.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,png")]
+    pub(crate) plots: Vec<FormatArg>,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub(crate) thresholds: ThresholdSettings,
+}
+
+/// `r2r nightly-merge`.
+#[derive(Debug, Args)]
+pub(crate) struct NightlyMergeArgs {
+    /// Where merges are kept: DIR/<merge-id>/, DIR/latest, DIR/baseline, DIR/history.csv,
+    /// DIR/trends/.
+    #[arg(value_name = "DIR")]
+    pub(crate) directory: PathBuf,
+    /// One run directory per machine, as DIR or LABEL=DIR (default label: its host name).
+    #[arg(required = true, value_name = "[LABEL=]RUN-DIR")]
+    pub(crate) runs: Vec<String>,
+    /// Make this merge the baseline after comparing.
+    #[arg(long)]
+    pub(crate) accept: bool,
+    /// Formats of the trend plots.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,png")]
+    pub(crate) plots: Vec<FormatArg>,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub(crate) thresholds: ThresholdSettings,
+}
+
+/// `r2r show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    #[command(flatten)]
+    pub(crate) select: RunSelect,
+    /// Print the whole view as JSON.
+    #[arg(long, conflicts_with = "field")]
+    pub(crate) json: bool,
+    /// Print one field of the JSON view by its dotted path, e.g. `run.run_id` or
+    /// `builds.passed` (a string as it is, a list of values one a line).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) field: Option<String>,
+    /// Instead of a run: the summary statistics (count, mean, standard deviation, median,
+    /// quartiles, IQR, MAD, min, max) of the numbers in FILE (`-`: standard input), as JSON.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "run"])]
+    pub(crate) describe: Option<PathBuf>,
+}
+
+/// `r2r compare-engines`.
+#[derive(Debug, Args)]
+pub(crate) struct CompareEnginesArgs {
+    /// Run directories of the same scenario on several engines, each as LABEL=DIR; the first
+    /// is the reference.
+    #[arg(required = true, num_args = 2.., value_name = "LABEL=DIR")]
+    pub(crate) runs: Vec<String>,
+    /// How far the compressed sizes may be from the first engine's, percent.
+    #[arg(long, value_name = "PCT", default_value_t = TOLERANCE * 100.0)]
+    pub(crate) tolerance: f64,
 }
 
 /// Reads `--platform`: `linux/amd64` or `linux/arm64` (or the runtime identifiers

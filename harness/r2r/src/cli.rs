@@ -9,7 +9,8 @@ use r2r_core::run::{self, Measurement, RunSettings};
 use crate::args::{Cli, Command, MeasureCommand};
 use crate::commands;
 use crate::images::{diff, measure_archive};
-use crate::output::exit_code;
+use crate::nightly;
+use crate::output::{self, exit_code};
 use crate::session::{on_engine, Session};
 use crate::setup::{load_plan, project, results_dir};
 
@@ -111,6 +112,15 @@ pub async fn run(cli: Cli) -> u8 {
             Ok(results) => commands::keep_baseline(cli, &results, arguments).await,
             Err(error) => Err(error),
         }),
+        Command::Nightly(arguments) => match nightly::nightly(cli, arguments).await {
+            Ok(code) => code,
+            Err(error) => output::error(&error),
+        },
+        Command::NightlyMerge(arguments) => exit_code(nightly::nightly_merge(arguments)),
+        Command::Show(arguments) => {
+            exit_code(results_dir(cli).and_then(|r| commands::show(&r, arguments)))
+        }
+        Command::CompareEngines(arguments) => exit_code(commands::compare_engines(arguments)),
         Command::Diff(arguments) => exit_code(match project(cli) {
             Ok(project) => diff(&project, arguments).await,
             Err(error) => Err(error),

@@ -1,13 +1,16 @@
-//! The commands on run directories: `report`, `plot`, `merge` and `compare` read them (with
-//! `--paired-runs`, `compare` also measures start-up through the engine), `keep-baseline`
-//! tags a run's images through the engine; and `plan`, which reads the scenario only. Each
-//! parses nothing and decides nothing: it calls the library and prints what came out.
+//! The commands on run directories: `report`, `plot`, `merge`, `show`, `compare-engines` and
+//! `compare` read them (with `--paired-runs`, `compare` also measures start-up through the
+//! engine), `keep-baseline` tags a run's images through the engine; and `plan`, which reads
+//! the scenario only. Each parses nothing and decides nothing: it calls the library and prints
+//! what came out.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use r2r_core::report::console;
+use r2r_core::report::engines::{EngineComparison, EngineSizes};
 use r2r_core::report::plot::{self, Format, PlotOptions};
+use r2r_core::report::show;
 use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;
 use r2r_core::run::compare::{self as comparison, load_run};
@@ -15,7 +18,8 @@ use r2r_core::run::settings::StartupSettings;
 use r2r_core::run::{draw_plots, find_root, write_report};
 
 use crate::args::{
-    Cli, CompareArgs, FormatArg, KeepArgs, MergeArgs, PlotArgs, ReportArgs, RunSelect, ScenarioArgs,
+    Cli, CompareArgs, CompareEnginesArgs, FormatArg, KeepArgs, MergeArgs, PlotArgs, ReportArgs,
+    RunSelect, ScenarioArgs, ShowArgs,
 };
 use crate::output::{self, Console};
 use crate::session::on_run_engine;
@@ -40,7 +44,7 @@ pub(crate) fn plan(cli: &Cli, arguments: &ScenarioArgs) -> anyhow::Result<bool> 
     Ok(true)
 }
 
-fn formats(arguments: &[FormatArg]) -> Vec<Format> {
+pub(crate) fn formats(arguments: &[FormatArg]) -> Vec<Format> {
     let format = |f: &FormatArg| match f {
         FormatArg::Png => Format::Png,
         FormatArg::Svg => Format::Svg,
@@ -57,6 +61,13 @@ fn print_outcome(outcome: &plot::PlotOutcome) {
     for (name, reason) in &outcome.skipped {
         eprintln!("skipped plot {name}: {reason}");
     }
+}
+
+/// Draws the trend plots of a history file into `out` (created), printing the files.
+pub(crate) fn trends(history: &Path, out: &Path, options: &PlotOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    print_outcome(&plot::plot_trend(history, out, options)?);
+    Ok(())
 }
 
 /// `r2r report`.
@@ -81,8 +92,7 @@ pub(crate) fn plot(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool>
                 .map(|p| p.join("trends"))
                 .unwrap_or_else(|| PathBuf::from("trends"))
         });
-        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-        print_outcome(&plot::plot_trend(history, &out, &options)?);
+        trends(history, &out, &options)?;
         return Ok(true);
     }
     let data = load(results, &arguments.select)?;
@@ -123,24 +133,14 @@ pub(crate) fn merge(results: &Path, arguments: &MergeArgs) -> anyhow::Result<boo
         thresholds,
         arguments.history.as_deref(),
     )?;
-    for (machine, platform) in merged.columns() {
-        println!("{machine}: {platform}");
-    }
-    if baseline.is_some() {
-        for machine in &outcome.without_baseline {
-            println!("{machine}: the baseline has no run of this machine");
-        }
-        println!(
-            "{} regression(s), {} size change(s) with a .NET version change, against {}",
-            outcome.regressions,
-            outcome.version_changes,
-            arguments
-                .baseline
-                .as_deref()
-                .unwrap_or(Path::new(""))
-                .display()
-        );
-    }
+    let against = arguments
+        .baseline
+        .as_ref()
+        .map(|path| path.display().to_string());
+    print!(
+        "{}",
+        console::merge_summary(&merged.columns(), &outcome, against.as_deref())
+    );
     println!("merged into {}", out.display());
     Ok(outcome.regressions == 0)
 }
@@ -218,4 +218,48 @@ pub(crate) async fn keep_baseline(
         data.info.run_id
     );
     Ok(kept.not_kept.is_empty())
+}
+
+/// `r2r show`: a run directory's view as text, JSON or one field; or the statistics of the
+/// numbers in a file.
+pub(crate) fn show(results: &Path, arguments: &ShowArgs) -> anyhow::Result<bool> {
+    let value = match &arguments.describe {
+        Some(file) => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+            } else {
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let numbers = show::parse_numbers(&text).map_err(anyhow::Error::msg)?;
+            let description = show::describe(&numbers).context("no numbers to describe")?;
+            serde_json::to_value(description)?
+        }
+        None => {
+            let select = &arguments.select;
+            let run = select.run.as_deref();
+            let view = show::view(&runs::resolve_run(
+                results,
+                select.scenario.as_deref(),
+                run,
+            )?)?;
+            if !arguments.json && arguments.field.is_none() {
+                print!("{}", console::run_view(&view));
+                return Ok(true);
+            }
+            serde_json::to_value(&view)?
+        }
+    };
+    println!("{}", show::select(&value, arguments.field.as_deref())?);
+    Ok(true)
+}
+
+/// `r2r compare-engines`: `Ok(false)` (exit 1) unless every image of the first run is in
+/// every other with equal content bytes and compressed sizes within the tolerance.
+pub(crate) fn compare_engines(arguments: &CompareEnginesArgs) -> anyhow::Result<bool> {
+    let sizes = arguments.runs.iter().map(|run| EngineSizes::read(run));
+    let sizes = sizes.collect::<Result<Vec<_>, _>>()?;
+    let comparison = EngineComparison::new(&sizes, arguments.tolerance / 100.0);
+    print!("{}", console::engine_comparison(&comparison));
+    Ok(comparison.differences() == 0)
 }

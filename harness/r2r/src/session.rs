@@ -52,8 +52,9 @@ impl<'a> Session<'a, Plan> {
     }
 }
 
-fn one_line(arguments: &[String]) -> String {
-    arguments.join(" ")
+/// The command line as one line (what a scenario's lock names as its holder).
+pub(crate) fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs `work` on the engine for the plan `load` makes, under the scenario's lock, with the
@@ -147,10 +148,7 @@ async fn start<P: Planned>(
     let plan = plan?;
     // One r2r at a time per scenario: a second one would share its images and results.
     let lock = match plan.scenario() {
-        Some(scenario) => Some(lock(
-            &project.results.join(scenario),
-            &one_line(&std::env::args().collect::<Vec<_>>()),
-        )?),
+        Some(scenario) => Some(lock(&project.results.join(scenario), &command_line())?),
         None => None,
     };
     if let Some(cpus) = cpuset {
@@ -181,10 +179,7 @@ pub(crate) async fn on_run_engine<T>(
         select.run.as_deref(),
     )?;
     let scenario = r2r_core::results::run_record::load(&directory, None)?.scenario;
-    let _lock = lock(
-        &results.join(&scenario),
-        &one_line(&std::env::args().collect::<Vec<_>>()),
-    )?;
+    let _lock = lock(&results.join(&scenario), &command_line())?;
     let engine = DockerEngine::connect().await?;
     tokio::select! {
         result = work(&engine) => result,
