@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use r2r_core::model::platform::Platform;
 use r2r_core::report::compare::ThresholdSettings;
 use r2r_core::report::engines::TOLERANCE;
+use r2r_core::report::plot::{Format, PlotOptions};
 use r2r_core::run::settings::{CacheModes, StartupSettings};
 
 /// Builds the composite ReadyToRun container image matrix and proves each image is what its
@@ -231,15 +232,6 @@ pub(crate) struct RunSelect {
     pub(crate) run: Option<String>,
 }
 
-/// Plot file formats.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub(crate) enum FormatArg {
-    /// Scalable vector graphics (no font file needed).
-    Svg,
-    /// Bitmap (needs a TrueType font: R2R_FONT, --font or Debian's fonts-dejavu-core).
-    Png,
-}
-
 /// `r2r report`.
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
@@ -252,12 +244,8 @@ pub(crate) struct ReportArgs {
 pub(crate) struct PlotArgs {
     #[command(flatten)]
     pub(crate) select: RunSelect,
-    /// Formats to write.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,png")]
-    pub(crate) format: Vec<FormatArg>,
-    /// A TrueType font for PNG text (default: R2R_FONT, then the system's DejaVu Sans).
-    #[arg(long)]
-    pub(crate) font: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) options: PlotOptions,
     /// Draw trend plots from this history file (written by `compare --history`) instead.
     #[arg(long)]
     pub(crate) trend: Option<PathBuf>,
@@ -354,8 +342,8 @@ pub(crate) struct NightlyArgs {
     #[arg(long)]
     pub(crate) no_keep: bool,
     /// Formats of the trend plots.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,png")]
-    pub(crate) plots: Vec<FormatArg>,
+    #[arg(long, value_delimiter = ',', default_value = "svg,png")]
+    pub(crate) plots: Vec<Format>,
     /// What counts as a change.
     #[command(flatten)]
     pub(crate) thresholds: ThresholdSettings,
@@ -375,8 +363,8 @@ pub(crate) struct NightlyMergeArgs {
     #[arg(long)]
     pub(crate) accept: bool,
     /// Formats of the trend plots.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,png")]
-    pub(crate) plots: Vec<FormatArg>,
+    #[arg(long, value_delimiter = ',', default_value = "svg,png")]
+    pub(crate) plots: Vec<Format>,
     /// What counts as a change.
     #[command(flatten)]
     pub(crate) thresholds: ThresholdSettings,

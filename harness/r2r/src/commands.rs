@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use r2r_core::report::console;
 use r2r_core::report::engines::{EngineComparison, EngineSizes};
-use r2r_core::report::plot::{self, Format, PlotOptions};
+use r2r_core::report::plot::{self, PlotOptions};
 use r2r_core::report::show;
 use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;
@@ -18,8 +18,8 @@ use r2r_core::run::settings::StartupSettings;
 use r2r_core::run::{draw_plots, find_root, write_report};
 
 use crate::args::{
-    Cli, CompareArgs, CompareEnginesArgs, FormatArg, KeepArgs, MergeArgs, PlotArgs, ReportArgs,
-    RunSelect, ScenarioArgs, ShowArgs,
+    Cli, CompareArgs, CompareEnginesArgs, KeepArgs, MergeArgs, PlotArgs, ReportArgs, RunSelect,
+    ScenarioArgs, ShowArgs,
 };
 use crate::output::{self, Console};
 use crate::session::on_run_engine;
@@ -42,14 +42,6 @@ pub(crate) fn plan(cli: &Cli, arguments: &ScenarioArgs) -> anyhow::Result<bool> 
         print!("{}", plan.describe());
     }
     Ok(true)
-}
-
-pub(crate) fn formats(arguments: &[FormatArg]) -> Vec<Format> {
-    let format = |f: &FormatArg| match f {
-        FormatArg::Png => Format::Png,
-        FormatArg::Svg => Format::Svg,
-    };
-    arguments.iter().map(format).collect()
 }
 
 fn print_outcome(outcome: &plot::PlotOutcome) {
@@ -81,10 +73,7 @@ pub(crate) fn report(results: &Path, arguments: &ReportArgs) -> anyhow::Result<b
 
 /// `r2r plot`.
 pub(crate) fn plot(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool> {
-    let options = PlotOptions {
-        formats: formats(&arguments.format),
-        font: arguments.font.clone(),
-    };
+    let options = &arguments.options;
     if let Some(history) = &arguments.trend {
         let out = arguments.output.clone().unwrap_or_else(|| {
             history
@@ -92,7 +81,7 @@ pub(crate) fn plot(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool>
                 .map(|p| p.join("trends"))
                 .unwrap_or_else(|| PathBuf::from("trends"))
         });
-        trends(history, &out, &options)?;
+        trends(history, &out, options)?;
         return Ok(true);
     }
     let data = load(results, &arguments.select)?;

@@ -7,21 +7,19 @@ use std::path::Path;
 use r2r_core::report::console;
 use r2r_core::report::merge::MergeInput;
 use r2r_core::report::nightly::{self, Comparison};
-use r2r_core::report::plot::PlotOptions;
+use r2r_core::report::plot::{Format, PlotOptions};
 use r2r_core::results::files::lock;
 use r2r_core::results::runs::new_run_id;
 
-use crate::args::{
-    Cli, CompareArgs, FormatArg, KeepArgs, NightlyArgs, NightlyMergeArgs, RunSelect,
-};
+use crate::args::{Cli, CompareArgs, KeepArgs, NightlyArgs, NightlyMergeArgs, RunSelect};
 use crate::commands;
 use crate::session::command_line;
 use crate::setup::results_dir;
 
 /// The trend plots of `history` (when there is one) into `out`.
-fn trends(history: &Path, out: &Path, formats: &[FormatArg]) -> anyhow::Result<()> {
+fn trends(history: &Path, out: &Path, formats: &[Format]) -> anyhow::Result<()> {
     let options = PlotOptions {
-        formats: commands::formats(formats),
+        formats: formats.to_vec(),
         font: None,
     };
     match history.is_file() {
