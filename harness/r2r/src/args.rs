@@ -47,7 +47,7 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Write report.md and report.html of a run (tables in the published reports' shapes,
     /// start-up with confidence intervals, the plots).
-    Report(ReportArgs),
+    Report(RunSelect),
     /// Draw a run's plots (SVG, PNG), or trend plots from a history file.
     Plot(PlotArgs),
     /// Compare a run with a baseline run (exit 1 on a significant regression) or with the
@@ -58,7 +58,7 @@ pub(crate) enum Command {
     Merge(MergeArgs),
     /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
     /// --paired-runs N` can measure them beside later images in one run.
-    KeepBaseline(KeepArgs),
+    KeepBaseline(RunSelect),
     /// After a run: compare it with the scenario's baseline (the first run becomes it), add it
     /// to the history, redraw the trend plots; exit 1 on a regression.
     Nightly(NightlyArgs),
@@ -78,11 +78,23 @@ pub(crate) enum Command {
     Clean(CleanArgs),
 }
 
+/// The scenario a command plans, and its platform.
 #[derive(Debug, Args)]
-pub(crate) struct DiffArgs {
+pub(crate) struct Target {
     /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
     #[arg(long, short)]
     pub(crate) scenario: String,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// The first image: a plan id (`r2r plan`), e.g. `no-composite.console`.
     pub(crate) image_a: String,
     /// The second image: a plan id, e.g. `runtime-composite.console`.
@@ -90,41 +102,24 @@ pub(crate) struct DiffArgs {
     /// Also write the differences as CSV to this file.
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ScenarioArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// Rebuild images even when their inputs are unchanged.
     #[arg(long)]
     pub(crate) rebuild: bool,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -141,17 +136,11 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// Seconds one verification container may run.
     #[arg(long, default_value_t = 90)]
     pub(crate) timeout: u64,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,21 +149,15 @@ pub(crate) enum MeasureCommand {
     /// image, and how much a set of images stores only once.
     Sizes(SizesArgs),
     /// Container cold start of the app images: a fresh container per run, phases timed,
-    /// warm-up runs discarded, images interleaved in a seeded shuffled order.
+    /// warm-up runs discarded, images interleaved in a seeded shuffled order (refused for a
+    /// platform this machine only emulates).
     Startup(StartupArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct StartupArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
-    /// Measure this platform's images only (start-up is refused for a platform this machine
-    /// only emulates): `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
+    #[command(flatten)]
+    pub(crate) target: Target,
     #[command(flatten)]
     pub(crate) startup: StartupSettings,
     /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/).
@@ -230,13 +213,6 @@ pub(crate) struct RunSelect {
     /// A run id under results/<scenario>/ (default: `latest`), or a path to a run directory.
     #[arg(long)]
     pub(crate) run: Option<String>,
-}
-
-/// `r2r report`.
-#[derive(Debug, Args)]
-pub(crate) struct ReportArgs {
-    #[command(flatten)]
-    pub(crate) select: RunSelect,
 }
 
 /// `r2r plot`.
@@ -306,13 +282,6 @@ pub(crate) struct MergeArgs {
     /// Append the merge's headline metrics (images as `<machine>/<image>`) to this history CSV.
     #[arg(long)]
     pub(crate) history: Option<PathBuf>,
-}
-
-/// `r2r keep-baseline`.
-#[derive(Debug, Args)]
-pub(crate) struct KeepArgs {
-    #[command(flatten)]
-    pub(crate) select: RunSelect,
 }
 
 /// `r2r nightly`.
@@ -429,7 +398,7 @@ mod tests {
         ])
         .unwrap();
         assert!(
-            matches!(&cli.command, Command::Build(a) if a.platform == Some(Platform::LinuxArm64))
+            matches!(&cli.command, Command::Build(a) if a.target.platform == Some(Platform::LinuxArm64))
         );
         let error = <Cli as clap::Parser>::try_parse_from([
             "r2r",

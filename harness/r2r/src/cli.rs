@@ -4,7 +4,7 @@
 
 use r2r_core::inspect::verify::VerifyOptions;
 use r2r_core::run::settings::StartupDefaults;
-use r2r_core::run::{self, Measurement, RunSettings};
+use r2r_core::run::{self, Measurement, Project, RunSettings};
 
 use crate::args::{Cli, Command, MeasureCommand};
 use crate::commands;
@@ -12,7 +12,7 @@ use crate::images::{diff, measure_archive};
 use crate::nightly;
 use crate::output::{self, exit_code};
 use crate::session::{on_engine, Session};
-use crate::setup::{load_plan, project, results_dir};
+use crate::setup::{load_plan, project};
 
 /// Runs the command; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
@@ -20,7 +20,7 @@ pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
         Command::Plan(arguments) => exit_code(commands::plan(cli, arguments)),
         Command::Build(arguments) => {
-            let load = |p: &_| load_plan(p, &arguments.scenario, arguments.platform);
+            let load = |p: &_| load_plan(p, &arguments.target);
             on_engine(cli, load, None, async |session: Session<'_, _>| {
                 Ok(session.pipeline().build(arguments.rebuild).await?.0)
             })
@@ -31,7 +31,7 @@ pub async fn run(cli: Cli) -> u8 {
                 run_timeout: std::time::Duration::from_secs(arguments.timeout),
                 ..Default::default()
             };
-            let load = |p: &_| load_plan(p, &arguments.scenario, arguments.platform);
+            let load = |p: &_| load_plan(p, &arguments.target);
             on_engine(cli, load, None, async |session: Session<'_, _>| {
                 Ok(session.pipeline().verify(&options).await?.0)
             })
@@ -44,7 +44,7 @@ pub async fn run(cli: Cli) -> u8 {
                 verify: VerifyOptions::default(),
                 startup: arguments.startup.clone(),
             };
-            let load = |p: &_| load_plan(p, &arguments.build.scenario, arguments.build.platform);
+            let load = |p: &_| load_plan(p, &arguments.build.target);
             let cpuset = settings.startup.cpuset.as_deref();
             on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
                 Ok(session.pipeline().run(&settings).await?)
@@ -60,8 +60,8 @@ pub async fn run(cli: Cli) -> u8 {
                         .as_deref()
                         .map(r2r_core::measure::registry::parse_address)
                         .transpose();
-                    let load = |p: &_| match scenario {
-                        Some(scenario) => load_plan(p, scenario, arguments.platform),
+                    let load = |p: &Project| match scenario {
+                        Some(scenario) => Ok(p.load_plan(scenario, arguments.platform)?),
                         None => anyhow::bail!("give --scenario or --archive"),
                     };
                     on_engine(cli, load, None, async |session: Session<'_, _>| {
@@ -83,7 +83,7 @@ pub async fn run(cli: Cli) -> u8 {
                 arguments
                     .startup
                     .options(&StartupDefaults::measure(), Vec::new(), || true);
-            let load = |p: &_| load_plan(p, &arguments.scenario, arguments.platform);
+            let load = |p: &_| load_plan(p, &arguments.target);
             let cpuset = arguments.startup.cpuset.as_deref();
             on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
                 let output = arguments.output.as_deref();
@@ -95,42 +95,28 @@ pub async fn run(cli: Cli) -> u8 {
             })
             .await
         }
-        Command::Report(arguments) => {
-            exit_code(results_dir(cli).and_then(|r| commands::report(&r, arguments)))
-        }
-        Command::Plot(arguments) => {
-            exit_code(results_dir(cli).and_then(|r| commands::plot(&r, arguments)))
-        }
-        Command::Compare(arguments) => exit_code(match results_dir(cli) {
-            Ok(results) => commands::compare(cli, &results, arguments).await,
-            Err(error) => Err(error),
-        }),
-        Command::Merge(arguments) => {
-            exit_code(results_dir(cli).and_then(|r| commands::merge(&r, arguments)))
-        }
-        Command::KeepBaseline(arguments) => exit_code(match results_dir(cli) {
-            Ok(results) => commands::keep_baseline(cli, &results, arguments).await,
-            Err(error) => Err(error),
-        }),
+        Command::Report(select) => exit_code(commands::report(cli, select)),
+        Command::Plot(arguments) => exit_code(commands::plot(cli, arguments)),
+        Command::Compare(arguments) => exit_code(commands::compare(cli, arguments).await),
+        Command::Merge(arguments) => exit_code(commands::merge(cli, arguments)),
+        Command::KeepBaseline(select) => exit_code(commands::keep_baseline(cli, select).await),
         Command::Nightly(arguments) => match nightly::nightly(cli, arguments).await {
             Ok(code) => code,
             Err(error) => output::error(&error),
         },
         Command::NightlyMerge(arguments) => exit_code(nightly::nightly_merge(arguments)),
-        Command::Show(arguments) => {
-            exit_code(results_dir(cli).and_then(|r| commands::show(&r, arguments)))
-        }
+        Command::Show(arguments) => exit_code(commands::show(cli, arguments)),
         Command::CompareEngines(arguments) => exit_code(commands::compare_engines(arguments)),
         Command::Diff(arguments) => exit_code(match project(cli) {
             Ok(project) => diff(&project, arguments).await,
             Err(error) => Err(error),
         }),
         Command::Clean(arguments) => {
-            let load = |p: &_| {
-                let scenario = arguments.scenario.as_deref();
-                scenario
-                    .map(|s| load_plan(p, s, arguments.platform))
-                    .transpose()
+            let scenario = arguments.scenario.as_deref();
+            let load = |p: &Project| {
+                Ok(scenario
+                    .map(|s| p.load_plan(s, arguments.platform))
+                    .transpose()?)
             };
             on_engine(cli, load, None, async |session: Session<'_, _>| {
                 let scenario = session.plan.as_ref().map(|p| p.scenario.name.as_str());

@@ -10,7 +10,7 @@ use anyhow::Context;
 use r2r_core::report::console;
 use r2r_core::report::engines::{EngineComparison, EngineSizes};
 use r2r_core::report::plot::{self, PlotOptions};
-use r2r_core::report::show;
+use r2r_core::report::{nightly, show};
 use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;
 use r2r_core::run::compare::{self as comparison, load_run};
@@ -18,26 +18,22 @@ use r2r_core::run::settings::StartupSettings;
 use r2r_core::run::{draw_plots, find_root, write_report};
 
 use crate::args::{
-    Cli, CompareArgs, CompareEnginesArgs, KeepArgs, MergeArgs, PlotArgs, ReportArgs, RunSelect,
-    ScenarioArgs, ShowArgs,
+    Cli, CompareArgs, CompareEnginesArgs, MergeArgs, PlotArgs, RunSelect, ScenarioArgs, ShowArgs,
 };
-use crate::output::{self, Console};
+use crate::output::Console;
 use crate::session::on_run_engine;
-use crate::setup::{load_plan, project};
+use crate::setup::{load_plan, project, results_dir};
 
-fn load(results: &Path, select: &RunSelect) -> anyhow::Result<RunData> {
-    Ok(load_run(
-        results,
-        select.scenario.as_deref(),
-        select.run.as_deref(),
-    )?)
+fn load(cli: &Cli, select: &RunSelect) -> anyhow::Result<RunData> {
+    let (scenario, run) = (select.scenario.as_deref(), select.run.as_deref());
+    Ok(load_run(&results_dir(cli)?, scenario, run)?)
 }
 
 /// `r2r plan`: the images in build order, as text or JSON.
 pub(crate) fn plan(cli: &Cli, arguments: &ScenarioArgs) -> anyhow::Result<bool> {
-    let plan = load_plan(&project(cli)?, &arguments.scenario, arguments.platform)?;
+    let plan = load_plan(&project(cli)?, &arguments.target)?;
     if arguments.json {
-        output::json(&plan)?;
+        println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", plan.describe());
     }
@@ -63,8 +59,8 @@ pub(crate) fn trends(history: &Path, out: &Path, options: &PlotOptions) -> anyho
 }
 
 /// `r2r report`.
-pub(crate) fn report(results: &Path, arguments: &ReportArgs) -> anyhow::Result<bool> {
-    let data = load(results, &arguments.select)?;
+pub(crate) fn report(cli: &Cli, select: &RunSelect) -> anyhow::Result<bool> {
+    let data = load(cli, select)?;
     for path in write_report(&data)? {
         println!("{}", path.display());
     }
@@ -72,19 +68,15 @@ pub(crate) fn report(results: &Path, arguments: &ReportArgs) -> anyhow::Result<b
 }
 
 /// `r2r plot`.
-pub(crate) fn plot(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool> {
+pub(crate) fn plot(cli: &Cli, arguments: &PlotArgs) -> anyhow::Result<bool> {
     let options = &arguments.options;
     if let Some(history) = &arguments.trend {
-        let out = arguments.output.clone().unwrap_or_else(|| {
-            history
-                .parent()
-                .map(|p| p.join("trends"))
-                .unwrap_or_else(|| PathBuf::from("trends"))
-        });
+        let trends_dir = || history.with_file_name(nightly::TRENDS);
+        let out = arguments.output.clone().unwrap_or_else(trends_dir);
         trends(history, &out, options)?;
         return Ok(true);
     }
-    let data = load(results, &arguments.select)?;
+    let data = load(cli, &arguments.select)?;
     let outcome = draw_plots(
         &data,
         &options.formats,
@@ -96,7 +88,7 @@ pub(crate) fn plot(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool>
 }
 
 /// `r2r merge`: `Ok(false)` (exit 1) when a machine's sizes regressed against the baseline.
-pub(crate) fn merge(results: &Path, arguments: &MergeArgs) -> anyhow::Result<bool> {
+pub(crate) fn merge(cli: &Cli, arguments: &MergeArgs) -> anyhow::Result<bool> {
     use r2r_core::report::merge;
     let inputs: Vec<merge::MergeInput> = arguments
         .runs
@@ -110,10 +102,10 @@ pub(crate) fn merge(results: &Path, arguments: &MergeArgs) -> anyhow::Result<boo
         .map(merge::load_merged)
         .transpose()
         .context("reading the baseline merge")?;
-    let out = arguments
-        .out
-        .clone()
-        .unwrap_or_else(|| results.join("merged").join(runs::new_run_id()));
+    let out = match &arguments.out {
+        Some(out) => out.clone(),
+        None => results_dir(cli)?.join("merged").join(runs::new_run_id()),
+    };
     let thresholds = arguments.thresholds.thresholds();
     let outcome = merge::write(
         &merged,
@@ -136,12 +128,8 @@ pub(crate) fn merge(results: &Path, arguments: &MergeArgs) -> anyhow::Result<boo
 
 /// `r2r compare`: `Ok(false)` (exit 1) when a metric regressed. The project root (for the
 /// published figures in `<root>/results/published`) is looked up only for `--published`.
-pub(crate) async fn compare(
-    cli: &Cli,
-    results: &Path,
-    arguments: &CompareArgs,
-) -> anyhow::Result<bool> {
-    let data = load(results, &arguments.select)?;
+pub(crate) async fn compare(cli: &Cli, arguments: &CompareArgs) -> anyhow::Result<bool> {
+    let data = load(cli, &arguments.select)?;
     let Some(baseline) = &arguments.baseline else {
         let published = find_root(cli.root.as_deref())?.join("results/published");
         let (gaps, file) = comparison::with_published(&data, &published)?;
@@ -149,7 +137,7 @@ pub(crate) async fn compare(
         eprintln!("written to {}", file.display());
         return Ok(true);
     };
-    let baseline = comparison::load_baseline(results, &data, baseline)?;
+    let baseline = comparison::load_baseline(&results_dir(cli)?, &data, baseline)?;
     let thresholds = arguments.thresholds.thresholds();
     let same_run = match arguments.paired_runs {
         None => Vec::new(),
@@ -182,13 +170,9 @@ pub(crate) async fn compare(
 }
 
 /// `r2r keep-baseline`: `Ok(false)` (exit 1) when an image is no longer the run's.
-pub(crate) async fn keep_baseline(
-    cli: &Cli,
-    results: &Path,
-    arguments: &KeepArgs,
-) -> anyhow::Result<bool> {
-    let data = load(results, &arguments.select)?;
-    let kept = on_run_engine(cli, &arguments.select, async |engine| {
+pub(crate) async fn keep_baseline(cli: &Cli, select: &RunSelect) -> anyhow::Result<bool> {
+    let data = load(cli, select)?;
+    let kept = on_run_engine(cli, select, async |engine| {
         Ok(comparison::keep_baseline(engine, &data).await?)
     })
     .await?;
@@ -211,7 +195,7 @@ pub(crate) async fn keep_baseline(
 
 /// `r2r show`: a run directory's view as text, JSON or one field; or the statistics of the
 /// numbers in a file.
-pub(crate) fn show(results: &Path, arguments: &ShowArgs) -> anyhow::Result<bool> {
+pub(crate) fn show(cli: &Cli, arguments: &ShowArgs) -> anyhow::Result<bool> {
     let value = match &arguments.describe {
         Some(file) => {
             let text = if file.as_os_str() == "-" {
@@ -225,13 +209,12 @@ pub(crate) fn show(results: &Path, arguments: &ShowArgs) -> anyhow::Result<bool>
             serde_json::to_value(description)?
         }
         None => {
-            let select = &arguments.select;
-            let run = select.run.as_deref();
-            let view = show::view(&runs::resolve_run(
-                results,
-                select.scenario.as_deref(),
-                run,
-            )?)?;
+            let (scenario, run) = (&arguments.select.scenario, &arguments.select.run);
+            let directory = match (scenario, run) {
+                (None, Some(path)) => PathBuf::from(path),
+                _ => runs::resolve_run(&results_dir(cli)?, scenario.as_deref(), run.as_deref())?,
+            };
+            let view = show::view(&directory)?;
             if !arguments.json && arguments.field.is_none() {
                 print!("{}", console::run_view(&view));
                 return Ok(true);

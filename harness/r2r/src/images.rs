@@ -16,7 +16,7 @@ use crate::setup::load_plan;
 /// images only: no lock, so it works beside a running measurement.
 pub(crate) async fn diff(project: &Project, arguments: &DiffArgs) -> anyhow::Result<bool> {
     use r2r_core::measure::anatomy;
-    let plan = load_plan(project, &arguments.scenario, arguments.platform)?;
+    let plan = load_plan(project, &arguments.target)?;
     let mut images = Vec::new();
     for id in [&arguments.image_a, &arguments.image_b] {
         let image = plan.image(id).with_context(|| {

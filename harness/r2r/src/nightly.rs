@@ -11,7 +11,7 @@ use r2r_core::report::plot::{Format, PlotOptions};
 use r2r_core::results::files::lock;
 use r2r_core::results::runs::new_run_id;
 
-use crate::args::{Cli, CompareArgs, KeepArgs, NightlyArgs, NightlyMergeArgs, RunSelect};
+use crate::args::{Cli, CompareArgs, NightlyArgs, NightlyMergeArgs, RunSelect};
 use crate::commands;
 use crate::session::command_line;
 use crate::setup::results_dir;
@@ -48,7 +48,7 @@ pub(crate) async fn nightly(cli: &Cli, arguments: &NightlyArgs) -> anyhow::Resul
     let keep = async || {
         let select = select();
         if !arguments.no_keep {
-            if let Err(error) = commands::keep_baseline(cli, results, &KeepArgs { select }).await {
+            if let Err(error) = commands::keep_baseline(cli, &select).await {
                 eprintln!("nightly: the images of run {run_id} are not kept: {error:#}");
             }
         }
@@ -67,7 +67,7 @@ pub(crate) async fn nightly(cli: &Cli, arguments: &NightlyArgs) -> anyhow::Resul
         paired_runs,
         paired_cache: paired_runs.and(arguments.paired_cache),
     };
-    let comparison = match commands::compare(cli, results, &compare).await {
+    let comparison = match commands::compare(cli, &compare).await {
         Ok(true) => Comparison::Passed,
         Ok(false) => Comparison::Regressed,
         Err(error) => {

@@ -1,5 +1,5 @@
 //! What the binary prints: progress on stderr (bars on a terminal, plain lines otherwise),
-//! the tables of [`r2r_core::report::console`] and JSON on stdout, errors as `error: ...`
+//! the tables of [`r2r_core::report::console`] on stdout, errors as `error: ...`
 //! with their causes, and the exit codes.
 
 use std::io::IsTerminal;
@@ -27,12 +27,6 @@ pub fn exit_code(result: anyhow::Result<bool>) -> u8 {
         Ok(false) => 1,
         Err(problem) => error(&problem),
     }
-}
-
-/// Prints a value as pretty JSON.
-pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 const BAR: &str = "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}";

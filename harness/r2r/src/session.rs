@@ -2,7 +2,8 @@
 //! SIGTERM stop the children and remove the containers r2r started), the CPUs r2r keeps
 //! itself off, the engine connected, and what an interrupted r2r left behind removed first.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
 
 use r2r_core::engine::{containers, DockerEngine, Engine};
 use r2r_core::model::plan::Plan;
@@ -57,6 +58,10 @@ pub(crate) fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
 
+/// The phases of [`on_engine`] before a signal (whose exit codes are 130 and 143).
+const LOADING: u8 = 0;
+const RUNNING: u8 = 1;
+
 /// Runs `work` on the engine for the plan `load` makes, under the scenario's lock, with the
 /// app containers' CPUs (`cpuset`) kept free of r2r; a signal stops it and removes what it
 /// started. Returns the exit code.
@@ -72,42 +77,29 @@ pub(crate) async fn on_engine<P: Planned>(
     };
     // Signals are taken from here on. While the plan loads (which may ask the NuGet feeds
     // through the .NET SDK) there is nothing to keep: the children are stopped and r2r exits.
-    // Afterwards a signal goes to the select below, which also removes containers.
-    // `phase`: None while loading, Some(None) once running, Some(Some(code)) when a signal
-    // stopped the loading.
-    let phase: Arc<Mutex<Option<Option<u8>>>> = Arc::new(Mutex::new(None));
+    // Afterwards a signal goes to the select below, which also removes containers. `phase`:
+    // LOADING, then RUNNING, or the exit code of the signal that stopped the loading.
+    let phase = Arc::new(AtomicU8::new(LOADING));
     let (signalled, signal) = tokio::sync::oneshot::channel::<u8>();
-    {
-        let phase = Arc::clone(&phase);
-        tokio::spawn(async move {
-            let code = interrupted().await;
-            let loading = {
-                let mut phase = phase.lock().unwrap_or_else(|p| p.into_inner());
-                let loading = phase.is_none();
-                if loading {
-                    *phase = Some(Some(code));
-                }
-                loading
-            };
-            if loading {
-                let stopped = stop_children().await;
-                eprintln!("interrupted: stopped {stopped} child process(es), removed 0 container(s); nothing was built or measured yet");
-                std::process::exit(i32::from(code));
-            }
-            let _ = signalled.send(code);
-        });
-    }
+    let handler_phase = Arc::clone(&phase);
+    tokio::spawn(async move {
+        let code = interrupted().await;
+        if handler_phase
+            .compare_exchange(LOADING, code, SeqCst, SeqCst)
+            .is_ok()
+        {
+            let stopped = stop_children().await;
+            eprintln!("interrupted: stopped {stopped} child process(es), removed 0 container(s); nothing was built or measured yet");
+            std::process::exit(i32::from(code));
+        }
+        let _ = signalled.send(code);
+    });
     // Scenario errors are reported before anything talks to the engine.
     let plan = load(&project);
-    let stopped_by_signal = {
-        let mut phase = phase.lock().unwrap_or_else(|p| p.into_inner());
-        let stopped = phase.is_some();
-        if !stopped {
-            *phase = Some(None);
-        }
-        stopped
-    };
-    if stopped_by_signal {
+    if phase
+        .compare_exchange(LOADING, RUNNING, SeqCst, SeqCst)
+        .is_err()
+    {
         // A signal stopped the loading: its handler reports it and exits.
         std::future::pending::<()>().await;
     }
