@@ -1,10 +1,12 @@
 //! The command line: every command, argument and option of `r2r`, parsed and validated;
 //! nothing here runs anything.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use r2r_core::measure::registry::parse_address;
 use r2r_core::model::platform::Platform;
 use r2r_core::report::compare::ThresholdSettings;
 use r2r_core::report::engines::TOLERANCE;
@@ -179,8 +181,8 @@ pub(crate) struct SizesArgs {
     #[arg(long)]
     pub(crate) archive: Option<PathBuf>,
     /// Also push the images to this registry on 127.0.0.1 and report the sizes it stores.
-    #[arg(long, value_name = "127.0.0.1:PORT")]
-    pub(crate) registry: Option<String>,
+    #[arg(long, value_name = "127.0.0.1:PORT", value_parser = parse_address)]
+    pub(crate) registry: Option<SocketAddr>,
     /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/; for
     /// an archive, the current directory).
     #[arg(long)]

@@ -52,23 +52,18 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Measure(MeasureCommand::Sizes(arguments)) => {
-            match (&arguments.archive, &arguments.scenario) {
-                (Some(archive), _) => exit_code(measure_archive(archive, arguments.output.clone())),
-                (None, scenario) => {
-                    let registry = arguments
-                        .registry
-                        .as_deref()
-                        .map(r2r_core::measure::registry::parse_address)
-                        .transpose();
-                    let load = |p: &Project| match scenario {
-                        Some(scenario) => Ok(p.load_plan(scenario, arguments.platform)?),
-                        None => anyhow::bail!("give --scenario or --archive"),
-                    };
+            let output = arguments.output.as_deref();
+            let measurement = Measurement::Sizes {
+                registry: arguments.registry,
+            };
+            let load = |p: &Project| match &arguments.scenario {
+                Some(scenario) => Ok(p.load_plan(scenario, arguments.platform)?),
+                None => anyhow::bail!("give --scenario or --archive"),
+            };
+            match &arguments.archive {
+                Some(archive) => exit_code(measure_archive(archive, arguments.output.clone())),
+                None => {
                     on_engine(cli, load, None, async |session: Session<'_, _>| {
-                        let measurement = Measurement::Sizes {
-                            registry: registry?,
-                        };
-                        let output = arguments.output.as_deref();
                         Ok(session
                             .pipeline()
                             .measure_alone(output, measurement)
@@ -79,15 +74,13 @@ pub async fn run(cli: Cli) -> u8 {
             }
         }
         Command::Measure(MeasureCommand::Startup(arguments)) => {
-            let options =
-                arguments
-                    .startup
-                    .options(&StartupDefaults::measure(), Vec::new(), || true);
+            let defaults = StartupDefaults::measure();
+            let options = arguments.startup.options(&defaults, Vec::new(), || true);
+            let output = arguments.output.as_deref();
+            let measurement = Measurement::Startup(&options);
             let load = |p: &_| load_plan(p, &arguments.target);
             let cpuset = arguments.startup.cpuset.as_deref();
             on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
-                let output = arguments.output.as_deref();
-                let measurement = Measurement::Startup(&options);
                 Ok(session
                     .pipeline()
                     .measure_alone(output, measurement)

@@ -176,20 +176,7 @@ pub(crate) async fn keep_baseline(cli: &Cli, select: &RunSelect) -> anyhow::Resu
         Ok(comparison::keep_baseline(engine, &data).await?)
     })
     .await?;
-    for (image, kept_as) in &kept.kept {
-        println!("{image} kept as {kept_as}");
-    }
-    for (image, reference) in &kept.not_kept {
-        eprintln!(
-            "{image}: {reference} is not the image run {} built (rebuilt since, or missing); not kept",
-            data.info.run_id
-        );
-    }
-    println!(
-        "{} image(s) of run {} kept as the baseline",
-        kept.kept.len(),
-        data.info.run_id
-    );
+    print!("{}", console::kept_baseline(&kept, &data.info.run_id));
     Ok(kept.not_kept.is_empty())
 }
 

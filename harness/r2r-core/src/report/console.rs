@@ -17,7 +17,7 @@ use crate::report::engines::EngineComparison;
 use crate::report::merge::MergeOutcome;
 use crate::report::nightly::MergeNight;
 use crate::report::show::RunView;
-use crate::run::compare::BaselineComparison;
+use crate::run::compare::{BaselineComparison, KeptBaseline};
 
 /// The widest a table may be, in columns.
 pub const WIDTH: u16 = 120;
@@ -594,6 +594,20 @@ pub fn round_precision(rounds: usize, pairs: &[PairStatus], target: f64) -> Stri
     )
 }
 
+/// What `r2r keep-baseline` prints: each image kept and its tag, each image not kept (no
+/// longer the one run `run_id` built), and how many were kept.
+pub fn kept_baseline(kept: &KeptBaseline, run_id: &str) -> String {
+    let mut text = String::new();
+    for (image, kept_as) in &kept.kept {
+        text += &format!("{image} kept as {kept_as}\n");
+    }
+    for (image, reference) in &kept.not_kept {
+        text += &format!("{image}: {reference} is not the image run {run_id} built (rebuilt since, or missing); not kept\n");
+    }
+    let count = kept.kept.len();
+    text + &format!("{count} image(s) of run {run_id} kept as the baseline\n")
+}
+
 /// What `r2r show` prints of a run directory: the run and its steps, then one line of counts.
 pub fn run_view(view: &RunView) -> String {
     let mut text = format!("directory: {}\n", view.directory.display());
@@ -936,6 +950,20 @@ mod tests {
              1 regression(s), 0 size change(s) with a .NET version change, against merge 20261201T020000Z\n\
              nightly-merge: merge 20261202T020000Z accepted as the baseline\n\
              merged into /n/20261202T020000Z\n"
+        );
+    }
+
+    #[test]
+    fn kept_images_are_listed_then_counted() {
+        let kept = KeptBaseline {
+            kept: vec![("console".into(), "r2r/quick:console-baseline".into())],
+            not_kept: vec![("webapi".into(), "r2r/quick:webapi".into())],
+        };
+        assert_eq!(
+            kept_baseline(&kept, "20261201T020000Z"),
+            "console kept as r2r/quick:console-baseline\n\
+             webapi: r2r/quick:webapi is not the image run 20261201T020000Z built (rebuilt since, or missing); not kept\n\
+             1 image(s) of run 20261201T020000Z kept as the baseline\n"
         );
     }
 }
