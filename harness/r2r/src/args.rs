@@ -10,6 +10,7 @@ use r2r_core::measure::registry::parse_address;
 use r2r_core::model::platform::Platform;
 use r2r_core::report::compare::ThresholdSettings;
 use r2r_core::report::engines::TOLERANCE;
+use r2r_core::report::merge::MergeInput;
 use r2r_core::report::plot::{Format, PlotOptions};
 use r2r_core::run::settings::{CacheModes, StartupSettings};
 
@@ -187,9 +188,7 @@ pub(crate) struct SizesArgs {
     /// an archive, the current directory).
     #[arg(long)]
     pub(crate) output: Option<PathBuf>,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
+    /// Measure this platform's images only (as `build --platform`).
     #[arg(long, value_name = "PLATFORM", value_parser = parse_platform, conflicts_with = "archive")]
     pub(crate) platform: Option<Platform>,
 }
@@ -199,9 +198,7 @@ pub(crate) struct CleanArgs {
     /// Only this scenario's images (default: everything r2r made, bases included).
     #[arg(long, short)]
     pub(crate) scenario: Option<String>,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
+    /// Only the scenario's images of this platform (as `build --platform`).
     #[arg(long, value_name = "PLATFORM", value_parser = parse_platform, requires = "scenario")]
     pub(crate) platform: Option<Platform>,
 }
@@ -269,8 +266,8 @@ pub(crate) struct CompareArgs {
 pub(crate) struct MergeArgs {
     /// Run directories, one per machine, each as DIR or LABEL=DIR (the label names the
     /// machine; default: its host name from run.json).
-    #[arg(required = true, value_name = "[LABEL=]DIR")]
-    pub(crate) runs: Vec<String>,
+    #[arg(required = true, value_name = "[LABEL=]DIR", value_parser = merge_input)]
+    pub(crate) runs: Vec<MergeInput>,
     /// Where to write the merge (default: <results>/merged/<merge-id>).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -328,8 +325,8 @@ pub(crate) struct NightlyMergeArgs {
     #[arg(value_name = "DIR")]
     pub(crate) directory: PathBuf,
     /// One run directory per machine, as DIR or LABEL=DIR (default label: its host name).
-    #[arg(required = true, value_name = "[LABEL=]RUN-DIR")]
-    pub(crate) runs: Vec<String>,
+    #[arg(required = true, value_name = "[LABEL=]RUN-DIR", value_parser = merge_input)]
+    pub(crate) runs: Vec<MergeInput>,
     /// Make this merge the baseline after comparing.
     #[arg(long)]
     pub(crate) accept: bool,
@@ -369,6 +366,11 @@ pub(crate) struct CompareEnginesArgs {
     /// How far the compressed sizes may be from the first engine's, percent.
     #[arg(long, value_name = "PCT", default_value_t = TOLERANCE * 100.0)]
     pub(crate) tolerance: f64,
+}
+
+/// Reads a run to merge: `LABEL=DIR` or `DIR`.
+fn merge_input(text: &str) -> Result<MergeInput, std::convert::Infallible> {
+    Ok(MergeInput::parse(text))
 }
 
 /// Reads `--platform`: `linux/amd64` or `linux/arm64` (or the runtime identifiers

@@ -90,18 +90,10 @@ pub(crate) fn plot(cli: &Cli, arguments: &PlotArgs) -> anyhow::Result<bool> {
 /// `r2r merge`: `Ok(false)` (exit 1) when a machine's sizes regressed against the baseline.
 pub(crate) fn merge(cli: &Cli, arguments: &MergeArgs) -> anyhow::Result<bool> {
     use r2r_core::report::merge;
-    let inputs: Vec<merge::MergeInput> = arguments
-        .runs
-        .iter()
-        .map(|run| merge::MergeInput::parse(run))
-        .collect();
-    let merged = merge::load(&inputs)?;
-    let baseline = arguments
-        .baseline
-        .as_deref()
-        .map(merge::load_merged)
-        .transpose()
-        .context("reading the baseline merge")?;
+    let merged = merge::load(&arguments.runs)?;
+    let baseline_dir = arguments.baseline.as_deref();
+    let baseline = baseline_dir.map(merge::load_merged).transpose();
+    let baseline = baseline.context("reading the baseline merge")?;
     let out = match &arguments.out {
         Some(out) => out.clone(),
         None => results_dir(cli)?.join("merged").join(runs::new_run_id()),
@@ -114,10 +106,7 @@ pub(crate) fn merge(cli: &Cli, arguments: &MergeArgs) -> anyhow::Result<bool> {
         thresholds,
         arguments.history.as_deref(),
     )?;
-    let against = arguments
-        .baseline
-        .as_ref()
-        .map(|path| path.display().to_string());
+    let against = baseline_dir.map(|path| path.display().to_string());
     print!(
         "{}",
         console::merge_summary(&merged.columns(), &outcome, against.as_deref())
@@ -144,7 +133,7 @@ pub(crate) async fn compare(cli: &Cli, arguments: &CompareArgs) -> anyhow::Resul
         Some(runs) => {
             let settings = StartupSettings::paired(runs, arguments.paired_cache, &data.info.run_id);
             let console = Console::new();
-            let paired = on_run_engine(cli, &arguments.select, async |engine| {
+            let paired = on_run_engine(cli, &data.info.scenario, async |engine| {
                 Ok(comparison::compare_paired(
                     engine, &data, &baseline, &settings, thresholds, &console,
                 )
@@ -172,7 +161,7 @@ pub(crate) async fn compare(cli: &Cli, arguments: &CompareArgs) -> anyhow::Resul
 /// `r2r keep-baseline`: `Ok(false)` (exit 1) when an image is no longer the run's.
 pub(crate) async fn keep_baseline(cli: &Cli, select: &RunSelect) -> anyhow::Result<bool> {
     let data = load(cli, select)?;
-    let kept = on_run_engine(cli, select, async |engine| {
+    let kept = on_run_engine(cli, &data.info.scenario, async |engine| {
         Ok(comparison::keep_baseline(engine, &data).await?)
     })
     .await?;

@@ -38,11 +38,8 @@ pub(crate) async fn diff(project: &Project, arguments: &DiffArgs) -> anyhow::Res
             );
         }
     }
-    let mut rows = anatomy::measure_each(&engine, &images).await?.into_iter();
-    let (a, b) = (
-        rows.next().unwrap_or_default(),
-        rows.next().unwrap_or_default(),
-    );
+    let rows = anatomy::measure_each(&engine, &images).await?;
+    let [a, b] = [0, 1].map(|index| rows.get(index).cloned().unwrap_or_default());
     let differences = anatomy::diff(&a, &b);
     if let Some(path) = &arguments.csv {
         let bytes = anatomy::diff_csv(&differences)?;

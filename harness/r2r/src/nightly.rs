@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use r2r_core::report::console;
-use r2r_core::report::merge::MergeInput;
 use r2r_core::report::nightly::{self, Comparison};
 use r2r_core::report::plot::{Format, PlotOptions};
 use r2r_core::results::files::lock;
@@ -16,14 +15,16 @@ use crate::commands;
 use crate::session::command_line;
 use crate::setup::results_dir;
 
-/// The trend plots of `history` (when there is one) into `out`.
-fn trends(history: &Path, out: &Path, formats: &[Format]) -> anyhow::Result<()> {
+/// The trend plots of the history in `directory` (when there is one) into its trends folder.
+fn trends(directory: &Path, formats: &[Format]) -> anyhow::Result<()> {
+    let history = directory.join(nightly::HISTORY);
+    let formats = formats.to_vec();
     let options = PlotOptions {
-        formats: formats.to_vec(),
+        formats,
         font: None,
     };
     match history.is_file() {
-        true => commands::trends(history, out, &options),
+        true => commands::trends(&history, &directory.join(nightly::TRENDS), &options),
         false => Ok(()),
     }
 }
@@ -83,7 +84,7 @@ pub(crate) async fn nightly(cli: &Cli, arguments: &NightlyArgs) -> anyhow::Resul
         keep().await;
         println!("nightly: run {run_id} accepted as the baseline");
     }
-    trends(&night.history(), &night.trends(), &arguments.plots)?;
+    trends(&scenario_dir, &arguments.plots)?;
     println!(
         "nightly: run {run_id} against baseline {}: exit {}",
         night.baseline, ending.exit_code
@@ -94,26 +95,16 @@ pub(crate) async fn nightly(cli: &Cli, arguments: &NightlyArgs) -> anyhow::Resul
 /// `r2r nightly-merge`: [`nightly::merge_night`] with a new merge id, then the trend plots;
 /// `Ok(false)` (exit 1) on a regression.
 pub(crate) fn nightly_merge(arguments: &NightlyMergeArgs) -> anyhow::Result<bool> {
-    let inputs: Vec<_> = arguments
-        .runs
-        .iter()
-        .map(|r| MergeInput::parse(r))
-        .collect();
     let directory = &arguments.directory;
     let thresholds = arguments.thresholds.thresholds();
     let night = nightly::merge_night(
         directory,
         &new_run_id(),
-        &inputs,
+        &arguments.runs,
         arguments.accept,
         thresholds,
     )?;
     print!("{}", console::merge_night(&night, directory));
-    let trends_dir = directory.join(nightly::TRENDS);
-    trends(
-        &directory.join(nightly::HISTORY),
-        &trends_dir,
-        &arguments.plots,
-    )?;
+    trends(directory, &arguments.plots)?;
     Ok(night.exit_code == 0)
 }

@@ -10,7 +10,7 @@ use r2r_core::model::plan::Plan;
 use r2r_core::results::files::{lock, ResultsLock};
 use r2r_core::run::{self, Pipeline, Project};
 
-use crate::args::{Cli, RunSelect};
+use crate::args::Cli;
 use crate::output::{self, Console};
 use crate::setup::{keep_off, project, results_dir};
 
@@ -139,10 +139,12 @@ async fn start<P: Planned>(
 ) -> anyhow::Result<(P, Option<ResultsLock>, DockerEngine)> {
     let plan = plan?;
     // One r2r at a time per scenario: a second one would share its images and results.
-    let lock = match plan.scenario() {
-        Some(scenario) => Some(lock(&project.results.join(scenario), &command_line())?),
-        None => None,
-    };
+    let scenario_dir = plan
+        .scenario()
+        .map(|scenario| project.results.join(scenario));
+    let lock = scenario_dir
+        .map(|dir| lock(&dir, &command_line()))
+        .transpose()?;
     if let Some(cpus) = cpuset {
         r2r_core::support::affinity::parse_cpu_list(cpus)?;
         keep_off(cpus);
@@ -157,21 +159,14 @@ async fn start<P: Planned>(
     Ok((plan, lock, engine))
 }
 
-/// Runs `work` on the engine for the run `select` names, under its scenario's lock; a signal
-/// removes the containers it started and ends it with an error.
+/// Runs `work` on the engine under `scenario`'s lock (for a run of it); a signal removes the
+/// containers it started and ends it with an error.
 pub(crate) async fn on_run_engine<T>(
     cli: &Cli,
-    select: &RunSelect,
+    scenario: &str,
     work: impl AsyncFnOnce(&DockerEngine) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let results = results_dir(cli)?;
-    let directory = r2r_core::results::runs::resolve_run(
-        &results,
-        select.scenario.as_deref(),
-        select.run.as_deref(),
-    )?;
-    let scenario = r2r_core::results::run_record::load(&directory, None)?.scenario;
-    let _lock = lock(&results.join(&scenario), &command_line())?;
+    let _lock = lock(&results_dir(cli)?.join(scenario), &command_line())?;
     let engine = DockerEngine::connect().await?;
     tokio::select! {
         result = work(&engine) => result,
@@ -192,11 +187,10 @@ async fn stop_children() -> usize {
 
 /// Resolves on SIGINT (130) or SIGTERM (143).
 async fn interrupted() -> u8 {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => 130,
         _ = terminate.recv() => 143,
