@@ -12,7 +12,7 @@ use crate::images::{diff, measure_archive};
 use crate::nightly;
 use crate::output::{self, exit_code};
 use crate::session::{on_engine, Session};
-use crate::setup::{load_plan, project};
+use crate::setup::load_plan;
 
 /// Runs the command; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
@@ -93,24 +93,18 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Compare(arguments) => exit_code(commands::compare(cli, arguments).await),
         Command::Merge(arguments) => exit_code(commands::merge(cli, arguments)),
         Command::KeepBaseline(select) => exit_code(commands::keep_baseline(cli, select).await),
-        Command::Nightly(arguments) => match nightly::nightly(cli, arguments).await {
-            Ok(code) => code,
-            Err(error) => output::error(&error),
-        },
+        Command::Nightly(arguments) => {
+            let code = nightly::nightly(cli, arguments).await;
+            code.unwrap_or_else(|error| output::error(&error))
+        }
         Command::NightlyMerge(arguments) => exit_code(nightly::nightly_merge(arguments)),
         Command::Show(arguments) => exit_code(commands::show(cli, arguments)),
         Command::CompareEngines(arguments) => exit_code(commands::compare_engines(arguments)),
-        Command::Diff(arguments) => exit_code(match project(cli) {
-            Ok(project) => diff(&project, arguments).await,
-            Err(error) => Err(error),
-        }),
+        Command::Diff(arguments) => exit_code(diff(cli, arguments).await),
         Command::Clean(arguments) => {
             let scenario = arguments.scenario.as_deref();
-            let load = |p: &Project| {
-                Ok(scenario
-                    .map(|s| p.load_plan(s, arguments.platform))
-                    .transpose()?)
-            };
+            let plan = |p: &Project, s: &str| p.load_plan(s, arguments.platform);
+            let load = |p: &Project| Ok(scenario.map(|s| plan(p, s)).transpose()?);
             on_engine(cli, load, None, async |session: Session<'_, _>| {
                 let scenario = session.plan.as_ref().map(|p| p.scenario.name.as_str());
                 let removed = run::clean(session.engine, scenario).await?;

@@ -174,15 +174,12 @@ pub(crate) async fn keep_baseline(cli: &Cli, select: &RunSelect) -> anyhow::Resu
 pub(crate) fn show(cli: &Cli, arguments: &ShowArgs) -> anyhow::Result<bool> {
     let value = match &arguments.describe {
         Some(file) => {
-            let text = if file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin()).context("reading standard input")?
-            } else {
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("reading {}", file.display()))?
+            let text = match file.as_os_str() == "-" {
+                true => std::io::read_to_string(std::io::stdin()),
+                false => std::fs::read_to_string(file),
             };
-            let numbers = show::parse_numbers(&text).map_err(anyhow::Error::msg)?;
-            let description = show::describe(&numbers).context("no numbers to describe")?;
-            serde_json::to_value(description)?
+            let text = text.with_context(|| format!("reading {}", file.display()))?;
+            serde_json::to_value(show::describe_text(&text)?)?
         }
         None => {
             let (scenario, run) = (&arguments.select.scenario, &arguments.select.run);

@@ -5,18 +5,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use r2r_core::engine::{DockerEngine, Images};
-use r2r_core::run::Project;
 
 use r2r_core::report::console;
 
-use crate::args::DiffArgs;
-use crate::setup::load_plan;
+use crate::args::{Cli, DiffArgs};
+use crate::setup::{load_plan, project};
 
 /// `r2r diff`: the anatomy of two images of a scenario, compared per assembly. Reads two
 /// images only: no lock, so it works beside a running measurement.
-pub(crate) async fn diff(project: &Project, arguments: &DiffArgs) -> anyhow::Result<bool> {
+pub(crate) async fn diff(cli: &Cli, arguments: &DiffArgs) -> anyhow::Result<bool> {
     use r2r_core::measure::anatomy;
-    let plan = load_plan(project, &arguments.target)?;
+    let plan = load_plan(&project(cli)?, &arguments.target)?;
     let mut images = Vec::new();
     for id in [&arguments.image_a, &arguments.image_b] {
         let image = plan.image(id).with_context(|| {

@@ -209,11 +209,9 @@ impl r2r_core::run::Observer for Console {
 
     fn startup_stopped(&self) {
         if let Some(progress) = lock(&self.startup).take() {
-            progress
-                .pairs
-                .iter()
-                .chain(&progress.bar)
-                .for_each(ProgressBar::finish_and_clear);
+            for bar in progress.pairs.iter().chain(&progress.bar) {
+                bar.finish_and_clear();
+            }
         }
     }
 

@@ -38,6 +38,15 @@ pub enum ShowError {
     /// A result file cannot be read.
     #[error(transparent)]
     RunData(#[from] RunDataError),
+    /// A word of a series is not a number.
+    #[error("'{word}' is not a number")]
+    NotANumber {
+        /// The word.
+        word: String,
+    },
+    /// A series holds no numbers.
+    #[error("no numbers to describe")]
+    NoNumbers,
     /// A field path names nothing in the view.
     #[error("no field '{field}' (fields are dotted paths such as run.run_id or sizes.0.gzip_bytes; see --json)")]
     NoField {
@@ -105,15 +114,22 @@ pub fn describe(values: &[f64]) -> Option<Description> {
 
 /// Reads numbers separated by white space (one a line, say); a word that is not a number is
 /// an error naming it.
-pub fn parse_numbers(text: &str) -> Result<Vec<f64>, String> {
+pub fn parse_numbers(text: &str) -> Result<Vec<f64>, ShowError> {
     text.split_whitespace()
         .map(|word| {
             word.parse::<f64>()
                 .ok()
                 .filter(|value| value.is_finite())
-                .ok_or_else(|| format!("'{word}' is not a number"))
+                .ok_or_else(|| ShowError::NotANumber {
+                    word: word.to_string(),
+                })
         })
         .collect()
+}
+
+/// The summary statistics ([`describe`]) of the numbers in `text` ([`parse_numbers`]).
+pub fn describe_text(text: &str) -> Result<Description, ShowError> {
+    describe(&parse_numbers(text)?).ok_or(ShowError::NoNumbers)
 }
 
 /// How many images a step counted, and how many passed.
@@ -333,7 +349,10 @@ mod tests {
         assert_eq!(describe(&[]), None);
         assert_eq!(describe(&[7.0]).unwrap().standard_deviation, 0.0);
         assert_eq!(parse_numbers("1\n2.5  3e1\n").unwrap(), [1.0, 2.5, 30.0]);
-        assert!(parse_numbers("1 x").unwrap_err().contains("'x'"));
+        let error = parse_numbers("1 x").unwrap_err();
+        assert_eq!(error.to_string(), "'x' is not a number");
+        assert_eq!(describe_text("2 4").unwrap().mean, 3.0);
+        assert!(matches!(describe_text(" \n"), Err(ShowError::NoNumbers)));
     }
 
     #[test]
