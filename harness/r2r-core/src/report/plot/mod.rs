@@ -61,7 +61,12 @@ impl Format {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlotOptions {
     /// Formats to write.
-    #[arg(long = "format", value_delimiter = ',', default_value = "svg,png")]
+    #[arg(
+        long = "format",
+        value_name = "FORMAT",
+        value_delimiter = ',',
+        default_value = "svg,png"
+    )]
     pub formats: Vec<Format>,
     /// A TrueType font file for PNG text (default: R2R_FONT, then the system's DejaVu Sans).
     #[arg(long)]
