@@ -15,6 +15,7 @@
 # instead of none (--console-network host; no network namespace to create).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib.sh
 
 scenario=quick
 runs=10
@@ -35,8 +36,8 @@ if [ -z "$cpus" ]; then
   cpus=$(( $(nproc) - 1 ))
 fi
 
-r2r=${R2R_BIN:-target/debug/r2r}
-[ -x "$r2r" ] || cargo build -p r2r
+r2r_binary debug
+need_jq
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -51,13 +52,11 @@ configs=(
   "all but host network|--warmup 1 --cpuset $cpus --pause-ms $pause"
 )
 
-# sd (sample) and mean of total_ms per image of a startup-runs.csv: "image mean sd n" lines.
-stats() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    $col["ok"] == "true" && $col["app"] == "console" {
-      x = $col["total_ms"]; n[$1]++; s[$1] += x; q[$1] += x * x }
-    END { for (k in n) { m = s[k] / n[k]; v = n[k] > 1 ? (q[k] - n[k] * m * m) / (n[k] - 1) : 0;
-      printf "%s %.1f %.1f %d\n", k, m, sqrt(v > 0 ? v : 0), n[k] } }' "$1" | sort
+# The console apps' start-up summaries of a measurement (r2r's sample sd and mean of the
+# warm total time per image), sorted by image, as JSON.
+console_rows() {
+  "$r2r" show --run "$1" --json | jq '.startup
+    | map(select(.app == "console" and .phase == "total" and .cache == "warm")) | sort_by(.image)'
 }
 
 index=0
@@ -71,20 +70,26 @@ for config in "${configs[@]}"; do
     # 1: some runs failed (they are left out of the statistics); 2 and above: an error.
     code=$?; [ "$code" -eq 1 ] || { cat "$out/$index.log" >&2; exit "$code"; }
   }
-  stats "$out/$index/startup-runs.csv" >"$out/$index.stats"
+  console_rows "$out/$index" >"$out/$index.json"
 done
 
 echo "start-up noise, scenario $scenario, warm cache, $runs runs per image, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '| measure | %s | mean sd | vs none |\n' "$(awk '{printf "%s sd (mean) | ", $1}' "$out/1.stats" | sed 's/ | $//')"
-printf '|---|%s---|---|\n' "$(awk '{printf "---|"}' "$out/1.stats")"
-base=$(awk '{s += $3; n++} END {printf "%.2f", s / n}' "$out/1.stats")
+images=$(jq -r 'map("\(.image) sd (mean)") | join(" | ")' "$out/1.json")
+printf '| measure | %s | mean sd | vs none |\n' "$images"
+printf '|---|%s---|---|\n' "$(jq -r 'map("---|") | join("")' "$out/1.json")"
+base=$(jq 'map(.stddev_ms) | add / length' "$out/1.json")
 index=0
 for config in "${configs[@]}"; do
   index=$((index + 1))
   name=${config%%|*}
-  cells=$(awk '{printf "%.1f ms (%.0f) | ", $3, $2}' "$out/$index.stats" | sed 's/ | $//')
-  mean=$(awk '{s += $3; n++} END {printf "%.2f", s / n}' "$out/$index.stats")
-  change=$(awk -v a="$mean" -v b="$base" 'BEGIN {printf "%+.0f%%", (a / b - 1) * 100}')
-  printf '| %s | %s | %.1f ms | %s |\n' "$name" "$cells" "$mean" "$change"
+  # Per image "sd mean", then the mean of the sds and its change against no measure, percent.
+  read -r -a numbers < <(jq -r --argjson base "$base" '(map(.stddev_ms) | add / length) as $mean
+    | [(.[] | .stddev_ms, .mean_ms), $mean, ($mean / $base - 1) * 100] | map(tostring) | join(" ")' "$out/$index.json")
+  count=${#numbers[@]}
+  row="| $name |"
+  for ((i = 0; i + 2 < count; i += 2)); do
+    row+=$(printf ' %.1f ms (%.0f) |' "${numbers[i]}" "${numbers[i + 1]}")
+  done
+  printf '%s %.1f ms | %+.0f%% |\n' "$row" "${numbers[count - 2]}" "${numbers[count - 1]}"
 done

@@ -14,24 +14,25 @@
 # the engine is the host dockerd scripts/engine.sh started, the CPU time dockerd spent
 # meanwhile (the export is mostly its work): with both, a row's wall time can be
 # set against what two cores could do at best.
-# Defaults: the composite scenario, 3 runs, target/release/r2r (built when missing). Needs
-# GNU time (Debian's `time`), installed when missing.
+# Defaults: the composite scenario, 3 runs, R2R_BIN or a release build (scripts/lib.sh).
+# Needs GNU time (Debian's `time`) and jq, installed when missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib.sh
 scenario=composite
 runs=3
 gzip_row=1
-r2r=target/release/r2r
 while [ $# -gt 0 ]; do
   case $1 in
     --scenario) scenario=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --no-gzip) gzip_row=0; shift ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
-    *) r2r=$1; shift ;;
+    *) R2R_BIN=$1; shift ;;
   esac
 done
-[ -x "$r2r" ] || cargo build --release -p r2r >/dev/null
+r2r_binary release
+need_jq
 if [ ! -x /usr/bin/time ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 fi
@@ -39,8 +40,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The scenario's images as r2r exports them: the first tag of each image of the plan.
-mapfile -t images < <("$r2r" plan --scenario "$scenario" --json |
-  python3 -c 'import json, sys; print("\n".join(i["tags"][0] for i in json.load(sys.stdin)["images"]))')
+mapfile -t images < <("$r2r" plan --scenario "$scenario" --json | jq -r '.images[].tags[0]')
 for image in "${images[@]}"; do
   docker image inspect "$image" >/dev/null 2>&1 || { echo "$image is not built (r2r build --scenario $scenario)" >&2; exit 1; }
 done
@@ -100,7 +100,8 @@ for ((run = 1; run <= runs; run++)); do
 done
 load_after=$(uptime)
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The median of numbers on stdin, by r2r.
+median() { "$r2r" show --describe - --field median; }
 floor=$(echo "${walls[floor]}" | median)
 echo "scenario $scenario: ${#images[@]} images, a $(echo "$stream / 1000000" | bc -l | xargs printf '%.0f') MB docker save stream; $runs run(s) of each, in turn"
 echo "load before: $load_before"

@@ -10,9 +10,10 @@
 # A benchmark, not a unit test: it takes about REPEATS * (2 * (RUNS + WARMUP)) start-ups.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-r2r=target/debug/r2r
-if [ $# -gt 0 ] && [ -x "$1" ]; then r2r=$1; shift; fi
-[ -x "$r2r" ] || cargo build -p r2r >/dev/null
+. scripts/lib.sh
+if [ $# -gt 0 ] && [ -x "$1" ]; then R2R_BIN=$1; shift; fi
+r2r_binary debug
+need_jq
 image=${IMAGE:-r2r/quick:no-composite-console}
 runs=${RUNS:-8}
 repeats=${REPEATS:-10}
@@ -57,19 +58,13 @@ for seed in $(seq 1 "$repeats"); do
     echo "calibrate-aa: the measurement of seed $seed failed" >&2
     exit 2
   }
-  line=$(python3 - "$out/startup.csv" "$cache" <<'PY'
-import csv, sys
-path, cache = sys.argv[1], sys.argv[2]
-for row in csv.DictReader(open(path)):
-    if row["image"] == "runtime-composite.console" and row["phase"] == "total" and row["cache"] == cache:
-        low, high = float(row["paired_ci95_low"]), float(row["paired_ci95_high"])
-        inside = "yes" if low <= 1.0 <= high else "NO"
-        print(f'{inside} {row["paired_speedup"]} {low:.4f} {high:.4f} {row["paired_p_value"]} {row["paired_rounds"]}')
-        break
-else:
-    print("NO nan nan nan nan 0")
-PY
-)
+  # The candidate's paired figures against the baseline (total time, this cache mode); r2r's
+  # verdict `no-difference` is an interval that contains 1.
+  line=$("$r2r" show --run "$out" --json | jq -r --arg cache "$cache" '
+    [.startup[] | select(.image == "runtime-composite.console" and .phase == "total" and .cache == $cache)][0]
+    | if . == null then "NO nan nan nan nan 0" else
+      (if .paired_verdict == "no-difference" then "yes" else "NO" end)
+      + " \(.paired_speedup) \(.paired_ci95_low) \(.paired_ci95_high) \(.paired_p_value) \(.paired_rounds)" end')
   read -r inside speedup low high p n <<<"$line"
   [ "$inside" = yes ] && covered=$((covered + 1))
   printf 'seed %2d: ratio %s, 95%% CI %s-%s, p = %s, n = %s, contains 1.00: %s\n' \

@@ -10,6 +10,7 @@
 # engine others use too, give a copy of the scenario under a name of its own (its own images).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib.sh
 
 scenario=quick
 tries=5
@@ -28,8 +29,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-export R2R_BIN=${R2R_BIN:-target/debug/r2r}
-[ -x "$R2R_BIN" ] || cargo build -p r2r
+r2r_binary debug
+export R2R_BIN=$r2r
+need_jq
 R2R_RESULTS_DIR=$(mktemp -d)
 export R2R_RESULTS_DIR
 name=$(basename "$scenario" .toml)
@@ -47,9 +49,9 @@ for try in $(seq 1 "$tries"); do
   nightly --accept
   code=$?
   set -e
-  run=$(basename "$(readlink -f "$R2R_RESULTS_DIR/$name/latest")")
-  verdicts=$(awk -F, 'NR > 1 && $2 ~ /^startup_/ { printf "%s %s %s%%; ", $1, $2, $6 }' \
-    "$R2R_RESULTS_DIR/$name/$run/compare-baseline.csv" 2>/dev/null || true)
+  # The start-up verdicts of the comparison the latest run got.
+  verdicts=$("$R2R_BIN" show --scenario "$name" --json 2>/dev/null | jq -r '.compare_baseline[]
+    | select(.metric | startswith("startup_")) | "\(.image) \(.metric) \(.change_percent)%; "' | tr -d '\n' || true)
   echo "try $try: exit $code ($verdicts)"
   [ "$code" -eq 0 ] && passed=$((passed + 1))
 done

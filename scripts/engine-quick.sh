@@ -6,10 +6,10 @@
 #   ENGINE  build B/N  verify V/N  sizes ok|...  startup R runs ok  (engine, store, cgroup)
 #     counted: peak memory P/R, bytes read B/R, major faults F/R  S s  (r2r exit X)
 #
-# and writes per image `image content_bytes tar_bytes gzip_bytes zstd_bytes engine_size_bytes`
-# (tab-separated, bytes) to SIZES.tsv, for comparing engines (scripts/engine-compare.sh).
+# The run directory is RESULTS-DIR/<scenario>/latest: scripts/engine-compare.sh compares its
+# sizes with other engines'. The counts come from r2r (`r2r show`).
 #
-#   scripts/engine-quick.sh LABEL RESULTS-DIR SIZES.tsv
+#   scripts/engine-quick.sh LABEL RESULTS-DIR
 #
 # Environment: DOCKER_HOST (the engine), R2R_TEST_BINARY (the r2r binary; default
 # target/debug/r2r), R2R_QUICK_SCENARIO (default quick: another scenario of the same images, so
@@ -19,12 +19,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-[ $# -eq 3 ] || { echo "usage: $0 LABEL RESULTS-DIR SIZES.tsv" >&2; exit 2; }
+[ $# -eq 2 ] || { echo "usage: $0 LABEL RESULTS-DIR" >&2; exit 2; }
 label=$1
 results=$2
-sizes_out=$3
 r2r=${R2R_TEST_BINARY:-target/debug/r2r}
 [ -x "$r2r" ] || { echo "engine-quick: no r2r binary at $r2r" >&2; exit 2; }
+command -v jq >/dev/null 2>&1 || { echo "engine-quick: needs jq (apt-get install jq)" >&2; exit 2; }
 mkdir -p "$results"
 log="$results/run.log"
 
@@ -46,70 +46,22 @@ if [ ! -d "$run_dir" ]; then
   exit 1
 fi
 
-if python3 - "$run_dir" "$label" "$seconds" "$sizes_out" "$status" <<'PY'
-import csv, json, os, sys
-run, label, seconds, sizes_out, status = sys.argv[1:6]
-
-def load(name, default=None):
-    path = os.path.join(run, name)
-    if not os.path.exists(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-builds = load("build.json", [])
-def build_status(build):
-    status = build.get("status")
-    return status.get("status") if isinstance(status, dict) else status
-built = sum(1 for b in builds if build_status(b) in ("built", "up-to-date"))
-verify = load("verify.json", [])
-def passed(image):
-    return all(check.get("passed") for check in image.get("checks", [])) and image.get("checks")
-verified = sum(1 for v in verify if passed(v))
-rows = []
-sizes_path = os.path.join(run, "sizes.csv")
-if os.path.exists(sizes_path):
-    with open(sizes_path) as f:
-        rows = list(csv.DictReader(f))
-with open(sizes_out, "w") as out:
-    for row in rows:
-        out.write("\t".join([row["image"], row["content_bytes"], row["tar_bytes"], row["gzip_bytes"],
-                             row["zstd_bytes"], row.get("engine_size_bytes", "")]) + "\n")
-runs_ok = runs = 0
-# The counters of each run (empty where not counted): where r2r counts a run at all (its peak
-# memory), it counts bytes read and major faults too.
-counters = ("peak_memory_bytes", "read_bytes", "major_faults")
-counted = {name: 0 for name in counters}
-partly = 0
-runs_path = os.path.join(run, "startup-runs.csv")
-if os.path.exists(runs_path):
-    with open(runs_path) as f:
-        for row in csv.DictReader(f):
-            runs += 1
-            runs_ok += row["ok"] == "true"
-            present = [row.get(name, "") != "" for name in counters]
-            for name, there in zip(counters, present):
-                counted[name] += there
-            partly += any(present) and not all(present)
-engine = load("engine.json", {})
-record = load("run.json", {})
-steps = record.get("steps", {})
-def step_status(name):
-    return steps.get(name, {}).get("status", "missing")
-print(f"{label}  build {built}/{len(builds)}  verify {verified}/{len(verify)}  "
-      f"sizes {step_status('sizes')} ({len(rows)} images)  startup {runs_ok}/{runs} runs ok  "
-      f"({engine.get('engine', '?')} {engine.get('version', '?')}, {engine.get('image_store') or engine.get('storage_driver', '?')}, "
-      f"cgroup v{engine.get('cgroup_version') or '?'})  counted: peak memory {counted['peak_memory_bytes']}/{runs}, "
-      f"bytes read {counted['read_bytes']}/{runs}, major faults {counted['major_faults']}/{runs}  "
-      f"{seconds} s  (r2r exit {status})")
-if partly:
-    print(f"{label}: {partly} run(s) counted in part: a counter is missing where the others were read",
-          file=sys.stderr)
-    sys.exit(1)
-PY
-then
-  counters_status=0
-else
+# What the run holds, by r2r: images built and verified, sizes, recorded runs and how many had
+# each counter, the engine.
+"$r2r" show --run "$run_dir" --json >"$results/view.json"
+jq -r --arg machine "$label" --arg seconds "$seconds" --arg status "$status" '
+  .startup_runs_total as $runs | (.engine // {}) as $engine
+  | "\($machine)  build \(.builds.passed)/\(.builds.total)  verify \(.verify.passed)/\(.verify.total)  "
+  + "sizes \(.run.steps.sizes.status // "missing") (\(.sizes | length) images)  startup \($runs.ok)/\($runs.runs) runs ok  "
+  + "(\($engine.engine // "?") \($engine.version // "?"), \($engine.image_store // $engine.storage_driver // "?"), "
+  + "cgroup v\($engine.cgroup_version // "?"))  counted: peak memory \($runs.peak_memory_counted)/\($runs.runs), "
+  + "bytes read \($runs.read_bytes_counted)/\($runs.runs), major faults \($runs.major_faults_counted)/\($runs.runs)  "
+  + "\($seconds) s  (r2r exit \($status))"' "$results/view.json"
+# Where r2r counts a run at all (its peak memory), it counts bytes read and major faults too.
+partly=$(jq '.startup_runs_total.partly_counted' "$results/view.json")
+counters_status=0
+if [ "$partly" -gt 0 ]; then
+  echo "$label: $partly run(s) counted in part: a counter is missing where the others were read" >&2
   counters_status=1
 fi
 if [ -n "$left" ]; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The nightly job: runs a scenario end to end, compares the run with the last accepted
-# baseline, adds the run's headline metrics to the history, redraws the trend plots, and exits
-# with compare's code (0 no regression, 1 a significant regression beyond the noise threshold,
-# 2 an error).
+# The nightly job: runs a scenario end to end, then `r2r nightly`: compares the run with the
+# last accepted baseline, adds the run's headline metrics to the history, redraws the trend
+# plots, and exits with its code (0 no regression, 1 a significant regression beyond the noise
+# threshold or an image that failed a step of the run, 2 an error).
 #
 #   scripts/nightly.sh [--scenario NAME] [--runs N] [--paired-runs N] [--cache MODE] [--accept]
 #
@@ -16,16 +16,16 @@
 #   --accept           make this run the baseline after comparing (also after a regression:
 #                      accepting is a decision, e.g. after an intended change)
 #
-# Sizes are compared with the baseline run's files (they are exact). Start-up is compared in
-# one run: the baseline's app images are kept under `<tag>-baseline` when a run becomes the
-# baseline (`r2r keep-baseline`), and `r2r compare --paired-runs` measures them and this run's
-# images in the same shuffled rounds, so the machine's drift cancels.
+# The baseline rules are r2r's (`r2r nightly --help`): the first run becomes the baseline and
+# its app images are kept under `<tag>-baseline`; sizes are compared with the baseline run's
+# files (they are exact); start-up in paired rounds of the kept images and this run's.
 #
-# Files, under ${R2R_RESULTS_DIR:-results}/<scenario>/: `baseline` (a link to the accepted run;
-# the first run becomes it), `history.csv` (run_id,image,metric,value,dotnet), `trends/` (trend
-# plots). R2R_BIN runs another r2r binary (default: a release build).
+# Files, under ${R2R_RESULTS_DIR:-results}/<scenario>/: `baseline` (a link to the accepted run),
+# `history.csv` (run_id,image,metric,value,dotnet), `trends/` (trend plots). R2R_BIN runs
+# another r2r binary (default: a release build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib.sh
 
 scenario=nightly
 runs=10
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     --paired-runs) paired=${2:?--paired-runs needs a number}; shift 2 ;;
     --cache) cache=${2:?--cache needs cold, warm or both}; shift 2 ;;
     --accept) accept=true; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "nightly: unknown argument '$1' (allowed: --scenario NAME, --runs N, --paired-runs N, --cache MODE, --accept)" >&2; exit 2 ;;
   esac
 done
@@ -48,12 +48,7 @@ case "$paired" in ''|*[!0-9]*) echo "nightly: --paired-runs must be a whole numb
 cache_args=()
 [ -n "$cache" ] && cache_args=(--cache "$cache")
 
-if [ -n "${R2R_BIN:-}" ]; then
-  r2r=$R2R_BIN
-else
-  cargo build --release -p r2r
-  r2r=target/release/r2r
-fi
+r2r_binary release
 bash scripts/engine.sh
 
 # A run with failed images still has results worth comparing; an error (2+) does not.
@@ -66,36 +61,7 @@ if [ "$run_code" -ge 2 ]; then
   exit "$run_code"
 fi
 
-name=$(basename "$scenario" .toml)
-results="${R2R_RESULTS_DIR:-results}/$name"
-run_dir=$(readlink -f "$results/latest")
-run_id=$(basename "$run_dir")
-history="$results/history.csv"
-
-first=false
-if [ ! -e "$results/baseline" ]; then
-  first=true
-  echo "nightly: no baseline yet; run $run_id becomes the baseline"
-  ln -sfn "$run_id" "$results/baseline"
-  "$r2r" keep-baseline --scenario "$name" --run "$run_id" || true
-fi
-paired_args=()
-if [ "$paired" -gt 0 ] && [ "$first" = false ]; then
-  paired_args=(--paired-runs "$paired")
-  [ -n "$cache" ] && paired_args+=(--paired-cache "$cache")
-fi
-set +e
-"$r2r" compare --scenario "$name" --run "$run_id" --baseline baseline --history "$history" "${paired_args[@]}"
-compare_code=$?
-set -e
-"$r2r" plot --format svg,png --trend "$history" --output "$results/trends"
-
-if [ "$accept" = true ]; then
-  ln -sfn "$run_id" "$results/baseline"
-  "$r2r" keep-baseline --scenario "$name" --run "$run_id" || true
-  echo "nightly: run $run_id accepted as the baseline"
-fi
-if [ "$compare_code" -ne 0 ]; then
-  exit "$compare_code"
-fi
-exit $(( run_code == 0 ? 0 : 1 ))
+nightly_args=(--scenario "$scenario" --paired-runs "$paired")
+[ -n "$cache" ] && nightly_args+=(--paired-cache "$cache")
+[ "$accept" = true ] && nightly_args+=(--accept)
+exec "$r2r" nightly "${nightly_args[@]}"

@@ -35,8 +35,8 @@ for engine in ${R2R_TEST_ENGINES-docker docker-containerd podman}; do
     failed=1
     continue
   fi
-  if row=$(DOCKER_HOST=$host bash scripts/engine-quick.sh "$engine" "$work/$engine" "$work/sizes-$engine.tsv"); then
-    compared+=("$engine=$work/sizes-$engine.tsv")
+  if row=$(DOCKER_HOST=$host bash scripts/engine-quick.sh "$engine" "$work/$engine"); then
+    compared+=("$engine=$work/$engine/$(basename "${R2R_QUICK_SCENARIO:-quick}" .toml)/latest")
   else
     failed=1
   fi

@@ -2,6 +2,8 @@
 //! table fits [`WIDTH`] columns (long cells wrap); wide detail (every phase, every counter)
 //! stays in the result files and the report.
 
+use std::path::Path;
+
 use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, Width};
 
 use crate::build::{seconds_text, BuildStatus, ImageBuild};
@@ -11,7 +13,11 @@ use crate::measure::paired::{PairedEffect, Verdict as Paired};
 use crate::measure::sizes::SizeReport;
 use crate::measure::startup::{PairStatus, PhaseSummary, PrecisionReport, RunRecord};
 use crate::report::compare::{self, Basis, PublishedGap};
-use crate::run::compare::BaselineComparison;
+use crate::report::engines::EngineComparison;
+use crate::report::merge::MergeOutcome;
+use crate::report::nightly::MergeNight;
+use crate::report::show::RunView;
+use crate::run::compare::{BaselineComparison, KeptBaseline};
 
 /// The widest a table may be, in columns.
 pub const WIDTH: u16 = 120;
@@ -588,6 +594,99 @@ pub fn round_precision(rounds: usize, pairs: &[PairStatus], target: f64) -> Stri
     )
 }
 
+/// What `r2r keep-baseline` prints: each image kept and its tag, each image not kept (no
+/// longer the one run `run_id` built), and how many were kept.
+pub fn kept_baseline(kept: &KeptBaseline, run_id: &str) -> String {
+    let mut text = String::new();
+    for (image, kept_as) in &kept.kept {
+        text += &format!("{image} kept as {kept_as}\n");
+    }
+    for (image, reference) in &kept.not_kept {
+        text += &format!("{image}: {reference} is not the image run {run_id} built (rebuilt since, or missing); not kept\n");
+    }
+    let count = kept.kept.len();
+    text + &format!("{count} image(s) of run {run_id} kept as the baseline\n")
+}
+
+/// What `r2r show` prints of a run directory: the run and its steps, then one line of counts.
+pub fn run_view(view: &RunView) -> String {
+    let mut text = format!("directory: {}\n", view.directory.display());
+    if let Some(run) = &view.run {
+        text += &format!(
+            "run: {} of scenario {} (.NET {})\n",
+            run.run_id, run.scenario, run.dotnet.runtime
+        );
+        for (step, state) in &run.steps {
+            text += &format!("step {step}: {}\n", state.status.name());
+        }
+    }
+    text + &format!(
+        "build: {}/{}  verify: {}/{}  sizes: {} image(s)  start-up: {}/{} runs ok\n",
+        view.builds.passed,
+        view.builds.total,
+        view.verify.passed,
+        view.verify.total,
+        view.sizes.len(),
+        view.startup_runs_total.ok,
+        view.startup_runs_total.runs
+    )
+}
+
+/// What `r2r compare-engines` prints: a line per image and engine, then the verdict.
+pub fn engine_comparison(comparison: &EngineComparison) -> String {
+    let mut text = String::new();
+    if comparison.measured_none {
+        text += &format!("compare: {} measured no image\n", comparison.reference);
+    }
+    for gap in &comparison.gaps {
+        text += &format!("compare: {}\n", gap.line());
+    }
+    match comparison.differences() {
+        0 => text + "compare: the same sizes on every engine\n",
+        differences => text + &format!("compare: {differences} difference(s)\n"),
+    }
+}
+
+/// What a merge prints: each machine's platform and, compared with a baseline merge
+/// (`against` names it), the machines it lacks and the regressions.
+pub fn merge_summary(
+    columns: &[(String, String)],
+    outcome: &MergeOutcome,
+    against: Option<&str>,
+) -> String {
+    let mut text = String::new();
+    for (machine, platform) in columns {
+        text += &format!("{machine}: {platform}\n");
+    }
+    if let Some(against) = against {
+        for machine in &outcome.without_baseline {
+            text += &format!("{machine}: the baseline has no run of this machine\n");
+        }
+        text += &format!(
+            "{} regression(s), {} size change(s) with a .NET version change, against {against}\n",
+            outcome.regressions, outcome.version_changes
+        );
+    }
+    text
+}
+
+/// What `r2r nightly-merge` prints of a night written into `directory`: the merge's summary,
+/// whether it became the baseline, the merges removed and where it was written.
+pub fn merge_night(night: &MergeNight, directory: &Path) -> String {
+    let against = night.compared_with.as_ref().map(|id| format!("merge {id}"));
+    let mut text = merge_summary(&night.columns, &night.outcome, against.as_deref());
+    let id = &night.id;
+    if against.is_none() {
+        text += &format!("nightly-merge: no baseline yet; merge {id} becomes the baseline\n");
+    } else if night.became_baseline {
+        text += &format!("nightly-merge: merge {id} accepted as the baseline\n");
+    }
+    for pruned in &night.pruned {
+        text += &format!("nightly-merge: removed merge {pruned}\n");
+    }
+    text + &format!("merged into {}\n", directory.join(id).display())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -784,5 +883,87 @@ mod tests {
             "ours_images": format!("{LONG} / {OTHER}")
         }))];
         assert_fits("published", &published_gaps(&gaps));
+    }
+
+    #[test]
+    fn a_run_view_is_a_line_a_step_and_a_line_of_counts() {
+        let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run-composite");
+        let text = run_view(&crate::report::show::view(&recorded).unwrap());
+        assert!(
+            text.contains("run: 20261124T203435Z of scenario "),
+            "{text}"
+        );
+        assert!(text.contains("\nstep build: "), "{text}");
+        assert!(
+            text.lines().last().unwrap().starts_with("build: "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_engine_comparison_ends_with_its_verdict() {
+        let mut comparison = EngineComparison {
+            reference: "docker".into(),
+            measured_none: false,
+            gaps: Vec::new(),
+        };
+        assert_eq!(
+            engine_comparison(&comparison),
+            "compare: the same sizes on every engine\n"
+        );
+        comparison.measured_none = true;
+        assert_eq!(
+            engine_comparison(&comparison),
+            "compare: docker measured no image\ncompare: 1 difference(s)\n"
+        );
+    }
+
+    #[test]
+    fn a_merge_night_says_what_became_of_the_baseline() {
+        let mut night = MergeNight {
+            id: "20261202T020000Z".into(),
+            columns: vec![("x64".into(), "linux/amd64".into())],
+            compared_with: None,
+            outcome: MergeOutcome {
+                written: Vec::new(),
+                regressions: 1,
+                version_changes: 0,
+                without_baseline: vec!["arm64".into()],
+            },
+            became_baseline: true,
+            pruned: vec!["20261130T020000Z".into()],
+            exit_code: 1,
+        };
+        assert_eq!(
+            merge_night(&night, Path::new("/n")),
+            "x64: linux/amd64\n\
+             nightly-merge: no baseline yet; merge 20261202T020000Z becomes the baseline\n\
+             nightly-merge: removed merge 20261130T020000Z\n\
+             merged into /n/20261202T020000Z\n"
+        );
+        night.compared_with = Some("20261201T020000Z".into());
+        night.pruned.clear();
+        assert_eq!(
+            merge_night(&night, Path::new("/n")),
+            "x64: linux/amd64\n\
+             arm64: the baseline has no run of this machine\n\
+             1 regression(s), 0 size change(s) with a .NET version change, against merge 20261201T020000Z\n\
+             nightly-merge: merge 20261202T020000Z accepted as the baseline\n\
+             merged into /n/20261202T020000Z\n"
+        );
+    }
+
+    #[test]
+    fn kept_images_are_listed_then_counted() {
+        let kept = KeptBaseline {
+            kept: vec![("console".into(), "r2r/quick:console-baseline".into())],
+            not_kept: vec![("webapi".into(), "r2r/quick:webapi".into())],
+        };
+        assert_eq!(
+            kept_baseline(&kept, "20261201T020000Z"),
+            "console kept as r2r/quick:console-baseline\n\
+             webapi: r2r/quick:webapi is not the image run 20261201T020000Z built (rebuilt since, or missing); not kept\n\
+             1 image(s) of run 20261201T020000Z kept as the baseline\n"
+        );
     }
 }

@@ -1,12 +1,17 @@
 //! The command line: every command, argument and option of `r2r`, parsed and validated;
 //! nothing here runs anything.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+use r2r_core::measure::registry::parse_address;
 use r2r_core::model::platform::Platform;
-use r2r_core::report::compare::Thresholds;
+use r2r_core::report::compare::ThresholdSettings;
+use r2r_core::report::engines::TOLERANCE;
+use r2r_core::report::merge::MergeInput;
+use r2r_core::report::plot::{Format, PlotOptions};
 use r2r_core::run::settings::{CacheModes, StartupSettings};
 
 /// Builds the composite ReadyToRun container image matrix and proves each image is what its
@@ -45,7 +50,7 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Write report.md and report.html of a run (tables in the published reports' shapes,
     /// start-up with confidence intervals, the plots).
-    Report(ReportArgs),
+    Report(RunSelect),
     /// Draw a run's plots (SVG, PNG), or trend plots from a history file.
     Plot(PlotArgs),
     /// Compare a run with a baseline run (exit 1 on a significant regression) or with the
@@ -56,7 +61,19 @@ pub(crate) enum Command {
     Merge(MergeArgs),
     /// Keep a run's app images under `<tag>-baseline`, so that `compare --baseline RUN
     /// --paired-runs N` can measure them beside later images in one run.
-    KeepBaseline(KeepArgs),
+    KeepBaseline(RunSelect),
+    /// After a run: compare it with the scenario's baseline (the first run becomes it), add it
+    /// to the history, redraw the trend plots; exit 1 on a regression.
+    Nightly(NightlyArgs),
+    /// Merge the machines' runs of a night, compare with the baseline merge (the first becomes
+    /// it), add to the history, keep only the latest merge and the baseline.
+    NightlyMerge(NightlyMergeArgs),
+    /// Print what a run directory holds (counts, sizes, start-up summaries) as text, JSON or
+    /// one field, or the statistics of a series of numbers.
+    Show(ShowArgs),
+    /// Compare the sizes of the same images measured on several engines: equal content
+    /// bytes, gzip and zstd within 1% of the first engine's (exit 1 otherwise).
+    CompareEngines(CompareEnginesArgs),
     /// Which assemblies grew or shrank between two images of a scenario, and by how much
     /// (IL + metadata, native code, the rest), read from the images' ReadyToRun headers.
     Diff(DiffArgs),
@@ -64,11 +81,23 @@ pub(crate) enum Command {
     Clean(CleanArgs),
 }
 
+/// The scenario a command plans, and its platform.
 #[derive(Debug, Args)]
-pub(crate) struct DiffArgs {
+pub(crate) struct Target {
     /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
     #[arg(long, short)]
     pub(crate) scenario: String,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
+    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
+    /// scenario's `platforms`).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// The first image: a plan id (`r2r plan`), e.g. `no-composite.console`.
     pub(crate) image_a: String,
     /// The second image: a plan id, e.g. `runtime-composite.console`.
@@ -76,41 +105,24 @@ pub(crate) struct DiffArgs {
     /// Also write the differences as CSV to this file.
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ScenarioArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// Rebuild images even when their inputs are unchanged.
     #[arg(long)]
     pub(crate) rebuild: bool,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -127,17 +139,11 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
+    #[command(flatten)]
+    pub(crate) target: Target,
     /// Seconds one verification container may run.
     #[arg(long, default_value_t = 90)]
     pub(crate) timeout: u64,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,21 +152,15 @@ pub(crate) enum MeasureCommand {
     /// image, and how much a set of images stores only once.
     Sizes(SizesArgs),
     /// Container cold start of the app images: a fresh container per run, phases timed,
-    /// warm-up runs discarded, images interleaved in a seeded shuffled order.
+    /// warm-up runs discarded, images interleaved in a seeded shuffled order (refused for a
+    /// platform this machine only emulates).
     Startup(StartupArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct StartupArgs {
-    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
-    #[arg(long, short)]
-    pub(crate) scenario: String,
-    /// Measure this platform's images only (start-up is refused for a platform this machine
-    /// only emulates): `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
-    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
-    pub(crate) platform: Option<Platform>,
+    #[command(flatten)]
+    pub(crate) target: Target,
     #[command(flatten)]
     pub(crate) startup: StartupSettings,
     /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/).
@@ -182,15 +182,13 @@ pub(crate) struct SizesArgs {
     #[arg(long)]
     pub(crate) archive: Option<PathBuf>,
     /// Also push the images to this registry on 127.0.0.1 and report the sizes it stores.
-    #[arg(long, value_name = "127.0.0.1:PORT")]
-    pub(crate) registry: Option<String>,
+    #[arg(long, value_name = "127.0.0.1:PORT", value_parser = parse_address)]
+    pub(crate) registry: Option<SocketAddr>,
     /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/; for
     /// an archive, the current directory).
     #[arg(long)]
     pub(crate) output: Option<PathBuf>,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
+    /// Measure this platform's images only (as `build --platform`).
     #[arg(long, value_name = "PLATFORM", value_parser = parse_platform, conflicts_with = "archive")]
     pub(crate) platform: Option<Platform>,
 }
@@ -200,9 +198,7 @@ pub(crate) struct CleanArgs {
     /// Only this scenario's images (default: everything r2r made, bases included).
     #[arg(long, short)]
     pub(crate) scenario: Option<String>,
-    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64` (arm64 images
-    /// are named `<scenario>-arm64`, with results and tags of their own; default: the
-    /// scenario's `platforms`).
+    /// Only the scenario's images of this platform (as `build --platform`).
     #[arg(long, value_name = "PLATFORM", value_parser = parse_platform, requires = "scenario")]
     pub(crate) platform: Option<Platform>,
 }
@@ -218,33 +214,13 @@ pub(crate) struct RunSelect {
     pub(crate) run: Option<String>,
 }
 
-/// Plot file formats.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub(crate) enum FormatArg {
-    /// Scalable vector graphics (no font file needed).
-    Svg,
-    /// Bitmap (needs a TrueType font: R2R_FONT, --font or Debian's fonts-dejavu-core).
-    Png,
-}
-
-/// `r2r report`.
-#[derive(Debug, Args)]
-pub(crate) struct ReportArgs {
-    #[command(flatten)]
-    pub(crate) select: RunSelect,
-}
-
 /// `r2r plot`.
 #[derive(Debug, Args)]
 pub(crate) struct PlotArgs {
     #[command(flatten)]
     pub(crate) select: RunSelect,
-    /// Formats to write.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,png")]
-    pub(crate) format: Vec<FormatArg>,
-    /// A TrueType font for PNG text (default: R2R_FONT, then the system's DejaVu Sans).
-    #[arg(long)]
-    pub(crate) font: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) options: PlotOptions,
     /// Draw trend plots from this history file (written by `compare --history`) instead.
     #[arg(long)]
     pub(crate) trend: Option<PathBuf>,
@@ -270,7 +246,7 @@ pub(crate) struct CompareArgs {
     pub(crate) baseline: Option<String>,
     /// What counts as a change.
     #[command(flatten)]
-    pub(crate) thresholds: ThresholdArgs,
+    pub(crate) thresholds: ThresholdSettings,
     /// Append the run's headline metrics to this history CSV (for trend plots).
     #[arg(long)]
     pub(crate) history: Option<PathBuf>,
@@ -285,38 +261,13 @@ pub(crate) struct CompareArgs {
     pub(crate) paired_cache: Option<CacheModes>,
 }
 
-/// The noise thresholds of `r2r compare` and `r2r merge`.
-#[derive(Debug, Args)]
-pub(crate) struct ThresholdArgs {
-    /// Size changes within this many percent are noise.
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) size_threshold: f64,
-    /// Start-up changes within this many percent are noise.
-    #[arg(long, default_value_t = 5.0)]
-    pub(crate) startup_threshold: f64,
-    /// Significance level of the start-up test.
-    #[arg(long, default_value_t = 0.05)]
-    pub(crate) alpha: f64,
-}
-
-impl ThresholdArgs {
-    /// As the comparison takes them (fractions, not percent).
-    pub(crate) fn thresholds(&self) -> Thresholds {
-        Thresholds {
-            size: self.size_threshold / 100.0,
-            startup: self.startup_threshold / 100.0,
-            alpha: self.alpha,
-        }
-    }
-}
-
 /// `r2r merge`.
 #[derive(Debug, Args)]
 pub(crate) struct MergeArgs {
     /// Run directories, one per machine, each as DIR or LABEL=DIR (the label names the
     /// machine; default: its host name from run.json).
-    #[arg(required = true, value_name = "[LABEL=]DIR")]
-    pub(crate) runs: Vec<String>,
+    #[arg(required = true, value_name = "[LABEL=]DIR", value_parser = merge_input)]
+    pub(crate) runs: Vec<MergeInput>,
     /// Where to write the merge (default: <results>/merged/<merge-id>).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -326,17 +277,100 @@ pub(crate) struct MergeArgs {
     pub(crate) baseline: Option<PathBuf>,
     /// What counts as a change.
     #[command(flatten)]
-    pub(crate) thresholds: ThresholdArgs,
+    pub(crate) thresholds: ThresholdSettings,
     /// Append the merge's headline metrics (images as `<machine>/<image>`) to this history CSV.
     #[arg(long)]
     pub(crate) history: Option<PathBuf>,
 }
 
-/// `r2r keep-baseline`.
+/// `r2r nightly`.
 #[derive(Debug, Args)]
-pub(crate) struct KeepArgs {
+pub(crate) struct NightlyArgs {
+    /// The scenario (its results are <results>/<scenario>/: the runs, `baseline`,
+    /// `history.csv`, `trends/`).
+    #[arg(long, short)]
+    pub(crate) scenario: String,
+    /// The run to judge: a run id of the scenario (default: `latest`).
+    #[arg(long)]
+    pub(crate) run: Option<String>,
+    /// Paired start-up rounds of the baseline's and this run's images, measured together now
+    /// (needs the engine; 0: compare the two runs' files only, a start-up verdict that never
+    /// fails). None on the first night: the run is its own baseline.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) paired_runs: usize,
+    /// Cache modes of the paired rounds (default: those the run measured).
+    #[arg(long, value_enum)]
+    pub(crate) paired_cache: Option<CacheModes>,
+    /// Make this run the baseline after comparing (also after a regression: accepting is a
+    /// decision, e.g. after an intended change).
+    #[arg(long)]
+    pub(crate) accept: bool,
+    /// Do not keep the app images of a run that becomes the baseline under `<tag>-baseline`
+    /// (`r2r keep-baseline`); no engine is needed then without paired rounds.
+    #[arg(long)]
+    pub(crate) no_keep: bool,
+    /// Formats of the trend plots.
+    #[arg(long, value_delimiter = ',', default_value = "svg,png")]
+    pub(crate) plots: Vec<Format>,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub(crate) thresholds: ThresholdSettings,
+}
+
+/// `r2r nightly-merge`.
+#[derive(Debug, Args)]
+pub(crate) struct NightlyMergeArgs {
+    /// Where merges are kept: DIR/<merge-id>/, DIR/latest, DIR/baseline, DIR/history.csv,
+    /// DIR/trends/.
+    #[arg(value_name = "DIR")]
+    pub(crate) directory: PathBuf,
+    /// One run directory per machine, as DIR or LABEL=DIR (default label: its host name).
+    #[arg(required = true, value_name = "[LABEL=]RUN-DIR", value_parser = merge_input)]
+    pub(crate) runs: Vec<MergeInput>,
+    /// Make this merge the baseline after comparing.
+    #[arg(long)]
+    pub(crate) accept: bool,
+    /// Formats of the trend plots.
+    #[arg(long, value_delimiter = ',', default_value = "svg,png")]
+    pub(crate) plots: Vec<Format>,
+    /// What counts as a change.
+    #[command(flatten)]
+    pub(crate) thresholds: ThresholdSettings,
+}
+
+/// `r2r show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
     #[command(flatten)]
     pub(crate) select: RunSelect,
+    /// Print the whole view as JSON.
+    #[arg(long, conflicts_with = "field")]
+    pub(crate) json: bool,
+    /// Print one field of the JSON view by its dotted path, e.g. `run.run_id` or
+    /// `builds.passed` (a string as it is, a list of values one a line).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) field: Option<String>,
+    /// Instead of a run: the summary statistics (count, mean, standard deviation, median,
+    /// quartiles, IQR, MAD, min, max) of the numbers in FILE (`-`: standard input), as JSON.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "run"])]
+    pub(crate) describe: Option<PathBuf>,
+}
+
+/// `r2r compare-engines`.
+#[derive(Debug, Args)]
+pub(crate) struct CompareEnginesArgs {
+    /// Run directories of the same scenario on several engines, each as LABEL=DIR; the first
+    /// is the reference.
+    #[arg(required = true, num_args = 2.., value_name = "LABEL=DIR")]
+    pub(crate) runs: Vec<String>,
+    /// How far the compressed sizes may be from the first engine's, percent.
+    #[arg(long, value_name = "PCT", default_value_t = TOLERANCE * 100.0)]
+    pub(crate) tolerance: f64,
+}
+
+/// Reads a run to merge: `LABEL=DIR` or `DIR`.
+fn merge_input(text: &str) -> Result<MergeInput, std::convert::Infallible> {
+    Ok(MergeInput::parse(text))
 }
 
 /// Reads `--platform`: `linux/amd64` or `linux/arm64` (or the runtime identifiers
@@ -368,7 +402,7 @@ mod tests {
         ])
         .unwrap();
         assert!(
-            matches!(&cli.command, Command::Build(a) if a.platform == Some(Platform::LinuxArm64))
+            matches!(&cli.command, Command::Build(a) if a.target.platform == Some(Platform::LinuxArm64))
         );
         let error = <Cli as clap::Parser>::try_parse_from([
             "r2r",

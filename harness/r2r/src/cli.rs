@@ -4,14 +4,15 @@
 
 use r2r_core::inspect::verify::VerifyOptions;
 use r2r_core::run::settings::StartupDefaults;
-use r2r_core::run::{self, RunSettings, StandaloneMeasurement as Measurement};
+use r2r_core::run::{self, Project, RunSettings, StandaloneMeasurement as Measurement};
 
 use crate::args::{Cli, Command, MeasureCommand};
 use crate::commands;
 use crate::images::{diff, measure_archive};
-use crate::output::exit_code;
+use crate::nightly;
+use crate::output::{self, exit_code};
 use crate::session::{on_engine, Session};
-use crate::setup::{load_plan, project, results_dir};
+use crate::setup::load_plan;
 
 /// Runs the command; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
@@ -19,7 +20,7 @@ pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
         Command::Plan(arguments) => exit_code(commands::plan(cli, arguments)),
         Command::Build(arguments) => {
-            let load = |p: &_| load_plan(p, &arguments.scenario, arguments.platform);
+            let load = |p: &_| load_plan(p, &arguments.target);
             on_engine(cli, load, None, async |session: Session<'_, _>| {
                 Ok(session.pipeline().build(arguments.rebuild).await?.0)
             })
@@ -30,7 +31,7 @@ pub async fn run(cli: Cli) -> u8 {
                 run_timeout: std::time::Duration::from_secs(arguments.timeout),
                 ..Default::default()
             };
-            let load = |p: &_| load_plan(p, &arguments.scenario, arguments.platform);
+            let load = |p: &_| load_plan(p, &arguments.target);
             on_engine(cli, load, None, async |session: Session<'_, _>| {
                 Ok(session.pipeline().verify(&options).await?.0)
             })
@@ -43,7 +44,7 @@ pub async fn run(cli: Cli) -> u8 {
                 verify: VerifyOptions::default(),
                 startup: arguments.startup.clone(),
             };
-            let load = |p: &_| load_plan(p, &arguments.build.scenario, arguments.build.platform);
+            let load = |p: &_| load_plan(p, &arguments.build.target);
             let cpuset = settings.startup.cpuset.as_deref();
             on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
                 Ok(session.pipeline().run(&settings).await?)
@@ -51,23 +52,18 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Measure(MeasureCommand::Sizes(arguments)) => {
-            match (&arguments.archive, &arguments.scenario) {
-                (Some(archive), _) => exit_code(measure_archive(archive, arguments.output.clone())),
-                (None, scenario) => {
-                    let registry = arguments
-                        .registry
-                        .as_deref()
-                        .map(r2r_core::measure::registry::parse_address)
-                        .transpose();
-                    let load = |p: &_| match scenario {
-                        Some(scenario) => load_plan(p, scenario, arguments.platform),
-                        None => anyhow::bail!("give --scenario or --archive"),
-                    };
+            let output = arguments.output.as_deref();
+            let measurement = Measurement::Sizes {
+                registry: arguments.registry,
+            };
+            let load = |p: &Project| match &arguments.scenario {
+                Some(scenario) => Ok(p.load_plan(scenario, arguments.platform)?),
+                None => anyhow::bail!("give --scenario or --archive"),
+            };
+            match &arguments.archive {
+                Some(archive) => exit_code(measure_archive(archive, arguments.output.clone())),
+                None => {
                     on_engine(cli, load, None, async |session: Session<'_, _>| {
-                        let measurement = Measurement::Sizes {
-                            registry: registry?,
-                        };
-                        let output = arguments.output.as_deref();
                         Ok(session
                             .pipeline()
                             .measure_alone(output, measurement)
@@ -78,15 +74,13 @@ pub async fn run(cli: Cli) -> u8 {
             }
         }
         Command::Measure(MeasureCommand::Startup(arguments)) => {
-            let options =
-                arguments
-                    .startup
-                    .options(&StartupDefaults::measure(), Vec::new(), || true);
-            let load = |p: &_| load_plan(p, &arguments.scenario, arguments.platform);
+            let defaults = StartupDefaults::measure();
+            let options = arguments.startup.options(&defaults, Vec::new(), || true);
+            let output = arguments.output.as_deref();
+            let measurement = Measurement::Startup(&options);
+            let load = |p: &_| load_plan(p, &arguments.target);
             let cpuset = arguments.startup.cpuset.as_deref();
             on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
-                let output = arguments.output.as_deref();
-                let measurement = Measurement::Startup(&options);
                 Ok(session
                     .pipeline()
                     .measure_alone(output, measurement)
@@ -94,34 +88,23 @@ pub async fn run(cli: Cli) -> u8 {
             })
             .await
         }
-        Command::Report(arguments) => {
-            exit_code(results_dir(cli).and_then(|r| commands::report(&r, arguments)))
+        Command::Report(select) => exit_code(commands::report(cli, select)),
+        Command::Plot(arguments) => exit_code(commands::plot(cli, arguments)),
+        Command::Compare(arguments) => exit_code(commands::compare(cli, arguments).await),
+        Command::Merge(arguments) => exit_code(commands::merge(cli, arguments)),
+        Command::KeepBaseline(select) => exit_code(commands::keep_baseline(cli, select).await),
+        Command::Nightly(arguments) => {
+            let code = nightly::nightly(cli, arguments).await;
+            code.unwrap_or_else(|error| output::error(&error))
         }
-        Command::Plot(arguments) => {
-            exit_code(results_dir(cli).and_then(|r| commands::plot(&r, arguments)))
-        }
-        Command::Compare(arguments) => exit_code(match results_dir(cli) {
-            Ok(results) => commands::compare(cli, &results, arguments).await,
-            Err(error) => Err(error),
-        }),
-        Command::Merge(arguments) => {
-            exit_code(results_dir(cli).and_then(|r| commands::merge(&r, arguments)))
-        }
-        Command::KeepBaseline(arguments) => exit_code(match results_dir(cli) {
-            Ok(results) => commands::keep_baseline(cli, &results, arguments).await,
-            Err(error) => Err(error),
-        }),
-        Command::Diff(arguments) => exit_code(match project(cli) {
-            Ok(project) => diff(&project, arguments).await,
-            Err(error) => Err(error),
-        }),
+        Command::NightlyMerge(arguments) => exit_code(nightly::nightly_merge(arguments)),
+        Command::Show(arguments) => exit_code(commands::show(cli, arguments)),
+        Command::CompareEngines(arguments) => exit_code(commands::compare_engines(arguments)),
+        Command::Diff(arguments) => exit_code(diff(cli, arguments).await),
         Command::Clean(arguments) => {
-            let load = |p: &_| {
-                let scenario = arguments.scenario.as_deref();
-                scenario
-                    .map(|s| load_plan(p, s, arguments.platform))
-                    .transpose()
-            };
+            let scenario = arguments.scenario.as_deref();
+            let plan = |p: &Project, s: &str| p.load_plan(s, arguments.platform);
+            let load = |p: &Project| Ok(scenario.map(|s| plan(p, s)).transpose()?);
             on_engine(cli, load, None, async |session: Session<'_, _>| {
                 let scenario = session.plan.as_ref().map(|p| p.scenario.name.as_str());
                 let removed = run::clean(session.engine, scenario).await?;

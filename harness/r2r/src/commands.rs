@@ -1,13 +1,16 @@
-//! The commands on run directories: `report`, `plot`, `merge` and `compare` read them (with
-//! `--paired-runs`, `compare` also measures start-up through the engine), `keep-baseline`
-//! tags a run's images through the engine; and `plan`, which reads the scenario only. Each
-//! parses nothing and decides nothing: it calls the library and prints what came out.
+//! The commands on run directories: `report`, `plot`, `merge`, `show`, `compare-engines` and
+//! `compare` read them (with `--paired-runs`, `compare` also measures start-up through the
+//! engine), `keep-baseline` tags a run's images through the engine; and `plan`, which reads
+//! the scenario only. Each parses nothing and decides nothing: it calls the library and prints
+//! what came out.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use r2r_core::console;
-use r2r_core::report::plot::{self, Format, PlotOptions};
+use r2r_core::report::engines::{EngineComparison, EngineSizes};
+use r2r_core::report::plot::{self, PlotOptions};
+use r2r_core::report::{nightly, show};
 use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;
 use r2r_core::run::compare::{self as comparison, load_run};
@@ -15,37 +18,26 @@ use r2r_core::run::settings::StartupSettings;
 use r2r_core::run::{draw_plots, find_root, write_report};
 
 use crate::args::{
-    Cli, CompareArgs, FormatArg, KeepArgs, MergeArgs, PlotArgs, ReportArgs, RunSelect, ScenarioArgs,
+    Cli, CompareArgs, CompareEnginesArgs, MergeArgs, PlotArgs, RunSelect, ScenarioArgs, ShowArgs,
 };
-use crate::output::{self, Console};
+use crate::output::Console;
 use crate::session::on_run_engine;
-use crate::setup::{load_plan, project};
+use crate::setup::{load_plan, project, results_dir};
 
-fn load(results: &Path, select: &RunSelect) -> anyhow::Result<RunData> {
-    Ok(load_run(
-        results,
-        select.scenario.as_deref(),
-        select.run.as_deref(),
-    )?)
+fn load(cli: &Cli, select: &RunSelect) -> anyhow::Result<RunData> {
+    let (scenario, run) = (select.scenario.as_deref(), select.run.as_deref());
+    Ok(load_run(&results_dir(cli)?, scenario, run)?)
 }
 
 /// `r2r plan`: the images in build order, as text or JSON.
 pub(crate) fn plan(cli: &Cli, arguments: &ScenarioArgs) -> anyhow::Result<bool> {
-    let plan = load_plan(&project(cli)?, &arguments.scenario, arguments.platform)?;
+    let plan = load_plan(&project(cli)?, &arguments.target)?;
     if arguments.json {
-        output::json(&plan)?;
+        println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", plan.describe());
     }
     Ok(true)
-}
-
-fn formats(arguments: &[FormatArg]) -> Vec<Format> {
-    let format = |f: &FormatArg| match f {
-        FormatArg::Png => Format::Png,
-        FormatArg::Svg => Format::Svg,
-    };
-    arguments.iter().map(format).collect()
 }
 
 fn print_outcome(outcome: &plot::PlotOutcome) {
@@ -59,9 +51,16 @@ fn print_outcome(outcome: &plot::PlotOutcome) {
     }
 }
 
+/// Draws the trend plots of a history file into `out` (created), printing the files.
+pub(crate) fn trends(history: &Path, out: &Path, options: &PlotOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    print_outcome(&plot::plot_trend(history, out, options)?);
+    Ok(())
+}
+
 /// `r2r report`.
-pub(crate) fn report(results: &Path, arguments: &ReportArgs) -> anyhow::Result<bool> {
-    let data = load(results, &arguments.select)?;
+pub(crate) fn report(cli: &Cli, select: &RunSelect) -> anyhow::Result<bool> {
+    let data = load(cli, select)?;
     for path in write_report(&data)? {
         println!("{}", path.display());
     }
@@ -69,23 +68,15 @@ pub(crate) fn report(results: &Path, arguments: &ReportArgs) -> anyhow::Result<b
 }
 
 /// `r2r plot`.
-pub(crate) fn plot(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool> {
-    let options = PlotOptions {
-        formats: formats(&arguments.format),
-        font: arguments.font.clone(),
-    };
+pub(crate) fn plot(cli: &Cli, arguments: &PlotArgs) -> anyhow::Result<bool> {
+    let options = &arguments.options;
     if let Some(history) = &arguments.trend {
-        let out = arguments.output.clone().unwrap_or_else(|| {
-            history
-                .parent()
-                .map(|p| p.join("trends"))
-                .unwrap_or_else(|| PathBuf::from("trends"))
-        });
-        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-        print_outcome(&plot::plot_trend(history, &out, &options)?);
+        let trends_dir = || history.with_file_name(nightly::TRENDS);
+        let out = arguments.output.clone().unwrap_or_else(trends_dir);
+        trends(history, &out, options)?;
         return Ok(true);
     }
-    let data = load(results, &arguments.select)?;
+    let data = load(cli, &arguments.select)?;
     let outcome = draw_plots(
         &data,
         &options.formats,
@@ -97,24 +88,16 @@ pub(crate) fn plot(results: &Path, arguments: &PlotArgs) -> anyhow::Result<bool>
 }
 
 /// `r2r merge`: `Ok(false)` (exit 1) when a machine's sizes regressed against the baseline.
-pub(crate) fn merge(results: &Path, arguments: &MergeArgs) -> anyhow::Result<bool> {
+pub(crate) fn merge(cli: &Cli, arguments: &MergeArgs) -> anyhow::Result<bool> {
     use r2r_core::report::merge;
-    let inputs: Vec<merge::MergeInput> = arguments
-        .runs
-        .iter()
-        .map(|run| merge::MergeInput::parse(run))
-        .collect();
-    let merged = merge::load(&inputs)?;
-    let baseline = arguments
-        .baseline
-        .as_deref()
-        .map(merge::load_merged)
-        .transpose()
-        .context("reading the baseline merge")?;
-    let out = arguments
-        .out
-        .clone()
-        .unwrap_or_else(|| results.join("merged").join(runs::new_run_id()));
+    let merged = merge::load(&arguments.runs)?;
+    let baseline_dir = arguments.baseline.as_deref();
+    let baseline = baseline_dir.map(merge::load_merged).transpose();
+    let baseline = baseline.context("reading the baseline merge")?;
+    let out = match &arguments.out {
+        Some(out) => out.clone(),
+        None => results_dir(cli)?.join("merged").join(runs::new_run_id()),
+    };
     let thresholds = arguments.thresholds.thresholds();
     let outcome = merge::write(
         &merged,
@@ -123,36 +106,19 @@ pub(crate) fn merge(results: &Path, arguments: &MergeArgs) -> anyhow::Result<boo
         thresholds,
         arguments.history.as_deref(),
     )?;
-    for (machine, platform) in merged.columns() {
-        println!("{machine}: {platform}");
-    }
-    if baseline.is_some() {
-        for machine in &outcome.without_baseline {
-            println!("{machine}: the baseline has no run of this machine");
-        }
-        println!(
-            "{} regression(s), {} size change(s) with a .NET version change, against {}",
-            outcome.regressions,
-            outcome.version_changes,
-            arguments
-                .baseline
-                .as_deref()
-                .unwrap_or(Path::new(""))
-                .display()
-        );
-    }
+    let against = baseline_dir.map(|path| path.display().to_string());
+    print!(
+        "{}",
+        console::merge_summary(&merged.columns(), &outcome, against.as_deref())
+    );
     println!("merged into {}", out.display());
     Ok(outcome.regressions == 0)
 }
 
 /// `r2r compare`: `Ok(false)` (exit 1) when a metric regressed. The project root (for the
 /// published figures in `<root>/results/published`) is looked up only for `--published`.
-pub(crate) async fn compare(
-    cli: &Cli,
-    results: &Path,
-    arguments: &CompareArgs,
-) -> anyhow::Result<bool> {
-    let data = load(results, &arguments.select)?;
+pub(crate) async fn compare(cli: &Cli, arguments: &CompareArgs) -> anyhow::Result<bool> {
+    let data = load(cli, &arguments.select)?;
     let Some(baseline) = &arguments.baseline else {
         let published = find_root(cli.root.as_deref())?.join("results/published");
         let (gaps, file) = comparison::with_published(&data, &published)?;
@@ -160,14 +126,14 @@ pub(crate) async fn compare(
         eprintln!("written to {}", file.display());
         return Ok(true);
     };
-    let baseline = comparison::load_baseline(results, &data, baseline)?;
+    let baseline = comparison::load_baseline(&results_dir(cli)?, &data, baseline)?;
     let thresholds = arguments.thresholds.thresholds();
     let same_run = match arguments.paired_runs {
         None => Vec::new(),
         Some(runs) => {
             let settings = StartupSettings::paired(runs, arguments.paired_cache, &data.info.run_id);
             let console = Console::new();
-            let paired = on_run_engine(cli, &arguments.select, async |engine| {
+            let paired = on_run_engine(cli, &data.info.scenario, async |engine| {
                 Ok(comparison::compare_paired(
                     engine, &data, &baseline, &settings, thresholds, &console,
                 )
@@ -193,29 +159,52 @@ pub(crate) async fn compare(
 }
 
 /// `r2r keep-baseline`: `Ok(false)` (exit 1) when an image is no longer the run's.
-pub(crate) async fn keep_baseline(
-    cli: &Cli,
-    results: &Path,
-    arguments: &KeepArgs,
-) -> anyhow::Result<bool> {
-    let data = load(results, &arguments.select)?;
-    let kept = on_run_engine(cli, &arguments.select, async |engine| {
+pub(crate) async fn keep_baseline(cli: &Cli, select: &RunSelect) -> anyhow::Result<bool> {
+    let data = load(cli, select)?;
+    let kept = on_run_engine(cli, &data.info.scenario, async |engine| {
         Ok(comparison::keep_baseline(engine, &data).await?)
     })
     .await?;
-    for (image, kept_as) in &kept.kept {
-        println!("{image} kept as {kept_as}");
-    }
-    for (image, reference) in &kept.not_kept {
-        eprintln!(
-            "{image}: {reference} is not the image run {} built (rebuilt since, or missing); not kept",
-            data.info.run_id
-        );
-    }
-    println!(
-        "{} image(s) of run {} kept as the baseline",
-        kept.kept.len(),
-        data.info.run_id
-    );
+    print!("{}", console::kept_baseline(&kept, &data.info.run_id));
     Ok(kept.not_kept.is_empty())
+}
+
+/// `r2r show`: a run directory's view as text, JSON or one field; or the statistics of the
+/// numbers in a file.
+pub(crate) fn show(cli: &Cli, arguments: &ShowArgs) -> anyhow::Result<bool> {
+    let value = match &arguments.describe {
+        Some(file) => {
+            let text = match file.as_os_str() == "-" {
+                true => std::io::read_to_string(std::io::stdin()),
+                false => std::fs::read_to_string(file),
+            };
+            let text = text.with_context(|| format!("reading {}", file.display()))?;
+            serde_json::to_value(show::describe_text(&text)?)?
+        }
+        None => {
+            let (scenario, run) = (&arguments.select.scenario, &arguments.select.run);
+            let directory = match (scenario, run) {
+                (None, Some(path)) => PathBuf::from(path),
+                _ => runs::resolve_run(&results_dir(cli)?, scenario.as_deref(), run.as_deref())?,
+            };
+            let view = show::view(&directory)?;
+            if !arguments.json && arguments.field.is_none() {
+                print!("{}", console::run_view(&view));
+                return Ok(true);
+            }
+            serde_json::to_value(&view)?
+        }
+    };
+    println!("{}", show::select(&value, arguments.field.as_deref())?);
+    Ok(true)
+}
+
+/// `r2r compare-engines`: `Ok(false)` (exit 1) unless every image of the first run is in
+/// every other with equal content bytes and compressed sizes within the tolerance.
+pub(crate) fn compare_engines(arguments: &CompareEnginesArgs) -> anyhow::Result<bool> {
+    let sizes = arguments.runs.iter().map(|run| EngineSizes::read(run));
+    let sizes = sizes.collect::<Result<Vec<_>, _>>()?;
+    let comparison = EngineComparison::new(&sizes, arguments.tolerance / 100.0);
+    print!("{}", console::engine_comparison(&comparison));
+    Ok(comparison.differences() == 0)
 }

@@ -5,18 +5,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use r2r_core::engine::{DockerEngine, Images};
-use r2r_core::run::Project;
 
 use r2r_core::console;
 
-use crate::args::DiffArgs;
-use crate::setup::load_plan;
+use crate::args::{Cli, DiffArgs};
+use crate::setup::{load_plan, project};
 
 /// `r2r diff`: the anatomy of two images of a scenario, compared per assembly. Reads two
 /// images only: no lock, so it works beside a running measurement.
-pub(crate) async fn diff(project: &Project, arguments: &DiffArgs) -> anyhow::Result<bool> {
+pub(crate) async fn diff(cli: &Cli, arguments: &DiffArgs) -> anyhow::Result<bool> {
     use r2r_core::measure::anatomy;
-    let plan = load_plan(project, &arguments.scenario, arguments.platform)?;
+    let plan = load_plan(&project(cli)?, &arguments.target)?;
     let mut images = Vec::new();
     for id in [&arguments.image_a, &arguments.image_b] {
         let image = plan.image(id).with_context(|| {
@@ -38,11 +37,8 @@ pub(crate) async fn diff(project: &Project, arguments: &DiffArgs) -> anyhow::Res
             );
         }
     }
-    let mut rows = anatomy::measure_each(&engine, &images).await?.into_iter();
-    let (a, b) = (
-        rows.next().unwrap_or_default(),
-        rows.next().unwrap_or_default(),
-    );
+    let rows = anatomy::measure_each(&engine, &images).await?;
+    let [a, b] = [0, 1].map(|index| rows.get(index).cloned().unwrap_or_default());
     let differences = anatomy::diff(&a, &b);
     if let Some(path) = &arguments.csv {
         let bytes = anatomy::diff_csv(&differences)?;

@@ -7,6 +7,7 @@ mod args;
 mod cli;
 mod commands;
 mod images;
+mod nightly;
 mod output;
 mod session;
 mod setup;

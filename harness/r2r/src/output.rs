@@ -3,11 +3,14 @@
 //! with their causes, and the exit codes.
 
 use std::io::IsTerminal;
+use std::sync::{Mutex, MutexGuard};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use r2r_core::build::{BuildObserver, BuildStatus, ImageBuild};
 use r2r_core::console;
 use r2r_core::inspect::verify::ImageVerification;
+use r2r_core::measure::startup::StartupObserver;
+use r2r_core::measure::startup::{PairStatus, PhaseSummary, PrecisionReport, RunRecord};
 use r2r_core::model::plan::PlannedImage;
 
 /// Prints an error chain and returns exit code 2.
@@ -26,211 +29,38 @@ pub fn exit_code(result: anyhow::Result<bool>) -> u8 {
     }
 }
 
-/// Prints a value as pretty JSON.
-pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
+const BAR: &str = "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}";
+const ETA_BAR: &str = "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ETA {eta} {wide_msg}";
 
-fn bar(total: usize) -> Option<ProgressBar> {
+/// A progress bar on stderr; `None` when stderr is not a terminal.
+fn bar(total: usize, template: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
-        )
-        .expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     Some(bar)
 }
 
-/// Build progress: a bar with the current image and its last output line.
-pub struct BuildProgress {
-    bar: Option<ProgressBar>,
+fn lock<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl BuildProgress {
-    /// A progress display for `total` images.
-    pub fn new(total: usize) -> Self {
-        BuildProgress { bar: bar(total) }
-    }
-
-    /// Removes the bar.
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl BuildObserver for BuildProgress {
-    fn image_started(&self, image: &PlannedImage, index: usize, total: usize) {
-        match &self.bar {
-            Some(bar) => bar.set_message(image.id.clone()),
-            None => eprintln!("[{}/{total}] {}", index + 1, image.id),
-        }
-    }
-
-    fn line(&self, image: &PlannedImage, line: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("{}: {}", image.id, line.trim()));
-        }
-    }
-
-    fn image_finished(&self, image: &PlannedImage, build: &ImageBuild) {
-        let text = console::image_built(&image.id, build);
-        match &self.bar {
-            Some(bar) => {
-                bar.println(text);
-                bar.inc(1);
-            }
-            None => eprintln!("      {text}"),
-        }
-        if let BuildStatus::Failed { error } = &build.status {
-            let message = format!("error building {}:\n{error}", image.id);
-            match &self.bar {
-                Some(bar) => bar.println(message),
-                None => eprintln!("{message}"),
-            }
-        }
-    }
-}
-
-/// Verification progress.
-pub struct VerifyProgress {
-    bar: Option<ProgressBar>,
-}
-
-impl VerifyProgress {
-    /// A progress display for `total` images.
-    pub fn new(total: usize) -> Self {
-        VerifyProgress { bar: bar(total) }
-    }
-
-    /// An image's checks start.
-    pub fn start(&self, id: &str) {
-        match &self.bar {
-            Some(bar) => bar.set_message(format!("verifying {id}")),
-            None => eprintln!("verifying {id}"),
-        }
-    }
-
-    /// An image's checks are done.
-    pub fn done(&self, result: &ImageVerification) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-            bar.println(format!(
-                "{} {}",
-                if result.passed() { "ok  " } else { "FAIL" },
-                result.id
-            ));
-        }
-    }
-
-    /// Removes the bar.
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// Startup progress: a bar with ETA over the recorded runs and, with a precision target, one
+/// Start-up progress: a bar with ETA over the recorded runs and, with a precision target, one
 /// line per pair with its current interval half-width.
-pub struct StartupProgress {
-    multi: indicatif::MultiProgress,
+struct StartupProgress {
+    multi: MultiProgress,
     bar: Option<ProgressBar>,
-    pairs: std::sync::Mutex<Vec<ProgressBar>>,
+    pairs: Vec<ProgressBar>,
 }
 
 impl StartupProgress {
-    /// A progress display (hidden when stderr is not a terminal).
-    pub fn new() -> Self {
-        let multi = indicatif::MultiProgress::new();
-        let bar = bar(0).map(|bar| multi.add(bar));
-        StartupProgress {
-            multi,
-            bar,
-            pairs: Default::default(),
-        }
-    }
-
-    /// Removes the bars.
-    pub fn finish(&self) {
-        for pair in self
-            .pairs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
-            pair.finish_and_clear();
-        }
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl r2r_core::measure::startup::StartupObserver for StartupProgress {
-    fn started(&self, total: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_length(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ETA {eta} {wide_msg}",
-                )
-                .expect("valid template"),
-            );
-        } else {
-            eprintln!("startup: {total} recorded runs planned");
-        }
-    }
-
-    fn run_finished(&self, record: &r2r_core::measure::startup::RunRecord, recorded: bool) {
-        let text = console::run_line(record, recorded);
-        match &self.bar {
-            Some(bar) => {
-                if recorded {
-                    bar.inc(1);
-                }
-                bar.set_message(text);
-            }
-            None if !record.ok => eprintln!("{text}"),
-            None => {}
-        }
-    }
-
-    fn precision(
-        &self,
-        rounds: usize,
-        pairs: &[r2r_core::measure::startup::PairStatus],
-        target: f64,
-    ) {
-        let Some(main) = &self.bar else {
-            eprintln!("{}", console::round_precision(rounds, pairs, target));
-            return;
-        };
-        // The bar grows past its planned rounds when the target needs more.
-        let planned = main.length().unwrap_or(0);
-        if main.position() >= planned {
-            let per_round = main.position() / rounds.max(1) as u64;
-            main.set_length(main.position() + per_round.max(1));
-        }
-        let mut lines = self.pairs.lock().unwrap_or_else(|p| p.into_inner());
-        while lines.len() < pairs.len() {
-            let line = self.multi.add(ProgressBar::new_spinner());
-            line.set_style(
-                ProgressStyle::with_template("  {prefix:50} {msg}").expect("valid template"),
-            );
-            lines.push(line);
-        }
-        for (line, pair) in lines.iter().zip(pairs) {
-            line.set_prefix(pair.label());
-            line.set_message(console::pair_precision(pair, target));
-        }
+    fn new() -> Self {
+        let multi = MultiProgress::new();
+        let bar = bar(0, ETA_BAR).map(|bar| multi.add(bar));
+        let pairs = Vec::new();
+        StartupProgress { multi, bar, pairs }
     }
 }
 
@@ -238,9 +68,10 @@ impl r2r_core::measure::startup::StartupObserver for StartupProgress {
 /// stdout, notes on stderr.
 #[derive(Default)]
 pub struct Console {
-    build: std::sync::Mutex<Option<BuildProgress>>,
-    verify: std::sync::Mutex<Option<VerifyProgress>>,
-    startup: std::sync::Mutex<Option<StartupProgress>>,
+    /// The bar of the builds or the verifications under way.
+    bar: Mutex<Option<ProgressBar>>,
+    /// Start-up's bars, from its start until it stops.
+    startup: Mutex<Option<StartupProgress>>,
 }
 
 impl Console {
@@ -248,60 +79,89 @@ impl Console {
     pub fn new() -> Self {
         Console::default()
     }
-}
 
-fn with<T, R>(slot: &std::sync::Mutex<Option<T>>, work: impl FnOnce(&T) -> R) -> Option<R> {
-    slot.lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .as_ref()
-        .map(work)
-}
+    fn finish_bar(&self) {
+        if let Some(bar) = lock(&self.bar).take() {
+            bar.finish_and_clear();
+        }
+    }
 
-fn take<T>(slot: &std::sync::Mutex<Option<T>>) -> Option<T> {
-    slot.lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take()
+    fn startup<R>(&self, work: impl FnOnce(&mut StartupProgress) -> R) -> R {
+        work(lock(&self.startup).get_or_insert_with(StartupProgress::new))
+    }
 }
 
 impl BuildObserver for Console {
     fn image_started(&self, image: &PlannedImage, index: usize, total: usize) {
-        with(&self.build, |p| p.image_started(image, index, total));
+        match &*lock(&self.bar) {
+            Some(bar) => bar.set_message(image.id.clone()),
+            None => eprintln!("[{}/{total}] {}", index + 1, image.id),
+        }
     }
 
     fn line(&self, image: &PlannedImage, line: &str) {
-        with(&self.build, |p| p.line(image, line));
+        if let Some(bar) = &*lock(&self.bar) {
+            bar.set_message(format!("{}: {}", image.id, line.trim()));
+        }
     }
 
     fn image_finished(&self, image: &PlannedImage, build: &ImageBuild) {
-        with(&self.build, |p| p.image_finished(image, build));
+        let mut text = console::image_built(&image.id, build);
+        if let BuildStatus::Failed { error } = &build.status {
+            text += &format!("\nerror building {}:\n{error}", image.id);
+        }
+        match &*lock(&self.bar) {
+            Some(bar) => {
+                bar.println(text);
+                bar.inc(1);
+            }
+            None => eprintln!("      {text}"),
+        }
     }
 }
 
-impl r2r_core::measure::startup::StartupObserver for Console {
+impl StartupObserver for Console {
     fn started(&self, total: usize) {
-        let mut slot = self
-            .startup
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slot.get_or_insert_with(StartupProgress::new).started(total);
+        self.startup(|progress| match &progress.bar {
+            Some(bar) => bar.set_length(total as u64),
+            None => eprintln!("startup: {total} recorded runs planned"),
+        });
     }
 
-    fn run_finished(&self, record: &r2r_core::measure::startup::RunRecord, recorded: bool) {
-        with(&self.startup, |p| p.run_finished(record, recorded));
+    fn run_finished(&self, record: &RunRecord, recorded: bool) {
+        let text = console::run_line(record, recorded);
+        self.startup(|progress| match &progress.bar {
+            Some(bar) => {
+                bar.inc(u64::from(recorded));
+                bar.set_message(text);
+            }
+            None if !record.ok => eprintln!("{text}"),
+            None => {}
+        });
     }
 
-    fn precision(
-        &self,
-        rounds: usize,
-        pairs: &[r2r_core::measure::startup::PairStatus],
-        target: f64,
-    ) {
-        let mut slot = self
-            .startup
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slot.get_or_insert_with(StartupProgress::new)
-            .precision(rounds, pairs, target);
+    fn precision(&self, rounds: usize, pairs: &[PairStatus], target: f64) {
+        self.startup(|progress| {
+            let Some(main) = &progress.bar else {
+                eprintln!("{}", console::round_precision(rounds, pairs, target));
+                return;
+            };
+            // The bar grows past its planned rounds when the target needs more.
+            if main.position() >= main.length().unwrap_or(0) {
+                let per_round = main.position() / rounds.max(1) as u64;
+                main.set_length(main.position() + per_round.max(1));
+            }
+            while progress.pairs.len() < pairs.len() {
+                let line = progress.multi.add(ProgressBar::new_spinner());
+                let style = ProgressStyle::with_template("  {prefix:50} {msg}");
+                line.set_style(style.expect("valid template"));
+                progress.pairs.push(line);
+            }
+            for (line, pair) in progress.pairs.iter().zip(pairs) {
+                line.set_prefix(pair.label());
+                line.set_message(console::pair_precision(pair, target));
+            }
+        });
     }
 }
 
@@ -311,32 +171,35 @@ impl r2r_core::run::Observer for Console {
     }
 
     fn build_started(&self, total: usize) {
-        *self.build.lock().unwrap_or_else(|p| p.into_inner()) = Some(BuildProgress::new(total));
+        *lock(&self.bar) = bar(total, BAR);
     }
 
     fn build_finished(&self, builds: &[ImageBuild]) {
-        if let Some(progress) = take(&self.build) {
-            progress.finish();
-        }
+        self.finish_bar();
         print!("{}", console::build_summary(builds));
     }
 
     fn verify_started(&self, total: usize) {
-        *self.verify.lock().unwrap_or_else(|p| p.into_inner()) = Some(VerifyProgress::new(total));
+        *lock(&self.bar) = bar(total, BAR);
     }
 
     fn verifying(&self, image: &str) {
-        with(&self.verify, |p| p.start(image));
+        match &*lock(&self.bar) {
+            Some(bar) => bar.set_message(format!("verifying {image}")),
+            None => eprintln!("verifying {image}"),
+        }
     }
 
     fn verified(&self, result: &ImageVerification) {
-        with(&self.verify, |p| p.done(result));
+        if let Some(bar) = &*lock(&self.bar) {
+            bar.inc(1);
+            let verdict = if result.passed() { "ok  " } else { "FAIL" };
+            bar.println(format!("{verdict} {}", result.id));
+        }
     }
 
     fn verify_finished(&self, results: &[ImageVerification]) {
-        if let Some(progress) = take(&self.verify) {
-            progress.finish();
-        }
+        self.finish_bar();
         print!("{}", console::verify_table(results));
     }
 
@@ -345,15 +208,17 @@ impl r2r_core::run::Observer for Console {
     }
 
     fn startup_stopped(&self) {
-        if let Some(progress) = take(&self.startup) {
-            progress.finish();
+        if let Some(progress) = lock(&self.startup).take() {
+            for bar in progress.pairs.iter().chain(&progress.bar) {
+                bar.finish_and_clear();
+            }
         }
     }
 
     fn startup_measured(
         &self,
-        summaries: &[r2r_core::measure::startup::PhaseSummary],
-        records: &[r2r_core::measure::startup::RunRecord],
+        summaries: &[PhaseSummary],
+        records: &[RunRecord],
         missing: &[String],
     ) {
         print!("{}", console::startup_table(summaries, records));
@@ -362,7 +227,7 @@ impl r2r_core::run::Observer for Console {
         }
     }
 
-    fn startup_precision(&self, report: &r2r_core::measure::startup::PrecisionReport) {
+    fn startup_precision(&self, report: &PrecisionReport) {
         print!("{}", console::precision(report));
     }
 }

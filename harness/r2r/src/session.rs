@@ -2,14 +2,15 @@
 //! SIGTERM stop the children and remove the containers r2r started), the CPUs r2r keeps
 //! itself off, the engine connected, and what an interrupted r2r left behind removed first.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
 
 use r2r_core::engine::{containers, DockerEngine, Engine};
 use r2r_core::model::plan::Plan;
 use r2r_core::results::files::{lock, ResultsLock};
 use r2r_core::run::{self, Pipeline, Project};
 
-use crate::args::{Cli, RunSelect};
+use crate::args::Cli;
 use crate::output::{self, Console};
 use crate::setup::{keep_off, project, results_dir};
 
@@ -52,9 +53,14 @@ impl<'a> Session<'a, Plan> {
     }
 }
 
-fn one_line(arguments: &[String]) -> String {
-    arguments.join(" ")
+/// The command line as one line (what a scenario's lock names as its holder).
+pub(crate) fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
 }
+
+/// The phases of [`on_engine`] before a signal (whose exit codes are 130 and 143).
+const LOADING: u8 = 0;
+const RUNNING: u8 = 1;
 
 /// Runs `work` on the engine for the plan `load` makes, under the scenario's lock, with the
 /// app containers' CPUs (`cpuset`) kept free of r2r; a signal stops it and removes what it
@@ -71,42 +77,29 @@ pub(crate) async fn on_engine<P: Planned>(
     };
     // Signals are taken from here on. While the plan loads (which may ask the NuGet feeds
     // through the .NET SDK) there is nothing to keep: the children are stopped and r2r exits.
-    // Afterwards a signal goes to the select below, which also removes containers.
-    // `phase`: None while loading, Some(None) once running, Some(Some(code)) when a signal
-    // stopped the loading.
-    let phase: Arc<Mutex<Option<Option<u8>>>> = Arc::new(Mutex::new(None));
+    // Afterwards a signal goes to the select below, which also removes containers. `phase`:
+    // LOADING, then RUNNING, or the exit code of the signal that stopped the loading.
+    let phase = Arc::new(AtomicU8::new(LOADING));
     let (signalled, signal) = tokio::sync::oneshot::channel::<u8>();
-    {
-        let phase = Arc::clone(&phase);
-        tokio::spawn(async move {
-            let code = interrupted().await;
-            let loading = {
-                let mut phase = phase.lock().unwrap_or_else(|p| p.into_inner());
-                let loading = phase.is_none();
-                if loading {
-                    *phase = Some(Some(code));
-                }
-                loading
-            };
-            if loading {
-                let stopped = stop_children().await;
-                eprintln!("interrupted: stopped {stopped} child process(es), removed 0 container(s); nothing was built or measured yet");
-                std::process::exit(i32::from(code));
-            }
-            let _ = signalled.send(code);
-        });
-    }
+    let handler_phase = Arc::clone(&phase);
+    tokio::spawn(async move {
+        let code = interrupted().await;
+        if handler_phase
+            .compare_exchange(LOADING, code, SeqCst, SeqCst)
+            .is_ok()
+        {
+            let stopped = stop_children().await;
+            eprintln!("interrupted: stopped {stopped} child process(es), removed 0 container(s); nothing was built or measured yet");
+            std::process::exit(i32::from(code));
+        }
+        let _ = signalled.send(code);
+    });
     // Scenario errors are reported before anything talks to the engine.
     let plan = load(&project);
-    let stopped_by_signal = {
-        let mut phase = phase.lock().unwrap_or_else(|p| p.into_inner());
-        let stopped = phase.is_some();
-        if !stopped {
-            *phase = Some(None);
-        }
-        stopped
-    };
-    if stopped_by_signal {
+    if phase
+        .compare_exchange(LOADING, RUNNING, SeqCst, SeqCst)
+        .is_err()
+    {
         // A signal stopped the loading: its handler reports it and exits.
         std::future::pending::<()>().await;
     }
@@ -146,13 +139,12 @@ async fn start<P: Planned>(
 ) -> anyhow::Result<(P, Option<ResultsLock>, DockerEngine)> {
     let plan = plan?;
     // One r2r at a time per scenario: a second one would share its images and results.
-    let lock = match plan.scenario() {
-        Some(scenario) => Some(lock(
-            &project.results.join(scenario),
-            &one_line(&std::env::args().collect::<Vec<_>>()),
-        )?),
-        None => None,
-    };
+    let scenario_dir = plan
+        .scenario()
+        .map(|scenario| project.results.join(scenario));
+    let lock = scenario_dir
+        .map(|dir| lock(&dir, &command_line()))
+        .transpose()?;
     if let Some(cpus) = cpuset {
         r2r_core::support::affinity::parse_cpu_list(cpus)?;
         keep_off(cpus);
@@ -167,24 +159,14 @@ async fn start<P: Planned>(
     Ok((plan, lock, engine))
 }
 
-/// Runs `work` on the engine for the run `select` names, under its scenario's lock; a signal
-/// removes the containers it started and ends it with an error.
+/// Runs `work` on the engine under `scenario`'s lock (for a run of it); a signal removes the
+/// containers it started and ends it with an error.
 pub(crate) async fn on_run_engine<T>(
     cli: &Cli,
-    select: &RunSelect,
+    scenario: &str,
     work: impl AsyncFnOnce(&DockerEngine) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let results = results_dir(cli)?;
-    let directory = r2r_core::results::runs::resolve_run(
-        &results,
-        select.scenario.as_deref(),
-        select.run.as_deref(),
-    )?;
-    let scenario = r2r_core::results::run_record::load(&directory, None)?.scenario;
-    let _lock = lock(
-        &results.join(&scenario),
-        &one_line(&std::env::args().collect::<Vec<_>>()),
-    )?;
+    let _lock = lock(&results_dir(cli)?.join(scenario), &command_line())?;
     let engine = DockerEngine::connect().await?;
     tokio::select! {
         result = work(&engine) => result,
@@ -205,11 +187,10 @@ async fn stop_children() -> usize {
 
 /// Resolves on SIGINT (130) or SIGTERM (143).
 async fn interrupted() -> u8 {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => 130,
         _ = terminate.recv() => 143,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use r2r_core::model::plan::Plan;
 use r2r_core::run::{self, Project};
 
-use crate::args::Cli;
+use crate::args::{Cli, Target};
 
 /// The results root: `--results-dir`, or `<root>/results`.
 pub(crate) fn results_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
@@ -25,13 +25,9 @@ pub(crate) fn project(cli: &Cli) -> anyhow::Result<Project> {
     )?)
 }
 
-/// A scenario's plan ([`Project::load_plan`]).
-pub(crate) fn load_plan(
-    project: &Project,
-    scenario: &str,
-    platform: Option<r2r_core::model::platform::Platform>,
-) -> anyhow::Result<Plan> {
-    Ok(project.load_plan(scenario, platform)?)
+/// The plan of a command's scenario and platform ([`Project::load_plan`]).
+pub(crate) fn load_plan(project: &Project, target: &Target) -> anyhow::Result<Plan> {
+    Ok(project.load_plan(&target.scenario, target.platform)?)
 }
 
 /// Keeps r2r (every thread, and what it starts later) off the app containers' CPUs, saying

@@ -33,6 +33,32 @@ impl Default for Thresholds {
     }
 }
 
+/// The noise thresholds as the command line takes them (percent), for every command that
+/// compares with a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
+pub struct ThresholdSettings {
+    /// Size changes within this many percent are noise.
+    #[arg(long, default_value_t = 1.0)]
+    pub size_threshold: f64,
+    /// Start-up changes within this many percent are noise.
+    #[arg(long, default_value_t = 5.0)]
+    pub startup_threshold: f64,
+    /// Significance level of the start-up test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+}
+
+impl ThresholdSettings {
+    /// As the comparison takes them (fractions, not percent).
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            size: self.size_threshold / 100.0,
+            startup: self.startup_threshold / 100.0,
+            alpha: self.alpha,
+        }
+    }
+}
+
 /// The verdict on one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -971,5 +997,22 @@ mod paired_tests {
             vec![(100.0, 90.0), (110.0, 99.0)]
         );
         assert!(paired_rounds(&records, "b", "c", Cache::Cold).is_empty());
+    }
+
+    #[test]
+    fn threshold_settings_are_percent_and_thresholds_fractions() {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            settings: ThresholdSettings,
+        }
+        let parsed = <Command as clap::Parser>::parse_from(["r2r", "--size-threshold", "2"]);
+        assert_eq!(
+            parsed.settings.thresholds(),
+            Thresholds {
+                size: 0.02,
+                ..Thresholds::default()
+            }
+        );
     }
 }

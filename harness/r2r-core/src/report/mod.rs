@@ -3,9 +3,12 @@
 
 pub mod compare;
 pub mod document;
+pub mod engines;
 pub mod merge;
+pub mod nightly;
 pub mod plot;
 pub mod published_rows;
+pub mod show;
 
 /// Bytes per MB in every table (10^6, as the published reports use).
 pub const MB: f64 = 1e6;

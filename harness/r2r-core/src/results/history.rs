@@ -27,6 +27,9 @@ pub struct HistoryRow {
 }
 
 /// The columns a `history.csv` must have (files written before `dotnet` existed lack it).
+/// The name the nightly jobs give the history file beside their runs or merges.
+pub const FILE: &str = "history.csv";
+
 pub const HISTORY_COLUMNS: &[&str] = &["run_id", "image", "metric", "value"];
 
 /// Reads a history file; `Ok(None)` when it does not exist yet.

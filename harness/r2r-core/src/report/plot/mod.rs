@@ -39,11 +39,12 @@ pub use canvas::{find_font, use_font};
 pub use trend::version_marks;
 
 /// A plot file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Scalable vector graphics.
+    /// Scalable vector graphics (no font file needed).
     Svg,
-    /// Portable network graphics (needs a font).
+    /// Portable network graphics (needs a TrueType font: R2R_FONT, --font or Debian's
+    /// fonts-dejavu-core).
     Png,
 }
 
@@ -56,12 +57,19 @@ impl Format {
     }
 }
 
-/// How to draw.
-#[derive(Debug, Clone)]
+/// How to draw (also the options of `r2r plot`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct PlotOptions {
     /// Formats to write.
+    #[arg(
+        long = "format",
+        value_name = "FORMAT",
+        value_delimiter = ',',
+        default_value = "svg,png"
+    )]
     pub formats: Vec<Format>,
-    /// A TrueType font file for PNG text (default: [`find_font`]'s search).
+    /// A TrueType font file for PNG text (default: R2R_FONT, then the system's DejaVu Sans).
+    #[arg(long)]
     pub font: Option<PathBuf>,
 }
 
