@@ -530,6 +530,7 @@ fn scenario_struct() -> impl Strategy<Value = Scenario> {
             measure: Vec::new(),
             recipes: vec!["full".to_string()],
             platforms: vec![r2r_core::model::platform::Platform::default()],
+            startup: Default::default(),
             content_hash: String::new(),
         })
 }

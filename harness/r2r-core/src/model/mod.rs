@@ -6,6 +6,7 @@ pub mod dotnet_version;
 pub mod emulation;
 pub mod feed;
 pub mod framework;
+pub mod limits;
 /// Checks of the names scenario and catalog files give the engine and command lines.
 pub mod names;
 pub mod plan;

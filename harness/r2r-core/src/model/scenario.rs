@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::catalog::Catalog;
 use crate::model::dotnet_version::{self, VersionRequest};
+use crate::model::limits::{self, Budget, Precision};
 use crate::model::names;
 use crate::model::platform::{self, Platform};
 use crate::model::toml_source::{self, SourceError, Step};
@@ -40,6 +41,48 @@ struct ScenarioFile {
     recipes: Option<Vec<String>>,
     #[serde(default)]
     platforms: Option<Vec<String>>,
+    #[serde(default)]
+    startup: Option<StartupTable>,
+}
+
+/// The scenario file's `[startup]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct StartupTable {
+    runs: Option<usize>,
+    precision: Option<String>,
+    max_time: Option<String>,
+    max_runs: Option<usize>,
+}
+
+/// What a scenario's `[startup]` table asks of `r2r run`'s start-up step where no flag is
+/// given: each field replaces that one default of `r2r run` (a flag still wins). Empty when
+/// the file has no such table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ScenarioStartup {
+    /// Recorded rounds, at least (`runs`); with `precision = "off"`, exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<usize>,
+    /// Precision target (`precision = "5%"`, or `"off"`): a fraction, 0 for off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    /// Budget of time (`max-time = "60s"`, or `"off"`): seconds, 0 for off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time: Option<Budget>,
+    /// Budget of rounds (`max-runs`; 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_runs: Option<usize>,
+}
+
+// The fractions and seconds are read by `limits`, which accepts finite values only.
+impl Eq for ScenarioStartup {}
+
+impl ScenarioStartup {
+    /// Whether the scenario sets none of these.
+    pub fn is_empty(&self) -> bool {
+        *self == ScenarioStartup::default()
+    }
 }
 
 /// The base image the runtime-deps images stand on.
@@ -152,6 +195,9 @@ pub struct Scenario {
         skip_serializing_if = "is_default_platforms"
     )]
     pub platforms: Vec<Platform>,
+    /// Start-up defaults of `r2r run` for this scenario (`[startup]`); not written when empty.
+    #[serde(default, skip_serializing_if = "ScenarioStartup::is_empty")]
+    pub startup: ScenarioStartup,
     /// SHA-256 of the scenario file's bytes, hex.
     pub content_hash: String,
 }
@@ -381,6 +427,10 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
     }
     let mut measure = file.measure;
     measure.dedup();
+    let startup = match file.startup {
+        Some(table) => check_startup(table, &at)?,
+        None => ScenarioStartup::default(),
+    };
     // Asked last: the packs a version needs depend on the variants, and everything else is
     // checked before a feed is.
     // (every platform's packs: a band resolves to a patch served for all of them).
@@ -411,6 +461,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         measure,
         recipes,
         platforms,
+        startup,
         content_hash: crate::support::hash::sha256_hex(text.as_bytes()),
     })
 }
@@ -445,6 +496,41 @@ fn name_from_file(path: &Path) -> String {
         }
     }
     name
+}
+
+/// Reads `[startup]`: the precision and the budget of time as the flags take them; an error
+/// names the key's line and what is allowed.
+fn check_startup(
+    table: StartupTable,
+    at: &dyn Fn(&[Step<'_>], String) -> SourceError,
+) -> Result<ScenarioStartup, SourceError> {
+    let key = |name: &'static str| [Step::Key("startup"), Step::Key(name)];
+    if table.runs == Some(0) {
+        return Err(at(
+            &key("runs"),
+            "`runs` is 0; give at least 1 recorded round".to_string(),
+        ));
+    }
+    let precision = table
+        .precision
+        .map(|text| {
+            limits::parse_precision(&text)
+                .map_err(|error| at(&key("precision"), format!("startup precision {error}")))
+        })
+        .transpose()?;
+    let max_time = table
+        .max_time
+        .map(|text| {
+            limits::parse_budget(&text)
+                .map_err(|error| at(&key("max-time"), format!("startup max-time {error}")))
+        })
+        .transpose()?;
+    Ok(ScenarioStartup {
+        runs: table.runs,
+        precision,
+        max_time,
+        max_runs: table.max_runs,
+    })
 }
 
 /// Reads `platforms`: every entry a known platform, none twice, not empty; an error names the
@@ -672,6 +758,68 @@ variants = ["no-composite", "runtime-composite"]
         let back: Scenario =
             serde_json::from_str(&serde_json::to_string(&scenario).unwrap()).unwrap();
         assert_eq!(back.platforms, scenario.platforms);
+    }
+
+    #[test]
+    fn a_startup_table_is_typed_and_written_into_the_plan_only_when_given() {
+        let scenario = parse(
+            Path::new("quick.toml"),
+            &format!("{GOOD}[startup]\nruns = 12\nprecision = \"5%\"\nmax-time = \"1m30s\"\nmax-runs = 0\n"),
+            &catalog(),
+        )
+        .unwrap();
+        assert_eq!(
+            scenario.startup,
+            ScenarioStartup {
+                runs: Some(12),
+                precision: Some(Precision(Some(0.05))),
+                max_time: Some(Budget(Some(std::time::Duration::from_secs(90)))),
+                max_runs: Some(0),
+            }
+        );
+        let json = serde_json::to_value(&scenario).unwrap();
+        assert_eq!(json["startup"]["max-time"], 90.0);
+        let back: Scenario = serde_json::from_value(json).unwrap();
+        assert_eq!(back.startup, scenario.startup);
+
+        let plain = parse(Path::new("quick.toml"), GOOD, &catalog()).unwrap();
+        assert!(plain.startup.is_empty());
+        assert!(serde_json::to_value(&plain)
+            .unwrap()
+            .get("startup")
+            .is_none());
+        let off = parse(
+            Path::new("quick.toml"),
+            &format!("{GOOD}[startup]\nprecision = \"off\"\n"),
+            &catalog(),
+        )
+        .unwrap();
+        assert_eq!(off.startup.precision, Some(Precision(None)));
+    }
+
+    #[test]
+    fn a_bad_startup_value_names_its_line_and_what_is_allowed() {
+        let error = error_of(&format!(
+            "{GOOD}[startup]\nruns = 10\nprecision = \"fast\"\n"
+        ));
+        assert_eq!(error.line, Some(9), "{error}");
+        assert!(
+            error
+                .message
+                .contains("'fast' is not a percentage (e.g. 2% or off)"),
+            "{error}"
+        );
+        let error = error_of(&format!("{GOOD}[startup]\nmax-time = \"soon\"\n"));
+        assert_eq!(error.line, Some(8), "{error}");
+        assert!(
+            error.message.contains("e.g. 90s, 12m, 1h30m or off"),
+            "{error}"
+        );
+        let error = error_of(&format!("{GOOD}[startup]\nruns = 0\n"));
+        assert_eq!(error.line, Some(8), "{error}");
+        let error = error_of(&format!("{GOOD}[startup]\nrounds = 5\n"));
+        assert_eq!(error.line, Some(8), "{error}");
+        assert!(error.message.contains("unknown field `rounds`"), "{error}");
     }
 
     #[test]

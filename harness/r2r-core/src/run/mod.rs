@@ -270,7 +270,8 @@ pub struct RunSettings {
     pub resume: Option<String>,
     /// Settings of the verify step.
     pub verify: VerifyOptions,
-    /// Settings of the start-up step, resolved with [`StartupDefaults::run`].
+    /// Settings of the start-up step, resolved with [`StartupDefaults::run`] and the
+    /// scenario's `[startup]` table.
     pub startup: StartupSettings,
 }
 
@@ -503,7 +504,7 @@ impl Pipeline<'_> {
         }
         if measure.contains(&Measurement::Startup) && timed && !kept(&run, Step::Startup) {
             let options = settings.startup.options(
-                &StartupDefaults::run(),
+                &StartupDefaults::run().with_scenario(&self.plan.scenario.startup),
                 self.plan.scenario.variants.clone(),
                 || {
                     let droppable = crate::measure::startup::drop_page_cache().is_ok();

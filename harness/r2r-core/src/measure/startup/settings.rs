@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Network;
 use crate::measure::startup::{Cache, Readiness, StartupOptions};
+pub use crate::model::limits::{parse_budget, parse_precision, Budget, Precision};
+use crate::model::scenario::ScenarioStartup;
 
 /// Recorded runs per image and cache mode when `--runs` is not given.
 pub const DEFAULT_MIN_RUNS: usize = 10;
@@ -76,43 +78,9 @@ pub enum ConsoleNetwork {
     Host,
 }
 
-/// A precision target as a fraction (`None`: off), read by [`parse_precision`]; recorded as
-/// the fraction, 0 for off.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(from = "f64", into = "f64")]
-pub struct Precision(pub Option<f64>);
-
-impl From<f64> for Precision {
-    fn from(fraction: f64) -> Precision {
-        Precision((fraction.is_finite() && fraction > 0.0).then_some(fraction))
-    }
-}
-
-impl From<Precision> for f64 {
-    fn from(precision: Precision) -> f64 {
-        precision.0.unwrap_or(0.0)
-    }
-}
-
-/// A budget of time (`None`: off), read by [`parse_budget`]; recorded in seconds, 0 for off.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(from = "f64", into = "f64")]
-pub struct Budget(pub Option<Duration>);
-
-impl From<f64> for Budget {
-    fn from(seconds: f64) -> Budget {
-        Budget((seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
-    }
-}
-
-impl From<Budget> for f64 {
-    fn from(budget: Budget) -> f64 {
-        budget.0.map_or(0.0, |d| d.as_secs_f64())
-    }
-}
-
 /// What a person asks of a start-up measurement. Flattened into the start-up commands; the
-/// doc comments are their help.
+/// doc comments are their help. Under `r2r run`, a scenario's `[startup]` table replaces the
+/// `run` defaults of runs, precision, max-time and max-runs ([`StartupDefaults::with_scenario`]).
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 pub struct StartupSettings {
     /// Recorded start-up runs per image and cache mode: exactly this many when given alone,
@@ -236,6 +204,27 @@ impl StartupDefaults {
         }
     }
 
+    /// These defaults with a scenario's `[startup]` table in place of those it sets.
+    pub fn with_scenario(self, scenario: &ScenarioStartup) -> StartupDefaults {
+        let ScenarioStartup {
+            runs,
+            precision,
+            max_time,
+            max_runs,
+        } = scenario;
+        StartupDefaults {
+            min_runs: runs.unwrap_or(self.min_runs),
+            precision: precision.map_or(self.precision, |precision| precision.0),
+            max_time: max_time.map_or(self.max_time, |budget| budget.0),
+            max_runs: match max_runs {
+                Some(0) => None,
+                Some(max) => Some(*max),
+                None => self.max_runs,
+            },
+            caches: self.caches,
+        }
+    }
+
     /// `r2r measure startup`: exactly [`DEFAULT_MIN_RUNS`] rounds, cold and warm.
     pub fn measure() -> StartupDefaults {
         StartupDefaults {
@@ -341,58 +330,6 @@ impl StartupSettings {
             counters: !no_counters,
         }
     }
-}
-
-/// Reads a precision in percent: `2%`, `2`, `0.5%`; `off` or `0` for none.
-pub fn parse_precision(text: &str) -> Result<Precision, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(Precision(None));
-    }
-    let number = text.strip_suffix('%').unwrap_or(text).trim();
-    let percent: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a percentage (e.g. 2% or off)"))?;
-    if !percent.is_finite() || !(0.0..100.0).contains(&percent) {
-        return Err(format!("'{text}': a precision is between 0% and 100%"));
-    }
-    Ok(Precision((percent > 0.0).then_some(percent / 100.0)))
-}
-
-/// Reads a duration: `90s`, `12m`, `1h30m`, `1.5h`, a bare number of seconds; `off` or `0`
-/// for none.
-pub fn parse_budget(text: &str) -> Result<Budget, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(Budget(None));
-    }
-    let invalid = || format!("'{text}' is not a duration (e.g. 90s, 12m, 1h30m or off)");
-    let mut seconds = 0.0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1.0,
-            'm' => 60.0,
-            'h' => 3600.0,
-            _ => return Err(invalid()),
-        };
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        seconds += value * unit;
-        number.clear();
-    }
-    if !number.is_empty() {
-        seconds += number.parse::<f64>().map_err(|_| invalid())?;
-    }
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(invalid());
-    }
-    Ok(Budget(
-        (seconds > 0.0).then(|| Duration::from_secs_f64(seconds)),
-    ))
 }
 
 impl Default for StartupOptions {
@@ -539,5 +476,41 @@ mod tests {
             serde_json::to_value(parse(&["--max-time", "90s", "--precision", "off"])).unwrap();
         assert_eq!(json["max_time"], serde_json::json!(90.0));
         assert_eq!(json["precision"], serde_json::json!(0.0));
+    }
+
+    #[test]
+    fn a_scenario_table_replaces_only_the_run_defaults_it_sets() {
+        let scenario = ScenarioStartup {
+            precision: Some(Precision(Some(0.05))),
+            max_time: Some(Budget(Some(Duration::from_secs(45)))),
+            ..ScenarioStartup::default()
+        };
+        let defaults = StartupDefaults::run().with_scenario(&scenario);
+        assert_eq!(defaults.precision, Some(0.05));
+        assert_eq!(defaults.max_time, Some(Duration::from_secs(45)));
+        assert_eq!(defaults.min_runs, DEFAULT_MIN_RUNS);
+        assert_eq!(defaults.max_runs, Some(RUN_MAX_RUNS));
+        // A flag still wins over the scenario.
+        let options = parse(&["--precision", "2%", "--max-time", "off"]).options(
+            &defaults,
+            Vec::new(),
+            || true,
+        );
+        assert_eq!(options.precision, Some(0.02));
+        assert_eq!(options.max_duration, None);
+        // `runs` with precision off: exactly that many rounds; max-runs 0: no budget.
+        let exact = StartupDefaults::run().with_scenario(&ScenarioStartup {
+            runs: Some(20),
+            precision: Some(Precision(None)),
+            max_runs: Some(0),
+            ..ScenarioStartup::default()
+        });
+        let options = StartupSettings::default().options(&exact, Vec::new(), || true);
+        assert_eq!((options.min_runs, options.precision), (20, None));
+        assert_eq!(options.max_runs, None);
+        assert_eq!(
+            StartupDefaults::run().with_scenario(&ScenarioStartup::default()),
+            StartupDefaults::run()
+        );
     }
 }
