@@ -346,8 +346,11 @@ pub async fn build_plan(
     .await
 }
 
-/// [`build_plan`] with the content preparation given: the bases are made or pulled, then
-/// `preparation` is readied once and asked for each image's context.
+/// [`build_plan`] with the content preparation given. The bases are made or pulled while
+/// `preparation` is readied and asked for the images' contexts in plan order (a local base
+/// takes tens of seconds of downloads and dpkg, a framework composite as long of crossgen2);
+/// once the bases are there, no further context is started ahead, and the images are built in
+/// plan order.
 pub async fn build_plan_with(
     engine: &dyn Images,
     plan: &Plan,
@@ -357,23 +360,51 @@ pub async fn build_plan_with(
     options: &BuildOptions,
     observer: &dyn BuildObserver,
 ) -> Result<Vec<ImageBuild>, BuildError> {
-    let mut base_ids: BTreeMap<String, String> = BTreeMap::new();
-    for base in plan.bases(catalog) {
-        ensure_base(engine, &base, workspace, &options.scripts).await?;
-        let id = engine
-            .inspect_image(base.image())
-            .await?
-            .map(|details| details.id)
-            .unwrap_or_default();
-        base_ids.insert(base.image().to_string(), id);
-    }
-    preparation.prepare(plan).await?;
+    let bases_made = std::sync::atomic::AtomicBool::new(false);
+    let bases = async {
+        let mut base_ids: BTreeMap<String, String> = BTreeMap::new();
+        let result = async {
+            for base in plan.bases(catalog) {
+                ensure_base(engine, &base, workspace, &options.scripts).await?;
+                let id = engine
+                    .inspect_image(base.image())
+                    .await?
+                    .map(|details| details.id)
+                    .unwrap_or_default();
+                base_ids.insert(base.image().to_string(), id);
+            }
+            Ok::<_, BuildError>(())
+        }
+        .await;
+        bases_made.store(true, std::sync::atomic::Ordering::SeqCst);
+        result.map(|()| base_ids)
+    };
+    let ahead = async {
+        preparation.prepare(plan).await?;
+        let mut ahead: Vec<Prepared> = Vec::new();
+        for image in &plan.images {
+            if bases_made.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let started = Instant::now();
+            let context = preparation.context(plan, image).await;
+            ahead.push(Prepared {
+                context,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        Ok::<_, BuildError>(ahead)
+    };
+    let (base_ids, ahead) = tokio::join!(bases, ahead);
+    let base_ids = base_ids?;
+    let mut ahead = ahead?.into_iter();
 
     let mut results: Vec<ImageBuild> = Vec::new();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for (index, image) in plan.images.iter().enumerate() {
         observer.image_started(image, index, plan.images.len());
         let started = Instant::now();
+        let prepared = ahead.next();
         let parent_id = match &image.parent {
             Parent::Base(reference) => Ok(base_ids.get(reference).cloned().unwrap_or_default()),
             Parent::Image(parent) => ids.get(parent).cloned().ok_or_else(|| parent.clone()),
@@ -388,6 +419,7 @@ pub async fn build_plan_with(
             context_bytes: 0,
             seconds: 0.0,
         };
+        let ahead_seconds = prepared.as_ref().map_or(0.0, |prepared| prepared.seconds);
         match parent_id {
             Err(parent) => build.status = BuildStatus::Skipped { because: parent },
             Ok(parent_id) => match build_one(
@@ -395,6 +427,7 @@ pub async fn build_plan_with(
                 plan,
                 preparation,
                 image,
+                prepared.map(|prepared| prepared.context),
                 &parent_id,
                 options,
                 observer,
@@ -408,11 +441,18 @@ pub async fn build_plan_with(
                 Err(error) => build.status = BuildStatus::Failed { error },
             },
         }
-        build.seconds = started.elapsed().as_secs_f64();
+        // An image's time includes its content's, whenever that was prepared.
+        build.seconds = started.elapsed().as_secs_f64() + ahead_seconds;
         observer.image_finished(image, &build);
         results.push(build);
     }
     Ok(results)
+}
+
+/// A context prepared while the bases were made, and how long that took, seconds.
+struct Prepared {
+    context: Result<bytes::Bytes, PreparationError>,
+    seconds: f64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -421,16 +461,23 @@ async fn build_one(
     plan: &Plan,
     preparation: &dyn Preparation,
     image: &PlannedImage,
+    prepared: Option<Result<bytes::Bytes, PreparationError>>,
     parent_id: &str,
     options: &BuildOptions,
     observer: &dyn BuildObserver,
     build: &mut ImageBuild,
 ) -> Result<String, String> {
-    observer.line(image, "preparing content");
-    let context = preparation
-        .context(plan, image)
-        .await
-        .map_err(|error| error.to_string())?;
+    let context = match prepared {
+        Some(context) => {
+            observer.line(image, "content prepared while the base was made");
+            context
+        }
+        None => {
+            observer.line(image, "preparing content");
+            preparation.context(plan, image).await
+        }
+    }
+    .map_err(|error| error.to_string())?;
     build.context_bytes = context.len() as u64;
     let mut labels = image.labels(&plan.scenario);
     let input_hash = InputHasher::default()
