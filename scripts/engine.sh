@@ -26,6 +26,10 @@
 #                              classic builder). Once it answers, the last line printed is
 #                              `DOCKER_HOST=unix://...`: its socket as seen from this machine.
 #                              With --stop, that engine is stopped (SIGTERM, then waited for).
+#   scripts/engine.sh --make-root
+#                              only make that trixie root, when it is missing, and stop (the
+#                              test suite starts this early, in the background; a second maker
+#                              waits for the first).
 #
 # No bridge network and no iptables rules are made: containers run with `--network none` (or the
 # host's network). State lives in ${R2R_STATE_DIR:-/var/tmp/r2r}: dockerd.log, dockerd.pid; for
@@ -343,12 +347,13 @@ stop_root_engine() {
 
 # --- arguments -----------------------------------------------------------------------------
 
-usage() { echo "usage: $0 [--engine docker|docker-containerd|podman] [--stop]" >&2; exit 2; }
+usage() { echo "usage: $0 [--engine docker|docker-containerd|podman] [--stop] | --make-root" >&2; exit 2; }
 engine=docker
 stop=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --stop) stop=true ;;
+    --make-root) mkdir -p "$state"; make_root; say "the trixie root is ready: $root"; exit 0 ;;
     --engine) [ $# -ge 2 ] || usage; engine=$2; shift ;;
     --engine=*) engine=${1#--engine=} ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
