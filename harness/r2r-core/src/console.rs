@@ -303,7 +303,16 @@ pub fn startup_table(summaries: &[PhaseSummary], records: &[RunRecord]) -> Strin
             s.cache.name().to_string(),
             format!("{}{failures}", m.count),
             format!("{:.1} ± {:.1}", m.mean, m.standard_deviation),
-            format!("{:.1}–{:.1}", m.ci95_low, m.ci95_high),
+            format!(
+                "{:.1}–{:.1}{}",
+                m.ci95_low,
+                m.ci95_high,
+                if m.count < crate::measure::stats::MIN_BOOTSTRAP_SAMPLES {
+                    " (t on logs)"
+                } else {
+                    ""
+                }
+            ),
             paired,
             p_value,
         ]);
@@ -462,11 +471,20 @@ pub fn baseline_comparison(comparison: &BaselineComparison) -> String {
             text += &format!("{} start-up: {}\n", basis_mark(basis), basis.words());
         }
     }
+    let paired = comparison.paired();
+    if paired > 0 {
+        text += &format!(
+            "° p: Wilcoxon's signed-rank test, Holm-adjusted over the {paired} paired start-up \
+             row(s) of this comparison (a 5% chance in all of calling any change that is not \
+             there)\n"
+        );
+    }
     let drift_only = comparison.drift_only();
     if drift_only > 0 {
         text += &format!(
-            "{drift_only} start-up regression(s) between separate runs (drift not cancelled; \
-             not failing: measure both in one run with --paired-runs N)\n"
+            "{drift_only} start-up change(s) between separate runs not tested (the machine's \
+             drift between runs is in them; never failing): measure both in one run with \
+             --paired-runs N\n"
         );
     }
     text += &format!(

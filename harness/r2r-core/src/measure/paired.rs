@@ -31,6 +31,10 @@ pub const EXACT_WILCOXON_MAX: usize = 60;
 /// From this many rounds on, the interval is the bootstrap-t one; below, Student's t.
 pub const MIN_BOOTSTRAP_ROUNDS: usize = 6;
 
+/// The fewest rounds after which an interval can count as resolved to a precision, whatever
+/// `--runs` says: a precision loop never stops on fewer.
+pub const MIN_RESOLVED_ROUNDS: usize = 10;
+
 /// The significance level of the verdict and of the detectable effect.
 pub const ALPHA: f64 = 0.05;
 
@@ -101,9 +105,14 @@ impl PairedEffect {
         }
     }
 
-    /// Whether the interval is within `precision` (a fraction: 0.02 = ±2%).
+    /// Whether the interval is within `precision` (a fraction: 0.02 = ±2%): from
+    /// [`MIN_RESOLVED_ROUNDS`] rounds on, and never an interval of no width (rounds that did
+    /// not vary at all say nothing of how much they could).
     pub fn resolved_to(&self, precision: f64) -> bool {
-        self.verdict != Verdict::TooFewRounds && self.half_width <= precision
+        self.verdict != Verdict::TooFewRounds
+            && self.rounds >= MIN_RESOLVED_ROUNDS
+            && self.half_width > 0.0
+            && self.half_width <= precision
     }
 }
 
@@ -318,6 +327,24 @@ mod tests {
         );
         assert_eq!(effect.p_value, 1.0);
         assert_eq!(effect.verdict, Verdict::NoDifference);
+        // An interval of no width is no precision: never resolved, however many rounds.
+        let many: Vec<(f64, f64)> = (0..40)
+            .map(|i| (300.0 + i as f64, 300.0 + i as f64))
+            .collect();
+        let effect = compare(&many, 1);
+        assert_eq!(effect.half_width, 0.0);
+        assert!(!effect.resolved_to(0.5));
+    }
+
+    #[test]
+    fn fewer_than_ten_rounds_never_resolve_however_narrow() {
+        // Nine rounds 10% apart within 0.01%: a narrow interval, but too few rounds to stop on.
+        let pairs: Vec<(f64, f64)> = (0..12)
+            .map(|i| (330.0 + 0.01 * i as f64, 300.0 + 0.01 * (i % 3) as f64))
+            .collect();
+        assert!(compare(&pairs[..9], 1).half_width < 0.01);
+        assert!(!compare(&pairs[..9], 1).resolved_to(0.05));
+        assert!(compare(&pairs[..10], 1).resolved_to(0.05));
     }
 
     #[test]

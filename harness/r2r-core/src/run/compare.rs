@@ -70,11 +70,16 @@ impl BaselineComparison {
             .count()
     }
 
-    /// Start-up regressions between separate runs (drift not cancelled; not failing).
+    /// Start-up changes between separate runs: shown, not tested (drift not cancelled).
     pub fn drift_only(&self) -> usize {
+        self.count(Verdict::UntestedDrift)
+    }
+
+    /// Start-up changes measured in paired rounds: the family Holm's correction is over.
+    pub fn paired(&self) -> usize {
         self.changes
             .iter()
-            .filter(|c| c.verdict == Verdict::Regression && !compare::fails_job(c))
+            .filter(|c| c.basis == compare::Basis::SameRun && c.p_value.is_some())
             .count()
     }
 
@@ -273,6 +278,7 @@ pub async fn compare_paired(
             ));
         }
     }
+    compare::holm(&mut changes, thresholds.alpha);
     Ok(PairedComparison {
         changes,
         images,
