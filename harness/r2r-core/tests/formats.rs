@@ -17,7 +17,9 @@ use r2r_core::model::scenario::Scenario;
 use r2r_core::results::anatomy::AnatomyRow;
 use r2r_core::results::layers::LayerCsvRow;
 use r2r_core::results::rows::{self, header};
-use r2r_core::results::run_record::{DotnetVersions, GitState, Machine, RunInfo, StepState};
+use r2r_core::results::run_record::{
+    DotnetVersions, GitState, Machine, RunInfo, StartupRecord, StepState,
+};
 use r2r_core::results::sharing::SharingRow;
 use r2r_core::results::sizes::SizeRow;
 use r2r_core::results::startup_runs::RunRecord;
@@ -126,6 +128,7 @@ fn every_json_key_is_the_captured_one() {
         (format!("{run} git"), json_keys::<GitState>(&[])),
         (format!("{run} engine"), json_keys::<EngineInfo>(&[])),
         (format!("{run} steps.*"), json_keys::<StepState>(&[])),
+        (format!("{run} startup"), json_keys::<StartupRecord>(&[])),
         (
             summary.to_string(),
             [summary_file::SIZES, summary_file::STARTUP].join(","),

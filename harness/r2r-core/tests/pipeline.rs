@@ -165,7 +165,7 @@ fn settings() -> RunSettings {
         startup: StartupSettings {
             runs: Some(3),
             warmup: 1,
-            seed: 7,
+            seed: Some(7),
             cache: Some(CacheModes::Warm),
             ..Default::default()
         },
@@ -352,6 +352,58 @@ async fn engine_loss_stops_the_run_and_resume_adds_only_the_missing_runs() {
         .filter(|c| c.starts_with("start_container"))
         .count();
     assert_eq!(starts, 2 + 3);
+}
+
+#[tokio::test]
+async fn a_resumed_run_measures_on_with_the_settings_it_began_with() {
+    let before = starts_before_startup().await;
+    let fixture = fixture();
+    fixture.engine.lose_after_starts(before + 2 + 3);
+    fixture.pipeline().run(&settings()).await.unwrap_err();
+    let run = fixture.latest();
+    let began = run_record::load(&run, Some(SCENARIO))
+        .unwrap()
+        .startup
+        .expect("the start-up settings are recorded when the step begins");
+    assert_eq!(
+        (
+            began.min_runs,
+            began.precision,
+            began.seed,
+            began.caches.clone()
+        ),
+        (3, None, 7, vec![Cache::Warm])
+    );
+
+    // Resumed with a start-up flag: neither it nor the scenario's defaults (±5%, both
+    // caches) are taken, but the three warm rounds of seed 7 the run began with.
+    fixture.engine.restore();
+    let resume = RunSettings {
+        resume: Some("latest".into()),
+        startup: StartupSettings {
+            runs: Some(9),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    fixture.pipeline().run(&resume).await.unwrap();
+    let notes = fixture.notes.all();
+    for note in [
+        "start-up flags are ignored with --resume: the run measures on with the settings it began with",
+        "start-up as the run began: 3 rounds; 1 warm-up; caches warm; seed 7",
+    ] {
+        assert!(notes.iter().any(|n| n == note), "{note}: {notes:?}");
+    }
+    let rows = startup_rows(&run);
+    assert_eq!(rows.len(), 6, "three warm runs of each console image");
+    assert!(rows.iter().all(|row| row["cache"] == "warm"));
+    let resumed = run_record::load(&run, Some(SCENARIO)).unwrap();
+    assert_eq!(resumed.startup.as_ref(), Some(&began));
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        report.contains("Start-up: 3 rounds; 1 warm-up; caches warm; seed 7."),
+        "the report states the settings"
+    );
 }
 
 #[tokio::test]
@@ -704,7 +756,8 @@ async fn the_precision_loop_stops_once_every_pair_is_resolved() {
     let precision = precision_of(&run);
     assert_eq!(precision["stopped"], "resolved", "{precision:#}");
     let rounds = precision["rounds"].as_u64().unwrap();
-    assert!((4..40).contains(&rounds), "{precision:#}");
+    // Never fewer than 10 rounds, whatever --runs says (a pair resolves from 10 on).
+    assert!((10..40).contains(&rounds), "{precision:#}");
     assert_eq!(precision["unresolved"], serde_json::json!([]));
     assert_eq!(precision["target_pct"], 25.0);
     let pair = &precision["pairs"][0];
@@ -712,9 +765,9 @@ async fn the_precision_loop_stops_once_every_pair_is_resolved() {
     assert!(pair["half_width_pct"].as_f64().unwrap() <= 25.0);
     assert!(pair["resolved"].as_bool().unwrap());
     // Whole rounds only, and no more than needed: the round before the last one was not yet
-    // resolved (or was below the minimum).
+    // resolved (or was below the minimum of 10).
     assert_eq!(startup_rows(&run).len() as u64, 2 * rounds);
-    if rounds > 4 {
+    if rounds > 10 {
         let notes = fixture.notes.all();
         let before_last = format!("precision after {}: {PAIR}", rounds - 1);
         let note = notes.iter().find(|n| n.starts_with(&before_last)).unwrap();

@@ -13,4 +13,5 @@ pub mod plan;
 pub mod platform;
 pub mod recipe;
 pub mod scenario;
+pub mod startup;
 pub mod toml_source;

@@ -275,6 +275,9 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
             }
         );
     }
+    if let Some(startup) = &info.startup {
+        let _ = write!(about, " Start-up: {}.", startup.describe());
+    }
     sections.push(Section::Text(about));
     if scenario.platforms != [crate::model::platform::Platform::default()] {
         sections.push(Section::Text(platforms_text(data)));
@@ -577,8 +580,16 @@ fn startup_table(data: &RunData) -> Table {
             ),
             format!("{:.1}", row.median_ms),
             format!(
-                "{:.1} ({:.1} – {:.1}, n = {})",
-                row.mean_ms, row.ci95_low_ms, row.ci95_high_ms, row.runs
+                "{:.1} ({:.1} – {:.1}, n = {}{})",
+                row.mean_ms,
+                row.ci95_low_ms,
+                row.ci95_high_ms,
+                row.runs,
+                if (row.runs as usize) < crate::measure::stats::MIN_BOOTSTRAP_SAMPLES {
+                    ", t on logs"
+                } else {
+                    ""
+                }
             ),
             format!("{:.1}", row.stddev_ms),
             format!("{:.1}", row.p95_ms),
@@ -590,7 +601,7 @@ fn startup_table(data: &RunData) -> Table {
     }
     Table {
         title: "Start-up".into(),
-        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run; warm = right after a run of the same image. Mean with its studentized-bootstrap 95% interval and n; time to Main from the start request (CLOCK_MONOTONIC); against the first variant's image of the same app: paired by round (every round runs each image once, in a shuffled order, so the two runs of a round share the machine's state): the geometric mean of the per-round ratios with its bootstrap-t 95% interval over rounds, and Wilcoxon's signed-rank p; \"no difference resolved (±x%)\" when the interval contains 1. Unpaired: the ratio of means ± one standard error, as if the series were independent.".into(),
+        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run; warm = right after a run of the same image. Mean with its studentized-bootstrap 95% interval and n (below 10 runs, Student's t interval of the logs, marked \"t on logs\"); time to Main from the start request (CLOCK_MONOTONIC); against the first variant's image of the same app: paired by round (every round runs each image once, in a shuffled order, so the two runs of a round share the machine's state): the geometric mean of the per-round ratios with its bootstrap-t 95% interval over rounds, and Wilcoxon's signed-rank p; \"no difference resolved (±x%)\" when the interval contains 1. Unpaired: the ratio of means ± one standard error, as if the series were independent.".into(),
         headers: ["Image", "Cache", "Runs", "Median (ms)", "Mean (95% CI) (ms)", "SD (ms)", "p95 (ms)", "Time to Main (ms)", "First request (ms)", "Vs baseline, paired", "Ratio of means (unpaired)"].map(String::from).to_vec(),
         rows,
     }

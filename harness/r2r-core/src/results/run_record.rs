@@ -8,7 +8,9 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::EngineInfo;
+use crate::engine::{EngineInfo, Network};
+use crate::model::startup::Cache;
+use crate::model::startup::Readiness;
 
 /// The version of the run directory's layout and file columns. Readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -43,6 +45,97 @@ pub struct RunInfo {
     pub git: Option<GitState>,
     /// Per step (`build`, `verify`, `sizes`, `startup`, `report`, `plot`): how it ended.
     pub steps: BTreeMap<String, StepState>,
+    /// The start-up settings the run's start-up step began with (flags, the scenario's
+    /// `[startup]` table and the defaults, resolved): a resume measures on with these. Absent
+    /// before the step began, and in runs written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<StartupRecord>,
+}
+
+/// Start-up settings as a run records them (`run.json`'s `startup`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupRecord {
+    /// Unrecorded warm-up runs per image and cache mode.
+    pub warmup: usize,
+    /// Recorded rounds, at least (exactly this many without a precision target).
+    pub min_runs: usize,
+    /// Rounds are added until this many seconds have passed, at least; seconds.
+    pub min_seconds: f64,
+    /// The cache modes measured.
+    pub caches: Vec<Cache>,
+    /// Seed of the run order and of the bootstrap.
+    pub seed: u64,
+    /// How long a run may take to become ready, seconds.
+    pub ready_timeout_seconds: f64,
+    /// The web API's readiness signal.
+    pub readiness: Readiness,
+    /// Memory limit of each container, bytes.
+    pub memory_limit_bytes: i64,
+    /// Precision target, a fraction (0.03 = ±3%); `None`: exactly `min_runs` rounds.
+    pub precision: Option<f64>,
+    /// Budget of time, seconds; `None`: none.
+    pub max_seconds: Option<f64>,
+    /// Budget of rounds; `None`: none.
+    pub max_runs: Option<usize>,
+    /// The scenario's variants, in order (an app's baseline is its image in the first).
+    pub variants: Vec<String>,
+    /// The images measured (plan ids; empty: every app image).
+    pub only: Vec<String>,
+    /// CPUs the app containers ran on; `None`: anywhere.
+    pub cpuset: Option<String>,
+    /// Idle wait before every run, milliseconds.
+    pub pause_ms: u64,
+    /// The console app's network.
+    pub console_network: Network,
+    /// Whether bytes read, major faults and peak memory were counted.
+    pub counters: bool,
+}
+
+impl StartupRecord {
+    /// One line for a report or a console: rounds, target, budgets, caches, seed.
+    pub fn describe(&self) -> String {
+        let mut text = match self.precision {
+            Some(target) => format!(
+                "at least {} rounds until ±{}%",
+                self.min_runs,
+                trim_number(target * 100.0)
+            ),
+            None => format!("{} rounds", self.min_runs),
+        };
+        let mut budgets = Vec::new();
+        if let Some(seconds) = self.max_seconds {
+            budgets.push(format!("{} s", trim_number(seconds)));
+        }
+        if let Some(rounds) = self.max_runs {
+            budgets.push(format!("{rounds} rounds"));
+        }
+        if !budgets.is_empty() {
+            text.push_str(&format!(" or {}", budgets.join(" / ")));
+        }
+        let caches: Vec<&str> = self.caches.iter().map(|cache| cache.name()).collect();
+        text.push_str(&format!(
+            "; {} warm-up; caches {}; seed {}",
+            self.warmup,
+            caches.join(" and "),
+            self.seed
+        ));
+        if let Some(cpuset) = &self.cpuset {
+            text.push_str(&format!("; CPUs {cpuset}"));
+        }
+        if self.pause_ms > 0 {
+            text.push_str(&format!("; {} ms pause", self.pause_ms));
+        }
+        if !self.only.is_empty() {
+            text.push_str(&format!("; only {}", self.only.join(", ")));
+        }
+        text
+    }
+}
+
+/// A number without trailing zeros (`3`, `2.5`).
+fn trim_number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The machine a run measured on.
@@ -365,6 +458,7 @@ mod tests {
             },
             git: None,
             steps: BTreeMap::new(),
+            startup: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::catalog::AppKind;
+pub use crate::model::startup::{Cache, UnknownCache};
 use crate::results::csv_rows as rows;
 use crate::results::csv_rows::CsvFile;
 use crate::results::reading::{self, RunDataError};
@@ -15,49 +16,6 @@ pub const FILE: &str = "startup-runs.csv";
 
 /// Columns of `startup-runs.csv` that readers need (older files may lack newer columns).
 pub const RUN_COLUMNS: &[&str] = &["image", "app", "cache", "run", "ok", "total_ms"];
-
-/// Whether the page cache is dropped before a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cache {
-    /// `sync` and `/proc/sys/vm/drop_caches` before every run (needs root).
-    Cold,
-    /// Nothing dropped: files stay in the page cache between runs.
-    Warm,
-}
-
-impl Cache {
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cache::Cold => "cold",
-            Cache::Warm => "warm",
-        }
-    }
-}
-
-/// A cache mode that is neither `cold` nor `warm`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown cache mode '{0}' (cold or warm)")]
-pub struct UnknownCache(pub String);
-
-impl std::str::FromStr for Cache {
-    type Err = UnknownCache;
-
-    fn from_str(text: &str) -> Result<Cache, UnknownCache> {
-        match text {
-            "cold" => Ok(Cache::Cold),
-            "warm" => Ok(Cache::Warm),
-            _ => Err(UnknownCache(text.to_string())),
-        }
-    }
-}
-
-impl std::fmt::Display for Cache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What filled the page cache for a run: the run before it of the same image, with no cache
 /// drop in between (a warm run), or the drop itself (a cold run).
@@ -115,7 +73,8 @@ pub struct RunRecord {
     /// setup (namespaces, root file system, exec) and the .NET host up to `Main`.
     pub time_to_main_ms: Option<f64>,
     /// From the start request to the process start the engine recorded (`exec_ns`), ms: the
-    /// engine's and container runtime's part.
+    /// engine's and container runtime's part; empty when the engine recorded the start after
+    /// the app's `Main` (a late record, as on a loaded machine).
     pub start_to_exec_ms: Option<f64>,
     /// From the process start the engine recorded to the app's `Main`, ms: .NET's part
     /// before `Main` (host, runtime start, app assembly), plus the engine's recording delay.

@@ -24,9 +24,10 @@ use crate::measure::sizes::SizeReport;
 use crate::measure::startup::{PhaseSummary, RunRecord, StartupObserver, StartupOptions};
 use crate::model::catalog::Catalog;
 use crate::model::plan::Plan;
-use crate::results::run_record::{self, RunInfo, RunInfoError, StepStatus};
+use crate::results::run_record::{self, RunInfo, RunInfoError, StartupRecord, StepStatus};
 use crate::results::runs::{self, ResolveError};
 use crate::results::{build_file, engine_file, plan_file, verify_file, RunDir};
+use crate::support::hash::seed_of;
 
 pub use clean::{clean, remove_leftovers, CleanOutcome};
 pub use project::{find_root, results_root, ProjectError};
@@ -503,17 +504,35 @@ impl Pipeline<'_> {
             self.observer.note(&format!("startup: skipped: {reason}"));
         }
         if measure.contains(&Measurement::Startup) && timed && !kept(&run, Step::Startup) {
-            let options = settings.startup.options(
-                &StartupDefaults::run().with_scenario(&self.plan.scenario.startup),
-                self.plan.scenario.variants.clone(),
-                || {
-                    let droppable = crate::measure::startup::drop_page_cache().is_ok();
-                    if !droppable {
-                        self.observer.note("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
+            let options = match run.info.startup.clone().filter(|_| run.resumed) {
+                // A resumed run measures on as it began, whatever this command line says.
+                Some(record) => {
+                    if settings.startup != StartupSettings::default() {
+                        self.observer.note("start-up flags are ignored with --resume: the run measures on with the settings it began with");
                     }
-                    droppable
-                },
-            );
+                    self.observer
+                        .note(&format!("start-up as the run began: {}", record.describe()));
+                    StartupOptions::from(&record)
+                }
+                None => {
+                    let options = settings.startup.options(
+                        &StartupDefaults::run()
+                            .with_scenario(&self.plan.scenario.startup)
+                            .with_seed(seed_of(&run.info.run_id)),
+                        self.plan.scenario.variants.clone(),
+                        || {
+                            let droppable = crate::measure::startup::drop_page_cache().is_ok();
+                            if !droppable {
+                                self.observer.note("cold-cache runs need root (/proc/sys/vm/drop_caches); measuring warm starts only");
+                            }
+                            droppable
+                        },
+                    );
+                    run.info.startup = Some(StartupRecord::from(&options));
+                    run.info.save(&run.directory)?;
+                    options
+                }
+            };
             let resumed = run.resumed;
             ok &= run
                 .step(
@@ -616,6 +635,7 @@ impl Run {
             },
             git: run_record::GitState::of(&project.root),
             steps: Default::default(),
+            startup: None,
         };
         Run {
             directory,

@@ -2,22 +2,10 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::engine::Network;
+pub use crate::model::startup::Readiness;
+use crate::results::run_record::StartupRecord;
 use crate::results::startup_runs::Cache;
-
-/// When a web API counts as ready.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Readiness {
-    /// At the first HTTP 200 on 127.0.0.1: once the app's ready line arrives on its output
-    /// (or the output ends), the port is polled every
-    /// [`READY_POLL_INTERVAL`](crate::measure::startup::READY_POLL_INTERVAL).
-    Http,
-    /// When the app's ready line (`r2r-ready`) arrives on its output, followed as a stream.
-    LogLine,
-}
 
 /// Settings of a startup measurement, as the measurement takes them: made from what a person
 /// asks for by [`crate::measure::startup::settings::StartupSettings::options`].
@@ -69,4 +57,72 @@ pub struct StartupOptions {
     /// Read the container's counters (bytes read, major faults, peak memory) where the engine
     /// can count them.
     pub counters: bool,
+}
+
+impl From<&StartupOptions> for StartupRecord {
+    fn from(options: &StartupOptions) -> StartupRecord {
+        let StartupOptions {
+            warmup,
+            min_runs,
+            min_duration,
+            caches,
+            seed,
+            ready_timeout,
+            readiness,
+            memory_limit_bytes,
+            precision,
+            max_duration,
+            max_runs,
+            variants,
+            only,
+            cpuset,
+            pause,
+            console_network,
+            counters,
+        } = options;
+        StartupRecord {
+            warmup: *warmup,
+            min_runs: *min_runs,
+            min_seconds: min_duration.as_secs_f64(),
+            caches: caches.clone(),
+            seed: *seed,
+            ready_timeout_seconds: ready_timeout.as_secs_f64(),
+            readiness: *readiness,
+            memory_limit_bytes: *memory_limit_bytes,
+            precision: *precision,
+            max_seconds: max_duration.map(|duration| duration.as_secs_f64()),
+            max_runs: *max_runs,
+            variants: variants.clone(),
+            only: only.clone(),
+            cpuset: cpuset.clone(),
+            pause_ms: pause.as_millis() as u64,
+            console_network: *console_network,
+            counters: *counters,
+        }
+    }
+}
+
+impl From<&StartupRecord> for StartupOptions {
+    fn from(record: &StartupRecord) -> StartupOptions {
+        let seconds = |value: f64| Duration::from_secs_f64(value.max(0.0));
+        StartupOptions {
+            warmup: record.warmup,
+            min_runs: record.min_runs.max(1),
+            min_duration: seconds(record.min_seconds),
+            caches: record.caches.clone(),
+            seed: record.seed,
+            ready_timeout: seconds(record.ready_timeout_seconds.max(0.1)),
+            readiness: record.readiness,
+            memory_limit_bytes: record.memory_limit_bytes,
+            precision: record.precision,
+            max_duration: record.max_seconds.map(seconds),
+            max_runs: record.max_runs,
+            variants: record.variants.clone(),
+            only: record.only.clone(),
+            cpuset: record.cpuset.clone(),
+            pause: Duration::from_millis(record.pause_ms),
+            console_network: record.console_network,
+            counters: record.counters,
+        }
+    }
 }

@@ -227,11 +227,14 @@ pub async fn run_once(
     }
     let output = format!("{}{}", logs.stdout, logs.stderr);
     record.start_request_ns = Some(start_request);
+    record.main_ns = integer_after(&output, "r2r-main-ns=");
+    // The engine records the start when its runtime reports it, after the exec: on a loaded
+    // machine that can come after the app's own Main. Such a time is not the exec's: left out.
     record.exec_ns = started_at
         .map(|real| real - offset)
         .filter(|exec| *exec >= start_request as i128)
-        .map(|exec| exec as u64);
-    record.main_ns = integer_after(&output, "r2r-main-ns=");
+        .map(|exec| exec as u64)
+        .filter(|exec| record.main_ns.is_none_or(|main| *exec <= main));
     record.ready_ns = integer_after(&output, "r2r-ready-ns=");
     match outcome {
         Ok(Ok((seen, first_request))) => {

@@ -98,9 +98,10 @@ pub struct StartupSettings {
     /// the page cache can be dropped, which needs root, warm only otherwise]
     #[arg(long, value_enum)]
     pub cache: Option<CacheModes>,
-    /// Seed of the start-up run order and of the bootstrap.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    pub seed: u64,
+    /// Seed of the start-up run order and of the bootstrap [default: `run`: made from the run
+    /// id; otherwise 1]
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Start-up precision: keep adding whole rounds past --runs until every image's paired
     /// 95% interval against its baseline (total time, each cache mode) is within ±PCT of its
     /// speed-up, or a budget (--max-time, --max-runs) is spent; `off`: exactly --runs rounds
@@ -108,11 +109,11 @@ pub struct StartupSettings {
     #[arg(long, value_name = "PCT", value_parser = parse_precision)]
     pub precision: Option<Precision>,
     /// Start-up budget of time: no round starts after this (e.g. 90s, 15m, 1h; `off`: none)
-    /// [default: off; `run`: 15m]
+    /// [default: 15m with a precision target, none without]
     #[arg(long, value_name = "DURATION", value_parser = parse_budget)]
     pub max_time: Option<Budget>,
     /// Start-up budget of rounds (recorded runs per image and cache mode; 0: none)
-    /// [default: none; `run`: 100]
+    /// [default: 100 with a precision target, none without]
     #[arg(long, value_name = "N")]
     pub max_runs: Option<usize>,
     /// Measure start-up of these images only (plan ids, comma-separated); each one's
@@ -150,7 +151,7 @@ impl Default for StartupSettings {
             warmup: DEFAULT_WARMUP,
             min_seconds: 0.0,
             cache: None,
-            seed: DEFAULT_SEED,
+            seed: None,
             precision: None,
             max_time: None,
             max_runs: None,
@@ -183,12 +184,14 @@ pub struct StartupDefaults {
     pub min_runs: usize,
     /// Precision target (a fraction) when neither `--precision` nor `--runs` is given.
     pub precision: Option<f64>,
-    /// Budget of time.
+    /// Budget of time of a precision target (none without one).
     pub max_time: Option<Duration>,
-    /// Budget of rounds.
+    /// Budget of rounds of a precision target (none without one).
     pub max_runs: Option<usize>,
     /// Cache modes.
     pub caches: DefaultCaches,
+    /// Seed when `--seed` is not given.
+    pub seed: u64,
 }
 
 impl StartupDefaults {
@@ -201,6 +204,7 @@ impl StartupDefaults {
             max_time: Some(RUN_MAX_TIME),
             max_runs: Some(RUN_MAX_RUNS),
             caches: DefaultCaches::WhereDroppable,
+            seed: DEFAULT_SEED,
         }
     }
 
@@ -222,17 +226,26 @@ impl StartupDefaults {
                 None => self.max_runs,
             },
             caches: self.caches,
+            seed: self.seed,
         }
     }
 
-    /// `r2r measure startup`: exactly [`DEFAULT_MIN_RUNS`] rounds, cold and warm.
+    /// These defaults with `seed` (e.g. [`crate::support::hash::seed_of`] the run id).
+    pub fn with_seed(self, seed: u64) -> StartupDefaults {
+        StartupDefaults { seed, ..self }
+    }
+
+    /// `r2r measure startup`: exactly [`DEFAULT_MIN_RUNS`] rounds, cold and warm; with
+    /// `--precision`, the budgets of `run` ([`RUN_MAX_TIME`], [`RUN_MAX_RUNS`]), so that an
+    /// image that never resolves cannot keep it running for ever.
     pub fn measure() -> StartupDefaults {
         StartupDefaults {
             min_runs: DEFAULT_MIN_RUNS,
             precision: None,
-            max_time: None,
-            max_runs: None,
+            max_time: Some(RUN_MAX_TIME),
+            max_runs: Some(RUN_MAX_RUNS),
             caches: DefaultCaches::Both,
+            seed: DEFAULT_SEED,
         }
     }
 
@@ -257,7 +270,7 @@ impl StartupSettings {
         StartupSettings {
             runs: Some(runs.max(PAIRED_MIN_RUNS)),
             cache,
-            seed: run_id.bytes().map(u64::from).sum(),
+            seed: Some(crate::support::hash::seed_of(run_id)),
             ..StartupSettings::default()
         }
     }
@@ -288,6 +301,13 @@ impl StartupSettings {
             console_network,
             no_counters,
         } = self;
+        // `--runs` alone asks for exactly that many rounds. The default budgets bound a
+        // precision target only: exactly N rounds are N rounds.
+        let target = match (precision, runs) {
+            (Some(precision), _) => precision.0,
+            (None, Some(_)) => None,
+            (None, None) => defaults.precision,
+        };
         let caches = match (cache, &defaults.caches) {
             (Some(cache), _) => cache.caches(),
             (None, DefaultCaches::Both) => CacheModes::Both.caches(),
@@ -300,24 +320,24 @@ impl StartupSettings {
             min_runs: runs.unwrap_or(defaults.min_runs).max(1),
             min_duration: Duration::from_secs_f64(min_seconds.max(0.0)),
             caches,
-            seed: *seed,
+            seed: seed.unwrap_or(defaults.seed),
             ready_timeout: Duration::from_secs_f64(timeout.max(0.1)),
             readiness: match ready {
                 ReadySignal::Http => Readiness::Http,
                 ReadySignal::Log => Readiness::LogLine,
             },
             memory_limit_bytes: CONTAINER_MEMORY_LIMIT_BYTES,
-            // `--runs` alone asks for exactly that many rounds.
-            precision: match (precision, runs) {
-                (Some(precision), _) => precision.0,
-                (None, Some(_)) => None,
-                (None, None) => defaults.precision,
+            precision: target,
+            max_duration: match max_time {
+                Some(budget) => budget.0,
+                None if target.is_some() => defaults.max_time,
+                None => None,
             },
-            max_duration: max_time.map_or(defaults.max_time, |budget| budget.0),
             max_runs: match max_runs {
                 Some(0) => None,
                 Some(max) => Some(*max),
-                None => defaults.max_runs,
+                None if target.is_some() => defaults.max_runs,
+                None => None,
             },
             variants,
             only: only.clone(),
@@ -454,7 +474,12 @@ mod tests {
         );
         assert_eq!(options.min_runs, 2);
         assert_eq!(options.caches, vec![Cache::Cold]);
-        assert_eq!(options.seed, u64::from(b'a') + u64::from(b'b'));
+        assert_eq!(options.seed, crate::support::hash::seed_of("ab"));
+        assert_ne!(
+            StartupSettings::paired(1, None, "ba").seed,
+            settings.seed,
+            "ids of the same bytes get different seeds"
+        );
         assert_eq!(options.precision, None);
         let none = StartupDefaults::paired(Vec::new());
         assert_eq!(none.caches, DefaultCaches::These(vec![Cache::Warm]));
