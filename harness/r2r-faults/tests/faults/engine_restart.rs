@@ -40,7 +40,13 @@ fn resume_completes(runs: &str) -> PathBuf {
 #[serial]
 fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     build_quick();
-    let first = quick_run_until_rows("4", 3);
+    let mut first = quick_run_until_rows("4", 3);
+    // The engine stops while a start-up container is certainly live.
+    first.wait_for(
+        "a start-up container paused while live",
+        Duration::from_secs(120),
+        |_| pause_live_container("quick"),
+    );
     let stopped = stop_engine();
     let (code, stderr) = first.finish(Duration::from_secs(120));
     stopped.start();

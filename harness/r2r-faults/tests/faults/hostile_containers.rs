@@ -241,6 +241,56 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
     );
 }
 
+/// A fork bomb in a start-up container: its processes stop at the container's pids limit
+/// (512) instead of taking the machine's, and the run fails alone with what it printed.
+#[test]
+#[serial]
+fn a_fork_bomb_stops_at_the_pids_limit() {
+    let (runtime, engine) = engine();
+    // An inner shell starts up to 2,000 sleepers and dies at the first fork the limit refuses
+    // (dash gives up there); the outer one then counts the processes it sees without forking
+    // (a glob and builtins).
+    let script = "sh -c 'i=0; while [ $i -lt 2000 ]; do sleep 60 & i=$((i+1)); done' 2>/dev/null; \
+                  set -- /proc/[0-9]*; echo r2r-processes=$#; exit 1";
+    let bomb = image(&runtime, &engine, "fork-bomb", &["sh", "-c", script]);
+    let options = StartupOptions {
+        warmup: 0,
+        min_runs: 1,
+        caches: vec![Cache::Warm],
+        ready_timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let records = runtime
+        .block_on(startup::measure(
+            &engine,
+            "faults",
+            &[target("fork-bomb", &bomb)],
+            &options,
+            &common::Quiet,
+            &mut |_| Ok(()),
+            Vec::new(),
+        ))
+        .unwrap();
+    let record = &records[0];
+    assert!(!record.ok, "{record:?}");
+    let processes: usize = record
+        .error
+        .split("r2r-processes=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no process count in: {}", record.error));
+    // The limit was reached (the bomb is real) and held (2,000 were asked for).
+    assert!(
+        (450..=512).contains(&processes),
+        "{processes} processes in a container limited to 512"
+    );
+    assert!(
+        containers_of("faults").is_empty(),
+        "the container and its sleepers were removed"
+    );
+}
+
 /// What `docker inspect` says of a container.
 fn inspect(id: &str) -> serde_json::Value {
     let output = Command::new("docker")

@@ -121,6 +121,21 @@ fn an_archive_escaping_the_image_root_is_refused_naming_the_entry() {
     }
 }
 
+/// Every image id the engine has, sorted.
+fn images() -> Vec<String> {
+    let output = std::process::Command::new("docker")
+        .args(["images", "--all", "--quiet", "--no-trunc"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "docker images: {output:?}");
+    let mut ids: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[test]
 #[serial]
 fn names_that_would_reach_the_engine_are_checked_at_the_scenario_line() {
@@ -138,9 +153,13 @@ fn names_that_would_reach_the_engine_are_checked_at_the_scenario_line() {
             ),
         )
         .unwrap();
+        let images_before = images();
+        let (work, results) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let output = common::r2r()
             .args(["build", "--scenario"])
             .arg(&path)
+            .env("R2R_WORK_DIR", work.path())
+            .env("R2R_RESULTS_DIR", results.path())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -149,7 +168,18 @@ fn names_that_would_reach_the_engine_are_checked_at_the_scenario_line() {
             stderr.contains(&format!("{}:{number}:", path.display())),
             "names file and line: {stderr}"
         );
+        // Nothing reached the engine or was prepared for it: no container, no image (not even
+        // a pulled or imported base), no build context, no run directory.
         assert!(containers_of("hostile").is_empty());
+        assert_eq!(
+            images(),
+            images_before,
+            "{line}: the engine's images changed"
+        );
+        for (what, directory) in [("work", work.path()), ("results", results.path())] {
+            let entries: Vec<_> = std::fs::read_dir(directory).unwrap().collect();
+            assert!(entries.is_empty(), "{line}: {what} directory: {entries:?}");
+        }
     }
 }
 

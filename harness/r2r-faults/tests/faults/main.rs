@@ -150,6 +150,20 @@ pub fn containers_of(scenario: &str) -> Vec<String> {
         .unwrap()
 }
 
+/// Pauses one live container of `scenario` (`docker pause`); whether one was. A start-up
+/// container of the console app lives a few hundred milliseconds: a paused one stays until it
+/// is removed, so a fault injected after this surely meets a live container.
+pub fn pause_live_container(scenario: &str) -> bool {
+    containers_of(scenario).iter().any(|id| {
+        std::process::Command::new("docker")
+            .args(["pause", id])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    })
+}
+
 /// The directory `scripts/engine.sh` keeps its pid file in.
 fn state_dir() -> PathBuf {
     std::env::var_os("R2R_STATE_DIR")
