@@ -54,6 +54,7 @@ pub fn check_recipe(
     let mut components: Vec<String> = Vec::new();
     let mut methods: BTreeMap<String, u32> = BTreeMap::new();
     let mut kept = 0;
+    let mut referenced: Vec<String> = Vec::new();
     for framework in &spec.include {
         let dir = framework_dir(*framework, version);
         for (path, kind) in managed_kinds(fs, &dir) {
@@ -67,7 +68,12 @@ pub fn check_recipe(
             match kind {
                 AssemblyKind::CompositeImage { .. } => {}
                 // Left out: as shipped (facades ship without ReadyToRun code).
-                AssemblyKind::ReadyToRun { .. } | AssemblyKind::IlOnly if left_out => kept += 1,
+                AssemblyKind::ReadyToRun { .. } | AssemblyKind::IlOnly if left_out => {
+                    kept += 1;
+                    if recipe.is_reference(&name) {
+                        referenced.push(name.clone());
+                    }
+                }
                 AssemblyKind::CompositeComponent {
                     owner_composite, ..
                 } if !left_out => {
@@ -154,8 +160,11 @@ pub fn check_recipe(
                     if recipe.embed_pgo_data && !pgo {
                         problems.push("no embedded profile data section (--embed-pgo-data)".into());
                     }
+                    let listed = recipe.roots.as_ref().map_or(String::new(), |list| {
+                        format!(" of the recipe's {}", list.len())
+                    });
                     facts_text = format!(
-                        "; {roots} roots, {} with method bodies but no entry points of their own{}; fewest entry points: {}; {} unrooted inputs ({unrooted_with_code} with code); header: version bubble {bubble}, partial flag {partial}, profile data {pgo}; instruction set and optimisation are not recorded in the header",
+                        "; {roots}{listed} roots, {} with method bodies but no entry points of their own{}; fewest entry points: {}; {} unrooted inputs ({unrooted_with_code} with code); header: version bubble {bubble}, partial flag {partial}, profile data {pgo}; instruction set and optimisation are not recorded in the header",
                         roots_without_entry_points.len(),
                         if roots_without_entry_points.is_empty() {
                             String::new()
@@ -177,8 +186,19 @@ pub fn check_recipe(
         )),
     }
     let passed = problems.is_empty();
+    referenced.sort();
+    let named = if referenced.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (the recipe's -r, {} of its {}: {})",
+            referenced.len(),
+            recipe.references.len(),
+            referenced.join(", ")
+        )
+    };
     let mut detail = format!(
-        "recipe {} ({}): {} components of {}, {kept} assemblies left as shipped{facts_text}",
+        "recipe {} ({}): {} components of {}, {kept} assemblies left as shipped{named}{facts_text}",
         recipe.name,
         recipe.flags_text(),
         components.len(),
