@@ -194,34 +194,37 @@ impl crate::results::run_dir::RunDir {
     }
 }
 
+/// A successful-looking run of `image` with `total` ms and phases that add up, for tests.
+#[cfg(test)]
+pub(crate) fn sample_record(image: &str, cache: Cache, total: f64, ok: bool) -> RunRecord {
+    RunRecord {
+        primed_by: Priming::ColdRun,
+        round: 1,
+        run: 1,
+        ok,
+        create_ms: Some(10.0),
+        start_to_ready_ms: Some(total - 10.0),
+        time_to_main_ms: Some(total / 2.0),
+        start_to_exec_ms: Some(total / 4.0),
+        exec_to_main_ms: Some(total / 4.0),
+        main_to_ready_ms: Some(1.5),
+        ready_seen_ms: Some(0.25),
+        total_ms: Some(total),
+        peak_memory_bytes: Some(40_000_000 + total as u64),
+        read_bytes: Some(30_000_000),
+        major_faults: Some(25),
+        remove_ms: Some(20.0),
+        start_request_ns: Some(1_000_000_000),
+        exec_ns: Some(1_000_000_000 + (total / 4.0 * 1e6) as u64),
+        main_ns: Some(1_000_000_000 + (total / 2.0 * 1e6) as u64),
+        ..RunRecord::new(image, &[image.to_string()], AppKind::Console, cache)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::sample_record as record;
     use super::*;
-
-    fn record(image: &str, cache: Cache, total: f64, ok: bool) -> RunRecord {
-        RunRecord {
-            primed_by: Priming::ColdRun,
-            round: 1,
-            run: 1,
-            ok,
-            create_ms: Some(10.0),
-            start_to_ready_ms: Some(total - 10.0),
-            time_to_main_ms: Some(total / 2.0),
-            start_to_exec_ms: Some(total / 4.0),
-            exec_to_main_ms: Some(total / 4.0),
-            main_to_ready_ms: Some(1.5),
-            ready_seen_ms: Some(0.25),
-            total_ms: Some(total),
-            peak_memory_bytes: Some(40_000_000 + total as u64),
-            read_bytes: Some(30_000_000),
-            major_faults: Some(25),
-            remove_ms: Some(20.0),
-            start_request_ns: Some(1_000_000_000),
-            exec_ns: Some(1_000_000_000 + (total / 4.0 * 1e6) as u64),
-            main_ns: Some(1_000_000_000 + (total / 2.0 * 1e6) as u64),
-            ..RunRecord::new(image, &[image.to_string()], AppKind::Console, cache)
-        }
-    }
 
     #[test]
     fn runs_are_written_and_read_back_by_one_type() {

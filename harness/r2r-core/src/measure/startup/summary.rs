@@ -518,32 +518,7 @@ pub fn summary_csv(summaries: &[PhaseSummary]) -> Result<Vec<u8>, csv::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::startup_runs::Priming;
-
-    fn record(image: &str, cache: Cache, total: f64, ok: bool) -> RunRecord {
-        RunRecord {
-            primed_by: Priming::ColdRun,
-            round: 1,
-            run: 1,
-            ok,
-            create_ms: Some(10.0),
-            start_to_ready_ms: Some(total - 10.0),
-            time_to_main_ms: Some(total / 2.0),
-            start_to_exec_ms: Some(total / 4.0),
-            exec_to_main_ms: Some(total / 4.0),
-            main_to_ready_ms: Some(1.5),
-            ready_seen_ms: Some(0.25),
-            total_ms: Some(total),
-            peak_memory_bytes: Some(40_000_000 + total as u64),
-            read_bytes: Some(30_000_000),
-            major_faults: Some(25),
-            remove_ms: Some(20.0),
-            start_request_ns: Some(1_000_000_000),
-            exec_ns: Some(1_000_000_000 + (total / 4.0 * 1e6) as u64),
-            main_ns: Some(1_000_000_000 + (total / 2.0 * 1e6) as u64),
-            ..RunRecord::new(image, &[image.to_string()], AppKind::Console, cache)
-        }
-    }
+    use crate::results::startup_runs::sample_record as record;
 
     #[test]
     fn summaries_compare_with_the_first_variant() {
