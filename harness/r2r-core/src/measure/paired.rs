@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
-use crate::measure::stats::{bootstrap_t_interval, SeededRandom};
+use crate::measure::stats::{bootstrap_t_interval, student_t_interval, SeededRandom};
 
 /// Up to this many non-zero pairs without ties, the signed-rank test's p-value is exact.
 pub const EXACT_WILCOXON_MAX: usize = 60;
@@ -164,22 +164,6 @@ pub fn compare(pairs: &[(f64, f64)], seed: u64) -> PairedEffect {
         minimal_detectable: minimal_detectable_effect(&logs),
         verdict,
     }
-}
-
-/// Student's t 95% interval of the mean of `values` (at least 2): mean ± t(0.975, n - 1)
-/// times the standard error.
-fn student_t_interval(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let error =
-        (values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt();
-    let t = StudentsT::new(0.0, 1.0, n - 1.0)
-        .map(|t| t.inverse_cdf(1.0 - ALPHA / 2.0))
-        .unwrap_or(f64::INFINITY);
-    if error == 0.0 {
-        return (mean, mean);
-    }
-    (mean - t * error, mean + t * error)
 }
 
 /// Two-sided p-value of Wilcoxon's signed-rank test that `differences` are centred on 0.

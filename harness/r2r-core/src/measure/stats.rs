@@ -217,38 +217,40 @@ pub fn summarize(samples: &[f64], seed: u64) -> Option<Summary> {
     })
 }
 
+/// Student's t 95% interval of the mean of `values` (at least 2): mean ± t(0.975, n - 1)
+/// times the standard error; `(mean, mean)` when they do not vary.
+pub fn student_t_interval(values: &[f64]) -> (f64, f64) {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let error =
+        (values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt();
+    let t = StudentsT::new(0.0, 1.0, n - 1.0)
+        .map(|t| t.inverse_cdf(0.975))
+        .unwrap_or(f64::INFINITY);
+    if error == 0.0 {
+        return (mean, mean);
+    }
+    (mean - t * error, mean + t * error)
+}
+
 /// Student's t 95% interval of the logarithms of `samples`, taken back: `exp(m ± t · s / √n)`
 /// with `m` and `s` the mean and standard deviation of the logs. An interval of the geometric
 /// mean, inside the positive range, for series too short for the bootstrap; `(mean, mean)` for
 /// one value or none that varies, and Student's t of the values themselves when one is not
 /// positive.
 pub fn log_t_interval(samples: &[f64]) -> (f64, f64) {
-    use statrs::distribution::{ContinuousCDF, StudentsT};
-    let count = samples.len();
-    let mean = samples.iter().sum::<f64>() / count.max(1) as f64;
-    if count < 2 {
+    let mean = samples.iter().sum::<f64>() / samples.len().max(1) as f64;
+    if samples.len() < 2 {
         return (mean, mean);
     }
-    let n = count as f64;
-    let t = StudentsT::new(0.0, 1.0, n - 1.0)
-        .map(|t| t.inverse_cdf(0.975))
-        .unwrap_or(f64::INFINITY);
-    let spread = |values: &[f64]| {
-        let center = values.iter().sum::<f64>() / n;
-        let error = (values.iter().map(|x| (x - center).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-            / n.sqrt();
-        (center, error)
-    };
-    if samples.iter().all(|x| *x > 0.0) {
-        let logs: Vec<f64> = samples.iter().map(|x| x.ln()).collect();
-        let (center, error) = spread(&logs);
-        if error == 0.0 {
-            return (mean, mean);
-        }
-        ((center - t * error).exp(), (center + t * error).exp())
-    } else {
-        let (center, error) = spread(samples);
-        (center - t * error, center + t * error)
+    if !samples.iter().all(|x| *x > 0.0) {
+        return student_t_interval(samples);
+    }
+    let logs: Vec<f64> = samples.iter().map(|x| x.ln()).collect();
+    match student_t_interval(&logs) {
+        (low, high) if low == high => (mean, mean),
+        (low, high) => (low.exp(), high.exp()),
     }
 }
 
