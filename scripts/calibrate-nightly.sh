@@ -2,7 +2,8 @@
 # Calibration of the nightly comparison (an A/A test): nightly runs of unchanged images, each
 # compared with the run before it (`scripts/nightly.sh --accept`, so the baseline moves on),
 # must exit 0 every time: `compare --baseline` of two consecutive runs finds no regression
-# where nothing changed. Prints each try's exit code and verdicts, and "K of N".
+# where nothing changed. Prints each try's exit code and verdicts, "K of N", and the coverage
+# of the paired interval in the rounds recorded (`r2r calibrate`, into calibration.csv).
 #
 #   scripts/calibrate-nightly.sh [--scenario quick|FILE] [--tries 5] [--runs 2] [--paired-runs 6] [--cache warm]
 #
@@ -56,4 +57,6 @@ for try in $(seq 1 "$tries"); do
   [ "$code" -eq 0 ] && passed=$((passed + 1))
 done
 echo "calibrate-nightly: $passed of $tries consecutive comparisons exited 0 ($(( $(date +%s) - started )) s)"
+# The coverage of the paired interval in the A/A rounds these comparisons recorded.
+"$R2R_BIN" calibrate "$R2R_RESULTS_DIR" --rounds "$paired" --output "$R2R_RESULTS_DIR" || true
 [ "$passed" -eq "$tries" ]

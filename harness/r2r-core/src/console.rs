@@ -13,6 +13,7 @@ use crate::measure::paired::{PairedEffect, Verdict as Paired};
 use crate::measure::sizes::SizeReport;
 use crate::measure::startup::{PairStatus, PhaseSummary, PrecisionReport, RunRecord};
 use crate::report::compare::{self, Basis, PublishedGap};
+use crate::results::calibration::CoverageRow;
 use crate::report::engines::EngineComparison;
 use crate::report::merge::MergeOutcome;
 use crate::report::nightly::MergeNight;
@@ -663,6 +664,45 @@ pub fn engine_comparison(comparison: &EngineComparison) -> String {
         0 => text + "compare: the same sizes on every engine\n",
         differences => text + &format!("compare: {differences} difference(s)\n"),
     }
+}
+
+/// What `r2r calibrate` prints: per image and cache mode, the coverage of the paired 95%
+/// interval in resampled A/A rounds with its own interval, and the comparisons as recorded.
+pub fn calibration(rows: &[CoverageRow]) -> String {
+    let mut out = table(&[
+        "image",
+        "cache",
+        "A/A rounds",
+        "covered",
+        "coverage (95% CI)",
+        "rank test p < 0.05",
+        "as recorded",
+        "pooled change",
+    ]);
+    let number = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    for row in rows {
+        out.add_row(vec![
+            row.image.clone(),
+            row.cache.clone(),
+            format!("{} in {}", row.recorded_rounds, row.comparisons),
+            format!("{} of {}", row.covered, row.resamples),
+            format!(
+                "{} ({}–{})",
+                number(row.coverage.0),
+                number(row.coverage_low.0),
+                number(row.coverage_high.0)
+            ),
+            format!("{} of {}", row.rank_test_rejected, row.resamples),
+            format!("{} of {}", row.comparisons_covered, row.comparisons_tested),
+            row.pooled_change_percent.0.map_or("-".into(), |v| format!("{v:+.2}%")),
+        ]);
+    }
+    let rounds = rows.first().map_or(0, |r| r.rounds_per_resample);
+    format!(
+        "{out}\nEach resample: {rounds} A/A rounds drawn without replacement; \"covered\": its 95% interval \
+         of the ratio contains 1.00 (a correct interval covers about 95%). \"as recorded\": each \
+         comparison's own interval, rounds as they were taken.\n"
+    )
 }
 
 /// What a merge prints: each machine's platform and, compared with a baseline merge

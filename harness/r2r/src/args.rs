@@ -71,6 +71,9 @@ pub(crate) enum Command {
     /// Print what a run directory holds (counts, sizes, start-up summaries) as text, JSON or
     /// one field, or the statistics of a series of numbers.
     Show(ShowArgs),
+    /// The coverage of the paired start-up interval in recorded A/A rounds (images compared
+    /// with their own baseline copy by `compare --paired-runs`), resampled; no container runs.
+    Calibrate(CalibrateArgs),
     /// Compare the sizes of the same images measured on several engines: equal content
     /// bytes, gzip and zstd within 1% of the first engine's (exit 1 otherwise).
     CompareEngines(CompareEnginesArgs),
@@ -366,6 +369,31 @@ pub(crate) struct CompareEnginesArgs {
     /// How far the compressed sizes may be from the first engine's, percent.
     #[arg(long, value_name = "PCT", default_value_t = TOLERANCE * 100.0)]
     pub(crate) tolerance: f64,
+}
+
+/// `r2r calibrate`.
+#[derive(Debug, Args)]
+pub(crate) struct CalibrateArgs {
+    /// Directories to search for recorded A/A rounds (`compare-startup-runs.csv`, in the
+    /// directory or below: a results root, a scenario folder, a run).
+    #[arg(required = true, num_args = 1.., value_name = "DIR")]
+    pub(crate) directories: Vec<PathBuf>,
+    /// Rounds in each resample (as the nightly's `--paired-runs`).
+    #[arg(long, default_value_t = 12)]
+    pub(crate) rounds: usize,
+    /// Resamples per image and cache mode (at least 200).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) resamples: usize,
+    /// Seed of the draws and bootstraps.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Exit 1 when the upper end of the pooled coverage's 95% interval is below this
+    /// fraction: the interval covers demonstrably less often than that.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.90)]
+    pub(crate) min_coverage: f64,
+    /// Also write `calibration.csv` into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 /// Reads a run to merge: `LABEL=DIR` or `DIR`.

@@ -99,6 +99,7 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Command::NightlyMerge(arguments) => exit_code(nightly::nightly_merge(arguments)),
         Command::Show(arguments) => exit_code(commands::show(cli, arguments)),
+        Command::Calibrate(arguments) => exit_code(commands::calibrate(arguments)),
         Command::CompareEngines(arguments) => exit_code(commands::compare_engines(arguments)),
         Command::Diff(arguments) => exit_code(diff(cli, arguments).await),
         Command::Clean(arguments) => {

@@ -217,6 +217,18 @@ pub fn summarize(samples: &[f64], seed: u64) -> Option<Summary> {
     })
 }
 
+/// The 95% Wilson score interval of a proportion: `successes` of `trials` (at least 1).
+/// Unlike the normal approximation it stays within 0..=1 and has a width at 0 and at `trials`
+/// successes.
+pub fn wilson_interval(successes: usize, trials: usize) -> (f64, f64) {
+    let z = 1.959_963_984_540_054;
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 /// Student's t 95% interval of the mean of `values` (at least 2): mean ± t(0.975, n - 1)
 /// times the standard error; `(mean, mean)` when they do not vary.
 pub fn student_t_interval(values: &[f64]) -> (f64, f64) {
@@ -267,6 +279,18 @@ pub fn times_faster(baseline: &Summary, candidate: &Summary) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn wilson_interval_matches_worked_values() {
+        // 95 of 100: 0.8883-0.9785 (Wilson 1927, as tabulated by Newcombe 1998); none of 10:
+        // from 0 to 0.2775, where the normal approximation gives no width at all.
+        let (low, high) = wilson_interval(95, 100);
+        assert!((low - 0.8883).abs() < 5e-4 && (high - 0.9785).abs() < 5e-4, "{low} {high}");
+        let (low, high) = wilson_interval(0, 10);
+        assert!(low == 0.0 && (high - 0.2775).abs() < 5e-4, "{low} {high}");
+        let (low, high) = wilson_interval(10, 10);
+        assert!((low - 0.7225).abs() < 5e-4 && (high - 1.0).abs() < 1e-12, "{low} {high}");
+    }
     use super::*;
     use statrs::distribution::{ContinuousCDF, StudentsT};
 

@@ -10,6 +10,7 @@
 
 pub mod anatomy;
 pub mod build_file;
+pub mod calibration;
 pub mod compare_files;
 pub mod csv_rows;
 pub mod engine_file;
