@@ -13,11 +13,11 @@ use crate::measure::paired::{PairedEffect, Verdict as Paired};
 use crate::measure::sizes::SizeReport;
 use crate::measure::startup::{PairStatus, PhaseSummary, PrecisionReport, RunRecord};
 use crate::report::compare::{self, Basis, PublishedGap};
-use crate::results::calibration::CoverageRow;
 use crate::report::engines::EngineComparison;
 use crate::report::merge::MergeOutcome;
 use crate::report::nightly::MergeNight;
 use crate::report::show::RunView;
+use crate::results::calibration::CoverageRow;
 use crate::run::compare::{BaselineComparison, KeptBaseline};
 
 /// The widest a table may be, in columns.
@@ -679,7 +679,8 @@ pub fn calibration(rows: &[CoverageRow]) -> String {
         "as recorded",
         "pooled change",
     ]);
-    let number = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let number =
+        |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
     for row in rows {
         out.add_row(vec![
             row.image.clone(),
@@ -694,7 +695,9 @@ pub fn calibration(rows: &[CoverageRow]) -> String {
             ),
             format!("{} of {}", row.rank_test_rejected, row.resamples),
             format!("{} of {}", row.comparisons_covered, row.comparisons_tested),
-            row.pooled_change_percent.0.map_or("-".into(), |v| format!("{v:+.2}%")),
+            row.pooled_change_percent
+                .0
+                .map_or("-".into(), |v| format!("{v:+.2}%")),
         ]);
     }
     let rounds = rows.first().map_or(0, |r| r.rounds_per_resample);

@@ -9,21 +9,22 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use r2r_core::console;
+use r2r_core::report::calibration::{self, CalibrationSettings, RecordedComparison};
 use r2r_core::report::engines::{EngineComparison, EngineSizes};
 use r2r_core::report::plot::{self, PlotOptions};
-use r2r_core::report::calibration::{self, CalibrationSettings, RecordedComparison};
 use r2r_core::report::{nightly, show};
 use r2r_core::results::calibration::CoverageRow;
-use r2r_core::results::startup_runs::read_runs;
-use r2r_core::results::RunDir;
 use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;
+use r2r_core::results::startup_runs::read_runs;
+use r2r_core::results::RunDir;
 use r2r_core::run::compare::{self as comparison, load_run};
 use r2r_core::run::settings::StartupSettings;
 use r2r_core::run::{draw_plots, find_root, write_report};
 
 use crate::args::{
-    CalibrateArgs, Cli, CompareArgs, CompareEnginesArgs, MergeArgs, PlotArgs, RunSelect, ScenarioArgs, ShowArgs,
+    CalibrateArgs, Cli, CompareArgs, CompareEnginesArgs, MergeArgs, PlotArgs, RunSelect,
+    ScenarioArgs, ShowArgs,
 };
 use crate::output::Console;
 use crate::session::on_run_engine;
@@ -222,7 +223,8 @@ pub(crate) fn calibrate(arguments: &CalibrateArgs) -> anyhow::Result<bool> {
         let files = calibration::find_recorded(directory)
             .with_context(|| format!("reading {}", directory.display()))?;
         for file in files {
-            let records = read_runs(&file).with_context(|| format!("reading {}", file.display()))?;
+            let records =
+                read_runs(&file).with_context(|| format!("reading {}", file.display()))?;
             let source = file.display().to_string();
             recorded.push(RecordedComparison { source, records });
         }
@@ -235,11 +237,18 @@ pub(crate) fn calibrate(arguments: &CalibrateArgs) -> anyhow::Result<bool> {
     let rows = calibration::calibrate(&recorded, settings)?;
     print!("{}", console::calibration(&rows));
     if let Some(output) = &arguments.output {
-        std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
+        std::fs::create_dir_all(output)
+            .with_context(|| format!("creating {}", output.display()))?;
         RunDir::new(output).write_rows(&rows)?;
-        println!("calibrate: wrote {}", RunDir::new(output).csv_path::<CoverageRow>().display());
+        println!(
+            "calibrate: wrote {}",
+            RunDir::new(output).csv_path::<CoverageRow>().display()
+        );
     }
-    let pooled = rows.last().and_then(|row| row.coverage_high.0).unwrap_or(0.0);
+    let pooled = rows
+        .last()
+        .and_then(|row| row.coverage_high.0)
+        .unwrap_or(0.0);
     if pooled < arguments.min_coverage {
         println!(
             "calibrate: the pooled coverage is below {:.1}% (its interval ends at {:.1}%)",

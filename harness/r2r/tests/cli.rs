@@ -229,3 +229,39 @@ fn results_dir_decides_where_report_looks() {
             results.path().join("quick").display().to_string(),
         ));
 }
+
+#[test]
+fn calibrate_measures_the_coverage_of_the_kept_a_a_rounds_and_writes_its_file() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/data/nightly-aa-20261206");
+    let output = tempfile::tempdir().unwrap();
+    r2r()
+        .arg("calibrate")
+        .arg(&data)
+        .args(["--resamples", "200", "--output"])
+        .arg(output.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("240 in 20"))
+        .stdout(predicate::str::contains("of 800"));
+    let written = std::fs::read_to_string(output.path().join("calibration.csv")).unwrap();
+    assert_eq!(written.lines().count(), 6, "{written}");
+    // Asking for more coverage than the rounds give fails the command, and says so.
+    r2r()
+        .arg("calibrate")
+        .arg(&data)
+        .args(["--resamples", "200", "--min-coverage", "0.99"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "the pooled coverage is below 99.0%",
+        ));
+    r2r()
+        .args(["calibrate", "--resamples", "20"])
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--resamples 20: give at least 200",
+        ));
+}

@@ -285,11 +285,17 @@ mod tests {
         // 95 of 100: 0.8883-0.9785 (Wilson 1927, as tabulated by Newcombe 1998); none of 10:
         // from 0 to 0.2775, where the normal approximation gives no width at all.
         let (low, high) = wilson_interval(95, 100);
-        assert!((low - 0.8883).abs() < 5e-4 && (high - 0.9785).abs() < 5e-4, "{low} {high}");
+        assert!(
+            (low - 0.8883).abs() < 5e-4 && (high - 0.9785).abs() < 5e-4,
+            "{low} {high}"
+        );
         let (low, high) = wilson_interval(0, 10);
         assert!(low == 0.0 && (high - 0.2775).abs() < 5e-4, "{low} {high}");
         let (low, high) = wilson_interval(10, 10);
-        assert!((low - 0.7225).abs() < 5e-4 && (high - 1.0).abs() < 1e-12, "{low} {high}");
+        assert!(
+            (low - 0.7225).abs() < 5e-4 && (high - 1.0).abs() < 1e-12,
+            "{low} {high}"
+        );
     }
     use super::*;
     use statrs::distribution::{ContinuousCDF, StudentsT};

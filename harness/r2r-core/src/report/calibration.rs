@@ -63,7 +63,9 @@ pub enum CalibrationError {
     #[error("no A/A rounds found (no image beside its `{BASELINE_SUFFIX}` copy) in {0} file(s)")]
     NoRounds(usize),
     /// Fewer rounds recorded than one resample takes.
-    #[error("{image} ({cache}): {recorded} round(s) recorded, fewer than the {rounds} a resample takes")]
+    #[error(
+        "{image} ({cache}): {recorded} round(s) recorded, fewer than the {rounds} a resample takes"
+    )]
     NotEnoughRounds {
         /// Plan id of the image.
         image: String,
@@ -115,7 +117,10 @@ fn recorded_pairs(comparisons: &[RecordedComparison]) -> Recorded {
             let baseline = format!("{image}{BASELINE_SUFFIX}");
             let pairs = paired_rounds(&comparison.records, &baseline, &image, cache);
             if !pairs.is_empty() {
-                cells.entry((image, cache)).or_default().push((index, pairs));
+                cells
+                    .entry((image, cache))
+                    .or_default()
+                    .push((index, pairs));
             }
         }
     }
@@ -192,7 +197,10 @@ pub fn calibrate(
     let mut rows = Vec::new();
     let mut all = Tally::default();
     for ((image, cache), sources) in &cells {
-        let pool: Vec<(f64, f64)> = sources.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+        let pool: Vec<(f64, f64)> = sources
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
         if pool.len() < settings.rounds {
             return Err(CalibrationError::NotEnoughRounds {
                 image: image.clone(),
@@ -216,7 +224,8 @@ pub fn calibrate(
                 let other = slot + random.below(order.len() - slot);
                 order.swap(slot, other);
             }
-            let pairs: Vec<(f64, f64)> = order[..settings.rounds].iter().map(|i| pool[*i]).collect();
+            let pairs: Vec<(f64, f64)> =
+                order[..settings.rounds].iter().map(|i| pool[*i]).collect();
             let effect = paired::compare(&pairs, random.next_u64());
             tally.resamples += 1;
             tally.covered += usize::from(covers_one(&effect));
@@ -256,7 +265,8 @@ mod tests {
     /// baseline.
     fn comparison(image: &str, rounds: usize, factor: f64, seed: u64) -> RecordedComparison {
         let mut random = SeededRandom::new(seed);
-        let mut noise = || 1.0 + 0.08 * ((random.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5);
+        let mut noise =
+            || 1.0 + 0.08 * ((random.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5);
         let mut records = Vec::new();
         for round in 1..=rounds {
             let drift = 300.0 * (1.0 + 0.2 * (round as f64 * 0.9).sin());
@@ -264,11 +274,18 @@ mod tests {
             records.push(record(&baseline, Cache::Warm, round, drift * noise()));
             records.push(record(image, Cache::Warm, round, drift * factor * noise()));
         }
-        RecordedComparison { source: format!("{image}-{seed}"), records }
+        RecordedComparison {
+            source: format!("{image}-{seed}"),
+            records,
+        }
     }
 
     fn settings() -> CalibrationSettings {
-        CalibrationSettings { rounds: 12, resamples: 400, seed: 5 }
+        CalibrationSettings {
+            rounds: 12,
+            resamples: 400,
+            seed: 5,
+        }
     }
 
     #[test]
@@ -277,7 +294,10 @@ mod tests {
         let rows = calibrate(&recorded, settings()).unwrap();
         assert_eq!(rows.len(), 2, "{rows:?}");
         let a = &rows[0];
-        assert_eq!((a.image.as_str(), a.recorded_rounds, a.comparisons), ("a", 240, 10));
+        assert_eq!(
+            (a.image.as_str(), a.recorded_rounds, a.comparisons),
+            ("a", 240, 10)
+        );
         let coverage = a.coverage.0.unwrap();
         // The bootstrap-t interval at 12 rounds of uniform noise: near its nominal 95%.
         assert!((0.90..=0.99).contains(&coverage), "coverage {coverage}");
@@ -302,7 +322,10 @@ mod tests {
         let recorded: Vec<_> = (1..=6).map(|s| comparison("a", 20, 1.0, s)).collect();
         let first = calibrate(&recorded, settings()).unwrap();
         assert_eq!(first, calibrate(&recorded, settings()).unwrap());
-        let other = CalibrationSettings { seed: 6, ..settings() };
+        let other = CalibrationSettings {
+            seed: 6,
+            ..settings()
+        };
         let second = calibrate(&recorded, other).unwrap();
         assert_eq!(first[0].recorded_rounds, second[0].recorded_rounds);
     }
@@ -310,14 +333,26 @@ mod tests {
     #[test]
     fn too_little_to_calibrate_is_an_error_that_says_what() {
         let recorded = vec![comparison("a", 8, 1.0, 1)];
-        let few = CalibrationSettings { resamples: 50, ..settings() };
-        assert_eq!(calibrate(&recorded, few), Err(CalibrationError::TooFewResamples(50)));
+        let few = CalibrationSettings {
+            resamples: 50,
+            ..settings()
+        };
+        assert_eq!(
+            calibrate(&recorded, few),
+            Err(CalibrationError::TooFewResamples(50))
+        );
         let error = calibrate(&recorded, settings()).unwrap_err();
-        assert_eq!(error.to_string(), "a (warm): 8 round(s) recorded, fewer than the 12 a resample takes");
+        assert_eq!(
+            error.to_string(),
+            "a (warm): 8 round(s) recorded, fewer than the 12 a resample takes"
+        );
         let plain = RecordedComparison {
             source: "x".into(),
             records: vec![record("a", Cache::Warm, 1, 300.0)],
         };
-        assert_eq!(calibrate(&[plain], settings()), Err(CalibrationError::NoRounds(1)));
+        assert_eq!(
+            calibrate(&[plain], settings()),
+            Err(CalibrationError::NoRounds(1))
+        );
     }
 }
