@@ -113,7 +113,11 @@ pub async fn run(cli: Cli) -> u8 {
                     "removed {} container(s) and {} image(s)",
                     removed.containers, removed.images
                 );
-                Ok(true)
+                let swept = run::remove_leftover_counters(session.engine).await?;
+                swept
+                    .iter()
+                    .for_each(|group| println!("{}", group.describe()));
+                Ok(swept.iter().all(|group| group.removed))
             })
             .await
         }

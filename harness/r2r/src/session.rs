@@ -156,6 +156,9 @@ async fn start<P: Planned>(
             removed => eprintln!("removed {removed} container(s) an interrupted r2r left behind"),
         }
     }
+    for swept in run::remove_leftover_counters(&engine).await? {
+        eprintln!("{}", swept.describe());
+    }
     Ok((plan, lock, engine))
 }
 

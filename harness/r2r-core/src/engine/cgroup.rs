@@ -282,6 +282,111 @@ impl Hierarchy {
     }
 }
 
+/// The prefix of every counting group r2r makes (`/r2r-<pid>-<start>-<n>`, see
+/// [`crate::engine::containers::session`]).
+pub const GROUP_PREFIX: &str = "r2r-";
+
+/// A counting group an r2r that is no longer running left behind (killed, or its engine lost
+/// under it), with the processes still in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftoverGroup {
+    /// The group, relative to the hierarchy (`/r2r-<pid>-...`).
+    pub group: String,
+    /// Process id of the r2r that made it.
+    pub owner: u32,
+    /// Processes in the group or its children (in any controller), by id.
+    pub processes: Vec<u32>,
+}
+
+/// The r2r process id in a counting group's name (`r2r-<pid>-...`).
+pub fn group_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(GROUP_PREFIX)?;
+    let (pid, tail) = rest.split_once('-')?;
+    (!tail.is_empty()).then_some(())?;
+    pid.parse().ok()
+}
+
+impl Hierarchy {
+    /// The directories a group has: one per controller on v1, one on v2.
+    fn directories_of(&self, group: &str) -> Vec<PathBuf> {
+        let group = group.trim_start_matches('/');
+        match self.version {
+            CgroupVersion::V2 => vec![self.root.join(group)],
+            CgroupVersion::V1 => std::fs::read_dir(&self.root)
+                .map(|entries| {
+                    entries
+                        .filter_map(|entry| entry.ok())
+                        .map(|entry| entry.path().join(group))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+        .into_iter()
+        .filter(|directory| directory.is_dir())
+        .collect()
+    }
+
+    /// The process ids in `group` and its child groups, in any controller, sorted.
+    pub fn processes(&self, group: &str) -> Vec<u32> {
+        fn collect(directory: &Path, found: &mut Vec<u32>) {
+            if let Ok(text) = std::fs::read_to_string(directory.join("cgroup.procs")) {
+                found.extend(
+                    text.lines()
+                        .filter_map(|line| line.trim().parse::<u32>().ok()),
+                );
+            }
+            for entry in std::fs::read_dir(directory).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() && !path.is_symlink() {
+                    collect(&path, found);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for directory in self.directories_of(group) {
+            collect(&directory, &mut found);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// The counting groups of r2r processes that are not running (`alive` says which process
+    /// ids are), with the processes in each, by name. A group of a running r2r is its own.
+    pub fn leftover_groups(&self, alive: impl Fn(u32) -> bool) -> Vec<LeftoverGroup> {
+        let tops: Vec<PathBuf> = match self.version {
+            CgroupVersion::V2 => vec![self.root.clone()],
+            CgroupVersion::V1 => std::fs::read_dir(&self.root)
+                .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default(),
+        };
+        let mut names: Vec<(String, u32)> = tops
+            .iter()
+            .filter(|top| top.is_dir() && !top.is_symlink())
+            .flat_map(|top| std::fs::read_dir(top).into_iter().flatten().flatten())
+            .filter(|entry| entry.path().is_dir())
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                Some((name.clone(), group_owner(&name)?))
+            })
+            .filter(|(_, owner)| !alive(*owner))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|(name, owner)| {
+                let group = format!("/{name}");
+                LeftoverGroup {
+                    processes: self.processes(&group),
+                    group,
+                    owner,
+                }
+            })
+            .collect()
+    }
+}
+
 /// Removes the child groups (directories) under a cgroup directory, deepest first; the kernel's
 /// files in each go with it.
 fn remove_children(directory: &Path) -> std::io::Result<()> {
@@ -512,6 +617,40 @@ mod tests {
             }
         );
         assert!(!ResourceCounters::default().any());
+    }
+
+    #[test]
+    fn groups_of_r2r_processes_that_are_gone_are_found_with_their_processes() {
+        assert_eq!(group_owner("r2r-4242-1733-7"), Some(4242));
+        assert_eq!(group_owner("r2r-4242"), None);
+        assert_eq!(group_owner("r2r-x-1"), None);
+        assert_eq!(group_owner("system.slice"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("memory/memory.stat", "");
+        // A dead r2r's group with an orphan in a child (podman's conmon, or a container's own
+        // group) on one controller and another on the other; a live r2r's group; not r2r's.
+        write("memory/r2r-100-5-1/cgroup.procs", "");
+        write("memory/r2r-100-5-1/inner/cgroup.procs", "31\n");
+        write("pids/r2r-100-5-1/cgroup.procs", "30\n31\n");
+        write("memory/r2r-200-5-1/cgroup.procs", "40\n");
+        write("memory/docker/cgroup.procs", "50\n");
+        let v1 = Hierarchy::detect(dir.path()).unwrap();
+        let found = v1.leftover_groups(|pid| pid == 200);
+        assert_eq!(
+            found,
+            vec![LeftoverGroup {
+                group: "/r2r-100-5-1".into(),
+                owner: 100,
+                processes: vec![30, 31],
+            }]
+        );
+        assert_eq!(v1.leftover_groups(|_| true), Vec::new());
+        assert_eq!(v1.leftover_groups(|_| false).len(), 2);
     }
 
     #[test]

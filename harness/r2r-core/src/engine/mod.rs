@@ -360,6 +360,57 @@ pub trait Counters: Send + Sync {
         let _ = scope;
         Ok(())
     }
+    /// Finds what counting left on this machine for r2r processes that are no longer running
+    /// (their parent cgroups, kept busy by processes no engine lists, such as the `runc init`
+    /// of a container whose engine died while creating it), kills those processes and removes
+    /// the groups. Call it after the engine's own leftover containers are removed. The default
+    /// has nothing to find.
+    async fn remove_leftover_counters(&self) -> Result<Vec<SweptGroup>, EngineError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A counting group an r2r that is no longer running left behind, and what became of it
+/// ([`Counters::remove_leftover_counters`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweptGroup {
+    /// The group, relative to the cgroup hierarchy (`/r2r-<pid>-...`).
+    pub group: String,
+    /// The processes that were in it: id and command line (cut to 80 characters).
+    pub processes: Vec<(u32, String)>,
+    /// Whether the group is gone now.
+    pub removed: bool,
+    /// Why it could not be removed (or a process killed), when it could not.
+    pub error: Option<String>,
+}
+
+impl SweptGroup {
+    /// One line for people: "removed cgroup /r2r-1-2-3 (an r2r that is gone left it), with 1
+    /// process killed: 4242 runc init".
+    pub fn describe(&self) -> String {
+        let processes = match self.processes.len() {
+            0 => String::new(),
+            count => format!(
+                ", with {count} process(es) in it killed: {}",
+                self.processes
+                    .iter()
+                    .map(|(pid, command)| format!("{pid} {command}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        match (&self.error, self.removed) {
+            (None, true) => format!(
+                "removed cgroup {} (an r2r that is gone left it){processes}",
+                self.group
+            ),
+            (error, _) => format!(
+                "could not remove cgroup {} (an r2r that is gone left it){processes}: {}",
+                self.group,
+                error.as_deref().unwrap_or("still there")
+            ),
+        }
+    }
 }
 
 /// The Docker Engine, in r2r's terms: every part of it. Anything that implements the parts is

@@ -79,3 +79,12 @@ pub async fn remove_leftovers(engine: &dyn Engine, scenario: &str) -> Result<usi
             .len(),
     )
 }
+
+/// Removes the counting groups (cgroups) of r2r processes that are no longer running, killing
+/// the processes no engine lists that are still in them ([`crate::engine::Counters::remove_leftover_counters`]).
+/// Call it after [`remove_leftovers`] or [`clean`] removed the containers the engine knows.
+pub async fn remove_leftover_counters(
+    engine: &dyn Engine,
+) -> Result<Vec<crate::engine::SweptGroup>, RunError> {
+    Ok(engine.remove_leftover_counters().await?)
+}

@@ -29,7 +29,7 @@ use crate::results::runs::{self, ResolveError};
 use crate::results::{build_file, engine_file, plan_file, verify_file, RunDir};
 use crate::support::hash::seed_of;
 
-pub use clean::{clean, remove_leftovers, CleanOutcome};
+pub use clean::{clean, remove_leftover_counters, remove_leftovers, CleanOutcome};
 pub use project::{find_root, results_root, ProjectError};
 pub use settings::{StartupDefaults, StartupSettings};
 pub use steps::{draw_plots, write_report, ReportOutcome};

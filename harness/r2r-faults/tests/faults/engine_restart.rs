@@ -7,6 +7,11 @@ use std::time::Duration;
 use super::*;
 
 fn resume_completes(runs: &str) -> PathBuf {
+    resume_completes_saying(runs).0
+}
+
+/// [`resume_completes`], with what the resumed run wrote to stderr.
+fn resume_completes_saying(runs: &str) -> (PathBuf, String) {
     let run = latest_run("quick");
     let output = common::r2r()
         .args([
@@ -33,7 +38,86 @@ fn resume_completes(runs: &str) -> PathBuf {
         containers_of("quick").is_empty(),
         "no container left after the resumed run"
     );
-    run
+    (run, stderr.into_owned())
+}
+
+/// The directories of r2r's counting groups (`r2r-*` at the top of each cgroup hierarchy).
+fn r2r_cgroups() -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut tops = vec![root.to_path_buf()];
+    tops.extend(
+        std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path()),
+    );
+    let mut found: Vec<PathBuf> = tops
+        .iter()
+        .filter(|top| top.is_dir() && !top.is_symlink())
+        .flat_map(|top| std::fs::read_dir(top).into_iter().flatten().flatten())
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("r2r-")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+#[serial]
+fn an_engine_crash_leaves_a_counting_group_that_resume_removes_with_the_process_in_it() {
+    build_quick();
+    let before = r2r_cgroups();
+    let mut first = quick_run_until_rows("4", 1);
+    first.wait_for(
+        "a start-up container paused while live",
+        Duration::from_secs(120),
+        |_| pause_live_container("quick"),
+    );
+    let crashed = crash_engine();
+    let (code, stderr) = first.finish(Duration::from_secs(120));
+    crashed.start();
+    assert_eq!(code, Some(2), "{stderr}");
+    let left: Vec<PathBuf> = r2r_cgroups()
+        .into_iter()
+        .filter(|g| !before.contains(g))
+        .collect();
+    assert!(
+        !left.is_empty(),
+        "the crash leaves the run's counting group (its container was live in it): {stderr}"
+    );
+    // A process no engine lists, in the group: what the `runc init` of a container being
+    // created when the engine died is.
+    let mut orphan = Command::new("sleep").arg("600").spawn().unwrap();
+    // (A controller whose group takes no process, cpuset without cpus, is passed over.)
+    let placed = left
+        .iter()
+        .filter(|group| std::fs::write(group.join("cgroup.procs"), orphan.id().to_string()).is_ok())
+        .count();
+    assert!(placed > 0, "the process could not be put in {left:?}");
+    let (_, said) = resume_completes_saying("4");
+    let name = left[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        said.contains(&format!("removed cgroup /{name}"))
+            && said.contains(&format!(
+                "1 process(es) in it killed: {} sleep 600",
+                orphan.id()
+            )),
+        "{said}"
+    );
+    let status = orphan.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "{status:?}"
+    );
+    let still: Vec<PathBuf> = left.iter().filter(|g| g.exists()).cloned().collect();
+    assert!(still.is_empty(), "left after resume: {still:?}");
 }
 
 #[test]

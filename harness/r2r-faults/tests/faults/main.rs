@@ -255,12 +255,22 @@ impl Drop for StoppedEngine {
 /// Stops the engine started by `scripts/engine.sh` (SIGTERM, as a service manager would) and
 /// waits until it is gone.
 pub fn stop_engine() -> StoppedEngine {
+    signal_engine(libc::SIGTERM)
+}
+
+/// Kills the engine started by `scripts/engine.sh` (SIGKILL: a crash, nothing cleaned up) and
+/// waits until it is gone. The container runtime's shims outlive it.
+pub fn crash_engine() -> StoppedEngine {
+    signal_engine(libc::SIGKILL)
+}
+
+fn signal_engine(signal: i32) -> StoppedEngine {
     let pid = dockerd_pid();
     // From here on the engine is started again whatever happens.
     let stopped = StoppedEngine { started: false };
     // SAFETY: kill(2) with the pid of the running dockerd checked above.
     assert_eq!(
-        unsafe { libc::kill(pid, libc::SIGTERM) },
+        unsafe { libc::kill(pid, signal) },
         0,
         "signalling dockerd {pid}"
     );

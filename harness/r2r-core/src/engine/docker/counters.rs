@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use super::{api, DockerEngine};
 use crate::engine::{
     cgroup, ContainerSpec, CounterScope, Counters, EngineError, EngineInfo, ResourceCounters,
+    SweptGroup,
 };
 
 /// Where this engine's containers can be counted: its cgroups are this machine's.
@@ -268,6 +269,65 @@ impl Counters for DockerEngine {
                 }
             }
         }
+    }
+
+    async fn remove_leftover_counters(&self) -> Result<Vec<SweptGroup>, EngineError> {
+        let Some(counting) = self.counting().await else {
+            return Ok(Vec::new());
+        };
+        let alive =
+            |pid: u32| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        let mut swept = Vec::new();
+        for leftover in counting.hierarchy.leftover_groups(alive) {
+            let processes: Vec<(u32, String)> = leftover
+                .processes
+                .iter()
+                .map(|pid| (*pid, command_line_of(*pid)))
+                .collect();
+            let mut error = None;
+            for (pid, _) in &processes {
+                let pid = nix::unistd::Pid::from_raw(*pid as i32);
+                match nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                    Err(errno) => {
+                        error.get_or_insert(format!("killing process {pid}: {errno}"));
+                    }
+                }
+            }
+            // A killed process leaves its group when the kernel has reaped it: up to 2 s.
+            for _ in 0..100 {
+                if counting.hierarchy.processes(&leftover.group).is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let removed = match counting.hierarchy.remove(&leftover.group) {
+                Ok(_) => true,
+                Err(source) => {
+                    error.get_or_insert(source.to_string());
+                    false
+                }
+            };
+            swept.push(SweptGroup {
+                group: leftover.group,
+                processes,
+                removed,
+                error,
+            });
+        }
+        Ok(swept)
+    }
+}
+
+/// A process's command line, its arguments joined by spaces and cut to 80 characters; `?` when
+/// it cannot be read (the process is gone).
+fn command_line_of(pid: u32) -> String {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(bytes) if !bytes.is_empty() => {
+            let text = String::from_utf8_lossy(&bytes).replace('\0', " ");
+            text.trim().chars().take(80).collect()
+        }
+        _ => "?".to_string(),
     }
 }
 
