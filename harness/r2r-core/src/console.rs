@@ -668,7 +668,8 @@ pub fn engine_comparison(comparison: &EngineComparison) -> String {
 
 /// What `r2r calibrate` prints: per image and cache mode, the coverage of the paired 95%
 /// interval in resampled A/A rounds with its own interval, and the comparisons as recorded.
-pub fn calibration(rows: &[CoverageRow]) -> String {
+/// With `minimum`, a last line when the pooled coverage is demonstrably below it.
+pub fn calibration(rows: &[CoverageRow], minimum: f64) -> String {
     let mut out = table(&[
         "image",
         "cache",
@@ -701,10 +702,18 @@ pub fn calibration(rows: &[CoverageRow]) -> String {
         ]);
     }
     let rounds = rows.first().map_or(0, |r| r.rounds_per_resample);
+    let below = match crate::report::calibration::meets(rows, minimum) {
+        true => String::new(),
+        false => format!(
+            "calibrate: the pooled coverage is below {:.1}% (its interval ends at {})\n",
+            minimum * 100.0,
+            number(rows.last().and_then(|row| row.coverage_high.0))
+        ),
+    };
     format!(
         "{out}\nEach resample: {rounds} A/A rounds drawn without replacement; \"covered\": its 95% interval \
          of the ratio contains 1.00 (a correct interval covers about 95%). \"as recorded\": each \
-         comparison's own interval, rounds as they were taken.\n"
+         comparison's own interval, rounds as they were taken.\n{below}"
     )
 }
 

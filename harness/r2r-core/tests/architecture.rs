@@ -12,7 +12,8 @@
 //! # The checks
 //!
 //! - Every `.rs` file of this crate (`src/` and `tests/`) has at most [`MAX_FILE_LINES`] lines.
-//! - The binary's `src/` has fewer than [`MAX_BINARY_LINES`] lines in all.
+//! - The binary's `src/` has fewer than [`MAX_BINARY_LINES`] lines in all, its declaration of
+//!   the command line (`args.rs`, which grows with every subcommand's flags) aside.
 //! - No string literal of production code names a result file (a name ending in `.csv`,
 //!   `.json`, `.md` or `.html`) outside this crate's `src/results/`, in this crate or in the
 //!   binary; allowed are the [`NOT_RESULT_FILES`] and names that are only a placeholder
@@ -64,8 +65,11 @@ use source::{
 
 /// Most lines a source file of this crate may have (its `src/` and its `tests/`).
 const MAX_FILE_LINES: usize = 1_200;
-/// Most lines the binary's sources (`harness/r2r/src/**/*.rs`) may have together.
-const MAX_BINARY_LINES: usize = 1_500;
+/// Most lines the binary's sources (`harness/r2r/src/**/*.rs`) may have together, `args.rs`
+/// (clap's declarations only) aside.
+const MAX_BINARY_LINES: usize = 1_100;
+/// The binary's file of declarations, counted against [`MAX_FILE_LINES`] only.
+const ARGUMENTS_FILE: &str = "args.rs";
 /// Result file extensions a string literal of production code may not name.
 const RESULT_EXTENSIONS: [&str; 4] = ["csv", "json", "md", "html"];
 /// File names with a result extension that are not result files, and may be written.
@@ -105,12 +109,18 @@ fn the_binary_stays_under_its_line_budget() {
     let root = binary_root();
     let files: Vec<(String, usize)> = rust_files(&root.join("src"))
         .iter()
+        .filter(|path| !path.ends_with(ARGUMENTS_FILE))
         .map(|path| (relative(&root, path), read(path).lines().count()))
         .collect();
+    let arguments = read(&root.join("src").join(ARGUMENTS_FILE)).lines().count();
+    assert!(
+        arguments < MAX_FILE_LINES,
+        "{ARGUMENTS_FILE} has {arguments} lines"
+    );
     let total: usize = files.iter().map(|(_, lines)| lines).sum();
     assert!(
         total < MAX_BINARY_LINES,
-        "the r2r binary has {total} lines in src/, over the budget of {MAX_BINARY_LINES} (the \
+        "the r2r binary has {total} lines in src/ besides {ARGUMENTS_FILE}, over the budget of {MAX_BINARY_LINES} (the \
          pipeline belongs in r2r-core):\n  {}",
         files
             .iter()

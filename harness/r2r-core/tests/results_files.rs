@@ -404,3 +404,57 @@ fn paired_columns_are_made_again_from_a_current_runs_rounds() {
     assert!(paired >= 2, "{paired} paired rows");
     assert!(theirs.iter().any(|row| row.paired_rounds == 14));
 }
+
+/// The report's paired cells carry Holm's adjustment over all of its paired comparisons: a
+/// difference that is significant alone but not over the family is marked.
+#[test]
+fn report_cells_mark_a_difference_holm_takes_away() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run-quick");
+    let directory = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), directory.path().join(entry.file_name())).unwrap();
+    }
+    let report = |directory: &Path| {
+        let data = RunData::load(directory, None).unwrap();
+        document::markdown(&data, &document::sections(&data, &[]))
+    };
+    // As recorded: p = 0.00037 (cold, slower) and 0.42627 (warm): Holm 0.00074 and 0.42627.
+    let text = report(directory.path());
+    assert!(
+        text.contains("n = 14); p = 0.000, Holm 0.001 | 0.91"),
+        "{text}"
+    );
+    assert!(!text.contains("not significant over the 2"), "{text}");
+    // Both slower at p = 0.03 and 0.04: each below 0.05 alone, both 0.06 after Holm.
+    let file = directory.path().join("startup.csv");
+    let mut reader = csv::Reader::from_path(&file).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (phase, rounds, p, verdict) = (
+        column("phase"),
+        column("paired_rounds"),
+        column("paired_p_value"),
+        column("paired_verdict"),
+    );
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&headers).unwrap();
+    let mut next = [0.03, 0.04].into_iter();
+    for record in reader.records() {
+        let mut cells: Vec<String> = record.unwrap().iter().map(String::from).collect();
+        if cells[phase] == "total" && cells[rounds] != "0" {
+            cells[p] = next.next().unwrap().to_string();
+            cells[verdict] = "slower".into();
+        }
+        writer.write_record(&cells).unwrap();
+    }
+    std::fs::write(&file, writer.into_inner().unwrap()).unwrap();
+    let text = report(directory.path());
+    assert_eq!(
+        text.matches("not significant over the 2 comparisons")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("p = 0.030, Holm 0.060"), "{text}");
+}

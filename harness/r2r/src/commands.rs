@@ -9,14 +9,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use r2r_core::console;
-use r2r_core::report::calibration::{self, CalibrationSettings, RecordedComparison};
+use r2r_core::report::calibration::{self, CalibrationSettings};
 use r2r_core::report::engines::{EngineComparison, EngineSizes};
 use r2r_core::report::plot::{self, PlotOptions};
 use r2r_core::report::{nightly, show};
-use r2r_core::results::calibration::CoverageRow;
 use r2r_core::results::run_data::RunData;
 use r2r_core::results::runs;
-use r2r_core::results::startup_runs::read_runs;
 use r2r_core::results::RunDir;
 use r2r_core::run::compare::{self as comparison, load_run};
 use r2r_core::run::settings::StartupSettings;
@@ -218,43 +216,18 @@ pub(crate) fn compare_engines(arguments: &CompareEnginesArgs) -> anyhow::Result<
 /// `r2r calibrate`: the recorded A/A rounds under the directories, resampled
 /// ([`calibration::calibrate`]); the table, and `calibration.csv` with `--output`.
 pub(crate) fn calibrate(arguments: &CalibrateArgs) -> anyhow::Result<bool> {
-    let mut recorded = Vec::new();
-    for directory in &arguments.directories {
-        let files = calibration::find_recorded(directory)
-            .with_context(|| format!("reading {}", directory.display()))?;
-        for file in files {
-            let records =
-                read_runs(&file).with_context(|| format!("reading {}", file.display()))?;
-            let source = file.display().to_string();
-            recorded.push(RecordedComparison { source, records });
-        }
-    }
+    let recorded = calibration::read_recorded(&arguments.directories)?;
     let settings = CalibrationSettings {
         rounds: arguments.rounds,
         resamples: arguments.resamples,
         seed: arguments.seed,
     };
     let rows = calibration::calibrate(&recorded, settings)?;
-    print!("{}", console::calibration(&rows));
+    print!("{}", console::calibration(&rows, arguments.min_coverage));
     if let Some(output) = &arguments.output {
         std::fs::create_dir_all(output)
             .with_context(|| format!("creating {}", output.display()))?;
         RunDir::new(output).write_rows(&rows)?;
-        println!(
-            "calibrate: wrote {}",
-            RunDir::new(output).csv_path::<CoverageRow>().display()
-        );
     }
-    let pooled = rows
-        .last()
-        .and_then(|row| row.coverage_high.0)
-        .unwrap_or(0.0);
-    if pooled < arguments.min_coverage {
-        println!(
-            "calibrate: the pooled coverage is below {:.1}% (its interval ends at {:.1}%)",
-            arguments.min_coverage * 100.0,
-            pooled * 100.0
-        );
-    }
-    Ok(pooled >= arguments.min_coverage)
+    Ok(calibration::meets(&rows, arguments.min_coverage))
 }

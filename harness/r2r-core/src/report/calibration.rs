@@ -62,6 +62,14 @@ pub enum CalibrationError {
     /// No image was compared with a baseline copy in any of the files.
     #[error("no A/A rounds found (no image beside its `{BASELINE_SUFFIX}` copy) in {0} file(s)")]
     NoRounds(usize),
+    /// A directory or file could not be read.
+    #[error("reading {path}: {message}")]
+    Read {
+        /// The directory or file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Fewer rounds recorded than one resample takes.
     #[error(
         "{image} ({cache}): {recorded} round(s) recorded, fewer than the {rounds} a resample takes"
@@ -97,6 +105,24 @@ pub fn find_recorded(directory: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+/// The recorded comparisons under `directories` ([`find_recorded`]), each read whole.
+pub fn read_recorded(directories: &[PathBuf]) -> Result<Vec<RecordedComparison>, CalibrationError> {
+    let failed = |path: &Path, message: String| CalibrationError::Read {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut recorded = Vec::new();
+    for directory in directories {
+        for file in find_recorded(directory).map_err(|e| failed(directory, e.to_string()))? {
+            let records = crate::results::startup_runs::read_runs(&file)
+                .map_err(|e| failed(&file, e.to_string()))?;
+            let source = file.display().to_string();
+            recorded.push(RecordedComparison { source, records });
+        }
+    }
+    Ok(recorded)
 }
 
 /// `(baseline, candidate)` times, ms, of each A/A round per (image, cache mode), and the
@@ -244,6 +270,15 @@ pub fn calibrate(
     }
     rows.push(all.row("all", "all", settings.rounds));
     Ok(rows)
+}
+
+/// Whether the pooled coverage (the last row, `all`) is not demonstrably below `minimum`: the
+/// upper end of its interval reaches it.
+pub fn meets(rows: &[CoverageRow], minimum: f64) -> bool {
+    rows.last()
+        .and_then(|row| row.coverage_high.0)
+        .unwrap_or(0.0)
+        >= minimum
 }
 
 #[cfg(test)]

@@ -354,20 +354,18 @@ pub fn fails_job(change: &MetricChange) -> bool {
 /// `alpha` becomes no change. The chance that any of them is called a change when none changed
 /// stays at `alpha`, however many there are. Other changes are left as they are.
 pub fn holm(changes: &mut [MetricChange], alpha: f64) {
-    let mut family: Vec<(usize, f64)> = changes
+    let family: Vec<(usize, f64)> = changes
         .iter()
         .enumerate()
         .filter(|(_, change)| change.basis == Basis::SameRun)
         .filter_map(|(index, change)| Some((index, change.p_value?)))
         .collect();
-    family.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let size = family.len();
-    let mut running = 0.0f64;
-    for (rank, (index, p_value)) in family.into_iter().enumerate() {
-        running = running.max(((size - rank) as f64 * p_value).min(1.0));
+    let p_values: Vec<f64> = family.iter().map(|(_, p)| *p).collect();
+    let adjusted = crate::measure::stats::holm_adjusted(&p_values);
+    for ((index, _), adjusted) in family.into_iter().zip(adjusted) {
         let change = &mut changes[index];
-        change.p_value = Some(running);
-        if running >= alpha && matches!(change.verdict, Verdict::Regression | Verdict::Improvement)
+        change.p_value = Some(adjusted);
+        if adjusted >= alpha && matches!(change.verdict, Verdict::Regression | Verdict::Improvement)
         {
             change.verdict = Verdict::NoChange;
         }

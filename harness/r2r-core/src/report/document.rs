@@ -530,6 +530,22 @@ fn anatomy_tables(data: &RunData, rows: &[crate::measure::anatomy::AnatomyRow]) 
 
 fn startup_table(data: &RunData) -> Table {
     let mut rows = Vec::new();
+    // Holm's correction over the report's paired comparisons (every image and cache mode).
+    let tested: Vec<(&str, &str, f64)> = data
+        .startup
+        .iter()
+        .filter(|row| row.phase == "total" && row.image != row.baseline)
+        .filter_map(|row| Some((row.image.as_str(), row.cache.as_str(), row.paired_p_value?)))
+        .collect();
+    let p_values: Vec<f64> = tested.iter().map(|t| t.2).collect();
+    let adjusted = crate::measure::stats::holm_adjusted(&p_values);
+    let holm = |image: &str, cache: &str| {
+        tested
+            .iter()
+            .zip(&adjusted)
+            .find(|(t, _)| t.0 == image && t.1 == cache)
+            .map(|(_, p)| *p)
+    };
     for row in data.startup.iter().filter(|row| row.phase == "total") {
         let first = data
             .startup_row(&row.image, &row.cache, "first_request")
@@ -545,9 +561,18 @@ fn startup_table(data: &RunData) -> Table {
             let paired = if row.paired_text.is_empty() {
                 "no paired rounds".to_string()
             } else {
-                match row.paired_p_value {
-                    Some(p) => format!("{}; p = {p:.3}", row.paired_text),
-                    None => row.paired_text.clone(),
+                match (row.paired_p_value, holm(&row.image, &row.cache)) {
+                    (Some(p), Some(adjusted)) => {
+                        let changed = matches!(row.paired_verdict.as_str(), "faster" | "slower");
+                        let family = tested.len();
+                        let lost = if changed && adjusted >= crate::measure::paired::ALPHA {
+                            format!("; not significant over the {family} comparisons")
+                        } else {
+                            String::new()
+                        };
+                        format!("{}; p = {p:.3}, Holm {adjusted:.3}{lost}", row.paired_text)
+                    }
+                    _ => row.paired_text.clone(),
                 }
             };
             let relative = if row.times_faster.is_finite() {
@@ -601,7 +626,7 @@ fn startup_table(data: &RunData) -> Table {
     }
     Table {
         title: "Start-up".into(),
-        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run; warm = right after a run of the same image. Mean with its studentized-bootstrap 95% interval and n (below 10 runs, Student's t interval of the logs, marked \"t on logs\"); time to Main from the start request (CLOCK_MONOTONIC); against the first variant's image of the same app: paired by round (every round runs each image once, in a shuffled order, so the two runs of a round share the machine's state): the geometric mean of the per-round ratios with its bootstrap-t 95% interval over rounds, and Wilcoxon's signed-rank p; \"no difference resolved (±x%)\" when the interval contains 1. Unpaired: the ratio of means ± one standard error, as if the series were independent.".into(),
+        note: "Create to ready (console: to a clean exit; web API: to the first HTTP 200 on 127.0.0.1), a fresh container per run; cold = page cache dropped before each run; warm = right after a run of the same image. Mean with its studentized-bootstrap 95% interval and n (below 10 runs, Student's t interval of the logs, marked \"t on logs\"); time to Main from the start request (CLOCK_MONOTONIC); against the first variant's image of the same app: paired by round (every round runs each image once, in a shuffled order, so the two runs of a round share the machine's state): the geometric mean of the per-round ratios with its bootstrap-t 95% interval over rounds, and Wilcoxon's signed-rank p with its Holm-adjusted value over all the table's paired comparisons (a difference whose adjusted p is not below 0.05 is marked \"not significant over the N comparisons\"); \"no difference resolved (±x%)\" when the interval contains 1. Unpaired: the ratio of means ± one standard error, as if the series were independent.".into(),
         headers: ["Image", "Cache", "Runs", "Median (ms)", "Mean (95% CI) (ms)", "SD (ms)", "p95 (ms)", "Time to Main (ms)", "First request (ms)", "Vs baseline, paired", "Ratio of means (unpaired)"].map(String::from).to_vec(),
         rows,
     }

@@ -12,9 +12,27 @@ pub struct CleanOutcome {
     pub containers: usize,
     /// Images removed.
     pub images: usize,
+    /// Counting groups of r2r processes that are gone, and what became of them.
+    pub counting_groups: Vec<crate::engine::SweptGroup>,
 }
 
-/// Removes the containers and images r2r made: every one, or one scenario's. An image that
+impl CleanOutcome {
+    /// What a person reads: the counts, then one line per counting group.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "removed {} container(s) and {} image(s)\n",
+            self.containers, self.images
+        );
+        for group in &self.counting_groups {
+            text += &group.describe();
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// Removes the containers and images r2r made (every one, or one scenario's), then the
+/// counting groups of r2r processes that are gone ([`remove_leftover_counters`]). An image that
 /// others stand on cannot be removed before them, so images are swept repeatedly until all
 /// are gone or a sweep removes nothing.
 pub async fn clean(engine: &dyn Engine, scenario: Option<&str>) -> Result<CleanOutcome, RunError> {
@@ -67,6 +85,7 @@ pub async fn clean(engine: &dyn Engine, scenario: Option<&str>) -> Result<CleanO
     Ok(CleanOutcome {
         containers: containers.len(),
         images: removed,
+        counting_groups: remove_leftover_counters(engine).await?,
     })
 }
 
