@@ -144,11 +144,39 @@ impl Packs {
             .join(MIBC_FILE)
     }
 
+    /// The profile the runtime pack lists as `PgoData` in its `data/RuntimeList.xml` (what
+    /// the SDK adds to a ReadyToRun compile by default), when it lists one that exists.
+    pub fn listed_profile(&self) -> Option<PathBuf> {
+        let root = self.pack_root(&self.runtime_pack(Framework::Runtime));
+        let list = std::fs::read_to_string(root.join("data/RuntimeList.xml")).ok()?;
+        listed_pgo_data(&list)
+            .into_iter()
+            .map(|path| root.join(path))
+            .find(|path| path.is_file())
+    }
+
     fn pack_root(&self, id: &str) -> PathBuf {
         self.packages
             .join(id.to_ascii_lowercase())
             .join(&self.version)
     }
+}
+
+/// The `Path` of every `<File>` of a runtime pack's `RuntimeList.xml` whose `Type` is
+/// `PgoData` and which ends in `.mibc` (the SDK's `RuntimePackAsset` of type `pgodata`).
+pub fn listed_pgo_data(list: &str) -> Vec<String> {
+    let attribute = |element: &str, name: &str| -> Option<String> {
+        let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = element[start..].find('"')? + start;
+        Some(element[start..end].to_string())
+    };
+    list.split("<File")
+        .skip(1)
+        .filter_map(|rest| rest.split('>').next())
+        .filter(|element| attribute(element, "Type").as_deref() == Some("PgoData"))
+        .filter_map(|element| attribute(element, "Path"))
+        .filter(|path| path.ends_with(".mibc"))
+        .collect()
 }
 
 /// The work directory and the local SDK.
@@ -512,7 +540,23 @@ impl Workspace {
                 mibc.display()
             )));
         }
-        let mut arguments: Vec<String> = recipe.switches(recipe.mibc.then_some(mibc.as_path()));
+        let profile = match (recipe.mibc, recipe.sdk_profile) {
+            (true, _) => Some(mibc),
+            (false, true) => {
+                let listed = packs.listed_profile();
+                tracing::info!(
+                    "recipe {}: the runtime pack of {} lists {} as PgoData",
+                    recipe.name,
+                    packs.version,
+                    listed
+                        .as_ref()
+                        .map_or("no profile".to_string(), |p| p.display().to_string())
+                );
+                listed
+            }
+            (false, false) => None,
+        };
+        let mut arguments: Vec<String> = recipe.switches(profile.as_deref());
         arguments.extend([
             "--targetos:linux".to_string(),
             format!("--targetarch:{}", packs.platform.crossgen_arch()),
@@ -928,4 +972,29 @@ fn which(program: &str) -> Option<PathBuf> {
             .map(|dir| dir.join(program))
             .find(|path| path.is_file())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed_pgo_data;
+
+    #[test]
+    fn a_runtime_list_gives_its_pgo_data_files_only() {
+        let with = r#"<FileList TargetFrameworkIdentifier=".NETCoreApp" Name=".NET Runtime">
+  <File Type="Managed" Path="runtimes/linux-x64/lib/net10.0/System.Runtime.dll" AssemblyName="System.Runtime" />
+  <File Type="PgoData" Path="tools/StandardOptimizationData.mibc" />
+  <File Type="PgoData" Path="tools/notes.txt" />
+  <File Type="Native" Path="runtimes/linux-x64/native/libcoreclr.so" />
+</FileList>"#;
+        assert_eq!(
+            listed_pgo_data(with),
+            vec!["tools/StandardOptimizationData.mibc"]
+        );
+        // The 10.0.12 pack's list: managed and native files, no profile listed.
+        let without = r#"<FileList Name=".NET Runtime">
+  <File Type="Managed" Path="runtimes/linux-x64/lib/net10.0/Microsoft.CSharp.dll" />
+  <File Type="Native" Path="runtimes/linux-x64/native/createdump" />
+</FileList>"#;
+        assert!(listed_pgo_data(without).is_empty());
+    }
 }

@@ -69,6 +69,8 @@ struct RecipeEntry {
     #[serde(default)]
     mibc: bool,
     #[serde(default)]
+    sdk_profile: bool,
+    #[serde(default)]
     partial: bool,
     #[serde(default)]
     embed_pgo_data: bool,
@@ -113,6 +115,11 @@ pub struct Recipe {
     pub instruction_set: Option<String>,
     /// `-m:<runtime pack>/tools/StandardOptimizationData.mibc`.
     pub mibc: bool,
+    /// The runtime pack's profile only where the pack's `data/RuntimeList.xml` lists it as
+    /// `PgoData`, as the SDK adds it by default (`PublishReadyToRunUseRuntimePackOptimizationData`);
+    /// no profile where the pack lists none.
+    #[serde(default)]
+    pub sdk_profile: bool,
     /// `--partial`: compile only the methods the profile names.
     pub partial: bool,
     /// `--embed-pgo-data`: keep the profile's instrumentation data in the output.
@@ -188,7 +195,7 @@ impl Recipe {
         if self.instruction_set.is_some() {
             options.push("--instruction-set");
         }
-        if self.mibc {
+        if self.mibc || self.sdk_profile {
             options.push("--mibc");
         }
         if self.partial {
@@ -214,6 +221,9 @@ impl Recipe {
         }
         if self.mibc {
             flags.push(format!("-m:{MIBC_FILE}"));
+        }
+        if self.sdk_profile {
+            flags.push("-m: the runtime pack's listed profile, if any (as the SDK)".into());
         }
         if self.partial {
             flags.push("--partial".into());
@@ -353,6 +363,14 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
                 .into());
             }
         }
+        if entry.mibc && entry.sdk_profile {
+            return Err(at(
+                &name,
+                Some("sdk-profile"),
+                "give `mibc` (always the profile) or `sdk-profile` (where the pack lists it), not both".to_string(),
+            )
+            .into());
+        }
         if (entry.partial || entry.embed_pgo_data) && !entry.mibc {
             return Err(at(
                 &name,
@@ -372,6 +390,7 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
             inputbubble: entry.inputbubble,
             instruction_set: entry.instruction_set,
             mibc: entry.mibc,
+            sdk_profile: entry.sdk_profile,
             partial: entry.partial,
             embed_pgo_data: entry.embed_pgo_data,
         };
@@ -408,6 +427,7 @@ fn full(summary: &str, source: &str) -> Recipe {
         inputbubble: true,
         instruction_set: None,
         mibc: false,
+        sdk_profile: false,
         partial: false,
         embed_pgo_data: false,
     }
