@@ -923,3 +923,33 @@ async fn an_interrupted_precision_loop_resumes_its_schedule() {
     assert_eq!(precision["rounds"], 4);
     assert_eq!(precision["unresolved"], serde_json::json!([PAIR]));
 }
+
+#[tokio::test]
+async fn a_selection_naming_no_image_is_refused_before_anything_is_built() {
+    let fixture = fixture();
+    let settings = RunSettings {
+        startup: StartupSettings {
+            only: vec!["runtime-composite.webapi".into()],
+            ..settings().startup
+        },
+        ..settings()
+    };
+    let error = fixture.pipeline().run(&settings).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("no app image 'runtime-composite.webapi' in the plan"),
+        "{error}"
+    );
+    let calls = fixture.engine.calls();
+    assert!(
+        !calls.iter().any(|call| call.starts_with("build")),
+        "nothing is built: {calls:?}"
+    );
+    assert!(!fixture
+        .project
+        .results
+        .join(SCENARIO)
+        .join("latest")
+        .exists());
+}

@@ -440,6 +440,14 @@ impl Pipeline<'_> {
     /// directory or the one resumed. `Ok(false)` when an image failed a step.
     pub async fn run(&self, settings: &RunSettings) -> Result<bool, RunError> {
         use crate::model::scenario::Measurement;
+        // A start-up selection that names no image of the plan is refused before anything is
+        // built, not after the build, verify and sizes steps.
+        let only = &settings.startup.only;
+        if !only.is_empty() {
+            let targets = crate::measure::startup::targets(self.plan);
+            crate::measure::startup::select(targets, &self.plan.scenario.variants, only)
+                .map_err(RunError::other)?;
+        }
         let mut run = Run::open(
             self.project,
             self.plan,
