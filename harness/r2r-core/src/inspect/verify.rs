@@ -646,12 +646,16 @@ mod tests {
             (&format!("{rt}/System.Runtime.dll"), component("fx.dll")),
             (&format!("{rt}/fx.dll"), COMPOSITE),
         ]);
-        let (passed, detail, owner) =
-            check_directory(&good, rt, Expectation::Composite { group: 1 });
+        let (passed, detail, owner) = check_directory(
+            &good,
+            rt,
+            Expectation::Composite { group: 1 },
+            &Default::default(),
+        );
         assert!(passed, "{detail}");
         assert_eq!(owner.as_deref(), Some(format!("{rt}/fx.dll").as_str()));
         // The same files do not pass as "as shipped".
-        assert!(!check_directory(&good, rt, Expectation::AsShipped).0);
+        assert!(!check_directory(&good, rt, Expectation::AsShipped, &Default::default()).0);
 
         // One assembly left out of the composite fails, and is named.
         let stray = filesystem(&[
@@ -662,22 +666,55 @@ mod tests {
             (&format!("{rt}/Extra.dll"), R2R),
             (&format!("{rt}/fx.dll"), COMPOSITE),
         ]);
-        let (passed, detail, _) = check_directory(&stray, rt, Expectation::Composite { group: 1 });
+        let (passed, detail, _) = check_directory(
+            &stray,
+            rt,
+            Expectation::Composite { group: 1 },
+            &Default::default(),
+        );
         assert!(!passed && detail.contains("Extra.dll (r2r)"), "{detail}");
 
         // A missing composite file fails.
         let mut missing = good.clone();
         missing.files.remove(&format!("{rt}/fx.dll"));
-        assert!(!check_directory(&missing, rt, Expectation::Composite { group: 1 }).0);
+        assert!(
+            !check_directory(
+                &missing,
+                rt,
+                Expectation::Composite { group: 1 },
+                &Default::default()
+            )
+            .0
+        );
 
         // An empty directory fails.
         assert!(
             !check_directory(
                 &good,
                 "usr/share/dotnet/shared/Microsoft.AspNetCore.App/1.0.0",
-                Expectation::AsShipped
+                Expectation::AsShipped,
+                &Default::default()
             )
             .0
+        );
+
+        // The same stray passes when the recipe leaves it out (`-r`), and is counted; left
+        // out but compiled into the composite anyway, it fails and is named.
+        let kept = std::collections::BTreeSet::from(["Extra".to_string()]);
+        let (passed, detail, _) =
+            check_directory(&stray, rt, Expectation::Composite { group: 1 }, &kept);
+        assert!(
+            passed && detail.contains("1 left as shipped (the recipe's -r)"),
+            "{detail}"
+        );
+        let kept = std::collections::BTreeSet::from(["System.Runtime".to_string()]);
+        let (passed, detail, _) =
+            check_directory(&good, rt, Expectation::Composite { group: 1 }, &kept);
+        assert!(
+            !passed
+                && detail
+                    .contains("System.Runtime.dll (component; the recipe leaves it as shipped)"),
+            "{detail}"
         );
     }
 
@@ -696,8 +733,12 @@ mod tests {
                 component("both.dll"),
             ),
         ]);
-        let (passed, detail, owner) =
-            check_directory(&fs, web, Expectation::Composite { group: 1 });
+        let (passed, detail, owner) = check_directory(
+            &fs,
+            web,
+            Expectation::Composite { group: 1 },
+            &Default::default(),
+        );
         assert!(passed, "{detail}");
         assert_eq!(owner.unwrap(), format!("{rt}/both.dll"));
     }

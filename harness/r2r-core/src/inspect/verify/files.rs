@@ -1,7 +1,7 @@
 //! The file checks of an image: what each framework it carries is expected to be compiled as,
 //! and whether its files show it; and a host directory read as an image's file system.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout::{check_directory, framework_dir, managed_kinds};
 use super::{Check, Expectation};
@@ -122,6 +122,27 @@ pub fn trimmed_il(publish: &PublishSpec) -> bool {
     publish.enabled("PublishTrimmed") && !publish.enabled("PublishReadyToRun")
 }
 
+/// The assemblies the recipes of an image's composites leave out with `-r` (they keep their
+/// shipped per-assembly code), by simple name, over its chain.
+fn kept_as_shipped(plan: &Plan, image: &PlannedImage) -> BTreeSet<String> {
+    let mut kept = BTreeSet::new();
+    let mut current = Some(image);
+    while let Some(step) = current {
+        if let Content::Frameworks {
+            recipe: Some(recipe),
+            ..
+        } = &step.content
+        {
+            kept.extend(recipe.references.iter().map(|listed| listed.name.clone()));
+        }
+        current = match &step.parent {
+            Parent::Image(parent) => plan.image(parent),
+            Parent::Base(_) => None,
+        };
+    }
+    kept
+}
+
 /// The file checks of an image, from its archive view.
 pub fn check_files(
     plan: &Plan,
@@ -133,9 +154,10 @@ pub fn check_files(
     let mut passed = true;
     let mut details = Vec::new();
     let mut group_files: BTreeMap<usize, String> = BTreeMap::new();
+    let kept = kept_as_shipped(plan, image);
     for (framework, expectation) in expectations(plan, image) {
         let dir = framework_dir(framework, version);
-        let (ok, detail, composite) = check_directory(fs, &dir, expectation);
+        let (ok, detail, composite) = check_directory(fs, &dir, expectation, &kept);
         passed &= ok;
         details.push(detail);
         if let (Expectation::Composite { group }, Some(file)) = (expectation, composite) {
@@ -248,7 +270,7 @@ pub fn check_files(
                     } else {
                         Expectation::AsShipped
                     };
-                    let (ok, detail, _) = check_directory(fs, "app", expectation);
+                    let (ok, detail, _) = check_directory(fs, "app", expectation, &BTreeSet::new());
                     passed &= ok;
                     details.push(detail);
                 }

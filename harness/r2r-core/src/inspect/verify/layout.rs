@@ -1,7 +1,7 @@
 //! Where the runtime finds a composite's code: the assemblies of a framework directory, the
 //! composite file each component names, and whether a directory is compiled as expected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Expectation;
 use crate::inspect::archive::{self, ImageFilesystem};
@@ -59,10 +59,13 @@ pub(super) fn locate_owner(
 }
 
 /// Checks one directory against an expectation; returns (passed, detail, composite file).
+/// `kept`: assemblies (simple names) a composite's recipe leaves out with `-r`: in a composite
+/// directory they are expected with their own ReadyToRun code, as shipped, not as components.
 pub fn check_directory(
     fs: &ImageFilesystem,
     dir: &str,
     expectation: Expectation,
+    kept: &BTreeSet<String>,
 ) -> (bool, String, Option<String>) {
     let kinds = managed_kinds(fs, dir);
     if kinds.is_empty() {
@@ -90,7 +93,23 @@ pub fn check_directory(
         Expectation::Composite { .. } => {
             let mut owners: BTreeMap<String, usize> = BTreeMap::new();
             let mut strays = Vec::new();
+            let mut left_as_shipped = 0;
             for (path, kind) in &kinds {
+                let name = path
+                    .rsplit('/')
+                    .next()
+                    .and_then(|file| file.strip_suffix(".dll"))
+                    .unwrap_or_default();
+                if kept.contains(name) {
+                    match kind {
+                        AssemblyKind::ReadyToRun { .. } => left_as_shipped += 1,
+                        _ => strays.push(format!(
+                            "{path} ({}; the recipe leaves it as shipped)",
+                            kind.label()
+                        )),
+                    }
+                    continue;
+                }
                 match kind {
                     AssemblyKind::CompositeComponent {
                         owner_composite, ..
@@ -119,6 +138,11 @@ pub fn check_directory(
                 "{dir}: {summary}; composite {}",
                 owner.clone().unwrap_or_else(|| format!("{owners:?}"))
             );
+            if left_as_shipped > 0 {
+                detail.push_str(&format!(
+                    "; {left_as_shipped} left as shipped (the recipe's -r)"
+                ));
+            }
             if !owner_ok {
                 detail.push_str(" — composite file missing or not a composite image");
             }
