@@ -77,6 +77,20 @@ fn every_recipe_is_honoured_and_wrong_layouts_fail() {
             check.detail
         );
         assert!(check.passed, "{name}: {}", check.detail);
+        // The file check of each framework directory: one composite, and the recipe's -r
+        // assemblies with their shipped code (counted, not failed as strays).
+        let kept: std::collections::BTreeSet<String> =
+            recipe.references.iter().map(|r| r.name.clone()).collect();
+        for framework in ["Microsoft.NETCore.App", "Microsoft.AspNetCore.App"] {
+            let dir = format!("usr/share/dotnet/shared/{framework}/{NET8}");
+            let expectation = r2r_core::inspect::verify::Expectation::Composite { group: 1 };
+            let (passed, detail, _) =
+                r2r_core::inspect::verify::check_directory(&fs, &dir, expectation, &kept);
+            assert!(passed, "{name} {framework}: {detail}");
+            if framework == "Microsoft.AspNetCore.App" && !kept.is_empty() {
+                assert!(detail.contains("12 left as shipped (the recipe's -r)"), "{detail}");
+            }
+        }
         if name.starts_with("official-net8") {
             // .NET 8's list and its twelve -r, named by verify.
             assert!(
