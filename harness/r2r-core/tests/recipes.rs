@@ -88,7 +88,10 @@ fn every_recipe_is_honoured_and_wrong_layouts_fail() {
                 r2r_core::inspect::verify::check_directory(&fs, &dir, expectation, &kept);
             assert!(passed, "{name} {framework}: {detail}");
             if framework == "Microsoft.AspNetCore.App" && !kept.is_empty() {
-                assert!(detail.contains("12 left as shipped (the recipe's -r)"), "{detail}");
+                assert!(
+                    detail.contains("12 left as shipped (the recipe's -r)"),
+                    "{detail}"
+                );
             }
         }
         if name.starts_with("official-net8") {

@@ -293,3 +293,90 @@ fn quick_scenario_end_to_end() {
         "containers left behind: {containers:?}"
     );
 }
+
+/// A runtime newer than the SDK here (.NET 11 with the .NET 10 SDK): the framework images and
+/// the runtime composite are built from the packs, the console app is compiled for the SDK's
+/// newest framework and pinned to the newer runtime, verified and started on it; run.json and
+/// the report say how the app was compiled. Native AOT, which needs the newer SDK, is refused
+/// with one line naming it.
+#[test]
+fn a_runtime_newer_than_the_sdk_is_built_and_run_with_apps_pinned_to_it() {
+    let root = root();
+    let output = r2r(&root)
+        .args([
+            "run",
+            "--scenario",
+            "quick-net11",
+            "--runs",
+            "2",
+            "--cache",
+            "warm",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let latest = common::results().join("quick-net11/latest");
+    let info = read_json(&latest.join("run.json"));
+    let runtime = info["dotnet"]["runtime"].as_str().unwrap();
+    assert!(runtime.starts_with("11."), "{info:#}");
+    let apps = &info["dotnet"]["apps"];
+    assert_eq!(apps["rolled_forward"], true, "{info:#}");
+    let sdk_major = apps["sdk"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        apps["target_framework"],
+        format!("net{sdk_major}.0"),
+        "{info:#}"
+    );
+    for image in read_json(&latest.join("verify.json")).as_array().unwrap() {
+        for check in image["checks"].as_array().unwrap() {
+            assert_eq!(check["passed"], true, "{}: {check}", image["id"]);
+        }
+    }
+    let rows = std::fs::read_to_string(latest.join("startup-runs.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 1 + 2 * 2, "{rows}");
+    assert!(
+        rows.lines().skip(1).all(|row| row.contains(",true,")),
+        "{rows}"
+    );
+    let report = std::fs::read_to_string(latest.join("report.md")).unwrap();
+    assert!(
+        report.contains(&format!("pinned to run on {runtime}")),
+        "{report}"
+    );
+
+    // Native AOT needs an SDK of the runtime's own version.
+    let scenario = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(
+        scenario.path(),
+        "description = \"aot\"\ndotnet = \"11.0\"\nbase = \"slim\"\napps = [\"console\"]\nvariants = [\"no-composite\", \"native-aot\"]\nmeasure = [\"sizes\"]\n",
+    )
+    .unwrap();
+    let output = r2r(&root)
+        .args(["build", "--scenario"])
+        .arg(scenario.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Native AOT (publish profile `native-aot`) for .NET {runtime} needs the .NET 11 SDK; this machine has the"
+        )),
+        "{text}"
+    );
+}

@@ -47,6 +47,21 @@ impl std::fmt::Display for CommandStatus {
 /// Errors preparing .NET content; each names the command or path involved.
 #[derive(Debug, thiserror::Error)]
 pub enum DotnetError {
+    /// The scenario's .NET is newer than the SDK here, and this step needs an SDK of its own
+    /// version (Native AOT, an sdk image).
+    #[error(
+        "{what} for .NET {version} needs the .NET {major} SDK; this machine has the {sdk} SDK"
+    )]
+    NeedsNewerSdk {
+        /// What cannot be made.
+        what: String,
+        /// The scenario's .NET version.
+        version: String,
+        /// The major version of the SDK it needs.
+        major: u32,
+        /// The SDK here (`dotnet --version`).
+        sdk: String,
+    },
     /// A command could not be started or failed.
     #[error("`{command}` failed ({status}){hint}\n--- output (last lines) ---\n{output_tail}")]
     Command {
@@ -104,8 +119,12 @@ fn io_error<'a>(
 pub struct Packs {
     /// The exact version.
     pub version: String,
-    /// The target framework moniker, e.g. `net10.0`.
+    /// The target framework moniker of the packs, e.g. `net10.0` (their folders are named
+    /// after it).
     pub target_framework: String,
+    /// The target framework the apps are compiled for: the packs' own, or, where the SDK here
+    /// is older than the packs, the newest the SDK knows ([`AppCompilation`]).
+    pub app_compilation: AppCompilation,
     /// Root of the restored packages (`<packages>/<id lowercase>/<version>/`).
     pub packages: PathBuf,
     /// The crossgen2 command (a native executable, or `dotnet crossgen2.dll`).
@@ -130,6 +149,15 @@ impl Packs {
             .join("runtimes")
             .join(self.platform.runtime_identifier())
             .join("native")
+    }
+
+    /// The major version (11 of 11.0.0).
+    pub fn major(&self) -> u32 {
+        self.version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
     }
 
     /// The runtime pack of a framework for the packs' platform.
@@ -177,6 +205,63 @@ pub fn listed_pgo_data(list: &str) -> Vec<String> {
         .filter_map(|element| attribute(element, "Path"))
         .filter(|path| path.ends_with(".mibc"))
         .collect()
+}
+
+/// How the apps of a .NET version are compiled with the SDK of this machine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppCompilation {
+    /// The target framework the apps are compiled for (`net10.0`).
+    pub target_framework: String,
+    /// The SDK that compiles them (`dotnet --version`), when it could be asked.
+    pub sdk: Option<String>,
+    /// Whether the runtime is newer than the SDK's newest target framework: the apps are
+    /// compiled for that framework and pinned to the newer runtime
+    /// (`RuntimeFrameworkVersion`), so they run on it; code that needs the newer version's own
+    /// APIs cannot be built.
+    pub rolled_forward: bool,
+}
+
+impl AppCompilation {
+    /// The apps of .NET `version` with the SDK `sdk` (its version; `None`: not known, the
+    /// packs' own framework is used).
+    pub fn new(version: &str, sdk: Option<&str>) -> AppCompilation {
+        let major = |text: &str| text.split('.').next().and_then(|m| m.parse::<u32>().ok());
+        let runtime = major(version).unwrap_or(0);
+        let compiled = match sdk.and_then(major) {
+            Some(sdk_major) if sdk_major < runtime => sdk_major,
+            _ => runtime,
+        };
+        AppCompilation {
+            target_framework: format!("net{compiled}.0"),
+            sdk: sdk.map(str::to_string),
+            rolled_forward: compiled < runtime,
+        }
+    }
+
+    /// One line for the report: "compiled for net10.0 by the 10.0.401 SDK, run on 11.0.0
+    /// (RuntimeFrameworkVersion): .NET 11 APIs cannot be used".
+    pub fn describe(&self, version: &str) -> String {
+        let sdk = self.sdk.as_deref().unwrap_or("local");
+        match self.rolled_forward {
+            false => format!("compiled for {} by the {sdk} SDK", self.target_framework),
+            true => format!(
+                "compiled for {} by the {sdk} SDK (no SDK of .NET {version} here) and pinned to run on {version} (RuntimeFrameworkVersion); APIs new in {version} cannot be used",
+                self.target_framework
+            ),
+        }
+    }
+}
+
+/// The local SDK's version (`dotnet --version` of `dotnet`), asked once per process.
+pub fn sdk_version_of(dotnet: &Path) -> Option<String> {
+    static VERSION: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let output = Command::new(dotnet).arg("--version").output().ok()?;
+            let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            (output.status.success() && !text.is_empty()).then_some(text)
+        })
+        .clone()
 }
 
 /// The work directory and the local SDK.
@@ -320,6 +405,10 @@ impl Workspace {
     ) -> Result<Packs, DotnetError> {
         let major = version.split('.').next().unwrap_or("0");
         let target_framework = format!("net{major}.0");
+        // The SDK refuses a project for a framework newer than it knows (NETSDK1045), also one
+        // that only downloads packages: the restore project names the apps' framework.
+        let app_compilation = AppCompilation::new(version, sdk_version_of(&self.dotnet).as_deref());
+        let restore_framework = app_compilation.target_framework.clone();
         let packages = self.root.join("packages");
         // The packs a version is resolved against, for the platform's runtime identifier
         // (the Native AOT compiler is restored by `dotnet publish` itself).
@@ -330,11 +419,12 @@ impl Workspace {
             .map(|id| format!("    <PackageDownload Include=\"{id}\" Version=\"[{version}]\" />\n"))
             .collect();
         let project = format!(
-            "<Project Sdk=\"Microsoft.NET.Sdk\">\n  <PropertyGroup>\n    <TargetFramework>{target_framework}</TargetFramework>\n  </PropertyGroup>\n  <ItemGroup>\n{downloads}  </ItemGroup>\n</Project>\n"
+            "<Project Sdk=\"Microsoft.NET.Sdk\">\n  <PropertyGroup>\n    <TargetFramework>{restore_framework}</TargetFramework>\n  </PropertyGroup>\n  <ItemGroup>\n{downloads}  </ItemGroup>\n</Project>\n"
         );
         let packs = Packs {
             version: version.to_string(),
             target_framework,
+            app_compilation,
             packages: packages.clone(),
             crossgen2: Vec::new(),
             platform,
@@ -690,6 +780,15 @@ impl Workspace {
         publish: &PublishSpec,
         composite: bool,
     ) -> Result<PathBuf, DotnetError> {
+        let compilation = &packs.app_compilation;
+        if publish.native && compilation.rolled_forward {
+            return Err(DotnetError::NeedsNewerSdk {
+                what: format!("Native AOT (publish profile `{}`)", publish.profile),
+                version: packs.version.clone(),
+                major: packs.major(),
+                sdk: compilation.sdk.clone().unwrap_or_default(),
+            });
+        }
         if publish.native && which("clang").is_none() {
             return Err(DotnetError::Missing {
                 what: format!("clang, which Native AOT (publish profile `{}`) links with; install Debian's clang and zlib1g-dev", publish.profile),
@@ -701,6 +800,7 @@ impl Workspace {
         hasher
             .part("kind", b"app-v1")
             .part("version", packs.version.as_bytes())
+            .part("framework", compilation.target_framework.as_bytes())
             .part("publish", format!("{publish:?}{composite}").as_bytes());
         if !packs.platform.is_default() {
             hasher.part("platform", packs.platform.name().as_bytes());
@@ -731,7 +831,10 @@ impl Workspace {
                     .arg("Release")
                     .arg("-o")
                     .arg(&publish_dir)
-                    .arg(format!("-p:R2rTargetFramework={}", packs.target_framework))
+                    .arg(format!(
+                        "-p:R2rTargetFramework={}",
+                        compilation.target_framework
+                    ))
                     .arg(format!(
                         "-p:BaseIntermediateOutputPath={}/obj/",
                         build_dir.display()
@@ -758,6 +861,10 @@ impl Workspace {
                     command
                         .arg("--no-self-contained")
                         .arg("-p:UseAppHost=false");
+                }
+                if compilation.rolled_forward {
+                    // Compiled for the SDK's framework, run on the newer runtime.
+                    command.arg(format!("-p:RuntimeFrameworkVersion={}", packs.version));
                 }
                 for (property, value) in &publish.properties {
                     command.arg(format!("-p:{property}={value}"));
@@ -976,7 +1083,30 @@ fn which(program: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::listed_pgo_data;
+    use super::{listed_pgo_data, AppCompilation};
+
+    #[test]
+    fn apps_of_a_runtime_newer_than_the_sdk_are_compiled_for_the_sdks_framework() {
+        let newer = AppCompilation::new("11.0.0", Some("10.0.401"));
+        assert_eq!(newer.target_framework, "net10.0");
+        assert!(newer.rolled_forward);
+        assert!(newer.describe("11.0.0").contains("pinned to run on 11.0.0"));
+        let same = AppCompilation::new("10.0.12", Some("10.0.401"));
+        assert_eq!(
+            (same.target_framework.as_str(), same.rolled_forward),
+            ("net10.0", false)
+        );
+        let older = AppCompilation::new("8.0.33", Some("10.0.401"));
+        assert_eq!(
+            (older.target_framework.as_str(), older.rolled_forward),
+            ("net8.0", false)
+        );
+        let unknown = AppCompilation::new("11.0.0", None);
+        assert_eq!(
+            (unknown.target_framework.as_str(), unknown.rolled_forward),
+            ("net11.0", false)
+        );
+    }
 
     #[test]
     fn a_runtime_list_gives_its_pgo_data_files_only() {

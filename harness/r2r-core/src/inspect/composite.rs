@@ -255,7 +255,9 @@ fn table_rows(metadata: &[u8]) -> Option<([u32; 64], TablesAt)> {
 }
 
 /// The names of the `AssemblyRef` rows of an ECMA-335 metadata blob whose tables before
-/// `AssemblyRef` are at most `Module` and `Assembly` (as in a composite's manifest).
+/// `AssemblyRef` are at most `Module`, `TypeRef`, `TypeDef` (one row), `ModuleRef`, `TypeSpec`
+/// and `Assembly` (as in a composite's manifest: .NET 8 and 10 write `Module`, one `TypeDef`
+/// and `Assembly`; .NET 11 adds `TypeRef`, `ModuleRef` and `TypeSpec` rows).
 fn assembly_ref_names(metadata: &[u8]) -> Option<Vec<String>> {
     let u16_at = |at: usize| {
         metadata
@@ -272,23 +274,35 @@ fn assembly_ref_names(metadata: &[u8]) -> Option<Vec<String>> {
     let guid_index = if heap_sizes & 2 != 0 { 4 } else { 2 };
     let blob_index = if heap_sizes & 4 != 0 { 4 } else { 2 };
     const MODULE: usize = 0x00;
+    const TYPE_REF: usize = 0x01;
     const TYPE_DEF: usize = 0x02;
+    const MODULE_REF: usize = 0x1A;
+    const TYPE_SPEC: usize = 0x1B;
     const ASSEMBLY: usize = 0x20;
     const ASSEMBLY_REF: usize = 0x23;
-    // Module, the <Module> type, Assembly: other tables before AssemblyRef are not expected
-    // in a manifest, and the type's coded and table indexes are 2 bytes while tables are small.
-    if (1..ASSEMBLY_REF).any(|table| !matches!(table, TYPE_DEF | ASSEMBLY) && rows[table] != 0)
+    let expected = [TYPE_REF, TYPE_DEF, MODULE_REF, TYPE_SPEC, ASSEMBLY];
+    // Other tables before AssemblyRef are not expected in a manifest. Coded and table indexes
+    // are 2 bytes while the tables they point into are small (under 2^14 rows).
+    if (1..ASSEMBLY_REF).any(|table| !expected.contains(&table) && rows[table] != 0)
         || rows[TYPE_DEF] > 1
+        || rows.iter().any(|count| *count >= 1 << 14)
     {
         return None;
     }
-    let type_def_row = 4 + 2 * string_index + 2 + 2 + 2;
     let module_row = 2 + string_index + 3 * guid_index;
+    // ResolutionScope (coded), TypeName, TypeNamespace.
+    let type_ref_row = 2 + 2 * string_index;
+    let type_def_row = 4 + 2 * string_index + 2 + 2 + 2;
+    let module_ref_row = string_index;
+    let type_spec_row = blob_index;
     let assembly_row = 4 + 8 + 4 + blob_index + 2 * string_index;
     let reference_row = 8 + 4 + blob_index + string_index + string_index + blob_index;
     let mut row_at = cursor
         + rows[MODULE] as usize * module_row
+        + rows[TYPE_REF] as usize * type_ref_row
         + rows[TYPE_DEF] as usize * type_def_row
+        + rows[MODULE_REF] as usize * module_ref_row
+        + rows[TYPE_SPEC] as usize * type_spec_row
         + rows[ASSEMBLY] as usize * assembly_row;
     let mut names = Vec::new();
     for _ in 0..rows[ASSEMBLY_REF].min(MAX_COMPONENTS as u32) {
@@ -321,6 +335,95 @@ mod tests {
         let bytes = [(1 << 2) << 1, 1, (3 << 2) << 1];
         assert_eq!(count_native_array(&bytes), Some(0));
         assert_eq!(count_native_array(&[]), None);
+    }
+
+    /// A manifest metadata blob: the root, a `#~` stream with one `Module` row, one row in each
+    /// of `extra` (table, row size), one `Assembly` row and `AssemblyRef` rows naming `names`,
+    /// and `#Strings`.
+    fn manifest(extra: &[(usize, usize)], names: &[&str]) -> Vec<u8> {
+        let mut strings = vec![0u8];
+        let offsets: Vec<u16> = names
+            .iter()
+            .map(|name| {
+                let at = strings.len() as u16;
+                strings.extend_from_slice(name.as_bytes());
+                strings.push(0);
+                at
+            })
+            .collect();
+        // Module (1 row), the extra tables (1 row each), Assembly (1 row), AssemblyRef.
+        let mut present: Vec<(usize, u32, usize)> = vec![(0x00, 1, 2 + 2 + 3 * 2)];
+        present.extend(extra.iter().map(|(table, size)| (*table, 1, *size)));
+        present.push((0x20, 1, 4 + 8 + 4 + 2 + 2 * 2));
+        present.push((0x23, names.len() as u32, 0));
+        present.sort();
+        let mut tables = vec![0u8; 6];
+        tables.push(0); // heap sizes: 2-byte indexes
+        tables.push(1);
+        let valid: u64 = present.iter().map(|(table, _, _)| 1u64 << table).sum();
+        tables.extend_from_slice(&valid.to_le_bytes());
+        tables.extend_from_slice(&0u64.to_le_bytes());
+        for (_, count, _) in &present {
+            tables.extend_from_slice(&count.to_le_bytes());
+        }
+        for (table, _, size) in &present {
+            if *table != 0x23 {
+                tables.extend(std::iter::repeat_n(0u8, *size));
+            }
+        }
+        for offset in &offsets {
+            // Version (8), flags (4), public key (blob), name, culture (strings), hash (blob).
+            tables.extend_from_slice(&[0; 12]);
+            tables.extend_from_slice(&[0, 0]);
+            tables.extend_from_slice(&offset.to_le_bytes());
+            tables.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        let header = 16 + 4 + 2 + 2 + (8 + 4) + (8 + 12);
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&0x424A_5342u32.to_le_bytes());
+        blob.extend_from_slice(&[1, 0, 1, 0, 0, 0, 0, 0]);
+        blob.extend_from_slice(&4u32.to_le_bytes());
+        blob.extend_from_slice(b"v4\0\0");
+        blob.extend_from_slice(&[0, 0]);
+        blob.extend_from_slice(&2u16.to_le_bytes());
+        blob.extend_from_slice(&(header as u32).to_le_bytes());
+        blob.extend_from_slice(&(tables.len() as u32).to_le_bytes());
+        blob.extend_from_slice(b"#~\0\0");
+        blob.extend_from_slice(&((header + tables.len()) as u32).to_le_bytes());
+        blob.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+        blob.extend_from_slice(b"#Strings\0\0\0\0");
+        assert_eq!(blob.len(), header);
+        blob.extend(tables);
+        blob.extend(strings);
+        blob
+    }
+
+    #[test]
+    fn component_names_are_read_from_the_manifest_of_each_version() {
+        let names = ["Microsoft.CSharp", "System.Runtime"];
+        // .NET 8 and 10: Module, one TypeDef, Assembly.
+        let ten = manifest(&[(0x02, 4 + 2 * 2 + 6)], &names);
+        assert_eq!(
+            assembly_ref_names(&ten),
+            Some(names.map(String::from).to_vec())
+        );
+        // .NET 11 adds TypeRef, ModuleRef and TypeSpec rows before AssemblyRef.
+        let eleven = manifest(
+            &[
+                (0x01, 2 + 2 * 2),
+                (0x02, 4 + 2 * 2 + 6),
+                (0x1A, 2),
+                (0x1B, 2),
+            ],
+            &names,
+        );
+        assert_eq!(
+            assembly_ref_names(&eleven),
+            Some(names.map(String::from).to_vec())
+        );
+        // A table a manifest does not have (MethodDef): refused, not misread.
+        let odd = manifest(&[(0x06, 14)], &names);
+        assert_eq!(assembly_ref_names(&odd), None);
     }
 
     #[test]

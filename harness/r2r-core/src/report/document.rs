@@ -228,6 +228,9 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
         base_name(&scenario.base),
         scenario.variants.len()
     );
+    if let Some(apps) = &info.dotnet.apps {
+        let _ = write!(about, " Apps {}.", apps.describe(&scenario.dotnet));
+    }
     let machine = &info.machine;
     let _ = write!(
         about,

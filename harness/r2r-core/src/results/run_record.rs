@@ -172,6 +172,11 @@ pub struct DotnetVersions {
     pub requested: Option<String>,
     /// The host SDK that published the apps (`dotnet --version`), when found.
     pub sdk: Option<String>,
+    /// How the apps were compiled for this runtime with that SDK (the framework they target,
+    /// and whether they were pinned to a runtime newer than the SDK); absent in runs recorded
+    /// before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apps: Option<crate::build::dotnet::AppCompilation>,
 }
 
 /// The project's git state.
@@ -455,6 +460,7 @@ mod tests {
                 runtime: "10.0.15".into(),
                 requested: Some("10.0".into()),
                 sdk: None,
+                apps: None,
             },
             git: None,
             steps: BTreeMap::new(),

@@ -618,6 +618,11 @@ impl Run {
     /// A new run record for a run written into `directory` (not saved yet).
     fn open_in(project: &Project, plan: &Plan, directory: &Path) -> Run {
         let directory = directory.to_path_buf();
+        let sdk = if project.detect_sdk {
+            run_record::sdk_version()
+        } else {
+            None
+        };
         let info = RunInfo {
             schema_version: run_record::SCHEMA_VERSION,
             r2r_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -635,11 +640,11 @@ impl Run {
                 runtime: plan.scenario.dotnet.clone(),
                 requested: (plan.scenario.requested_dotnet() != plan.scenario.dotnet)
                     .then(|| plan.scenario.requested_dotnet().to_string()),
-                sdk: if project.detect_sdk {
-                    run_record::sdk_version()
-                } else {
-                    None
-                },
+                sdk: sdk.clone(),
+                apps: Some(crate::build::dotnet::AppCompilation::new(
+                    &plan.scenario.dotnet,
+                    sdk.as_deref(),
+                )),
             },
             git: run_record::GitState::of(&project.root),
             steps: Default::default(),
