@@ -302,25 +302,7 @@ fn quick_scenario_end_to_end() {
 #[test]
 fn a_runtime_newer_than_the_sdk_is_built_and_run_with_apps_pinned_to_it() {
     let root = root();
-    let output = r2r(&root)
-        .args([
-            "run",
-            "--scenario",
-            "quick-net11",
-            "--runs",
-            "2",
-            "--cache",
-            "warm",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let latest = common::results().join("quick-net11/latest");
+    let latest = common::run_warm("quick-net11");
     let info = read_json(&latest.join("run.json"));
     let runtime = info["dotnet"]["runtime"].as_str().unwrap();
     assert!(runtime.starts_with("11."), "{info:#}");

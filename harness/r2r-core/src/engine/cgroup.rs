@@ -540,16 +540,19 @@ mod tests {
         assert_eq!(v1.remove("/../etc").unwrap(), 0);
     }
 
+    /// Writes `text` to `path` under `dir`, making its folders.
+    fn write_in(dir: &Path, path: &str, text: &str) {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
     #[test]
     fn an_engine_group_under_the_parent_is_taken_off() {
         // podman's layout on cgroup v1: the container's group and the monitor's `conmon`
         // beside it, under the parent r2r gave.
         let dir = tempfile::tempdir().unwrap();
-        let write = |path: &str, text: &str| {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write = |path: &str, text: &str| write_in(dir.path(), path, text);
         write("memory/memory.stat", "");
         let blkio = "blkio.throttle.io_service_bytes_recursive";
         write("memory/r2r-1-3/memory.stat", "total_pgmajfault 70\n");
@@ -626,11 +629,7 @@ mod tests {
         assert_eq!(group_owner("r2r-x-1"), None);
         assert_eq!(group_owner("system.slice"), None);
         let dir = tempfile::tempdir().unwrap();
-        let write = |path: &str, text: &str| {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write = |path: &str, text: &str| write_in(dir.path(), path, text);
         write("memory/memory.stat", "");
         // A dead r2r's group with an orphan in a child (podman's conmon, or a container's own
         // group) on one controller and another on the other; a live r2r's group; not r2r's.
