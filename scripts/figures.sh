@@ -6,7 +6,7 @@
 #
 # Each NAME runs the command its figures come from, in a results root of its own (never
 # results/), then copies the run's small files (run.json, plan.json, build.json, verify.json,
-# sizes.csv, layers.csv, sharing.csv, anatomy.csv, startup.csv, startup-runs.csv,
+# sizes.csv, layers.csv, sharing.csv, anatomy.csv (under 1 MB), startup.csv, startup-runs.csv,
 # summary.json, report.md; no plots) to docs/data/<NAME>-<run-id>/ with `command.txt`: the
 # command line, the commit and the machine. The docs name that folder beside each figure
 # (docs/figures.md). Start-up figures want an otherwise idle machine.
@@ -68,7 +68,13 @@ for name in "$@"; do
   mkdir -p "$keep"
   for file in run.json plan.json build.json verify.json sizes.csv layers.csv sharing.csv \
     anatomy.csv startup.csv startup-runs.csv summary.json report.md; do
-    [ -f "$run/$file" ] && cp "$run/$file" "$keep/"
+    [ -f "$run/$file" ] || continue
+    # The anatomy of a large scenario (megabytes) stays out: no figure of these sets uses it.
+    if [ "$file" = anatomy.csv ] && [ "$(stat -c %s "$run/$file")" -gt 1000000 ]; then
+      echo "figures: $name: anatomy.csv not kept ($(stat -c %s "$run/$file") bytes)"
+      continue
+    fi
+    cp "$run/$file" "$keep/"
   done
   {
     echo "$command"
