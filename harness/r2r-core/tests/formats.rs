@@ -125,6 +125,10 @@ fn every_json_key_is_the_captured_one() {
             format!("{run} dotnet"),
             json_keys::<DotnetVersions>(&["requested"]),
         ),
+        (
+            format!("{run} dotnet.apps"),
+            json_keys::<r2r_core::build::dotnet::AppCompilation>(&[]),
+        ),
         (format!("{run} git"), json_keys::<GitState>(&[])),
         (format!("{run} engine"), json_keys::<EngineInfo>(&[])),
         (format!("{run} steps.*"), json_keys::<StepState>(&[])),

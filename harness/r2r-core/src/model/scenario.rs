@@ -885,8 +885,9 @@ variants = ["no-composite", "runtime-composite"]
         );
         for name in names {
             let path = resolve_path(&name, &dir).unwrap();
-            // Served: the versions they pin, and a newer patch for the ones that follow 10.0.
-            let catalog = serving(&["8.0.33", "10.0.12", "10.0.15"]);
+            // Served: the versions they pin, a newer patch for the ones that follow 10.0, and
+            // the .NET 11 release quick-net11 follows.
+            let catalog = serving(&["8.0.33", "10.0.12", "10.0.15", "11.0.0"]);
             load(&path, &catalog).unwrap_or_else(|error| panic!("{error}"));
         }
     }
