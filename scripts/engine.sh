@@ -65,13 +65,20 @@ describe_engine() {
     echo "an engine at $where (docker version failed)"
 }
 
+# Whether a process runs: it exists and is not a zombie (a daemon killed outright whose parent
+# has not reaped it yet still answers `kill -0`, under its old name).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  ! grep -q ') Z ' "/proc/$1/stat" 2>/dev/null
+}
+
 # The pid in our pid file, if that process still runs.
 our_pid() {
   local pid
   [ -f "$pidfile" ] || return 1
   pid=$(cat "$pidfile" 2>/dev/null) || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   # Only a dockerd: a stale pid file must not make us signal an unrelated process.
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || return 1
   echo "$pid"
@@ -85,7 +92,7 @@ terminate() {
   kill -TERM "$pid"
   # dockerd stops its containers (10 s each by default) and its containerd before it exits.
   for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$file"; say "$name (pid $pid) has exited"; return 0; }
+    alive "$pid" || { rm -f "$file"; say "$name (pid $pid) has exited"; return 0; }
     sleep 0.5
   done
   die "$name (pid $pid) did not exit within 60 s after SIGTERM; see $log_file"
@@ -160,10 +167,10 @@ start_engine() {
       say "$(describe_engine) is up (dockerd pid $pid)"
       return 0
     fi
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     sleep 0.5
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     echo "$prog: error: dockerd (pid $pid) did not answer within $wait_seconds s; last lines of $log:" >&2
   else
     echo "$prog: error: dockerd exited before it answered; last lines of $log:" >&2
@@ -187,7 +194,7 @@ root_engine_pid() {
   [ -f "$file" ] || return 1
   pid=$(cat "$file" 2>/dev/null) || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(engine_comm "$1")" ] || return 1
   echo "$pid"
 }
@@ -328,7 +335,7 @@ run_root_engine() {
       echo "DOCKER_HOST=unix://$root$(engine_socket "$engine")"
       return 0
     fi
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     sleep 0.5
   done
   echo "$prog: error: $engine (pid $pid) did not answer within $wait_seconds s; last lines of $state/$engine.log:" >&2
