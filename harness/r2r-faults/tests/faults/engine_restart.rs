@@ -68,20 +68,29 @@ fn r2r_cgroups() -> Vec<PathBuf> {
     found
 }
 
-#[test]
-#[serial]
-fn an_engine_crash_leaves_a_counting_group_that_resume_removes_with_the_process_in_it() {
-    build_quick();
-    let before = r2r_cgroups();
-    let mut first = quick_run_until_rows("4", 1);
+/// Starts `r2r run --scenario quick --runs 4` until it has recorded `rows` start-up runs,
+/// pauses one live start-up container (so the fault surely meets one), applies `fault` to the
+/// engine, waits for r2r to end, starts the engine again and returns r2r's exit code and
+/// stderr.
+fn engine_fault_during_startup(rows: usize, fault: fn() -> StoppedEngine) -> (Option<i32>, String) {
+    let mut first = quick_run_until_rows("4", rows);
     first.wait_for(
         "a start-up container paused while live",
         Duration::from_secs(120),
         |_| pause_live_container("quick"),
     );
-    let crashed = crash_engine();
-    let (code, stderr) = first.finish(Duration::from_secs(120));
-    crashed.start();
+    let stopped = fault();
+    let ended = first.finish(Duration::from_secs(120));
+    stopped.start();
+    ended
+}
+
+#[test]
+#[serial]
+fn an_engine_crash_leaves_a_counting_group_that_resume_removes_with_the_process_in_it() {
+    build_quick();
+    let before = r2r_cgroups();
+    let (code, stderr) = engine_fault_during_startup(1, crash_engine);
     assert_eq!(code, Some(2), "{stderr}");
     let left: Vec<PathBuf> = r2r_cgroups()
         .into_iter()
@@ -124,16 +133,8 @@ fn an_engine_crash_leaves_a_counting_group_that_resume_removes_with_the_process_
 #[serial]
 fn the_engine_stops_during_startup_runs_and_resume_completes_them() {
     build_quick();
-    let mut first = quick_run_until_rows("4", 3);
     // The engine stops while a start-up container is certainly live.
-    first.wait_for(
-        "a start-up container paused while live",
-        Duration::from_secs(120),
-        |_| pause_live_container("quick"),
-    );
-    let stopped = stop_engine();
-    let (code, stderr) = first.finish(Duration::from_secs(120));
-    stopped.start();
+    let (code, stderr) = engine_fault_during_startup(3, stop_engine);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("the Docker engine stopped answering"),

@@ -47,6 +47,27 @@ fn image(
     reference
 }
 
+/// Start-up runs of `targets` under `options`, through the engine as `r2r measure startup`
+/// makes them (scenario `faults`, nothing printed, nothing written).
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    engine: &DockerEngine,
+    targets: &[Target],
+    options: &StartupOptions,
+) -> Vec<startup::RunRecord> {
+    runtime
+        .block_on(startup::measure(
+            engine,
+            "faults",
+            targets,
+            options,
+            &common::Quiet,
+            &mut |_| Ok(()),
+            Vec::new(),
+        ))
+        .unwrap()
+}
+
 fn target(name: &str, reference: &str) -> Target {
     Target {
         image: name.into(),
@@ -168,17 +189,7 @@ fn hanging_flooding_and_memory_eating_containers_fail_alone() {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let records = runtime
-        .block_on(startup::measure(
-            &engine,
-            "faults",
-            &targets,
-            &options,
-            &common::Quiet,
-            &mut |_| Ok(()),
-            Vec::new(),
-        ))
-        .unwrap();
+    let records = measure(&runtime, &engine, &targets, &options);
     let of = |image: &str| {
         records
             .iter()
@@ -260,17 +271,7 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
         ready_timeout: Duration::from_secs(60),
         ..Default::default()
     };
-    let records = runtime
-        .block_on(startup::measure(
-            &engine,
-            "faults",
-            &[target("fork-bomb", &bomb)],
-            &options,
-            &common::Quiet,
-            &mut |_| Ok(()),
-            Vec::new(),
-        ))
-        .unwrap();
+    let records = measure(&runtime, &engine, &[target("fork-bomb", &bomb)], &options);
     let record = &records[0];
     assert!(!record.ok, "{record:?}");
     let processes: usize = record
@@ -322,17 +323,7 @@ fn every_container_runs_with_least_privilege() {
         caches: vec![Cache::Warm],
         ..Default::default()
     };
-    let records = runtime
-        .block_on(startup::measure(
-            &engine,
-            "faults",
-            &[target("privileges", &probe)],
-            &options,
-            &common::Quiet,
-            &mut |_| Ok(()),
-            Vec::new(),
-        ))
-        .unwrap();
+    let records = measure(&runtime, &engine, &[target("privileges", &probe)], &options);
     assert!(
         records[0].ok,
         "a start-up run has least privilege: {}",
