@@ -252,7 +252,8 @@ impl AppCompilation {
     }
 }
 
-/// The local SDK's version (`dotnet --version` of `dotnet`), asked once per process.
+/// The local SDK's version (`dotnet --version` of `dotnet`), asked once per process: a
+/// process uses one SDK, so the first `dotnet` asked answers for all.
 pub fn sdk_version_of(dotnet: &Path) -> Option<String> {
     static VERSION: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     VERSION

@@ -358,13 +358,13 @@ impl GitState {
     }
 }
 
-/// The host SDK's version (`dotnet --version`), when `dotnet` is on PATH.
+/// The host SDK's version (`dotnet --version` of the `dotnet` that publishes the apps), when
+/// there is one.
 pub fn sdk_version() -> Option<String> {
-    let output = Command::new("dotnet").arg("--version").output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    use crate::build::dotnet::{find_dotnet, sdk_version_of};
+    find_dotnet()
+        .ok()
+        .and_then(|dotnet| sdk_version_of(&dotnet))
 }
 
 impl RunInfo {
