@@ -525,6 +525,7 @@ fn scenario_struct() -> impl Strategy<Value = Scenario> {
             dotnet_request: String::new(),
             base,
             apps,
+            own_apps: Default::default(),
             variants,
             sdk,
             measure: Vec::new(),

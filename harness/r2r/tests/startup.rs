@@ -214,12 +214,16 @@ fn a_never_ready_app_fails_alone_and_nothing_is_left_behind() {
             reference: "r2r/quick:no-composite-console".into(),
             variants: vec!["no-composite".into()],
             kind: AppKind::Console,
+            app: "console".into(),
+            launch: r2r_core::model::app::Launch::sample(AppKind::Console),
         },
         Target {
             image: "never-ready".into(),
             reference: "r2r/quick:runtime-composite-console".into(),
             variants: vec!["runtime-composite".into()],
             kind: AppKind::Webapi,
+            app: "never-ready".into(),
+            launch: r2r_core::model::app::Launch::sample(AppKind::Webapi),
         },
     ];
     let options = StartupOptions {
@@ -323,12 +327,16 @@ fn a_console_and_a_web_api_on_one_runtime_read_the_same_dotnet_time() {
             reference: "r2r/phases:no-composite-console".into(),
             variants: vec!["no-composite".into()],
             kind: AppKind::Console,
+            app: "console".into(),
+            launch: r2r_core::model::app::Launch::sample(AppKind::Console),
         },
         Target {
             image: "no-composite.webapi".into(),
             reference: "r2r/phases:no-composite-webapi".into(),
             variants: vec!["no-composite".into()],
             kind: AppKind::Webapi,
+            app: "webapi".into(),
+            launch: r2r_core::model::app::Launch::sample(AppKind::Webapi),
         },
     ];
     for readiness in [startup::Readiness::LogLine, startup::Readiness::Http] {
@@ -420,6 +428,8 @@ fn a_resumed_measurement_continues_its_schedule() {
             reference: format!("r2r/quick:{variant}-console"),
             variants: vec![variant.to_string()],
             kind: AppKind::Console,
+            app: "console".into(),
+            launch: r2r_core::model::app::Launch::sample(AppKind::Console),
         })
         .collect();
     let options = |min_runs| StartupOptions {

@@ -93,6 +93,21 @@ pub enum DotnetError {
         /// What is wrong, naming the assembly (with its list's file and line) or the flag.
         message: String,
     },
+    /// An app of the user's gave trim warnings: trimming could remove code it needs, so its
+    /// trimmed variant is not built.
+    #[error(
+        "{app} gives {count} trim warning(s) ({codes}), so it is not trimmed (first: {first})"
+    )]
+    TrimWarnings {
+        /// The app's name.
+        app: String,
+        /// How many warnings.
+        count: usize,
+        /// The distinct warning codes (`IL2026, IL2104`).
+        codes: String,
+        /// The first warning's line.
+        first: String,
+    },
     /// A pack or file expected after a restore is missing.
     #[error("expected {what} at {path}, but it is not there")]
     Missing {
@@ -796,7 +811,6 @@ impl Workspace {
                 path: PathBuf::from("clang on PATH"),
             });
         }
-        let project = self.experiments.join("apps").join(&app.project);
         let mut hasher = InputHasher::default();
         hasher
             .part("kind", b"app-v1")
@@ -806,13 +820,34 @@ impl Workspace {
         if !packs.platform.is_default() {
             hasher.part("platform", packs.platform.name().as_bytes());
         }
-        // Every app source counts (the apps share files in apps/shared/).
-        let apps_dir = self.experiments.join("apps");
-        for file in source_files(&apps_dir)? {
-            let bytes = std::fs::read(&file).map_err(io_error("reading", &file))?;
-            let relative = file.strip_prefix(&apps_dir).unwrap_or(&file);
-            hasher.part(&relative.display().to_string(), &bytes);
-        }
+        let project = if app.external {
+            let project = match &app.template {
+                Some(template) => self.make_template(template, &app.assembly)?,
+                None => app.project.clone(),
+            };
+            hasher.part("own-app", project.display().to_string().as_bytes());
+            for dir in project_dirs(&project)? {
+                for file in own_source_files(&dir)? {
+                    let bytes = std::fs::read(&file).map_err(io_error("reading", &file))?;
+                    hasher.part(&file.display().to_string(), &bytes);
+                }
+            }
+            for file in ["OwnApp.props", "OwnApp.targets"] {
+                let path = self.experiments.join("apps/shared").join(file);
+                let bytes = std::fs::read(&path).map_err(io_error("reading", &path))?;
+                hasher.part(file, &bytes);
+            }
+            project
+        } else {
+            // Every sample source counts (the samples share files in apps/shared/).
+            let apps_dir = self.experiments.join("apps");
+            for file in source_files(&apps_dir)? {
+                let bytes = std::fs::read(&file).map_err(io_error("reading", &file))?;
+                let relative = file.strip_prefix(&apps_dir).unwrap_or(&file);
+                hasher.part(&relative.display().to_string(), &bytes);
+            }
+            app.project_path(&self.experiments)
+        };
         let key = hasher.finish();
         let name = match packs.platform.suffix() {
             None => name.to_string(),
@@ -836,6 +871,7 @@ impl Workspace {
                         "-p:R2rTargetFramework={}",
                         compilation.target_framework
                     ))
+                    .args(self.own_app_properties(app, compilation))
                     .arg(format!(
                         "-p:BaseIntermediateOutputPath={}/obj/",
                         build_dir.display()
@@ -870,7 +906,10 @@ impl Workspace {
                 for (property, value) in &publish.properties {
                     command.arg(format!("-p:{property}={value}"));
                 }
-                run(&mut command, "")?;
+                let output = run(&mut command, "")?;
+                if app.external && publish.enabled("PublishTrimmed") {
+                    check_trim_warnings(&name, &output)?;
+                }
                 std::fs::remove_dir_all(&build_dir).map_err(io_error("removing", &build_dir))?;
                 if composite {
                     self.compile_app_composite(packs, &publish_dir, out)?;
@@ -879,6 +918,59 @@ impl Workspace {
             },
         )
         .map(|dir| dir.join("app"))
+    }
+
+    /// The MSBuild properties an app of the user's is published with: its target framework
+    /// set to the scenario's (whatever the project says), and the settings of
+    /// `apps/shared/OwnApp.props` and `.targets` imported into it.
+    fn own_app_properties(&self, app: &App, compilation: &AppCompilation) -> Vec<String> {
+        if !app.external {
+            return Vec::new();
+        }
+        let shared = self.experiments.join("apps/shared");
+        vec![
+            format!("-p:TargetFramework={}", compilation.target_framework),
+            format!(
+                "-p:CustomAfterMicrosoftCommonProps={}",
+                shared.join("OwnApp.props").display()
+            ),
+            format!(
+                "-p:CustomAfterMicrosoftCommonTargets={}",
+                shared.join("OwnApp.targets").display()
+            ),
+        ]
+    }
+
+    /// Makes a project from an SDK template (`dotnet new <template> -n <assembly>`) once per
+    /// template, name and SDK, under the workspace's `templates/`; returns its project file.
+    /// A template the SDK does not have fails with the SDK's own message.
+    pub fn make_template(&self, template: &str, assembly: &str) -> Result<PathBuf, DotnetError> {
+        let sdk = sdk_version_of(&self.dotnet).unwrap_or_else(|| "unknown".to_string());
+        let dir = cached(
+            &self.root.join("templates"),
+            &format!("{template}-{assembly}-sdk{sdk}"),
+            |out| {
+                let mut command = self.dotnet_command();
+                command
+                    .arg("new")
+                    .arg(template)
+                    .arg("-n")
+                    .arg(assembly)
+                    .arg("-o")
+                    .arg(out.join("project"))
+                    .arg("--no-restore");
+                run(&mut command, "")?;
+                Ok(())
+            },
+        )?;
+        let project = dir.join("project").join(format!("{assembly}.csproj"));
+        if !project.is_file() {
+            return Err(DotnetError::Missing {
+                what: format!("the project `dotnet new {template}` makes"),
+                path: project,
+            });
+        }
+        Ok(project)
     }
 
     /// The local SDK (its `sdk/<version>` and `sdk-manifests` directories) under
@@ -1012,6 +1104,85 @@ fn source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
     }
     files.sort();
     Ok(files)
+}
+
+/// The directories whose files an app of the user's is built from: its project's, and
+/// those of the projects it references (`<ProjectReference Include="...">`, one level).
+fn project_dirs(project: &Path) -> Result<Vec<PathBuf>, DotnetError> {
+    let dir = project.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let text = std::fs::read_to_string(project).map_err(io_error("reading", project))?;
+    let mut dirs = vec![dir.clone()];
+    for part in text.split("<ProjectReference").skip(1) {
+        let Some(include) = part.split("Include=\"").nth(1) else {
+            continue;
+        };
+        let Some(path) = include.split('"').next() else {
+            continue;
+        };
+        let referenced = dir.join(path.replace('\\', "/"));
+        if let Some(parent) = referenced.parent() {
+            let parent = parent.to_path_buf();
+            if !dirs.iter().any(|known| parent.starts_with(known)) {
+                dirs.push(parent);
+            }
+        }
+    }
+    Ok(dirs)
+}
+
+/// The source files of an app of the user's under `dir`: every file but those in build
+/// output (`bin`, `obj`) and in hidden or package directories (`.git`, `node_modules`).
+fn own_source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).map_err(io_error("reading", &current))? {
+            let path = entry.map_err(io_error("reading", &current))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if !matches!(name, "bin" | "obj" | "node_modules") && !name.starts_with('.') {
+                    stack.push(path);
+                }
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Refuses a trimmed publish that gave trim warnings (`warning IL2xxx`, `IL3xxx`).
+pub fn check_trim_warnings(app: &str, output: &str) -> Result<(), DotnetError> {
+    // MSBuild prints each warning where it happens and again in its summary.
+    let mut warnings: Vec<&str> = Vec::new();
+    for line in output.lines().map(str::trim) {
+        let trim_warning = line
+            .split("warning IL")
+            .nth(1)
+            .is_some_and(|rest| rest.starts_with('2') || rest.starts_with('3'));
+        if trim_warning && !warnings.contains(&line) {
+            warnings.push(line);
+        }
+    }
+    let mut codes: Vec<String> = warnings
+        .iter()
+        .filter_map(|line| {
+            let rest = line.split("warning ").nth(1)?;
+            Some(rest.split(':').next()?.trim().to_string())
+        })
+        .collect();
+    codes.sort();
+    codes.dedup();
+    match warnings.first() {
+        None => Ok(()),
+        Some(first) => Err(DotnetError::TrimWarnings {
+            app: app.to_string(),
+            count: warnings.len(),
+            codes: codes.join(", "),
+            first: first.trim().chars().take(300).collect(),
+        }),
+    }
 }
 
 /// Moves every file under `from` to the same relative place under `to`, replacing files.

@@ -127,6 +127,21 @@ pub enum AssembleError {
     /// The image's parent is not in the plan.
     #[error("unknown parent {0}")]
     UnknownParent(String),
+    /// The app carries its own copy of assemblies that a composite below it contains: the
+    /// runtime would refuse to start it (an MVID mismatch between the app's copy and the
+    /// one embedded in the composite), so the image is not built.
+    #[error("app `{app}` carries its own {assemblies}, which the composite {composite} below it also contains; .NET would stop at start-up with \"MVID mismatch\", so this variant is refused for this app (measure it on a variant without that composite, or let the app use the framework's copy)")]
+    Collision {
+        /// The app's name.
+        app: String,
+        /// The colliding assemblies, comma-separated file names.
+        assemblies: String,
+        /// The composite's file name.
+        composite: String,
+    },
+    /// The image's app is neither the scenario's nor a sample.
+    #[error("unknown app {0}")]
+    UnknownApp(String),
     /// A Dockerfile template could not be read.
     #[error("reading {path}: {cause}")]
     Template {
@@ -636,8 +651,24 @@ pub fn assemble_context(
             composite,
             ..
         } => {
-            let definition = &catalog.apps[app];
+            let definition = plan
+                .scenario
+                .app(catalog, app)
+                .ok_or_else(|| AssembleError::UnknownApp(app.clone()))?;
             let published = workspace.publish_app(packs, app, definition, publish, *composite)?;
+            if !publish.self_contained {
+                for (file, components) in composites_below(plan, catalog, workspace, packs, image)?
+                {
+                    let carried = carried_components(&published, &components);
+                    if !carried.is_empty() {
+                        return Err(AssembleError::Collision {
+                            app: app.clone(),
+                            assemblies: carried.join(", "),
+                            composite: file,
+                        });
+                    }
+                }
+            }
             context.add_tree(&published, "app")?;
             // Self-contained apps, and framework-dependent ones on a platform whose images
             // have no `dotnet` command, start through their app host.
@@ -656,6 +687,85 @@ pub fn assemble_context(
     };
     context.add_bytes("Dockerfile", dockerfile, false);
     Ok(context.finish()?)
+}
+
+/// The framework composites an image stands on: each composite's file name and component
+/// assembly names, read from the composite files of the images below it (as built in the
+/// workspace).
+pub fn composites_below(
+    plan: &Plan,
+    catalog: &Catalog,
+    workspace: &Workspace,
+    packs: &Packs,
+    image: &PlannedImage,
+) -> Result<Vec<(String, Vec<String>)>, AssembleError> {
+    let mut found = Vec::new();
+    let mut parent = image.parent.clone();
+    while let Parent::Image(id) = parent {
+        let Some(below) = plan.image(&id) else {
+            return Err(AssembleError::UnknownParent(id));
+        };
+        if let Content::Frameworks {
+            frameworks,
+            composite: Some(spec),
+            with_host,
+            recipe,
+            ..
+        } = &below.content
+        {
+            let recipe = recipe
+                .as_ref()
+                .unwrap_or(&catalog.recipes[crate::model::recipe::DEFAULT_RECIPE]);
+            let rootfs =
+                workspace.framework_rootfs(packs, frameworks, Some(spec), recipe, *with_host)?;
+            let shared = rootfs.join("usr/share/dotnet/shared");
+            for framework in frameworks {
+                let dir = shared.join(framework.shared_name()).join(&packs.version);
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if !name.ends_with("-r2r.dll") {
+                        continue;
+                    }
+                    let bytes = std::fs::read(entry.path()).map_err(|source| {
+                        crate::build::dotnet::DotnetError::Io {
+                            action: "reading",
+                            path: entry.path(),
+                            source,
+                        }
+                    })?;
+                    if let Ok(Some(facts)) = crate::inspect::composite::composite_facts(&bytes) {
+                        let components = facts.components.into_iter().map(|c| c.name).collect();
+                        found.push((name, components));
+                    }
+                }
+            }
+        }
+        parent = below.parent.clone();
+    }
+    Ok(found)
+}
+
+/// The assemblies of a published app (`*.dll` in `published`) that are also `components`
+/// of a composite, as file names, sorted.
+pub fn carried_components(published: &Path, components: &[String]) -> Vec<String> {
+    let mut carried: Vec<String> = std::fs::read_dir(published)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".dll")?;
+            components
+                .iter()
+                .any(|component| component == stem)
+                .then_some(name)
+        })
+        .collect();
+    carried.sort();
+    carried
 }
 
 /// Seconds as a short human string.

@@ -17,6 +17,7 @@ use crate::model::feed::NugetFeeds;
 use crate::model::names::{self, NameError};
 use crate::model::toml_source::{self, SourceError, Step};
 
+pub use crate::model::app::{App, AppKind};
 pub use crate::model::framework::Framework;
 
 /// The role an image plays in a chain.
@@ -149,40 +150,6 @@ pub struct Variant {
     pub images: BTreeMap<ImageRole, FrameworkImage>,
     /// App placements by app kind (`console`, `webapi`).
     pub apps: BTreeMap<AppKind, AppPlacement>,
-}
-
-/// The kind of a sample app, which decides how it is run and checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AppKind {
-    /// Prints a line and exits 0.
-    Console,
-    /// Serves HTTP on 127.0.0.1 at the port in `PORT`.
-    Webapi,
-}
-
-impl AppKind {
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            AppKind::Console => "console",
-            AppKind::Webapi => "webapi",
-        }
-    }
-}
-
-/// A sample app of `experiments/apps/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct App {
-    /// What kind of app it is.
-    pub kind: AppKind,
-    /// The project file, relative to `experiments/apps/`.
-    pub project: PathBuf,
-    /// The assembly name (the `.dll` file without extension).
-    pub assembly: String,
-    /// Which frameworks the app needs.
-    pub frameworks: Vec<Framework>,
 }
 
 /// A local base made from Debian's packages when no registry can be reached.

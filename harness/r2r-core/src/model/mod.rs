@@ -1,6 +1,7 @@
 //! What to run and what can be built: scenario files, the experiment catalog, the names they
 //! give the engine, and the plan they expand into.
 
+pub mod app;
 pub mod catalog;
 pub mod dotnet_version;
 pub mod emulation;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::app::Launch;
 use crate::model::catalog::{
     AppKind, Catalog, CompositeSpec, Framework, ImageRole, PublishSpec, Variant,
 };
@@ -82,6 +83,10 @@ pub enum Content {
         publish: PublishSpec,
         /// Whether app and framework form one composite.
         composite: bool,
+        /// How it is started and known to be ready; absent in plans written before apps
+        /// said so (the samples' way then: [`Launch::sample`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        launch: Option<Launch>,
     },
 }
 
@@ -662,20 +667,20 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             }
         }
         for (app_index, app_name) in scenario.apps.iter().enumerate() {
-            let Some(app) = catalog.apps.get(app_name) else {
+            let Some(app) = scenario.app(catalog, app_name) else {
                 return Err(in_scenario(
                     "apps",
                     Some(app_index),
                     format!("unknown app {}", crate::model::names::shown(app_name)),
                 ));
             };
-            let Some(placement) = variant.apps.get(&app.kind) else {
+            let Some(placement) = variant.apps.get(&app.placement()) else {
                 continue;
             };
             let Some(parent) = by_role.get(&placement.on).cloned() else {
                 return Err(in_catalog(
                     &variants_file,
-                    format!("variant `{variant_name}`: app `{}` stands on `{}`, which the variant does not define", app.kind.name(), placement.on.name()),
+                    format!("variant `{variant_name}`: app `{}` stands on `{}`, which the variant does not define", app.placement().name(), placement.on.name()),
                 ));
             };
             if !catalog.publish.contains_key(&placement.publish) {
@@ -683,7 +688,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                     &variants_file,
                     format!(
                         "variant `{variant_name}`: app `{}`: unknown publish profile `{}`",
-                        app.kind.name(),
+                        app.placement().name(),
                         placement.publish
                     ),
                 ));
@@ -693,6 +698,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
                 kind: app.kind,
                 publish: catalog.publish_spec(placement),
                 composite: placement.composite,
+                launch: Some(app.launch()),
             };
             builder.add(
                 variant_name,

@@ -2,10 +2,12 @@
 //! apps, the variants and the measurements; validated against the [`Catalog`] into a typed
 //! [`Scenario`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::app::{self, App, AppKind, InlineApp, ProjectFacts};
 use crate::model::catalog::Catalog;
 use crate::model::dotnet_version::{self, VersionRequest};
 use crate::model::limits::{self, Budget, Precision};
@@ -31,7 +33,7 @@ struct ScenarioFile {
     description: Option<String>,
     dotnet: String,
     base: String,
-    apps: Vec<String>,
+    apps: Vec<toml::Value>,
     variants: Vec<String>,
     #[serde(default)]
     sdk: bool,
@@ -175,8 +177,13 @@ pub struct Scenario {
     pub dotnet_request: String,
     /// The base of the runtime-deps images.
     pub base: Base,
-    /// The apps to build, by catalog name, in file order.
+    /// The apps to build, by name (a sample's catalog name, or the name of one of
+    /// [`Scenario::own_apps`]), in file order.
     pub apps: Vec<String>,
+    /// The apps the scenario defines itself (inline tables of `apps`), by name, with
+    /// absolute project paths. Not written when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub own_apps: BTreeMap<String, App>,
     /// The variants to build, by catalog name, in file order.
     pub variants: Vec<String>,
     /// Whether to build sdk images on each variant's aspnet image.
@@ -219,6 +226,11 @@ impl Scenario {
         } else {
             &self.dotnet_request
         }
+    }
+
+    /// The definition of an app the scenario names: its own, else the catalog's sample.
+    pub fn app<'a>(&'a self, catalog: &'a Catalog, name: &str) -> Option<&'a App> {
+        self.own_apps.get(name).or_else(|| catalog.apps.get(name))
     }
 
     /// The target framework moniker of the apps (`net10.0`).
@@ -393,7 +405,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
             ),
         ));
     };
-    check_list(&file.apps, "apps", catalog.apps.keys(), &at)?;
+    let (apps, own_apps) = check_apps(path, &file.apps, catalog, &at)?;
     check_list(&file.variants, "variants", catalog.variants.keys(), &at)?;
     let recipes = match file.recipes {
         Some(recipes) => {
@@ -455,7 +467,8 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         dotnet: resolved.version,
         dotnet_request: file.dotnet,
         base,
-        apps: file.apps,
+        apps,
+        own_apps,
         variants: file.variants,
         sdk: file.sdk,
         measure,
@@ -596,6 +609,241 @@ fn check_list<'a>(
         }
     }
     Ok(())
+}
+
+/// Reads `apps`: each entry a sample's catalog name, or a table defining an app of the
+/// scenario's own ([`InlineApp`]). Returns the names in file order and the own apps'
+/// definitions.
+fn check_apps(
+    path: &Path,
+    entries: &[toml::Value],
+    catalog: &Catalog,
+    at: &dyn Fn(&[Step<'_>], String) -> SourceError,
+) -> Result<(Vec<String>, BTreeMap<String, App>), SourceError> {
+    let samples = catalog
+        .apps
+        .keys()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if entries.is_empty() {
+        return Err(at(
+            &[Step::Key("apps")],
+            format!("`apps` is empty; give sample names ({samples}) or app tables such as {{ project = \"../MyApp/MyApp.csproj\" }}"),
+        ));
+    }
+    let mut names = Vec::new();
+    let mut own = BTreeMap::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let here = [Step::Key("apps"), Step::Index(index)];
+        let name = match entry {
+            toml::Value::String(name) => {
+                if !catalog.apps.contains_key(name) {
+                    return Err(at(
+                        &here,
+                        format!(
+                            "unknown app {}; allowed: {samples}, or a table defining an app ({{ project = \"path/to/App.csproj\" }})",
+                            names::shown(name)
+                        ),
+                    ));
+                }
+                name.clone()
+            }
+            toml::Value::Table(table) => {
+                let inline: InlineApp = toml::Value::Table(table.clone()).try_into().map_err(
+                    |error: toml::de::Error| {
+                        at(&here, format!("app {}: {}", index + 1, error.message()))
+                    },
+                )?;
+                let (name, definition) = own_app(path, inline).map_err(|(key, message)| {
+                    let mut steps = here.to_vec();
+                    if let Some(key) = key {
+                        steps.push(Step::Key(key));
+                    }
+                    at(&steps, message)
+                })?;
+                if catalog.apps.contains_key(&name) {
+                    return Err(at(
+                        &here,
+                        format!("app name `{name}` is a sample's; give this app another `name`"),
+                    ));
+                }
+                own.insert(name.clone(), definition);
+                name
+            }
+            other => {
+                return Err(at(
+                    &here,
+                    format!(
+                        "an app is a sample's name ({samples}) or a table; found a {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+        };
+        if names.contains(&name) {
+            return Err(at(&here, format!("app `{name}` is listed twice in `apps`")));
+        }
+        names.push(name);
+    }
+    Ok((names, own))
+}
+
+/// An inline app resolved against the scenario file at `scenario_path`: its name and
+/// definition, or the key at fault and why.
+fn own_app(
+    scenario_path: &Path,
+    inline: InlineApp,
+) -> Result<(String, App), (Option<&'static str>, String)> {
+    let (project, template, facts) = match (&inline.project, &inline.template) {
+        (Some(_), Some(_)) => {
+            return Err((
+                Some("template"),
+                "give `project` or `template`, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err((
+                None,
+                "an app table needs `project` (a project file, relative to the scenario) or `template` (an SDK template, e.g. \"mvc\")".into(),
+            ))
+        }
+        (Some(project), None) => {
+            let base = scenario_path.parent().unwrap_or(Path::new("."));
+            let joined = if project.is_absolute() {
+                project.clone()
+            } else {
+                base.join(project)
+            };
+            let resolved = std::path::absolute(&joined).unwrap_or(joined);
+            let is_project = resolved
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.ends_with("proj"));
+            if !is_project {
+                return Err((
+                    Some("project"),
+                    format!(
+                        "{} is not a project file (.csproj, .fsproj or .vbproj)",
+                        resolved.display()
+                    ),
+                ));
+            }
+            let text = std::fs::read_to_string(&resolved).map_err(|error| {
+                (
+                    Some("project"),
+                    format!("no project file at {}: {error}", resolved.display()),
+                )
+            })?;
+            (resolved, None, ProjectFacts::read(&text))
+        }
+        (None, Some(template)) => {
+            names::check_name(template)
+                .map_err(|error| (Some("template"), format!("template {error}")))?;
+            if inline.kind.is_none() {
+                return Err((
+                    Some("template"),
+                    format!("a template app needs `kind` ({}): its project is made only when it is built", AppKind::WRITTEN),
+                ));
+            }
+            (PathBuf::new(), Some(template.clone()), ProjectFacts::default())
+        }
+    };
+    let stem = match &template {
+        Some(template) => template.clone(),
+        None => project
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("app")
+            .to_string(),
+    };
+    let name = inline.name.clone().unwrap_or_else(|| stem.to_lowercase());
+    names::check_name(&name).map_err(|error| {
+        (
+            Some("name"),
+            format!("app name {error}; set `name` to one that is"),
+        )
+    })?;
+    let kind = inline.kind.unwrap_or_else(|| facts.kind());
+    let assembly = match (&inline.assembly, &template) {
+        (Some(assembly), _) => assembly.clone(),
+        (None, Some(_)) => name.clone(),
+        (None, None) => facts.assembly_name.clone().unwrap_or(stem),
+    };
+    names::check_file_name(&assembly)
+        .map_err(|error| (Some("assembly"), format!("assembly {error}")))?;
+    let frameworks = inline
+        .frameworks
+        .clone()
+        .unwrap_or_else(|| app::frameworks_of(kind, facts.needs_aspnet()));
+    if !frameworks.contains(&crate::model::framework::Framework::Runtime) {
+        return Err((
+            Some("frameworks"),
+            "`frameworks` must include `runtime`".into(),
+        ));
+    }
+    if let Some(ready) = &inline.ready {
+        ready.check(kind).map_err(|error| (Some("ready"), error))?;
+    }
+    if kind != AppKind::Webapi {
+        for (key, given) in [
+            ("request", inline.request.is_some()),
+            ("port", inline.port.is_some()),
+        ] {
+            if given {
+                return Err((
+                    Some(key),
+                    format!(
+                        "`{key}` needs a web app (kind = \"web\"); this is a {} app",
+                        kind.name()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(request) = &inline.request {
+        if !request.starts_with('/') || request.contains(char::is_whitespace) {
+            return Err((
+                Some("request"),
+                format!("{request:?} is not a path (it starts with `/`, without spaces)"),
+            ));
+        }
+    }
+    if inline.port == Some(0) {
+        return Err((Some("port"), "`port` is 1-65535".into()));
+    }
+    for key in inline.env.keys() {
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err((
+                Some("env"),
+                format!(
+                    "environment variable name {} is not a name (letters, digits and `_`)",
+                    names::shown(key)
+                ),
+            ));
+        }
+    }
+    Ok((
+        name,
+        App {
+            kind,
+            project,
+            template,
+            assembly,
+            frameworks,
+            ready: inline.ready,
+            request: inline.request,
+            port: inline.port,
+            args: inline.args,
+            env: inline.env,
+            external: true,
+        },
+    ))
 }
 
 /// Whether a name is safe for tags, labels and paths (see [`names::check_name`]).

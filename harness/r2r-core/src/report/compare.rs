@@ -1022,6 +1022,8 @@ mod paired_tests {
             reference: image.into(),
             variants: vec![],
             kind: crate::model::catalog::AppKind::Console,
+            app: "console".into(),
+            launch: crate::model::app::Launch::sample(crate::model::catalog::AppKind::Console),
         };
         let run = |image: &str, round: usize, total: f64, ok: bool| RunRecord {
             round,

@@ -125,10 +125,21 @@ pub async fn wait_for_ok(
     timeout: Duration,
     interval: Duration,
 ) -> Option<(HttpResponse, Duration)> {
+    wait_for_status(port, path, 200, timeout, interval).await
+}
+
+/// Polls `GET path` until it answers `status` (see [`wait_for_ok`]).
+pub async fn wait_for_status(
+    port: u16,
+    path: &str,
+    status: u16,
+    timeout: Duration,
+    interval: Duration,
+) -> Option<(HttpResponse, Duration)> {
     let started = Instant::now();
     while started.elapsed() < timeout {
         if let Ok(response) = get(port, path, Duration::from_secs(2)).await {
-            if response.status == 200 {
+            if response.status == status {
                 return Some((response, started.elapsed()));
             }
         }

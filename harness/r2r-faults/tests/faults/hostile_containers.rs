@@ -74,6 +74,8 @@ fn target(name: &str, reference: &str) -> Target {
         reference: reference.into(),
         variants: vec![name.into()],
         kind: AppKind::Console,
+        app: "console".into(),
+        launch: r2r_core::model::app::Launch::sample(AppKind::Console),
     }
 }
 

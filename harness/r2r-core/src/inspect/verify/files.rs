@@ -204,7 +204,16 @@ pub fn check_files(
             composite,
             ..
         } => {
-            let assembly = &catalog.apps[app].assembly;
+            let Some(definition) = plan.scenario.app(catalog, app) else {
+                passed = false;
+                details.push(format!("app `{app}` is not defined"));
+                return Check {
+                    name: "files".into(),
+                    passed,
+                    detail: details.join("; "),
+                };
+            };
+            let assembly = &definition.assembly;
             let app_bytes: u64 = fs.list("app").map(|record| record.size_bytes).sum();
             details.push(format!("app/ {:.3} MB", app_bytes as f64 / 1e6));
             if publish.native {
@@ -302,7 +311,12 @@ pub fn check_files(
                 image.platform
             ));
             if let Content::App { app, .. } = &image.content {
-                let executable = format!("app/{}", catalog.apps[app].assembly);
+                let assembly = plan
+                    .scenario
+                    .app(catalog, app)
+                    .map(|definition| definition.assembly.as_str())
+                    .unwrap_or(app);
+                let executable = format!("app/{assembly}");
                 let present = fs
                     .get(&executable)
                     .is_some_and(|record| record.mode & 0o111 != 0);

@@ -9,8 +9,10 @@
 //! (when that is not so, e.g. after a resume, an unrecorded re-warm run is inserted). A resumed
 //! measurement continues the same sequence after the runs already recorded.
 //!
-//! Ready means: the console app exited 0 with its line; the web API answered HTTP 200 on
-//! 127.0.0.1 (host networking), after which one more request is timed (first request).
+//! Ready means what the app's rule says ([`readiness`]): the samples' console app exited 0
+//! with its line; their web API logged its ready line and answered HTTP 200 on 127.0.0.1
+//! (host networking), after which one more request is timed (first request). An app of the
+//! user's gives its own rule: an exit code, a log line, an HTTP path and status.
 //!
 //! Times come from one clock: CLOCK_MONOTONIC, which the host and a container without a time
 //! namespace share. r2r reads it just before the start request; the apps print it at `Main`
@@ -25,6 +27,7 @@
 
 pub mod clock;
 pub mod options;
+pub mod readiness;
 pub mod run_once;
 pub mod schedule;
 pub mod settings;

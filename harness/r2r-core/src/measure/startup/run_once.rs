@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-
 use crate::engine::containers;
 use crate::engine::{ContainerSpec, CounterScope, Engine, Network, ResourceCounters};
 use crate::measure::startup::clock::{
     drop_page_cache, interval_ms, milliseconds, monotonic_ns, realtime_offset_ns,
 };
-use crate::measure::startup::options::{Readiness, StartupOptions};
+use crate::measure::startup::options::StartupOptions;
+use crate::measure::startup::readiness::{self, Ready};
 use crate::measure::startup::targets::Target;
 use crate::model::catalog::AppKind;
 use crate::model::plan::labels;
@@ -29,11 +28,11 @@ pub fn container_spec(
     ContainerSpec {
         image: target.reference.clone(),
         entrypoint: None,
-        command: None,
+        command: (!target.launch.args.is_empty()).then(|| target.launch.args.clone()),
         env: BTreeMap::new(),
         network: match target.kind {
-            AppKind::Console => options.console_network,
             AppKind::Webapi => Network::Host,
+            AppKind::Console | AppKind::Worker => options.console_network,
         },
         labels: BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
@@ -87,19 +86,23 @@ pub async fn run_once(
         tokio::time::sleep(options.pause).await;
     }
     let mut spec = container_spec(scenario, target, options);
-    let port = match target.kind {
-        AppKind::Webapi => match probe::free_port() {
+    let port = match (target.kind, target.launch.port) {
+        (AppKind::Webapi, Some(port)) => Some(port),
+        (AppKind::Webapi, None) => match probe::free_port() {
             Ok(port) => {
-                spec.env.insert("PORT".into(), port.to_string());
-                port
+                spec.env = target.launch.environment(target.kind, Some(port));
+                Some(port)
             }
             Err(error) => {
                 record.error = format!("no free port on 127.0.0.1: {error}");
                 return record;
             }
         },
-        AppKind::Console => 0,
+        _ => None,
     };
+    if port.is_none() || target.launch.port.is_some() {
+        spec.env = target.launch.environment(target.kind, None);
+    }
     let scope: Option<CounterScope> = if options.counters {
         match containers::prepare_counters(engine, &mut spec, &counter_key()).await {
             Ok(scope) => scope,
@@ -130,55 +133,16 @@ pub async fn run_once(
             .start_container(&id)
             .await
             .map_err(|error| error.to_string())?;
-        match target.kind {
-            AppKind::Console => {
-                let code = engine
-                    .wait_container(&id)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                let seen = monotonic_ns();
-                if code != 0 {
-                    return Err(exit_reason(engine, &id, code, options.memory_limit_bytes).await);
-                }
-                Ok((seen, None))
-            }
-            AppKind::Webapi => {
-                // The ready line is awaited on the followed output (no polling, no CPU taken
-                // from the starting app); in HTTP mode the port is then polled until it answers.
-                let mut stream = engine.follow_logs(&id);
-                let mut output = String::new();
-                let line = loop {
-                    match stream.next().await {
-                        Some(Ok(chunk)) => {
-                            output.push_str(&String::from_utf8_lossy(&chunk));
-                            if output.contains("r2r-ready") {
-                                break Ok(());
-                            }
-                        }
-                        Some(Err(error)) => break Err(error.to_string()),
-                        None => break Err("the output ended before r2r-ready".to_string()),
-                    }
-                };
-                drop(stream);
-                match options.readiness {
-                    Readiness::Http => {
-                        probe::wait_for_ok(port, "/", options.ready_timeout, READY_POLL_INTERVAL)
-                            .await
-                            .ok_or_else(|| format!("no HTTP 200 on 127.0.0.1:{port}"))?;
-                    }
-                    Readiness::LogLine => line?,
-                }
-                let seen = monotonic_ns();
-                let request = Instant::now();
-                let response = probe::get(port, "/releases", Duration::from_secs(10))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                if response.status != 200 {
-                    return Err(format!("/releases answered {}", response.status));
-                }
-                Ok((seen, Some(request.elapsed())))
-            }
-        }
+        readiness::wait_ready(
+            engine,
+            &id,
+            &target.launch,
+            port,
+            options.readiness,
+            READY_POLL_INTERVAL,
+            options.memory_limit_bytes,
+        )
+        .await
     };
     // Where a counter vanishes with the container (cgroup v1 block I/O), it is sampled while
     // the container runs; the largest sample is kept (the counters only grow).
@@ -237,9 +201,12 @@ pub async fn run_once(
         .filter(|exec| record.main_ns.is_none_or(|main| *exec <= main));
     record.ready_ns = integer_after(&output, "r2r-ready-ns=");
     match outcome {
-        Ok(Ok((seen, first_request))) => {
-            let console_ok = target.kind != AppKind::Console || output.contains("r2r-console-ok");
-            record.ok = console_ok;
+        Ok(Ok(Ready {
+            seen_ns: seen,
+            first_request,
+        })) => {
+            let checked = readiness::check_output(&target.launch.ready, &output);
+            record.ok = checked.is_ok();
             let start_to_ready = interval_ms(start_request, seen);
             record.start_to_ready_ms = Some(start_to_ready);
             record.first_request_ms = first_request.map(milliseconds);
@@ -253,8 +220,8 @@ pub async fn run_once(
                 record.main_to_ready_ms = Some(interval_ms(main, ready));
             }
             record.ready_seen_ms = record.ready_ns.map(|ready| interval_ms(ready, seen));
-            if !console_ok {
-                record.error = format!("no result line; output: {}", containers::tail(&output, 8));
+            if let Err(missing) = checked {
+                record.error = format!("{missing}; output: {}", containers::tail(&output, 8));
             }
         }
         Ok(Err(error)) => {
@@ -349,6 +316,8 @@ mod tests {
             reference: reference.into(),
             variants: vec!["v".into()],
             kind: AppKind::Console,
+            app: "app".into(),
+            launch: crate::model::app::Launch::sample(AppKind::Console),
         };
         let options = StartupOptions {
             cpuset: Some("1".into()),

@@ -323,7 +323,7 @@ pub fn pair_statuses(
     caches.dedup();
     let mut pairs = Vec::new();
     for target in targets {
-        let Some(baseline) = baseline_index(targets, variants, target.kind).map(|i| &targets[i])
+        let Some(baseline) = baseline_index(targets, variants, &target.app).map(|i| &targets[i])
         else {
             continue;
         };
@@ -355,8 +355,8 @@ pub fn summarize(
     seed: u64,
 ) -> Vec<PhaseSummary> {
     let mut summaries = Vec::new();
-    let baseline_of = |kind: AppKind| -> Option<&Target> {
-        baseline_index(targets, variants, kind).map(|i| &targets[i])
+    let baseline_of = |app: &str| -> Option<&Target> {
+        baseline_index(targets, variants, app).map(|i| &targets[i])
     };
     let series = |image: &str, cache: Cache, phase: fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
         records
@@ -369,7 +369,7 @@ pub fn summarize(
     caches.sort();
     caches.dedup();
     for target in targets {
-        let Some(baseline) = baseline_of(target.kind) else {
+        let Some(baseline) = baseline_of(&target.app) else {
             continue;
         };
         for &cache in &caches {
@@ -528,12 +528,16 @@ mod tests {
                 reference: "r:b".into(),
                 variants: vec!["base".into()],
                 kind: AppKind::Console,
+                app: "console".into(),
+                launch: crate::model::app::Launch::sample(AppKind::Console),
             },
             Target {
                 image: "fast.console".into(),
                 reference: "r:f".into(),
                 variants: vec!["fast".into()],
                 kind: AppKind::Console,
+                app: "console".into(),
+                launch: crate::model::app::Launch::sample(AppKind::Console),
             },
         ];
         let mut records = Vec::new();
@@ -616,12 +620,16 @@ mod tests {
                 reference: "r:b".into(),
                 variants: vec!["base".into()],
                 kind: AppKind::Console,
+                app: "console".into(),
+                launch: crate::model::app::Launch::sample(AppKind::Console),
             },
             Target {
                 image: "fast.console".into(),
                 reference: "r:f".into(),
                 variants: vec!["fast".into()],
                 kind: AppKind::Console,
+                app: "console".into(),
+                launch: crate::model::app::Launch::sample(AppKind::Console),
             },
         ];
         let drift = [1.0, 1.6, 0.8, 1.3, 1.1, 0.9, 1.5, 1.2];

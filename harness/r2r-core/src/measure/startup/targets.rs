@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::app::Launch;
 use crate::model::catalog::AppKind;
 use crate::model::plan::{Content, Plan};
 use crate::results::startup_runs::{Cache, RunRecord};
@@ -18,6 +19,10 @@ pub struct Target {
     pub variants: Vec<String>,
     /// The app's kind.
     pub kind: AppKind,
+    /// The app's name in the scenario (its image's role); images of the same app pair.
+    pub app: String,
+    /// How it is started and known to be ready.
+    pub launch: Launch,
 }
 
 /// The app images of a plan.
@@ -25,11 +30,13 @@ pub fn targets(plan: &Plan) -> Vec<Target> {
     plan.images
         .iter()
         .filter_map(|image| match &image.content {
-            Content::App { kind, .. } => Some(Target {
+            Content::App { kind, launch, .. } => Some(Target {
                 image: image.id.clone(),
                 reference: image.reference().to_string(),
                 variants: image.variants.clone(),
                 kind: *kind,
+                app: image.role.name().to_string(),
+                launch: launch.clone().unwrap_or_else(|| Launch::sample(*kind)),
             }),
             _ => None,
         })
@@ -96,7 +103,7 @@ pub fn select(
                     .join(", "),
             })?;
         keep[index] = true;
-        if let Some(baseline) = baseline_index(&targets, variants, targets[index].kind) {
+        if let Some(baseline) = baseline_index(&targets, variants, &targets[index].app) {
             keep[baseline] = true;
         }
     }
@@ -107,20 +114,33 @@ pub fn select(
         .collect())
 }
 
-/// The index of `kind`'s baseline among `targets`: its image in the first of `variants`
-/// that has one; with no variants given, the first target of that kind.
-pub fn baseline_index(targets: &[Target], variants: &[String], kind: AppKind) -> Option<usize> {
+/// The index of `app`'s baseline among `targets`: its image in the first of `variants`
+/// that has one; with no variants given, the first target of that app.
+pub fn baseline_index(targets: &[Target], variants: &[String], app: &str) -> Option<usize> {
     if variants.is_empty() {
-        return targets.iter().position(|t| t.kind == kind);
+        return targets.iter().position(|t| t.app == app);
     }
     variants.iter().find_map(|variant| {
         targets
             .iter()
-            .position(|t| t.kind == kind && t.variants.contains(variant))
+            .position(|t| t.app == app && t.variants.contains(variant))
     })
 }
 
 impl Target {
+    /// A target of a sample app (started as [`Launch::sample`]): `image` is the plan id
+    /// `<variant>.<app>`, whose last part names the app.
+    pub fn sample(image: &str, reference: &str, variants: &[&str], kind: AppKind) -> Target {
+        Target {
+            image: image.to_string(),
+            reference: reference.to_string(),
+            variants: variants.iter().map(|v| v.to_string()).collect(),
+            kind,
+            app: image.rsplit('.').next().unwrap_or(image).to_string(),
+            launch: Launch::sample(kind),
+        }
+    }
+
     /// An empty (not yet successful) record of a run of this target under `cache`.
     pub fn record(&self, cache: Cache) -> RunRecord {
         RunRecord::new(&self.image, &self.variants, self.kind, cache)
@@ -138,6 +158,8 @@ mod tests {
             reference: format!("r:{image}"),
             variants: vec![variant.into()],
             kind,
+            app: image.rsplit('.').next().unwrap().into(),
+            launch: Launch::sample(kind),
         };
         let targets = vec![
             target("none.console", "none", AppKind::Console),
@@ -162,7 +184,7 @@ mod tests {
             "{error}"
         );
         assert_eq!(
-            baseline_index(&targets, &[], AppKind::Webapi),
+            baseline_index(&targets, &[], "webapi"),
             Some(1),
             "without variants: the first of the app"
         );
