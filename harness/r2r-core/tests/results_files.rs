@@ -91,8 +91,13 @@ fn report_html_is_one_page_with_every_table() {
         !html.contains(" src=") && !html.contains(" href="),
         "no external references"
     );
-    // Six of r2r's own, and the published size report's rows beside this run's images.
-    assert_eq!(html.matches("<table>").count(), 7);
+    // The answer per app (two), six of r2r's own, and the published size report's rows
+    // beside this run's images.
+    assert_eq!(html.matches("<table>").count(), 9);
+    assert!(
+        html.contains("<h2>The answer for `webapi`</h2>")
+            || html.contains("<h2>The answer for <code>webapi</code></h2>")
+    );
     assert!(html.contains("<h2>The published .NET 10 size report, row for row</h2>"));
 }
 

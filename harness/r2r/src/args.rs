@@ -130,8 +130,44 @@ pub(crate) struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    #[command(flatten)]
-    pub(crate) build: BuildArgs,
+    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file.
+    #[arg(long, short, required_unless_present = "app", conflicts_with = "app")]
+    pub(crate) scenario: Option<String>,
+    /// Your app: a project file (.csproj) anywhere on disk. r2r makes a scenario for it
+    /// (its kind and readiness from the project; the five composite variants unless
+    /// --variants says otherwise), runs it end to end, and keeps the scenario in the run
+    /// directory as scenario.toml.
+    #[arg(long, value_name = "PROJECT")]
+    pub(crate) app: Option<PathBuf>,
+    /// With --app: the variants, comma-separated (default: no-composite, runtime-composite,
+    /// aspnet-composite, composed-composite, selfcontained-composite).
+    #[arg(
+        long,
+        value_name = "VARIANT,...",
+        value_delimiter = ',',
+        requires = "app"
+    )]
+    pub(crate) variants: Option<Vec<String>>,
+    /// With --app: composite recipes, comma-separated (default: full).
+    #[arg(
+        long,
+        value_name = "RECIPE,...",
+        value_delimiter = ',',
+        requires = "app"
+    )]
+    pub(crate) recipes: Option<Vec<String>>,
+    /// With --app: the .NET version or band (default: 10.0, the newest patch served).
+    #[arg(long, value_name = "VERSION", requires = "app")]
+    pub(crate) dotnet: Option<String>,
+    /// With --app: the base (default: slim).
+    #[arg(long = "base", value_name = "BASE", requires = "app")]
+    pub(crate) base: Option<String>,
+    /// Build or measure for this platform only: `linux/amd64` or `linux/arm64`.
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
+    /// Rebuild images even when their inputs are unchanged.
+    #[arg(long)]
+    pub(crate) rebuild: bool,
     #[command(flatten)]
     pub(crate) startup: StartupSettings,
     /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.

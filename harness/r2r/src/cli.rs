@@ -39,12 +39,19 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Command::Run(arguments) => {
             let settings = RunSettings {
-                rebuild: arguments.build.rebuild,
+                rebuild: arguments.rebuild,
                 resume: arguments.resume.clone(),
                 verify: VerifyOptions::default(),
                 startup: arguments.startup.clone(),
             };
-            let load = |p: &_| load_plan(p, &arguments.build.target);
+            let load = |p: &Project| {
+                let scenario = match (&arguments.scenario, &arguments.app) {
+                    (Some(scenario), _) => scenario.clone(),
+                    (None, Some(project)) => commands::app_scenario(p, project, arguments)?,
+                    (None, None) => anyhow::bail!("give --scenario or --app"),
+                };
+                Ok(p.load_plan(&scenario, arguments.platform)?)
+            };
             let cpuset = settings.startup.cpuset.as_deref();
             on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
                 Ok(session.pipeline().run(&settings).await?)

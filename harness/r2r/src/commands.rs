@@ -231,3 +231,20 @@ pub(crate) fn calibrate(arguments: &CalibrateArgs) -> anyhow::Result<bool> {
     }
     Ok(calibration::meets(&rows, arguments.min_coverage))
 }
+
+/// `r2r run --app`: the path of the scenario made for the project.
+pub(crate) fn app_scenario(
+    project: &r2r_core::run::Project,
+    app: &Path,
+    arguments: &crate::args::RunArgs,
+) -> anyhow::Result<String> {
+    let request = r2r_core::model::scenario::AppScenarioRequest {
+        variants: arguments.variants.clone(),
+        recipes: arguments.recipes.clone(),
+        dotnet: arguments.dotnet.clone(),
+        base: arguments.base.clone(),
+    };
+    let path = project.write_app_scenario(app, &request)?;
+    eprintln!("scenario for {}: {}", app.display(), path.display());
+    Ok(path.display().to_string())
+}

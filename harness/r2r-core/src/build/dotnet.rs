@@ -118,6 +118,10 @@ pub enum DotnetError {
     },
 }
 
+mod own_app;
+pub use own_app::check_trim_warnings;
+use own_app::{own_source_files, project_dirs};
+
 fn io_error<'a>(
     action: &'static str,
     path: &'a Path,
@@ -920,59 +924,6 @@ impl Workspace {
         .map(|dir| dir.join("app"))
     }
 
-    /// The MSBuild properties an app of the user's is published with: its target framework
-    /// set to the scenario's (whatever the project says), and the settings of
-    /// `apps/shared/OwnApp.props` and `.targets` imported into it.
-    fn own_app_properties(&self, app: &App, compilation: &AppCompilation) -> Vec<String> {
-        if !app.external {
-            return Vec::new();
-        }
-        let shared = self.experiments.join("apps/shared");
-        vec![
-            format!("-p:TargetFramework={}", compilation.target_framework),
-            format!(
-                "-p:CustomAfterMicrosoftCommonProps={}",
-                shared.join("OwnApp.props").display()
-            ),
-            format!(
-                "-p:CustomAfterMicrosoftCommonTargets={}",
-                shared.join("OwnApp.targets").display()
-            ),
-        ]
-    }
-
-    /// Makes a project from an SDK template (`dotnet new <template> -n <assembly>`) once per
-    /// template, name and SDK, under the workspace's `templates/`; returns its project file.
-    /// A template the SDK does not have fails with the SDK's own message.
-    pub fn make_template(&self, template: &str, assembly: &str) -> Result<PathBuf, DotnetError> {
-        let sdk = sdk_version_of(&self.dotnet).unwrap_or_else(|| "unknown".to_string());
-        let dir = cached(
-            &self.root.join("templates"),
-            &format!("{template}-{assembly}-sdk{sdk}"),
-            |out| {
-                let mut command = self.dotnet_command();
-                command
-                    .arg("new")
-                    .arg(template)
-                    .arg("-n")
-                    .arg(assembly)
-                    .arg("-o")
-                    .arg(out.join("project"))
-                    .arg("--no-restore");
-                run(&mut command, "")?;
-                Ok(())
-            },
-        )?;
-        let project = dir.join("project").join(format!("{assembly}.csproj"));
-        if !project.is_file() {
-            return Err(DotnetError::Missing {
-                what: format!("the project `dotnet new {template}` makes"),
-                path: project,
-            });
-        }
-        Ok(project)
-    }
-
     /// The local SDK (its `sdk/<version>` and `sdk-manifests` directories) under
     /// `usr/share/dotnet`, for sdk images. Only an SDK of the scenario's major version can
     /// run on the image's runtime.
@@ -1106,85 +1057,6 @@ fn source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
     Ok(files)
 }
 
-/// The directories whose files an app of the user's is built from: its project's, and
-/// those of the projects it references (`<ProjectReference Include="...">`, one level).
-fn project_dirs(project: &Path) -> Result<Vec<PathBuf>, DotnetError> {
-    let dir = project.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let text = std::fs::read_to_string(project).map_err(io_error("reading", project))?;
-    let mut dirs = vec![dir.clone()];
-    for part in text.split("<ProjectReference").skip(1) {
-        let Some(include) = part.split("Include=\"").nth(1) else {
-            continue;
-        };
-        let Some(path) = include.split('"').next() else {
-            continue;
-        };
-        let referenced = dir.join(path.replace('\\', "/"));
-        if let Some(parent) = referenced.parent() {
-            let parent = parent.to_path_buf();
-            if !dirs.iter().any(|known| parent.starts_with(known)) {
-                dirs.push(parent);
-            }
-        }
-    }
-    Ok(dirs)
-}
-
-/// The source files of an app of the user's under `dir`: every file but those in build
-/// output (`bin`, `obj`) and in hidden or package directories (`.git`, `node_modules`).
-fn own_source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).map_err(io_error("reading", &current))? {
-            let path = entry.map_err(io_error("reading", &current))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if path.is_dir() {
-                if !matches!(name, "bin" | "obj" | "node_modules") && !name.starts_with('.') {
-                    stack.push(path);
-                }
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// Refuses a trimmed publish that gave trim warnings (`warning IL2xxx`, `IL3xxx`).
-pub fn check_trim_warnings(app: &str, output: &str) -> Result<(), DotnetError> {
-    // MSBuild prints each warning where it happens and again in its summary.
-    let mut warnings: Vec<&str> = Vec::new();
-    for line in output.lines().map(str::trim) {
-        let trim_warning = line
-            .split("warning IL")
-            .nth(1)
-            .is_some_and(|rest| rest.starts_with('2') || rest.starts_with('3'));
-        if trim_warning && !warnings.contains(&line) {
-            warnings.push(line);
-        }
-    }
-    let mut codes: Vec<String> = warnings
-        .iter()
-        .filter_map(|line| {
-            let rest = line.split("warning ").nth(1)?;
-            Some(rest.split(':').next()?.trim().to_string())
-        })
-        .collect();
-    codes.sort();
-    codes.dedup();
-    match warnings.first() {
-        None => Ok(()),
-        Some(first) => Err(DotnetError::TrimWarnings {
-            app: app.to_string(),
-            count: warnings.len(),
-            codes: codes.join(", "),
-            first: first.trim().chars().take(300).collect(),
-        }),
-    }
-}
-
 /// Moves every file under `from` to the same relative place under `to`, replacing files.
 fn move_over(from: &Path, to: &Path) -> Result<(), DotnetError> {
     for entry in std::fs::read_dir(from).map_err(io_error("reading", from))? {
@@ -1255,6 +1127,26 @@ fn which(program: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn trim_warnings_are_counted_once_with_their_codes() {
+        let output = "  Restored /src/Shop.csproj\n\
+            /src/Program.cs(12,5): warning IL2026: Using member 'Json.Serialize' which has 'RequiresUnreferencedCodeAttribute' [/src/Shop.csproj]\n\
+            /src/Program.cs(20,1): warning CS8618: Non-nullable field [/src/Shop.csproj]\n\
+            ILLink : Trim analysis warning IL2104: Assembly 'Newtonsoft.Json' produced trim warnings. [/src/Shop.csproj]\n\
+            Build succeeded.\n\
+            /src/Program.cs(12,5): warning IL2026: Using member 'Json.Serialize' which has 'RequiresUnreferencedCodeAttribute' [/src/Shop.csproj]\n";
+        let error = super::check_trim_warnings("shop", output)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error
+                .starts_with("shop gives 2 trim warning(s) (IL2026, IL2104), so it is not trimmed"),
+            "{error}"
+        );
+        assert!(error.contains("Program.cs(12,5)"), "{error}");
+        assert!(super::check_trim_warnings("shop", "warning CS8618: x\nBuild succeeded.").is_ok());
+    }
+
     use super::{listed_pgo_data, AppCompilation};
 
     #[test]

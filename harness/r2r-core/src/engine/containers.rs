@@ -218,6 +218,24 @@ pub fn tail(text: &str, lines: usize) -> String {
     format!("…{cut}")
 }
 
+/// Why a container exited with `code`: its code, and the memory limit when the kernel's
+/// out-of-memory killer stopped it.
+pub async fn exit_reason(
+    engine: &dyn Containers,
+    id: &str,
+    code: i64,
+    memory_limit_bytes: i64,
+) -> String {
+    if engine.oom_killed(id).await.unwrap_or(false) {
+        format!(
+            "exited with code {code}: killed at its memory limit of {} MiB",
+            memory_limit_bytes >> 20
+        )
+    } else {
+        format!("exited with code {code}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

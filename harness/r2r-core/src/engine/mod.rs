@@ -10,6 +10,7 @@
 pub mod cgroup;
 pub mod containers;
 pub mod fake;
+pub mod readiness;
 
 pub use cgroup::{CounterScope, ResourceCounters};
 

@@ -15,9 +15,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::containers;
+use crate::engine::readiness;
 use crate::engine::{ContainerSpec, Engine, Network};
 use crate::inspect::archive::{self, ImageFilesystem};
-use crate::measure::startup::readiness;
 use crate::model::app::Launch;
 use crate::model::catalog::{AppKind, Catalog, Framework};
 use crate::model::plan::{labels, Content, Plan, PlannedImage, PlannedRole};
@@ -211,7 +211,7 @@ async fn run_app(
             &id,
             launch,
             port,
-            crate::measure::startup::Readiness::Http,
+            crate::model::startup::Readiness::Http,
             Duration::from_millis(20),
             options.memory_limit_bytes,
         ),

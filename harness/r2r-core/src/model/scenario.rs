@@ -7,13 +7,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::app::{self, App, AppKind, InlineApp, ProjectFacts};
+use crate::model::app::App;
 use crate::model::catalog::Catalog;
 use crate::model::dotnet_version::{self, VersionRequest};
 use crate::model::limits::{self, Budget, Precision};
 use crate::model::names;
 use crate::model::platform::{self, Platform};
 use crate::model::toml_source::{self, SourceError, Step};
+
+mod apps;
+use apps::check_apps;
+pub use apps::{for_app, AppScenarioRequest, APP_VARIANTS};
 
 /// A measurement a scenario asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -611,241 +615,6 @@ fn check_list<'a>(
     Ok(())
 }
 
-/// Reads `apps`: each entry a sample's catalog name, or a table defining an app of the
-/// scenario's own ([`InlineApp`]). Returns the names in file order and the own apps'
-/// definitions.
-fn check_apps(
-    path: &Path,
-    entries: &[toml::Value],
-    catalog: &Catalog,
-    at: &dyn Fn(&[Step<'_>], String) -> SourceError,
-) -> Result<(Vec<String>, BTreeMap<String, App>), SourceError> {
-    let samples = catalog
-        .apps
-        .keys()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if entries.is_empty() {
-        return Err(at(
-            &[Step::Key("apps")],
-            format!("`apps` is empty; give sample names ({samples}) or app tables such as {{ project = \"../MyApp/MyApp.csproj\" }}"),
-        ));
-    }
-    let mut names = Vec::new();
-    let mut own = BTreeMap::new();
-    for (index, entry) in entries.iter().enumerate() {
-        let here = [Step::Key("apps"), Step::Index(index)];
-        let name = match entry {
-            toml::Value::String(name) => {
-                if !catalog.apps.contains_key(name) {
-                    return Err(at(
-                        &here,
-                        format!(
-                            "unknown app {}; allowed: {samples}, or a table defining an app ({{ project = \"path/to/App.csproj\" }})",
-                            names::shown(name)
-                        ),
-                    ));
-                }
-                name.clone()
-            }
-            toml::Value::Table(table) => {
-                let inline: InlineApp = toml::Value::Table(table.clone()).try_into().map_err(
-                    |error: toml::de::Error| {
-                        at(&here, format!("app {}: {}", index + 1, error.message()))
-                    },
-                )?;
-                let (name, definition) = own_app(path, inline).map_err(|(key, message)| {
-                    let mut steps = here.to_vec();
-                    if let Some(key) = key {
-                        steps.push(Step::Key(key));
-                    }
-                    at(&steps, message)
-                })?;
-                if catalog.apps.contains_key(&name) {
-                    return Err(at(
-                        &here,
-                        format!("app name `{name}` is a sample's; give this app another `name`"),
-                    ));
-                }
-                own.insert(name.clone(), definition);
-                name
-            }
-            other => {
-                return Err(at(
-                    &here,
-                    format!(
-                        "an app is a sample's name ({samples}) or a table; found a {}",
-                        other.type_str()
-                    ),
-                ))
-            }
-        };
-        if names.contains(&name) {
-            return Err(at(&here, format!("app `{name}` is listed twice in `apps`")));
-        }
-        names.push(name);
-    }
-    Ok((names, own))
-}
-
-/// An inline app resolved against the scenario file at `scenario_path`: its name and
-/// definition, or the key at fault and why.
-fn own_app(
-    scenario_path: &Path,
-    inline: InlineApp,
-) -> Result<(String, App), (Option<&'static str>, String)> {
-    let (project, template, facts) = match (&inline.project, &inline.template) {
-        (Some(_), Some(_)) => {
-            return Err((
-                Some("template"),
-                "give `project` or `template`, not both".into(),
-            ))
-        }
-        (None, None) => {
-            return Err((
-                None,
-                "an app table needs `project` (a project file, relative to the scenario) or `template` (an SDK template, e.g. \"mvc\")".into(),
-            ))
-        }
-        (Some(project), None) => {
-            let base = scenario_path.parent().unwrap_or(Path::new("."));
-            let joined = if project.is_absolute() {
-                project.clone()
-            } else {
-                base.join(project)
-            };
-            let resolved = std::path::absolute(&joined).unwrap_or(joined);
-            let is_project = resolved
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.ends_with("proj"));
-            if !is_project {
-                return Err((
-                    Some("project"),
-                    format!(
-                        "{} is not a project file (.csproj, .fsproj or .vbproj)",
-                        resolved.display()
-                    ),
-                ));
-            }
-            let text = std::fs::read_to_string(&resolved).map_err(|error| {
-                (
-                    Some("project"),
-                    format!("no project file at {}: {error}", resolved.display()),
-                )
-            })?;
-            (resolved, None, ProjectFacts::read(&text))
-        }
-        (None, Some(template)) => {
-            names::check_name(template)
-                .map_err(|error| (Some("template"), format!("template {error}")))?;
-            if inline.kind.is_none() {
-                return Err((
-                    Some("template"),
-                    format!("a template app needs `kind` ({}): its project is made only when it is built", AppKind::WRITTEN),
-                ));
-            }
-            (PathBuf::new(), Some(template.clone()), ProjectFacts::default())
-        }
-    };
-    let stem = match &template {
-        Some(template) => template.clone(),
-        None => project
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("app")
-            .to_string(),
-    };
-    let name = inline.name.clone().unwrap_or_else(|| stem.to_lowercase());
-    names::check_name(&name).map_err(|error| {
-        (
-            Some("name"),
-            format!("app name {error}; set `name` to one that is"),
-        )
-    })?;
-    let kind = inline.kind.unwrap_or_else(|| facts.kind());
-    let assembly = match (&inline.assembly, &template) {
-        (Some(assembly), _) => assembly.clone(),
-        (None, Some(_)) => name.clone(),
-        (None, None) => facts.assembly_name.clone().unwrap_or(stem),
-    };
-    names::check_file_name(&assembly)
-        .map_err(|error| (Some("assembly"), format!("assembly {error}")))?;
-    let frameworks = inline
-        .frameworks
-        .clone()
-        .unwrap_or_else(|| app::frameworks_of(kind, facts.needs_aspnet()));
-    if !frameworks.contains(&crate::model::framework::Framework::Runtime) {
-        return Err((
-            Some("frameworks"),
-            "`frameworks` must include `runtime`".into(),
-        ));
-    }
-    if let Some(ready) = &inline.ready {
-        ready.check(kind).map_err(|error| (Some("ready"), error))?;
-    }
-    if kind != AppKind::Webapi {
-        for (key, given) in [
-            ("request", inline.request.is_some()),
-            ("port", inline.port.is_some()),
-        ] {
-            if given {
-                return Err((
-                    Some(key),
-                    format!(
-                        "`{key}` needs a web app (kind = \"web\"); this is a {} app",
-                        kind.name()
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(request) = &inline.request {
-        if !request.starts_with('/') || request.contains(char::is_whitespace) {
-            return Err((
-                Some("request"),
-                format!("{request:?} is not a path (it starts with `/`, without spaces)"),
-            ));
-        }
-    }
-    if inline.port == Some(0) {
-        return Err((Some("port"), "`port` is 1-65535".into()));
-    }
-    for key in inline.env.keys() {
-        let valid = key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err((
-                Some("env"),
-                format!(
-                    "environment variable name {} is not a name (letters, digits and `_`)",
-                    names::shown(key)
-                ),
-            ));
-        }
-    }
-    Ok((
-        name,
-        App {
-            kind,
-            project,
-            template,
-            assembly,
-            frameworks,
-            ready: inline.ready,
-            request: inline.request,
-            port: inline.port,
-            args: inline.args,
-            env: inline.env,
-            external: true,
-        },
-    ))
-}
-
 /// Whether a name is safe for tags, labels and paths (see [`names::check_name`]).
 pub fn is_valid_name(name: &str) -> bool {
     names::check_name(name).is_ok()
@@ -901,6 +670,98 @@ variants = ["no-composite", "runtime-composite"]
             &serving(&["8.0.33", "10.0.12", "10.0.15"]),
         )
         .unwrap_err()
+    }
+
+    /// A scenario in a temporary directory beside a project of the user's.
+    fn beside_project(apps: &str) -> (tempfile::TempDir, Result<Scenario, SourceError>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("shop")).unwrap();
+        std::fs::write(
+            dir.path().join("shop/Shop.Api.csproj"),
+            "<Project Sdk=\"Microsoft.NET.Sdk.Web\"><PropertyGroup><AssemblyName>Shop.Api</AssemblyName></PropertyGroup></Project>",
+        )
+        .unwrap();
+        let path = dir.path().join("mine.toml");
+        let text = GOOD.replace("apps = [\"console\"]", &format!("apps = [\n{apps}\n]"));
+        let result = parse(&path, &text, &serving(&["10.0.12"]));
+        (dir, result)
+    }
+
+    #[test]
+    fn an_inline_app_takes_its_kind_frameworks_and_assembly_from_the_project() {
+        let (dir, scenario) = beside_project(
+            "  \"console\",\n  { project = \"shop/Shop.Api.csproj\", ready = { http = \"/health\", status = 204 }, request = \"/products\", env = { FEATURE_X = \"on\" } },",
+        );
+        let scenario = scenario.unwrap();
+        assert_eq!(scenario.apps, ["console", "shop.api"]);
+        let app = &scenario.own_apps["shop.api"];
+        assert_eq!(app.kind, crate::model::app::AppKind::Webapi);
+        assert_eq!(app.assembly, "Shop.Api");
+        assert_eq!(
+            app.frameworks,
+            [
+                crate::model::framework::Framework::Runtime,
+                crate::model::framework::Framework::Aspnet
+            ]
+        );
+        assert_eq!(app.project, dir.path().join("shop/Shop.Api.csproj"));
+        assert!(app.external);
+        let launch = app.launch();
+        assert_eq!(launch.ready.http.as_deref(), Some("/health"));
+        assert_eq!(launch.ready.http_status(), 204);
+        assert_eq!(launch.request.as_deref(), Some("/products"));
+        // The sample keeps its catalog definition.
+        assert!(!scenario.app(&catalog(), "console").unwrap().external);
+    }
+
+    #[test]
+    fn inline_app_errors_name_the_line_and_the_key() {
+        let cases = [
+            ("  { project = \"nowhere/App.csproj\" },", 6, "no project file at"),
+            ("  { project = \"shop/Shop.Api.csproj\", ready = { tcp = 80 } },", 6, "unknown field `tcp`"),
+            ("  { project = \"shop/Shop.Api.csproj\", kind = \"daemon\" },", 6, "unknown variant `daemon`"),
+            ("  { template = \"mvc\" },", 6, "needs `kind`"),
+            ("  { name = \"console\", template = \"console\", kind = \"console\" },", 6, "is a sample's"),
+            ("  { project = \"shop/Shop.Api.csproj\", ready = { http = \"health\" } },", 6, "not a path"),
+            ("  { project = \"shop/Shop.Api.csproj\", kind = \"worker\", port = 8080 },", 6, "needs a web app"),
+            ("  { project = \"shop/Shop.Api.csproj\" },\n  { project = \"shop/Shop.Api.csproj\" },", 7, "listed twice"),
+            ("  { },", 6, "needs `project`"),
+            ("  42,", 6, "found a integer"),
+        ];
+        for (apps, line, message) in cases {
+            let (_dir, result) = beside_project(apps);
+            let error = result.unwrap_err();
+            assert_eq!(error.line, Some(line), "{apps}: {error}");
+            assert!(error.to_string().contains(message), "{apps}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_scenario_made_for_one_app_loads_with_that_app() {
+        let (dir, _) = beside_project("  \"console\",");
+        let project = dir.path().join("shop/Shop.Api.csproj");
+        let (name, text) = for_app(
+            &project,
+            &AppScenarioRequest {
+                variants: Some(vec!["no-composite".into(), "aspnet-composite".into()]),
+                recipes: Some(vec!["full".into()]),
+                dotnet: Some("10.0.12".into()),
+                base: None,
+            },
+        );
+        assert_eq!(name, "app-shop.api");
+        let path = dir.path().join("made.toml");
+        let scenario = parse(&path, &text, &serving(&["10.0.12"])).unwrap();
+        assert_eq!(scenario.name, "app-shop.api");
+        assert_eq!(scenario.apps, ["shop.api"]);
+        assert_eq!(scenario.variants, ["no-composite", "aspnet-composite"]);
+        assert_eq!(scenario.own_apps["shop.api"].project, project);
+        let (_, defaults) = for_app(&project, &AppScenarioRequest::default());
+        assert!(
+            defaults.contains("\"selfcontained-composite\"]"),
+            "{defaults}"
+        );
+        assert!(defaults.contains("dotnet = \"10.0\""), "{defaults}");
     }
 
     #[test]

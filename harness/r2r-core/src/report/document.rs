@@ -285,6 +285,11 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
     if scenario.platforms != [crate::model::platform::Platform::default()] {
         sections.push(Section::Text(platforms_text(data)));
     }
+    sections.extend(
+        crate::report::answer::tables(data)
+            .into_iter()
+            .map(Section::Table),
+    );
 
     if !data.sizes.is_empty() {
         sections.extend(size_tables(data));

@@ -1,6 +1,7 @@
 //! What a person reads: the report of a run, its plots, and comparisons with a baseline run
 //! or the published figures. Everything here reads exported files.
 
+pub mod answer;
 pub mod calibration;
 pub mod compare;
 pub mod document;

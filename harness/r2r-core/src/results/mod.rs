@@ -26,6 +26,7 @@ pub mod run_data;
 pub mod run_dir;
 pub mod run_record;
 pub mod runs;
+pub mod scenario_file;
 pub mod sharing;
 pub mod sizes;
 pub mod startup_runs;

@@ -78,6 +78,7 @@ mod tests {
         let names: Vec<String> = [
             run.run_json(),
             run.plan_json(),
+            run.scenario_toml(),
             run.engine_json(),
             run.build_json(),
             run.verify_json(),
@@ -100,7 +101,7 @@ mod tests {
         .collect();
         assert_eq!(
             names.join(" "),
-            "run.json plan.json engine.json build.json verify.json summary.json sizes.csv \
+            "run.json plan.json scenario.toml engine.json build.json verify.json summary.json sizes.csv \
              layers.csv sharing.csv anatomy.csv startup.csv startup-runs.csv report.md \
              report.html compare-baseline.csv compare-published.csv compare-startup-runs.csv \
              merged.json"

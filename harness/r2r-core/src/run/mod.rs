@@ -262,6 +262,25 @@ pub struct Project {
     pub detect_sdk: bool,
 }
 
+impl Project {
+    /// `r2r run --app`: writes the scenario made for one project
+    /// ([`crate::model::scenario::for_app`]) into the work directory as
+    /// `scenarios/<name>.toml`, and returns its path (a run copies it into its directory).
+    pub fn write_app_scenario(
+        &self,
+        app: &Path,
+        request: &crate::model::scenario::AppScenarioRequest,
+    ) -> Result<PathBuf, RunError> {
+        let (name, text) = crate::model::scenario::for_app(app, request);
+        let dir = self.work.join("scenarios");
+        std::fs::create_dir_all(&dir).map_err(|error| RunError::io("creating", &dir, error))?;
+        let path = dir.join(format!("{name}.toml"));
+        crate::results::files::write_atomically(&path, text.as_bytes())
+            .map_err(|error| RunError::io("writing", &path, error))?;
+        Ok(path)
+    }
+}
+
 /// Settings of `r2r run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunSettings {
@@ -344,6 +363,11 @@ impl Run {
         let run_dir = RunDir::new(&run.directory);
         plan_file::write(&run_dir, plan)
             .map_err(|error| RunError::io("writing", &run_dir.plan_json(), error))?;
+        // A plan made in memory (tests) has no file to copy.
+        if plan.scenario.path.is_file() {
+            crate::results::scenario_file::write(&run_dir, &plan.scenario.path)
+                .map_err(|error| RunError::io("writing", &run_dir.scenario_toml(), error))?;
+        }
         Ok(run)
     }
 

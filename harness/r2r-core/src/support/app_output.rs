@@ -23,6 +23,14 @@ pub fn round_ms(milliseconds: f64) -> f64 {
     (milliseconds * 1000.0).round() / 1000.0
 }
 
+/// CLOCK_MONOTONIC now, nanoseconds: the clock the apps print (`Stopwatch.GetTimestamp` on
+/// Linux), shared with containers that have no time namespace.
+pub fn monotonic_ns() -> u64 {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always readable");
+    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,13 +33,7 @@ pub fn drop_page_cache() -> Result<(), CacheDropError> {
     std::fs::write("/proc/sys/vm/drop_caches", "3").map_err(CacheDropError::NotPermitted)
 }
 
-/// CLOCK_MONOTONIC now, nanoseconds: the clock the apps print (`Stopwatch.GetTimestamp` on
-/// Linux), shared with containers that have no time namespace.
-pub fn monotonic_ns() -> u64 {
-    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .expect("CLOCK_MONOTONIC is always readable");
-    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
-}
+pub use crate::support::app_output::monotonic_ns;
 
 /// CLOCK_REALTIME minus CLOCK_MONOTONIC now, nanoseconds (read back to back): moves an
 /// engine's wall-clock time onto the monotonic clock.

@@ -9,7 +9,7 @@
 //! (when that is not so, e.g. after a resume, an unrecorded re-warm run is inserted). A resumed
 //! measurement continues the same sequence after the runs already recorded.
 //!
-//! Ready means what the app's rule says ([`readiness`]): the samples' console app exited 0
+//! Ready means what the app's rule says ([`crate::engine::readiness`]): the samples' console app exited 0
 //! with its line; their web API logged its ready line and answered HTTP 200 on 127.0.0.1
 //! (host networking), after which one more request is timed (first request). An app of the
 //! user's gives its own rule: an exit code, a log line, an HTTP path and status.
@@ -27,7 +27,6 @@
 
 pub mod clock;
 pub mod options;
-pub mod readiness;
 pub mod run_once;
 pub mod schedule;
 pub mod settings;

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::engine::containers;
+use crate::engine::readiness::{self, Ready};
 use crate::engine::{ContainerSpec, CounterScope, Engine, Network, ResourceCounters};
 use crate::measure::startup::clock::{
     drop_page_cache, interval_ms, milliseconds, monotonic_ns, realtime_offset_ns,
 };
 use crate::measure::startup::options::StartupOptions;
-use crate::measure::startup::readiness::{self, Ready};
 use crate::measure::startup::targets::Target;
 use crate::model::catalog::AppKind;
 use crate::model::plan::labels;
@@ -239,23 +239,7 @@ pub async fn run_once(
     record
 }
 
-/// Why a container exited with `code`: its code, and the memory limit when the kernel's
-/// out-of-memory killer stopped it.
-pub async fn exit_reason(
-    engine: &dyn Engine,
-    id: &str,
-    code: i64,
-    memory_limit_bytes: i64,
-) -> String {
-    if engine.oom_killed(id).await.unwrap_or(false) {
-        format!(
-            "exited with code {code}: killed at its memory limit of {} MiB",
-            memory_limit_bytes >> 20
-        )
-    } else {
-        format!("exited with code {code}")
-    }
-}
+pub use crate::engine::containers::exit_reason;
 
 #[cfg(test)]
 mod tests {

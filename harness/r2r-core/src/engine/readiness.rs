@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use crate::engine::containers::exit_reason;
 use crate::engine::Engine;
-use crate::measure::startup::clock::monotonic_ns;
-use crate::measure::startup::options::Readiness;
 use crate::model::app::{Launch, ReadyRule};
+use crate::model::startup::Readiness;
+use crate::support::app_output::monotonic_ns;
 use crate::support::probe;
 
 /// What the wait saw of a ready app.
@@ -45,7 +46,7 @@ pub async fn wait_ready(
             .map_err(|error| error.to_string())?;
         let seen_ns = monotonic_ns();
         if code != expected {
-            let reason = super::run_once::exit_reason(engine, id, code, memory_limit_bytes).await;
+            let reason = exit_reason(engine, id, code, memory_limit_bytes).await;
             return Err(if expected == 0 {
                 reason
             } else {
@@ -137,7 +138,7 @@ async fn exited_before(
     match tokio::time::timeout(Duration::from_secs(5), engine.wait_container(id)).await {
         Ok(Ok(code)) => format!(
             "{} before {what}",
-            super::run_once::exit_reason(engine, id, code, memory_limit_bytes).await
+            exit_reason(engine, id, code, memory_limit_bytes).await
         ),
         _ => format!("the output ended before {what}"),
     }
