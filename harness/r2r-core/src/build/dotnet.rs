@@ -1038,6 +1038,11 @@ fn managed_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
 
 /// Source files of an app project (for its cache key): everything but build outputs.
 fn source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
+    files_under(dir, |name| name != "bin" && name != "obj")
+}
+
+/// Every file under `dir`, sorted, in the directories `enter` lets through (by name).
+fn files_under(dir: &Path, enter: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, DotnetError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
@@ -1045,7 +1050,7 @@ fn source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
             let path = entry.map_err(io_error("reading", &current))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if path.is_dir() {
-                if name != "bin" && name != "obj" {
+                if enter(name) {
                     stack.push(path);
                 }
             } else {

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{cached, io_error, run, sdk_version_of, AppCompilation, DotnetError, Workspace};
+use super::{
+    cached, files_under, io_error, run, sdk_version_of, AppCompilation, DotnetError, Workspace,
+};
 use crate::model::app::App;
 
 impl Workspace {
@@ -93,23 +95,9 @@ pub(super) fn project_dirs(project: &Path) -> Result<Vec<PathBuf>, DotnetError> 
 /// The source files of an app of the user's under `dir`: every file but those in build
 /// output (`bin`, `obj`) and in hidden or package directories (`.git`, `node_modules`).
 pub(super) fn own_source_files(dir: &Path) -> Result<Vec<PathBuf>, DotnetError> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).map_err(io_error("reading", &current))? {
-            let path = entry.map_err(io_error("reading", &current))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if path.is_dir() {
-                if !matches!(name, "bin" | "obj" | "node_modules") && !name.starts_with('.') {
-                    stack.push(path);
-                }
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+    files_under(dir, |name| {
+        !matches!(name, "bin" | "obj" | "node_modules") && !name.starts_with('.')
+    })
 }
 
 /// Refuses a trimmed publish that gave trim warnings (`warning IL2xxx`, `IL3xxx`).
