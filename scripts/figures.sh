@@ -5,9 +5,9 @@
 #   scripts/figures.sh NAME...     (list: scripts/figures.sh --list)
 #
 # Each NAME runs the command its figures come from, in a results root of its own (never
-# results/), then copies the run's small files (run.json, plan.json, build.json, verify.json,
-# sizes.csv, layers.csv, sharing.csv, anatomy.csv (under 1 MB), startup.csv, startup-runs.csv,
-# summary.json, report.md; no plots) to docs/data/<NAME>-<run-id>/ with `command.txt`: the
+# results/), then copies the run's small files (run.json, plan.json, scenario.toml, build.json,
+# verify.json, sizes.csv, layers.csv, sharing.csv, anatomy.csv (under 1 MB), startup.csv,
+# startup-runs.csv, summary.json, report.md; no plots) to docs/data/<NAME>-<run-id>/ with `command.txt`: the
 # command line, the commit and the machine. The docs name that folder beside each figure
 # (docs/figures.md). Start-up figures want an otherwise idle machine.
 set -euo pipefail
@@ -34,6 +34,7 @@ declare -A SETS=(
   [recipes-net8]="r2r run --scenario composite-recipes-net8 --cache both --precision 3% --max-time 15m --only $(recipe_images "full official-net8 official-net8-no-isa partial-pgo")"
   [trimmed]="r2r run --scenario trimmed-composite --runs 10"
   [quick-platforms]="r2r run --scenario quick-platforms --runs 3"
+  [templates]="r2r run --scenario templates"
 )
 
 if [ "${1:-}" = --list ] || [ $# -eq 0 ]; then
@@ -66,8 +67,8 @@ for name in "$@"; do
   fi
   keep="docs/data/$name-$(basename "$run")"
   mkdir -p "$keep"
-  for file in run.json plan.json build.json verify.json sizes.csv layers.csv sharing.csv \
-    anatomy.csv startup.csv startup-runs.csv summary.json report.md; do
+  for file in run.json plan.json scenario.toml build.json verify.json sizes.csv layers.csv \
+    sharing.csv anatomy.csv startup.csv startup-runs.csv summary.json report.md; do
     [ -f "$run/$file" ] || continue
     # The anatomy of a large scenario (megabytes) stays out: no figure of these sets uses it.
     if [ "$file" = anatomy.csv ] && [ "$(stat -c %s "$run/$file")" -gt 1000000 ]; then
