@@ -62,6 +62,23 @@ fn web_project(dir: &Path, name: &str, package: Option<&str>, program: Option<&s
     project_dir.join(format!("{name}.csproj"))
 }
 
+/// Writes `dir/<name>.toml` (.NET 10.0.12, the slim base, then `body`) and runs
+/// `r2r <command> --scenario <that file> <args>`.
+fn on_scenario(dir: &Path, name: &str, body: &str, command: &str, args: &[&str]) -> Output {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!("dotnet = \"10.0.12\"\nbase = \"slim\"\n{body}"),
+    )
+    .unwrap();
+    r2r()
+        .args([command, "--scenario"])
+        .arg(&file)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// The ids and `run` checks of a run's verify.json.
 fn run_checks(run: &Path) -> Vec<(String, bool, String)> {
     let verify = json(&run.join("verify.json"));
@@ -158,18 +175,13 @@ fn an_app_outside_the_repository_is_measured_by_run_app_and_by_a_scenario_naming
     // 2. A scenario beside the project names it by a relative path, with a rule of its own,
     // and with a second app that never becomes ready: that app's images fail, the first
     // app's results are kept, the exit code says so, no container is left.
-    let file = outside.path().join("mine.toml");
-    std::fs::write(
-        &file,
-        "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\n  { project = \"Hello/Hello.csproj\", ready = { http = \"/hello\" }, request = \"/\" },\n  { name = \"never\", project = \"Hello/Hello.csproj\", kind = \"web\", ready = { http = \"/nowhere\" } },\n]\nvariants = [\"no-composite\"]\nmeasure = [\"startup\"]\n",
-    )
-    .unwrap();
-    let output = r2r()
-        .args(["run", "--scenario"])
-        .arg(&file)
-        .args(["--runs", "2", "--precision", "off", "--timeout", "15"])
-        .output()
-        .unwrap();
+    let output = on_scenario(
+        outside.path(),
+        "mine",
+        "apps = [\n  { project = \"Hello/Hello.csproj\", ready = { http = \"/hello\" }, request = \"/\" },\n  { name = \"never\", project = \"Hello/Hello.csproj\", kind = \"web\", ready = { http = \"/nowhere\" } },\n]\nvariants = [\"no-composite\"]\nmeasure = [\"startup\"]\n",
+        "run",
+        &["--runs", "2", "--precision", "off", "--timeout", "15"],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let run = common::latest_run("mine");
     let checks = run_checks(&run);
@@ -204,17 +216,13 @@ fn an_app_outside_the_repository_is_measured_by_run_app_and_by_a_scenario_naming
 fn bad_apps_get_one_clear_line_each() {
     let outside = tempfile::tempdir().unwrap();
     // A project path that does not exist: the scenario's line, before anything is built.
-    let file = outside.path().join("missing.toml");
-    std::fs::write(
-        &file,
-        "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\n  \"console\",\n  { project = \"nowhere/App.csproj\" },\n]\nvariants = [\"no-composite\"]\n",
-    )
-    .unwrap();
-    let output = r2r()
-        .args(["run", "--scenario"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let output = on_scenario(
+        outside.path(),
+        "missing",
+        "apps = [\n  \"console\",\n  { project = \"nowhere/App.csproj\" },\n]\nvariants = [\"no-composite\"]\n",
+        "run",
+        &[],
+    );
     assert_ne!(output.status.code(), Some(0), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -222,16 +230,13 @@ fn bad_apps_get_one_clear_line_each() {
         "{stderr}"
     );
     // An unknown readiness rule, named with its line.
-    std::fs::write(
-        &file,
-        "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\n  { project = \"nowhere/App.csproj\", ready = { tcp = 80 } },\n]\nvariants = [\"no-composite\"]\n",
-    )
-    .unwrap();
-    let output = r2r()
-        .args(["plan", "--scenario"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let output = on_scenario(
+        outside.path(),
+        "missing",
+        "apps = [\n  { project = \"nowhere/App.csproj\", ready = { tcp = 80 } },\n]\nvariants = [\"no-composite\"]\n",
+        "plan",
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("missing.toml:4") && stderr.contains("unknown field `tcp`"),
@@ -247,17 +252,13 @@ fn bad_apps_get_one_clear_line_each() {
         None,
         Some("var app = WebApplication.CreateBuilder(args).Build()\napp.Run();\n"),
     );
-    let file = outside.path().join("broken.toml");
-    std::fs::write(
-        &file,
-        "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [\"console\", { project = \"Broken/Broken.csproj\" }]\nvariants = [\"no-composite\"]\nmeasure = [\"sizes\"]\n",
-    )
-    .unwrap();
-    let output = r2r()
-        .args(["run", "--scenario"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let output = on_scenario(
+        outside.path(),
+        "broken",
+        "apps = [\"console\", { project = \"Broken/Broken.csproj\" }]\nvariants = [\"no-composite\"]\nmeasure = [\"sizes\"]\n",
+        "run",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -289,17 +290,13 @@ fn an_app_carrying_a_composite_assembly_is_refused_on_that_composite_and_runs_el
         Some("Microsoft.Extensions.Hosting.Abstractions/11.0.0"),
         None,
     );
-    let file = outside.path().join("collide.toml");
-    std::fs::write(
-        &file,
-        "dotnet = \"10.0.12\"\nbase = \"slim\"\napps = [{ project = \"Collide/Collide.csproj\" }]\nvariants = [\"no-composite\", \"aspnet-composite\"]\nmeasure = [\"sizes\"]\n",
-    )
-    .unwrap();
-    let output = r2r()
-        .args(["run", "--scenario"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let output = on_scenario(
+        outside.path(),
+        "collide",
+        "apps = [{ project = \"Collide/Collide.csproj\" }]\nvariants = [\"no-composite\", \"aspnet-composite\"]\nmeasure = [\"sizes\"]\n",
+        "run",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let all = text(&output);
     assert!(
