@@ -215,9 +215,13 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
     let info = &data.info;
     let scenario = &data.plan.scenario;
     let mut about = format!(
-        "Scenario `{}` ({}), run {}: .NET {}{}, base {}, {} variant(s).",
+        "Scenario `{}`{}, run {}: .NET {}{}, base {}, {} variant(s).",
         scenario.name,
-        scenario.description,
+        if scenario.description.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", scenario.description)
+        },
         info.run_id,
         scenario.dotnet,
         match &info.dotnet.requested {
