@@ -2,16 +2,33 @@
 //! code, a line of its output matched, a path answered; then its first request. Shared by
 //! the start-up runs and verification, so an image is verified by the rule it is timed by.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
 use crate::engine::containers::exit_reason;
 use crate::engine::Engine;
-use crate::model::app::{Launch, ReadyRule};
+use crate::model::app::{AppKind, Launch, ReadyRule};
 use crate::model::startup::Readiness;
 use crate::support::app_output::monotonic_ns;
 use crate::support::probe;
+
+/// Where a run of an app of `kind` listens, and the environment it starts with: a web app's
+/// fixed port, or a free port on 127.0.0.1 picked for this run and passed as `PORT` and
+/// `ASPNETCORE_URLS` ([`Launch::environment`]).
+pub fn port_and_env(
+    kind: AppKind,
+    launch: &Launch,
+) -> Result<(Option<u16>, BTreeMap<String, String>), String> {
+    let picked = match (kind, launch.port) {
+        (AppKind::Webapi, None) => Some(
+            probe::free_port().map_err(|error| format!("no free port on 127.0.0.1: {error}"))?,
+        ),
+        _ => None,
+    };
+    Ok((picked.or(launch.port), launch.environment(kind, picked)))
+}
 
 /// What the wait saw of a ready app.
 #[derive(Debug, Clone, Copy, PartialEq)]

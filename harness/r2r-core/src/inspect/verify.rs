@@ -21,7 +21,6 @@ use crate::inspect::archive::{self, ImageFilesystem};
 use crate::model::app::Launch;
 use crate::model::catalog::{AppKind, Catalog, Framework};
 use crate::model::plan::{labels, Content, Plan, PlannedImage, PlannedRole};
-use crate::support::probe;
 
 /// One check of one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,15 +180,13 @@ async fn run_app(
         AppKind::Console | AppKind::Worker => Network::None,
     };
     let mut container = container_spec(plan, image, options, network);
-    let port = match (kind, launch.port) {
-        (AppKind::Webapi, None) => match probe::free_port() {
-            Ok(port) => Some(port),
-            Err(error) => return fail(format!("no free port on 127.0.0.1: {error}")),
-        },
-        (_, port) => port,
+    let port = match readiness::port_and_env(kind, launch) {
+        Ok((port, env)) => {
+            container.env = env;
+            port
+        }
+        Err(error) => return fail(error),
     };
-    let picked = if launch.port.is_none() { port } else { None };
-    container.env = launch.environment(kind, picked);
     if !launch.args.is_empty() {
         container.command = Some(launch.args.clone());
     }

@@ -16,7 +16,6 @@ use crate::model::catalog::AppKind;
 use crate::model::plan::labels;
 use crate::results::startup_runs::{Cache, RunRecord};
 use crate::support::app_output::{integer_after, round_ms};
-use crate::support::probe;
 
 /// The container of one start-up run of `target`: labelled with the scenario and image, with
 /// the run's limits, as an unprivileged user on a read-only root.
@@ -86,23 +85,16 @@ pub async fn run_once(
         tokio::time::sleep(options.pause).await;
     }
     let mut spec = container_spec(scenario, target, options);
-    let port = match (target.kind, target.launch.port) {
-        (AppKind::Webapi, Some(port)) => Some(port),
-        (AppKind::Webapi, None) => match probe::free_port() {
-            Ok(port) => {
-                spec.env = target.launch.environment(target.kind, Some(port));
-                Some(port)
-            }
-            Err(error) => {
-                record.error = format!("no free port on 127.0.0.1: {error}");
-                return record;
-            }
-        },
-        _ => None,
+    let port = match readiness::port_and_env(target.kind, &target.launch) {
+        Ok((port, env)) => {
+            spec.env = env;
+            port
+        }
+        Err(error) => {
+            record.error = error;
+            return record;
+        }
     };
-    if port.is_none() || target.launch.port.is_some() {
-        spec.env = target.launch.environment(target.kind, None);
-    }
     let scope: Option<CounterScope> = if options.counters {
         match containers::prepare_counters(engine, &mut spec, &counter_key()).await {
             Ok(scope) => scope,
@@ -244,6 +236,7 @@ pub use crate::engine::containers::exit_reason;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::support::probe;
 
     /// The readiness poll finds a listener that appears after it started polling, sends its
     /// request there once, and reports the answer. (How soon it sees the listener is a
