@@ -117,7 +117,8 @@ fn every_json_key_is_the_captured_one() {
         (
             format!("{} scenario", plan_file::FILE),
             // `own_apps` only when the scenario defines apps of its own (quick names samples).
-            json_keys::<Scenario>(&["platforms", "own_apps"]),
+            // `own_recipes`, `recipe_files` only with recipes of its own (`r2r tune`'s).
+            json_keys::<Scenario>(&["platforms", "own_apps", "own_recipes", "recipe_files"]),
         ),
         (run.to_string(), json_keys::<RunInfo>(&[])),
         (format!("{run} machine"), json_keys::<Machine>(&[])),

@@ -684,7 +684,13 @@ async fn sizes_from_the_layer_cache_are_the_same_to_the_byte() {
 async fn a_lost_engine_is_not_mistaken_for_failed_images() {
     let fixture = fixture();
     fixture.pipeline().build(false).await.unwrap();
-    let mut run = run::Run::open(&fixture.project, &fixture.plan, None, &fixture.notes).unwrap();
+    let mut run = run::Run::open(
+        &fixture.project,
+        &fixture.plan,
+        (None, None),
+        &fixture.notes,
+    )
+    .unwrap();
     let engine: &dyn Engine = &fixture.engine;
     // A step that failed while the engine answers is a finding.
     assert!(!run

@@ -530,6 +530,8 @@ fn scenario_struct() -> impl Strategy<Value = Scenario> {
             sdk,
             measure: Vec::new(),
             recipes: vec!["full".to_string()],
+            own_recipes: Default::default(),
+            recipe_files: Vec::new(),
             platforms: vec![r2r_core::model::platform::Platform::default()],
             startup: Default::default(),
             content_hash: String::new(),

@@ -48,6 +48,10 @@ pub(crate) enum Command {
     /// Build, verify and take the scenario's measurements, writing results under
     /// <results>/<scenario>/<run-id>/.
     Run(RunArgs),
+    /// Make composites for an app: record which framework assemblies it loads in its
+    /// as-shipped image, write recipes rooting them (tune/ in the run directory), and measure
+    /// them beside the app as shipped and the other recipes in one run.
+    Tune(TuneArgs),
     /// Write report.md and report.html of a run (tables in the published reports' shapes,
     /// start-up with confidence intervals, the plots).
     Report(RunSelect),
@@ -174,6 +178,47 @@ pub(crate) struct RunArgs {
     /// Finished steps are kept; start-up adds only the runs that are missing.
     #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
     pub(crate) resume: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TuneArgs {
+    /// A scenario name (scenarios/<name>.toml) or a path to a scenario file: its apps are
+    /// tuned for (all, or those of --apps).
+    #[arg(long, short, required_unless_present = "app", conflicts_with = "app")]
+    pub(crate) scenario: Option<String>,
+    /// Your app: a project file (.csproj), through the scenario `r2r run --app` makes for it.
+    #[arg(long, value_name = "PROJECT")]
+    pub(crate) app: Option<PathBuf>,
+    /// With --app: the .NET version or band (default: 10.0, the newest patch served).
+    #[arg(long, value_name = "VERSION", requires = "app")]
+    pub(crate) dotnet: Option<String>,
+    /// With --app: the base (default: slim).
+    #[arg(long = "base", value_name = "BASE", requires = "app")]
+    pub(crate) base: Option<String>,
+    /// The scenario's apps to tune for, comma-separated (default: all).
+    #[arg(long, value_name = "APP,...", value_delimiter = ',')]
+    pub(crate) apps: Vec<String>,
+    /// Use the recordings of an earlier tuning (its run directory) instead of recording.
+    #[arg(long, value_name = "RUN-DIR", conflicts_with = "image")]
+    pub(crate) from: Option<PathBuf>,
+    /// Record this as-shipped app image (built by r2r for the scenario) instead of building it.
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) image: Option<String>,
+    /// The recipes to measure the tuned ones against, comma-separated (default: full, the
+    /// version's official recipe, partial-pgo).
+    #[arg(long, value_name = "RECIPE,...", value_delimiter = ',')]
+    pub(crate) recipes: Vec<String>,
+    /// The composite variant the recipes compile (default: aspnet-composite).
+    #[arg(long, value_name = "VARIANT")]
+    pub(crate) variant: Option<String>,
+    /// Record and write the recipes (and the scenario that measures them), measure nothing.
+    #[arg(long)]
+    pub(crate) record_only: bool,
+    /// Rebuild images even when their inputs are unchanged.
+    #[arg(long)]
+    pub(crate) rebuild: bool,
+    #[command(flatten)]
+    pub(crate) startup: StartupSettings,
 }
 
 #[derive(Debug, Args)]

@@ -270,6 +270,16 @@ pub trait Preparation: Send + Sync {
         plan: &Plan,
         image: &PlannedImage,
     ) -> Result<bytes::Bytes, PreparationError>;
+    /// The simple names of a framework's managed assemblies in the prepared packs (after
+    /// [`Preparation::prepare`]), for checking a list against them; `None` where the
+    /// preparation cannot tell (the default).
+    fn framework_assemblies(
+        &self,
+        framework: crate::model::framework::Framework,
+    ) -> Option<std::collections::BTreeSet<String>> {
+        let _ = framework;
+        None
+    }
 }
 
 /// The real preparation: packs restored with the host's .NET SDK, content prepared in the
@@ -311,6 +321,23 @@ impl Preparation for HostPreparation {
         .expect("restore task does not panic")?;
         let _ = self.packs.set(packs);
         Ok(())
+    }
+
+    fn framework_assemblies(
+        &self,
+        framework: crate::model::framework::Framework,
+    ) -> Option<std::collections::BTreeSet<String>> {
+        let packs = self.packs.get()?.get(&Platform::default())?;
+        let entries = std::fs::read_dir(packs.managed_dir(framework)).ok()?;
+        Some(
+            entries
+                .flatten()
+                .filter_map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".dll").map(str::to_string)
+                })
+                .collect(),
+        )
     }
 
     async fn context(

@@ -319,6 +319,13 @@ pub trait Containers: Send + Sync {
         let _ = id;
         Ok(None)
     }
+    /// The process id, on this host, of the container's main process while it runs; `None`
+    /// when the engine does not say or the process is not visible here (an engine on another
+    /// machine). What `r2r tune` reads the mapped files of (the default: `None`).
+    async fn container_pid(&self, id: &str) -> Result<Option<u32>, EngineError> {
+        let _ = id;
+        Ok(None)
+    }
 }
 
 /// The engine itself and what its containers do underneath: facts about the engine (which

@@ -5,6 +5,7 @@ pub mod anatomy;
 pub mod cache;
 pub mod layers;
 pub mod paired;
+pub mod record;
 pub mod registry;
 pub mod sizes;
 pub mod startup;

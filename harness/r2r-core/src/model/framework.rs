@@ -21,6 +21,13 @@ impl Framework {
         }
     }
 
+    /// The framework whose directory under `shared/` has this name.
+    pub fn from_shared_name(name: &str) -> Option<Framework> {
+        [Framework::Runtime, Framework::Aspnet]
+            .into_iter()
+            .find(|framework| framework.shared_name() == name)
+    }
+
     /// The NuGet runtime pack that carries this framework for linux-x64.
     pub fn runtime_pack(self) -> &'static str {
         match self {

@@ -13,6 +13,7 @@ pub mod names;
 pub mod plan;
 pub mod platform;
 pub mod recipe;
+pub mod recording;
 pub mod scenario;
 pub mod startup;
 pub mod toml_source;

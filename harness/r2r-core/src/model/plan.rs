@@ -157,12 +157,21 @@ pub fn recipe_variant(variant: &str, recipe: &str) -> String {
 /// no recipe suffix). `None` when the name is neither a catalog variant nor one with a known
 /// recipe after its last `.`.
 pub fn split_recipe_variant<'a>(catalog: &Catalog, name: &'a str) -> Option<(&'a str, &'a str)> {
+    split_variant_with(catalog, &BTreeMap::new(), name)
+}
+
+/// [`split_recipe_variant`], knowing a scenario's own recipes beside the project's.
+fn split_variant_with<'a>(
+    catalog: &Catalog,
+    own: &BTreeMap<String, Recipe>,
+    name: &'a str,
+) -> Option<(&'a str, &'a str)> {
     if catalog.variants.contains_key(name) {
         return Some((name, crate::model::recipe::DEFAULT_RECIPE));
     }
     let (variant, recipe) = name.rsplit_once('.')?;
-    (catalog.variants.contains_key(variant) && catalog.recipes.contains_key(recipe))
-        .then_some((variant, recipe))
+    let known = catalog.recipes.contains_key(recipe) || own.contains_key(recipe);
+    (catalog.variants.contains_key(variant) && known).then_some((variant, recipe))
 }
 
 /// Whether a variant has a framework composite (and so is built once per recipe).
@@ -491,7 +500,7 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         ));
     }
     for (index, recipe) in scenario.recipes.iter().enumerate() {
-        if !catalog.recipes.contains_key(recipe) {
+        if scenario.recipe(catalog, recipe).is_none() {
             return Err(in_scenario(
                 "recipes",
                 Some(index),
@@ -525,7 +534,9 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         if named_platform.suffix().is_some() && named_platform != platform {
             continue;
         }
-        let Some((catalog_name, recipe_name)) = split_recipe_variant(catalog, unsuffixed) else {
+        let Some((catalog_name, recipe_name)) =
+            split_variant_with(catalog, &scenario.own_recipes, unsuffixed)
+        else {
             return Err(in_scenario(
                 "variants",
                 Some(variant_index),
@@ -537,7 +548,9 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
         };
         let variant = &catalog.variants[catalog_name];
         let recipe_of = |name: &str| {
-            let recipe = &catalog.recipes[name];
+            let recipe = scenario
+                .recipe(catalog, name)
+                .expect("the scenario's recipes were checked above");
             (!recipe.is_default()).then_some(recipe)
         };
         if catalog_name != unsuffixed || !has_framework_composite(variant) {

@@ -60,6 +60,8 @@ struct RecipeEntry {
     #[serde(default)]
     references: Option<String>,
     #[serde(default)]
+    recording: Option<String>,
+    #[serde(default)]
     reference_frameworks: Vec<Framework>,
     optimize: Optimize,
     #[serde(default)]
@@ -105,6 +107,10 @@ pub struct Recipe {
     pub roots: Option<Vec<ListedAssembly>>,
     /// Assemblies left out of the composite, passed with `-r`: they keep their shipped code.
     pub references: Vec<ListedAssembly>,
+    /// What the app this recipe is tuned for loaded (`recording`: a list `r2r tune` wrote,
+    /// [`crate::model::recording`]); `verify` proves the roots are exactly these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Vec<ListedAssembly>>,
     /// Frameworks whose every assembly is left out (`-r`) and keeps its shipped code.
     pub reference_frameworks: Vec<Framework>,
     /// Optimisation switch.
@@ -298,15 +304,41 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
         );
         return Ok(BTreeMap::from([(DEFAULT_RECIPE.to_string(), recipe)]));
     }
-    let text = read(&path)?;
-    let file: RecipesFile = toml_source::parse(&path, &text)?;
+    let recipes = parse_file(&path, &experiments.join("recipes"), "recipes/")?;
+    if !recipes.contains_key(DEFAULT_RECIPE) {
+        return Err(SourceError::whole_file(
+            &path,
+            format!("the default recipe `{DEFAULT_RECIPE}` is missing"),
+        )
+        .into());
+    }
+    Ok(recipes)
+}
+
+/// Reads a recipes file of a scenario's own (`recipe-files`, such as the one `r2r tune`
+/// writes): the format of `experiments/recipes.toml`, with its lists beside it. Entries name
+/// their lists by file name alone, so a directory of recipes can be moved whole.
+pub fn load_file(path: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    parse_file(path, dir, "")
+}
+
+/// Reads the recipes of `path`, whose lists are in `lists` and are named `<shown><file>` in
+/// the entries' `at`.
+fn parse_file(
+    path: &Path,
+    lists: &Path,
+    shown: &str,
+) -> Result<BTreeMap<String, Recipe>, RecipeError> {
+    let text = read(path)?;
+    let file: RecipesFile = toml_source::parse(path, &text)?;
     let at = |recipe: &str, key: Option<&str>, message: String| {
         let mut steps = vec![Step::Key("recipes"), Step::Key(recipe)];
         if let Some(key) = key {
             steps.push(Step::Key(key));
         }
         let offset = toml_source::locate(&text, &steps).unwrap_or(0);
-        SourceError::at_offset(&path, &text, offset, message)
+        SourceError::at_offset(path, &text, offset, message)
     };
     let mut recipes = BTreeMap::new();
     for (name, entry) in file.recipes {
@@ -317,7 +349,7 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
             };
             names::check_relative_path(file)
                 .map_err(|error| at(&name, Some(key), format!("`{key}`: {error}")))?;
-            let list_path = experiments.join("recipes").join(file);
+            let list_path = lists.join(file);
             if !list_path.is_file() {
                 return Err(at(
                     &name,
@@ -326,10 +358,11 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
                 )
                 .into());
             }
-            Ok(Some(read_list(&list_path, &format!("recipes/{file}"))?))
+            Ok(Some(read_list(&list_path, &format!("{shown}{file}"))?))
         };
         let roots = list("roots", &entry.roots)?;
         let references = list("references", &entry.references)?.unwrap_or_default();
+        let recorded = list("recording", &entry.recording)?;
         if let Some(roots) = &roots {
             if let Some(both) = references
                 .iter()
@@ -385,6 +418,7 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
             source: entry.source,
             roots,
             references,
+            recorded,
             reference_frameworks: entry.reference_frameworks,
             optimize: entry.optimize,
             inputbubble: entry.inputbubble,
@@ -404,13 +438,6 @@ pub fn load(experiments: &Path) -> Result<BTreeMap<String, Recipe>, RecipeError>
         }
         recipes.insert(name, recipe);
     }
-    if !recipes.contains_key(DEFAULT_RECIPE) {
-        return Err(SourceError::whole_file(
-            &path,
-            format!("the default recipe `{DEFAULT_RECIPE}` is missing"),
-        )
-        .into());
-    }
     Ok(recipes)
 }
 
@@ -422,6 +449,7 @@ fn full(summary: &str, source: &str) -> Recipe {
         source: source.to_string(),
         roots: None,
         references: Vec::new(),
+        recorded: None,
         reference_frameworks: Vec::new(),
         optimize: Optimize::Blended,
         inputbubble: true,

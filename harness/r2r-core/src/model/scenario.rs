@@ -13,9 +13,11 @@ use crate::model::dotnet_version::{self, VersionRequest};
 use crate::model::limits::{self, Budget, Precision};
 use crate::model::names;
 use crate::model::platform::{self, Platform};
+use crate::model::recipe::{self, Recipe};
 use crate::model::toml_source::{self, SourceError, Step};
 
 mod apps;
+pub mod derive;
 use apps::check_apps;
 pub use apps::{for_app, AppScenarioRequest, APP_VARIANTS};
 
@@ -45,6 +47,8 @@ struct ScenarioFile {
     measure: Vec<Measurement>,
     #[serde(default)]
     recipes: Option<Vec<String>>,
+    #[serde(default, rename = "recipe-files")]
+    recipe_files: Vec<String>,
     #[serde(default)]
     platforms: Option<Vec<String>>,
     #[serde(default)]
@@ -198,6 +202,14 @@ pub struct Scenario {
     /// composite is built once per recipe. Default: `["full"]`.
     #[serde(default = "default_recipes")]
     pub recipes: Vec<String>,
+    /// Recipes the scenario brings itself (`recipe-files = ["tune/recipes.toml"]`, files in
+    /// the format of `experiments/recipes.toml`, relative to the scenario file), by name; the
+    /// scenario's `recipes` may name them beside the project's. Not written when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub own_recipes: BTreeMap<String, Recipe>,
+    /// The `recipe-files` as the scenario names them (relative to it). Not written when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipe_files: Vec<String>,
     /// The platforms every image is built for, in file order (`platforms = ["linux/amd64",
     /// "linux/arm64"]`). Default: `linux/amd64` alone, which is then not written (a plan of
     /// x64 images reads and writes as before platforms existed).
@@ -214,6 +226,14 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The recipe of this name: the scenario's own ([`Scenario::own_recipes`]) or the
+    /// project's.
+    pub fn recipe<'a>(&'a self, catalog: &'a Catalog, name: &str) -> Option<&'a Recipe> {
+        self.own_recipes
+            .get(name)
+            .or_else(|| catalog.recipes.get(name))
+    }
+
     /// The major version (`10` for `10.0.12`).
     pub fn dotnet_major(&self) -> u32 {
         self.dotnet
@@ -411,9 +431,11 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
     };
     let (apps, own_apps) = check_apps(path, &file.apps, catalog, &at)?;
     check_list(&file.variants, "variants", catalog.variants.keys(), &at)?;
+    let own_recipes = own_recipes(path, &file.recipe_files, catalog, &at)?;
     let recipes = match file.recipes {
         Some(recipes) => {
-            check_list(&recipes, "recipes", catalog.recipes.keys(), &at)?;
+            let known = catalog.recipes.keys().chain(own_recipes.keys());
+            check_list(&recipes, "recipes", known, &at)?;
             recipes
         }
         None => default_recipes(),
@@ -477,10 +499,47 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Scenario, Sou
         sdk: file.sdk,
         measure,
         recipes,
+        own_recipes,
+        recipe_files: file.recipe_files,
         platforms,
         startup,
         content_hash: crate::support::hash::sha256_hex(text.as_bytes()),
     })
+}
+
+/// The recipes of a scenario's `recipe-files` (relative to the scenario file), each checked
+/// by [`recipe::load_file`]; a name the project's recipes or another file already define is
+/// refused at the entry that brings it again.
+fn own_recipes(
+    path: &Path,
+    files: &[String],
+    catalog: &Catalog,
+    at: &dyn Fn(&[Step<'_>], String) -> SourceError,
+) -> Result<BTreeMap<String, Recipe>, SourceError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut own: BTreeMap<String, Recipe> = BTreeMap::new();
+    for (index, file) in files.iter().enumerate() {
+        let here = [Step::Key("recipe-files"), Step::Index(index)];
+        let file_path = dir.join(file);
+        let recipes = match recipe::load_file(&file_path) {
+            Ok(recipes) => recipes,
+            Err(recipe::RecipeError::Invalid(error)) => return Err(error),
+            Err(error) => return Err(at(&here, error.to_string())),
+        };
+        for (name, found) in recipes {
+            if catalog.recipes.contains_key(&name) || own.contains_key(&name) {
+                return Err(at(
+                    &here,
+                    format!(
+                        "recipe `{name}` of {} is defined already (experiments/recipes.toml or an earlier file); give it another name",
+                        file_path.display()
+                    ),
+                ));
+            }
+            own.insert(name, found);
+        }
+    }
+    Ok(own)
 }
 
 /// The scenario name a file gives when it sets none: its stem in lower case, with every run

@@ -32,6 +32,7 @@ pub mod sizes;
 pub mod startup_runs;
 pub mod startup_summary;
 pub mod summary_file;
+pub mod tune_files;
 pub mod verify_file;
 
 pub use csv_rows::CsvFile;

@@ -12,6 +12,7 @@ pub mod compare;
 mod project;
 pub use crate::measure::startup::settings;
 mod steps;
+pub mod tune;
 
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
@@ -288,6 +289,9 @@ pub struct RunSettings {
     pub rebuild: bool,
     /// The run to finish (a run id, `latest` or a path) instead of starting a new one.
     pub resume: Option<String>,
+    /// The directory of the new run, made ready before (`r2r tune` writes `tune/` and
+    /// `scenario.toml` there first); `None`: a new one under the results root.
+    pub directory: Option<PathBuf>,
     /// Settings of the verify step.
     pub verify: VerifyOptions,
     /// Settings of the start-up step, resolved with [`StartupDefaults::run`] and the
@@ -312,7 +316,7 @@ impl Run {
     pub fn open(
         project: &Project,
         plan: &Plan,
-        resume: Option<&str>,
+        (resume, into): (Option<&str>, Option<&Path>),
         observer: &dyn Observer,
     ) -> Result<Run, RunError> {
         if let Some(which) = resume {
@@ -352,10 +356,13 @@ impl Run {
                 resumed: true,
             });
         }
-        let directory = project
-            .results
-            .join(&plan.scenario.name)
-            .join(runs::new_run_id());
+        let directory = match into {
+            Some(directory) => directory.to_path_buf(),
+            None => project
+                .results
+                .join(&plan.scenario.name)
+                .join(runs::new_run_id()),
+        };
         std::fs::create_dir_all(&directory)
             .map_err(|error| RunError::io("creating", &directory, error))?;
         let run = Run::open_in(project, plan, &directory);
@@ -363,10 +370,16 @@ impl Run {
         let run_dir = RunDir::new(&run.directory);
         plan_file::write(&run_dir, plan)
             .map_err(|error| RunError::io("writing", &run_dir.plan_json(), error))?;
-        // A plan made in memory (tests) has no file to copy.
-        if plan.scenario.path.is_file() {
-            crate::results::scenario_file::write(&run_dir, &plan.scenario.path)
-                .map_err(|error| RunError::io("writing", &run_dir.scenario_toml(), error))?;
+        // A plan made in memory (tests) has no file to copy; a run made in a prepared
+        // directory may have been planned from its own copy.
+        let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
+        if plan.scenario.path.is_file() && !same(&plan.scenario.path, &run_dir.scenario_toml()) {
+            crate::results::scenario_file::write(
+                &run_dir,
+                &plan.scenario.path,
+                &plan.scenario.recipe_files,
+            )
+            .map_err(|error| RunError::io("writing", &run_dir.scenario_toml(), error))?;
         }
         Ok(run)
     }
@@ -475,7 +488,7 @@ impl Pipeline<'_> {
         let mut run = Run::open(
             self.project,
             self.plan,
-            settings.resume.as_deref(),
+            (settings.resume.as_deref(), settings.directory.as_deref()),
             self.observer,
         )?;
         run.mark_latest();
@@ -602,7 +615,7 @@ impl Pipeline<'_> {
                 }
             };
         }
-        let mut run = Run::open(self.project, self.plan, None, self.observer)?;
+        let mut run = Run::open(self.project, self.plan, (None, None), self.observer)?;
         run.record_engine(self.engine).await?;
         let directory = run.directory.clone();
         let result = match measurement {

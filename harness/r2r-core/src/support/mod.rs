@@ -4,6 +4,7 @@ pub mod affinity;
 pub mod app_output;
 pub mod children;
 pub mod hash;
+pub mod mapped;
 pub mod probe;
 
 /// An error and its causes, joined with `: ` (as `{:#}` of an `anyhow` error shows them).

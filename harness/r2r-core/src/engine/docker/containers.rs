@@ -225,6 +225,18 @@ impl Containers for DockerEngine {
             .and_then(|state| state.started_at)
             .and_then(|started| parse_rfc3339_utc(&started)))
     }
+
+    async fn container_pid(&self, id: &str) -> Result<Option<u32>, EngineError> {
+        let pid = self
+            .container_state(id)
+            .await?
+            .and_then(|state| state.pid)
+            .filter(|pid| *pid > 0)
+            .and_then(|pid| u32::try_from(pid).ok());
+        // An engine on another machine, or in another PID namespace, gives a number this
+        // host cannot see.
+        Ok(pid.filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()))
+    }
 }
 
 /// The last `cap` bytes of a stream read in chunks (a rolling window: the start of a flood is

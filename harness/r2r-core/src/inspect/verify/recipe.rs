@@ -55,6 +55,8 @@ pub fn check_recipe(
     let mut methods: BTreeMap<String, u32> = BTreeMap::new();
     let mut kept = 0;
     let mut referenced: Vec<String> = Vec::new();
+    // Every assembly of the frameworks this image compiles, for the recording's check.
+    let mut compiled_names: Vec<String> = Vec::new();
     for framework in &spec.include {
         let dir = framework_dir(*framework, version);
         for (path, kind) in managed_kinds(fs, &dir) {
@@ -65,6 +67,9 @@ pub fn check_recipe(
                 .trim_end_matches(".dll")
                 .to_string();
             let left_out = !compiled.contains(framework) || recipe.is_reference(&name);
+            if compiled.contains(framework) {
+                compiled_names.push(name.clone());
+            }
             match kind {
                 AssemblyKind::CompositeImage { .. } => {}
                 // Left out: as shipped (facades ship without ReadyToRun code).
@@ -185,6 +190,14 @@ pub fn check_recipe(
             owners.keys().collect::<Vec<_>>()
         )),
     }
+    if let Some(recorded) = &recipe.recorded {
+        facts_text.push_str(&check_recorded(
+            recipe,
+            recorded,
+            &compiled_names,
+            &mut problems,
+        ));
+    }
     let passed = problems.is_empty();
     referenced.sort();
     let named = if referenced.is_empty() {
@@ -220,4 +233,50 @@ pub fn check_recipe(
         passed,
         detail,
     }
+}
+
+/// The check of a recipe tuned for an app (`recording`): in the frameworks this image
+/// compiles, the roots are exactly the assemblies the app loaded. A loaded assembly the recipe
+/// does not root is named with its recording line, and so is a root the app did not load.
+/// Returns the detail's sentence; problems are added to `problems`.
+fn check_recorded(
+    recipe: &crate::model::recipe::Recipe,
+    recorded: &[crate::model::recipe::ListedAssembly],
+    compiled_names: &[String],
+    problems: &mut Vec<String>,
+) -> String {
+    let here: Vec<&crate::model::recipe::ListedAssembly> = recorded
+        .iter()
+        .filter(|entry| compiled_names.contains(&entry.name))
+        .collect();
+    let left_out: Vec<String> = here
+        .iter()
+        .filter(|entry| !recipe.is_root(&entry.name))
+        .map(|entry| format!("{} ({})", entry.name, entry.at))
+        .collect();
+    if !left_out.is_empty() {
+        problems.push(format!(
+            "{} assembl{} the app loaded but the recipe does not root: {}",
+            left_out.len(),
+            if left_out.len() == 1 { "y" } else { "ies" },
+            left_out.join(", ")
+        ));
+    }
+    let unrecorded: Vec<&str> = compiled_names
+        .iter()
+        .filter(|name| recipe.is_root(name) && !recorded.iter().any(|entry| &entry.name == *name))
+        .map(String::as_str)
+        .collect();
+    if !unrecorded.is_empty() {
+        problems.push(format!(
+            "roots the app did not load: {}",
+            unrecorded.join(", ")
+        ));
+    }
+    format!(
+        "; recording: {} of the {} assemblies the app loaded from these frameworks are roots, {} root(s) it did not load",
+        here.len() - left_out.len(),
+        here.len(),
+        unrecorded.len()
+    )
 }
