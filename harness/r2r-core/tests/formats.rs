@@ -15,6 +15,7 @@ use r2r_core::measure::startup::{PhaseSummary, StartupSummary};
 use r2r_core::model::plan::{Plan, PlannedImage};
 use r2r_core::model::scenario::Scenario;
 use r2r_core::results::anatomy::AnatomyRow;
+use r2r_core::results::answer_file::{self, AnswerRow};
 use r2r_core::results::layers::LayerCsvRow;
 use r2r_core::results::rows::{self, header};
 use r2r_core::results::run_record::{
@@ -71,6 +72,7 @@ fn every_csv_header_is_the_captured_one() {
         (sizes::FILE, csv_header::<SizeRow>()),
         (startup_runs::FILE, csv_header::<RunRecord>()),
         (startup_summary::FILE, csv_header::<SummaryRow>()),
+        (answer_file::FILE, csv_header::<AnswerRow>()),
     ];
     for (file, header) in &headers {
         assert_eq!(
@@ -154,8 +156,9 @@ fn every_json_key_is_the_captured_one() {
         ),
         (
             format!("{} [*]", verify_file::FILE),
-            // `emulated` only on images checked under emulation (none in the captured run).
-            json_keys::<ImageVerification>(&["emulated"]),
+            // `emulated` only on images checked under emulation (none in the captured run);
+            // `jitted_methods` only on images that run an app.
+            json_keys::<ImageVerification>(&["emulated", "jitted_methods"]),
         ),
     ];
     for (name, value) in &keys {

@@ -50,6 +50,10 @@ pub struct ImageVerification {
     /// the machine's, run through binfmt_misc and QEMU); absent when it ran natively.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub emulated: bool,
+    /// Methods the JIT compiled until the app was ready (and answered its first request),
+    /// count, in the run check; absent for images that run no app, or where not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitted_methods: Option<u64>,
 }
 
 impl ImageVerification {
@@ -322,6 +326,7 @@ pub async fn verify_image(
     options: &VerifyOptions,
 ) -> ImageVerification {
     let mut checks = Vec::new();
+    let mut jitted_methods = None;
     match read_image(engine, image.reference()).await {
         Ok(fs) => {
             checks.push(check_files(plan, catalog, image, &fs));
@@ -369,6 +374,7 @@ pub async fn verify_image(
                 role: image.role.clone(),
                 checks,
                 emulated,
+                jitted_methods: None,
             };
         }
     }
@@ -403,6 +409,7 @@ pub async fn verify_image(
             let launch = launch.clone().unwrap_or_else(|| Launch::sample(*kind));
             let app = (*kind, &launch);
             let (run, normal) = run_app(engine, plan, image, app, options, false).await;
+            jitted_methods = normal.map(|n| n as u64);
             let passed = run.passed;
             checks.push(run);
             if passed && publish.native {
@@ -432,6 +439,7 @@ pub async fn verify_image(
         role: image.role.clone(),
         checks,
         emulated: emulated && runs,
+        jitted_methods,
     }
 }
 

@@ -4,141 +4,208 @@
 
 use crate::model::plan::{Content, PlannedImage, PlannedRole};
 use crate::report::Table;
+use crate::results::answer_file::AnswerRow;
 use crate::results::run_data::RunData;
 use crate::results::run_data::StartupRow;
 
 const MB: f64 = 1_000_000.0;
 
-/// One table per app of the run (in the scenario's order), or none when the run measured
-/// neither sizes nor start-up.
-pub fn tables(data: &RunData) -> Vec<Table> {
+/// The answer as rows (`answer.csv`): every app image of each app (in the scenario's order),
+/// the as-shipped one first, with the two picks marked. Empty when the run measured neither
+/// sizes nor start-up.
+pub fn rows(data: &RunData) -> Vec<AnswerRow> {
     if data.sizes.is_empty() && data.startup.is_empty() {
         return Vec::new();
     }
-    let scenario = &data.plan.scenario;
-    let mut sections = Vec::new();
-    for app in &scenario.apps {
-        let images: Vec<&PlannedImage> = data
-            .plan
-            .images
-            .iter()
-            .filter(|image| {
-                matches!(image.content, Content::App { .. })
-                    && image.platform.is_default()
-                    && image.role == PlannedRole::App(app.clone())
-            })
-            .collect();
+    let mut rows = Vec::new();
+    for app in &data.plan.scenario.apps {
+        let images = app_images(data, app);
         let Some(baseline) = images.first() else {
             continue;
         };
-        sections.push(app_table(data, app, baseline, &images));
+        let base_gzip = data.size_row(&baseline.id).map(|row| row.gzip_bytes);
+        let mut app_rows: Vec<AnswerRow> = images
+            .iter()
+            .map(|image| {
+                let gzip_bytes = data.size_row(&image.id).map(|row| row.gzip_bytes);
+                let cold = data.startup_row(&image.id, "cold", "total");
+                let warm = data.startup_row(&image.id, "warm", "total");
+                let paired = |row: Option<&StartupRow>| {
+                    row.filter(|row| row.image != row.baseline).map_or(
+                        (None, None, None, String::new()),
+                        |row| {
+                            (
+                                row.paired_speedup,
+                                row.paired_ci95_low,
+                                row.paired_ci95_high,
+                                row.paired_verdict.clone(),
+                            )
+                        },
+                    )
+                };
+                let (cold_speedup, cold_ci95_low, cold_ci95_high, cold_verdict) = paired(cold);
+                let (warm_speedup, warm_ci95_low, warm_ci95_high, warm_verdict) = paired(warm);
+                AnswerRow {
+                    app: app.clone(),
+                    image: image.id.clone(),
+                    variant: image.variants.join(";"),
+                    recipe: recipe_of(image),
+                    as_shipped: image.id == baseline.id,
+                    gzip_bytes,
+                    gzip_ratio: gzip_bytes
+                        .zip(base_gzip)
+                        .map(|(bytes, base)| bytes as f64 / base as f64),
+                    cold_median_ms: cold.map(|row| row.median_ms),
+                    cold_speedup,
+                    cold_ci95_low,
+                    cold_ci95_high,
+                    cold_verdict,
+                    warm_median_ms: warm.map(|row| row.median_ms),
+                    warm_speedup,
+                    warm_ci95_low,
+                    warm_ci95_high,
+                    warm_verdict,
+                    jitted_methods: data.jitted_methods(&image.id),
+                    pick: String::new(),
+                }
+            })
+            .collect();
+        let timed = |row: &AnswerRow| row.cold_median_ms.is_some();
+        let not_slower = |row: &AnswerRow| timed(row) && row.cold_verdict != "slower";
+        let smallest = app_rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| not_slower(row) && row.gzip_bytes.is_some())
+            .min_by_key(|(_, row)| row.gzip_bytes)
+            .map(|(index, _)| index);
+        let fastest = app_rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| row.cold_verdict == "faster")
+            .max_by(|(_, a), (_, b)| {
+                a.cold_speedup
+                    .partial_cmp(&b.cold_speedup)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|(index, _)| index);
+        for (index, pick) in [(smallest, SMALLEST), (fastest, FASTEST)] {
+            if let Some(index) = index {
+                let row = &mut app_rows[index];
+                if !row.pick.is_empty() {
+                    row.pick.push(';');
+                }
+                row.pick.push_str(pick);
+            }
+        }
+        rows.extend(app_rows);
     }
-    sections
+    rows
 }
 
-/// What one image is, against the app as shipped.
-struct Standing<'a> {
-    image: &'a PlannedImage,
-    gzip_bytes: Option<u64>,
-    cold: Option<&'a StartupRow>,
-    warm: Option<&'a StartupRow>,
-}
+/// The pick of the smallest image that is not slower cold than as shipped.
+pub const SMALLEST: &str = "smallest-not-slower";
+/// The pick of the image fastest cold by its paired interval.
+pub const FASTEST: &str = "fastest";
 
-impl Standing<'_> {
-    /// Not slower cold (as shipped itself counts, and so does an image whose interval
-    /// contains 1.00).
-    fn not_slower(&self) -> bool {
-        self.cold.is_some_and(|row| row.paired_verdict != "slower")
-    }
-
-    fn cold_speedup(&self) -> Option<f64> {
-        let row = self.cold?;
-        (row.paired_verdict == "faster")
-            .then_some(row.paired_speedup)
-            .flatten()
-    }
-}
-
-fn app_table(
-    data: &RunData,
-    app: &str,
-    baseline: &PlannedImage,
-    images: &[&PlannedImage],
-) -> Table {
-    let standings: Vec<Standing<'_>> = images
+/// The app images of `app` (default platform), the as-shipped one first.
+fn app_images<'a>(data: &'a RunData, app: &str) -> Vec<&'a PlannedImage> {
+    data.plan
+        .images
         .iter()
-        .map(|image| Standing {
-            image,
-            gzip_bytes: data.size_row(&image.id).map(|row| row.gzip_bytes),
-            cold: data.startup_row(&image.id, "cold", "total"),
-            warm: data.startup_row(&image.id, "warm", "total"),
+        .filter(|image| {
+            matches!(image.content, Content::App { .. })
+                && image.platform.is_default()
+                && image.role == PlannedRole::App(app.to_string())
         })
-        .collect();
-    let base_gzip = standings[0].gzip_bytes;
+        .collect()
+}
+
+/// The recipe of an app image: the suffix of its variant (`full` for a composite variant's
+/// own name); empty for an image without a framework composite below it.
+fn recipe_of(image: &PlannedImage) -> String {
+    let variant = image.variants.first().map(String::as_str).unwrap_or("");
+    match variant.split_once('.') {
+        Some((_, recipe)) => recipe.to_string(),
+        None if variant.contains("composite") && variant != "no-composite" => "full".into(),
+        None => String::new(),
+    }
+}
+
+/// One table per app of the run (in the scenario's order), or none when the run measured
+/// neither sizes nor start-up.
+pub fn tables(data: &RunData) -> Vec<Table> {
+    let rows = rows(data);
+    data.plan
+        .scenario
+        .apps
+        .iter()
+        .filter_map(|app| {
+            let mine: Vec<&AnswerRow> = rows.iter().filter(|row| &row.app == app).collect();
+            (!mine.is_empty()).then(|| app_table(data, app, &mine))
+        })
+        .collect()
+}
+
+fn app_table(data: &RunData, app: &str, rows: &[&AnswerRow]) -> Table {
+    let baseline = rows[0];
+    let startup = |image: &str, cache: &str| data.startup_row(image, cache, "total");
     let paired = |row: Option<&StartupRow>| match row {
         None => String::new(),
         Some(row) if row.image == row.baseline => format!("{:.0} ms (as shipped)", row.median_ms),
         Some(row) if row.paired_text.is_empty() => format!("{:.0} ms", row.median_ms),
         Some(row) => format!("{:.0} ms: {}", row.median_ms, row.paired_text),
     };
-    let rows = standings
+    let table_rows = rows
         .iter()
-        .map(|standing| {
-            let size = match (standing.gzip_bytes, base_gzip) {
-                (Some(bytes), Some(base)) if standing.image.id != baseline.id => format!(
-                    "{:.1} ({:+.0}%)",
-                    bytes as f64 / MB,
-                    100.0 * (bytes as f64 / base as f64 - 1.0)
-                ),
+        .map(|row| {
+            let size = match (row.gzip_bytes, row.gzip_ratio) {
+                (Some(bytes), Some(ratio)) if !row.as_shipped => {
+                    format!("{:.1} ({:+.0}%)", bytes as f64 / MB, 100.0 * (ratio - 1.0))
+                }
                 (Some(bytes), _) => format!("{:.1}", bytes as f64 / MB),
                 (None, _) => String::new(),
             };
             vec![
-                standing.image.id.clone(),
-                standing.image.variants.join(", "),
+                row.image.clone(),
+                row.variant.replace(';', ", "),
                 size,
-                paired(standing.cold),
-                paired(standing.warm),
+                paired(startup(&row.image, "cold")),
+                paired(startup(&row.image, "warm")),
+                row.jitted_methods
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    let describe = |standing: &Standing<'_>| {
-        let size = standing
+    let describe = |row: &AnswerRow| {
+        let size = row
             .gzip_bytes
             .map(|bytes| format!("{:.1} MB gzip", bytes as f64 / MB))
             .unwrap_or_else(|| "size not measured".into());
-        let start = match standing.cold {
-            Some(row) if row.image == row.baseline => "as shipped".to_string(),
-            Some(row) if !row.paired_text.is_empty() => format!("cold {}", row.paired_text),
+        let start = match startup(&row.image, "cold") {
+            Some(cold) if cold.image == cold.baseline => "as shipped".to_string(),
+            Some(cold) if !cold.paired_text.is_empty() => format!("cold {}", cold.paired_text),
             _ => "start-up not measured".to_string(),
         };
-        format!("`{}` ({size}; {start})", standing.image.id)
+        format!("`{}` ({size}; {start})", row.image)
     };
-    let smallest = standings
-        .iter()
-        .filter(|standing| standing.not_slower() && standing.gzip_bytes.is_some())
-        .min_by_key(|standing| standing.gzip_bytes);
-    let fastest = standings
-        .iter()
-        .filter(|standing| standing.cold_speedup().is_some())
-        .max_by(|a, b| {
-            a.cold_speedup()
-                .partial_cmp(&b.cold_speedup())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+    let picked = |pick: &str| {
+        rows.iter()
+            .find(|row| row.pick.split(';').any(|p| p == pick))
+    };
     let mut answer = String::new();
-    match smallest {
-        Some(standing) => answer.push_str(&format!(
+    match picked(SMALLEST) {
+        Some(row) => answer.push_str(&format!(
             "Smallest image not slower to start cold: {}. ",
-            describe(standing)
+            describe(row)
         )),
         None if data.startup.is_empty() => {
             answer.push_str("Start-up was not measured, so no image is called not slower. ")
         }
         None => answer.push_str("Every image was slower cold than as shipped, or not timed. "),
     }
-    match fastest {
-        Some(standing) => answer.push_str(&format!("Fastest cold: {}.", describe(standing))),
+    match picked(FASTEST) {
+        Some(row) => answer.push_str(&format!("Fastest cold: {}.", describe(row))),
         None if data.startup.is_empty() => {}
         None => answer
             .push_str("No image starts faster cold than as shipped by its paired 95% interval."),
@@ -146,8 +213,8 @@ fn app_table(
     Table {
         title: format!("The answer for `{app}`"),
         note: format!(
-            "{answer} Against `{}` (the app as shipped): compressed = gzip of the layers, as a registry stores them; start-up = median to ready, with the paired speed-up and its 95% interval over rounds (above 1: faster). A variant missing here failed to build or to verify (see Build).",
-            baseline.id
+            "{answer} Against `{}` (the app as shipped): compressed = gzip of the layers, as a registry stores them; start-up = median to ready, with the paired speed-up and its 95% interval over rounds (above 1: faster); jitted = methods the JIT compiled before ready (verify's count). A variant missing here failed to build or to verify (see Build). As data: answer.csv.",
+            baseline.image
         ),
         headers: [
             "Image",
@@ -155,9 +222,10 @@ fn app_table(
             "Compressed MB (vs as shipped)",
             "Cold start",
             "Warm start",
+            "Jitted",
         ]
         .map(String::from)
         .to_vec(),
-        rows,
+        rows: table_rows,
     }
 }

@@ -9,6 +9,7 @@
 //! stores.
 
 pub mod anatomy;
+pub mod answer_file;
 pub mod build_file;
 pub mod calibration;
 pub mod compare_files;

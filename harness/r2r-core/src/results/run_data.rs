@@ -42,6 +42,8 @@ pub struct RunData {
     pub startup: Vec<StartupRow>,
     /// `startup-runs.csv`.
     pub startup_runs: Vec<StartupRunRow>,
+    /// `verify.json` (empty when the verify step did not finish).
+    pub verifications: Vec<crate::inspect::verify::ImageVerification>,
 }
 
 /// Columns of `sizes.csv` that readers need.
@@ -75,6 +77,7 @@ impl RunData {
             sharing: run.read_rows()?.unwrap_or_default(),
             startup: run.read_rows()?.unwrap_or_default(),
             startup_runs: run.read_rows()?.unwrap_or_default(),
+            verifications: crate::results::verify_file::read(&run)?.unwrap_or_default(),
             info,
             plan,
         })
@@ -83,6 +86,14 @@ impl RunData {
     /// The run directory, for the paths of its other files.
     pub fn run_dir(&self) -> RunDir {
         RunDir::new(&self.directory)
+    }
+
+    /// The methods the JIT compiled before an image's app was ready, as verify counted them.
+    pub fn jitted_methods(&self, image: &str) -> Option<u64> {
+        self.verifications
+            .iter()
+            .find(|verification| verification.id == image)
+            .and_then(|verification| verification.jitted_methods)
     }
 
     /// The startup summary row of an image, cache mode and phase.

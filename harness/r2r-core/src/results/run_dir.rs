@@ -95,6 +95,7 @@ mod tests {
             run.compare_published_csv(),
             run.compare_startup_runs_csv(),
             run.merged_json(),
+            run.answer_csv(),
             run.tune_recipes(),
             run.tune_recording("webapi"),
         ]
@@ -106,7 +107,7 @@ mod tests {
             "run.json plan.json scenario.toml engine.json build.json verify.json summary.json sizes.csv \
              layers.csv sharing.csv anatomy.csv startup.csv startup-runs.csv report.md \
              report.html compare-baseline.csv compare-published.csv compare-startup-runs.csv \
-             merged.json recipes.toml webapi.assemblies.txt"
+             merged.json answer.csv recipes.toml webapi.assemblies.txt"
         );
         assert_eq!(run.tune_recipes().parent(), Some(run.tune_dir().as_path()));
         assert_eq!(run.csv_path::<rows::SizeRow>(), run.sizes_csv());

@@ -91,6 +91,7 @@ impl Pipeline<'_> {
                         ),
                     }],
                     emulated: false,
+                    jitted_methods: None,
                 }
             };
             self.observer.verified(&result);
@@ -305,6 +306,7 @@ impl Pipeline<'_> {
     pub fn report(&self, directory: &Path) -> Result<bool, RunError> {
         let data =
             RunData::load(directory, Some(&self.plan.scenario.name)).map_err(RunError::other)?;
+        write_answer(&data)?;
         let formats = match plot::find_font(None) {
             Ok(_) => vec![Format::Svg, Format::Png],
             Err(error) => {
@@ -337,6 +339,10 @@ fn plot_title(name: &str) -> String {
         "startup-webapi-first-request" => "Web API: first request once ready".to_string(),
         "startup-phases" => "Start-up phases (medians)".to_string(),
         "size-vs-startup" => "Compressed size against warm start-up".to_string(),
+        other if other.starts_with("answer-") => format!(
+            "{}: compressed size against paired cold start-up, per image",
+            &other["answer-".len()..]
+        ),
         other => other.replace('-', " "),
     }
 }
@@ -365,8 +371,23 @@ fn plot_refs(directory: &Path) -> Vec<PlotRef> {
         .collect()
 }
 
-/// Writes `report.md` and `report.html` of a loaded run; returns their paths.
+/// Writes `answer.csv` of a loaded run (the report's answer as rows;
+/// [`crate::report::answer::rows`]), before the plots that draw it; none when the run
+/// measured nothing.
+pub fn write_answer(data: &RunData) -> Result<(), RunError> {
+    let rows = crate::report::answer::rows(data);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let run = data.run_dir();
+    run.write_rows(&rows)
+        .map_err(|error| RunError::io("writing", &run.answer_csv(), error))
+}
+
+/// Writes `answer.csv`, `report.md` and `report.html` of a loaded run; returns the
+/// report's paths.
 pub fn write_report(data: &RunData) -> Result<Vec<PathBuf>, RunError> {
+    write_answer(data)?;
     document::write(data, &plot_refs(&data.directory)).map_err(|error| {
         RunError::context(
             format!("writing the report into {}", data.directory.display()),

@@ -9,6 +9,7 @@
 //! of `canvas`.
 
 mod anatomy;
+mod answer;
 mod bars;
 mod canvas;
 mod distributions;
@@ -29,6 +30,7 @@ use crate::results::rows::{self, HistoryRow};
 use crate::results::run_data::{
     read_csv, RunDataError, SharingRow, SizeRow, StartupRow, StartupRunRow,
 };
+use answer::Tradeoff;
 use bars::Bars;
 use canvas::{prepare_fonts, DrawResult, Figure};
 use distributions::Strips;
@@ -137,6 +139,8 @@ struct Inputs {
     summary: Option<Vec<StartupRow>>,
     /// `anatomy.csv`.
     anatomy: Option<Vec<AnatomyRow>>,
+    /// `answer.csv`.
+    answer: Option<Vec<crate::results::answer_file::AnswerRow>>,
 }
 
 /// Reads the files of `run_dir` the plots are drawn from.
@@ -148,6 +152,7 @@ fn load_inputs(run_dir: &Path) -> Result<Inputs, PlotError> {
         runs: run.read_rows::<StartupRunRow>()?,
         summary: run.read_rows::<StartupRow>()?,
         anatomy: crate::measure::anatomy::read(run_dir)?,
+        answer: run.read_rows()?,
     })
 }
 
@@ -162,6 +167,8 @@ enum Chart {
     Intervals(Intervals),
     /// Labelled points.
     Scatter(Scatter),
+    /// Points with intervals around 1.
+    Tradeoff(Tradeoff),
 }
 
 /// `From` each chart kind into [`Chart`], and [`Figure`] for [`Chart`] by its kind's.
@@ -195,7 +202,7 @@ macro_rules! chart_kinds {
     };
 }
 
-chart_kinds!(Bars, Strips, Intervals, Scatter);
+chart_kinds!(Bars, Strips, Intervals, Scatter, Tradeoff);
 
 /// The charts a run's files allow, in drawing order, and the plots they do not allow with
 /// the reason.
@@ -227,6 +234,7 @@ fn run_charts(inputs: &Inputs) -> Charts {
     phases::add(inputs, &mut charts);
     speedup::add(inputs, &mut charts);
     size_vs_startup::add(inputs, &mut charts);
+    answer::add(inputs, &mut charts);
     charts
 }
 
