@@ -757,6 +757,37 @@ pub fn merge_night(night: &MergeNight, directory: &Path) -> String {
     text + &format!("merged into {}\n", directory.join(id).display())
 }
 
+/// What `r2r tune` did: each recording, the recipes written, and where to look next.
+pub fn tuned(outcome: &crate::run::tune::TuneOutcome) -> String {
+    let mut text = String::new();
+    for recording in &outcome.recordings {
+        text.push_str(&format!(
+            "{}: {} framework assemblies loaded ({}), in {}\n",
+            recording.app,
+            recording.assemblies.len(),
+            recording.after,
+            recording.image
+        ));
+    }
+    let directory = outcome.directory.display();
+    text.push_str(&format!(
+        "recipes {} written to {directory}/tune/recipes.toml\n",
+        outcome.recipes.join(", ")
+    ));
+    match outcome.measured {
+        None => text.push_str(&format!(
+            "measure them with: r2r run --scenario {directory}/scenario.toml --only {}\n",
+            outcome.compared.join(",")
+        )),
+        Some(_) => text.push_str(&format!(
+            "the answer per app opens {directory}/{} (as data: {})\n",
+            crate::results::report_files::MARKDOWN,
+            crate::results::answer_file::FILE
+        )),
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,14 @@ use clap::{Args, Parser, Subcommand};
 
 use r2r_core::measure::registry::parse_address;
 use r2r_core::model::platform::Platform;
+use r2r_core::model::scenario::AppScenarioRequest;
 use r2r_core::report::compare::ThresholdSettings;
 use r2r_core::report::engines::TOLERANCE;
 use r2r_core::report::merge::MergeInput;
 use r2r_core::report::plot::{Format, PlotOptions};
 use r2r_core::run::settings::{CacheModes, StartupSettings};
+use r2r_core::run::tune::TuneRequest;
+use r2r_core::run::RunSettings;
 
 /// Builds the composite ReadyToRun container image matrix and proves each image is what its
 /// variant claims.
@@ -219,6 +222,60 @@ pub(crate) struct TuneArgs {
     pub(crate) rebuild: bool,
     #[command(flatten)]
     pub(crate) startup: StartupSettings,
+}
+
+impl RunArgs {
+    /// How the run goes.
+    pub(crate) fn settings(&self) -> RunSettings {
+        RunSettings {
+            rebuild: self.rebuild,
+            resume: self.resume.clone(),
+            startup: self.startup.clone(),
+            ..RunSettings::default()
+        }
+    }
+
+    /// What `--app` asks of the scenario made for the project.
+    pub(crate) fn app_request(&self) -> AppScenarioRequest {
+        AppScenarioRequest {
+            variants: self.variants.clone(),
+            recipes: self.recipes.clone(),
+            dotnet: self.dotnet.clone(),
+            base: self.base.clone(),
+        }
+    }
+}
+
+impl TuneArgs {
+    /// What `--app` asks of the scenario made for the project (its variants and recipes
+    /// are the tuning's own).
+    pub(crate) fn app_request(&self) -> AppScenarioRequest {
+        AppScenarioRequest {
+            variants: None,
+            recipes: None,
+            dotnet: self.dotnet.clone(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// The tuning these flags ask for (`--timeout`: how long an app may take to become
+    /// ready, recorded or timed).
+    pub(crate) fn request(&self) -> TuneRequest {
+        TuneRequest {
+            apps: self.apps.clone(),
+            from: self.from.clone(),
+            image: self.image.clone(),
+            compare: self.recipes.clone(),
+            variant: self.variant.clone(),
+            record_only: self.record_only,
+            timeout: std::time::Duration::from_secs_f64(self.startup.timeout),
+            settings: RunSettings {
+                rebuild: self.rebuild,
+                startup: self.startup.clone(),
+                ..RunSettings::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,7 @@
 
 use r2r_core::inspect::verify::VerifyOptions;
 use r2r_core::run::settings::StartupDefaults;
-use r2r_core::run::tune::TuneRequest;
-use r2r_core::run::{self, Project, RunSettings, StandaloneMeasurement as Measurement};
+use r2r_core::run::{self, Project, StandaloneMeasurement as Measurement};
 
 use crate::args::{Cli, Command, MeasureCommand};
 use crate::commands;
@@ -39,27 +38,10 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Run(arguments) => {
-            let settings = RunSettings {
-                rebuild: arguments.rebuild,
-                resume: arguments.resume.clone(),
-                directory: None,
-                verify: VerifyOptions::default(),
-                startup: arguments.startup.clone(),
-            };
+            let settings = arguments.settings();
             let load = |p: &Project| {
-                let scenario = match (&arguments.scenario, &arguments.app) {
-                    (Some(scenario), _) => scenario.clone(),
-                    (None, Some(project)) => {
-                        let request = r2r_core::model::scenario::AppScenarioRequest {
-                            variants: arguments.variants.clone(),
-                            recipes: arguments.recipes.clone(),
-                            dotnet: arguments.dotnet.clone(),
-                            base: arguments.base.clone(),
-                        };
-                        commands::app_scenario(p, project, &request)?
-                    }
-                    (None, None) => anyhow::bail!("give --scenario or --app"),
-                };
+                let (scenario, app) = (arguments.scenario.as_deref(), arguments.app.as_deref());
+                let scenario = commands::scenario_of(p, scenario, app, &arguments.app_request())?;
                 Ok(p.load_plan(&scenario, arguments.platform)?)
             };
             let cpuset = settings.startup.cpuset.as_deref();
@@ -69,41 +51,16 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Tune(arguments) => {
-            let request = TuneRequest {
-                apps: arguments.apps.clone(),
-                from: arguments.from.clone(),
-                image: arguments.image.clone(),
-                compare: arguments.recipes.clone(),
-                variant: arguments.variant.clone(),
-                record_only: arguments.record_only,
-                // `--timeout`: how long an app may take to become ready, recorded or timed.
-                timeout: std::time::Duration::from_secs_f64(arguments.startup.timeout),
-                settings: RunSettings {
-                    rebuild: arguments.rebuild,
-                    startup: arguments.startup.clone(),
-                    ..RunSettings::default()
-                },
-            };
+            let request = arguments.request();
             let load = |p: &Project| {
-                let scenario = match (&arguments.scenario, &arguments.app) {
-                    (Some(scenario), _) => scenario.clone(),
-                    (None, Some(project)) => {
-                        let request = r2r_core::model::scenario::AppScenarioRequest {
-                            variants: None,
-                            recipes: None,
-                            dotnet: arguments.dotnet.clone(),
-                            base: arguments.base.clone(),
-                        };
-                        commands::app_scenario(p, project, &request)?
-                    }
-                    (None, None) => anyhow::bail!("give --scenario or --app"),
-                };
+                let (scenario, app) = (arguments.scenario.as_deref(), arguments.app.as_deref());
+                let scenario = commands::scenario_of(p, scenario, app, &arguments.app_request())?;
                 Ok(p.load_plan(&scenario, None)?)
             };
             let cpuset = request.settings.startup.cpuset.as_deref();
             on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
                 let outcome = session.pipeline().tune(&request).await?;
-                commands::tuned(&outcome);
+                print!("{}", r2r_core::console::tuned(&outcome));
                 Ok(outcome.measured.unwrap_or(true))
             })
             .await

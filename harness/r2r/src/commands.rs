@@ -232,42 +232,19 @@ pub(crate) fn calibrate(arguments: &CalibrateArgs) -> anyhow::Result<bool> {
     Ok(calibration::meets(&rows, arguments.min_coverage))
 }
 
-/// `r2r run --app` (and `r2r tune --app`): the path of the scenario made for the project.
-pub(crate) fn app_scenario(
+/// The scenario of `run` or `tune`: `--scenario`, or the one made for `--app` (printed).
+pub(crate) fn scenario_of(
     project: &r2r_core::run::Project,
-    app: &Path,
+    scenario: Option<&str>,
+    app: Option<&Path>,
     request: &r2r_core::model::scenario::AppScenarioRequest,
 ) -> anyhow::Result<String> {
+    let Some(app) = app else {
+        return scenario
+            .map(str::to_string)
+            .context("give --scenario or --app");
+    };
     let path = project.write_app_scenario(app, request)?;
     eprintln!("scenario for {}: {}", app.display(), path.display());
     Ok(path.display().to_string())
-}
-
-/// What `r2r tune` did, for the terminal.
-pub(crate) fn tuned(outcome: &r2r_core::run::tune::TuneOutcome) {
-    for recording in &outcome.recordings {
-        println!(
-            "{}: {} framework assemblies loaded ({}), from {}",
-            recording.app,
-            recording.assemblies.len(),
-            recording.after,
-            recording.image
-        );
-    }
-    println!(
-        "recipes {} written to {}/tune/recipes.toml",
-        outcome.recipes.join(", "),
-        outcome.directory.display()
-    );
-    match outcome.measured {
-        None => println!(
-            "measure them with: r2r run --scenario {}/scenario.toml --only {}",
-            outcome.directory.display(),
-            outcome.compared.join(",")
-        ),
-        Some(_) => println!(
-            "the answer per app opens {}/report.md",
-            outcome.directory.display()
-        ),
-    }
 }

@@ -690,6 +690,10 @@ pub fn try_expand(scenario: &Scenario, catalog: &Catalog) -> Result<Plan, PlanEr
             let Some(placement) = variant.apps.get(&app.placement()) else {
                 continue;
             };
+            // A recipe made for some apps (a tuned one) builds their images alone.
+            if recipe.is_some_and(|recipe| !recipe.serves(app_name)) {
+                continue;
+            }
             let Some(parent) = by_role.get(&placement.on).cloned() else {
                 return Err(in_catalog(
                     &variants_file,

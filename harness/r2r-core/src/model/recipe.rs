@@ -62,6 +62,8 @@ struct RecipeEntry {
     #[serde(default)]
     recording: Option<String>,
     #[serde(default)]
+    apps: Vec<String>,
+    #[serde(default)]
     reference_frameworks: Vec<Framework>,
     optimize: Optimize,
     #[serde(default)]
@@ -111,6 +113,10 @@ pub struct Recipe {
     /// [`crate::model::recording`]); `verify` proves the roots are exactly these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recorded: Option<Vec<ListedAssembly>>,
+    /// The apps the recipe is made for (`apps`): only their images are built with it.
+    /// Empty: every app of the scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<String>,
     /// Frameworks whose every assembly is left out (`-r`) and keeps its shipped code.
     pub reference_frameworks: Vec<Framework>,
     /// Optimisation switch.
@@ -149,6 +155,11 @@ impl Recipe {
     /// Whether this is the default recipe (no suffix in names, no key change in caches).
     pub fn is_default(&self) -> bool {
         self.name == DEFAULT_RECIPE
+    }
+
+    /// Whether the scenario's app `app` is built with this recipe.
+    pub fn serves(&self, app: &str) -> bool {
+        self.apps.is_empty() || self.apps.iter().any(|name| name == app)
     }
 
     /// Whether an assembly (simple name) is a root.
@@ -419,6 +430,7 @@ fn parse_file(
             roots,
             references,
             recorded,
+            apps: entry.apps,
             reference_frameworks: entry.reference_frameworks,
             optimize: entry.optimize,
             inputbubble: entry.inputbubble,
@@ -450,6 +462,7 @@ fn full(summary: &str, source: &str) -> Recipe {
         roots: None,
         references: Vec::new(),
         recorded: None,
+        apps: Vec::new(),
         reference_frameworks: Vec::new(),
         optimize: Optimize::Blended,
         inputbubble: true,

@@ -267,11 +267,16 @@ pub fn tuned_recipes(recordings: &[Recording]) -> TunedRecipes {
          # them with their lists into experiments/ to keep them.\n",
     );
     let mut names = Vec::new();
-    let mut entry = |name: &str, summary: String, source: String, list: &str, pgo: bool| {
+    let mut entry = |name: &str,
+                     (summary, source): (String, String),
+                     (list, apps): (&str, &[&str]),
+                     pgo: bool| {
+        let apps: Vec<String> = apps.iter().map(|app| quote(app)).collect();
         text.push_str(&format!(
-            "\n[recipes.{name}]\nsummary = {}\nsource = {}\nroots = {}\nrecording = {}\noptimize = \"O\"\ninputbubble = true\n",
+            "\n[recipes.{name}]\nsummary = {}\nsource = {}\napps = [{}]\nroots = {}\nrecording = {}\noptimize = \"O\"\ninputbubble = true\n",
             quote(&summary),
             quote(&source),
+            apps.join(", "),
             quote(list),
             quote(list),
         ));
@@ -296,18 +301,23 @@ pub fn tuned_recipes(recordings: &[Recording]) -> TunedRecipes {
             recording.after
         );
         let list = file_name(&recording.app);
+        let apps = [recording.app.as_str()];
         entry(
             &name,
-            format!("The {counts} as roots, compiled whole; the rest unrooted (-u)"),
-            source.clone(),
-            &list,
+            (
+                format!("The {counts} as roots, compiled whole; the rest unrooted (-u)"),
+                source.clone(),
+            ),
+            (&list, &apps),
             false,
         );
         entry(
             &format!("{name}-pgo"),
-            format!("The {counts} as roots, only the methods of the runtime pack's profile compiled (--partial); the rest unrooted (-u)"),
-            source,
-            &list,
+            (
+                format!("The {counts} as roots, only the methods of the runtime pack's profile compiled (--partial); the rest unrooted (-u)"),
+                source,
+            ),
+            (&list, &apps),
             true,
         );
     }
@@ -345,16 +355,20 @@ pub fn tuned_recipes(recordings: &[Recording]) -> TunedRecipes {
         let source = "r2r tune: the union of the recordings beside this file".to_string();
         entry(
             UNION,
-            format!("{summary}, compiled whole; the rest unrooted (-u)"),
-            source.clone(),
-            &file,
+            (
+                format!("{summary}, compiled whole; the rest unrooted (-u)"),
+                source.clone(),
+            ),
+            (&file, &apps),
             false,
         );
         entry(
             &format!("{UNION}-pgo"),
-            format!("{summary}, only the methods of the runtime pack's profile compiled (--partial); the rest unrooted (-u)"),
-            source,
-            &file,
+            (
+                format!("{summary}, only the methods of the runtime pack's profile compiled (--partial); the rest unrooted (-u)"),
+                source,
+            ),
+            (&file, &apps),
             true,
         );
         lists.push((file, list));
@@ -526,6 +540,9 @@ mod tests {
         assert_eq!(roots("tuned-all"), roots("tuned-webapi"));
         assert!(recipes["tuned-webapi-pgo"].partial && recipes["tuned-webapi-pgo"].mibc);
         assert!(!recipes["tuned-webapi"].partial);
+        assert_eq!(recipes["tuned-webapi"].apps, ["webapi"]);
+        assert!(!recipes["tuned-webapi-pgo"].serves("console"));
+        assert_eq!(recipes["tuned-all"].apps, ["webapi", "console"]);
         assert_eq!(
             recipes["tuned-webapi"].recorded,
             recipes["tuned-webapi"].roots

@@ -213,8 +213,9 @@ fn app_table(data: &RunData, app: &str, rows: &[&AnswerRow]) -> Table {
     Table {
         title: format!("The answer for `{app}`"),
         note: format!(
-            "{answer} Against `{}` (the app as shipped): compressed = gzip of the layers, as a registry stores them; start-up = median to ready, with the paired speed-up and its 95% interval over rounds (above 1: faster); jitted = methods the JIT compiled before ready (verify's count). A variant missing here failed to build or to verify (see Build). As data: answer.csv.",
-            baseline.image
+            "{answer} Against `{}` (the app as shipped): compressed = gzip of the layers, as a registry stores them; start-up = median to ready, with the paired speed-up and its 95% interval over rounds (above 1: faster); jitted = methods the JIT compiled before ready (verify's count). A variant missing here failed to build or to verify (see Build). As data: {}.",
+            baseline.image,
+            crate::results::answer_file::FILE
         ),
         headers: [
             "Image",
