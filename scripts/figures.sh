@@ -7,7 +7,7 @@
 # Each NAME runs the command its figures come from, in a results root of its own (never
 # results/), then copies the run's small files (run.json, plan.json, scenario.toml, build.json,
 # verify.json, sizes.csv, layers.csv, sharing.csv, anatomy.csv (under 1 MB), startup.csv,
-# startup-runs.csv, summary.json, report.md; no plots) to docs/data/<NAME>-<run-id>/ with `command.txt`: the
+# startup-runs.csv, summary.json, answer.csv, report.md, and tune/ of `r2r tune`; no plots) to docs/data/<NAME>-<run-id>/ with `command.txt`: the
 # command line, the commit and the machine. The docs name that folder beside each figure
 # (docs/figures.md). Start-up figures want an otherwise idle machine.
 set -euo pipefail
@@ -35,6 +35,9 @@ declare -A SETS=(
   [trimmed]="r2r run --scenario trimmed-composite --runs 10"
   [quick-platforms]="r2r run --scenario quick-platforms --runs 3"
   [templates]="r2r run --scenario templates"
+  [tune-webapi]="r2r tune --scenario composite-recipes-net10 --apps webapi --precision 3% --max-time 10m"
+  [tune-console]="r2r tune --scenario composite-recipes-net10 --apps console --precision 3% --max-time 6m"
+  [tune-templates]="r2r tune --scenario templates --apps tpl-mvc,tpl-blazor --precision 5% --max-time 15m"
 )
 
 if [ "${1:-}" = --list ] || [ $# -eq 0 ]; then
@@ -60,6 +63,8 @@ for name in "$@"; do
   code=$?
   set -e
   scenario=$(sed -n 's/.*--scenario \([^ ]*\).*/\1/p' <<<"$command")
+  # `r2r tune` runs the scenario it makes, `<scenario>-tuned`.
+  [[ "$command" != "r2r tune "* ]] || scenario="$scenario-tuned"
   run=$(readlink -f "$root/$scenario/latest" || true)
   if [ -z "$run" ] || [ ! -d "$run" ]; then
     echo "figures: $name made no run (exit $code)" >&2
@@ -68,7 +73,7 @@ for name in "$@"; do
   keep="docs/data/$name-$(basename "$run")"
   mkdir -p "$keep"
   for file in run.json plan.json scenario.toml build.json verify.json sizes.csv layers.csv \
-    sharing.csv anatomy.csv startup.csv startup-runs.csv summary.json report.md; do
+    sharing.csv anatomy.csv startup.csv startup-runs.csv summary.json answer.csv report.md; do
     [ -f "$run/$file" ] || continue
     # The anatomy of a large scenario (megabytes) stays out: no figure of these sets uses it.
     if [ "$file" = anatomy.csv ] && [ "$(stat -c %s "$run/$file")" -gt 1000000 ]; then
@@ -77,6 +82,7 @@ for name in "$@"; do
     fi
     cp "$run/$file" "$keep/"
   done
+  [ ! -d "$run/tune" ] || cp -r "$run/tune" "$keep/"
   {
     echo "$command"
     echo "exit $code; commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- harness experiments scenarios || echo ' (with changes)')"
