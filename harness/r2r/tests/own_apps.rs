@@ -8,26 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
-
-fn r2r() -> Command {
-    let root = common::root();
-    let mut command = Command::cargo_bin("r2r").unwrap();
-    command
-        .current_dir(&root)
-        .env("R2R_WORK_DIR", root.join(".r2r/work"))
-        .env("R2R_RESULTS_DIR", common::results());
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::{r2r_in_project as r2r, said as text};
 
 fn json(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -156,6 +156,35 @@ pub fn number_after(output: &str, key: &str) -> Option<f64> {
     rest[..end].parse().ok()
 }
 
+/// Waits for the started container `id` to be ready by `launch`'s rule (a path polled every
+/// 20 ms), for `options.run_timeout` at most: `Err(None)` when that time ran out, `Err(Some)`
+/// with why it will not be ready.
+pub async fn ready_within(
+    engine: &dyn Engine,
+    id: &str,
+    launch: &Launch,
+    port: Option<u16>,
+    options: &VerifyOptions,
+) -> Result<readiness::Ready, Option<String>> {
+    let waited = tokio::time::timeout(
+        options.run_timeout,
+        readiness::wait_ready(
+            engine,
+            id,
+            launch,
+            port,
+            crate::model::startup::Readiness::Http,
+            Duration::from_millis(20),
+            options.memory_limit_bytes,
+        ),
+    )
+    .await;
+    match waited {
+        Err(_) => Err(None),
+        Ok(result) => result.map_err(Some),
+    }
+}
+
 /// Runs an app image once by its launch rule ([`readiness::wait_ready`]): start, wait until
 /// ready (and its first request, if it has one), read the output, remove. Returns the check
 /// and the number of methods the JIT compiled: the samples report theirs
@@ -205,19 +234,7 @@ async fn run_app(
         Ok(id) => id,
         Err(error) => return fail(error.to_string()),
     };
-    let ready = tokio::time::timeout(
-        options.run_timeout,
-        readiness::wait_ready(
-            engine,
-            &id,
-            launch,
-            port,
-            crate::model::startup::Readiness::Http,
-            Duration::from_millis(20),
-            options.memory_limit_bytes,
-        ),
-    )
-    .await;
+    let ready = ready_within(engine, &id, launch, port, options).await;
     let elapsed = started.elapsed();
     if launch.ready.exit.is_none() {
         // A line printed just after readiness; give the log a moment to flush.
@@ -242,7 +259,7 @@ async fn run_app(
         containers::tail(&kept, 8)
     };
     let ready = match ready {
-        Err(_) => {
+        Err(None) => {
             return fail(format!(
                 "not ready ({}) within {:?}; output: {}",
                 launch.ready.describe(),
@@ -250,8 +267,8 @@ async fn run_app(
                 tail()
             ))
         }
-        Ok(Err(error)) => return fail(format!("{error}; output: {}", tail())),
-        Ok(Ok(ready)) => ready,
+        Err(Some(error)) => return fail(format!("{error}; output: {}", tail())),
+        Ok(ready) => ready,
     };
     if let Err(missing) = readiness::check_output(&launch.ready, &output) {
         return fail(format!("{missing}; output: {}", tail()));

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::engine::{containers, readiness, Engine, EngineError, Network};
-use crate::inspect::verify::{container_spec, VerifyOptions};
+use crate::inspect::verify::{container_spec, ready_within, VerifyOptions};
 use crate::model::app::{AppKind, Launch};
 use crate::model::plan::{Plan, PlannedImage};
 use crate::model::recording::Recording;
@@ -193,27 +193,13 @@ async fn read_when_ready(
         }
         None => None,
     };
-    let ready = tokio::time::timeout(
-        options.run_timeout,
-        readiness::wait_ready(
-            engine,
-            id,
-            launch,
-            port,
-            crate::model::startup::Readiness::Http,
-            Duration::from_millis(20),
-            options.memory_limit_bytes,
-        ),
-    )
-    .await;
-    let ready = match ready {
-        Err(_) => Err(not_ready(format!(
-            "not ready within {:?}",
-            options.run_timeout
-        ))),
-        Ok(Err(error)) => Err(not_ready(error)),
-        Ok(Ok(ready)) => Ok(ready),
-    };
+    let ready = ready_within(engine, id, launch, port, options)
+        .await
+        .map_err(|error| {
+            not_ready(
+                error.unwrap_or_else(|| format!("not ready within {:?}", options.run_timeout)),
+            )
+        });
     if let Some(held) = held {
         // The holder returns once the process has exited (or could not be held).
         let mapped = held

@@ -74,6 +74,23 @@ pub fn r2r() -> assert_cmd::Command {
     command
 }
 
+/// [`r2r`] with the project's own work directory, whatever the environment names.
+pub fn r2r_in_project() -> assert_cmd::Command {
+    let mut command = r2r();
+    command.env("R2R_WORK_DIR", root().join(".r2r/work"));
+    command
+}
+
+/// A command's exit code and output, for an assertion's message.
+pub fn said(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// `r2r run --scenario <scenario>` with two warm runs per image and no warm-up (cold starts are
 /// covered by the quick scenario's tests), asserted to succeed; the run's directory.
 #[allow(dead_code)] // not every test binary runs whole scenarios
