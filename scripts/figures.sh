@@ -38,6 +38,7 @@ declare -A SETS=(
   [tune-webapi]="r2r tune --scenario composite-recipes-net10 --apps webapi --precision 3% --max-time 10m"
   [tune-console]="r2r tune --scenario composite-recipes-net10 --apps console --precision 3% --max-time 6m"
   [tune-templates]="r2r tune --scenario templates --apps tpl-mvc,tpl-blazor --precision 5% --max-time 15m"
+  [tune-tpl-webapi]="r2r tune --scenario templates --apps tpl-webapi --precision 5% --max-time 7m"
 )
 
 if [ "${1:-}" = --list ] || [ $# -eq 0 ]; then
