@@ -177,6 +177,12 @@ pub(crate) struct RunArgs {
     pub(crate) rebuild: bool,
     #[command(flatten)]
     pub(crate) startup: StartupSettings,
+    /// Settings of `node` in the scenario's `measure`.
+    #[command(flatten)]
+    pub(crate) node: r2r_core::measure::node::NodeSettings,
+    /// Settings of `load` in the scenario's `measure`.
+    #[command(flatten)]
+    pub(crate) load: r2r_core::measure::load::LoadSettings,
     /// Finish an interrupted run instead of starting a new one: its run id, or `latest`.
     /// Finished steps are kept; start-up adds only the runs that are missing.
     #[arg(long, value_name = "RUN-ID", num_args = 0..=1, default_missing_value = "latest")]
@@ -231,6 +237,8 @@ impl RunArgs {
             rebuild: self.rebuild,
             resume: self.resume.clone(),
             startup: self.startup.clone(),
+            node: self.node.clone(),
+            load: self.load.clone(),
             ..RunSettings::default()
         }
     }
@@ -296,6 +304,73 @@ pub(crate) enum MeasureCommand {
     /// warm-up runs discarded, images interleaved in a seeded shuffled order (refused for a
     /// platform this machine only emulates).
     Startup(StartupArgs),
+    /// A new node: every app image pushed to a registry on 127.0.0.1 that r2r starts, pulled
+    /// by a second, empty engine that r2r starts (at loopback speed and through a proxy at
+    /// each --node-rates rate; onto an empty node and one holding the image's shared
+    /// layers), then started to ready and its first response; writes node.csv.
+    Node(NodeArgs),
+    /// The first seconds under load: each web app image started, and from ready a fixed load
+    /// from wrk on 127.0.0.1; requests per second, latency, settling; writes load.csv and
+    /// load-runs.csv.
+    Load(LoadArgs),
+}
+
+/// `r2r measure node`.
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
+    #[command(flatten)]
+    pub(crate) node: r2r_core::measure::node::NodeSettings,
+    #[command(flatten)]
+    pub(crate) startup: StartupSettings,
+    /// Directory for the result files (default: a new run <results>/<scenario>/<run-id>/;
+    /// give an existing run's directory to add them to it, then `r2r report --run` it).
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `r2r measure load`.
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
+    #[command(flatten)]
+    pub(crate) load: r2r_core::measure::load::LoadSettings,
+    #[command(flatten)]
+    pub(crate) startup: StartupSettings,
+    /// Directory for the result files (as `measure node --output`).
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+impl MeasureCommand {
+    /// The scenario, start-up settings and output of a measurement that starts app images
+    /// (`None` for `sizes`).
+    pub(crate) fn timed(&self) -> Option<(&Target, &StartupSettings, Option<&std::path::Path>)> {
+        match self {
+            MeasureCommand::Sizes(_) => None,
+            MeasureCommand::Startup(a) => Some((&a.target, &a.startup, a.output.as_deref())),
+            MeasureCommand::Node(a) => Some((&a.target, &a.startup, a.output.as_deref())),
+            MeasureCommand::Load(a) => Some((&a.target, &a.startup, a.output.as_deref())),
+        }
+    }
+
+    /// The measurement, its apps started with `options`.
+    pub(crate) fn measurement<'a>(
+        &'a self,
+        options: &'a r2r_core::measure::startup::StartupOptions,
+    ) -> r2r_core::run::StandaloneMeasurement<'a> {
+        use r2r_core::run::StandaloneMeasurement as Measurement;
+        match self {
+            MeasureCommand::Sizes(a) => Measurement::Sizes {
+                registry: a.registry,
+            },
+            MeasureCommand::Startup(_) => Measurement::Startup(options),
+            MeasureCommand::Node(a) => Measurement::Node(&a.node, options),
+            MeasureCommand::Load(a) => Measurement::Load(&a.load, options),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

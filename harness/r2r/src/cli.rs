@@ -87,19 +87,24 @@ pub async fn run(cli: Cli) -> u8 {
                 }
             }
         }
-        Command::Measure(MeasureCommand::Startup(arguments)) => {
-            let defaults = StartupDefaults::measure();
-            let options = arguments.startup.options(&defaults, Vec::new(), || true);
-            let output = arguments.output.as_deref();
-            let measurement = Measurement::Startup(&options);
-            let load = |p: &_| load_plan(p, &arguments.target);
-            let cpuset = arguments.startup.cpuset.as_deref();
-            on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
-                Ok(session
-                    .pipeline()
-                    .measure_alone(output, measurement)
-                    .await?)
-            })
+        Command::Measure(command) => {
+            let Some((target, startup, output)) = command.timed() else {
+                unreachable!("sizes is matched above")
+            };
+            let options = startup.options(&StartupDefaults::measure(), Vec::new(), || true);
+            let measurement = command.measurement(&options);
+            let load = |p: &_| load_plan(p, target);
+            on_engine(
+                cli,
+                load,
+                startup.cpuset.as_deref(),
+                async |session: Session<'_, _>| {
+                    Ok(session
+                        .pipeline()
+                        .measure_alone(output, measurement)
+                        .await?)
+                },
+            )
             .await
         }
         Command::Report(select) => exit_code(commands::report(cli, select)),

@@ -243,6 +243,19 @@ pub trait Images: Send + Sync {
     ) -> Result<(), EngineError>;
     /// Pulls an image from its registry.
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;
+    /// Pulls an image from its registry, telling `on_progress` each progress message as it
+    /// comes: the layer (the engine's short id; empty for the image as a whole) and its status
+    /// ("Pulling fs layer", "Downloading", "Download complete", "Extracting", "Pull complete",
+    /// "Already exists", ...). A message that reports an error fails the pull. The default
+    /// reports nothing.
+    async fn pull_image_progress(
+        &self,
+        reference: &str,
+        on_progress: &(dyn for<'a> Fn(&'a str, &'a str) + Send + Sync),
+    ) -> Result<(), EngineError> {
+        let _ = on_progress;
+        self.pull_image(reference).await
+    }
     /// Adds a tag (`repo:tag`) to an image.
     async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError>;
     /// Removes an image or tag (without forcing).

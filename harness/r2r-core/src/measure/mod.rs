@@ -4,6 +4,8 @@
 pub mod anatomy;
 pub mod cache;
 pub mod layers;
+pub mod load;
+pub mod node;
 pub mod paired;
 pub mod record;
 pub mod registry;

@@ -29,6 +29,10 @@ pub enum Measurement {
     Sizes,
     /// Container cold start.
     Startup,
+    /// Pull onto a new node, start there, first response (`r2r measure node`).
+    Node,
+    /// The first seconds of web apps under load (`r2r measure load`).
+    Load,
 }
 
 /// The scenario file as written.

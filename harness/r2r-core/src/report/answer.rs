@@ -14,9 +14,21 @@ const MB: f64 = 1_000_000.0;
 /// the as-shipped one first, with the two picks marked. Empty when the run measured neither
 /// sizes nor start-up.
 pub fn rows(data: &RunData) -> Vec<AnswerRow> {
-    if data.sizes.is_empty() && data.startup.is_empty() {
+    if data.sizes.is_empty()
+        && data.startup.is_empty()
+        && data.node.is_empty()
+        && data.load_runs.is_empty()
+    {
         return Vec::new();
     }
+    let node = crate::report::deploy::node_effects(data);
+    let load = crate::report::deploy::load_effects(data);
+    // The slowest rate measured onto an empty node: where the size counts most.
+    let slowest = node
+        .iter()
+        .filter(|e| e.node == crate::results::node_file::node_state::EMPTY)
+        .min_by_key(|e| e.rate_bits_per_second.unwrap_or(u64::MAX))
+        .map(|e| e.rate.clone());
     let mut rows = Vec::new();
     for app in &data.plan.scenario.apps {
         let images = app_images(data, app);
@@ -67,6 +79,7 @@ pub fn rows(data: &RunData) -> Vec<AnswerRow> {
                     warm_verdict,
                     jitted_methods: data.jitted_methods(&image.id),
                     pick: String::new(),
+                    ..deploy_columns(&image.id, slowest.as_deref(), &node, &load)
                 }
             })
             .collect();
@@ -100,6 +113,63 @@ pub fn rows(data: &RunData) -> Vec<AnswerRow> {
         rows.extend(app_rows);
     }
     rows
+}
+
+/// An answer row with only the columns of a new node and of load filled in.
+fn deploy_columns(
+    image: &str,
+    rate: Option<&str>,
+    node: &[crate::report::deploy::NodeEffect],
+    load: &[crate::report::deploy::LoadEffect],
+) -> AnswerRow {
+    let on_node = node.iter().find(|e| {
+        e.image == image
+            && Some(e.rate.as_str()) == rate
+            && e.node == crate::results::node_file::node_state::EMPTY
+    });
+    let loaded = load.iter().find(|e| e.image == image);
+    let verdict = |effect: Option<&crate::measure::paired::PairedEffect>| {
+        effect.map_or(String::new(), |e| {
+            serde_json::to_value(e.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        })
+    };
+    let node_paired = on_node.and_then(|e| e.paired.as_ref());
+    let load_paired = loaded.and_then(|e| e.first_5s.as_ref());
+    AnswerRow {
+        app: String::new(),
+        image: String::new(),
+        variant: String::new(),
+        recipe: String::new(),
+        as_shipped: false,
+        gzip_bytes: None,
+        gzip_ratio: None,
+        cold_median_ms: None,
+        cold_speedup: None,
+        cold_ci95_low: None,
+        cold_ci95_high: None,
+        cold_verdict: String::new(),
+        warm_median_ms: None,
+        warm_speedup: None,
+        warm_ci95_low: None,
+        warm_ci95_high: None,
+        warm_verdict: String::new(),
+        jitted_methods: None,
+        new_node_rate: on_node.map_or(String::new(), |e| e.rate.clone()),
+        new_node_s: on_node.map(|e| e.total_s),
+        new_node_speedup: node_paired.map(|p| p.speedup),
+        new_node_ci95_low: node_paired.map(|p| p.ci95_low),
+        new_node_ci95_high: node_paired.map(|p| p.ci95_high),
+        new_node_verdict: verdict(node_paired),
+        load_first_5s_rps: loaded.map(|e| e.first_5s_rps),
+        load_first_5s_ratio: load_paired.map(|p| p.speedup),
+        load_ci95_low: load_paired.map(|p| p.ci95_low),
+        load_ci95_high: load_paired.map(|p| p.ci95_high),
+        load_verdict: verdict(load_paired),
+        pick: String::new(),
+    }
 }
 
 /// The pick of the smallest image that is not slower cold than as shipped.
@@ -155,6 +225,10 @@ fn app_table(data: &RunData, app: &str, rows: &[&AnswerRow]) -> Table {
         Some(row) if row.paired_text.is_empty() => format!("{:.0} ms", row.median_ms),
         Some(row) => format!("{:.0} ms: {}", row.median_ms, row.paired_text),
     };
+    let deployed = (
+        rows.iter().any(|row| row.new_node_s.is_some()),
+        rows.iter().any(|row| row.load_first_5s_rps.is_some()),
+    );
     let table_rows = rows
         .iter()
         .map(|row| {
@@ -165,7 +239,7 @@ fn app_table(data: &RunData, app: &str, rows: &[&AnswerRow]) -> Table {
                 (Some(bytes), _) => format!("{:.1}", bytes as f64 / MB),
                 (None, _) => String::new(),
             };
-            vec![
+            let mut cells = vec![
                 row.image.clone(),
                 row.variant.replace(';', ", "),
                 size,
@@ -174,7 +248,41 @@ fn app_table(data: &RunData, app: &str, rows: &[&AnswerRow]) -> Table {
                 row.jitted_methods
                     .map(|n| n.to_string())
                     .unwrap_or_default(),
-            ]
+            ];
+            if deployed.0 {
+                cells.push(match row.new_node_s {
+                    None => String::new(),
+                    Some(s) if row.as_shipped => {
+                        format!("{s:.2} s at {} (as shipped)", row.new_node_rate)
+                    }
+                    Some(s) => format!(
+                        "{s:.2} s at {}: {}",
+                        row.new_node_rate,
+                        verdict_text(
+                            row.new_node_verdict.as_str(),
+                            row.new_node_speedup,
+                            (row.new_node_ci95_low, row.new_node_ci95_high),
+                            ("sooner", "later")
+                        )
+                    ),
+                });
+            }
+            if deployed.1 {
+                cells.push(match row.load_first_5s_rps {
+                    None => String::new(),
+                    Some(rps) if row.as_shipped => format!("{rps:.0}/s first 5 s (as shipped)"),
+                    Some(rps) => format!(
+                        "{rps:.0}/s first 5 s: {}",
+                        verdict_text(
+                            row.load_verdict.as_str(),
+                            row.load_first_5s_ratio,
+                            (row.load_ci95_low, row.load_ci95_high),
+                            ("more", "fewer")
+                        )
+                    ),
+                });
+            }
+            cells
         })
         .collect();
     let describe = |row: &AnswerRow| {
@@ -210,6 +318,12 @@ fn app_table(data: &RunData, app: &str, rows: &[&AnswerRow]) -> Table {
         None => answer
             .push_str("No image starts faster cold than as shipped by its paired 95% interval."),
     }
+    if deployed.0 {
+        answer.push_str(" On a new node: the median time to the first response of the image pulled at that rate onto an empty node (pull, start, first response), paired by round against as shipped (see the new-node table).");
+    }
+    if deployed.1 {
+        answer.push_str(" Under load: the median requests per second over the first 5 s from ready, paired by round against as shipped (see the load table).");
+    }
     Table {
         title: format!("The answer for `{app}`"),
         note: format!(
@@ -226,7 +340,32 @@ fn app_table(data: &RunData, app: &str, rows: &[&AnswerRow]) -> Table {
             "Jitted",
         ]
         .map(String::from)
-        .to_vec(),
+        .into_iter()
+        .chain(deployed.0.then(|| "On a new node".to_string()))
+        .chain(deployed.1.then(|| "Under load".to_string()))
+        .collect(),
         rows: table_rows,
+    }
+}
+
+/// "1.05× sooner (95% CI 1.02–1.08)" from an answer row's verdict and interval.
+fn verdict_text(
+    verdict: &str,
+    ratio: Option<f64>,
+    (low, high): (Option<f64>, Option<f64>),
+    (more, fewer): (&str, &str),
+) -> String {
+    match (verdict, ratio, low, high) {
+        ("faster", Some(r), Some(l), Some(h)) => format!("{r:.3}× {more} (95% CI {l:.3}–{h:.3})"),
+        ("slower", Some(r), Some(l), Some(h)) => {
+            format!(
+                "{:.3}× {fewer} (95% CI {:.3}–{:.3})",
+                1.0 / r,
+                1.0 / h,
+                1.0 / l
+            )
+        }
+        ("no-difference", _, Some(l), Some(h)) => format!("no difference ({l:.3}–{h:.3})"),
+        _ => "too few rounds".to_string(),
     }
 }

@@ -312,6 +312,11 @@ pub fn sections(data: &RunData, plots: &[PlotRef]) -> Vec<Section> {
     if !data.startup.is_empty() {
         sections.push(Section::Table(startup_table(data)));
     }
+    sections.extend(
+        crate::report::deploy::tables(data)
+            .into_iter()
+            .map(Section::Table),
+    );
     if !data.builds.is_empty() {
         sections.push(Section::Table(build_table(data)));
     }

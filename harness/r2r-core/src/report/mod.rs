@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod calibration;
 pub mod compare;
+pub mod deploy;
 pub mod document;
 pub mod engines;
 pub mod merge;

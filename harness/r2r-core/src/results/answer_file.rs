@@ -49,6 +49,31 @@ pub struct AnswerRow {
     pub warm_verdict: String,
     /// Methods the JIT compiled before the app was ready (verify's count); empty where not counted.
     pub jitted_methods: Option<u64>,
+    /// The slowest rate the image was pulled at onto an empty node (`node.csv`); empty
+    /// without a node measurement.
+    pub new_node_rate: String,
+    /// Median time to the first response on an empty node at `new_node_rate` (pull, start,
+    /// first response), seconds.
+    pub new_node_s: Option<f64>,
+    /// Paired speed-up of that time against as shipped (above 1: sooner), times.
+    pub new_node_speedup: Option<f64>,
+    /// Low end of its 95% interval, times.
+    pub new_node_ci95_low: Option<f64>,
+    /// High end of its 95% interval, times.
+    pub new_node_ci95_high: Option<f64>,
+    /// As `cold_verdict` (`faster`: sooner on a new node).
+    pub new_node_verdict: String,
+    /// Median throughput over the first 5 s under load, requests per second; empty without a
+    /// load measurement.
+    pub load_first_5s_rps: Option<f64>,
+    /// Requests in the first 5 s against as shipped, paired by round (above 1: more), times.
+    pub load_first_5s_ratio: Option<f64>,
+    /// Low end of its 95% interval, times.
+    pub load_ci95_low: Option<f64>,
+    /// High end of its 95% interval, times.
+    pub load_ci95_high: Option<f64>,
+    /// As `cold_verdict` (`faster`: more requests).
+    pub load_verdict: String,
     /// `smallest-not-slower`, `fastest`, both (`;`-joined), or empty.
     pub pick: String,
 }

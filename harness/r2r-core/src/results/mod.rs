@@ -18,6 +18,8 @@ pub mod engine_file;
 pub mod files;
 pub mod history;
 pub mod layers;
+pub mod load_file;
+pub mod node_file;
 pub mod plan_file;
 pub mod published;
 pub mod reading;

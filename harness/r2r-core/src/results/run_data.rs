@@ -44,6 +44,12 @@ pub struct RunData {
     pub startup_runs: Vec<StartupRunRow>,
     /// `verify.json` (empty when the verify step did not finish).
     pub verifications: Vec<crate::inspect::verify::ImageVerification>,
+    /// `node.csv` (empty when the run has none).
+    pub node: Vec<crate::results::node_file::NodeRow>,
+    /// `load.csv` (empty when the run has none).
+    pub load_seconds: Vec<crate::results::load_file::LoadSecondRow>,
+    /// `load-runs.csv` (empty when the run has none).
+    pub load_runs: Vec<crate::results::load_file::LoadRunRow>,
 }
 
 /// Columns of `sizes.csv` that readers need.
@@ -78,6 +84,9 @@ impl RunData {
             startup: run.read_rows()?.unwrap_or_default(),
             startup_runs: run.read_rows()?.unwrap_or_default(),
             verifications: crate::results::verify_file::read(&run)?.unwrap_or_default(),
+            node: run.read_rows()?.unwrap_or_default(),
+            load_seconds: run.read_rows()?.unwrap_or_default(),
+            load_runs: run.read_rows()?.unwrap_or_default(),
             info,
             plan,
         })

@@ -9,6 +9,7 @@
 
 mod clean;
 pub mod compare;
+mod deploy;
 mod project;
 pub use crate::measure::startup::settings;
 mod steps;
@@ -181,6 +182,10 @@ pub enum Step {
     Sizes,
     /// Measuring start-up.
     Startup,
+    /// Pulling onto a new node and starting there.
+    Node,
+    /// The first seconds under load.
+    Load,
     /// Plots and report.
     Report,
 }
@@ -193,6 +198,8 @@ impl Step {
             Step::Verify => "verify",
             Step::Sizes => "sizes",
             Step::Startup => "startup",
+            Step::Node => "node",
+            Step::Load => "load",
             Step::Report => "report",
         }
     }
@@ -297,6 +304,10 @@ pub struct RunSettings {
     /// Settings of the start-up step, resolved with [`StartupDefaults::run`] and the
     /// scenario's `[startup]` table.
     pub startup: StartupSettings,
+    /// Settings of the new-node step.
+    pub node: crate::measure::node::NodeSettings,
+    /// Settings of the load step.
+    pub load: crate::measure::load::LoadSettings,
 }
 
 /// An open run: its directory and its record.
@@ -587,6 +598,37 @@ impl Pipeline<'_> {
                 )
                 .await?;
         }
+        let deploy = [Measurement::Node, Measurement::Load];
+        if deploy.iter().any(|m| measure.contains(m)) {
+            // Both start the app images as start-up does, with its limits and seed.
+            let options = settings.startup.options(
+                &StartupDefaults::run()
+                    .with_scenario(&self.plan.scenario.startup)
+                    .with_seed(seed_of(&run.info.run_id)),
+                self.plan.scenario.variants.clone(),
+                || false,
+            );
+            // Neither stops the run when it cannot be made (a registry or load generator
+            // missing or gone): its one line is said, the step recorded as an error, and the
+            // other steps and the report go on.
+            let said = |result: Result<bool, RunError>| match result {
+                Err(RunError::EngineLost(lost)) => Err(RunError::EngineLost(lost)),
+                Err(error) => {
+                    self.observer
+                        .note(&format!("error: {}", error_chain(&error)));
+                    Ok(false)
+                }
+                Ok(ok) => Ok(ok),
+            };
+            if measure.contains(&Measurement::Node) && !kept(&run, Step::Node) {
+                let work = self.node(&settings.node, &options, &directory);
+                ok &= said(run.step(self.engine, Step::Node, work).await)?;
+            }
+            if measure.contains(&Measurement::Load) && !kept(&run, Step::Load) {
+                let work = self.load(&settings.load, &options, &directory);
+                ok &= said(run.step(self.engine, Step::Load, work).await)?;
+            }
+        }
         ok &= run
             .step(self.engine, Step::Report, async { self.report(&directory) })
             .await?;
@@ -608,32 +650,40 @@ impl Pipeline<'_> {
         if let Some(directory) = output {
             std::fs::create_dir_all(directory)
                 .map_err(|error| RunError::io("creating", directory, error))?;
-            return match measurement {
-                StandaloneMeasurement::Sizes { registry } => self.sizes(registry, directory).await,
-                StandaloneMeasurement::Startup(options) => {
-                    self.startup(options, directory, false).await
-                }
-            };
+            return self.measure_into(measurement, directory).await;
         }
         let mut run = Run::open(self.project, self.plan, (None, None), self.observer)?;
         run.record_engine(self.engine).await?;
         let directory = run.directory.clone();
-        let result = match measurement {
-            StandaloneMeasurement::Sizes { registry } => {
-                run.step(self.engine, Step::Sizes, self.sizes(registry, &directory))
-                    .await
-            }
-            StandaloneMeasurement::Startup(options) => {
-                run.step(
-                    self.engine,
-                    Step::Startup,
-                    self.startup(options, &directory, false),
-                )
-                .await
-            }
-        };
+        let step = measurement.step();
+        let result = run
+            .step(
+                self.engine,
+                step,
+                self.measure_into(measurement, &directory),
+            )
+            .await;
         run.mark_latest();
         result
+    }
+
+    async fn measure_into(
+        &self,
+        measurement: StandaloneMeasurement<'_>,
+        directory: &Path,
+    ) -> Result<bool, RunError> {
+        match measurement {
+            StandaloneMeasurement::Sizes { registry } => self.sizes(registry, directory).await,
+            StandaloneMeasurement::Startup(options) => {
+                self.startup(options, directory, false).await
+            }
+            StandaloneMeasurement::Node(settings, options) => {
+                self.node(settings, options, directory).await
+            }
+            StandaloneMeasurement::Load(settings, options) => {
+                self.load(settings, options, directory).await
+            }
+        }
     }
 }
 
@@ -649,6 +699,22 @@ pub enum StandaloneMeasurement<'a> {
     },
     /// Start-up with these settings.
     Startup(&'a StartupOptions),
+    /// Pulls onto a new node and starts there, the starts with these start-up settings.
+    Node(&'a crate::measure::node::NodeSettings, &'a StartupOptions),
+    /// The first seconds under load, the apps started with these start-up settings.
+    Load(&'a crate::measure::load::LoadSettings, &'a StartupOptions),
+}
+
+impl StandaloneMeasurement<'_> {
+    /// The step it is recorded as.
+    pub fn step(&self) -> Step {
+        match self {
+            StandaloneMeasurement::Sizes { .. } => Step::Sizes,
+            StandaloneMeasurement::Startup(_) => Step::Startup,
+            StandaloneMeasurement::Node(..) => Step::Node,
+            StandaloneMeasurement::Load(..) => Step::Load,
+        }
+    }
 }
 
 impl Run {

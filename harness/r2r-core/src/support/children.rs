@@ -81,6 +81,76 @@ pub fn terminate_all(grace: Duration) -> usize {
     groups.len()
 }
 
+/// A long-running child (a registry, a second engine) in its own process group, registered
+/// like the others (so Ctrl-C stops it) and stopped when dropped: SIGTERM to its group, then
+/// SIGKILL to what is left after [`SERVICE_GRACE`]. It is also told SIGTERM by the kernel when
+/// r2r itself dies, however it dies.
+pub struct Service {
+    child: std::process::Child,
+    _registered: Registered,
+    /// What it is, for messages (e.g. "registry").
+    pub name: String,
+}
+
+/// How long a stopped service has to exit before it is killed.
+pub const SERVICE_GRACE: Duration = Duration::from_secs(20);
+
+impl Service {
+    /// Starts `command` as a service named `name`, its output going to `log`.
+    pub fn start(
+        name: &str,
+        command: &mut Command,
+        log: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        let out = std::fs::File::create(log)?;
+        let err = out.try_clone()?;
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let (child, registered) = spawn(command)?;
+        Ok(Service {
+            child,
+            _registered: registered,
+            name: name.to_string(),
+        })
+    }
+
+    /// Whether it still runs (`false` once it exited by itself).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let group = self.child.id() as i32;
+        let _ = killpg(Pid::from_raw(group), Signal::SIGTERM);
+        let deadline = Instant::now() + SERVICE_GRACE;
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if alive(group) {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
 fn alive(group: i32) -> bool {
     killpg(Pid::from_raw(group), None).is_ok()
 }
@@ -89,8 +159,12 @@ fn alive(group: i32) -> bool {
 mod tests {
     use super::*;
 
+    /// The tests share the list of running children: one at a time.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
     #[test]
     fn a_child_and_its_own_children_are_stopped() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let marker = tempfile::tempdir().unwrap();
         let file = marker.path().join("grandchild");
         let script = format!("sleep 30 & echo $! > {}; wait", file.display());
@@ -116,5 +190,30 @@ mod tests {
         // The grandchild was in the same group: it is gone too (or a zombie awaiting its reaper).
         let state = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
         assert!(state.is_empty() || state.contains(") Z "), "{state}");
+    }
+
+    #[test]
+    fn a_service_runs_until_dropped_and_is_gone_after() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let directory = tempfile::tempdir().unwrap();
+        let log = directory.path().join("service.log");
+        let mut service = Service::start(
+            "sleeper",
+            Command::new("sh").arg("-c").arg("echo up; exec sleep 60"),
+            &log,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&log).unwrap().contains("up") {
+            assert!(Instant::now() < deadline, "the service did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(service.running());
+        let pid = service.pid() as i32;
+        assert!(running_groups().contains(&pid));
+        drop(service);
+        assert!(!running_groups().contains(&pid));
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(state.is_empty(), "{state}");
     }
 }

@@ -6,6 +6,7 @@ pub mod children;
 pub mod hash;
 pub mod mapped;
 pub mod probe;
+pub mod throttle;
 
 /// An error and its causes, joined with `: ` (as `{:#}` of an `anyhow` error shows them).
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

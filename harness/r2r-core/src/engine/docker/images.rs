@@ -257,6 +257,31 @@ impl Images for DockerEngine {
         Ok(())
     }
 
+    async fn pull_image_progress(
+        &self,
+        reference: &str,
+        on_progress: &(dyn for<'a> Fn(&'a str, &'a str) + Send + Sync),
+    ) -> Result<(), EngineError> {
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(reference)
+            .build();
+        let failed = |message: String| EngineError::MissingImage {
+            reference: reference.to_string(),
+            message,
+        };
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|error| failed(error.to_string()))?;
+            if let Some(message) = info.error_detail.and_then(|detail| detail.message) {
+                return Err(failed(message));
+            }
+            if let Some(status) = info.status.as_deref() {
+                on_progress(info.id.as_deref().unwrap_or_default(), status);
+            }
+        }
+        Ok(())
+    }
+
     async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError> {
         let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
         let options = TagImageOptionsBuilder::default()

@@ -54,6 +54,27 @@ impl DockerEngine {
         };
         let docker =
             Docker::connect_with_defaults().map_err(|error| unreachable(error.to_string()))?;
+        Self::checked(docker, host).await
+    }
+
+    /// Connects to an engine on a unix socket (a second engine of this machine), as
+    /// [`DockerEngine::connect`] does.
+    pub async fn connect_unix(socket: &std::path::Path) -> Result<DockerEngine, EngineError> {
+        let host = format!("unix://{}", socket.display());
+        let docker =
+            Docker::connect_with_unix(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
+                .map_err(|error| EngineError::Unreachable {
+                    host: host.clone(),
+                    reason: error.to_string(),
+                })?;
+        Self::checked(docker, host).await
+    }
+
+    async fn checked(docker: Docker, host: String) -> Result<DockerEngine, EngineError> {
+        let unreachable = |reason: String| EngineError::Unreachable {
+            host: host.clone(),
+            reason,
+        };
         // Builds of large contexts and long container waits exceed bollard's 2-minute default.
         let docker = docker.with_timeout(Duration::from_secs(3600));
         let docker = docker

@@ -12,6 +12,7 @@ mod anatomy;
 mod answer;
 mod bars;
 mod canvas;
+mod deploy;
 mod distributions;
 mod phases;
 mod sharing;
@@ -36,6 +37,7 @@ use canvas::{prepare_fonts, DrawResult, Figure};
 use distributions::Strips;
 use size_vs_startup::Scatter;
 use speedup::Intervals;
+use trend::Lines;
 
 pub use canvas::{find_font, use_font};
 pub use trend::version_marks;
@@ -141,6 +143,10 @@ struct Inputs {
     anatomy: Option<Vec<AnatomyRow>>,
     /// `answer.csv`.
     answer: Option<Vec<crate::results::answer_file::AnswerRow>>,
+    /// `node.csv`.
+    node: Option<Vec<crate::results::node_file::NodeRow>>,
+    /// `load.csv`.
+    load: Option<Vec<crate::results::load_file::LoadSecondRow>>,
 }
 
 /// Reads the files of `run_dir` the plots are drawn from.
@@ -153,6 +159,8 @@ fn load_inputs(run_dir: &Path) -> Result<Inputs, PlotError> {
         summary: run.read_rows::<StartupRow>()?,
         anatomy: crate::measure::anatomy::read(run_dir)?,
         answer: run.read_rows()?,
+        node: run.read_rows()?,
+        load: run.read_rows()?,
     })
 }
 
@@ -169,6 +177,8 @@ enum Chart {
     Scatter(Scatter),
     /// Points with intervals around 1.
     Tradeoff(Tradeoff),
+    /// Lines over an index.
+    Lines(Lines),
 }
 
 /// `From` each chart kind into [`Chart`], and [`Figure`] for [`Chart`] by its kind's.
@@ -202,7 +212,7 @@ macro_rules! chart_kinds {
     };
 }
 
-chart_kinds!(Bars, Strips, Intervals, Scatter, Tradeoff);
+chart_kinds!(Bars, Strips, Intervals, Scatter, Tradeoff, Lines);
 
 /// The charts a run's files allow, in drawing order, and the plots they do not allow with
 /// the reason.
@@ -235,6 +245,7 @@ fn run_charts(inputs: &Inputs) -> Charts {
     speedup::add(inputs, &mut charts);
     size_vs_startup::add(inputs, &mut charts);
     answer::add(inputs, &mut charts);
+    deploy::add(inputs, &mut charts);
     charts
 }
 
