@@ -12,9 +12,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// Most bytes sent in one piece; with the bucket's depth it bounds how far the rate can
-/// burst above the limit.
+/// Most bytes sent in one piece.
 const CHUNK: usize = 16 * 1024;
+
+/// The bucket's depth in time at the rate. A wait is slept on tokio's timer, which wakes a
+/// millisecond late or more; a bucket shallower than the bytes of such a wait would lose what
+/// accrues during it, and cap the rate below the limit at high rates (at 1 Gbit/s, 64 KiB is
+/// half a millisecond). 10 ms of the rate refills across any late wake-up, and bounds a burst
+/// to 10 ms of data.
+const DEPTH: Duration = Duration::from_millis(10);
+
+/// The smallest depth, bytes: a few pieces, at low rates.
+const MIN_DEPTH: usize = 4 * CHUNK;
 
 /// A token bucket: `rate` bytes per second, at most `depth` bytes ahead.
 struct Bucket {
@@ -27,7 +36,11 @@ struct Bucket {
 impl Bucket {
     /// How long to wait before `bytes` may be sent (zero: now); takes them.
     fn take(&mut self, bytes: usize) -> Duration {
-        let now = Instant::now();
+        self.take_at(bytes, Instant::now())
+    }
+
+    /// [`Bucket::take`] at `now`.
+    fn take_at(&mut self, bytes: usize, now: Instant) -> Duration {
         self.tokens =
             (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.depth);
         self.at = now;
@@ -57,7 +70,7 @@ impl Drop for Throttle {
 
 impl Throttle {
     /// Starts a proxy to `upstream` (a loopback address) whose answers together never pass
-    /// `bytes_per_second` (beyond a burst of 64 KiB).
+    /// `bytes_per_second` (beyond a burst of 10 ms of the rate, at least 64 KiB).
     pub async fn start(upstream: SocketAddr, bytes_per_second: f64) -> std::io::Result<Self> {
         if !upstream.ip().is_loopback() {
             return Err(std::io::Error::other(format!(
@@ -68,7 +81,7 @@ impl Throttle {
         let address = listener.local_addr()?;
         let bucket = Arc::new(Mutex::new(Bucket {
             rate: bytes_per_second,
-            depth: (4 * CHUNK) as f64,
+            depth: (bytes_per_second * DEPTH.as_secs_f64()).max(MIN_DEPTH as f64),
             tokens: 0.0,
             at: Instant::now(),
         }));
@@ -179,6 +192,41 @@ mod tests {
         assert_eq!(b, payload);
         // 400 KB at 1 MB/s shared: at least 0.4 s less the 64 KiB burst.
         assert!(seconds >= 0.33, "{seconds}");
+    }
+
+    /// Seconds to send `total` bytes in pieces through a bucket of `depth` at `rate` when every
+    /// wait wakes 1 ms late (tokio's timer), on a simulated clock.
+    fn seconds_with_late_wake_ups(rate: f64, depth: f64, total: usize) -> f64 {
+        let start = Instant::now();
+        let mut bucket = Bucket {
+            rate,
+            depth,
+            tokens: 0.0,
+            at: start,
+        };
+        let (mut now, mut sent) = (start, 0);
+        while sent < total {
+            let wait = bucket.take_at(CHUNK, now);
+            sent += CHUNK;
+            if !wait.is_zero() {
+                now += wait + Duration::from_millis(1);
+            }
+        }
+        now.duration_since(start).as_secs_f64()
+    }
+
+    #[test]
+    fn a_bucket_of_10_ms_keeps_a_high_rate_across_late_wake_ups() {
+        // 125 MB at 1 Gbit/s: 1 s. A 64 KiB bucket loses what accrues while the sender
+        // oversleeps, and takes about twice as long; 10 ms of the rate does not.
+        let rate = 125_000_000.0;
+        let shallow = seconds_with_late_wake_ups(rate, MIN_DEPTH as f64, 125_000_000);
+        let deep = seconds_with_late_wake_ups(rate, rate * DEPTH.as_secs_f64(), 125_000_000);
+        assert!(shallow > 1.5, "{shallow}");
+        assert!((0.98..1.03).contains(&deep), "{deep}");
+        // At 100 Mbit/s the 64 KiB floor is deeper than 10 ms: the rate holds too.
+        let slow = seconds_with_late_wake_ups(12_500_000.0, MIN_DEPTH as f64, 12_500_000);
+        assert!((0.98..1.03).contains(&slow), "{slow}");
     }
 
     #[tokio::test]
