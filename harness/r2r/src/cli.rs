@@ -93,18 +93,13 @@ pub async fn run(cli: Cli) -> u8 {
             };
             let options = startup.options(&StartupDefaults::measure(), Vec::new(), || true);
             let measurement = command.measurement(&options);
-            let load = |p: &_| load_plan(p, target);
-            on_engine(
-                cli,
-                load,
-                startup.cpuset.as_deref(),
-                async |session: Session<'_, _>| {
-                    Ok(session
-                        .pipeline()
-                        .measure_alone(output, measurement)
-                        .await?)
-                },
-            )
+            let (load, cpuset) = (|p: &_| load_plan(p, target), startup.cpuset.as_deref());
+            on_engine(cli, load, cpuset, async |session: Session<'_, _>| {
+                Ok(session
+                    .pipeline()
+                    .measure_alone(output, measurement)
+                    .await?)
+            })
             .await
         }
         Command::Report(select) => exit_code(commands::report(cli, select)),

@@ -37,6 +37,8 @@ pub struct NodeEffect {
     pub bytes: f64,
     /// Median pull, seconds.
     pub pull_s: f64,
+    /// Median download as the engine reports it (to the last "Download complete"), seconds.
+    pub download_s: f64,
     /// Median start to ready plus the first response, ms.
     pub start_ms: f64,
     /// Median total to the first response, seconds.
@@ -164,6 +166,7 @@ pub fn node_effects(data: &RunData) -> Vec<NodeEffect> {
                 rounds: rows.len(),
                 bytes,
                 pull_s: values(&|r| r.pull_s),
+                download_s: values(&|r| r.download_s),
                 start_ms: values(&|r| r.ready_ms.map(|ms| ms + r.first_response_ms.unwrap_or(0.0))),
                 total_s: values(&|r| r.total_s),
                 model_pull_s: transfer.zip(unpack).map(|(t, u)| t + u),
@@ -189,7 +192,8 @@ pub struct LoadEffect {
     pub first_5s_rps: f64,
     /// Median throughput at the end, requests per second.
     pub final_rps: f64,
-    /// Median second from which throughput stays within 5% of its final level.
+    /// Median second at which throughput first reaches 95% of its final level (from
+    /// `load.csv`, by [`crate::measure::load::settle_second`]), seconds since ready.
     pub settle_s: f64,
     /// Median 99th percentile latency, ms.
     pub p99_ms: f64,
@@ -296,7 +300,17 @@ pub fn load_effects(data: &RunData) -> Vec<LoadEffect> {
                 rounds: runs.len(),
                 first_5s_rps: values(&|r| r.first_5s_rps),
                 final_rps: values(&|r| r.final_rps),
-                settle_s: values(&|r| r.settle_s),
+                // From the seconds themselves (the rule of `settle_second`), not the column:
+                // files of an earlier rule report by this one.
+                settle_s: median(
+                    runs.iter()
+                        .filter_map(|r| {
+                            let counts = counts_of(image, r.round)?;
+                            let rate = crate::measure::load::final_rate(counts)?;
+                            crate::measure::load::settle_second(counts, rate).map(|s| s as f64)
+                        })
+                        .collect(),
+                ),
                 p99_ms: values(&|r| r.latency_p99_ms),
                 first_5s,
                 whole,
@@ -388,6 +402,19 @@ fn node_table(app: &str, effects: &[&NodeEffect], failed: usize) -> Table {
                 ),
                 _ => String::new(),
             };
+            // Against the rate only where the transfer is long enough to say something (a
+            // few kilobytes are all request latency).
+            let transfer = e
+                .rate_bits_per_second
+                .map(|bits| e.bytes * 8.0 / bits as f64);
+            let download = match e.rate_bits_per_second {
+                Some(bits) if transfer.is_some_and(|t| t >= 0.1) => format!(
+                    "{:.2} ({:+.1}%)",
+                    e.download_s,
+                    100.0 * (e.download_s / (e.bytes * 8.0 / bits as f64) - 1.0)
+                ),
+                _ => format!("{:.2}", e.download_s),
+            };
             vec![
                 e.rate.clone(),
                 e.node.clone(),
@@ -397,6 +424,7 @@ fn node_table(app: &str, effects: &[&NodeEffect], failed: usize) -> Table {
                 } else {
                     format!("{:.1}", e.bytes / MB)
                 },
+                download,
                 format!("{:.2}", e.pull_s),
                 model,
                 format!("{:.0}", e.start_ms),
@@ -419,7 +447,7 @@ fn node_table(app: &str, effects: &[&NodeEffect], failed: usize) -> Table {
     Table {
         title: format!("`{app}` on a new node"),
         note: format!(
-            "Pulled from a registry on 127.0.0.1 by an engine that held nothing (`{}`) or only what stands under the app's own layers (`{}`), at loopback speed or through a proxy whose answers share the rate; then started to ready and the first response. Medians over rounds; model = compressed bytes / rate + the loopback pull of the same image (unpacking), with how far the measured pull is from it, and the bound when unpacking overlaps the transfer wholly; total paired by round against as shipped (above 1: sooner).{failed} As data: {}.",
+            "Pulled from a registry on 127.0.0.1 by an engine that held nothing (`{}`) or only what stands under the app's own layers (`{}`), at loopback speed or through a proxy whose answers share the rate; then started to ready and the first response. Medians over rounds; download = to the last layer's \"Download complete\" as the engine reports it, against the compressed bytes at the rate; model = compressed bytes / rate + the loopback pull of the same image (unpacking), with how far the measured pull is from it, and the bound when unpacking overlaps the transfer wholly; total paired by round against as shipped (above 1: sooner).{failed} As data: {}.",
             node_state::EMPTY,
             node_state::SHARED,
             crate::results::node_file::FILE
@@ -429,6 +457,7 @@ fn node_table(app: &str, effects: &[&NodeEffect], failed: usize) -> Table {
             "Node",
             "Image",
             "Pulled MB",
+            "Download s (vs bytes / rate)",
             "Pull s",
             "Model pull s (measured vs model)",
             "Start + first response ms",
@@ -475,7 +504,7 @@ fn load_table(app: &str, effects: &[&LoadEffect]) -> Table {
     Table {
         title: format!("`{app}` under load"),
         note: format!(
-            "From the moment the app is ready, a fixed load from wrk on 127.0.0.1 (the same connections for every image); medians over rounds. Settled = the first second from which the 3-second mean of throughput stays within 5% of its final level (the median of the last 10 s). Requests paired by round against as shipped (above 1: more); \"fewer in seconds\" = the seconds since ready in which the image answered fewer requests than as shipped by that second's paired 95% interval. As data: {} and {}.",
+            "From the moment the app is ready, a fixed load from wrk on 127.0.0.1 (the same connections for every image); medians over rounds. Settled = the first second at which the 3-second mean of throughput reaches 95% of its final level (the median of the last 10 s). Requests paired by round against as shipped (above 1: more); \"fewer in seconds\" = the seconds since ready in which the image answered fewer requests than as shipped by that second's paired 95% interval. As data: {} and {}.",
             crate::results::load_file::FILE,
             crate::results::load_file::RUNS_FILE
         ),

@@ -59,8 +59,8 @@ pub struct LoadRunRow {
     /// Throughput at the end: the median of the last 10 full seconds (or the last half of a
     /// shorter run), requests per second.
     pub final_rps: Option<f64>,
-    /// The first second from which the 3-second moving mean of throughput never falls below
-    /// 95% of `final_rps` again, seconds since ready.
+    /// The first second at which the 3-second moving mean of throughput reaches 95% of
+    /// `final_rps`, seconds since ready (empty: never).
     pub settle_s: Option<f64>,
     /// Median latency of the whole run, ms.
     pub latency_p50_ms: Option<f64>,

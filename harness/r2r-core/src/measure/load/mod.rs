@@ -139,24 +139,19 @@ pub fn final_rate(counts: &[u64]) -> Option<f64> {
     Some(quantile(&last, 0.5))
 }
 
-/// The first second from which the 3-second moving mean of `counts` never falls below 95% of
-/// `final_rate` again (the mean at second `s` is over `s..s+3`); `None` when it never
-/// settles or nothing was answered.
+/// The first second at which throughput reaches 95% of `final_rate`, by its 3-second moving
+/// mean (the mean at second `s` is over `s..s+3`, so one lucky second does not count);
+/// `None` when it never does or nothing was answered. A dip later in the run (a collection,
+/// the load generator's own pause) does not move it: on two shared cores the plateau itself
+/// varies by about ±5%.
 pub fn settle_second(counts: &[u64], final_rate: f64) -> Option<usize> {
     if final_rate <= 0.0 || counts.len() < 3 {
         return None;
     }
     let floor = 0.95 * final_rate;
-    let means: Vec<f64> = counts
+    counts
         .windows(3)
-        .map(|w| w.iter().sum::<u64>() as f64 / 3.0)
-        .collect();
-    let last_low = means.iter().rposition(|&mean| mean < floor);
-    match last_low {
-        None => Some(0),
-        Some(index) if index + 1 < means.len() => Some(index + 1),
-        Some(_) => None,
-    }
+        .position(|w| w.iter().sum::<u64>() as f64 / 3.0 >= floor)
 }
 
 /// The web app images of `targets` (the others get no load).
@@ -354,18 +349,21 @@ r2r-latency-us 1971 2858 3934 5702 2047\nr2r-summary 5684 3000983 0 1 0 3 2\n";
     }
 
     #[test]
-    fn settling_is_where_the_moving_mean_stays_above_95_percent() {
+    fn settling_is_where_the_moving_mean_first_reaches_95_percent() {
         // Warming up over the first seconds, then flat at 1000.
         let counts = [200, 500, 800, 900, 1000, 1000, 1000, 1000, 1000, 1000];
         // Means from second 2: (800+900+1000)/3 = 900 < 950; from 3: 966 >= 950.
         assert_eq!(settle_second(&counts, 1000.0), Some(3));
         // Already there from the first second.
         assert_eq!(settle_second(&[1000; 10], 1000.0), Some(0));
-        // A dip late in the run moves the settling past it.
-        let dip = [1000, 1000, 1000, 1000, 500, 1000, 1000, 1000, 1000, 1000];
-        assert_eq!(settle_second(&dip, 1000.0), Some(5));
-        // Low to the very end: never settled.
-        assert_eq!(settle_second(&[1000, 1000, 1000, 100, 100], 1000.0), None);
+        // One lucky second is not enough: (300+1000+300)/3 < 950.
+        let lucky = [300, 1000, 300, 1000, 1000, 1000, 1000];
+        assert_eq!(settle_second(&lucky, 1000.0), Some(3));
+        // A dip late in the run does not move it.
+        let dip = [500, 1000, 1000, 1000, 500, 1000, 1000, 1000, 1000, 1000];
+        assert_eq!(settle_second(&dip, 1000.0), Some(1));
+        // Never there: no second.
+        assert_eq!(settle_second(&[100, 100, 100, 100, 100], 1000.0), None);
         assert_eq!(settle_second(&[0, 0, 0], 0.0), None);
     }
 
