@@ -7,7 +7,8 @@
 # Each NAME runs the command its figures come from, in a results root of its own (never
 # results/), then copies the run's small files (run.json, plan.json, scenario.toml, build.json,
 # verify.json, sizes.csv, layers.csv, sharing.csv, anatomy.csv (under 1 MB), startup.csv,
-# startup-runs.csv, summary.json, answer.csv, report.md, and tune/ of `r2r tune`; no plots) to docs/data/<NAME>-<run-id>/ with `command.txt`: the
+# startup-runs.csv, summary.json, answer.csv, node.csv, load.csv, load-runs.csv, report.md, and
+# tune/ of `r2r tune`; no plots) to docs/data/<NAME>-<run-id>/ with `command.txt`: the
 # command line, the commit and the machine. The docs name that folder beside each figure
 # (docs/figures.md). Start-up figures want an otherwise idle machine.
 set -euo pipefail
@@ -28,6 +29,13 @@ recipe_images() {
   echo "$list"
 }
 
+# The web API images the new-node and load figures compare: as shipped, `full`, and the
+# version's official and partial-pgo recipes on the aspnet composite.
+deploy_images() {
+  echo "no-composite.webapi,aspnet-composite.webapi,aspnet-composite.official-$1.webapi,aspnet-composite.partial-pgo.webapi"
+}
+composite_webapi="no-composite.webapi,runtime-composite.webapi,aspnet-composite.webapi,composed-composite.webapi,selfcontained-composite.webapi"
+
 declare -A SETS=(
   [quick-cold]="r2r run --scenario quick --cache cold --runs 20"
   [recipes-net10]="r2r run --scenario composite-recipes-net10 --cache both --precision 3% --max-time 15m --only $(recipe_images "full official-net10 official-net8-no-isa partial-pgo")"
@@ -39,6 +47,11 @@ declare -A SETS=(
   [tune-console]="r2r tune --scenario composite-recipes-net10 --apps console --precision 3% --max-time 6m"
   [tune-templates]="r2r tune --scenario templates --apps tpl-mvc,tpl-blazor --precision 5% --max-time 15m"
   [tune-tpl-webapi]="r2r tune --scenario templates --apps tpl-webapi --precision 5% --max-time 7m"
+  [node-composite]="r2r measure node --scenario composite --only $composite_webapi --node-rounds 6"
+  [node-recipes-net8]="r2r measure node --scenario composite-recipes-net8 --only $(deploy_images net8) --node-rounds 4"
+  [node-recipes-net10]="r2r measure node --scenario composite-recipes-net10 --only $(deploy_images net10) --node-rounds 4"
+  [load-recipes-net8]="r2r measure load --scenario composite-recipes-net8 --only $(deploy_images net8) --load-rounds 6 --load-seconds 30"
+  [load-recipes-net10]="r2r measure load --scenario composite-recipes-net10 --only $(deploy_images net10) --load-rounds 6 --load-seconds 30"
 )
 
 if [ "${1:-}" = --list ] || [ $# -eq 0 ]; then
@@ -74,7 +87,8 @@ for name in "$@"; do
   keep="docs/data/$name-$(basename "$run")"
   mkdir -p "$keep"
   for file in run.json plan.json scenario.toml build.json verify.json sizes.csv layers.csv \
-    sharing.csv anatomy.csv startup.csv startup-runs.csv summary.json answer.csv report.md; do
+    sharing.csv anatomy.csv startup.csv startup-runs.csv summary.json answer.csv node.csv load.csv \
+    load-runs.csv report.md; do
     [ -f "$run/$file" ] || continue
     # The anatomy of a large scenario (megabytes) stays out: no figure of these sets uses it.
     if [ "$file" = anatomy.csv ] && [ "$(stat -c %s "$run/$file")" -gt 1000000 ]; then
