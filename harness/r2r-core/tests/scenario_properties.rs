@@ -869,9 +869,9 @@ fn hostile_values_in_parser_messages_are_shown_escaped_and_cut() {
         "{error}"
     );
     assert!(
-        error
-            .message
-            .contains("(4924 more characters)`, expected `sizes` or `startup`"),
+        error.message.contains(
+            "(4924 more characters)`, expected one of `sizes`, `startup`, `node`, `load`"
+        ),
         "{error}"
     );
     let error = parse_error(&format!("{GOOD}sdk = \"{}\"\n", "y".repeat(5000)));

@@ -28,6 +28,7 @@ fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// Adds `node-<app>` for every app of `node.csv` and `load-<app>` for every app of `load.csv`.
+/// A run that measured neither skips nothing: most runs do not, and lack nothing.
 pub(super) fn add(inputs: &Inputs, charts: &mut Charts) {
     if let Some(rows) = inputs.node.as_ref().filter(|rows| !rows.is_empty()) {
         let rows: Vec<_> = rows
@@ -68,17 +69,9 @@ pub(super) fn add(inputs: &Inputs, charts: &mut Charts) {
                 },
             );
         }
-    } else {
-        charts.skip(
-            "node",
-            &format!("no {} in the run", crate::results::node_file::FILE),
-        );
     }
     let Some(rows) = inputs.load.as_ref().filter(|rows| !rows.is_empty()) else {
-        return charts.skip(
-            "load",
-            &format!("no {} in the run", crate::results::load_file::FILE),
-        );
+        return;
     };
     for app in first_seen(rows.iter().map(|r| r.app.as_str())) {
         let mine: Vec<_> = rows.iter().filter(|r| r.app == app).collect();
